@@ -1,0 +1,1 @@
+//! MIDI import and export (in progress).

@@ -1,0 +1,152 @@
+//! The [`Reward`] contract between environments and reward terms.
+//!
+//! The environment knows nothing about music theory; it hands each reward a [`StepContext`]
+//! (the musical [`Setting`], the melody so far, the step index and the chosen event) and
+//! receives a total plus one value per named term. The terms themselves live in the
+//! `cadenza-reward` crate; this module only holds the contract and two trivial rewards that
+//! the environment's own tests use.
+//!
+//! Rewards are called once per step on the hot path: implementations keep whatever running
+//! state they need (reset in [`Reward::reset`]) so that a step costs the same at step 10 as at
+//! step 10,000, and they write into the caller's `terms` slice instead of allocating.
+
+use crate::encoding::{Event, EventEncoding};
+
+/// A chord as reward terms see it: bit masks over pitch classes (bit 0 = C).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChordFrame {
+    /// Index of the chord in its progression (changes when the chord changes).
+    pub index: u16,
+    /// Pitch class of the root, 0..12.
+    pub root: u8,
+    /// Chord tones.
+    pub tones: u16,
+    /// The chord-scale: chord tones plus the tensions that sound consonant over the chord.
+    pub scale: u16,
+}
+
+/// The musical frame a melody is composed in, flattened for fast lookups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    /// Event encoding of the melody.
+    pub encoding: EventEncoding,
+    /// Steps per episode.
+    pub length: usize,
+    /// Steps per beat (4 = sixteenth notes in a quarter-note beat).
+    pub steps_per_beat: u16,
+    /// Beats per bar.
+    pub beats_per_bar: u16,
+    /// Pitch class of the key's tonic, 0..12.
+    pub tonic: u8,
+    /// Pitch classes of the key's scale.
+    pub scale: u16,
+    /// The chord under each step, when the task has a progression (else empty).
+    pub chords: Vec<ChordFrame>,
+}
+
+impl Setting {
+    /// Magenta RL Tuner's frame: 32 sixteenths in 4/4, C major, no chords.
+    pub fn rl_tuner() -> Self {
+        Self {
+            encoding: EventEncoding::RL_TUNER_38,
+            length: 32,
+            steps_per_beat: 4,
+            beats_per_bar: 4,
+            tonic: 0,
+            scale: 0b1010_1011_0101, // C D E F G A B
+            chords: Vec::new(),
+        }
+    }
+
+    /// Steps per bar.
+    #[inline]
+    pub fn steps_per_bar(&self) -> usize {
+        self.steps_per_beat as usize * self.beats_per_bar as usize
+    }
+
+    /// The chord under `step`, if the task has a progression. Steps past the end of the
+    /// progression wrap around, as a backing band would loop it.
+    #[inline]
+    pub fn chord_at(&self, step: usize) -> Option<&ChordFrame> {
+        if self.chords.is_empty() {
+            None
+        } else {
+            self.chords.get(step % self.chords.len())
+        }
+    }
+}
+
+/// What a reward sees on one step.
+#[derive(Debug, Clone, Copy)]
+pub struct StepContext<'a> {
+    /// The musical frame.
+    pub setting: &'a Setting,
+    /// Index of this step in the episode (0-based).
+    pub step: usize,
+    /// Events chosen before this step, oldest first (`history.len() == step`).
+    pub history: &'a [Event],
+    /// The event chosen on this step.
+    pub action: Event,
+}
+
+/// A reward made of named terms. See the module docs for the contract.
+pub trait Reward: Send {
+    /// Names of the terms, in the order [`Reward::step`] writes their values. Called when an
+    /// environment is built, not per step.
+    fn term_names(&self) -> Vec<String>;
+
+    /// Clears all per-episode state. Called by the environment on every reset.
+    fn reset(&mut self, setting: &Setting);
+
+    /// Scores one step: writes one value per term into `terms` (its length is the number of
+    /// names) and returns the total.
+    fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64;
+}
+
+impl<R: Reward + ?Sized> Reward for Box<R> {
+    fn term_names(&self) -> Vec<String> {
+        (**self).term_names()
+    }
+    fn reset(&mut self, setting: &Setting) {
+        (**self).reset(setting)
+    }
+    #[inline]
+    fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
+        (**self).step(ctx, terms)
+    }
+}
+
+/// A reward of zero on every step, with no terms. Measures the environment alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ZeroReward;
+
+impl Reward for ZeroReward {
+    fn term_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn reset(&mut self, _setting: &Setting) {}
+    #[inline]
+    fn step(&mut self, _ctx: &StepContext<'_>, _terms: &mut [f64]) -> f64 {
+        0.0
+    }
+}
+
+/// One simple term, `in_scale`: `-1` for a pitch outside the key's scale, else `0`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InScaleReward;
+
+impl Reward for InScaleReward {
+    fn term_names(&self) -> Vec<String> {
+        vec!["in_scale".to_string()]
+    }
+    fn reset(&mut self, _setting: &Setting) {}
+    #[inline]
+    fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
+        let value = match ctx.setting.encoding.pitch_of(ctx.action) {
+            Some(pitch) if ctx.setting.scale & (1 << (pitch % 12)) == 0 => -1.0,
+            _ => 0.0,
+        };
+        terms[0] = value;
+        value
+    }
+}
