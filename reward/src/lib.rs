@@ -1,1 +1,10 @@
-//! placeholder
+//! # cadenza-reward
+//!
+//! Reward terms for Cadenza's composition environments (in progress).
+
+#![warn(missing_docs)]
+
+pub mod corpus;
+pub mod improv;
+pub mod metrics;
+pub mod rl_tuner;

@@ -1,0 +1,1 @@
+//! Harmony-aware improvisation terms (in progress).

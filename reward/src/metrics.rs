@@ -1,0 +1,1 @@
+//! RL Tuner evaluation metrics (in progress).

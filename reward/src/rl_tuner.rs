@@ -1,0 +1,1 @@
+//! Magenta RL Tuner reward (in progress).
