@@ -7,13 +7,41 @@
 //! This crate holds everything an agent interacts with and nothing about how melodies are
 //! judged: the [`reward::Reward`] *trait* lives here so that environments can be generic over
 //! it, while the reward terms themselves live in `cadenza-reward`.
+//!
+//! ```
+//! use cadenza_env::{ComposeEnv, Environment, TaskSpec, ZeroReward};
+//! let mut env = ComposeEnv::new(TaskSpec::rl_tuner(), ZeroReward);
+//! let (obs, info) = env.reset(Some(7)).unwrap();
+//! assert_eq!(obs.len(), 184);
+//! assert!(info.action_mask.iter().all(|&ok| ok));
+//! let mut steps = 0;
+//! loop {
+//!     let step = env.step(14).unwrap(); // C4, again and again
+//!     steps += 1;
+//!     if step.terminated { break; }
+//! }
+//! assert_eq!(steps, 32);
+//! assert!(env.step(14).is_err()); // stepping past the end is an error, not a panic
+//! ```
 
 #![warn(missing_docs)]
 
+pub mod check;
+pub mod compose;
 pub mod encoding;
-pub mod reward;
-
-pub use encoding::{Event, EventEncoding, Note, HOLD, REST};
-pub use reward::{ChordFrame, InScaleReward, Reward, Setting, StepContext, ZeroReward};
+pub mod env;
+pub mod improv;
 pub mod midi;
 pub mod music;
+pub mod reward;
+pub mod space;
+pub mod task;
+pub mod vector;
+
+pub use compose::{ComposeEnv, ObservationLayout};
+pub use encoding::{Event, EventEncoding, Note, HOLD, REST};
+pub use env::{EnvError, Environment, Info, Step, Transition};
+pub use reward::{ChordFrame, InScaleReward, Reward, Setting, StepContext, ZeroReward};
+pub use space::{BoxSpace, Discrete};
+pub use task::{TaskError, TaskSpec, TASK_NAMES};
+pub use vector::VecEnv;

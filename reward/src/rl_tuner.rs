@@ -1,1 +1,842 @@
-//! Magenta RL Tuner reward (in progress).
+//! Magenta RL Tuner's music-theory reward (`reward_music_theory`), reproduced exactly.
+//!
+//! This is the reward of Jaques et al., "Tuning Recurrent Neural Networks with Reinforcement
+//! Learning" (2016), as implemented in Magenta's `rl_tuner.py`. It scores each step of a
+//! melody in the 38-event RL Tuner encoding (0 = note-off, 1 = no-event/hold, 2..=37 = MIDI
+//! 48..=83) with nine terms, summed left to right in Magenta's order:
+//!
+//! | term | Magenta function | rule (defaults) |
+//! |---|---|---|
+//! | `key` | `reward_key` | −1 for a pitch outside C major |
+//! | `tonic` | `reward_tonic` | +3 for C4 at beats 0 and 28, for a hold at 29, for a hold or note-off at 30-31 |
+//! | `penalize_repeating` | `reward_penalize_repeating` | −100 for an excessively repeated event |
+//! | `penalize_autocorrelation` | `reward_penalize_autocorrelation` | −3·\|c\| for each lag 1..3 with \|c\| > 0.15 |
+//! | `motif` | `reward_motif` | +3 (+0.3 per extra distinct pitch) when the last 8 events hold ≥ 3 distinct pitches |
+//! | `repeated_motif` | `reward_repeated_motif` | +4 (+1 per extra pitch) when that 8-event motif occurred earlier |
+//! | `preferred_intervals` | `reward_preferred_intervals` | 5 × a table over the melodic interval |
+//! | `leap_up_back` | `reward_leap_up_back` | +5 for a resolved leap, −5 for a second leap the same way |
+//! | `high_low_unique` | `reward_high_low_unique` | +3 each for a unique highest / lowest note at the last beat |
+//!
+//! ## State and resets
+//!
+//! Every term is a function of the composition so far, the beat, the action and (for
+//! `leap_up_back`) a small leap state machine. Like Magenta's `RLTuner.train()`, the reward keeps
+//! that state itself and starts a fresh composition every
+//! [`melody_length`](RlTunerConfig::melody_length) steps (32): a 64- or 100-step melody is
+//! scored as consecutive 32-step compositions. It also starts afresh on [`Reward::reset`] and
+//! whenever it is handed step 0. The leap detector runs exactly once per step, so a breakdown
+//! into terms never corrupts the leap state (calling it twice would, in Magenta).
+//!
+//! ## Quirks kept from Magenta
+//!
+//! * Note-off and hold (0 and 1) are "in key", and take part in the autocorrelation as the raw
+//!   integers 0 and 1.
+//! * Only C4 (event 14) is the tonic; other octaves of C are not.
+//! * Repetition counts holds as repeats of a hold: a note held for six or more steps is
+//!   penalised from the sixth hold on; a third note-off in a run of silence is penalised.
+//! * The autocorrelation divides by the full length at every lag; a constant prefix (and the
+//!   first step) gives 0/0, which is skipped.
+//! * A "bar" for motifs is 8 steps (half a 4/4 bar of sixteenths); a repeated motif must lie
+//!   entirely before the current window.
+//! * Rest and hold intervals named "after third or fifth" test for a tonic or fifth (C or G).
+//! * A leap that is followed by a leap back within 6 steps is cleared without a bonus.
+//!
+//! ## Speed
+//!
+//! The reward is on the environment's hot path, so every term is incremental: running
+//! integer sums for the autocorrelation (exact, then one division per lag), a bit mask for
+//! the distinct pitches of the last 8 events, 8-byte windows packed into `u64`s for the motif
+//! search, and running counters for repetition and extrema. Nothing allocates per step.
+//!
+//! ## Out-of-range events
+//!
+//! Magenta only ever sees events 0..=37. An event above 37 (which the environment rejects
+//! before calling rewards) is scored, and recorded in the composition, as a hold (1), so a
+//! bad action can never panic or index out of bounds.
+//!
+//! ```
+//! use cadenza_reward::rl_tuner::{RlTunerReward, NUM_TERMS};
+//!
+//! let mut reward = RlTunerReward::default();
+//! let mut terms = [0.0; NUM_TERMS];
+//! // C4 at beat 0: the tonic bonus only.
+//! assert_eq!(reward.score_event(14, &mut terms), 3.0);
+//! // C4 -> D4 at beat 1: autocorrelation -1.5, a major second +0.4.
+//! let total = reward.score_event(16, &mut terms);
+//! assert!((total - -1.1).abs() < 1e-12);
+//! assert!((terms[3] - -1.5).abs() < 1e-12 && (terms[6] - 0.4).abs() < 1e-12);
+//! ```
+
+use cadenza_env::encoding::{Event, HOLD, REST};
+use cadenza_env::reward::{Reward, Setting, StepContext};
+use serde::{Deserialize, Serialize};
+
+/// Number of terms of [`RlTunerReward`].
+pub const NUM_TERMS: usize = 9;
+
+/// Names of the terms, in Magenta's summing order (`reward_music_theory`).
+pub const TERM_NAMES: [&str; NUM_TERMS] = [
+    "key",
+    "tonic",
+    "penalize_repeating",
+    "penalize_autocorrelation",
+    "motif",
+    "repeated_motif",
+    "preferred_intervals",
+    "leap_up_back",
+    "high_low_unique",
+];
+
+/// Largest valid event of the RL Tuner encoding (B5).
+pub const MAX_EVENT: Event = 37;
+
+/// Length of a "bar" for motifs: Magenta's `bar_length = 8` (eight sixteenths).
+pub const BAR_LENGTH: usize = 8;
+
+/// Largest accepted [`RlTunerConfig::melody_length`]; keeps the running integer sums exact.
+pub const MAX_MELODY_LENGTH: usize = 1 << 16;
+
+/// `rl_tuner_ops.C_MAJOR_KEY` as a bit mask (bit `e` set for event `e`). Includes the special
+/// events 0 and 1, which Magenta therefore counts as in key.
+const C_MAJOR_KEY: u64 = {
+    let events = [
+        0u8, 1, 2, 4, 6, 7, 9, 11, 13, 14, 16, 18, 19, 21, 23, 25, 26, 28, 30, 31, 33, 35, 37,
+    ];
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < events.len() {
+        mask |= 1 << events[i];
+        i += 1;
+    }
+    mask
+};
+/// The C notes of `detect_sequential_interval` (`c_notes`, also `tonic_notes`): C3, C4, C5.
+const C_NOTES: u64 = (1 << 2) | (1 << 14) | (1 << 26);
+/// Its `g_notes` (also `fifth_notes`): G3, G4, G5.
+const G_NOTES: u64 = (1 << 9) | (1 << 21) | (1 << 33);
+/// Its `e_notes`: E3, E4, E5.
+const E_NOTES: u64 = (1 << 6) | (1 << 18) | (1 << 30);
+/// The special events (note-off and hold) as a mask.
+const SPECIAL: u64 = 0b11;
+
+#[inline]
+fn bit(event: Event) -> u64 {
+    // Events are sanitised to 0..=37 before they get here; the mask keeps this total anyway.
+    1u64 << (event & 63)
+}
+
+/// Maps an event outside the encoding to a hold (see the module docs).
+#[inline]
+pub(crate) fn sanitize(event: Event) -> Event {
+    if event > MAX_EVENT {
+        HOLD
+    } else {
+        event
+    }
+}
+
+/// Whether `event` is in `rl_tuner_ops.C_MAJOR_KEY` (0 and 1 included).
+#[inline]
+pub(crate) fn in_c_major_key(event: Event) -> bool {
+    event <= MAX_EVENT && C_MAJOR_KEY & bit(event) != 0
+}
+
+/// Errors of the RL Tuner reward.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RlTunerError {
+    /// A configuration field has an unusable value.
+    #[error("invalid RL Tuner config field `{field}`: {reason}")]
+    InvalidConfig {
+        /// Name of the offending field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// The constants of Magenta's reward functions; [`Default`] gives Magenta's defaults.
+///
+/// The key (C major), the 8-step motif bar and the interval table are fixed, as they are in
+/// Magenta's `reward_music_theory`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RlTunerConfig {
+    /// Steps per composition (`num_notes_in_melody`, 32). The reward starts a new
+    /// composition after this many steps; the tonic rule's final bar starts 4 steps before
+    /// the end and the unique-extrema rule fires at its last step. 1..=65536.
+    pub melody_length: usize,
+    /// Event rewarded as the tonic by `reward_tonic` (`C_MAJOR_TONIC`, 14 = C4). 0..=37.
+    pub tonic: Event,
+    /// `reward_key`'s `penalty_amount` for an event outside C major (−1.0).
+    pub key_penalty: f64,
+    /// `reward_tonic`'s `reward_amount` (3.0).
+    pub tonic_reward: f64,
+    /// `reward_penalize_repeating`'s `penalty_amount` (−100.0).
+    pub repeating_penalty: f64,
+    /// `reward_penalize_autocorrelation`'s `penalty_weight`, multiplied by each |coefficient|
+    /// over the threshold (3.0).
+    pub autocorrelation_weight: f64,
+    /// Coefficients with an absolute value above this are penalised (0.15, fixed in Magenta's
+    /// code).
+    pub autocorrelation_threshold: f64,
+    /// `reward_motif`'s `reward_amount` (3.0).
+    pub motif_reward: f64,
+    /// `reward_motif`'s complexity bonus per distinct pitch beyond three (0.3, fixed in
+    /// Magenta's code).
+    pub motif_bonus_per_note: f64,
+    /// `reward_repeated_motif`'s `reward_amount` (4.0).
+    pub repeated_motif_reward: f64,
+    /// `reward_repeated_motif`'s complexity bonus per distinct pitch beyond three (1.0, fixed
+    /// in Magenta's code).
+    pub repeated_motif_bonus_per_note: f64,
+    /// `reward_preferred_intervals`' `scaler`, multiplied by the interval table (5.0).
+    pub interval_scaler: f64,
+    /// `reward_leap_up_back`'s `resolving_leap_bonus` (5.0).
+    pub leap_resolved_bonus: f64,
+    /// `reward_leap_up_back`'s `leaping_twice_punishment` (−5.0).
+    pub leap_doubled_penalty: f64,
+    /// `detect_leap_up_back`'s `steps_between_leaps`: a leap back counts as a resolution only
+    /// after more than this many steps (6).
+    pub steps_between_leaps: u32,
+    /// `reward_high_low_unique`'s `reward_amount`, given once for a unique highest and once
+    /// for a unique lowest note (3.0).
+    pub high_low_unique_reward: f64,
+}
+
+impl Default for RlTunerConfig {
+    fn default() -> Self {
+        Self {
+            melody_length: 32,
+            tonic: 14,
+            key_penalty: -1.0,
+            tonic_reward: 3.0,
+            repeating_penalty: -100.0,
+            autocorrelation_weight: 3.0,
+            autocorrelation_threshold: 0.15,
+            motif_reward: 3.0,
+            motif_bonus_per_note: 0.3,
+            repeated_motif_reward: 4.0,
+            repeated_motif_bonus_per_note: 1.0,
+            interval_scaler: 5.0,
+            leap_resolved_bonus: 5.0,
+            leap_doubled_penalty: -5.0,
+            steps_between_leaps: 6,
+            high_low_unique_reward: 3.0,
+        }
+    }
+}
+
+impl RlTunerConfig {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<(), RlTunerError> {
+        let bad = |field: &'static str, reason: String| {
+            Err(RlTunerError::InvalidConfig { field, reason })
+        };
+        if !(1..=MAX_MELODY_LENGTH).contains(&self.melody_length) {
+            return bad(
+                "melody_length",
+                format!(
+                    "{} is outside 1..={MAX_MELODY_LENGTH}",
+                    self.melody_length
+                ),
+            );
+        }
+        if self.tonic > MAX_EVENT {
+            return bad(
+                "tonic",
+                format!("event {} is outside 0..={MAX_EVENT}", self.tonic),
+            );
+        }
+        let amounts = [
+            ("key_penalty", self.key_penalty),
+            ("tonic_reward", self.tonic_reward),
+            ("repeating_penalty", self.repeating_penalty),
+            ("autocorrelation_weight", self.autocorrelation_weight),
+            ("autocorrelation_threshold", self.autocorrelation_threshold),
+            ("motif_reward", self.motif_reward),
+            ("motif_bonus_per_note", self.motif_bonus_per_note),
+            ("repeated_motif_reward", self.repeated_motif_reward),
+            (
+                "repeated_motif_bonus_per_note",
+                self.repeated_motif_bonus_per_note,
+            ),
+            ("interval_scaler", self.interval_scaler),
+            ("leap_resolved_bonus", self.leap_resolved_bonus),
+            ("leap_doubled_penalty", self.leap_doubled_penalty),
+            ("high_low_unique_reward", self.high_low_unique_reward),
+        ];
+        for (field, value) in amounts {
+            if !value.is_finite() {
+                return bad(field, format!("{value} is not a finite number"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The melodic interval of `detect_sequential_interval`, with Magenta's special codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interval {
+    /// Code 0: no earlier pitch in the composition (or an empty composition).
+    NoPrevious,
+    /// `REST_INTERVAL` (−1): a note-off after a pitch other than C or G.
+    Rest,
+    /// `HOLD_INTERVAL` (−1.5): a hold after a pitch other than C or G.
+    Hold,
+    /// `REST_INTERVAL_AFTER_THIRD_OR_FIFTH` (−2): a note-off after C or G.
+    RestAfterTonicOrFifth,
+    /// `HOLD_INTERVAL_AFTER_THIRD_OR_FIFTH` (−2.5): a hold after C or G.
+    HoldAfterTonicOrFifth,
+    /// `IN_KEY_FIFTH` (−5): 7 semitones away from a C or G.
+    InKeyFifth,
+    /// `IN_KEY_THIRD` (−3): 4 semitones away from a C or E.
+    InKeyThird,
+    /// A plain distance in semitones (0 = the same pitch again).
+    Semitones(u8),
+}
+
+impl Interval {
+    /// `reward_preferred_intervals`' table, before the scaler.
+    #[inline]
+    fn preference(self) -> f64 {
+        match self {
+            Interval::NoPrevious | Interval::Semitones(0) => 0.0,
+            Interval::Rest => 0.05,
+            Interval::Hold => 0.075,
+            Interval::RestAfterTonicOrFifth => 0.15,
+            Interval::HoldAfterTonicOrFifth => 0.3,
+            Interval::InKeyFifth => 0.1,
+            Interval::InKeyThird => 0.15,
+            Interval::Semitones(11) => -0.3,
+            Interval::Semitones(iv) if iv > 12 => -1.0,
+            Interval::Semitones(4) => 0.09,
+            Interval::Semitones(2) => 0.08,
+            Interval::Semitones(5) => 0.07,
+            Interval::Semitones(9) => 0.05,
+            Interval::Semitones(7) => 0.02,
+            Interval::Semitones(_) => 0.0,
+        }
+    }
+
+    /// Whether `detect_leap_up_back` sees a leap: a fifth or more, or an in-key fifth.
+    #[inline]
+    fn is_leap(self) -> bool {
+        matches!(self, Interval::InKeyFifth) || matches!(self, Interval::Semitones(iv) if iv >= 7)
+    }
+}
+
+/// Outcome of `detect_leap_up_back`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Leap {
+    /// Nothing to report.
+    None,
+    /// `LEAP_RESOLVED`.
+    Resolved,
+    /// `LEAP_DOUBLED`.
+    Doubled,
+}
+
+/// What the stateless detectors say about the next action, given the composition so far.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Analysis {
+    /// `detect_sequential_interval`.
+    pub interval: Interval,
+    /// `detect_repeating_notes`.
+    pub repeating: bool,
+    /// Distinct pitches in the last 8 events (action included); 0 when fewer than 8 events.
+    /// A motif when ≥ 3 (`detect_last_motif`).
+    pub motif_notes: u32,
+    /// `detect_repeated_motif`.
+    pub repeated_motif: bool,
+}
+
+/// Running state of one composition (Magenta's `composition` list plus the leap tracker),
+/// with the incremental sums every detector needs. Shared by the reward and the metrics.
+#[derive(Debug, Clone)]
+pub(crate) struct Tracker {
+    /// The composition (the prefix before the current action).
+    events: Vec<Event>,
+    /// `windows[i]` packs `events[i..i + 8]`, oldest event in the highest byte.
+    windows: Vec<u64>,
+    /// The last 8 events packed the same way (missing ones are 0).
+    tail: u64,
+    /// Σ e, Σ e², and Σ e[i]·e[i-lag] for lags 1..=3.
+    sum: i64,
+    sum_sq: i64,
+    lagged: [i64; 3],
+    /// Σ of the first 1, 2, 3 events (fixed once that many exist).
+    prefix: [i64; 3],
+    /// Last pitch (non-special event), 0 when none yet.
+    last_pitch: Event,
+    /// Note-offs and holds since the last pitch.
+    tail_rests: u32,
+    tail_holds: u32,
+    /// The last pitch's run: how often it occurs since the previous different pitch, and
+    /// whether note-offs / holds occur in that stretch (what `detect_repeating_notes` scans).
+    run_count: u32,
+    run_rest: bool,
+    run_hold: bool,
+    /// Leap tracker: `composition_direction`, `leapt_from`, `steps_since_last_leap`.
+    direction: i8,
+    leapt_from: Event,
+    steps_since_leap: u32,
+    /// Highest event (specials included) and how often it occurs.
+    max_event: Event,
+    max_count: u32,
+    /// Lowest pitch (0 when none) and how often it occurs.
+    min_pitch: Event,
+    min_count: u32,
+}
+
+impl Tracker {
+    /// An empty composition with room for `capacity` events.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            events: Vec::with_capacity(capacity),
+            windows: Vec::with_capacity(capacity),
+            tail: 0,
+            sum: 0,
+            sum_sq: 0,
+            lagged: [0; 3],
+            prefix: [0; 3],
+            last_pitch: 0,
+            tail_rests: 0,
+            tail_holds: 0,
+            run_count: 0,
+            run_rest: false,
+            run_hold: false,
+            direction: 0,
+            leapt_from: 0,
+            steps_since_leap: 0,
+            max_event: 0,
+            max_count: 0,
+            min_pitch: 0,
+            min_count: 0,
+        }
+    }
+
+    /// `reset_composition()`: empties the composition and the leap tracker, keeping buffers.
+    pub fn clear(&mut self) {
+        let mut events = std::mem::take(&mut self.events);
+        let mut windows = std::mem::take(&mut self.windows);
+        events.clear();
+        windows.clear();
+        *self = Self {
+            events,
+            windows,
+            ..Self::with_capacity(0)
+        };
+    }
+
+    /// Number of events in the composition.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// The composition so far.
+    #[inline]
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// `detect_sequential_interval(a)`.
+    #[inline]
+    pub fn interval(&self, a: Event) -> Interval {
+        let prev = self.last_pitch;
+        if prev == 0 {
+            return Interval::NoPrevious;
+        }
+        let tonic_or_fifth = (C_NOTES | G_NOTES) & bit(prev) != 0;
+        match a {
+            HOLD if tonic_or_fifth => Interval::HoldAfterTonicOrFifth,
+            HOLD => Interval::Hold,
+            REST if tonic_or_fifth => Interval::RestAfterTonicOrFifth,
+            REST => Interval::Rest,
+            _ => {
+                let iv = a.abs_diff(prev);
+                if iv == 7 && tonic_or_fifth {
+                    Interval::InKeyFifth
+                } else if iv == 4 && (C_NOTES | E_NOTES) & bit(prev) != 0 {
+                    Interval::InKeyThird
+                } else {
+                    Interval::Semitones(iv)
+                }
+            }
+        }
+    }
+
+    /// `detect_repeating_notes(a)`, from the running counters instead of a backwards scan.
+    #[inline]
+    pub fn repeating(&self, a: Event) -> bool {
+        // The scan walks back over events equal to `a`, note-offs and holds, and stops at the
+        // first other pitch: for a special `a` that is the stretch since the last pitch, for a
+        // pitch it is the last pitch's run (empty unless that pitch is `a`).
+        let (repeats, breaks, held) = match a {
+            REST => (self.tail_rests, false, self.tail_holds > 0),
+            HOLD => (self.tail_holds, self.tail_rests > 0, false),
+            _ if a == self.last_pitch => (self.run_count, self.run_rest, self.run_hold),
+            _ => (0, false, false),
+        };
+        (a == REST && repeats > 1)
+            || (!held && !breaks && repeats > 4)
+            || ((held || breaks) && repeats > 6)
+    }
+
+    /// Analyses action `a` against the composition (no state change).
+    #[inline]
+    pub fn analyse(&self, a: Event) -> Analysis {
+        let interval = self.interval(a);
+        let repeating = self.repeating(a);
+        let len = self.events.len();
+        let mut motif_notes = 0;
+        let mut repeated_motif = false;
+        if len + 1 >= BAR_LENGTH {
+            let window = (self.tail << 8) | a as u64;
+            let mut mask = 0u64;
+            for k in 0..BAR_LENGTH {
+                mask |= bit((window >> (8 * k)) as u8);
+            }
+            motif_notes = (mask & !SPECIAL).count_ones();
+            if motif_notes >= 3 {
+                // Earlier windows that end before the current one starts: Magenta searches
+                // `composition[:-(bar_length - 1)]`.
+                let earlier = (len + 2).saturating_sub(2 * BAR_LENGTH);
+                repeated_motif = self.windows[..earlier].contains(&window);
+            }
+        }
+        Analysis {
+            interval,
+            repeating,
+            motif_notes,
+            repeated_motif,
+        }
+    }
+
+    /// `autocorrelate(composition + [a], lag)` for `lag` in 1..=3; `None` for numpy's NaN
+    /// (a constant signal, including a single event).
+    #[inline]
+    pub fn autocorrelation(&self, a: Event, lag: usize) -> Option<f64> {
+        let len = self.events.len();
+        let n = len as i64 + 1;
+        let a = a as i64;
+        let s = self.sum + a;
+        let q = self.sum_sq + a * a;
+        // n² · variance, exact in integers.
+        let var_n2 = n as i128 * q as i128 - s as i128 * s as i128;
+        if var_n2 == 0 {
+            return None;
+        }
+        if lag >= n as usize {
+            return Some(0.0);
+        }
+        // Σ x[i+lag]·x[i] over i < n-lag, with x = s - mean, expanded and scaled by n²:
+        // n²·P - n·S·(A + B) + (n - lag)·S², A = Σ s[lag..], B = Σ s[..n-lag].
+        let lagged = self.lagged[lag - 1] + a * self.events[len - lag] as i64;
+        let head = self.prefix[lag - 1];
+        let mut last = a;
+        for k in 0..lag - 1 {
+            last += ((self.tail >> (8 * k)) & 0xff) as i64;
+        }
+        let (s, n, lag_i) = (s as i128, n as i128, lag as i128);
+        let a_sum = s - head as i128;
+        let b_sum = s - last as i128;
+        let num = n * n * lagged as i128 - n * s * (a_sum + b_sum) + (n - lag_i) * s * s;
+        // c = Σ/n / var = (num / n²) / n / (var_n2 / n²).
+        Some(num as f64 / (n * var_n2) as f64)
+    }
+
+    /// `detect_leap_up_back(a)`: the only detector with state. Call it once per step, before
+    /// [`Tracker::push`], with `interval = self.interval(a)`.
+    #[inline]
+    pub fn leap(&mut self, a: Event, interval: Interval, steps_between_leaps: u32) -> Leap {
+        if self.events.is_empty() {
+            return Leap::None;
+        }
+        if a == REST || a == HOLD {
+            self.steps_since_leap = self.steps_since_leap.saturating_add(1);
+            return Leap::None;
+        }
+        let mut outcome = Leap::None;
+        if interval.is_leap() {
+            let direction = if a > self.last_pitch { 1 } else { -1 };
+            if self.direction != 0 {
+                if self.direction != direction {
+                    if self.steps_since_leap > steps_between_leaps {
+                        outcome = Leap::Resolved;
+                    }
+                    self.direction = 0;
+                    self.leapt_from = 0;
+                } else {
+                    outcome = Leap::Doubled;
+                }
+            } else {
+                self.direction = direction;
+                self.leapt_from = self.last_pitch;
+            }
+            self.steps_since_leap = 0;
+        } else {
+            self.steps_since_leap = self.steps_since_leap.saturating_add(1);
+            if (self.direction == 1 && a <= self.leapt_from)
+                || (self.direction == -1 && a >= self.leapt_from)
+            {
+                outcome = Leap::Resolved;
+                self.direction = 0;
+                self.leapt_from = 0;
+            }
+        }
+        outcome
+    }
+
+    /// Whether the highest event of `composition + [a]` occurs once (`detect_high_unique`).
+    #[inline]
+    pub fn high_unique(&self, a: Event) -> bool {
+        if self.events.is_empty() || a > self.max_event {
+            true
+        } else {
+            a < self.max_event && self.max_count == 1
+        }
+    }
+
+    /// Whether the lowest pitch of `composition + [a]` occurs once (`detect_low_unique`).
+    #[inline]
+    pub fn low_unique(&self, a: Event) -> bool {
+        let a_pitch = a != REST && a != HOLD;
+        match (self.min_pitch, a_pitch) {
+            (0, pitch) => pitch,
+            (_, true) if a < self.min_pitch => true,
+            (min, true) if a == min => false,
+            _ => self.min_count == 1,
+        }
+    }
+
+    /// Appends `a` to the composition (Magenta's `composition.append` after a step).
+    #[inline]
+    pub fn push(&mut self, a: Event) {
+        let len = self.events.len();
+        let v = a as i64;
+        if len < 3 {
+            let before = if len == 0 { 0 } else { self.prefix[len - 1] };
+            self.prefix[len] = before + v;
+        }
+        for lag in 1..=3 {
+            if len >= lag {
+                self.lagged[lag - 1] += v * self.events[len - lag] as i64;
+            }
+        }
+        self.sum += v;
+        self.sum_sq += v * v;
+
+        if len == 0 || a > self.max_event {
+            self.max_event = a;
+            self.max_count = 1;
+        } else if a == self.max_event {
+            self.max_count += 1;
+        }
+
+        match a {
+            REST => {
+                self.tail_rests += 1;
+                self.run_rest = true;
+            }
+            HOLD => {
+                self.tail_holds += 1;
+                self.run_hold = true;
+            }
+            _ => {
+                if a == self.last_pitch {
+                    self.run_count += 1;
+                } else {
+                    self.run_count = 1;
+                    self.run_rest = self.tail_rests > 0;
+                    self.run_hold = self.tail_holds > 0;
+                }
+                self.tail_rests = 0;
+                self.tail_holds = 0;
+                self.last_pitch = a;
+                if self.min_pitch == 0 || a < self.min_pitch {
+                    self.min_pitch = a;
+                    self.min_count = 1;
+                } else if a == self.min_pitch {
+                    self.min_count += 1;
+                }
+            }
+        }
+
+        self.tail = (self.tail << 8) | v as u64;
+        self.events.push(a);
+        if self.events.len() >= BAR_LENGTH {
+            self.windows.push(self.tail);
+        }
+    }
+}
+
+/// Magenta RL Tuner's `reward_music_theory`, term by term. See the module docs.
+#[derive(Debug, Clone)]
+pub struct RlTunerReward {
+    config: RlTunerConfig,
+    tracker: Tracker,
+}
+
+impl Default for RlTunerReward {
+    fn default() -> Self {
+        Self::from_valid(RlTunerConfig::default())
+    }
+}
+
+impl RlTunerReward {
+    /// A reward with the given constants, checked by [`RlTunerConfig::validate`].
+    pub fn new(config: RlTunerConfig) -> Result<Self, RlTunerError> {
+        config.validate()?;
+        Ok(Self::from_valid(config))
+    }
+
+    fn from_valid(config: RlTunerConfig) -> Self {
+        let tracker = Tracker::with_capacity(config.melody_length);
+        Self { config, tracker }
+    }
+
+    /// The constants in use.
+    pub fn config(&self) -> &RlTunerConfig {
+        &self.config
+    }
+
+    /// The beat of the next step within the current composition (0..melody length; equal to
+    /// the melody length right after a composition's last step, before the automatic reset).
+    pub fn beat(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Starts a fresh composition (Magenta's `reset_composition`).
+    pub fn reset_composition(&mut self) {
+        self.tracker.clear();
+    }
+
+    /// Scores `event` as the next step of the current composition and records it.
+    ///
+    /// Writes the nine terms into `terms` in [`TERM_NAMES`] order (only as many as fit, if
+    /// the slice is shorter) and returns their left-to-right sum. Starts a new composition
+    /// first when the current one is complete. Events above 37 are scored as holds.
+    #[inline]
+    pub fn score_event(&mut self, event: Event, terms: &mut [f64]) -> f64 {
+        if self.tracker.len() >= self.config.melody_length {
+            self.tracker.clear();
+        }
+        let a = sanitize(event);
+        let cfg = &self.config;
+        let t = &mut self.tracker;
+        let beat = t.len() as i64;
+        let n = cfg.melody_length as i64;
+
+        let key = if in_c_major_key(a) {
+            0.0
+        } else {
+            cfg.key_penalty
+        };
+
+        let final_bar = n - 4;
+        let tonic_hit = if beat == 0 || beat == final_bar {
+            a == cfg.tonic
+        } else if beat == final_bar + 1 {
+            a == HOLD
+        } else if beat > final_bar + 1 {
+            a == HOLD || a == REST
+        } else {
+            false
+        };
+        let tonic = if tonic_hit { cfg.tonic_reward } else { 0.0 };
+
+        let analysis = t.analyse(a);
+        let repeating = if analysis.repeating {
+            cfg.repeating_penalty
+        } else {
+            0.0
+        };
+
+        let mut penalty = 0.0;
+        for lag in 1..=3 {
+            if let Some(c) = t.autocorrelation(a, lag) {
+                let c = c.abs();
+                if c > cfg.autocorrelation_threshold {
+                    penalty += c * cfg.autocorrelation_weight;
+                }
+            }
+        }
+        let autocorrelation = -penalty;
+
+        let extra_notes = analysis.motif_notes.saturating_sub(3) as f64;
+        let motif = if analysis.motif_notes >= 3 {
+            cfg.motif_reward + extra_notes * cfg.motif_bonus_per_note
+        } else {
+            0.0
+        };
+        let repeated_motif = if analysis.repeated_motif {
+            cfg.repeated_motif_reward + extra_notes * cfg.repeated_motif_bonus_per_note
+        } else {
+            0.0
+        };
+
+        let preferred = match analysis.interval {
+            // Magenta returns 0.0 before scaling for "no interval".
+            Interval::NoPrevious | Interval::Semitones(0) => 0.0,
+            iv => iv.preference() * cfg.interval_scaler,
+        };
+
+        let leap = match t.leap(a, analysis.interval, cfg.steps_between_leaps) {
+            Leap::Resolved => cfg.leap_resolved_bonus,
+            Leap::Doubled => cfg.leap_doubled_penalty,
+            Leap::None => 0.0,
+        };
+
+        let mut high_low = 0.0;
+        if beat + 1 == n {
+            if t.high_unique(a) {
+                high_low += cfg.high_low_unique_reward;
+            }
+            if t.low_unique(a) {
+                high_low += cfg.high_low_unique_reward;
+            }
+        }
+
+        t.push(a);
+
+        let values = [
+            key,
+            tonic,
+            repeating,
+            autocorrelation,
+            motif,
+            repeated_motif,
+            preferred,
+            leap,
+            high_low,
+        ];
+        for (slot, value) in terms.iter_mut().zip(values) {
+            *slot = value;
+        }
+        // Magenta's left-to-right sum, so that the floats agree.
+        key + tonic + repeating + autocorrelation + motif + repeated_motif + preferred + leap
+            + high_low
+    }
+}
+
+impl Reward for RlTunerReward {
+    fn term_names(&self) -> Vec<String> {
+        TERM_NAMES.iter().map(|name| name.to_string()).collect()
+    }
+
+    fn reset(&mut self, _setting: &Setting) {
+        // The composition length comes from the config, not the episode length: episodes
+        // longer than one composition are scored as consecutive compositions.
+        self.tracker.clear();
+    }
+
+    #[inline]
+    fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
+        if ctx.step == 0 && self.tracker.len() != 0 {
+            self.tracker.clear();
+        }
+        self.score_event(ctx.action, terms)
+    }
+}

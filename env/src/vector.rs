@@ -1,0 +1,308 @@
+//! [`VecEnv`]: N environments stepped together into flat, reused buffers.
+//!
+//! Semantics follow Gymnasium's vector envs:
+//! - `reset(Some(seed))` seeds sub-env `i` with `seed + i`;
+//! - **next-step autoreset**: after a sub-env's episode ends, the *next* call to `step` resets
+//!   it instead of stepping it: its action is ignored, and it reports reward 0 with both flags
+//!   false and the first observation of the new episode;
+//! - `reset_mask` resets only the chosen sub-envs.
+//!
+//! With `threads > 1` the sub-envs are split into one contiguous chunk per thread on a
+//! dedicated rayon pool; for cheap envs and few sub-envs one thread is faster, which is why
+//! threads are opt-in.
+
+use crate::env::{EnvError, Environment};
+use rayon::prelude::*;
+
+/// A sub-env's error, with its index.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VecEnvError {
+    /// A sub-env failed.
+    #[error("sub-env {index}: {source}")]
+    Env {
+        /// Index of the sub-env.
+        index: usize,
+        /// Its error.
+        source: EnvError,
+    },
+    /// A vector env needs at least one sub-env.
+    #[error("a vector env needs at least one sub-env")]
+    Empty,
+    /// Sub-envs disagree on their spaces.
+    #[error("sub-env {index} has different spaces from sub-env 0")]
+    MismatchedSpaces {
+        /// Index of the odd sub-env.
+        index: usize,
+    },
+    /// A buffer given by the caller has the wrong length.
+    #[error("{what} has length {got}, expected {expected}")]
+    Length {
+        /// Which input.
+        what: &'static str,
+        /// Required length.
+        expected: usize,
+        /// Given length.
+        got: usize,
+    },
+    /// The thread pool could not be built.
+    #[error("could not start {threads} threads: {message}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// Why not.
+        message: String,
+    },
+}
+
+/// N environments stepped together. See the module docs.
+pub struct VecEnv<E> {
+    envs: Vec<E>,
+    obs_dim: usize,
+    num_actions: usize,
+    observations: Vec<f32>,
+    rewards: Vec<f64>,
+    terminated: Vec<bool>,
+    truncated: Vec<bool>,
+    masks: Vec<bool>,
+    needs_reset: Vec<bool>,
+    pool: Option<rayon::ThreadPool>,
+    threads: usize,
+}
+
+impl<E> std::fmt::Debug for VecEnv<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VecEnv")
+            .field("num_envs", &self.envs.len())
+            .field("obs_dim", &self.obs_dim)
+            .field("num_actions", &self.num_actions)
+            .field("threads", &self.threads)
+            .finish()
+    }
+}
+
+/// Steps or resets one sub-env, writing its slice of every buffer.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn advance<E: Environment>(
+    env: &mut E,
+    action: usize,
+    obs: &mut [f32],
+    reward: &mut f64,
+    terminated: &mut bool,
+    truncated: &mut bool,
+    mask: &mut [bool],
+    needs_reset: &mut bool,
+) -> Result<(), EnvError> {
+    if *needs_reset {
+        env.reset_into(None, obs)?;
+        *reward = 0.0;
+        *terminated = false;
+        *truncated = false;
+        *needs_reset = false;
+    } else {
+        let t = env.step_into(action, obs)?;
+        *reward = t.reward;
+        *terminated = t.terminated;
+        *truncated = t.truncated;
+        *needs_reset = t.terminated || t.truncated;
+    }
+    mask.copy_from_slice(env.action_mask());
+    Ok(())
+}
+
+impl<E: Environment> VecEnv<E> {
+    /// Wraps `envs`; `threads` (at least 1) is the number of threads `step` uses.
+    pub fn new(envs: Vec<E>, threads: usize) -> Result<Self, VecEnvError> {
+        let first = envs.first().ok_or(VecEnvError::Empty)?;
+        let obs_dim = first.observation_space().dim();
+        let num_actions = first.action_space().n;
+        for (index, env) in envs.iter().enumerate() {
+            if env.observation_space().dim() != obs_dim || env.action_space().n != num_actions {
+                return Err(VecEnvError::MismatchedSpaces { index });
+            }
+        }
+        let threads = threads.max(1);
+        let pool = if threads > 1 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .map_err(|e| VecEnvError::Threads {
+                        threads,
+                        message: e.to_string(),
+                    })?,
+            )
+        } else {
+            None
+        };
+        let n = envs.len();
+        Ok(Self {
+            envs,
+            obs_dim,
+            num_actions,
+            observations: vec![0.0; n * obs_dim],
+            rewards: vec![0.0; n],
+            terminated: vec![false; n],
+            truncated: vec![false; n],
+            masks: vec![true; n * num_actions],
+            needs_reset: vec![false; n],
+            pool,
+            threads,
+        })
+    }
+
+    /// Number of sub-envs.
+    pub fn num_envs(&self) -> usize {
+        self.envs.len()
+    }
+
+    /// Length of one observation.
+    pub fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    /// Number of actions of each sub-env.
+    pub fn num_actions(&self) -> usize {
+        self.num_actions
+    }
+
+    /// Observations, `num_envs * obs_dim`, sub-env-major.
+    pub fn observations(&self) -> &[f32] {
+        &self.observations
+    }
+
+    /// Rewards of the last step.
+    pub fn rewards(&self) -> &[f64] {
+        &self.rewards
+    }
+
+    /// Terminated flags of the last step.
+    pub fn terminated(&self) -> &[bool] {
+        &self.terminated
+    }
+
+    /// Truncated flags of the last step.
+    pub fn truncated(&self) -> &[bool] {
+        &self.truncated
+    }
+
+    /// Action masks for the next step, `num_envs * num_actions`.
+    pub fn action_masks(&self) -> &[bool] {
+        &self.masks
+    }
+
+    /// The sub-envs.
+    pub fn envs(&self) -> &[E] {
+        &self.envs
+    }
+
+    /// The sub-envs, mutably.
+    pub fn envs_mut(&mut self) -> &mut [E] {
+        &mut self.envs
+    }
+
+    /// Resets every sub-env; sub-env `i` gets `seed + i`.
+    pub fn reset(&mut self, seed: Option<u64>) -> Result<(), VecEnvError> {
+        let all = vec![true; self.envs.len()];
+        self.reset_mask(&all, seed)
+    }
+
+    /// Resets the sub-envs whose flag is set; sub-env `i` gets `seed + i`.
+    pub fn reset_mask(&mut self, which: &[bool], seed: Option<u64>) -> Result<(), VecEnvError> {
+        self.check_len("reset mask", which.len(), self.envs.len())?;
+        for (index, env) in self.envs.iter_mut().enumerate() {
+            if !which[index] {
+                continue;
+            }
+            let obs = &mut self.observations[index * self.obs_dim..(index + 1) * self.obs_dim];
+            env.reset_into(seed.map(|s| s.wrapping_add(index as u64)), obs)
+                .map_err(|source| VecEnvError::Env { index, source })?;
+            self.masks[index * self.num_actions..(index + 1) * self.num_actions]
+                .copy_from_slice(env.action_mask());
+            self.rewards[index] = 0.0;
+            self.terminated[index] = false;
+            self.truncated[index] = false;
+            self.needs_reset[index] = false;
+        }
+        Ok(())
+    }
+
+    fn check_len(&self, what: &'static str, got: usize, expected: usize) -> Result<(), VecEnvError> {
+        if got == expected {
+            Ok(())
+        } else {
+            Err(VecEnvError::Length {
+                what,
+                expected,
+                got,
+            })
+        }
+    }
+
+    /// Steps every sub-env with its action (autoresetting those whose episode ended).
+    pub fn step(&mut self, actions: &[usize]) -> Result<(), VecEnvError> {
+        self.check_len("actions", actions.len(), self.envs.len())?;
+        let (dim, na) = (self.obs_dim, self.num_actions);
+        match &self.pool {
+            None => {
+                for (index, env) in self.envs.iter_mut().enumerate() {
+                    advance(
+                        env,
+                        actions[index],
+                        &mut self.observations[index * dim..(index + 1) * dim],
+                        &mut self.rewards[index],
+                        &mut self.terminated[index],
+                        &mut self.truncated[index],
+                        &mut self.masks[index * na..(index + 1) * na],
+                        &mut self.needs_reset[index],
+                    )
+                    .map_err(|source| VecEnvError::Env { index, source })?;
+                }
+                Ok(())
+            }
+            Some(pool) => {
+                let chunk = self.envs.len().div_ceil(self.threads);
+                let envs = &mut self.envs;
+                let observations = &mut self.observations;
+                let rewards = &mut self.rewards;
+                let terminated = &mut self.terminated;
+                let truncated = &mut self.truncated;
+                let masks = &mut self.masks;
+                let needs_reset = &mut self.needs_reset;
+                pool.install(|| {
+                    envs.par_chunks_mut(chunk)
+                        .zip(observations.par_chunks_mut(chunk * dim))
+                        .zip(rewards.par_chunks_mut(chunk))
+                        .zip(terminated.par_chunks_mut(chunk))
+                        .zip(truncated.par_chunks_mut(chunk))
+                        .zip(masks.par_chunks_mut(chunk * na))
+                        .zip(needs_reset.par_chunks_mut(chunk))
+                        .zip(actions.par_chunks(chunk))
+                        .enumerate()
+                        .try_for_each(
+                            |(c, (((((((es, obs), rw), te), tr), mk), nr), acts))| {
+                                for (j, env) in es.iter_mut().enumerate() {
+                                    advance(
+                                        env,
+                                        acts[j],
+                                        &mut obs[j * dim..(j + 1) * dim],
+                                        &mut rw[j],
+                                        &mut te[j],
+                                        &mut tr[j],
+                                        &mut mk[j * na..(j + 1) * na],
+                                        &mut nr[j],
+                                    )
+                                    .map_err(|source| VecEnvError::Env {
+                                        index: c * chunk + j,
+                                        source,
+                                    })?;
+                                }
+                                Ok(())
+                            },
+                        )
+                })
+            }
+        }
+    }
+}
