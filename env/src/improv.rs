@@ -3,13 +3,16 @@
 use crate::task::{TaskError, TaskSpec};
 
 /// Configuration of the `improv` task (in progress).
-#[derive(Debug, Clone, Default)]
-pub struct ImprovConfig {}
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImprovConfig {
+    /// Steps per melody.
+    pub length: usize,
+}
 
 impl ImprovConfig {
     /// Parses TOML.
     pub fn from_toml(_text: &str) -> Result<Self, TaskError> {
-        Ok(Self {})
+        Ok(Self::default())
     }
 
     /// Builds the task.

@@ -74,6 +74,8 @@ pub struct TaskSpec {
     pub backing: Vec<BackingChord>,
     /// Mask out pitches outside the key's scale and the chord-scale of the current chord.
     pub mask_out_of_scale: bool,
+    /// The configuration a configurable task was built from.
+    pub improv: Option<crate::improv::ImprovConfig>,
 }
 
 impl TaskSpec {
@@ -96,6 +98,19 @@ impl TaskSpec {
             key_name: "C major".to_string(),
             backing: Vec::new(),
             mask_out_of_scale: false,
+            improv: None,
+        }
+    }
+
+    /// The same task with another melody length (configurable tasks only).
+    pub fn with_length(&self, length: usize) -> Result<Self, TaskError> {
+        match &self.improv {
+            Some(config) => {
+                let mut config = config.clone();
+                config.length = length;
+                config.to_task()
+            }
+            None => Err(TaskError::NotConfigurable(self.name.clone())),
         }
     }
 

@@ -7,4 +7,5 @@
 pub mod corpus;
 pub mod improv;
 pub mod metrics;
+pub mod registry;
 pub mod rl_tuner;

@@ -1,7 +1,7 @@
 //! The one error type of the music model.
 
 /// Errors of the music model: every variant names the offending input and what was expected.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MusicError {
     /// Text that is not a note name.
@@ -84,10 +84,12 @@ pub enum MusicError {
         steps_per_quarter: u32,
     },
     /// A tempo outside the accepted range.
-    #[error("invalid tempo {bpm}: expected a finite number of quarter notes per minute in 10..=400")]
+    #[error(
+        "invalid tempo {text:?}: expected a finite number of quarter notes per minute in 10..=400"
+    )]
     InvalidTempo {
-        /// The tempo asked for.
-        bpm: f64,
+        /// The tempo as given.
+        text: String,
     },
     /// Text or chords that are not a progression.
     #[error("invalid progression {text:?}: {reason}")]

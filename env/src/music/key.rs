@@ -277,7 +277,7 @@ impl FromStr for Key {
 
     fn from_str(s: &str) -> Result<Self> {
         let text = s.trim();
-        let note = parse_note_prefix(text, true).ok_or_else(|| MusicError::InvalidKey {
+        let note = parse_note_prefix(text, false).ok_or_else(|| MusicError::InvalidKey {
             text: s.to_string(),
             reason: "expected a tonic A-G with optional accidentals, then a mode, like \
                      \"C major\", \"A minor\", \"Am\" or \"F# harmonic minor\""

@@ -31,13 +31,15 @@ impl NoteName {
 /// continue it, so that callers can go on with an octave, a mode or a chord quality.
 /// Accidentals are limited to a double sharp or flat and never mixed, which keeps `Cb`
 /// (C flat) apart from the `b` of a following chord quality only by position, as musicians do.
-pub(crate) fn parse_note_prefix(text: &str, allow_lowercase: bool) -> Option<NoteName> {
+/// Chord symbols (`in_chord`) take upper-case roots only and no `x` double sharp, which
+/// would swallow the start of a misspelt quality such as `Cxyz7`.
+pub(crate) fn parse_note_prefix(text: &str, in_chord: bool) -> Option<NoteName> {
     let mut chars = text.char_indices();
     let (_, first) = chars.next()?;
-    let letter_char = if allow_lowercase {
-        first.to_ascii_uppercase()
-    } else {
+    let letter_char = if in_chord {
         first
+    } else {
+        first.to_ascii_uppercase()
     };
     let letter = match letter_char {
         'C' => 0,
@@ -54,7 +56,7 @@ pub(crate) fn parse_note_prefix(text: &str, allow_lowercase: bool) -> Option<Not
     for (i, c) in chars {
         let step = match c {
             '#' | '♯' => 1,
-            'x' | '𝄪' => 2,
+            'x' | '𝄪' if !in_chord => 2,
             'b' | '♭' => -1,
             _ => break,
         };
@@ -146,7 +148,7 @@ impl FromStr for PitchClass {
 
     fn from_str(s: &str) -> Result<Self> {
         let text = s.trim();
-        match parse_note_prefix(text, true) {
+        match parse_note_prefix(text, false) {
             Some(note) if note.len == text.len() => Ok(note.pitch_class()),
             _ => Err(MusicError::InvalidNoteName {
                 text: s.to_string(),
@@ -241,7 +243,7 @@ impl FromStr for Pitch {
                 .map_err(|_| invalid("expected a MIDI number 0..=127 or a name like C#4"))?;
             return Self::from_i32(midi);
         }
-        let note = parse_note_prefix(text, true).ok_or_else(|| {
+        let note = parse_note_prefix(text, false).ok_or_else(|| {
             invalid("expected a note name A-G with accidentals and an octave, like C#4, Bb3 or C-1, or a MIDI number 0..=127")
         })?;
         let octave: i32 = text[note.len..].parse().map_err(|_| {
@@ -253,7 +255,7 @@ impl FromStr for Pitch {
             .and_then(|o| o.checked_mul(12))
             .and_then(|m| m.checked_add(i32::from(note.letter) + i32::from(note.alter)))
             .ok_or_else(|| invalid("octave out of range: expected -1..=9"))?;
-        Self::from_i32(midi).map_err(|_| invalid("outside MIDI's range C-1..=G9 (0..=127)"))
+        Self::from_i32(midi).map_err(|_| invalid("outside MIDI's range: expected C-1..=G9 (MIDI 0..=127)"))
     }
 }
 

@@ -1,0 +1,72 @@
+//! Cost of one `CorpusReward::step` at orders 2, 4 and 6.
+//!
+//! The model is fitted on synthetic melodies from a skewed random walk, which gives count tables
+//! of a realistic shape (many contexts, most events unseen after most contexts) without needing
+//! a corpus on disk.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use cadenza_env::encoding::{Event, HOLD, REST};
+use cadenza_env::reward::{Reward, Setting, StepContext};
+use cadenza_reward::corpus::{CorpusReward, NgramConfig, NgramModel};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Melodies of `len` steps: a note on each beat, mostly stepwise, holds and rests in between.
+fn melodies(setting: &Setting, count: usize, len: usize, seed: u64) -> Vec<Vec<Event>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let num_events = setting.encoding.num_events() as i32;
+    (0..count)
+        .map(|_| {
+            let mut pitch: i32 = num_events / 2;
+            (0..len)
+                .map(|step| {
+                    if step % 2 == 1 {
+                        return if rng.random_bool(0.1) { REST } else { HOLD };
+                    }
+                    pitch = (pitch + rng.random_range(-2..=2)).clamp(2, num_events - 1);
+                    pitch as Event
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn bench_step(c: &mut Criterion) {
+    let setting = Setting::rl_tuner();
+    let train = melodies(&setting, 600, 256, 1);
+    let episode = melodies(&setting, 1, 64, 2).remove(0);
+    let mut group = c.benchmark_group("corpus_reward_step");
+    for order in [2, 4, 6] {
+        let config = NgramConfig {
+            order,
+            use_position: true,
+            ..NgramConfig::default()
+        };
+        let model = NgramModel::fit(config, setting.encoding, setting.steps_per_bar(), &train)
+            .expect("synthetic melodies fit");
+        let mut reward = CorpusReward::new(Arc::new(model));
+        reward.reset(&setting);
+        let mut terms = [0.0];
+        group.bench_with_input(BenchmarkId::from_parameter(order), &order, |b, _| {
+            let mut step = 0;
+            b.iter(|| {
+                // Walk through the episode so that lookups hit different contexts.
+                step = (step + 1) % episode.len();
+                let ctx = StepContext {
+                    setting: &setting,
+                    step,
+                    history: &episode[..step],
+                    action: episode[step],
+                };
+                black_box(reward.step(black_box(&ctx), &mut terms))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_step);
+criterion_main!(benches);

@@ -1,1 +1,0 @@
-//! Corpus models (in progress).

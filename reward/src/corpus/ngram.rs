@@ -1,0 +1,617 @@
+//! The interpolated modified Kneser–Ney n-gram model (see the module docs of `corpus`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use cadenza_env::encoding::{Event, EventEncoding};
+use serde::{Deserialize, Serialize};
+
+use super::error::CorpusError;
+
+/// The highest supported order: 7 context events and a position class fill a `u64` key.
+pub const MAX_ORDER: usize = 8;
+
+/// Context byte of the begin-of-melody padding. Events are below 131 in every encoding, so
+/// neither this nor [`UNKNOWN`] can collide with a real event.
+pub(crate) const BOS: u8 = 0xFF;
+/// Context byte standing for an event outside the encoding (queries only; never trained on).
+const UNKNOWN: u8 = 0xFE;
+/// Bit offset of the position class in a packed context.
+const POSITION_SHIFT: u32 = 56;
+const POSITION_MASK: u64 = 0xFF << POSITION_SHIFT;
+/// Smallest discount: keeps every back-off weight positive, hence every probability.
+const MIN_DISCOUNT: f64 = 0.01;
+
+/// How the step index becomes a position class when [`NgramConfig::use_position`] is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum PositionClasses {
+    /// The step within the bar, `step % steps_per_bar` (at most 256 steps per bar).
+    #[default]
+    Step,
+    /// The metrical level of the step within the bar: 0 on the downbeat, else 1 + the number of
+    /// trailing zero bits of `step % steps_per_bar` (1 = odd steps, 2 = steps divisible by 2 but
+    /// not 4, ...). Fewer, better-populated classes than [`PositionClasses::Step`]; exact for
+    /// bars and beats divided in two, approximate for triple metres.
+    Metric,
+}
+
+/// Settings of an [`NgramModel`].
+///
+/// ```
+/// use cadenza_reward::corpus::NgramConfig;
+/// let config: NgramConfig = serde_json::from_str(r#"{"order": 4}"#).unwrap();
+/// assert_eq!(config.order, 4);
+/// assert!(serde_json::from_str::<NgramConfig>(r#"{"ordr": 4}"#).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NgramConfig {
+    /// Order `N`, 1..=8: events are predicted from the last `N-1` events.
+    pub order: usize,
+    /// Whether the position in the bar is a conditioning variable.
+    pub use_position: bool,
+    /// How positions are grouped into classes (only used with `use_position`).
+    pub position_classes: PositionClasses,
+}
+
+impl Default for NgramConfig {
+    /// Order 3 with the step within the bar: on folk-tune-sized corpora, trigrams are where the
+    /// held-out gains of higher orders start to flatten, and the bar position separates holds
+    /// from note onsets.
+    fn default() -> Self {
+        Self {
+            order: 3,
+            use_position: true,
+            position_classes: PositionClasses::Step,
+        }
+    }
+}
+
+impl NgramConfig {
+    /// Checks the settings, naming the first bad field.
+    pub fn validate(&self) -> Result<(), CorpusError> {
+        if !(1..=MAX_ORDER).contains(&self.order) {
+            return Err(CorpusError::config(
+                "order",
+                format!("must be between 1 and {MAX_ORDER}, got {}", self.order),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the settings together with the bar length the model is fitted for.
+    pub(crate) fn validate_with(&self, steps_per_bar: usize) -> Result<(), CorpusError> {
+        self.validate()?;
+        if self.use_position {
+            if steps_per_bar == 0 {
+                return Err(CorpusError::config(
+                    "steps_per_bar",
+                    "must be at least 1 when `use_position` is on",
+                ));
+            }
+            if self.position_classes == PositionClasses::Step && steps_per_bar > 256 {
+                return Err(CorpusError::config(
+                    "steps_per_bar",
+                    format!(
+                        "must be at most 256 with position classes 'step', got {steps_per_bar} \
+                         (use position classes 'metric' for longer bars)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of levels of the back-off chain (the uniform base not counted).
+    fn num_levels(&self) -> usize {
+        self.order + usize::from(self.use_position)
+    }
+
+    /// Bits of a packed context that level `level` (0 = empty context) conditions on.
+    fn level_mask(&self, level: usize) -> u64 {
+        if self.use_position {
+            match level {
+                0 => 0,
+                _ => POSITION_MASK | events_mask(level - 1),
+            }
+        } else {
+            events_mask(level)
+        }
+    }
+}
+
+/// Mask of the `n` most recent context events (bytes `0..n`).
+pub(crate) fn events_mask(n: usize) -> u64 {
+    if n >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    }
+}
+
+/// A finaliser-quality mixer (splitmix64) for packed keys: the position sits in the top byte,
+/// so the hasher must spread high bits into the low bits that pick a bucket. Keys come from
+/// our own counts, so a keyed (DoS-resistant) hash buys nothing here and costs per lookup.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, x: u8) {
+        self.write_u64(u64::from(x));
+    }
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        let mut z = (self.0 ^ x).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        self.0 = z ^ (z >> 31);
+    }
+}
+
+pub(crate) type KeyMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+
+/// One context of one level.
+#[derive(Debug, Clone, Copy)]
+struct ContextEntry {
+    /// `c(h)`: total (continuation) count of the context.
+    total: f64,
+    /// `D1·N1(h•) + D2·N2(h•) + D3+·N3+(h•)`: the mass passed to the lower order, unnormalised.
+    backoff: f64,
+    /// The context's `(event, count)` pairs are `children[start..start + len]`.
+    start: u32,
+    len: u32,
+}
+
+/// One event seen after a context.
+#[derive(Debug, Clone, Copy)]
+struct Child {
+    event: Event,
+    count: u32,
+}
+
+/// One order of the back-off chain.
+#[derive(Debug, Clone)]
+struct Level {
+    mask: u64,
+    discounts: [f64; 3],
+    contexts: KeyMap<u64, ContextEntry>,
+    children: Vec<Child>,
+}
+
+impl Level {
+    /// Builds a level from its `(context, event, count)` types, sorted by context then event.
+    fn new(mask: u64, types: &[(u64, Event, u32)]) -> Self {
+        let mut count_of_counts = [0u64; 4];
+        for &(_, _, count) in types {
+            if (1..=4).contains(&count) {
+                count_of_counts[count as usize - 1] += 1;
+            }
+        }
+        let discounts = discounts(count_of_counts);
+        let mut contexts = KeyMap::default();
+        contexts.reserve(types.len() / 2);
+        let mut children = Vec::with_capacity(types.len());
+        for group in types.chunk_by(|a, b| a.0 == b.0) {
+            let start = children.len() as u32;
+            let mut total = 0u64;
+            let mut per_class = [0u64; 3];
+            for &(_, event, count) in group {
+                total += u64::from(count);
+                per_class[class_of(count)] += 1;
+                children.push(Child { event, count });
+            }
+            let backoff = discounts[0] * per_class[0] as f64
+                + discounts[1] * per_class[1] as f64
+                + discounts[2] * per_class[2] as f64;
+            contexts.insert(
+                group[0].0,
+                ContextEntry {
+                    total: total as f64,
+                    backoff,
+                    start,
+                    len: group.len() as u32,
+                },
+            );
+        }
+        Self {
+            mask,
+            discounts,
+            contexts,
+            children,
+        }
+    }
+
+    /// The discounted count `max(c(h w) - D, 0)` of `event` in a context.
+    #[inline]
+    fn discounted(&self, entry: &ContextEntry, event: Event) -> f64 {
+        let children = &self.children[entry.start as usize..(entry.start + entry.len) as usize];
+        match children.binary_search_by_key(&event, |c| c.event) {
+            Ok(i) => self.discount_count(children[i].count),
+            Err(_) => 0.0,
+        }
+    }
+
+    #[inline]
+    fn discount_count(&self, count: u32) -> f64 {
+        (f64::from(count) - self.discounts[class_of(count)]).max(0.0)
+    }
+}
+
+/// Discount class of a positive count: 0 for 1, 1 for 2, 2 for 3 and more.
+#[inline]
+fn class_of(count: u32) -> usize {
+    (count.max(1) as usize - 1).min(2)
+}
+
+/// Chen & Goodman's discounts from the count-of-counts `n1..n4` (see the module docs).
+fn discounts(n: [u64; 4]) -> [f64; 3] {
+    let [n1, n2, n3, n4] = n.map(|x| x as f64);
+    let y = if n1 + 2.0 * n2 > 0.0 {
+        n1 / (n1 + 2.0 * n2)
+    } else {
+        0.5
+    };
+    let estimate = |k: f64, nk: f64, next: f64| {
+        let d = if nk > 0.0 {
+            k - (k + 1.0) * y * next / nk
+        } else {
+            y
+        };
+        d.clamp(MIN_DISCOUNT, k)
+    };
+    [
+        estimate(1.0, n1, n2),
+        estimate(2.0, n2, n3),
+        estimate(3.0, n3, n4),
+    ]
+}
+
+/// A variable-order Markov model over melody events with interpolated modified Kneser–Ney
+/// smoothing. See the [module docs](crate::corpus) for the model and a guide.
+#[derive(Clone)]
+pub struct NgramModel {
+    config: NgramConfig,
+    encoding: EventEncoding,
+    steps_per_bar: usize,
+    /// Number of events of the encoding (the predicted vocabulary).
+    vocab: usize,
+    /// The packed context of an empty history: all context bytes begin-of-melody.
+    bos_key: u64,
+    /// Back-off chain, empty context first.
+    levels: Vec<Level>,
+    training_melodies: usize,
+    training_events: u64,
+}
+
+impl fmt::Debug for NgramModel {
+    // The count tables can hold millions of entries; show their sizes, not their contents.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let contexts: Vec<usize> = self.levels.iter().map(|l| l.contexts.len()).collect();
+        let discounts: Vec<[f64; 3]> = self.levels.iter().map(|l| l.discounts).collect();
+        f.debug_struct("NgramModel")
+            .field("config", &self.config)
+            .field("encoding", &self.encoding.to_string())
+            .field("steps_per_bar", &self.steps_per_bar)
+            .field("training_melodies", &self.training_melodies)
+            .field("training_events", &self.training_events)
+            .field("contexts_per_level", &contexts)
+            .field("discounts_per_level", &discounts)
+            .finish()
+    }
+}
+
+impl NgramModel {
+    /// Fits a model to `melodies`, each a sequence of events of `encoding` starting on a
+    /// downbeat. `steps_per_bar` sets the position classes (used only with `use_position`).
+    ///
+    /// Errors: an invalid configuration (naming the field), an event outside the encoding
+    /// (naming melody and step), or no events at all.
+    pub fn fit(
+        config: NgramConfig,
+        encoding: EventEncoding,
+        steps_per_bar: usize,
+        melodies: &[Vec<Event>],
+    ) -> Result<Self, CorpusError> {
+        config.validate_with(steps_per_bar)?;
+        let vocab = encoding.num_events();
+        let mut total_events = 0u64;
+        for (m, melody) in melodies.iter().enumerate() {
+            if let Some(step) = melody.iter().position(|&e| usize::from(e) >= vocab) {
+                return Err(out_of_range(encoding, m, step, melody[step]));
+            }
+            total_events += melody.len() as u64;
+        }
+        if total_events == 0 {
+            return Err(CorpusError::EmptyTrainingSet {
+                melodies: melodies.len(),
+            });
+        }
+        let context_mask = events_mask(config.order - 1);
+        let bos_key = bos_key(config.order);
+        let mut counts: KeyMap<(u64, Event), u32> = KeyMap::default();
+        for melody in melodies {
+            let mut context = bos_key;
+            for (step, &event) in melody.iter().enumerate() {
+                let key = context | position_bits(&config, steps_per_bar, step);
+                let slot = counts.entry((key, event)).or_insert(0);
+                *slot = slot.saturating_add(1);
+                context = ((context << 8) | u64::from(event)) & context_mask;
+            }
+        }
+        let mut top: Vec<(u64, Event, u32)> = counts.into_iter().map(|((k, e), c)| (k, e, c)).collect();
+        top.sort_unstable();
+        Ok(Self::build(
+            config,
+            encoding,
+            steps_per_bar,
+            &top,
+            melodies.len(),
+            total_events,
+        ))
+    }
+
+    /// Builds every level from the highest-order counts (sorted by context, then event): the
+    /// lower levels' continuation counts are the numbers of distinct types above them.
+    pub(crate) fn build(
+        config: NgramConfig,
+        encoding: EventEncoding,
+        steps_per_bar: usize,
+        top: &[(u64, Event, u32)],
+        training_melodies: usize,
+        training_events: u64,
+    ) -> Self {
+        let num_levels = config.num_levels();
+        let mut levels = Vec::with_capacity(num_levels);
+        let top_level = num_levels - 1;
+        levels.push(Level::new(config.level_mask(top_level), top));
+        let mut above: Vec<(u64, Event, u32)> = Vec::new();
+        for level in (0..top_level).rev() {
+            let mask = config.level_mask(level);
+            let source: &[(u64, Event, u32)] = if level + 1 == top_level { top } else { &above };
+            let mut continuation: KeyMap<(u64, Event), u32> = KeyMap::default();
+            for &(key, event, _) in source {
+                *continuation.entry((key & mask, event)).or_insert(0) += 1;
+            }
+            let mut types: Vec<(u64, Event, u32)> = continuation
+                .into_iter()
+                .map(|((k, e), c)| (k, e, c))
+                .collect();
+            types.sort_unstable();
+            levels.push(Level::new(mask, &types));
+            above = types;
+        }
+        levels.reverse();
+        Self {
+            config,
+            encoding,
+            steps_per_bar,
+            vocab: encoding.num_events(),
+            bos_key: bos_key(config.order),
+            levels,
+            training_melodies,
+            training_events,
+        }
+    }
+
+    /// The model's settings.
+    pub fn config(&self) -> &NgramConfig {
+        &self.config
+    }
+
+    /// The model's order `N`.
+    pub fn order(&self) -> usize {
+        self.config.order
+    }
+
+    /// The encoding of the events the model predicts.
+    pub fn encoding(&self) -> EventEncoding {
+        self.encoding
+    }
+
+    /// Steps per bar the position classes were computed with.
+    pub fn steps_per_bar(&self) -> usize {
+        self.steps_per_bar
+    }
+
+    /// Number of events the model predicts (the encoding's events).
+    pub fn num_events(&self) -> usize {
+        self.vocab
+    }
+
+    /// Number of melodies the model was fitted on.
+    pub fn training_melodies(&self) -> usize {
+        self.training_melodies
+    }
+
+    /// Number of events the model was fitted on.
+    pub fn training_events(&self) -> u64 {
+        self.training_events
+    }
+
+    /// The three discounts `[D1, D2, D3+]` of each level of the back-off chain, empty context
+    /// first (with `use_position`, level 1 is the position alone).
+    pub fn discounts(&self) -> Vec<[f64; 3]> {
+        self.levels.iter().map(|l| l.discounts).collect()
+    }
+
+    /// The position class of a step.
+    #[inline]
+    fn position_class(&self, step: usize) -> u64 {
+        position_bits(&self.config, self.steps_per_bar, step)
+    }
+
+    /// Packs the last `N-1` events of `context` (padded with begin-of-melody) and the position.
+    #[inline]
+    fn pack(&self, context: &[Event], position: usize) -> u64 {
+        let n = (self.config.order - 1).min(context.len());
+        let mut key = self.bos_key;
+        for (i, &event) in context[context.len() - n..].iter().rev().enumerate() {
+            let byte = if usize::from(event) < self.vocab {
+                event
+            } else {
+                UNKNOWN
+            };
+            let shift = 8 * i as u32;
+            key = (key & !(0xFF << shift)) | (u64::from(byte) << shift);
+        }
+        key | self.position_class(position)
+    }
+
+    /// `P(event | context, position)`. Only the last `N-1` events of `context` matter; a shorter
+    /// context means the melody started that many steps ago. `position` is the step index of
+    /// `event` in its melody. Events outside the encoding have probability 0.
+    #[inline]
+    pub fn prob(&self, context: &[Event], position: usize, event: Event) -> f64 {
+        if usize::from(event) >= self.vocab {
+            return 0.0;
+        }
+        let key = self.pack(context, position);
+        let mut p = 1.0 / self.vocab as f64;
+        for level in &self.levels {
+            if let Some(entry) = level.contexts.get(&(key & level.mask)) {
+                let numerator = level.discounted(entry, event);
+                p = (numerator + entry.backoff * p) / entry.total;
+            }
+        }
+        p
+    }
+
+    /// `ln P(event | context, position)` (natural log); see [`NgramModel::prob`]. Finite for every
+    /// event of the encoding, `-inf` for events outside it.
+    #[inline]
+    pub fn log_prob(&self, context: &[Event], position: usize, event: Event) -> f64 {
+        self.prob(context, position, event).ln()
+    }
+
+    /// Writes `P(e | context, position)` for every event `e` of the encoding into `out`, whose
+    /// length must be [`NgramModel::num_events`]. Does not allocate.
+    pub fn distribution(
+        &self,
+        context: &[Event],
+        position: usize,
+        out: &mut [f64],
+    ) -> Result<(), CorpusError> {
+        if out.len() != self.vocab {
+            return Err(CorpusError::OutputLength {
+                expected: self.vocab,
+                found: out.len(),
+            });
+        }
+        let key = self.pack(context, position);
+        out.fill(1.0 / self.vocab as f64);
+        for level in &self.levels {
+            let Some(entry) = level.contexts.get(&(key & level.mask)) else {
+                continue;
+            };
+            // Same arithmetic as `prob`, event by event, so both agree to the last bit.
+            for p in out.iter_mut() {
+                *p *= entry.backoff;
+            }
+            let children = &level.children[entry.start as usize..(entry.start + entry.len) as usize];
+            for child in children {
+                out[usize::from(child.event)] += level.discount_count(child.count);
+            }
+            for p in out.iter_mut() {
+                *p /= entry.total;
+            }
+        }
+        Ok(())
+    }
+
+    /// Average negative log-likelihood (nats per event) of `melodies`, each predicted from its
+    /// start. Errors on events outside the encoding and when there are no events.
+    pub fn nll_per_event(&self, melodies: &[Vec<Event>]) -> Result<f64, CorpusError> {
+        let mut total = 0.0;
+        let mut count = 0u64;
+        for (m, melody) in melodies.iter().enumerate() {
+            for (step, &event) in melody.iter().enumerate() {
+                if usize::from(event) >= self.vocab {
+                    return Err(out_of_range(self.encoding, m, step, event));
+                }
+                total -= self.log_prob(&melody[..step], step, event);
+                count += 1;
+            }
+        }
+        if count == 0 {
+            return Err(CorpusError::NoEvents {
+                melodies: melodies.len(),
+            });
+        }
+        Ok(total / count as f64)
+    }
+
+    /// Perplexity of `melodies`: `exp(nll_per_event)`, the effective number of equally likely
+    /// choices per step (1 = certain, [`NgramModel::num_events`] = uniform guessing).
+    pub fn perplexity(&self, melodies: &[Vec<Event>]) -> Result<f64, CorpusError> {
+        Ok(self.nll_per_event(melodies)?.exp())
+    }
+
+    /// The highest-order `(packed context, event, count)` triples, sorted: everything needed to
+    /// rebuild the model.
+    pub(crate) fn top_counts(&self) -> Vec<(u64, Event, u32)> {
+        let Some(top) = self.levels.last() else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(top.children.len());
+        for (&key, entry) in &top.contexts {
+            let children = &top.children[entry.start as usize..(entry.start + entry.len) as usize];
+            out.extend(children.iter().map(|c| (key, c.event, c.count)));
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
+/// The packed context of an empty history.
+fn bos_key(order: usize) -> u64 {
+    u64::from_ne_bytes([BOS; 8]) & events_mask(order - 1)
+}
+
+/// The position class of `step`, shifted into its byte (0 without `use_position`).
+#[inline]
+fn position_bits(config: &NgramConfig, steps_per_bar: usize, step: usize) -> u64 {
+    if !config.use_position {
+        return 0;
+    }
+    // `validate_with` guarantees steps_per_bar >= 1 here.
+    let in_bar = step % steps_per_bar.max(1);
+    let class = match config.position_classes {
+        PositionClasses::Step => in_bar as u64,
+        PositionClasses::Metric if in_bar == 0 => 0,
+        PositionClasses::Metric => 1 + u64::from(in_bar.trailing_zeros()),
+    };
+    (class & 0xFF) << POSITION_SHIFT
+}
+
+/// The number of position classes a configuration can produce.
+pub(crate) fn num_position_classes(config: &NgramConfig, steps_per_bar: usize) -> u64 {
+    match (config.use_position, config.position_classes) {
+        (false, _) => 1,
+        (true, PositionClasses::Step) => steps_per_bar as u64,
+        (true, PositionClasses::Metric) => 1 + u64::from(usize::BITS),
+    }
+}
+
+fn out_of_range(encoding: EventEncoding, melody: usize, step: usize, event: Event) -> CorpusError {
+    CorpusError::EventOutOfRange {
+        melody,
+        step,
+        event,
+        encoding: encoding.to_string(),
+        max: (encoding.num_events() - 1) as u8,
+    }
+}

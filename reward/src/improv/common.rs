@@ -1,0 +1,123 @@
+//! Small helpers shared by the improvisation terms: how an event reads, where a step falls in
+//! the meter, and which pitch classes count as chord tones or chord-scale tones.
+//!
+//! Everything here is a handful of integer operations so that terms can call it on every
+//! step without caching anything that could go stale when the setting changes.
+
+use cadenza_env::{Event, Setting, HOLD, REST};
+
+/// What one event means for a monophonic line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ev {
+    /// A new note of this MIDI pitch starts.
+    Onset(u8),
+    /// Nothing new happens. Events outside the encoding land here too: they carry no pitch,
+    /// and treating them as "no change" keeps the terms' running state consistent.
+    Hold,
+    /// The sounding note (if any) stops.
+    Rest,
+}
+
+/// Reads an event under the setting's encoding; never panics.
+#[inline]
+pub(crate) fn classify(setting: &Setting, event: Event) -> Ev {
+    match event {
+        REST => Ev::Rest,
+        HOLD => Ev::Hold,
+        _ => match setting.encoding.pitch_of(event) {
+            Some(pitch) => Ev::Onset(pitch),
+            None => Ev::Hold,
+        },
+    }
+}
+
+/// The meter in steps, guarded against zero-sized beats or bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Meter {
+    /// Steps per beat (at least 1).
+    pub beat: usize,
+    /// Steps per bar (at least one beat).
+    pub bar: usize,
+    /// Beats per bar (at least 1).
+    pub beats: usize,
+}
+
+impl Meter {
+    #[inline]
+    pub(crate) fn of(setting: &Setting) -> Self {
+        let beat = (setting.steps_per_beat as usize).max(1);
+        let beats = (setting.beats_per_bar as usize).max(1);
+        Self {
+            beat,
+            bar: beat * beats,
+            beats,
+        }
+    }
+
+    /// Whether `step` falls on a beat.
+    #[inline]
+    pub(crate) fn is_beat(self, step: usize) -> bool {
+        step % self.beat == 0
+    }
+
+    /// Whether `step` is the downbeat of a bar.
+    #[inline]
+    pub(crate) fn is_downbeat(self, step: usize) -> bool {
+        step % self.bar == 0
+    }
+
+    /// Whether `step` is the mid-bar beat (beat 3 of 4/4). Only even meters of four beats or
+    /// more have one: in 2/4 and 3/4 the second beat is weak.
+    #[inline]
+    pub(crate) fn is_mid_bar(self, step: usize) -> bool {
+        self.beats >= 4 && self.beats % 2 == 0 && step % self.bar == self.bar / 2
+    }
+}
+
+/// Bit of a pitch's pitch class in a 12-bit mask.
+#[inline]
+pub(crate) fn pc_bit(pitch: u8) -> u16 {
+    1 << (pitch % 12)
+}
+
+/// The key's tonic triad, used as "the chord" when a task has no progression: the third is
+/// major when the key scale holds a major third above the tonic, else minor.
+#[inline]
+pub(crate) fn tonic_triad(setting: &Setting) -> u16 {
+    let tonic = setting.tonic % 12;
+    let at = |interval: u8| pc_bit(tonic + interval);
+    let third = if setting.scale & at(4) != 0 {
+        at(4)
+    } else {
+        at(3)
+    };
+    at(0) | third | at(7)
+}
+
+/// Chord tones under `step`: the chord's tones, or the tonic triad without a progression.
+#[inline]
+pub(crate) fn chord_tones_at(setting: &Setting, step: usize) -> u16 {
+    match setting.chord_at(step) {
+        Some(chord) if chord.tones != 0 => chord.tones,
+        _ => tonic_triad(setting),
+    }
+}
+
+/// Chord-scale under `step`: the chord's scale (always including its tones), or the key scale
+/// without a progression or when a frame leaves its scale empty.
+#[inline]
+pub(crate) fn chord_scale_at(setting: &Setting, step: usize) -> u16 {
+    match setting.chord_at(step) {
+        Some(chord) if chord.scale != 0 => chord.scale | chord.tones,
+        _ => setting.scale,
+    }
+}
+
+/// Writes the single value of a one-term reward, tolerating a caller that passes no slot.
+#[inline]
+pub(crate) fn write_one(terms: &mut [f64], value: f64) -> f64 {
+    if let Some(slot) = terms.first_mut() {
+        *slot = value;
+    }
+    value
+}

@@ -1,0 +1,32 @@
+//! Command-line interface: argument definitions and dispatch.
+
+mod bench;
+mod common;
+
+use clap::{Parser, Subcommand};
+
+/// Cadenza: agents that learn to compose and improvise melodies by reinforcement learning.
+///
+/// A melody is written one step at a time (a sixteenth note by default): on each step the
+/// agent plays a new pitch, holds the sounding note, or rests. Rewards judge each step; agents
+/// learn from them. Start with `cadenza bench env --task rl-tuner` to see the environment run.
+#[derive(Debug, Parser)]
+#[command(name = "cadenza", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure speed: `cadenza bench env` steps an environment as fast as it can.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Bench(cmd) => bench::run(cmd),
+    }
+}

@@ -1,0 +1,23 @@
+//! # Cadenza
+//!
+//! Agents that learn to compose and improvise melodies by reinforcement learning.
+//!
+//! This facade re-exports the workspace's crates:
+//! - [`env`]: the music model, event encodings, the Gymnasium-style composition environment,
+//!   vector envs, the conformance checker and MIDI I/O;
+//! - [`reward`]: reward terms (Magenta RL Tuner's music theory, harmony-aware improvisation
+//!   terms, corpus models) and their composition;
+//! - [`agents`]: tabular and policy-gradient agents and the training loop.
+//!
+//! ```
+//! use cadenza::env::{ComposeEnv, Environment, TaskSpec};
+//! let mut env = ComposeEnv::new(TaskSpec::rl_tuner(), cadenza::env::ZeroReward);
+//! let (obs, _info) = env.reset(Some(0)).unwrap();
+//! assert_eq!(obs.len(), 184);
+//! ```
+
+#![warn(missing_docs)]
+
+pub use cadenza_agents as agents;
+pub use cadenza_env as env;
+pub use cadenza_reward as reward;
