@@ -1,1 +1,10 @@
-//! placeholder
+//! # cadenza-agents
+//!
+//! Agents that learn to compose: tabular Q-learning and its relatives, and (feature `tch`)
+//! policy-gradient agents on libtorch.
+
+#![warn(missing_docs)]
+
+pub mod agent;
+
+pub use agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};

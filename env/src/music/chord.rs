@@ -130,22 +130,47 @@ const QUALITIES: &[QualityInfo] = {
             &[0, 3, 7, 11],
             MELODIC_MINOR,
         ),
-        q(Diminished7, &["dim7", "o7", "°7"], &[0, 3, 6, 9], WHOLE_HALF),
+        q(
+            Diminished7,
+            &["dim7", "o7", "°7"],
+            &[0, 3, 6, 9],
+            WHOLE_HALF,
+        ),
         q(
             HalfDiminished7,
             &["m7b5", "ø7", "ø", "-7b5", "min7b5", "m7-5"],
             &[0, 3, 6, 10],
             LOCRIAN,
         ),
-        q(Dominant7Sus4, &["7sus4", "7sus"], &[0, 5, 7, 10], MIXOLYDIAN),
+        q(
+            Dominant7Sus4,
+            &["7sus4", "7sus"],
+            &[0, 5, 7, 10],
+            MIXOLYDIAN,
+        ),
         q(Dominant9, &["9"], &[0, 4, 7, 10, 14], MIXOLYDIAN),
         q(Major9, &["maj9", "M9", "Δ9"], &[0, 4, 7, 11, 14], IONIAN),
         q(Minor9, &["m9", "-9", "min9"], &[0, 3, 7, 10, 14], DORIAN),
         q(Dominant11, &["11"], &[0, 4, 7, 10, 14, 17], MIXOLYDIAN),
-        q(Minor11, &["m11", "-11", "min11"], &[0, 3, 7, 10, 14, 17], DORIAN),
+        q(
+            Minor11,
+            &["m11", "-11", "min11"],
+            &[0, 3, 7, 10, 14, 17],
+            DORIAN,
+        ),
         q(Dominant13, &["13"], &[0, 4, 7, 10, 14, 21], MIXOLYDIAN),
-        q(Dominant7Flat9, &["7b9", "7-9"], &[0, 4, 7, 10, 13], HALF_WHOLE),
-        q(Dominant7Sharp9, &["7#9", "7+9"], &[0, 4, 7, 10, 15], HALF_WHOLE),
+        q(
+            Dominant7Flat9,
+            &["7b9", "7-9"],
+            &[0, 4, 7, 10, 13],
+            HALF_WHOLE,
+        ),
+        q(
+            Dominant7Sharp9,
+            &["7#9", "7+9"],
+            &[0, 4, 7, 10, 15],
+            HALF_WHOLE,
+        ),
         q(
             Dominant7Sharp11,
             &["7#11", "7+11"],
@@ -322,9 +347,8 @@ impl Chord {
     /// above 127 are dropped, so the result may be short or empty near the top.
     pub fn voicing(&self, low: u8) -> Vec<u8> {
         let low = u16::from(low.min(127));
-        let at_or_above = |pc: PitchClass, from: u16| {
-            from + (u16::from(pc.index()) + 12 - from % 12) % 12
-        };
+        let at_or_above =
+            |pc: PitchClass, from: u16| from + (u16::from(pc.index()) + 12 - from % 12) % 12;
         let mut notes = Vec::with_capacity(self.quality.intervals().len() + 1);
         let root = match self.bass {
             Some(bass) => {
@@ -558,7 +582,10 @@ mod tests {
         assert_eq!(chord("C/E").transpose(-1), chord("B/Eb"));
         let json = serde_json::to_string(&chord("Bbmaj7/D")).unwrap();
         assert_eq!(json, "\"Bbmaj7/D\"");
-        assert_eq!(serde_json::from_str::<Chord>(&json).unwrap(), chord("Bbmaj7/D"));
+        assert_eq!(
+            serde_json::from_str::<Chord>(&json).unwrap(),
+            chord("Bbmaj7/D")
+        );
         assert!(serde_json::from_str::<Chord>("\"Cxyz7\"").is_err());
     }
 

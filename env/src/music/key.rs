@@ -325,7 +325,10 @@ mod tests {
         assert_eq!("major".parse::<Mode>().unwrap(), Mode::Major);
         assert_eq!("Minor".parse::<Mode>().unwrap(), Mode::NaturalMinor);
         assert_eq!("natural-minor".parse::<Mode>().unwrap(), Mode::NaturalMinor);
-        assert_eq!("Harmonic Minor".parse::<Mode>().unwrap(), Mode::HarmonicMinor);
+        assert_eq!(
+            "Harmonic Minor".parse::<Mode>().unwrap(),
+            Mode::HarmonicMinor
+        );
         assert_eq!("melodic_minor".parse::<Mode>().unwrap(), Mode::MelodicMinor);
         assert_eq!("BLUES".parse::<Mode>().unwrap(), Mode::Blues);
         for m in Mode::ALL {
@@ -335,7 +338,10 @@ mod tests {
         }
         assert_eq!(Mode::Blues.intervals(), &[0, 3, 5, 6, 7, 10]);
         let err = "dorien".parse::<Mode>().unwrap_err().to_string();
-        assert!(err.contains("dorien") && err.contains("mixolydian"), "{err}");
+        assert!(
+            err.contains("dorien") && err.contains("mixolydian"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -332,7 +332,10 @@ mod tests {
             assert!(Tempo::new(bad).is_err(), "{bad}");
         }
         let msg = "fast".parse::<Tempo>().unwrap_err().to_string();
-        assert!(msg.contains("\"fast\"") && msg.contains("expected"), "{msg}");
+        assert!(
+            msg.contains("\"fast\"") && msg.contains("expected"),
+            "{msg}"
+        );
         assert!(serde_json::from_str::<Tempo>("1000").is_err());
         assert_eq!(serde_json::from_str::<Tempo>("96").unwrap().bpm(), 96.0);
     }

@@ -255,7 +255,8 @@ impl FromStr for Pitch {
             .and_then(|o| o.checked_mul(12))
             .and_then(|m| m.checked_add(i32::from(note.letter) + i32::from(note.alter)))
             .ok_or_else(|| invalid("octave out of range: expected -1..=9"))?;
-        Self::from_i32(midi).map_err(|_| invalid("outside MIDI's range: expected C-1..=G9 (MIDI 0..=127)"))
+        Self::from_i32(midi)
+            .map_err(|_| invalid("outside MIDI's range: expected C-1..=G9 (MIDI 0..=127)"))
     }
 }
 
@@ -429,7 +430,10 @@ mod tests {
         assert_eq!(midi("Cb4"), 59);
         assert_eq!(midi("60"), 60);
         let p = Pitch::new(61).unwrap();
-        assert_eq!((p.to_string(), p.name(true), p.octave()), ("C#4".into(), "Db4".into(), 4));
+        assert_eq!(
+            (p.to_string(), p.name(true), p.octave()),
+            ("C#4".into(), "Db4".into(), 4)
+        );
         assert_eq!(Pitch::new(0).unwrap().octave(), -1);
     }
 

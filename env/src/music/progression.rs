@@ -112,13 +112,12 @@ impl Progression {
     /// `rhythm-changes-a`, in Bb as it is played; [`Progression::transpose`] moves them.
     pub fn preset(name: &str) -> Result<Self> {
         let wanted = name.trim().to_lowercase();
-        let (_, text) = PRESETS
-            .iter()
-            .find(|(n, _)| *n == wanted)
-            .ok_or_else(|| MusicError::UnknownPreset {
+        let (_, text) = PRESETS.iter().find(|(n, _)| *n == wanted).ok_or_else(|| {
+            MusicError::UnknownPreset {
                 name: name.to_string(),
                 expected: Self::preset_names().collect::<Vec<_>>().join(", "),
-            })?;
+            }
+        })?;
         text.parse()
     }
 
@@ -458,7 +457,10 @@ mod tests {
             );
             assert!(msg.contains(why), "{bad}: {msg}");
         }
-        let msg = "| C | Cxyz7 |".parse::<Progression>().unwrap_err().to_string();
+        let msg = "| C | Cxyz7 |"
+            .parse::<Progression>()
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("Cxyz7") && msg.contains("expected"), "{msg}");
     }
 
@@ -474,7 +476,10 @@ mod tests {
             .segments()
             .iter()
             .all(|s| s.chord().quality() == crate::music::ChordQuality::Dominant7));
-        assert_eq!(symbols(&Progression::preset("pop").unwrap()), ["C", "G", "Am", "F"]);
+        assert_eq!(
+            symbols(&Progression::preset("pop").unwrap()),
+            ["C", "G", "Am", "F"]
+        );
         for name in Progression::preset_names() {
             let p = Progression::preset(name).unwrap();
             assert_eq!(prog(&p.to_string()), p, "{name}");
@@ -496,7 +501,10 @@ mod tests {
         // The loop starts over after four bars.
         assert_eq!(steps[64], (0, &chord("Dm7")));
         assert_eq!(steps[79].0, 0);
-        assert!(p.chords_per_step(Meter::COMMON_TIME, 4, 0).unwrap().is_empty());
+        assert!(p
+            .chords_per_step(Meter::COMMON_TIME, 4, 0)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -544,18 +552,27 @@ mod tests {
     #[test]
     fn from_chords_and_the_length_form() {
         let m = Meter::COMMON_TIME;
-        let even =
-            Progression::from_chords(vec![(chord("Dm7"), 2.0), (chord("G7"), 2.0), (chord("C"), 4.0)], m)
-                .unwrap();
+        let even = Progression::from_chords(
+            vec![(chord("Dm7"), 2.0), (chord("G7"), 2.0), (chord("C"), 4.0)],
+            m,
+        )
+        .unwrap();
         assert_eq!(even, prog("| Dm7 G7 | C |"));
         assert_eq!(even.to_string(), "| Dm7 G7 | C |");
-        let uneven = Progression::from_chords(vec![(chord("C"), 3.0), (chord("G7"), 1.0)], m).unwrap();
+        let uneven =
+            Progression::from_chords(vec![(chord("C"), 3.0), (chord("G7"), 1.0)], m).unwrap();
         assert_eq!(uneven.to_string(), "C:0.75 G7:0.25");
         assert_eq!(prog(&uneven.to_string()), uneven);
         let steps = uneven.chords_per_step(m, 4, 16).unwrap();
         assert_eq!(steps[11].0, 0);
         assert_eq!(steps[12].0, 1);
         assert!(Progression::from_chords(Vec::new(), m).is_err());
+        // Absurd lengths neither panic nor allocate: the steps saturate.
+        let endless = Progression::from_bars(vec![(chord("C"), 1e300)]).unwrap();
+        let steps = endless.chords_per_step(m, 4, 8).unwrap();
+        assert!(steps.iter().all(|(i, _)| *i == 0));
+        let endless = Progression::from_bars(vec![(chord("C"), 1e300), (chord("G"), 1e300)]);
+        assert!(endless.unwrap().chords_per_step(m, 4, 8).is_err());
         assert!(Progression::from_chords(vec![(chord("C"), f64::NAN)], m).is_err());
     }
 

@@ -1,0 +1,101 @@
+//! The [`Agent`] contract that every learner implements, and what the shared training loop
+//! needs from it.
+//!
+//! An agent owns its inner loop ([`Agent::learn`]: per-step updates for tabular agents,
+//! rollouts and minibatch epochs for policy-gradient ones); the shared loop in
+//! [`crate::train`] owns everything around it: the budget, evaluation on fixed seeds, metrics,
+//! the progress bar, checkpoints and Ctrl-C.
+
+use cadenza_env::vector::VecEnv;
+use cadenza_env::{ComposeEnv, Reward};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The environment type agents train on: any task, any reward.
+pub type TrainEnv = ComposeEnv<Box<dyn Reward>>;
+
+/// How to pick an action.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ActMode {
+    /// Sample from the policy (policy-gradient agents: their distribution; tabular agents: a
+    /// softmax over Q-values at this temperature).
+    Sample {
+        /// Softmax temperature (1.0 = the policy's own distribution).
+        temperature: f64,
+    },
+    /// Take the most probable / highest-valued allowed action.
+    Greedy,
+}
+
+/// What an agent sees when it acts.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    /// The dense observation vector.
+    pub dense: &'a [f32],
+    /// The compact discrete state (for tabular agents).
+    pub state: u64,
+    /// Which actions are allowed.
+    pub mask: &'a [bool],
+}
+
+/// Statistics of one call to [`Agent::learn`], for the metrics log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LearnStats {
+    /// Env steps taken.
+    pub steps: u64,
+    /// Returns of the episodes that finished during the call.
+    pub episode_returns: Vec<f64>,
+    /// Named scalars: losses, entropy, epsilon, learning rate, states in a table...
+    pub scalars: BTreeMap<String, f64>,
+}
+
+/// Errors of agents.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// The environment failed.
+    #[error("environment: {0}")]
+    Env(#[from] cadenza_env::vector::VecEnvError),
+    /// A configuration value is out of range.
+    #[error("invalid agent config: field '{field}': {message}")]
+    Config {
+        /// The field.
+        field: String,
+        /// What is expected.
+        message: String,
+    },
+    /// A checkpoint could not be read or written.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Something else (backend errors).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A learning agent. See the module docs.
+pub trait Agent: Send {
+    /// The agent's kind, as named on the command line (`q`, `sarsa`, `ppo`, ...).
+    fn kind(&self) -> &'static str;
+
+    /// Trains for about `steps` env steps on `envs` (which the agent may leave mid-episode;
+    /// the next call continues from there).
+    fn learn(
+        &mut self,
+        envs: &mut VecEnv<TrainEnv>,
+        steps: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<LearnStats, AgentError>;
+
+    /// Picks an action.
+    fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize;
+
+    /// Writes a checkpoint into `dir` (which exists). Must not leave a half-written file in
+    /// place of a good one.
+    fn save(&self, dir: &Path) -> Result<(), AgentError>;
+}
