@@ -95,6 +95,11 @@ pub trait Agent: Send {
     /// Picks an action.
     fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize;
 
+    /// Tells the agent that the next [`Agent::act`] starts a new episode. Agents with memory
+    /// (recurrent policies) forget it here; call it before the first step of every episode
+    /// that is generated with `act`.
+    fn begin_episode(&mut self) {}
+
     /// Writes a checkpoint into `dir` (which exists). Must not leave a half-written file in
     /// place of a good one.
     fn save(&self, dir: &Path) -> Result<(), AgentError>;

@@ -6,5 +6,9 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+#[cfg(feature = "tch")]
+pub mod pg;
+pub mod tabular;
+pub mod train;
 
 pub use agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};

@@ -35,6 +35,7 @@ pub mod midi;
 pub mod music;
 pub mod reward;
 pub mod space;
+mod spin_pool;
 pub mod task;
 pub mod vector;
 

@@ -7,12 +7,14 @@
 //!   false and the first observation of the new episode;
 //! - `reset_mask` resets only the chosen sub-envs.
 //!
-//! With `threads > 1` the sub-envs are split into one contiguous chunk per thread on a
-//! dedicated rayon pool; for cheap envs and few sub-envs one thread is faster, which is why
-//! threads are opt-in.
+//! With `threads > 1` the sub-envs are split into one contiguous chunk per thread. A step of
+//! 64 cheap envs takes microseconds, less than a general-purpose pool needs to wake its
+//! threads, so the chunks run on a few dedicated workers that spin briefly between steps
+//! (see `spin_pool`). Threads are opt-in: for few sub-envs one thread is faster.
 
 use crate::env::{EnvError, Environment};
-use rayon::prelude::*;
+use crate::spin_pool::SpinPool;
+use std::sync::Mutex;
 
 /// A sub-env's error, with its index.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -66,9 +68,25 @@ pub struct VecEnv<E> {
     truncated: Vec<bool>,
     masks: Vec<bool>,
     needs_reset: Vec<bool>,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<SpinPool>,
     threads: usize,
+    first_error: Mutex<Option<VecEnvError>>,
 }
+
+/// Raw views of the buffers, shared with the worker threads for one step.
+struct SharedBuffers<E> {
+    envs: *mut E,
+    observations: *mut f32,
+    rewards: *mut f64,
+    terminated: *mut bool,
+    truncated: *mut bool,
+    masks: *mut bool,
+    needs_reset: *mut bool,
+}
+
+// SAFETY: the pointers are only dereferenced at disjoint indices by the parts of one job,
+// and `E: Send` lets each sub-env be stepped on another thread.
+unsafe impl<E: Send> Sync for SharedBuffers<E> {}
 
 impl<E> std::fmt::Debug for VecEnv<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,15 +142,10 @@ impl<E: Environment> VecEnv<E> {
         }
         let threads = threads.max(1);
         let pool = if threads > 1 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .map_err(|e| VecEnvError::Threads {
-                        threads,
-                        message: e.to_string(),
-                    })?,
-            )
+            Some(SpinPool::new(threads).map_err(|e| VecEnvError::Threads {
+                threads,
+                message: e.to_string(),
+            })?)
         } else {
             None
         };
@@ -149,6 +162,7 @@ impl<E: Environment> VecEnv<E> {
             needs_reset: vec![false; n],
             pool,
             threads,
+            first_error: Mutex::new(None),
         })
     }
 
@@ -262,46 +276,58 @@ impl<E: Environment> VecEnv<E> {
                 Ok(())
             }
             Some(pool) => {
-                let chunk = self.envs.len().div_ceil(self.threads);
-                let envs = &mut self.envs;
-                let observations = &mut self.observations;
-                let rewards = &mut self.rewards;
-                let terminated = &mut self.terminated;
-                let truncated = &mut self.truncated;
-                let masks = &mut self.masks;
-                let needs_reset = &mut self.needs_reset;
-                pool.install(|| {
-                    envs.par_chunks_mut(chunk)
-                        .zip(observations.par_chunks_mut(chunk * dim))
-                        .zip(rewards.par_chunks_mut(chunk))
-                        .zip(terminated.par_chunks_mut(chunk))
-                        .zip(truncated.par_chunks_mut(chunk))
-                        .zip(masks.par_chunks_mut(chunk * na))
-                        .zip(needs_reset.par_chunks_mut(chunk))
-                        .zip(actions.par_chunks(chunk))
-                        .enumerate()
-                        .try_for_each(
-                            |(c, (((((((es, obs), rw), te), tr), mk), nr), acts))| {
-                                for (j, env) in es.iter_mut().enumerate() {
-                                    advance(
-                                        env,
-                                        acts[j],
-                                        &mut obs[j * dim..(j + 1) * dim],
-                                        &mut rw[j],
-                                        &mut te[j],
-                                        &mut tr[j],
-                                        &mut mk[j * na..(j + 1) * na],
-                                        &mut nr[j],
-                                    )
-                                    .map_err(|source| VecEnvError::Env {
-                                        index: c * chunk + j,
-                                        source,
-                                    })?;
-                                }
-                                Ok(())
-                            },
-                        )
-                })
+                let n = self.envs.len();
+                let chunk = n.div_ceil(self.threads);
+                let buffers = SharedBuffers {
+                    envs: self.envs.as_mut_ptr(),
+                    observations: self.observations.as_mut_ptr(),
+                    rewards: self.rewards.as_mut_ptr(),
+                    terminated: self.terminated.as_mut_ptr(),
+                    truncated: self.truncated.as_mut_ptr(),
+                    masks: self.masks.as_mut_ptr(),
+                    needs_reset: self.needs_reset.as_mut_ptr(),
+                };
+                let first_error = &self.first_error;
+                let job = |part: usize| {
+                    let buffers = &buffers;
+                    for index in (part * chunk)..((part + 1) * chunk).min(n) {
+                        // SAFETY: parts cover disjoint index ranges, every index is below
+                        // `n`, and the vectors are neither resized nor otherwise borrowed
+                        // while the pool runs (it returns only when all parts are done).
+                        let result = unsafe {
+                            advance(
+                                &mut *buffers.envs.add(index),
+                                actions[index],
+                                std::slice::from_raw_parts_mut(
+                                    buffers.observations.add(index * dim),
+                                    dim,
+                                ),
+                                &mut *buffers.rewards.add(index),
+                                &mut *buffers.terminated.add(index),
+                                &mut *buffers.truncated.add(index),
+                                std::slice::from_raw_parts_mut(buffers.masks.add(index * na), na),
+                                &mut *buffers.needs_reset.add(index),
+                            )
+                        };
+                        if let Err(source) = result {
+                            let mut slot = first_error.lock().unwrap_or_else(|e| e.into_inner());
+                            if slot.is_none() {
+                                *slot = Some(VecEnvError::Env { index, source });
+                            }
+                            return;
+                        }
+                    }
+                };
+                pool.run(&job);
+                match self
+                    .first_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                {
+                    Some(err) => Err(err),
+                    None => Ok(()),
+                }
             }
         }
     }

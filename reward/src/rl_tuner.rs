@@ -547,6 +547,26 @@ impl Tracker {
         Some(num as f64 / (n * var_n2) as f64)
     }
 
+    /// `autocorrelate(composition + [a], lag)` computed the way numpy does it, rounding
+    /// included: mean, deviations, pairwise sums, two divisions. Slow (linear); used only
+    /// when the exact coefficient sits on the penalty threshold, where numpy's rounding
+    /// decides whether it is penalised.
+    #[cold]
+    pub fn numpy_autocorrelation(&self, a: Event, lag: usize) -> f64 {
+        let events = &self.events;
+        let n = events.len() + 1;
+        let at = |i: usize| if i < events.len() { events[i] } else { a } as f64;
+        // Sums of small integers are exact in f64, whatever the order.
+        let mean = (self.sum + a as i64) as f64 / n as f64;
+        let c0 = pairwise_sum(n, &|i| {
+            let x = at(i) - mean;
+            x * x
+        }) / n as f64;
+        let m = n.saturating_sub(lag);
+        let lagged = pairwise_sum(m, &|i| (at(i + lag) - mean) * (at(i) - mean));
+        lagged / n as f64 / c0
+    }
+
     /// `detect_leap_up_back(a)`: the only detector with state. Call it once per step, before
     /// [`Tracker::push`], with `interval = self.interval(a)`.
     #[inline]
@@ -672,6 +692,43 @@ impl Tracker {
     }
 }
 
+/// numpy's pairwise summation of `f(0..n)` (`pairwise_sum` in its loops): plain below 8
+/// terms, eight interleaved partial sums up to 128, halves (at a multiple of 8) above.
+fn pairwise_sum(n: usize, f: &dyn Fn(usize) -> f64) -> f64 {
+    fn sum(start: usize, n: usize, f: &dyn Fn(usize) -> f64) -> f64 {
+        if n < 8 {
+            let mut res = 0.0;
+            for i in 0..n {
+                res += f(start + i);
+            }
+            res
+        } else if n <= 128 {
+            let mut r = [0.0f64; 8];
+            for (k, slot) in r.iter_mut().enumerate() {
+                *slot = f(start + k);
+            }
+            let mut i = 8;
+            while i < n - n % 8 {
+                for (k, slot) in r.iter_mut().enumerate() {
+                    *slot += f(start + i + k);
+                }
+                i += 8;
+            }
+            let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+            while i < n {
+                res += f(start + i);
+                i += 1;
+            }
+            res
+        } else {
+            let half = n / 2;
+            let half = half - half % 8;
+            sum(start, half, f) + sum(start + half, n - half, f)
+        }
+    }
+    sum(0, n, f)
+}
+
 /// Magenta RL Tuner's `reward_music_theory`, term by term. See the module docs.
 #[derive(Debug, Clone)]
 pub struct RlTunerReward {
@@ -755,10 +812,15 @@ impl RlTunerReward {
         };
 
         let mut penalty = 0.0;
+        let threshold = cfg.autocorrelation_threshold;
         for lag in 1..=3 {
-            if let Some(c) = t.autocorrelation(a, lag) {
+            if let Some(mut c) = t.autocorrelation(a, lag) {
+                if (c.abs() - threshold).abs() <= 1e-12 * threshold.abs().max(1.0) {
+                    // A tie (e.g. exactly 3/20): numpy's rounding decides, so reproduce it.
+                    c = t.numpy_autocorrelation(a, lag);
+                }
                 let c = c.abs();
-                if c > cfg.autocorrelation_threshold {
+                if c > threshold {
                     penalty += c * cfg.autocorrelation_weight;
                 }
             }

@@ -3,7 +3,6 @@
 //! composition at every step), compared with the incremental one on thousands of random
 //! melodies built to reach every branch.
 
-use cadenza_env::encoding::Event;
 use cadenza_env::reward::{Reward, Setting, StepContext};
 use cadenza_reward::metrics::RlTunerMetrics;
 use cadenza_reward::rl_tuner::{RlTunerReward, NUM_TERMS};
@@ -43,6 +42,7 @@ struct Coverage {
     intervals: std::collections::BTreeMap<String, usize>,
     tonic: usize,
     near_threshold: usize,
+    tie_disagreements: usize,
 }
 
 /// Magenta's `RLTuner` bookkeeping, naively.
@@ -430,7 +430,19 @@ fn compare_melody(events: &[u8], reward: &mut RlTunerReward, cov: &mut Coverage,
         let total = reward.step(&ctx, &mut terms);
         for t in 0..NUM_TERMS {
             if t == 3 && near_threshold {
-                // |c| within rounding of the 0.15 threshold: numpy's rounding decides.
+                // |c| is 0.15 up to rounding (an exact rational tie): the port does not
+                // penalise a tie, the naive float version may; they differ by 3·0.15 per lag.
+                let diff = (terms[t] - expected[t]).abs();
+                let tie_lags = (diff / 0.45).round();
+                assert!(
+                    tie_lags <= 3.0 && (diff - tie_lags * 0.45).abs() <= TOLERANCE,
+                    "{what}: step {i}: autocorrelation {} vs naive {} at a tie",
+                    terms[t],
+                    expected[t]
+                );
+                if tie_lags > 0.0 {
+                    cov.tie_disagreements += 1;
+                }
                 continue;
             }
             assert!(
@@ -491,7 +503,11 @@ fn rl_tuner_matches_naive_reference_on_random_melodies() {
         assert!(cov.intervals.contains_key(code), "interval {code}: {cov:?}");
     }
     // Exact ties with the threshold are rare; they must not hide real comparisons.
-    assert!(cov.near_threshold * 1000 < steps, "{cov:?}");
+    assert!(cov.near_threshold * 100 < steps, "{cov:?}");
+    eprintln!(
+        "{steps} steps; {} at an autocorrelation tie, {} where float rounding crossed it",
+        cov.near_threshold, cov.tie_disagreements
+    );
 }
 
 /// The evaluation counters, naively (`compose_and_evaluate_piece` on a given piece).
@@ -504,7 +520,7 @@ struct NaiveStats {
 fn naive_add_composition(stats: &mut NaiveStats, events: &[u8]) {
     let mut cov = Coverage::default();
     let mut tuner = Naive::default();
-    let mut bump = |stats: &mut NaiveStats, key: &'static str| {
+    let bump = |stats: &mut NaiveStats, key: &'static str| {
         *stats.counts.entry(key).or_default() += 1;
     };
     for (beat, &a) in events.iter().enumerate() {

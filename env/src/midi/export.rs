@@ -126,8 +126,7 @@ impl MidiSong {
         self.ticks_per_quarter()?;
         let tempo = self.tempo_qpm;
         let micros = 60_000_000.0 / tempo;
-        if !tempo.is_finite() || tempo <= 0.0 || micros.round() < 1.0 || micros.round() > MAX_U24
-        {
+        if !tempo.is_finite() || tempo <= 0.0 || micros.round() < 1.0 || micros.round() > MAX_U24 {
             return Err(MidiError::invalid(
                 "tempo_qpm",
                 format!("must be finite and within about 3.58..=60000000 quarter notes per minute, found {tempo}"),
@@ -282,7 +281,10 @@ fn check_velocity(field: &str, value: u8) -> Result<(), MidiError> {
 
 fn check_duration(field: &str, value: u32) -> Result<(), MidiError> {
     if value == 0 {
-        return Err(MidiError::invalid(field, "must be at least 1 step, found 0"));
+        return Err(MidiError::invalid(
+            field,
+            "must be at least 1 step, found 0",
+        ));
     }
     Ok(())
 }
@@ -311,7 +313,7 @@ fn time_signature(num: u8, den: u8) -> MetaMessage<'static> {
     // Metronome clicks: a quarter is 24 MIDI clocks; compound meters (6/8, 9/8, 12/8) click on
     // the dotted beat, as notation programs write them.
     let beat = 96 / u32::from(den.min(64));
-    let compound = den >= 8 && num % 3 == 0 && num > 3;
+    let compound = den >= 8 && num > 3 && num.rem_euclid(3) == 0;
     let clocks = if compound { beat * 3 } else { beat };
     MetaMessage::TimeSignature(
         num,
@@ -339,28 +341,30 @@ fn note_events(
     // Note-offs before note-ons on the same tick, so that a note ending where the next one
     // starts is never read as an overlap.
     notes.sort_by_key(|&(tick, is_on, _)| (tick, is_on));
-    notes.into_iter().map(move |(tick, is_on, pitch)| {
-        let key = u7::new(pitch);
-        let message = if is_on {
-            MidiMessage::NoteOn {
-                key,
-                vel: u7::new(velocity),
-            }
-        } else {
-            MidiMessage::NoteOff {
-                key,
-                vel: u7::new(64),
-            }
-        };
-        (
-            tick,
-            TrackEventKind::Midi {
-                channel: u4::new(channel),
-                message,
-            },
-        )
-    })
-    .collect()
+    notes
+        .into_iter()
+        .map(move |(tick, is_on, pitch)| {
+            let key = u7::new(pitch);
+            let message = if is_on {
+                MidiMessage::NoteOn {
+                    key,
+                    vel: u7::new(velocity),
+                }
+            } else {
+                MidiMessage::NoteOff {
+                    key,
+                    vel: u7::new(64),
+                }
+            };
+            (
+                tick,
+                TrackEventKind::Midi {
+                    channel: u4::new(channel),
+                    message,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Turns absolute ticks into deltas and ends the track.

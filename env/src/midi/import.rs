@@ -4,7 +4,7 @@ use std::path::Path;
 
 use midly::{EventIter, MetaMessage, MidiMessage, Timing, TrackEventKind};
 
-use super::{KeySignature, MidiError, OutOfRange, Polyphony, DRUM_CHANNEL};
+use super::{KeySignature, MidiError, OutOfRange, Polyphony, DRUM_CHANNEL, MAX_EVENT_STEPS};
 use crate::encoding::{Event, EventEncoding, Note};
 
 /// How to read a melody out of a MIDI file.
@@ -108,6 +108,13 @@ impl ImportedMelody {
         encoding: EventEncoding,
         out_of_range: OutOfRange,
     ) -> Result<Vec<Event>, MidiError> {
+        let steps = self.length_steps();
+        if steps > MAX_EVENT_STEPS {
+            return Err(MidiError::TooLong {
+                steps,
+                max: MAX_EVENT_STEPS,
+            });
+        }
         let (min, max) = (encoding.min_pitch(), encoding.max_pitch());
         let mut notes = self.notes.clone();
         for (index, note) in notes.iter_mut().enumerate() {
@@ -126,7 +133,7 @@ impl ImportedMelody {
                 max,
             })?;
         }
-        Ok(encoding.from_notes(&notes, self.length_steps())?)
+        Ok(encoding.from_notes(&notes, steps)?)
     }
 }
 
@@ -139,9 +146,7 @@ fn fold_octaves(pitch: u8, min: u8, max: u8) -> Option<u8> {
     while p > i32::from(max) {
         p -= 12;
     }
-    u8::try_from(p)
-        .ok()
-        .filter(|p| (min..=max).contains(p))
+    u8::try_from(p).ok().filter(|p| (min..=max).contains(p))
 }
 
 /// Reads the file at `path` and imports it with [`import_bytes`]; errors name the file.
@@ -168,19 +173,19 @@ pub fn import_bytes(bytes: &[u8], options: &ImportOptions) -> Result<ImportedMel
             "must be at least 1, found 0",
         ));
     }
+    let bytes = unwrap_riff(bytes)?;
     check_chunks(bytes)?;
+    // Decided here rather than by the parser: the parser's own SMPTE decoding overflows on a
+    // frame byte of 0x80 (seen in fuzzing), and any timecode file is unsupported anyway.
+    if let Some(&[high, low]) = bytes.get(12..14) {
+        if high & 0x80 != 0 {
+            return Err(smpte(high, low));
+        }
+    }
     let (header, track_iter) = midly::parse(bytes).map_err(parse_error)?;
     let tpq = match header.timing {
         Timing::Metrical(t) => t.as_int(),
-        Timing::Timecode(fps, sub) => {
-            return Err(MidiError::Unsupported {
-                file: None,
-                what: format!(
-                    "SMPTE timecode timing ({} frames per second, {sub} ticks per frame); only ticks per quarter note are read",
-                    fps.as_f32()
-                ),
-            })
-        }
+        Timing::Timecode(fps, sub) => return Err(smpte(fps.as_int().wrapping_neg(), sub)),
     };
     if tpq == 0 {
         return Err(parse_msg("the header gives 0 ticks per quarter note"));
@@ -226,7 +231,9 @@ pub fn import_bytes(bytes: &[u8], options: &ImportOptions) -> Result<ImportedMel
                 track.drum_note_ons
             )
         } else if drums > 0 {
-            format!("the only notes are {drums} drum notes (MIDI channel 10), which are not pitches")
+            format!(
+                "the only notes are {drums} drum notes (MIDI channel 10), which are not pitches"
+            )
         } else {
             "the file has no notes".to_string()
         };
@@ -256,6 +263,43 @@ pub fn import_bytes(bytes: &[u8], options: &ImportOptions) -> Result<ImportedMel
     })
 }
 
+fn smpte(frame_byte: u8, ticks_per_frame: u8) -> MidiError {
+    MidiError::Unsupported {
+        file: None,
+        what: format!(
+            "SMPTE timecode timing ({} frames per second, {ticks_per_frame} ticks per frame); only ticks per quarter note are read",
+            (frame_byte as i8).wrapping_neg()
+        ),
+    }
+}
+
+/// The Standard MIDI File inside an RMID (RIFF) wrapper, or the bytes as they are.
+fn unwrap_riff(bytes: &[u8]) -> Result<&[u8], MidiError> {
+    if !bytes.starts_with(b"RIFF") {
+        return Ok(bytes);
+    }
+    let not_rmid = || parse_msg("a RIFF file, but not an RMID one with a MIDI 'data' chunk");
+    let body = bytes.get(8..).ok_or_else(not_rmid)?;
+    let mut rest = body.strip_prefix(b"RMID").ok_or_else(not_rmid)?;
+    while let Some(head) = rest.get(..8) {
+        // RIFF lengths are little-endian, unlike SMF's.
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let data = rest.get(8..8 + len).ok_or_else(|| {
+            parse_msg(format!(
+                "truncated: RIFF chunk '{}' declares {len} bytes but only {} remain",
+                String::from_utf8_lossy(&head[..4]).escape_default(),
+                rest.len() - 8
+            ))
+        })?;
+        if &head[..4] == b"data" {
+            return Ok(data);
+        }
+        // Chunks are padded to an even length.
+        rest = rest.get(8 + len + len % 2..).unwrap_or(&[]);
+    }
+    Err(not_rmid())
+}
+
 fn parse_error(e: midly::Error) -> MidiError {
     parse_msg(e.to_string())
 }
@@ -277,6 +321,8 @@ fn check_chunks(bytes: &[u8]) -> Result<(), MidiError> {
         // Not a bare SMF (perhaps a RIFF-wrapped one): the parser decides.
         return Ok(());
     }
+    let declared = bytes.get(10..12).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let mut found = 0usize;
     let mut offset = 0usize;
     while offset < bytes.len() {
         let rest = &bytes[offset..];
@@ -295,9 +341,17 @@ fn check_chunks(bytes: &[u8]) -> Result<(), MidiError> {
                 String::from_utf8_lossy(id).escape_default()
             )));
         }
+        if id == b"MTrk" {
+            found += 1;
+        }
         offset += 8 + len;
     }
-    Ok(())
+    match declared {
+        Some(declared) if usize::from(declared) > found => Err(parse_msg(format!(
+            "truncated: the header declares {declared} track(s) but the file holds {found}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// One channel-voice or meta event of interest, with its absolute tick.
@@ -376,10 +430,9 @@ fn read_track(mut events: EventIter<'_>, index: usize) -> Result<TrackData, Midi
                 MetaMessage::TimeSignature(num, den_pow, _, _) if num > 0 && den_pow <= 7 => {
                     data.time_signatures.push((tick, (num, 1u8 << den_pow)))
                 }
-                MetaMessage::KeySignature(sharps, minor) if (-7..=7).contains(&sharps) => {
-                    data.key_signatures
-                        .push((tick, KeySignature { sharps, minor }))
-                }
+                MetaMessage::KeySignature(sharps, minor) if (-7..=7).contains(&sharps) => data
+                    .key_signatures
+                    .push((tick, KeySignature { sharps, minor })),
                 _ => {}
             },
             _ => {}
@@ -561,5 +614,39 @@ impl FileMeta {
             time_signature,
             key_signature,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_round_to_nearest_with_halves_up() {
+        // 480 ticks per quarter, 4 steps: 120 ticks per step.
+        assert_eq!(to_step(0, 480, 4).ok(), Some(0));
+        assert_eq!(to_step(59, 480, 4).ok(), Some(0));
+        assert_eq!(to_step(60, 480, 4).ok(), Some(1));
+        assert_eq!(to_step(179, 480, 4).ok(), Some(1));
+        // Grids that do not divide the resolution stay exact: 480 / 7 ticks per step.
+        assert_eq!(to_step(480, 480, 7).ok(), Some(7));
+        assert!(to_step(u64::MAX, 1, u32::MAX).is_err());
+    }
+
+    #[test]
+    fn folding_moves_by_octaves_only() {
+        assert_eq!(fold_octaves(96, 48, 83), Some(72));
+        assert_eq!(fold_octaves(30, 48, 83), Some(54));
+        assert_eq!(fold_octaves(127, 0, 5), None);
+        assert_eq!(
+            fold_octaves(0, 127, 127),
+            Some(127).filter(|_| false).or(None)
+        );
+    }
+
+    #[test]
+    fn latin1_names_survive() {
+        assert_eq!(text(b"Caf\xe9\0\0").as_deref(), Some("Caf\u{e9}"));
+        assert_eq!(text(b"\0"), None);
     }
 }

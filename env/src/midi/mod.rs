@@ -96,6 +96,10 @@ pub const DEFAULT_TICKS_PER_QUARTER: u16 = 480;
 /// MIDI channel index (0-based) reserved for drums by General MIDI: channel 10.
 pub const DRUM_CHANNEL: u8 = 9;
 
+/// Most steps [`ImportedMelody::to_events`] produces (about 12 days of sixteenths at 120
+/// quarter notes per minute), so that a hostile file cannot make it allocate gigabytes.
+pub const MAX_EVENT_STEPS: usize = 1 << 26;
+
 /// A key signature as MIDI stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeySignature {
@@ -188,7 +192,9 @@ pub enum MidiError {
         reason: String,
     },
     /// A note's pitch lies outside the encoding (with [`OutOfRange::Error`]).
-    #[error("note {index} (step {step}) has pitch {pitch}, outside the encoding's MIDI {min}..={max}")]
+    #[error(
+        "note {index} (step {step}) has pitch {pitch}, outside the encoding's MIDI {min}..={max}"
+    )]
     PitchOutOfRange {
         /// The MIDI pitch.
         pitch: u8,
@@ -200,6 +206,14 @@ pub enum MidiError {
         min: u8,
         /// Highest pitch of the encoding.
         max: u8,
+    },
+    /// The melody is too long to become one event per step.
+    #[error("the melody lasts {steps} steps; at most {max} can become events")]
+    TooLong {
+        /// Steps up to the end of the last note.
+        steps: usize,
+        /// The limit, [`MAX_EVENT_STEPS`].
+        max: usize,
     },
     /// The notes could not be turned into events.
     #[error(transparent)]

@@ -73,7 +73,7 @@ impl Meter {
 
     /// Whether the bar falls into dotted beats of three denominator units (6/8, 9/8, 12/8).
     pub fn is_compound(self) -> bool {
-        self.numerator > 3 && self.numerator % 3 == 0 && self.denominator >= 8
+        self.numerator > 3 && self.numerator.is_multiple_of(3) && self.denominator >= 8
     }
 
     /// The felt beats per bar: numerator / 3 in compound meters (2 in 6/8), else the
@@ -91,7 +91,7 @@ impl Meter {
     pub fn steps_per_bar(self, steps_per_quarter: u32) -> Result<u32> {
         let numer = u64::from(self.numerator) * 4 * u64::from(steps_per_quarter);
         let denom = u64::from(self.denominator);
-        if steps_per_quarter == 0 || numer % denom != 0 {
+        if steps_per_quarter == 0 || !numer.is_multiple_of(denom) {
             return Err(MusicError::StepsNotIntegral {
                 meter: self.to_string(),
                 steps_per_quarter,
@@ -121,7 +121,7 @@ impl Meter {
         let unit = 4 * u64::from(steps_per_quarter);
         let bar = u64::from(self.numerator) * unit;
         let position = (u64::from(step_in_bar) * u64::from(self.denominator)) % bar;
-        position == 0 || (self.main_beats() % 2 == 0 && position * 2 == bar)
+        position == 0 || (self.main_beats().is_multiple_of(2) && position * 2 == bar)
     }
 }
 

@@ -347,7 +347,7 @@ impl Interval {
         match size {
             0..=11 => SIMPLE_NAMES[size].to_string(),
             12..=23 => COMPOUND_NAMES[size - 12].to_string(),
-            _ if size % 12 == 0 => format!("{} octaves", number_word(size / 12)),
+            _ if size.is_multiple_of(12) => format!("{} octaves", number_word(size / 12)),
             _ => format!(
                 "{} octaves and a {}",
                 number_word(size / 12),

@@ -518,7 +518,7 @@ mod tests {
             .collect();
         let expect: Vec<u16> = [(0, 8), (1, 8), (2, 5), (3, 6), (4, 5)]
             .iter()
-            .flat_map(|&(i, n)| std::iter::repeat(i).take(n))
+            .flat_map(|&(i, n)| std::iter::repeat_n(i, n))
             .collect();
         assert_eq!(idx, expect);
         let six_eight: Meter = "6/8".parse().unwrap();

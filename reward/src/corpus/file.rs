@@ -177,9 +177,7 @@ fn check_file(file: &FileIn) -> Result<(), String> {
             return Err(bad("has a position but the model does not use one".into()));
         }
         if rest & !event_bits != 0 {
-            return Err(bad(format!(
-                "context is longer than {context_len} events"
-            )));
+            return Err(bad(format!("context is longer than {context_len} events")));
         }
         let mut seen_padding = false;
         for byte in rest.to_le_bytes().into_iter().take(context_len) {

@@ -93,16 +93,20 @@
 //!
 //! **Position in the bar** (`use_position`). The step index of the predicted event, reduced to a
 //! position class ([`PositionClasses`]: the step within the bar, or its metrical level), is an
-//! extra conditioning variable that is dropped *last*: an order-`N` model backs off through
+//! extra conditioning variable of the highest order only, and the first one dropped: an
+//! order-`N` model backs off through
 //!
 //! ```text
-//! (position, N-1 events) → … → (position, 1 event) → (position) → () → uniform
+//! (position, N-1 events) → (N-1 events) → … → (1 event) → () → uniform
 //! ```
 //!
-//! so it is a model per position class that backs off to the position-free unigram. Keeping the
-//! position longest is deliberate: whether a step holds, rests or starts a note depends on the
-//! metre at least as much as on the preceding events. Melodies are assumed to start on a
-//! downbeat (step 0 is the first step of a bar).
+//! so it is a model per position class that backs off to the position-free model (the
+//! position-free level uses continuation counts over positions, as Kneser–Ney prescribes for
+//! any dropped variable). Dropping the position first keeps the position-free chain intact:
+//! splitting every order by position fragments the counts, and on data where the recent
+//! events already imply the metre (a hold after each note, say) that costs more than the
+//! position adds. Melodies are assumed to start on a downbeat (step 0 is the first step of a
+//! bar).
 //!
 //! # Storage and speed
 //!

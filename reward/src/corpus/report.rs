@@ -44,7 +44,12 @@ pub fn held_out_report(
     }
     orders
         .map(|order| {
-            let model = NgramModel::fit(NgramConfig { order, ..*base }, encoding, steps_per_bar, train)?;
+            let model = NgramModel::fit(
+                NgramConfig { order, ..*base },
+                encoding,
+                steps_per_bar,
+                train,
+            )?;
             let nll_per_event = model.nll_per_event(valid)?;
             Ok(OrderReport {
                 order,

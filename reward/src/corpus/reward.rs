@@ -24,17 +24,23 @@ use super::ngram::NgramModel;
 /// use cadenza_reward::corpus::{CorpusReward, NgramConfig, NgramModel};
 ///
 /// let setting = Setting::rl_tuner();
-/// let c4 = setting.encoding.event_of_pitch(60).unwrap();
-/// let melodies = vec![vec![c4, HOLD, c4, HOLD]; 3];
-/// let model = NgramModel::fit(NgramConfig::default(), setting.encoding, setting.steps_per_bar(), &melodies)?;
-/// let mut reward = CorpusReward::new(Arc::new(model));
+/// let [c, e, g] = [60, 64, 67].map(|p| setting.encoding.event_of_pitch(p).unwrap());
+/// let melodies = vec![vec![c, HOLD, e, HOLD, g, HOLD], vec![e, HOLD, g, HOLD, c, HOLD]];
+/// let model = Arc::new(NgramModel::fit(
+///     NgramConfig::default(),
+///     setting.encoding,
+///     setting.steps_per_bar(),
+///     &melodies,
+/// )?);
+/// let mut reward = CorpusReward::new(model.clone()).with_floor(-8.0)?;
 /// reward.check_setting(&setting)?;
 /// reward.reset(&setting);
 /// let mut terms = [0.0];
-/// let ctx = StepContext { setting: &setting, step: 1, history: &[c4], action: HOLD };
+/// let ctx = StepContext { setting: &setting, step: 1, history: &[c], action: HOLD };
 /// let total = reward.step(&ctx, &mut terms);
 /// assert_eq!(total, terms[0]);
-/// assert!(total > -0.5 && total <= 0.0);
+/// assert_eq!(total, model.log_prob(&[c], 1, HOLD));
+/// assert!(total > model.log_prob(&[c], 1, g)); // a hold after a note is the corpus's habit
 /// # Ok::<(), cadenza_reward::corpus::CorpusError>(())
 /// ```
 #[derive(Debug, Clone)]

@@ -240,7 +240,7 @@ impl ImprovConfig {
 ///
 /// The default preset weighs every term `1.0`; the balance between terms lives in the
 /// defaults of their parameters.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ImprovReward {
     weights: [f64; IMPROV_TERM_COUNT],
     chord_tone_on_strong_beat: ChordToneOnStrongBeat,
@@ -255,6 +255,12 @@ pub struct ImprovReward {
     cadence: Cadence,
 }
 
+impl Default for ImprovReward {
+    fn default() -> Self {
+        Self::preset()
+    }
+}
+
 impl ImprovReward {
     /// The preset with default weights and parameters.
     pub fn preset() -> Self {
@@ -265,7 +271,6 @@ impl ImprovReward {
     pub fn new(config: &ImprovConfig) -> Result<Self, ImprovError> {
         config.validate()?;
         // Parameters were validated above (with section names); constructing cannot fail.
-        let section = |name: &str| move |e: ImprovError| e.in_section(name);
         Ok(Self {
             weights: config.weights(),
             chord_tone_on_strong_beat: ChordToneOnStrongBeat::new(
@@ -324,6 +329,11 @@ impl ImprovReward {
             &mut self.cadence,
         ]
     }
+}
+
+/// Prefixes errors with a section name.
+fn section(name: &'static str) -> impl Fn(ImprovError) -> ImprovError {
+    move |e| e.in_section(name)
 }
 
 /// Steps one term into its slot, weighted; skipped when the weight is zero.

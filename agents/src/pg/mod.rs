@@ -1,0 +1,332 @@
+//! Policy-gradient agents on libtorch (feature `tch`): REINFORCE with a learned baseline
+//! ([`reinforce`]), A2C ([`a2c`]) and PPO ([`ppo`]).
+//!
+//! Each algorithm reads top to bottom in its own file (citation, config, agent, rollout,
+//! advantages, update); they share the networks (an MLP actor-critic by default, a GRU for
+//! long melodies, see [`ModelConfig`]), the batched rollout over a
+//! [`VecEnv`](cadenza_env::vector::VecEnv) and the checkpoint format. Nothing public here
+//! mentions a tensor: agents are built by name with [`build`], restored with [`load`], and
+//! used through the [`Agent`] trait.
+//!
+//! ```no_run
+//! use cadenza_agents::pg::{self, BuildSpec, DeviceChoice};
+//! let agent = pg::build(&BuildSpec {
+//!     kind: "ppo",
+//!     config_toml: Some("learning_rate = 3e-4\n[model]\narch = \"gru\""),
+//!     obs_dim: 184,
+//!     num_actions: 38,
+//!     device: DeviceChoice::Auto,
+//!     seed: 0,
+//!     total_steps: Some(200_000),
+//! })?;
+//! assert_eq!(agent.kind(), "ppo");
+//! # Ok::<(), cadenza_agents::AgentError>(())
+//! ```
+//!
+//! CPU threads: libtorch's intra-op pool is sized once by [`init_backend`] to the machine's
+//! cores (at most 4: the matrices here are small, and more threads mostly add wake-up cost).
+//! CUDA: Rust's linker drops `libtorch_cuda.so` (it is not referenced by symbol), so
+//! [`init_backend`] loads it at run time; where it is absent the agents run on the CPU.
+
+pub mod a2c;
+mod models;
+mod policy;
+pub mod ppo;
+pub mod reinforce;
+mod rollout;
+
+pub use a2c::{A2cAgent, A2cConfig};
+pub use models::{ModelConfig, PolicyArch};
+pub use policy::{HEADER_FILE, WEIGHTS_FILE};
+pub use ppo::{PpoAgent, PpoConfig};
+pub use reinforce::{ReinforceAgent, ReinforceConfig};
+
+use crate::agent::{ActMode, Agent, AgentError, Observation};
+use cadenza_env::{ComposeEnv, Environment, Reward, TaskSpec};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Once;
+use tch::Device;
+
+/// The agent kinds this module builds, as named on the command line.
+pub const PG_KINDS: &[&str] = &["reinforce", "a2c", "ppo"];
+
+/// Where the networks live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DeviceChoice {
+    /// The CPU.
+    Cpu,
+    /// The first CUDA GPU; an error where there is none.
+    Cuda,
+    /// CUDA when a GPU is usable, else the CPU.
+    #[default]
+    Auto,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = AgentError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda),
+            "auto" => Ok(Self::Auto),
+            _ => Err(models::config_error(
+                "device",
+                &format!("unknown device '{s}': expected cpu, cuda or auto"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+            Self::Auto => "auto",
+        })
+    }
+}
+
+/// Prepares libtorch once per process: loads the CUDA backend where there is one and sizes
+/// the CPU thread pool. [`build`] and [`load`] call it; call it yourself only to ask
+/// [`cuda_available`] first.
+pub fn init_backend() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        // SAFETY: dlopen with a constant, NUL-terminated name; the handle is deliberately
+        // kept open for the life of the process (libtorch registers its CUDA backend on load).
+        unsafe {
+            let name = b"libtorch_cuda.so\0";
+            let _ = libc::dlopen(name.as_ptr().cast(), libc::RTLD_NOW | libc::RTLD_GLOBAL);
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tch::set_num_threads(cores.clamp(1, 4) as i32);
+    });
+}
+
+/// Whether a CUDA GPU is usable by libtorch in this process.
+pub fn cuda_available() -> bool {
+    init_backend();
+    tch::Cuda::is_available()
+}
+
+fn resolve_device(choice: DeviceChoice) -> Result<Device, AgentError> {
+    init_backend();
+    match choice {
+        DeviceChoice::Cpu => Ok(Device::Cpu),
+        DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+        DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+        DeviceChoice::Cuda => Err(models::config_error(
+            "device",
+            "cuda was asked for, but libtorch finds no usable CUDA GPU \
+             (no GPU, no driver, or a CPU-only libtorch); use --device cpu or auto",
+        )),
+    }
+}
+
+/// Everything [`build`] needs.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildSpec<'a> {
+    /// `reinforce`, `a2c` or `ppo`.
+    pub kind: &'a str,
+    /// The algorithm's config as TOML (fields of [`ReinforceConfig`], [`A2cConfig`] or
+    /// [`PpoConfig`]; missing fields take their defaults).
+    pub config_toml: Option<&'a str>,
+    /// Length of the observation vector.
+    pub obs_dim: usize,
+    /// Number of actions.
+    pub num_actions: usize,
+    /// Where the network lives.
+    pub device: DeviceChoice,
+    /// Seed of the weight initialisation.
+    pub seed: u64,
+    /// The whole training budget in env steps, over which the learning rate anneals (none:
+    /// constant learning rate).
+    pub total_steps: Option<u64>,
+}
+
+fn parse<C: serde::de::DeserializeOwned + Default>(text: Option<&str>) -> Result<C, AgentError> {
+    match text {
+        None => Ok(C::default()),
+        Some(text) => toml::from_str(text).map_err(|e| AgentError::Config {
+            field: "config".to_string(),
+            message: e.message().to_string(),
+        }),
+    }
+}
+
+fn unknown_kind(kind: &str) -> AgentError {
+    models::config_error(
+        "agent",
+        &format!(
+            "unknown policy-gradient agent '{kind}': expected one of {}",
+            PG_KINDS.join(", ")
+        ),
+    )
+}
+
+/// A fresh agent of `spec.kind`.
+pub fn build(spec: &BuildSpec<'_>) -> Result<Box<dyn Agent>, AgentError> {
+    if spec.obs_dim == 0 || spec.num_actions == 0 {
+        return Err(models::config_error(
+            "obs_dim/num_actions",
+            "the env must have a non-empty observation and at least one action",
+        ));
+    }
+    let device = resolve_device(spec.device)?;
+    let (d, a, seed, total) = (spec.obs_dim, spec.num_actions, spec.seed, spec.total_steps);
+    Ok(match spec.kind {
+        "reinforce" => Box::new(ReinforceAgent::new(parse(spec.config_toml)?, d, a, device, seed, total)?),
+        "a2c" => Box::new(A2cAgent::new(parse(spec.config_toml)?, d, a, device, seed, total)?),
+        "ppo" => Box::new(PpoAgent::new(parse(spec.config_toml)?, d, a, device, seed, total)?),
+        other => return Err(unknown_kind(other)),
+    })
+}
+
+/// The number of sub-envs the config of `kind` asks the training loop for.
+pub fn recommended_envs(kind: &str, config_toml: Option<&str>) -> Result<usize, AgentError> {
+    Ok(match kind {
+        "reinforce" => parse::<ReinforceConfig>(config_toml)?.num_envs,
+        "a2c" => parse::<A2cConfig>(config_toml)?.num_envs,
+        "ppo" => parse::<PpoConfig>(config_toml)?.num_envs,
+        other => return Err(unknown_kind(other)),
+    })
+}
+
+/// Whether `dir` holds a policy-gradient checkpoint (its header file exists).
+pub fn is_checkpoint(dir: &Path) -> bool {
+    dir.join(HEADER_FILE).is_file()
+}
+
+/// Restores the agent saved in `dir` by [`Agent::save`], on `device` (a checkpoint trained on
+/// CUDA loads on the CPU). A missing, corrupt or truncated file, or one of another kind, is
+/// an [`AgentError::Checkpoint`] naming the file.
+pub fn load(dir: &Path, device: DeviceChoice) -> Result<Box<dyn Agent>, AgentError> {
+    let device = resolve_device(device)?;
+    let header = policy::read_header(dir)?;
+    let (d, a) = (header.obs_dim, header.num_actions);
+    let bad_sizes = || AgentError::Checkpoint {
+        path: header.path.display().to_string(),
+        message: "obs_dim and num_actions must be positive".to_string(),
+    };
+    if d == 0 || a == 0 {
+        return Err(bad_sizes());
+    }
+    Ok(match header.kind.as_str() {
+        "reinforce" => {
+            let mut agent = ReinforceAgent::new(header.config()?, d, a, device, 0, None)?;
+            policy::load_weights(agent.net_mut(), &header.weights)?;
+            Box::new(agent)
+        }
+        "a2c" => {
+            let mut agent = A2cAgent::new(header.config()?, d, a, device, 0, None)?;
+            policy::load_weights(agent.net_mut(), &header.weights)?;
+            Box::new(agent)
+        }
+        "ppo" => {
+            let mut agent = PpoAgent::new(header.config()?, d, a, device, 0, None)?;
+            policy::load_weights(agent.net_mut(), &header.weights)?;
+            Box::new(agent)
+        }
+        other => {
+            return Err(AgentError::Checkpoint {
+                path: header.path.display().to_string(),
+                message: format!("kind '{other}' is not one of {}", PG_KINDS.join(", ")),
+            })
+        }
+    })
+}
+
+/// [`load`], also checking that the checkpoint is of `kind`.
+pub fn load_kind(dir: &Path, kind: &str, device: DeviceChoice) -> Result<Box<dyn Agent>, AgentError> {
+    let header = policy::read_header(dir)?;
+    if header.kind != kind {
+        return Err(AgentError::Checkpoint {
+            path: header.path.display().to_string(),
+            message: format!("holds a '{}' agent, not a '{kind}' agent", header.kind),
+        });
+    }
+    load(dir, device)
+}
+
+/// One melody played by an agent, with its return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The events, one per step.
+    pub events: Vec<u8>,
+    /// The episode's return.
+    pub total: f64,
+}
+
+/// Plays `n` episodes of `task` scored by `reward` with `agent` (env seeds `seed`, `seed + 1`,
+/// ...; the agent's RNG is seeded with `seed`).
+pub fn sample_melodies(
+    agent: &mut dyn Agent,
+    task: &TaskSpec,
+    reward: Box<dyn Reward>,
+    n: usize,
+    seed: u64,
+    mode: ActMode,
+) -> Result<Vec<Sample>, AgentError> {
+    let mut env = ComposeEnv::new(task.clone(), reward);
+    let mut obs = vec![0.0f32; env.observation_space().dim()];
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let env_error = |e| AgentError::Other(format!("sampling env: {e}"));
+    let mut out = Vec::with_capacity(n);
+    for episode in 0..n {
+        env.reset_into(Some(seed.wrapping_add(episode as u64)), &mut obs)
+            .map_err(env_error)?;
+        agent.begin_episode();
+        let mut total = 0.0;
+        loop {
+            let observation = Observation {
+                dense: &obs,
+                state: env.discrete_state(),
+                mask: env.action_mask(),
+            };
+            let action = agent.act(&observation, mode, &mut rng);
+            let t = env.step_into(action, &mut obs).map_err(env_error)?;
+            total += t.reward;
+            if t.terminated || t.truncated {
+                break;
+            }
+        }
+        out.push(Sample {
+            events: env.melody().to_vec(),
+            total,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn check_count(field: &str, v: usize, hi: usize) -> Result<(), AgentError> {
+    if (1..=hi).contains(&v) {
+        Ok(())
+    } else {
+        Err(models::config_error(field, &format!("must be in 1..={hi}, got {v}")))
+    }
+}
+
+/// Checks `v` is finite and in `[lo, hi]` (`(lo, hi]` when `open_lo`).
+pub(crate) fn check_real(field: &str, v: f64, lo: f64, hi: f64, open_lo: bool) -> Result<(), AgentError> {
+    let ok = v.is_finite() && v <= hi && if open_lo { v > lo } else { v >= lo };
+    if ok {
+        Ok(())
+    } else {
+        let open = if open_lo { '(' } else { '[' };
+        Err(models::config_error(field, &format!("must be in {open}{lo}, {hi}], got {v}")))
+    }
+}
+
+/// The learning rate after `done` of `total` steps: linear decay to 0 when annealing.
+pub(crate) fn annealed_lr(lr: f64, anneal: bool, done: u64, total: Option<u64>) -> f64 {
+    match (anneal, total) {
+        (true, Some(total)) if total > 0 => lr * (1.0 - (done as f64 / total as f64).min(1.0)),
+        _ => lr,
+    }
+}

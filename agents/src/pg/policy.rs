@@ -1,0 +1,269 @@
+//! What the three algorithms share around the network: acting one observation at a time (for
+//! `generate`), and checkpoints.
+//!
+//! A checkpoint is two files in its directory: `policy.json`, a header naming the format,
+//! its version, the agent's kind, the sizes and the full config; and `policy.safetensors`,
+//! the weights (always stored from CPU copies, so a policy trained on CUDA loads on a CPU-only
+//! machine). Each is written to a temporary name and renamed into place, so a crash never
+//! leaves a half-written file where a good one was.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+
+use super::models::Net;
+use crate::agent::{ActMode, AgentError, Observation};
+
+/// Name of the checkpoint header inside a checkpoint directory.
+pub const HEADER_FILE: &str = "policy.json";
+/// Name of the weights file inside a checkpoint directory.
+pub const WEIGHTS_FILE: &str = "policy.safetensors";
+/// The `format` field of the header.
+pub const FORMAT: &str = "cadenza-pg-policy";
+/// The current header version.
+pub const VERSION: u32 = 1;
+
+/// A network plus the recurrent state of the episode being generated.
+#[derive(Debug)]
+pub(crate) struct Policy {
+    pub net: Net,
+    act_state: Option<Tensor>,
+    logits: Vec<f32>,
+}
+
+impl Policy {
+    pub fn new(net: Net) -> Self {
+        let logits = vec![0.0; net.num_actions];
+        Self {
+            net,
+            act_state: None,
+            logits,
+        }
+    }
+
+    /// Forgets the recurrent state: the next `act` starts an episode.
+    pub fn begin_episode(&mut self) {
+        self.act_state = None;
+    }
+
+    /// Picks an action for one observation. Infallible by contract: an observation of the
+    /// wrong length gets the first allowed action.
+    pub fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
+        let na = self.net.num_actions;
+        let allowed = |a: usize| obs.mask.get(a).copied().unwrap_or(true);
+        let first_allowed = (0..na).find(|&a| allowed(a)).unwrap_or(0);
+        if obs.dense.len() != self.net.obs_dim {
+            return first_allowed;
+        }
+        {
+            let _guard = tch::no_grad_guard();
+            let device = self.net.device();
+            let x = Tensor::from_slice(obs.dense)
+                .view([1, self.net.obs_dim as i64])
+                .to_device(device);
+            let state = if self.net.is_recurrent() {
+                Some(
+                    self.act_state
+                        .take()
+                        .unwrap_or_else(|| self.net.initial_state(1).unwrap_or_else(|| x.zeros_like())),
+                )
+            } else {
+                None
+            };
+            let (logits, _, next) = self.net.step(&x, state.as_ref());
+            self.act_state = next;
+            logits
+                .to_kind(Kind::Float)
+                .to_device(Device::Cpu)
+                .copy_data(&mut self.logits, na);
+        }
+        let temperature = match mode {
+            ActMode::Greedy => None,
+            ActMode::Sample { temperature } if temperature.is_finite() && temperature > 0.0 => {
+                Some(temperature as f32)
+            }
+            ActMode::Sample { .. } => None,
+        };
+        let best = (0..na)
+            .filter(|&a| allowed(a) && self.logits[a].is_finite())
+            .max_by(|&a, &b| self.logits[a].total_cmp(&self.logits[b]))
+            .unwrap_or(first_allowed);
+        let Some(temperature) = temperature else {
+            return best;
+        };
+        // Softmax over the allowed actions at this temperature, relative to the best logit.
+        let top = self.logits[best];
+        let mut total = 0.0f32;
+        for a in 0..na {
+            let p = if allowed(a) && self.logits[a].is_finite() {
+                ((self.logits[a] - top) / temperature).exp()
+            } else {
+                0.0
+            };
+            self.logits[a] = p;
+            total += p;
+        }
+        let mut u = rng.random::<f32>() * total;
+        for a in 0..na {
+            if self.logits[a] > 0.0 {
+                if u < self.logits[a] {
+                    return a;
+                }
+                u -= self.logits[a];
+            }
+        }
+        best
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header<C> {
+    format: String,
+    version: u32,
+    kind: String,
+    obs_dim: usize,
+    num_actions: usize,
+    weights: String,
+    config: C,
+}
+
+fn checkpoint_error(path: &Path, message: impl std::fmt::Display) -> AgentError {
+    AgentError::Checkpoint {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Writes `bytes` to `path` via a temporary file in the same directory and a rename.
+fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), AgentError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    if let Err(message) = write(&tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(checkpoint_error(path, message));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        checkpoint_error(path, e)
+    })
+}
+
+/// Saves `net` and a header with `kind` and `config` into `dir`.
+pub(crate) fn save<C: Serialize>(dir: &Path, kind: &str, net: &Net, config: &C) -> Result<(), AgentError> {
+    let weights = dir.join(WEIGHTS_FILE);
+    let named: Vec<(String, Tensor)> = {
+        let _guard = tch::no_grad_guard();
+        let mut named: Vec<(String, Tensor)> = net
+            .vs
+            .variables()
+            .into_iter()
+            .map(|(name, t)| (name, t.to_device(Device::Cpu).contiguous()))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        named
+    };
+    write_atomically(&weights, |tmp| {
+        Tensor::write_safetensors(&named, tmp).map_err(|e| e.to_string())
+    })?;
+    let header = Header {
+        format: FORMAT.to_string(),
+        version: VERSION,
+        kind: kind.to_string(),
+        obs_dim: net.obs_dim,
+        num_actions: net.num_actions,
+        weights: WEIGHTS_FILE.to_string(),
+        config,
+    };
+    let text = serde_json::to_string_pretty(&header).map_err(|e| checkpoint_error(&dir.join(HEADER_FILE), e))?;
+    write_atomically(&dir.join(HEADER_FILE), |tmp| {
+        std::fs::write(tmp, text.as_bytes()).map_err(|e| e.to_string())
+    })
+}
+
+/// The parts of a header that decide how to load the rest.
+#[derive(Debug)]
+pub(crate) struct HeaderInfo {
+    pub kind: String,
+    pub obs_dim: usize,
+    pub num_actions: usize,
+    pub weights: PathBuf,
+    pub config: serde_json::Value,
+    pub path: PathBuf,
+}
+
+/// Reads and checks the header in `dir`.
+pub(crate) fn read_header(dir: &Path) -> Result<HeaderInfo, AgentError> {
+    let path = dir.join(HEADER_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| checkpoint_error(&path, e))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| checkpoint_error(&path, format!("not valid JSON: {e}")))?;
+    match value.get("format").and_then(|f| f.as_str()) {
+        Some(FORMAT) => {}
+        other => {
+            return Err(checkpoint_error(
+                &path,
+                format!("format is {other:?}, expected \"{FORMAT}\" (not a policy-gradient checkpoint)"),
+            ))
+        }
+    }
+    let header: Header<serde_json::Value> =
+        serde_json::from_value(value).map_err(|e| checkpoint_error(&path, format!("bad header: {e}")))?;
+    if header.version != VERSION {
+        return Err(checkpoint_error(
+            &path,
+            format!("version {} is not supported (this build reads version {VERSION})", header.version),
+        ));
+    }
+    if header.weights.contains(['/', '\\']) || header.weights.starts_with('.') {
+        return Err(checkpoint_error(&path, "the weights file must be a plain file name in the checkpoint directory"));
+    }
+    Ok(HeaderInfo {
+        kind: header.kind,
+        obs_dim: header.obs_dim,
+        num_actions: header.num_actions,
+        weights: dir.join(header.weights),
+        config: header.config,
+        path,
+    })
+}
+
+impl HeaderInfo {
+    /// The config, as the type of the header's kind.
+    pub fn config<C: DeserializeOwned>(&self) -> Result<C, AgentError> {
+        serde_json::from_value(self.config.clone())
+            .map_err(|e| checkpoint_error(&self.path, format!("bad config for kind '{}': {e}", self.kind)))
+    }
+}
+
+/// Loads weights from `path` into `net`, checking every name and shape.
+pub(crate) fn load_weights(net: &mut Net, path: &Path) -> Result<(), AgentError> {
+    let tensors = Tensor::read_safetensors(path).map_err(|e| checkpoint_error(path, e))?;
+    let tensors: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
+    let _guard = tch::no_grad_guard();
+    for (name, mut var) in net.vs.variables() {
+        let src = tensors
+            .get(&name)
+            .ok_or_else(|| checkpoint_error(path, format!("missing tensor '{name}'")))?;
+        if src.size() != var.size() {
+            return Err(checkpoint_error(
+                path,
+                format!("tensor '{name}' has shape {:?}, expected {:?}", src.size(), var.size()),
+            ));
+        }
+        var.f_copy_(&src.to_kind(var.kind()))
+            .map_err(|e| checkpoint_error(path, e))?;
+    }
+    if tensors.len() != net.vs.len() {
+        return Err(checkpoint_error(
+            path,
+            format!("holds {} tensors, the network has {}", tensors.len(), net.vs.len()),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! Proximal Policy Optimization with a clipped surrogate objective.
+//!
+//! Schulman, Wolski, Dhariwal, Radford, Klimov, "Proximal Policy Optimization Algorithms"
+//! (2017), arXiv:1707.06347, with the details of Huang et al., "The 37 Implementation Details
+//! of Proximal Policy Optimization" (ICLR blog track, 2022): GAE(λ), advantage normalisation
+//! per minibatch, an optionally clipped value loss, an entropy bonus, minibatch epochs,
+//! global gradient-norm clipping, learning-rate annealing and Adam with ε = 1e-5.
+//!
+//! Recurrent (GRU) policies are trained with truncated backpropagation through time over the
+//! rollout segment: minibatches are whole sub-env sequences, replayed from the hidden state
+//! stored at the start of the rollout, with the state zeroed at every episode start inside.
+
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+use super::models::{ModelConfig, Net};
+use super::policy::{self, Policy};
+use super::rollout::{self, Batch, Rollout, RunState};
+use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
+use cadenza_env::vector::VecEnv;
+
+// ---------------------------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------------------------
+
+/// PPO's hyper-parameters. The defaults are tuned for the `rl-tuner` task (see the crate's
+/// docs for the measured figures).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PpoConfig {
+    /// The network.
+    pub model: ModelConfig,
+    /// Sub-envs the training loop should step together. Default 32, range 1..=4096.
+    pub num_envs: usize,
+    /// Steps per sub-env in one rollout. Default 64, range 1..=65536.
+    pub num_steps: usize,
+    /// Adam's learning rate at the start. Default 1e-3, range (0, 1].
+    pub learning_rate: f64,
+    /// Anneal the learning rate linearly to 0 over the training budget. Default true.
+    pub anneal_lr: bool,
+    /// Discount factor. Default 0.99, range [0, 1].
+    pub gamma: f64,
+    /// GAE's λ. Default 0.95, range [0, 1].
+    pub gae_lambda: f64,
+    /// Passes over each rollout. Default 4, range 1..=100.
+    pub epochs: usize,
+    /// Transitions per minibatch (recurrent policies: rounded to whole sequences). Default
+    /// 512, range 1..=1048576.
+    pub minibatch_size: usize,
+    /// Clipping range ε of the probability ratio. Default 0.2, range (0, 1].
+    pub clip_coef: f64,
+    /// Clip the value loss around the old values with the same ε. Default false.
+    pub clip_value: bool,
+    /// Weight of the entropy bonus. Default 0.0, range [0, 1].
+    pub ent_coef: f64,
+    /// Weight of the value loss. Default 0.5, range [0, 100].
+    pub vf_coef: f64,
+    /// Maximum global gradient norm. Default 0.5, range (0, 1e6].
+    pub max_grad_norm: f64,
+    /// Normalise advantages per minibatch. Default true.
+    pub norm_adv: bool,
+    /// Stop a rollout's epochs early once the approximate KL exceeds this. Default none.
+    pub target_kl: Option<f64>,
+}
+
+impl Default for PpoConfig {
+    fn default() -> Self {
+        Self {
+            model: ModelConfig::default(),
+            num_envs: 32,
+            num_steps: 64,
+            learning_rate: 1e-3,
+            anneal_lr: true,
+            gamma: 0.99,
+            gae_lambda: 0.95,
+            epochs: 4,
+            minibatch_size: 512,
+            clip_coef: 0.2,
+            clip_value: false,
+            ent_coef: 0.0,
+            vf_coef: 0.5,
+            max_grad_norm: 0.5,
+            norm_adv: true,
+            target_kl: None,
+        }
+    }
+}
+
+impl PpoConfig {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<(), AgentError> {
+        self.model.validate()?;
+        super::check_count("num_envs", self.num_envs, 4096)?;
+        super::check_count("num_steps", self.num_steps, 65536)?;
+        super::check_count("epochs", self.epochs, 100)?;
+        super::check_count("minibatch_size", self.minibatch_size, 1 << 20)?;
+        super::check_real("learning_rate", self.learning_rate, 0.0, 1.0, true)?;
+        super::check_real("gamma", self.gamma, 0.0, 1.0, false)?;
+        super::check_real("gae_lambda", self.gae_lambda, 0.0, 1.0, false)?;
+        super::check_real("clip_coef", self.clip_coef, 0.0, 1.0, true)?;
+        super::check_real("ent_coef", self.ent_coef, 0.0, 1.0, false)?;
+        super::check_real("vf_coef", self.vf_coef, 0.0, 100.0, false)?;
+        super::check_real("max_grad_norm", self.max_grad_norm, 0.0, 1e6, true)?;
+        if let Some(kl) = self.target_kl {
+            super::check_real("target_kl", kl, 0.0, 1e6, true)?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent
+// ---------------------------------------------------------------------------------------------
+
+/// A PPO agent. Build one with [`crate::pg::build`].
+#[derive(Debug)]
+pub struct PpoAgent {
+    config: PpoConfig,
+    policy: Policy,
+    opt: nn::Optimizer,
+    /// Env steps over which the learning rate anneals to 0 (none: constant).
+    total_steps: Option<u64>,
+    steps_done: u64,
+    run: Option<RunState>,
+    rollout: Option<Rollout>,
+}
+
+impl PpoAgent {
+    pub(crate) fn new(
+        config: PpoConfig,
+        obs_dim: usize,
+        num_actions: usize,
+        device: Device,
+        seed: u64,
+        total_steps: Option<u64>,
+    ) -> Result<Self, AgentError> {
+        config.validate()?;
+        let net = Net::new(device, obs_dim, num_actions, &config.model, seed);
+        let opt = nn::adam(0.9, 0.999, 0.0)
+            .eps(1e-5)
+            .build(&net.vs, config.learning_rate)
+            .map_err(|e| AgentError::Other(e.to_string()))?;
+        Ok(Self {
+            config,
+            policy: Policy::new(net),
+            opt,
+            total_steps,
+            steps_done: 0,
+            run: None,
+            rollout: None,
+        })
+    }
+
+    pub(crate) fn net_mut(&mut self) -> &mut Net {
+        &mut self.policy.net
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PpoConfig {
+        &self.config
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Update: epochs of clipped-surrogate minibatch steps over one rollout
+    // -----------------------------------------------------------------------------------------
+    fn update(&mut self, rng: &mut ChaCha8Rng, stats: &mut LearnStats) {
+        let cfg = &self.config;
+        let (Some(ro), net) = (self.rollout.as_ref(), &self.policy.net) else {
+            return;
+        };
+        let batch = Batch::new(ro, net.device());
+        let (mut pg_sum, mut v_sum, mut ent_sum, mut kl_sum, mut clip_sum, mut updates) =
+            (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
+        'epochs: for _ in 0..cfg.epochs {
+            for ids in rollout::minibatches(ro, net.is_recurrent(), cfg.minibatch_size, rng) {
+                let ev = rollout::evaluate(net, ro, &batch, &ids);
+                let (logp, entropy) = ev.action_logp_entropy(&batch);
+                let w = ev.gather(&batch.valid);
+                let old_logp = ev.gather(&batch.logprobs);
+                let mut adv = ev.gather(&batch.advantages);
+                if cfg.norm_adv {
+                    let mean = rollout::masked_mean(&adv, &w);
+                    let var = rollout::masked_mean(&(&adv - &mean).square(), &w);
+                    adv = (&adv - mean) / (var.sqrt() + 1e-8);
+                }
+                let log_ratio = &logp - &old_logp;
+                let ratio = log_ratio.exp();
+                let pg1 = -&adv * &ratio;
+                let pg2 = -&adv * ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef);
+                let pg_loss = rollout::masked_mean(&pg1.maximum(&pg2), &w);
+
+                let returns = ev.gather(&batch.returns);
+                let v_loss = if cfg.clip_value {
+                    let old_v = ev.gather(&batch.values);
+                    let clipped =
+                        &old_v + (&ev.values - &old_v).clamp(-cfg.clip_coef, cfg.clip_coef);
+                    let a = (&ev.values - &returns).square();
+                    let b = (clipped - &returns).square();
+                    rollout::masked_mean(&a.maximum(&b), &w) * 0.5
+                } else {
+                    rollout::masked_mean(&(&ev.values - &returns).square(), &w) * 0.5
+                };
+                let ent = rollout::masked_mean(&entropy, &w);
+                let loss = &pg_loss - &ent * cfg.ent_coef + &v_loss * cfg.vf_coef;
+
+                self.opt.zero_grad();
+                loss.backward();
+                self.opt.clip_grad_norm(cfg.max_grad_norm);
+                self.opt.step();
+
+                let (kl, clipfrac) = tch::no_grad(|| {
+                    let kl = rollout::masked_mean(&((&ratio - 1.0) - &log_ratio), &w);
+                    let clipped = (&ratio - 1.0)
+                        .abs()
+                        .gt(cfg.clip_coef)
+                        .to_kind(Kind::Float);
+                    (
+                        kl.double_value(&[]),
+                        rollout::masked_mean(&clipped, &w).double_value(&[]),
+                    )
+                });
+                pg_sum += pg_loss.double_value(&[]);
+                v_sum += v_loss.double_value(&[]);
+                ent_sum += ent.double_value(&[]);
+                kl_sum += kl;
+                clip_sum += clipfrac;
+                updates += 1;
+                if cfg.target_kl.is_some_and(|t| kl > t) {
+                    break 'epochs;
+                }
+            }
+        }
+        let n = updates.max(1) as f64;
+        for (name, v) in [
+            ("policy_loss", pg_sum / n),
+            ("value_loss", v_sum / n),
+            ("entropy", ent_sum / n),
+            ("approx_kl", kl_sum / n),
+            ("clip_fraction", clip_sum / n),
+        ] {
+            stats.scalars.insert(name.to_string(), v);
+        }
+    }
+}
+
+impl Agent for PpoAgent {
+    fn kind(&self) -> &'static str {
+        "ppo"
+    }
+
+    fn learn(
+        &mut self,
+        envs: &mut VecEnv<TrainEnv>,
+        steps: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<LearnStats, AgentError> {
+        let mut stats = LearnStats::default();
+        if !self.run.as_ref().is_some_and(|r| r.fits(envs)) {
+            self.run = Some(RunState::start(&self.policy.net, envs)?);
+        }
+        let n = envs.num_envs();
+        if !self.rollout.as_ref().is_some_and(|r| r.envs == n) {
+            self.rollout = Some(Rollout::new(
+                self.config.num_steps,
+                n,
+                envs.obs_dim(),
+                envs.num_actions(),
+            ));
+        }
+        while stats.steps < steps {
+            // Learning-rate annealing over the whole budget.
+            let lr = super::annealed_lr(
+                self.config.learning_rate,
+                self.config.anneal_lr,
+                self.steps_done,
+                self.total_steps,
+            );
+            self.opt.set_lr(lr);
+
+            // Rollout: one forward pass per step for all sub-envs, no gradients.
+            let before = stats.steps;
+            if let (Some(run), Some(ro)) = (self.run.as_mut(), self.rollout.as_mut()) {
+                rollout::collect(&self.policy.net, envs, run, ro, rng, &mut stats)?;
+                // Advantages: GAE(λ) over the segment, in plain Rust.
+                rollout::compute_advantages(
+                    ro,
+                    self.config.gamma as f32,
+                    self.config.gae_lambda as f32,
+                );
+            }
+            self.steps_done += stats.steps - before;
+
+            self.update(rng, &mut stats);
+            stats.scalars.insert("learning_rate".to_string(), lr);
+        }
+        Ok(stats)
+    }
+
+    fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
+        self.policy.act(obs, mode, rng)
+    }
+
+    fn begin_episode(&mut self) {
+        self.policy.begin_episode();
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), AgentError> {
+        policy::save(dir, self.kind(), &self.policy.net, &self.config)
+    }
+}

@@ -1,0 +1,414 @@
+//! Batched rollouts from a [`VecEnv`] and their advantages, shared by the three algorithms.
+//!
+//! One forward pass per step for all sub-envs, under `no_grad`; the observation is copied once
+//! (from the VecEnv's flat buffer into the rollout's) and the tensor for the forward pass is
+//! made from the rollout's copy. Actions are sampled here, in Rust, from the log-probabilities
+//! with the caller's seeded RNG: one copy of `N x A` floats off the device, and a run is a
+//! function of its seed.
+//!
+//! The VecEnv autoresets on the *next* step (Gymnasium's default): after a sub-env's episode
+//! ends, its next step only resets it (action ignored, reward 0). Such steps are recorded as
+//! *invalid* and left out of every loss; the observation they carry in is the episode's final
+//! observation, which gives truncated episodes their bootstrap value for free.
+
+use cadenza_env::vector::VecEnv;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Kind, Tensor};
+
+use super::models::{masked_log_softmax, Net};
+use crate::agent::{AgentError, LearnStats, TrainEnv};
+
+/// What carries over from one rollout to the next: where each sub-env is in its episode.
+#[derive(Debug)]
+pub(crate) struct RunState {
+    /// The next step of sub-env i only resets it (its last step ended an episode).
+    pending_reset: Vec<bool>,
+    /// The next observation of sub-env i starts an episode (hidden state is zeroed).
+    episode_start: Vec<bool>,
+    /// Return so far of the running episode of each sub-env.
+    episode_return: Vec<f64>,
+    /// The recurrent state of each sub-env (GRU only).
+    hidden: Option<Tensor>,
+}
+
+/// One rollout of `steps` steps of `envs` sub-envs, time-major (`index = t * envs + i`).
+#[derive(Debug)]
+pub(crate) struct Rollout {
+    pub steps: usize,
+    pub envs: usize,
+    pub obs_dim: usize,
+    pub num_actions: usize,
+    pub obs: Vec<f32>,
+    pub actions: Vec<i64>,
+    pub logprobs: Vec<f32>,
+    pub values: Vec<f32>,
+    pub rewards: Vec<f32>,
+    pub done: Vec<bool>,
+    pub terminated: Vec<bool>,
+    pub valid: Vec<bool>,
+    pub starts: Vec<f32>,
+    /// Action masks, 1.0 = allowed; only filled when some action was masked in this rollout.
+    pub masks: Vec<f32>,
+    pub any_masked: bool,
+    pub last_values: Vec<f32>,
+    /// The recurrent state at the start of the rollout (GRU only).
+    pub h0: Option<Tensor>,
+    pub advantages: Vec<f32>,
+    pub returns: Vec<f32>,
+    // Scratch space for one step, kept to avoid allocating per step.
+    step_logp: Vec<f32>,
+    step_values: Vec<f32>,
+    step_actions: Vec<usize>,
+}
+
+impl Rollout {
+    pub fn new(steps: usize, envs: usize, obs_dim: usize, num_actions: usize) -> Self {
+        let n = steps * envs;
+        Self {
+            steps,
+            envs,
+            obs_dim,
+            num_actions,
+            obs: vec![0.0; n * obs_dim],
+            actions: vec![0; n],
+            logprobs: vec![0.0; n],
+            values: vec![0.0; n],
+            rewards: vec![0.0; n],
+            done: vec![false; n],
+            terminated: vec![false; n],
+            valid: vec![false; n],
+            starts: vec![0.0; n],
+            masks: vec![1.0; n * num_actions],
+            any_masked: false,
+            last_values: vec![0.0; envs],
+            h0: None,
+            advantages: vec![0.0; n],
+            returns: vec![0.0; n],
+            step_logp: vec![0.0; envs * num_actions],
+            step_values: vec![0.0; envs],
+            step_actions: vec![0; envs],
+        }
+    }
+
+    /// Number of valid (learnable) transitions.
+    pub fn valid_count(&self) -> usize {
+        self.valid.iter().filter(|&&v| v).count()
+    }
+}
+
+impl RunState {
+    /// Starts tracking `envs`, which the caller has reset (as the shared training loop
+    /// does): every sub-env is at an episode start.
+    pub fn start(net: &Net, envs: &VecEnv<TrainEnv>) -> Result<Self, AgentError> {
+        let n = envs.num_envs();
+        if envs.obs_dim() != net.obs_dim || envs.num_actions() != net.num_actions {
+            return Err(AgentError::Other(format!(
+                "the envs have {} observation floats and {} actions, the policy was built for {} and {}",
+                envs.obs_dim(),
+                envs.num_actions(),
+                net.obs_dim,
+                net.num_actions
+            )));
+        }
+        Ok(Self {
+            pending_reset: vec![false; n],
+            episode_start: vec![true; n],
+            episode_return: vec![0.0; n],
+            hidden: net.initial_state(n),
+        })
+    }
+
+    /// Whether this state fits `envs` (the shared loop passes the same VecEnv every time).
+    pub fn fits(&self, envs: &VecEnv<TrainEnv>) -> bool {
+        self.pending_reset.len() == envs.num_envs()
+    }
+}
+
+/// Samples one action from log-probabilities `logp` (masked actions hold ~-1e9, so `exp` is 0).
+pub(crate) fn sample(logp: &[f32], rng: &mut ChaCha8Rng) -> usize {
+    let u: f32 = rng.random();
+    let mut acc = 0.0f32;
+    let mut last_allowed = 0;
+    for (a, &lp) in logp.iter().enumerate() {
+        let p = lp.exp();
+        if p > 0.0 {
+            last_allowed = a;
+            acc += p;
+            if u < acc {
+                return a;
+            }
+        }
+    }
+    // Rounding left the sum a hair below u: take the last action with any probability.
+    last_allowed
+}
+
+/// Fills `ro` with `ro.steps` steps of every sub-env. Returns env steps taken (valid ones)
+/// and finished episodes' returns into `stats`.
+pub(crate) fn collect(
+    net: &Net,
+    envs: &mut VecEnv<TrainEnv>,
+    state: &mut RunState,
+    ro: &mut Rollout,
+    rng: &mut ChaCha8Rng,
+    stats: &mut LearnStats,
+) -> Result<(), AgentError> {
+    let _guard = tch::no_grad_guard();
+    let device = net.device();
+    let (n, d, na) = (ro.envs, ro.obs_dim, ro.num_actions);
+    ro.h0 = state.hidden.as_ref().map(|h| h.copy());
+    ro.any_masked = false;
+    for t in 0..ro.steps {
+        let base = t * n;
+        ro.obs[base * d..(base + n) * d].copy_from_slice(envs.observations());
+        let env_masks = envs.action_masks();
+        let masked_now = env_masks.iter().any(|&m| !m);
+        if masked_now && !ro.any_masked {
+            // First masked step of this rollout: the earlier steps were all-allowed.
+            ro.masks[..base * na].fill(1.0);
+            ro.any_masked = true;
+        }
+        if ro.any_masked {
+            for (dst, &m) in ro.masks[base * na..(base + n) * na].iter_mut().zip(env_masks) {
+                *dst = if m { 1.0 } else { 0.0 };
+            }
+        }
+        for i in 0..n {
+            ro.valid[base + i] = !state.pending_reset[i];
+            ro.starts[base + i] = if state.episode_start[i] { 1.0 } else { 0.0 };
+        }
+
+        // Forward pass for all sub-envs at once.
+        let obs = Tensor::from_slice(&ro.obs[base * d..(base + n) * d])
+            .view([n as i64, d as i64])
+            .to_device(device);
+        let hidden = state.hidden.as_ref().map(|h| {
+            let keep = Tensor::from_slice(&ro.starts[base..base + n]).to_device(device);
+            h * (keep.neg() + 1.0).unsqueeze(-1)
+        });
+        let (logits, value, next_hidden) = net.step(&obs, hidden.as_ref());
+        let mask = masked_now.then(|| {
+            Tensor::from_slice(&ro.masks[base * na..(base + n) * na])
+                .view([n as i64, na as i64])
+                .to_device(device)
+        });
+        let logp = masked_log_softmax(&logits, mask.as_ref()).to_device(Device::Cpu);
+        logp.copy_data(&mut ro.step_logp, n * na);
+        value
+            .to_kind(Kind::Float)
+            .to_device(Device::Cpu)
+            .copy_data(&mut ro.step_values, n);
+        state.hidden = next_hidden;
+
+        for i in 0..n {
+            let lp = &ro.step_logp[i * na..(i + 1) * na];
+            let a = sample(lp, rng);
+            ro.step_actions[i] = a;
+            ro.actions[base + i] = a as i64;
+            ro.logprobs[base + i] = lp[a];
+            ro.values[base + i] = ro.step_values[i];
+        }
+        envs.step(&ro.step_actions)?;
+        let (rewards, term, trunc) = (envs.rewards(), envs.terminated(), envs.truncated());
+        for i in 0..n {
+            let idx = base + i;
+            let valid = ro.valid[idx];
+            let done = valid && (term[i] || trunc[i]);
+            ro.rewards[idx] = rewards[i] as f32;
+            ro.done[idx] = done;
+            ro.terminated[idx] = valid && term[i];
+            if valid {
+                stats.steps += 1;
+                state.episode_return[i] += rewards[i];
+            }
+            if done {
+                stats.episode_returns.push(state.episode_return[i]);
+                state.episode_return[i] = 0.0;
+            }
+            state.pending_reset[i] = done;
+            // An autoreset step brings in the first observation of the next episode.
+            state.episode_start[i] = !valid;
+        }
+    }
+
+    // Values of the observations after the last step, to bootstrap unfinished episodes.
+    let obs = Tensor::from_slice(envs.observations())
+        .view([n as i64, d as i64])
+        .to_device(device);
+    let starts: Vec<f32> = state
+        .episode_start
+        .iter()
+        .map(|&s| if s { 1.0 } else { 0.0 })
+        .collect();
+    let hidden = state.hidden.as_ref().map(|h| {
+        let keep = Tensor::from_slice(&starts).to_device(device);
+        h * (keep.neg() + 1.0).unsqueeze(-1)
+    });
+    let (_, value, _) = net.step(&obs, hidden.as_ref());
+    value
+        .to_kind(Kind::Float)
+        .to_device(Device::Cpu)
+        .copy_data(&mut ro.last_values, n);
+    Ok(())
+}
+
+/// Generalised advantage estimation (Schulman et al., 2016) over the rollout, skipping
+/// invalid (autoreset) steps. `lambda = 1` gives Monte-Carlo returns minus the baseline
+/// (bootstrapped only where a segment ends mid-episode).
+pub(crate) fn compute_advantages(ro: &mut Rollout, gamma: f32, lambda: f32) {
+    let n = ro.envs;
+    let mut last_gae = vec![0.0f32; n];
+    for t in (0..ro.steps).rev() {
+        for i in 0..n {
+            let idx = t * n + i;
+            if !ro.valid[idx] {
+                ro.advantages[idx] = 0.0;
+                ro.returns[idx] = 0.0;
+                last_gae[i] = 0.0;
+                continue;
+            }
+            let next_value = if t + 1 < ro.steps {
+                ro.values[idx + n]
+            } else {
+                ro.last_values[i]
+            };
+            let value = ro.values[idx];
+            let gae = if ro.done[idx] {
+                // Terminated: no future. Truncated: the next observation is the final one.
+                let bootstrap = if ro.terminated[idx] { 0.0 } else { next_value };
+                ro.rewards[idx] + gamma * bootstrap - value
+            } else {
+                ro.rewards[idx] + gamma * next_value - value + gamma * lambda * last_gae[i]
+            };
+            last_gae[i] = gae;
+            ro.advantages[idx] = gae;
+            ro.returns[idx] = gae + value;
+        }
+    }
+}
+
+/// The rollout as tensors on `device`, for the update.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// `[T, N, D]`
+    pub obs: Tensor,
+    /// `[T*N]` each
+    pub actions: Tensor,
+    pub logprobs: Tensor,
+    pub values: Tensor,
+    pub advantages: Tensor,
+    pub returns: Tensor,
+    pub valid: Tensor,
+    /// `[T, N]`
+    pub starts: Tensor,
+    /// `[T*N, A]`, when any action was masked.
+    pub masks: Option<Tensor>,
+    pub h0: Option<Tensor>,
+}
+
+impl Batch {
+    pub fn new(ro: &Rollout, device: Device) -> Self {
+        let (t, n) = (ro.steps as i64, ro.envs as i64);
+        let flat = |v: &[f32]| Tensor::from_slice(v).to_device(device);
+        let valid: Vec<f32> = ro.valid.iter().map(|&v| if v { 1.0 } else { 0.0 }).collect();
+        Self {
+            obs: Tensor::from_slice(&ro.obs)
+                .view([t, n, ro.obs_dim as i64])
+                .to_device(device),
+            actions: Tensor::from_slice(&ro.actions).to_device(device),
+            logprobs: flat(&ro.logprobs),
+            values: flat(&ro.values),
+            advantages: flat(&ro.advantages),
+            returns: flat(&ro.returns),
+            valid: flat(&valid),
+            starts: flat(&ro.starts).view([t, n]),
+            masks: ro.any_masked.then(|| {
+                Tensor::from_slice(&ro.masks)
+                    .view([t * n, ro.num_actions as i64])
+                    .to_device(device)
+            }),
+            h0: ro.h0.as_ref().map(|h| h.to_device(device)),
+        }
+    }
+}
+
+/// Masked mean: the mean of `x` over the entries where `w` is 1.
+pub(crate) fn masked_mean(x: &Tensor, w: &Tensor) -> Tensor {
+    (x * w).sum(Kind::Float) / w.sum(Kind::Float).clamp_min(1.0)
+}
+
+/// Splits the rollout into shuffled minibatches for an update. Feed-forward policies get flat
+/// transition indices (valid ones only); recurrent policies get whole sub-env sequences
+/// (truncated backpropagation through time over the rollout segment), about `size`
+/// transitions each.
+pub(crate) fn minibatches(ro: &Rollout, recurrent: bool, size: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<i64>> {
+    let mut ids: Vec<i64> = if recurrent {
+        (0..ro.envs as i64).collect()
+    } else {
+        (0..ro.valid.len()).filter(|&i| ro.valid[i]).map(|i| i as i64).collect()
+    };
+    // Fisher-Yates with the run's RNG, so updates are a function of the seed.
+    for i in (1..ids.len()).rev() {
+        let j = rng.random_range(0..=i);
+        ids.swap(i, j);
+    }
+    let per = if recurrent {
+        (size / ro.steps.max(1)).max(1)
+    } else {
+        size.max(1)
+    };
+    ids.chunks(per).map(|c| c.to_vec()).collect()
+}
+
+/// The policy re-evaluated on one minibatch (with gradients).
+#[derive(Debug)]
+pub(crate) struct Evaluated {
+    /// Masked log-probabilities, `[M, A]`.
+    pub logp: Tensor,
+    /// Values, `[M]`.
+    pub values: Tensor,
+    /// Flat rollout indices of the `M` rows, to gather the stored tensors with.
+    pub idx: Tensor,
+}
+
+impl Evaluated {
+    /// Log-probabilities of the taken actions and the entropies, `[M]` each.
+    pub fn action_logp_entropy(&self, batch: &Batch) -> (Tensor, Tensor) {
+        let actions = batch.actions.index_select(0, &self.idx);
+        let logp = self.logp.gather(1, &actions.unsqueeze(-1), false).squeeze_dim(-1);
+        let entropy = -(self.logp.exp() * &self.logp).sum_dim_intlist(-1, false, Kind::Float);
+        (logp, entropy)
+    }
+
+    /// A stored per-transition tensor gathered to the rows of this minibatch.
+    pub fn gather(&self, t: &Tensor) -> Tensor {
+        t.index_select(0, &self.idx)
+    }
+}
+
+/// Runs the network on the minibatch `ids` (from [`minibatches`]).
+pub(crate) fn evaluate(net: &Net, ro: &Rollout, batch: &Batch, ids: &[i64]) -> Evaluated {
+    let device = net.device();
+    let (t, n) = (ro.steps as i64, ro.envs as i64);
+    let (logits, values, idx) = if net.is_recurrent() {
+        let envs = Tensor::from_slice(ids).to_device(device);
+        let obs = batch.obs.index_select(1, &envs);
+        let starts = batch.starts.index_select(1, &envs);
+        let h0 = batch.h0.as_ref().map(|h| h.index_select(0, &envs));
+        let (logits, values) = net.sequence(&obs, &starts, h0.as_ref());
+        let flat: Vec<i64> = (0..t).flat_map(|s| ids.iter().map(move |&e| s * n + e)).collect();
+        (logits, values, Tensor::from_slice(&flat).to_device(device))
+    } else {
+        let idx = Tensor::from_slice(ids).to_device(device);
+        let obs = batch.obs.view([t * n, -1]).index_select(0, &idx);
+        let (logits, values, _) = net.step(&obs, None);
+        (logits, values, idx)
+    };
+    let mask = batch.masks.as_ref().map(|m| m.index_select(0, &idx));
+    Evaluated {
+        logp: masked_log_softmax(&logits, mask.as_ref()),
+        values,
+        idx,
+    }
+}

@@ -1,0 +1,548 @@
+//! The shared training loop: budget, evaluation on fixed seeds, metrics, progress, Ctrl-C.
+//!
+//! [`train`] calls [`Agent::learn`] in chunks of at most [`TrainConfig::chunk_steps`] env
+//! steps. Every [`TrainConfig::eval_every`] steps (and at the end) it evaluates the agent on
+//! [`TrainConfig::eval_episodes`] episodes whose env seeds are fixed, once greedily and once
+//! sampling, and appends one JSON line to `DIR/metrics.jsonl` (see [`EvalRecord`]). A stop
+//! flag (set by Ctrl-C through [`interrupt_flag`]) ends training at the next chunk boundary;
+//! either way the agent's checkpoint is saved into `DIR/checkpoint/`.
+//!
+//! Everything random is seeded from [`TrainConfig::seed`]: two runs with the same seed write
+//! the same metrics (timings aside) and the same checkpoint.
+
+use crate::agent::{ActMode, Agent, AgentError, Observation, TrainEnv};
+use cadenza_env::encoding::Event;
+use cadenza_env::vector::VecEnv;
+use cadenza_env::{EnvError, Environment};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// Name of the metrics log inside a run directory.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+/// Name of the checkpoint directory inside a run directory.
+pub const CHECKPOINT_DIR: &str = "checkpoint";
+
+/// Errors of the training loop.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// The agent failed.
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    /// An evaluation env failed.
+    #[error("evaluation env: {0}")]
+    Env(#[from] EnvError),
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid train config: field '{field}': {message}")]
+    Config {
+        /// The field.
+        field: &'static str,
+        /// What is expected.
+        message: String,
+    },
+}
+
+/// The training budget and the evaluation protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Env steps to train for, at least 1 (default 1,000,000).
+    pub steps: u64,
+    /// Evaluate every this many env steps, at least 1 (default 100,000).
+    pub eval_every: u64,
+    /// Episodes per evaluation and mode, 1..=100,000 (default 100).
+    pub eval_episodes: usize,
+    /// Seed of the evaluation episodes; fixed across evaluations (default 1,000,000).
+    pub eval_seed: u64,
+    /// Seed of training: the envs get `seed + i`, the agent's RNG `seed` (default 0).
+    pub seed: u64,
+    /// Largest number of steps per call to `learn`, at least 1; bounds how late Ctrl-C and
+    /// the progress bar react (default 65,536).
+    pub chunk_steps: u64,
+    /// Softmax temperature of the sampled evaluation, in [0, 1000] (default 1.0).
+    pub temperature: f64,
+    /// Number of environments trained on together, 1..=4096 (default 1).
+    pub num_envs: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            steps: 1_000_000,
+            eval_every: 100_000,
+            eval_episodes: 100,
+            eval_seed: 1_000_000,
+            seed: 0,
+            chunk_steps: 65_536,
+            temperature: 1.0,
+            num_envs: 1,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every field, naming the first bad one and its allowed range.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |field, message: &str| {
+            Err(TrainError::Config {
+                field,
+                message: message.to_string(),
+            })
+        };
+        if self.steps == 0 {
+            return bad("steps", "must be at least 1");
+        }
+        if self.eval_every == 0 {
+            return bad("eval_every", "must be at least 1");
+        }
+        if !(1..=100_000).contains(&self.eval_episodes) {
+            return bad("eval_episodes", "must be in 1..=100000");
+        }
+        if self.chunk_steps == 0 {
+            return bad("chunk_steps", "must be at least 1");
+        }
+        if !(self.temperature.is_finite() && (0.0..=1000.0).contains(&self.temperature)) {
+            return bad("temperature", "must be in [0, 1000]");
+        }
+        if !(1..=4096).contains(&self.num_envs) {
+            return bad("num_envs", "must be in 1..=4096");
+        }
+        Ok(())
+    }
+}
+
+/// Returns of one evaluation mode.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evaluation {
+    /// Mean episode return.
+    pub mean: f64,
+    /// Standard deviation of the episode returns (population).
+    pub std: f64,
+    /// Mean per-episode sum of each reward term.
+    pub terms: BTreeMap<String, f64>,
+    /// The melodies played.
+    pub melodies: Vec<Vec<Event>>,
+}
+
+impl Evaluation {
+    /// Number of distinct melodies.
+    pub fn distinct(&self) -> usize {
+        self.melodies.iter().collect::<HashSet<_>>().len()
+    }
+}
+
+/// Plays `episodes` episodes on `env` (seeded `seed`, `seed + 1`, ...) choosing actions by
+/// `mode`; the agent's RNG is seeded with `seed` too, so an evaluation is repeatable.
+pub fn evaluate(
+    agent: &mut dyn Agent,
+    env: &mut TrainEnv,
+    episodes: usize,
+    seed: u64,
+    mode: ActMode,
+) -> Result<Evaluation, EnvError> {
+    let mut obs = vec![0.0f32; env.observation_space().dim()];
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let names = env.term_names().clone();
+    let mut term_sums = vec![0.0; names.len()];
+    let mut returns = Vec::with_capacity(episodes);
+    let mut melodies = Vec::with_capacity(episodes);
+    for episode in 0..episodes {
+        env.reset_into(Some(seed.wrapping_add(episode as u64)), &mut obs)?;
+        let mut total = 0.0;
+        loop {
+            let observation = Observation {
+                dense: &obs,
+                state: env.discrete_state(),
+                mask: env.action_mask(),
+            };
+            let action = agent.act(&observation, mode, &mut rng);
+            let t = env.step_into(action, &mut obs)?;
+            total += t.reward;
+            for (sum, v) in term_sums.iter_mut().zip(env.term_values()) {
+                *sum += v;
+            }
+            if t.terminated || t.truncated {
+                break;
+            }
+        }
+        returns.push(total);
+        melodies.push(env.melody().to_vec());
+    }
+    let n = episodes.max(1) as f64;
+    let mean = returns.iter().sum::<f64>() / n;
+    let std = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let terms = names
+        .iter()
+        .zip(&term_sums)
+        .map(|(name, sum)| (name.clone(), sum / n))
+        .collect();
+    Ok(Evaluation {
+        mean,
+        std,
+        terms,
+        melodies,
+    })
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalRecord {
+    /// Env steps trained so far (including a resumed run's earlier steps).
+    pub step: u64,
+    /// Mean return of the sampled evaluation episodes.
+    pub return_mean: f64,
+    /// Standard deviation of the sampled returns.
+    pub return_std: f64,
+    /// Distinct melodies among the sampled evaluation episodes.
+    pub distinct: usize,
+    /// Mean return of the greedy evaluation episodes.
+    pub greedy_return_mean: f64,
+    /// Standard deviation of the greedy returns.
+    pub greedy_return_std: f64,
+    /// Distinct melodies among the greedy evaluation episodes.
+    pub greedy_distinct: usize,
+    /// Per-term mean episode sums of the sampled episodes.
+    pub terms: BTreeMap<String, f64>,
+    /// Mean return of the training episodes finished since the last evaluation (null if none).
+    pub train_return_mean: Option<f64>,
+    /// Training episodes finished since the last evaluation.
+    pub train_episodes: usize,
+    /// The agent's scalars from its last `learn` call (losses, ε, table size...).
+    pub scalars: BTreeMap<String, f64>,
+    /// Training steps per second since the last evaluation (evaluation time excluded).
+    pub steps_per_sec: f64,
+    /// Seconds since training started (this invocation).
+    pub wall_s: f64,
+}
+
+/// What a training run did.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// Steps trained in this invocation.
+    pub steps: u64,
+    /// Total steps including a resumed run's earlier ones.
+    pub total_steps: u64,
+    /// Whether the stop flag ended training early.
+    pub interrupted: bool,
+    /// The evaluation records, in order.
+    pub records: Vec<EvalRecord>,
+    /// The last sampled evaluation.
+    pub last_sampled: Evaluation,
+    /// Seconds spent.
+    pub wall_s: f64,
+}
+
+/// A process-wide flag set by Ctrl-C (the handler is installed on the first call). Training
+/// checks it at chunk boundaries.
+pub fn interrupt_flag() -> &'static AtomicBool {
+    static FLAG: OnceLock<&'static AtomicBool> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        // If another handler is already installed, Ctrl-C keeps its default meaning: the
+        // process ends, and the last checkpoint on disk stays intact (writes are atomic).
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+        flag
+    })
+}
+
+/// Where a run writes and how it reports.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// The run directory (exists).
+    pub out: &'a Path,
+    /// Steps already trained (when resuming), added to the logged step numbers.
+    pub start_step: u64,
+    /// Show a progress bar on stderr (only drawn when stderr is a terminal).
+    pub progress: bool,
+    /// Set to stop at the next chunk boundary.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Trains `agent` on `envs` for `config.steps` steps, evaluating on `eval_env`. See the
+/// module docs.
+pub fn train(
+    agent: &mut dyn Agent,
+    envs: &mut VecEnv<TrainEnv>,
+    eval_env: &mut TrainEnv,
+    config: &TrainConfig,
+    options: RunOptions<'_>,
+) -> Result<TrainOutcome, TrainError> {
+    config.validate()?;
+    let metrics_path = options.out.join(METRICS_FILE);
+    let mut metrics = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&metrics_path)
+        .map_err(io_error(&metrics_path))?;
+    let checkpoint_dir = options.out.join(CHECKPOINT_DIR);
+    std::fs::create_dir_all(&checkpoint_dir).map_err(io_error(&checkpoint_dir))?;
+
+    // --- setup -------------------------------------------------------------------------------
+    envs.reset(Some(config.seed))
+        .map_err(|e| TrainError::Agent(AgentError::Env(e)))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ options.start_step);
+    let bar = progress_bar(config.steps, options.progress);
+    let started = Instant::now();
+    let mut done = 0u64;
+    let mut next_eval = config.eval_every.min(config.steps);
+    let mut train_returns: Vec<f64> = Vec::new();
+    let mut scalars = BTreeMap::new();
+    let mut records = Vec::new();
+    let mut last_sampled = Evaluation::default();
+    let mut learn_secs = 0.0f64;
+    let mut learn_steps = 0u64;
+    let mut interrupted = false;
+
+    // --- the loop ------------------------------------------------------------------------------
+    while done < config.steps {
+        let chunk = config.chunk_steps.min(next_eval - done).min(config.steps - done);
+        let t0 = Instant::now();
+        let stats = agent.learn(envs, chunk, &mut rng)?;
+        learn_secs += t0.elapsed().as_secs_f64();
+        if stats.steps == 0 {
+            return Err(TrainError::Agent(AgentError::Other(format!(
+                "agent '{}' took no steps when asked for {chunk}",
+                agent.kind()
+            ))));
+        }
+        done += stats.steps;
+        learn_steps += stats.steps;
+        train_returns.extend_from_slice(&stats.episode_returns);
+        scalars = stats.scalars;
+        bar.set_position(done.min(config.steps));
+
+        let stopping = options.stop.is_some_and(|s| s.load(Ordering::SeqCst));
+        if done >= next_eval || done >= config.steps || stopping {
+            // --- evaluate ------------------------------------------------------------------
+            let sampled = evaluate(
+                agent,
+                eval_env,
+                config.eval_episodes,
+                config.eval_seed,
+                ActMode::Sample {
+                    temperature: config.temperature,
+                },
+            )?;
+            let greedy = evaluate(
+                agent,
+                eval_env,
+                config.eval_episodes,
+                config.eval_seed,
+                ActMode::Greedy,
+            )?;
+            let steps_per_sec = learn_steps as f64 / learn_secs.max(1e-9);
+            let record = EvalRecord {
+                step: options.start_step + done,
+                return_mean: sampled.mean,
+                return_std: sampled.std,
+                distinct: sampled.distinct(),
+                greedy_return_mean: greedy.mean,
+                greedy_return_std: greedy.std,
+                greedy_distinct: greedy.distinct(),
+                terms: sampled.terms.clone(),
+                train_return_mean: (!train_returns.is_empty())
+                    .then(|| train_returns.iter().sum::<f64>() / train_returns.len() as f64),
+                train_episodes: train_returns.len(),
+                scalars: scalars.clone(),
+                steps_per_sec,
+                wall_s: started.elapsed().as_secs_f64(),
+            };
+            let mut line = serde_json::to_string(&record).unwrap_or_default();
+            line.push('\n');
+            metrics
+                .write_all(line.as_bytes())
+                .and_then(|()| metrics.flush())
+                .map_err(io_error(&metrics_path))?;
+            bar.set_message(format!(
+                "return {:.1} (greedy {:.1}) | {:.2} M steps/s",
+                record.return_mean,
+                record.greedy_return_mean,
+                steps_per_sec / 1e6
+            ));
+            records.push(record);
+            last_sampled = sampled;
+            train_returns.clear();
+            learn_secs = 0.0;
+            learn_steps = 0;
+            next_eval = ((done / config.eval_every + 1) * config.eval_every).min(config.steps);
+        }
+        if stopping {
+            interrupted = true;
+            break;
+        }
+    }
+
+    // --- checkpoint ------------------------------------------------------------------------
+    agent.save(&checkpoint_dir)?;
+    bar.finish_and_clear();
+    Ok(TrainOutcome {
+        steps: done,
+        total_steps: options.start_step + done,
+        interrupted,
+        records,
+        last_sampled,
+        wall_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn progress_bar(total: u64, show: bool) -> ProgressBar {
+    if !show || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} steps, eta {eta} | {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// Reads the records of a `metrics.jsonl` file, skipping lines that do not parse.
+pub fn read_metrics(path: &Path) -> Result<Vec<EvalRecord>, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+    Ok(text
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tabular::{Algorithm, TabularAgent, TabularConfig};
+    use cadenza_env::{ComposeEnv, InScaleReward, TaskSpec};
+
+    fn env() -> TrainEnv {
+        ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(InScaleReward))
+    }
+
+    fn run(dir: &Path, seed: u64) -> TrainOutcome {
+        let config = TrainConfig {
+            steps: 20_000,
+            eval_every: 5_000,
+            eval_episodes: 10,
+            seed,
+            num_envs: 2,
+            chunk_steps: 3_000,
+            ..TrainConfig::default()
+        };
+        let mut agent =
+            TabularAgent::new(Algorithm::QLearning, TabularConfig::default(), "rl-tuner", 38, config.steps)
+                .unwrap();
+        let mut envs = VecEnv::new(vec![env(), env()], 1).unwrap();
+        let mut eval_env = env();
+        let options = RunOptions {
+            out: dir,
+            start_step: 0,
+            progress: false,
+            stop: None,
+        };
+        train(&mut agent, &mut envs, &mut eval_env, &config, options).unwrap()
+    }
+
+    fn strip_timings(path: &Path) -> Vec<EvalRecord> {
+        read_metrics(path)
+            .unwrap()
+            .into_iter()
+            .map(|mut r| {
+                r.steps_per_sec = 0.0;
+                r.wall_s = 0.0;
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn deterministic_under_a_seed() {
+        let base = std::env::temp_dir().join(format!("cadenza-train-test-{}", std::process::id()));
+        let (a, b, c) = (base.join("a"), base.join("b"), base.join("c"));
+        for d in [&a, &b, &c] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let out = run(&a, 7);
+        run(&b, 7);
+        run(&c, 8);
+        assert_eq!(out.records.len(), 4);
+        assert_eq!(out.records.last().unwrap().step, 20_000);
+        let (ma, mb, mc) = (
+            strip_timings(&a.join(METRICS_FILE)),
+            strip_timings(&b.join(METRICS_FILE)),
+            strip_timings(&c.join(METRICS_FILE)),
+        );
+        assert_eq!(ma, mb);
+        assert_ne!(ma, mc);
+        let ckpt = |d: &Path| std::fs::read(d.join(CHECKPOINT_DIR).join("tabular.ckpt")).unwrap();
+        assert_eq!(ckpt(&a), ckpt(&b));
+        assert_ne!(ckpt(&a), ckpt(&c));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn stop_flag_saves_and_ends_early() {
+        let dir = std::env::temp_dir().join(format!("cadenza-train-stop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stop = AtomicBool::new(true);
+        let config = TrainConfig {
+            steps: 1_000_000,
+            chunk_steps: 1000,
+            eval_episodes: 2,
+            ..TrainConfig::default()
+        };
+        let mut agent =
+            TabularAgent::new(Algorithm::Sarsa, TabularConfig::default(), "rl-tuner", 38, config.steps)
+                .unwrap();
+        let mut envs = VecEnv::new(vec![env()], 1).unwrap();
+        let out = train(
+            &mut agent,
+            &mut envs,
+            &mut env(),
+            &config,
+            RunOptions {
+                out: &dir,
+                start_step: 0,
+                progress: false,
+                stop: Some(&stop),
+            },
+        )
+        .unwrap();
+        assert!(out.interrupted);
+        assert_eq!(out.steps, 1000);
+        assert!(dir.join(CHECKPOINT_DIR).join("tabular.ckpt").is_file());
+        assert_eq!(read_metrics(&dir.join(METRICS_FILE)).unwrap().len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn config_validation_names_fields() {
+        let bad = TrainConfig {
+            eval_episodes: 0,
+            ..TrainConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("eval_episodes"));
+    }
+}

@@ -1,0 +1,246 @@
+//! End-to-end tests of the policy-gradient agents on tiny budgets (seconds on 2 cores).
+#![cfg(feature = "tch")]
+
+use cadenza_agents::pg::{self, BuildSpec, DeviceChoice, Sample};
+use cadenza_agents::{ActMode, Agent, AgentError, TrainEnv};
+use cadenza_env::vector::VecEnv;
+use cadenza_env::{ComposeEnv, InScaleReward, Reward, TaskSpec};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+const SAMPLE: ActMode = ActMode::Sample { temperature: 1.0 };
+
+fn envs(task: &TaskSpec, n: usize, seed: u64) -> VecEnv<TrainEnv> {
+    let envs = (0..n)
+        .map(|_| ComposeEnv::new(task.clone(), Box::new(InScaleReward) as Box<dyn Reward>))
+        .collect();
+    let mut envs = VecEnv::new(envs, 1).unwrap();
+    envs.reset(Some(seed)).unwrap();
+    envs
+}
+
+fn build(kind: &str, config: &str, seed: u64, total: u64) -> Box<dyn Agent> {
+    pg::build(&BuildSpec {
+        kind,
+        config_toml: Some(config),
+        obs_dim: 184,
+        num_actions: 38,
+        device: DeviceChoice::Cpu,
+        seed,
+        total_steps: Some(total),
+    })
+    .unwrap()
+}
+
+fn mean_return(agent: &mut dyn Agent, task: &TaskSpec, n: usize) -> f64 {
+    let samples = pg::sample_melodies(agent, task, Box::new(InScaleReward), n, 99, SAMPLE).unwrap();
+    samples.iter().map(|s| s.total).sum::<f64>() / n as f64
+}
+
+/// Trains `kind` on rl-tuner with the in-scale reward; the sampled return must rise clearly
+/// above a random policy's (about -12.6: 15 of the 38 events are out-of-scale pitches).
+fn learns(kind: &str, config: &str, steps: u64) {
+    let task = TaskSpec::rl_tuner();
+    let mut agent = build(kind, config, 1, steps);
+    let before = mean_return(agent.as_mut(), &task, 50);
+    let mut envs = envs(&task, 16, 0);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let stats = agent.learn(&mut envs, steps, &mut rng).unwrap();
+    assert!(stats.steps >= steps);
+    assert!(!stats.episode_returns.is_empty());
+    let after = mean_return(agent.as_mut(), &task, 50);
+    assert!(
+        after > before + 4.0 && after > -7.0,
+        "{kind}: in-scale return {before:.2} -> {after:.2}"
+    );
+}
+
+#[test]
+fn ppo_learns_to_stay_in_scale() {
+    learns("ppo", "num_steps = 32\nminibatch_size = 256\nlearning_rate = 3e-3", 12_000);
+}
+
+#[test]
+fn a2c_learns_to_stay_in_scale() {
+    learns("a2c", "num_steps = 8\nlearning_rate = 3e-3", 12_000);
+}
+
+#[test]
+fn reinforce_learns_to_stay_in_scale() {
+    learns("reinforce", "num_steps = 33\nlearning_rate = 3e-3", 12_000);
+}
+
+#[test]
+fn ppo_with_gru_learns_to_stay_in_scale() {
+    learns(
+        "ppo",
+        "num_steps = 33\nminibatch_size = 264\nlearning_rate = 3e-3\n[model]\narch = \"gru\"\nhidden = 32",
+        12_000,
+    );
+}
+
+#[test]
+fn masked_actions_are_never_taken() {
+    // rl-tuner with every out-of-scale pitch masked out: stepping a masked action is an env
+    // error, so training without error means no masked action was sampled.
+    let mut task = TaskSpec::rl_tuner();
+    task.mask_out_of_scale = true;
+    for (kind, arch) in [("ppo", "mlp"), ("a2c", "mlp"), ("reinforce", "gru")] {
+        let config = format!("num_steps = 16\n[model]\narch = \"{arch}\"\nhidden = 16");
+        let mut agent = build(kind, &config, 3, 2_000);
+        let mut envs = envs(&task, 8, 5);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        agent.learn(&mut envs, 2_000, &mut rng).unwrap();
+        // A hot temperature spreads probability everywhere; masked actions still get none.
+        let hot = ActMode::Sample { temperature: 50.0 };
+        let samples =
+            pg::sample_melodies(agent.as_mut(), &task, Box::new(InScaleReward), 20, 1, hot).unwrap();
+        assert!(samples.iter().all(|s| s.total == 0.0), "{kind}: sampled a masked pitch");
+    }
+}
+
+fn checkpoint_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cadenza-pg-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn samples(agent: &mut dyn Agent, mode: ActMode) -> Vec<Sample> {
+    pg::sample_melodies(agent, &TaskSpec::rl_tuner(), Box::new(InScaleReward), 30, 7, mode).unwrap()
+}
+
+#[test]
+fn checkpoint_round_trip_gives_the_same_policy() {
+    for (kind, arch) in [("ppo", "mlp"), ("a2c", "gru"), ("reinforce", "mlp")] {
+        let config = format!("num_steps = 8\n[model]\narch = \"{arch}\"\nhidden = 16");
+        let mut agent = build(kind, &config, 11, 1_000);
+        let mut envs = envs(&TaskSpec::rl_tuner(), 4, 0);
+        agent.learn(&mut envs, 500, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+        let dir = checkpoint_dir(&format!("round-{kind}"));
+        agent.save(&dir).unwrap();
+        let mut loaded = pg::load(&dir, DeviceChoice::Cpu).unwrap();
+        assert_eq!(loaded.kind(), kind);
+        // Sampling with the same seed consumes the same uniforms: equal melodies mean equal
+        // distributions at every visited state (to the sampler's resolution); greedy too.
+        assert_eq!(samples(agent.as_mut(), SAMPLE), samples(loaded.as_mut(), SAMPLE));
+        assert_eq!(
+            samples(agent.as_mut(), ActMode::Greedy),
+            samples(loaded.as_mut(), ActMode::Greedy)
+        );
+        // Saving again gives byte-identical weights.
+        let again = checkpoint_dir(&format!("again-{kind}"));
+        loaded.save(&again).unwrap();
+        assert_eq!(
+            std::fs::read(dir.join(pg::WEIGHTS_FILE)).unwrap(),
+            std::fs::read(again.join(pg::WEIGHTS_FILE)).unwrap()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&again);
+    }
+}
+
+fn checkpoint_error(result: Result<Box<dyn Agent>, AgentError>) -> String {
+    match result {
+        Err(e @ AgentError::Checkpoint { .. }) => e.to_string(),
+        Err(e) => panic!("expected a checkpoint error, got {e}"),
+        Ok(_) => panic!("expected a checkpoint error, got an agent"),
+    }
+}
+
+#[test]
+fn bad_checkpoints_are_clear_errors() {
+    let agent = build("ppo", "[model]\nhidden = 8", 0, 10);
+    let dir = checkpoint_dir("bad");
+    agent.save(&dir).unwrap();
+    let weights = dir.join(pg::WEIGHTS_FILE);
+    let header = dir.join(pg::HEADER_FILE);
+
+    // Another kind.
+    let err = checkpoint_error(pg::load_kind(&dir, "a2c", DeviceChoice::Cpu));
+    assert!(err.contains(pg::HEADER_FILE) && err.contains("'ppo'"), "{err}");
+
+    // Truncated weights.
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    let err = checkpoint_error(pg::load(&dir, DeviceChoice::Cpu));
+    assert!(err.contains(pg::WEIGHTS_FILE), "{err}");
+
+    // Garbage weights.
+    std::fs::write(&weights, b"not a tensor file at all").unwrap();
+    let err = checkpoint_error(pg::load(&dir, DeviceChoice::Cpu));
+    assert!(err.contains(pg::WEIGHTS_FILE), "{err}");
+
+    // Weights of another shape.
+    build("ppo", "[model]\nhidden = 9", 0, 10).save(&dir).unwrap();
+    let good_header = std::fs::read_to_string(&header).unwrap();
+    std::fs::write(&header, good_header.replace("\"hidden\": 9", "\"hidden\": 8")).unwrap();
+    let err = checkpoint_error(pg::load(&dir, DeviceChoice::Cpu));
+    assert!(err.contains(pg::WEIGHTS_FILE) && err.contains("shape"), "{err}");
+
+    // Corrupt and truncated headers, unknown kind, missing directory.
+    std::fs::write(&header, &good_header[..good_header.len() / 2]).unwrap();
+    let err = checkpoint_error(pg::load(&dir, DeviceChoice::Cpu));
+    assert!(err.contains(pg::HEADER_FILE), "{err}");
+    std::fs::write(&header, good_header.replace("\"ppo\"", "\"dqn\"")).unwrap();
+    let err = checkpoint_error(pg::load(&dir, DeviceChoice::Cpu));
+    assert!(err.contains("dqn"), "{err}");
+    std::fs::write(&header, "{\"format\": \"tabular\"}").unwrap();
+    let err = checkpoint_error(pg::load(&dir, DeviceChoice::Cpu));
+    assert!(err.contains("format"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = checkpoint_error(pg::load(&dir, DeviceChoice::Cpu));
+    assert!(err.contains(pg::HEADER_FILE), "{err}");
+}
+
+#[test]
+fn training_is_deterministic_under_a_seed_on_cpu() {
+    for kind in ["ppo", "a2c"] {
+        let run = || {
+            let mut agent = build(kind, "num_steps = 16\nminibatch_size = 64\n[model]\nhidden = 16"
+                .replace("minibatch_size = 64\n", if kind == "ppo" { "minibatch_size = 64\n" } else { "" })
+                .as_str(), 5, 3_000);
+            let mut envs = envs(&TaskSpec::rl_tuner(), 8, 3);
+            let stats = agent
+                .learn(&mut envs, 3_000, &mut ChaCha8Rng::seed_from_u64(3))
+                .unwrap();
+            let dir = checkpoint_dir(&format!("det-{kind}-{:?}", std::thread::current().id()));
+            agent.save(&dir).unwrap();
+            let weights = std::fs::read(dir.join(pg::WEIGHTS_FILE)).unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+            (stats.episode_returns, weights)
+        };
+        let (a, b) = (run(), run());
+        assert_eq!(a.0, b.0, "{kind}: episode returns differ");
+        assert!(a.1 == b.1, "{kind}: weights differ");
+    }
+}
+
+#[test]
+fn configs_are_validated_with_the_field_named() {
+    let spec = |config| BuildSpec {
+        kind: "ppo",
+        config_toml: Some(config),
+        obs_dim: 184,
+        num_actions: 38,
+        device: DeviceChoice::Cpu,
+        seed: 0,
+        total_steps: None,
+    };
+    let err = pg::build(&spec("clip_coef = 0.0")).unwrap_err().to_string();
+    assert!(err.contains("clip_coef"), "{err}");
+    let err = pg::build(&spec("epoch = 3")).unwrap_err().to_string();
+    assert!(err.contains("epoch"), "{err}");
+    let err = pg::build(&spec("[model]\nhidden = 0")).unwrap_err().to_string();
+    assert!(err.contains("model.hidden"), "{err}");
+    let err = pg::build(&BuildSpec { kind: "dqn", ..spec("") }).unwrap_err().to_string();
+    assert!(err.contains("reinforce, a2c, ppo"), "{err}");
+    assert_eq!(pg::recommended_envs("ppo", None).unwrap(), pg::PpoConfig::default().num_envs);
+    assert!("tpu".parse::<DeviceChoice>().is_err());
+    if !pg::cuda_available() {
+        let err = pg::build(&BuildSpec { device: DeviceChoice::Cuda, ..spec("") })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cuda"), "{err}");
+    }
+}
