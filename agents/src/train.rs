@@ -164,6 +164,7 @@ pub fn evaluate(
     let mut melodies = Vec::with_capacity(episodes);
     for episode in 0..episodes {
         env.reset_into(Some(seed.wrapping_add(episode as u64)), &mut obs)?;
+        agent.begin_episode();
         let mut total = 0.0;
         loop {
             let observation = Observation {
@@ -309,7 +310,6 @@ pub fn train(
     let mut done = 0u64;
     let mut next_eval = config.eval_every.min(config.steps);
     let mut train_returns: Vec<f64> = Vec::new();
-    let mut scalars = BTreeMap::new();
     let mut records = Vec::new();
     let mut last_sampled = Evaluation::default();
     let mut learn_secs = 0.0f64;
@@ -331,7 +331,7 @@ pub fn train(
         done += stats.steps;
         learn_steps += stats.steps;
         train_returns.extend_from_slice(&stats.episode_returns);
-        scalars = stats.scalars;
+        let scalars = stats.scalars;
         bar.set_position(done.min(config.steps));
 
         let stopping = options.stop.is_some_and(|s| s.load(Ordering::SeqCst));

@@ -218,6 +218,10 @@ fn training_is_deterministic_under_a_seed_on_cpu() {
 
 #[test]
 fn configs_are_validated_with_the_field_named() {
+    let error = |spec: &BuildSpec<'_>| match pg::build(spec) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("expected an error"),
+    };
     let spec = |config| BuildSpec {
         kind: "ppo",
         config_toml: Some(config),
@@ -227,20 +231,18 @@ fn configs_are_validated_with_the_field_named() {
         seed: 0,
         total_steps: None,
     };
-    let err = pg::build(&spec("clip_coef = 0.0")).unwrap_err().to_string();
+    let err = error(&spec("clip_coef = 0.0"));
     assert!(err.contains("clip_coef"), "{err}");
-    let err = pg::build(&spec("epoch = 3")).unwrap_err().to_string();
+    let err = error(&spec("epoch = 3"));
     assert!(err.contains("epoch"), "{err}");
-    let err = pg::build(&spec("[model]\nhidden = 0")).unwrap_err().to_string();
+    let err = error(&spec("[model]\nhidden = 0"));
     assert!(err.contains("model.hidden"), "{err}");
-    let err = pg::build(&BuildSpec { kind: "dqn", ..spec("") }).unwrap_err().to_string();
+    let err = error(&BuildSpec { kind: "dqn", ..spec("") });
     assert!(err.contains("reinforce, a2c, ppo"), "{err}");
     assert_eq!(pg::recommended_envs("ppo", None).unwrap(), pg::PpoConfig::default().num_envs);
     assert!("tpu".parse::<DeviceChoice>().is_err());
     if !pg::cuda_available() {
-        let err = pg::build(&BuildSpec { device: DeviceChoice::Cuda, ..spec("") })
-            .unwrap_err()
-            .to_string();
+        let err = error(&BuildSpec { device: DeviceChoice::Cuda, ..spec("") });
         assert!(err.contains("cuda"), "{err}");
     }
 }

@@ -1,24 +1,277 @@
-//! The `improv` task: a melody improvised over a chord progression (in progress).
+//! The `improv` task: a melody improvised over a chord progression.
+//!
+//! Configured in TOML (every field optional; defaults shown):
+//!
+//! ```toml
+//! key = "C major"          # tonic and mode: "A minor", "Bb blues", "D dorian", ...
+//! low = "C4"               # lowest pitch the melody may use
+//! high = "C6"              # highest pitch
+//! meter = "4/4"
+//! tempo = 120.0            # quarter notes per minute
+//! steps_per_quarter = 4    # the step grid: 4 = sixteenth notes
+//! length = 64              # steps per melody (here 4 bars)
+//! progression = "ii-v-i"   # a preset (moved to the key's tonic) or bars: "| Dm7 | G7 | Cmaj7 | % |"
+//! mask_out_of_scale = false  # forbid pitches outside the key and the chord-scale
+//! history = 4              # recent events in the observation
+//! ```
+//!
+//! The observation holds the recent events, the position in the bar, the current and the
+//! next chord, and the fraction of the melody written (see [`crate::compose`]); its size does
+//! not depend on `length`. The compact discrete state for tabular agents is the last two
+//! events, the position in the bar and the chord segment.
+//!
+//! ```
+//! use cadenza_env::improv::ImprovConfig;
+//! let task = ImprovConfig::from_toml("key = \"F major\"\nlength = 32").unwrap().to_task().unwrap();
+//! assert_eq!(task.backing[0].symbol, "Gm7"); // ii of F
+//! assert_eq!(task.setting.length, 32);
+//! ```
 
-use crate::task::{TaskError, TaskSpec};
+use crate::compose::ObservationLayout;
+use crate::encoding::EventEncoding;
+use crate::music::{Key, Meter, Mode, Pitch, Progression, Tempo};
+use crate::reward::{ChordFrame, Setting};
+use crate::task::{BackingChord, TaskError, TaskSpec};
+use serde::{Deserialize, Serialize};
 
-/// Configuration of the `improv` task (in progress).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Configuration of the `improv` task. See the module docs for the TOML form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ImprovConfig {
-    /// Steps per melody.
+    /// Key: tonic and mode, e.g. `C major`, `A minor`, `Bb blues`. Default `C major`.
+    pub key: String,
+    /// Lowest pitch of the melody, e.g. `C4`. Default `C4`.
+    pub low: String,
+    /// Highest pitch of the melody. Default `C6`.
+    pub high: String,
+    /// Time signature. Default `4/4`.
+    pub meter: String,
+    /// Tempo in quarter notes per minute. Default 120.
+    pub tempo: f64,
+    /// Steps per quarter note (4 = sixteenths). Default 4.
+    pub steps_per_quarter: u32,
+    /// Steps per melody. Default 64.
     pub length: usize,
+    /// A progression preset (transposed to the key) or bar notation. Default `ii-v-i`.
+    pub progression: String,
+    /// Forbid pitches outside the key's scale and the current chord-scale. Default false.
+    pub mask_out_of_scale: bool,
+    /// Recent events in the observation (1..=16). Default 4.
+    pub history: usize,
+}
+
+impl Default for ImprovConfig {
+    fn default() -> Self {
+        Self {
+            key: "C major".to_string(),
+            low: "C4".to_string(),
+            high: "C6".to_string(),
+            meter: "4/4".to_string(),
+            tempo: 120.0,
+            steps_per_quarter: 4,
+            length: 64,
+            progression: "ii-v-i".to_string(),
+            mask_out_of_scale: false,
+            history: 4,
+        }
+    }
+}
+
+fn field(name: &str, message: impl ToString) -> TaskError {
+    TaskError::InvalidField {
+        field: name.to_string(),
+        message: message.to_string(),
+    }
 }
 
 impl ImprovConfig {
-    /// Parses TOML.
-    pub fn from_toml(_text: &str) -> Result<Self, TaskError> {
-        Ok(Self::default())
+    /// Parses TOML; unknown or misspelt fields are errors that name them.
+    pub fn from_toml(text: &str) -> Result<Self, TaskError> {
+        toml::from_str(text).map_err(|e| TaskError::Parse(e.to_string()))
     }
 
-    /// Builds the task.
+    /// Builds the task, validating every field.
     pub fn to_task(&self) -> Result<TaskSpec, TaskError> {
-        Err(TaskError::UnknownTask {
-            name: "improv".into(),
+        let key: Key = self.key.parse().map_err(|e| field("key", e))?;
+        let low: Pitch = self.low.parse().map_err(|e| field("low", e))?;
+        let high: Pitch = self.high.parse().map_err(|e| field("high", e))?;
+        if low.midi() > high.midi() {
+            return Err(field(
+                "low",
+                format!("{low} is above high = {high}: expected low <= high"),
+            ));
+        }
+        if high.midi() - low.midi() < 11 {
+            return Err(field(
+                "high",
+                format!("the range {low}..{high} is less than an octave: expected at least 12 pitches"),
+            ));
+        }
+        let encoding =
+            EventEncoding::new(low.midi(), high.midi()).map_err(|e| field("low", e))?;
+        let meter: Meter = self.meter.parse().map_err(|e| field("meter", e))?;
+        let tempo = Tempo::new(self.tempo).map_err(|e| field("tempo", e))?;
+        if !(1..=48).contains(&self.steps_per_quarter) {
+            return Err(field(
+                "steps_per_quarter",
+                format!("{}: expected 1..=48", self.steps_per_quarter),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.length) {
+            return Err(field(
+                "length",
+                format!("{}: expected 1..=1000000 steps", self.length),
+            ));
+        }
+        if !(1..=16).contains(&self.history) {
+            return Err(field("history", format!("{}: expected 1..=16", self.history)));
+        }
+        let steps_per_bar = meter
+            .steps_per_bar(self.steps_per_quarter)
+            .map_err(|e| field("steps_per_quarter", e))?;
+        let beats_per_bar = u32::from(meter.numerator());
+        if steps_per_bar % beats_per_bar != 0 {
+            return Err(field(
+                "steps_per_quarter",
+                format!(
+                    "a beat of {} is not a whole number of steps at {} steps per quarter",
+                    meter, self.steps_per_quarter
+                ),
+            ));
+        }
+        let progression = match Progression::preset(&self.progression) {
+            Ok(preset) => preset.transpose(i32::from(key.tonic.index())),
+            Err(preset_error) => self.progression.parse::<Progression>().map_err(|e| {
+                field(
+                    "progression",
+                    format!("not a preset ({preset_error}) nor bar notation ({e})"),
+                )
+            })?,
+        };
+        let per_step = progression
+            .chords_per_step(meter, self.steps_per_quarter, self.length)
+            .map_err(|e| field("progression", e))?;
+        let chords: Vec<ChordFrame> = per_step
+            .iter()
+            .map(|(index, chord)| ChordFrame {
+                index: *index,
+                root: chord.root().index(),
+                tones: chord.tones_mask(),
+                scale: chord.scale_mask(),
+            })
+            .collect();
+        let mut backing: Vec<BackingChord> = Vec::new();
+        for (step, (index, chord)) in per_step.iter().enumerate() {
+            let continues = step > 0 && per_step[step - 1].0 == *index;
+            match backing.last_mut() {
+                Some(last) if continues => last.steps += 1,
+                _ => backing.push(BackingChord {
+                    start: step as u32,
+                    steps: 1,
+                    symbol: chord.symbol(),
+                    pitches: chord.voicing(48),
+                }),
+            }
+        }
+        let minor = matches!(
+            key.mode,
+            Mode::NaturalMinor
+                | Mode::HarmonicMinor
+                | Mode::MelodicMinor
+                | Mode::MinorPentatonic
+                | Mode::Blues
+        );
+        let key_signature = if minor {
+            // MIDI writes a minor key by its own tonic with the relative major's signature.
+            (
+                Key::new(key.tonic, Mode::NaturalMinor).key_signature_sharps(),
+                true,
+            )
+        } else {
+            (key.key_signature_sharps(), false)
+        };
+        Ok(TaskSpec {
+            name: "improv".to_string(),
+            setting: Setting {
+                encoding,
+                length: self.length,
+                steps_per_beat: (steps_per_bar / beats_per_bar) as u16,
+                beats_per_bar: beats_per_bar as u16,
+                tonic: key.tonic.index(),
+                scale: key.scale_mask(),
+                chords,
+            },
+            layout: ObservationLayout {
+                history: self.history,
+                step_index: false,
+                bar_position: true,
+                chords: true,
+                progress: true,
+            },
+            state_history: 2,
+            tempo_qpm: tempo.bpm(),
+            meter: (meter.numerator(), meter.denominator()),
+            key_signature,
+            key_name: key.to_string(),
+            backing,
+            mask_out_of_scale: self.mask_out_of_scale,
+            improv: Some(self.clone()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_a_ii_v_i_in_c() {
+        let task = ImprovConfig::default().to_task().unwrap();
+        let symbols: Vec<_> = task.backing.iter().map(|b| b.symbol.as_str()).collect();
+        // `%` repeats a bar as its own segment, so the last chord is struck again.
+        assert_eq!(symbols, ["Dm7", "G7", "Cmaj7", "Cmaj7"]);
+        assert_eq!(task.backing[2].steps, 16);
+        assert_eq!(task.setting.steps_per_bar(), 16);
+        assert_eq!(task.setting.encoding.num_events(), 27);
+    }
+
+    #[test]
+    fn misspelt_field_is_named() {
+        let err = ImprovConfig::from_toml("lenght = 32").unwrap_err().to_string();
+        assert!(err.contains("lenght"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        for (toml, name) in [
+            ("key = \"H major\"", "key"),
+            ("progression = \"| Cxyz7 |\"", "progression"),
+            ("low = \"C6\"\nhigh = \"C4\"", "low"),
+            ("tempo = -1.0", "tempo"),
+            ("length = 0", "length"),
+            ("meter = \"4/3\"", "meter"),
+        ] {
+            let err = ImprovConfig::from_toml(toml)
+                .unwrap()
+                .to_task()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(name), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn blues_in_a_and_six_eight() {
+        let config = ImprovConfig {
+            key: "A blues".into(),
+            progression: "blues".into(),
+            meter: "6/8".into(),
+            length: 12 * 12,
+            ..ImprovConfig::default()
+        };
+        let task = config.to_task().unwrap();
+        assert_eq!(task.backing[0].symbol, "A7");
+        assert_eq!(task.setting.steps_per_bar(), 12);
+        assert_eq!(task.key_signature, (0, true));
     }
 }

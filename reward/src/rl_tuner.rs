@@ -236,10 +236,7 @@ impl RlTunerConfig {
         if !(1..=MAX_MELODY_LENGTH).contains(&self.melody_length) {
             return bad(
                 "melody_length",
-                format!(
-                    "{} is outside 1..={MAX_MELODY_LENGTH}",
-                    self.melody_length
-                ),
+                format!("{} is outside 1..={MAX_MELODY_LENGTH}", self.melody_length),
             );
         }
         if self.tonic > MAX_EVENT {
@@ -878,7 +875,13 @@ impl RlTunerReward {
             *slot = value;
         }
         // Magenta's left-to-right sum, so that the floats agree.
-        key + tonic + repeating + autocorrelation + motif + repeated_motif + preferred + leap
+        key + tonic
+            + repeating
+            + autocorrelation
+            + motif
+            + repeated_motif
+            + preferred
+            + leap
             + high_low
     }
 }

@@ -136,7 +136,11 @@ fn rl_tuner_metrics_match_magenta_per_melody() {
     for melody in vectors["melodies"].as_array().unwrap() {
         let mut metrics = RlTunerMetrics::new();
         metrics.add_composition(&events_of(melody));
-        check_metrics(&metrics, &melody["metrics"], melody["name"].as_str().unwrap());
+        check_metrics(
+            &metrics,
+            &melody["metrics"],
+            melody["name"].as_str().unwrap(),
+        );
     }
 }
 

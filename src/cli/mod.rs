@@ -2,6 +2,9 @@
 
 mod bench;
 mod common;
+mod generate;
+mod pianoroll;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -22,11 +25,17 @@ enum Command {
     /// Measure speed: `cadenza bench env` steps an environment as fast as it can.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Train an agent: `cadenza train --task rl-tuner --agent q --out runs/q1`.
+    Train(train::TrainArgs),
+    /// Sample melodies from a trained agent: `cadenza generate --from runs/q1 --out song.mid`.
+    Generate(generate::GenerateArgs),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Train(args) => train::run(args),
+        Command::Generate(args) => generate::run(args),
     }
 }

@@ -101,7 +101,6 @@ struct GruCell {
 #[derive(Debug)]
 pub(crate) struct Net {
     pub vs: nn::VarStore,
-    pub arch: PolicyArch,
     pub hidden: usize,
     pub obs_dim: usize,
     pub num_actions: usize,
@@ -159,7 +158,6 @@ impl Net {
         let v_head = layer(root.sub("v"), h, 1, 1.0);
         Self {
             vs,
-            arch: config.arch,
             hidden: h,
             obs_dim,
             num_actions,

@@ -90,11 +90,6 @@ impl Rollout {
             step_actions: vec![0; envs],
         }
     }
-
-    /// Number of valid (learnable) transitions.
-    pub fn valid_count(&self) -> usize {
-        self.valid.iter().filter(|&&v| v).count()
-    }
 }
 
 impl RunState {

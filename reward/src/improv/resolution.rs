@@ -68,7 +68,7 @@ struct Pending {
 ///
 /// **Example:** over Cmaj7 (C E G B), E–F–G scores `+0.5` when G arrives (F passes by step
 /// into a chord tone); E–F–E likewise (neighbour); C#–D over Dm7 scores `+0.5` (chromatic
-/// approach); but A–F#–C over Cmaj7 scores `-1` when C arrives (F# leapt into and out of).
+/// approach); but B–F#–C over Cmaj7 scores `-1` when C arrives (F# leapt into and out of).
 #[derive(Debug, Clone, Default)]
 pub struct NonChordToneResolution {
     params: NonChordToneResolutionParams,
