@@ -22,5 +22,8 @@ fn main() {
     }
     // The path is kept as given (not canonicalised): `.libtorch/torch` is a stable symlink, so
     // reinstalling libtorch under another Python version keeps the binaries working.
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.join("lib").display());
+    println!(
+        "cargo:rustc-link-arg=-Wl,-rpath,{}",
+        dir.join("lib").display()
+    );
 }

@@ -16,8 +16,13 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("tabular");
     group.throughput(Throughput::Elements(STEPS));
     group.sample_size(10);
-    for algorithm in [Algorithm::QLearning, Algorithm::Sarsa, Algorithm::ExpectedSarsa] {
-        let env: TrainEnv = ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(RlTunerReward::default()));
+    for algorithm in [
+        Algorithm::QLearning,
+        Algorithm::Sarsa,
+        Algorithm::ExpectedSarsa,
+    ] {
+        let env: TrainEnv =
+            ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(RlTunerReward::default()));
         let mut envs = VecEnv::new(vec![env], 1).expect("one env");
         envs.reset(Some(0)).expect("reset");
         let mut agent = TabularAgent::new(

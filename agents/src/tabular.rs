@@ -171,7 +171,13 @@ impl TabularConfig {
     pub fn validate(&self) -> Result<(), AgentError> {
         check_range("gamma", self.gamma, 0.0, 1.0, false)?;
         check_range("learning_rate", self.learning_rate, 0.0, 1.0, true)?;
-        check_range("learning_rate_power", self.learning_rate_power, 0.0, 1.0, true)?;
+        check_range(
+            "learning_rate_power",
+            self.learning_rate_power,
+            0.0,
+            1.0,
+            true,
+        )?;
         check_range("epsilon_start", self.epsilon_start, 0.0, 1.0, false)?;
         check_range("epsilon_end", self.epsilon_end, 0.0, 1.0, false)?;
         check_range("epsilon_fraction", self.epsilon_fraction, 0.0, 1.0, true)?;
@@ -422,7 +428,11 @@ fn argmax_from(row: &[f32], mask: Option<&[bool]>, start: usize) -> Option<usize
     let mut best = None;
     let mut best_value = f32::NEG_INFINITY;
     for k in 0..n {
-        let a = if start + k >= n { start + k - n } else { start + k };
+        let a = if start + k >= n {
+            start + k - n
+        } else {
+            start + k
+        };
         if mask.is_some_and(|m| !m[a]) {
             continue;
         }
@@ -472,7 +482,12 @@ fn uniform_allowed(bits: u32, mask: Option<&[bool]>, n: usize) -> Option<usize> 
 /// ε-greedy: one 64-bit draw decides explore-or-exploit (high half) and which action or which
 /// tie-break offset (low half).
 #[inline]
-fn epsilon_greedy(row: &[f32], mask: Option<&[bool]>, epsilon_bits: u64, rng: &mut ChaCha8Rng) -> Option<usize> {
+fn epsilon_greedy(
+    row: &[f32],
+    mask: Option<&[bool]>,
+    epsilon_bits: u64,
+    rng: &mut ChaCha8Rng,
+) -> Option<usize> {
     let x = rng.next_u64();
     let n = row.len();
     if (x >> 32) < epsilon_bits {
@@ -488,7 +503,12 @@ fn epsilon_threshold(epsilon: f64) -> u64 {
 }
 
 /// Softmax sampling over allowed actions at `temperature` (> 0).
-fn softmax_sample(row: &[f32], mask: &[bool], temperature: f64, rng: &mut ChaCha8Rng) -> Option<usize> {
+fn softmax_sample(
+    row: &[f32],
+    mask: &[bool],
+    temperature: f64,
+    rng: &mut ChaCha8Rng,
+) -> Option<usize> {
     let max = max_allowed(row, Some(mask)) as f64;
     if !max.is_finite() {
         return None;
@@ -550,7 +570,10 @@ impl TabularAgent {
     ) -> Result<Self, AgentError> {
         config.validate()?;
         if num_actions == 0 {
-            return Err(config_error("num_actions", "a task needs at least one action"));
+            return Err(config_error(
+                "num_actions",
+                "a task needs at least one action",
+            ));
         }
         let track = config.learning_rate_schedule == LearningRateSchedule::Visits;
         let table = QTable::new(num_actions, config.initial_value as f32, track);
@@ -685,7 +708,8 @@ impl TabularAgent {
                 let bootstrap = match algorithm {
                     Algorithm::QLearning => max_allowed(values, mask),
                     Algorithm::Sarsa => {
-                        let a = epsilon_greedy(values, mask, eps_bits, rng).ok_or_else(no_action)?;
+                        let a =
+                            epsilon_greedy(values, mask, eps_bits, rng).ok_or_else(no_action)?;
                         next_action = Some(a);
                         values[a]
                     }
@@ -769,13 +793,20 @@ impl Agent for TabularAgent {
         }
         stats.steps = steps;
         stats.scalars.insert("epsilon".into(), self.epsilon());
-        stats.scalars.insert("states".into(), self.table.len() as f64);
         stats
             .scalars
-            .insert("table_mib".into(), self.table.memory_bytes() as f64 / (1 << 20) as f64);
-        stats.scalars.insert("episodes".into(), self.episodes_done as f64);
+            .insert("states".into(), self.table.len() as f64);
+        stats.scalars.insert(
+            "table_mib".into(),
+            self.table.memory_bytes() as f64 / (1 << 20) as f64,
+        );
+        stats
+            .scalars
+            .insert("episodes".into(), self.episodes_done as f64);
         if self.config.learning_rate_schedule == LearningRateSchedule::Constant {
-            stats.scalars.insert("learning_rate".into(), self.config.learning_rate);
+            stats
+                .scalars
+                .insert("learning_rate".into(), self.config.learning_rate);
         }
         Ok(stats)
     }
@@ -786,7 +817,8 @@ impl Agent for TabularAgent {
         let n = self.table.num_actions().min(obs.mask.len());
         let fallback = || obs.mask.iter().position(|&ok| ok).unwrap_or(0);
         let Some(index) = self.table.find(obs.state) else {
-            return uniform_allowed(rng.next_u32(), Some(&obs.mask[..n]), n).unwrap_or_else(fallback);
+            return uniform_allowed(rng.next_u32(), Some(&obs.mask[..n]), n)
+                .unwrap_or_else(fallback);
         };
         let row = &self.table.row(index)[..n];
         let mask = &obs.mask[..n];
@@ -858,7 +890,9 @@ impl TableLayout {
     fn bytes(&self) -> Option<u64> {
         let cells = self.rows.checked_mul(self.num_actions)?;
         let per_cell = if self.visits { 8 } else { 4 };
-        self.rows.checked_mul(8)?.checked_add(cells.checked_mul(per_cell)?)
+        self.rows
+            .checked_mul(8)?
+            .checked_add(cells.checked_mul(per_cell)?)
     }
 }
 
@@ -881,7 +915,10 @@ fn checkpoint_error(path: &Path, message: impl Into<String>) -> AgentError {
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to
 /// disk, then renamed over `path`, so a crash never leaves a half-written file in its place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| checkpoint_error(path, "not a file path"))?;
@@ -949,15 +986,21 @@ pub fn save_checkpoint(agent: &TabularAgent, path: &Path) -> Result<(), AgentErr
 
 /// Reads only the header of a checkpoint file (to learn its kind).
 pub fn read_header(path: &Path) -> Result<CheckpointHeader, AgentError> {
-    let bytes = std::fs::read(path).map_err(|e| checkpoint_error(path, format!("cannot read: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| checkpoint_error(path, format!("cannot read: {e}")))?;
     parse_header(path, &bytes).map(|(h, _)| h)
 }
 
-fn parse_header<'a>(path: &Path, bytes: &'a [u8]) -> Result<(CheckpointHeader, &'a [u8]), AgentError> {
-    let newline = bytes
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(|| checkpoint_error(path, "not a Cadenza tabular checkpoint (no header line; truncated or corrupt)"))?;
+fn parse_header<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+) -> Result<(CheckpointHeader, &'a [u8]), AgentError> {
+    let newline = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
+        checkpoint_error(
+            path,
+            "not a Cadenza tabular checkpoint (no header line; truncated or corrupt)",
+        )
+    })?;
     let value: serde_json::Value = serde_json::from_slice(&bytes[..newline])
         .map_err(|e| checkpoint_error(path, format!("corrupt header: {e}")))?;
     let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
@@ -988,7 +1031,10 @@ pub fn decode_checkpoint(
 ) -> Result<TabularAgent, AgentError> {
     let (header, body) = parse_header(path, bytes)?;
     let algorithm = Algorithm::from_kind(&header.kind).ok_or_else(|| {
-        checkpoint_error(path, format!("unknown tabular agent kind '{}'", header.kind))
+        checkpoint_error(
+            path,
+            format!("unknown tabular agent kind '{}'", header.kind),
+        )
     })?;
     if let Some(kind) = expected_kind {
         if kind != header.kind {
@@ -1000,7 +1046,10 @@ pub fn decode_checkpoint(
     }
     let layout = &header.table;
     if layout.encoding != "binary-le" {
-        return Err(checkpoint_error(path, format!("unknown table encoding '{}'", layout.encoding)));
+        return Err(checkpoint_error(
+            path,
+            format!("unknown table encoding '{}'", layout.encoding),
+        ));
     }
     let expected = layout
         .bytes()
@@ -1009,13 +1058,19 @@ pub fn decode_checkpoint(
     if (body.len() as u64) < expected {
         return Err(checkpoint_error(
             path,
-            format!("truncated: the table needs {expected} bytes, the file has {}", body.len()),
+            format!(
+                "truncated: the table needs {expected} bytes, the file has {}",
+                body.len()
+            ),
         ));
     }
     if body.len() as u64 != expected {
         return Err(checkpoint_error(
             path,
-            format!("corrupt: {} bytes after the table", body.len() as u64 - expected),
+            format!(
+                "corrupt: {} bytes after the table",
+                body.len() as u64 - expected
+            ),
         ));
     }
     let (data, tail) = body.split_at(body.len() - 8);
@@ -1032,7 +1087,10 @@ pub fn decode_checkpoint(
     )
     .map_err(|e| checkpoint_error(path, format!("invalid config: {e}")))?;
     if layout.visits != agent.table.track_visits {
-        return Err(checkpoint_error(path, "corrupt: visit counts disagree with the config"));
+        return Err(checkpoint_error(
+            path,
+            "corrupt: visit counts disagree with the config",
+        ));
     }
     let rows = layout.rows as usize;
     let cells = rows * layout.num_actions as usize;
@@ -1061,7 +1119,8 @@ pub fn decode_checkpoint(
 /// Loads a tabular agent from a checkpoint directory (as written by [`Agent::save`]).
 pub fn load(dir: &Path, expected_kind: Option<&str>) -> Result<TabularAgent, AgentError> {
     let path = dir.join(CHECKPOINT_FILE);
-    let bytes = std::fs::read(&path).map_err(|e| checkpoint_error(&path, format!("cannot read: {e}")))?;
+    let bytes =
+        std::fs::read(&path).map_err(|e| checkpoint_error(&path, format!("cannot read: {e}")))?;
     decode_checkpoint(&path, &bytes, expected_kind)
 }
 
@@ -1128,7 +1187,10 @@ mod tests {
         let row = a.table().values_of(s0).unwrap();
         let (a0, &q) = row.iter().enumerate().find(|(_, &v)| v != 2.0).unwrap();
         let r = if a0 == 5 { 1.0 } else { 0.0 };
-        assert!((q - (2.0 + 0.5 * (r + 0.9 * 2.0 - 2.0))).abs() < 1e-6, "{q}");
+        assert!(
+            (q - (2.0 + 0.5 * (r + 0.9 * 2.0 - 2.0))).abs() < 1e-6,
+            "{q}"
+        );
         assert!(a.table().values_of(s1).is_some(), "next row created");
         assert_eq!(a.table().len(), 2);
     }
@@ -1141,7 +1203,10 @@ mod tests {
             let row = a.table().values_of(s0).unwrap();
             let (a0, &q) = row.iter().enumerate().find(|(_, &v)| v != 4.0).unwrap();
             let r = if a0 == 5 { 1.0 } else { 0.0 };
-            assert!((q - (4.0 + 0.5 * (r + 0.9 * 4.0 - 4.0))).abs() < 1e-6, "{algorithm:?}: {q}");
+            assert!(
+                (q - (4.0 + 0.5 * (r + 0.9 * 4.0 - 4.0))).abs() < 1e-6,
+                "{algorithm:?}: {q}"
+            );
         }
     }
 
@@ -1189,7 +1254,11 @@ mod tests {
         a.learn(&mut envs, 200_000, &mut rng).unwrap();
         let s = envs.envs()[0].discrete_state();
         let mask = vec![true; 38];
-        let obs = Observation { dense: &[], state: s, mask: &mask };
+        let obs = Observation {
+            dense: &[],
+            state: s,
+            mask: &mask,
+        };
         assert_eq!(a.act(&obs, ActMode::Greedy, &mut rng), 5);
     }
 
@@ -1232,7 +1301,11 @@ mod tests {
             epsilon_end: 0.0,
             ..TabularConfig::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("epsilon_end"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("epsilon_end"));
         let text = "gamma = 0.5\nlearning_rat = 0.1\n";
         let err = serde_json::from_value::<TabularConfig>(serde_json::json!({"learning_rat": 0.1}))
             .unwrap_err()
@@ -1293,20 +1366,30 @@ mod tests {
         assert_eq!(encode_checkpoint(&b), encode_checkpoint(&a));
 
         let err = load(&dir, Some("q")).unwrap_err().to_string();
-        assert!(err.contains("tabular.ckpt") && err.contains("'sarsa'"), "{err}");
+        assert!(
+            err.contains("tabular.ckpt") && err.contains("'sarsa'"),
+            "{err}"
+        );
 
         let path = dir.join(CHECKPOINT_FILE);
         let bytes = std::fs::read(&path).unwrap();
         let err = decode_checkpoint(&path, &bytes[..bytes.len() - 100], None)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("truncated") && err.contains("tabular.ckpt"), "{err}");
+        assert!(
+            err.contains("truncated") && err.contains("tabular.ckpt"),
+            "{err}"
+        );
         let mut flipped = bytes.clone();
         let last = flipped.len() - 20;
         flipped[last] ^= 0x40;
-        let err = decode_checkpoint(&path, &flipped, None).unwrap_err().to_string();
+        let err = decode_checkpoint(&path, &flipped, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("checksum"), "{err}");
-        let err = decode_checkpoint(&path, b"hello", None).unwrap_err().to_string();
+        let err = decode_checkpoint(&path, b"hello", None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a Cadenza tabular checkpoint"), "{err}");
         let err = decode_checkpoint(&path, b"{\"format\":\"cadenza-ppo\"}\n", None)
             .unwrap_err()

@@ -318,7 +318,10 @@ pub fn train(
 
     // --- the loop ------------------------------------------------------------------------------
     while done < config.steps {
-        let chunk = config.chunk_steps.min(next_eval - done).min(config.steps - done);
+        let chunk = config
+            .chunk_steps
+            .min(next_eval - done)
+            .min(config.steps - done);
         let t0 = Instant::now();
         let stats = agent.learn(envs, chunk, &mut rng)?;
         learn_secs += t0.elapsed().as_secs_f64();
@@ -451,9 +454,14 @@ mod tests {
             chunk_steps: 3_000,
             ..TrainConfig::default()
         };
-        let mut agent =
-            TabularAgent::new(Algorithm::QLearning, TabularConfig::default(), "rl-tuner", 38, config.steps)
-                .unwrap();
+        let mut agent = TabularAgent::new(
+            Algorithm::QLearning,
+            TabularConfig::default(),
+            "rl-tuner",
+            38,
+            config.steps,
+        )
+        .unwrap();
         let mut envs = VecEnv::new(vec![env(), env()], 1).unwrap();
         let mut eval_env = env();
         let options = RunOptions {
@@ -513,9 +521,14 @@ mod tests {
             eval_episodes: 2,
             ..TrainConfig::default()
         };
-        let mut agent =
-            TabularAgent::new(Algorithm::Sarsa, TabularConfig::default(), "rl-tuner", 38, config.steps)
-                .unwrap();
+        let mut agent = TabularAgent::new(
+            Algorithm::Sarsa,
+            TabularConfig::default(),
+            "rl-tuner",
+            38,
+            config.steps,
+        )
+        .unwrap();
         let mut envs = VecEnv::new(vec![env()], 1).unwrap();
         let out = train(
             &mut agent,
@@ -543,6 +556,10 @@ mod tests {
             eval_episodes: 0,
             ..TrainConfig::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("eval_episodes"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("eval_episodes"));
     }
 }

@@ -57,7 +57,11 @@ fn learns(kind: &str, config: &str, steps: u64) {
 
 #[test]
 fn ppo_learns_to_stay_in_scale() {
-    learns("ppo", "num_steps = 32\nminibatch_size = 256\nlearning_rate = 3e-3", 12_000);
+    learns(
+        "ppo",
+        "num_steps = 32\nminibatch_size = 256\nlearning_rate = 3e-3",
+        12_000,
+    );
 }
 
 #[test]
@@ -94,8 +98,12 @@ fn masked_actions_are_never_taken() {
         // A hot temperature spreads probability everywhere; masked actions still get none.
         let hot = ActMode::Sample { temperature: 50.0 };
         let samples =
-            pg::sample_melodies(agent.as_mut(), &task, Box::new(InScaleReward), 20, 1, hot).unwrap();
-        assert!(samples.iter().all(|s| s.total == 0.0), "{kind}: sampled a masked pitch");
+            pg::sample_melodies(agent.as_mut(), &task, Box::new(InScaleReward), 20, 1, hot)
+                .unwrap();
+        assert!(
+            samples.iter().all(|s| s.total == 0.0),
+            "{kind}: sampled a masked pitch"
+        );
     }
 }
 
@@ -107,7 +115,15 @@ fn checkpoint_dir(name: &str) -> std::path::PathBuf {
 }
 
 fn samples(agent: &mut dyn Agent, mode: ActMode) -> Vec<Sample> {
-    pg::sample_melodies(agent, &TaskSpec::rl_tuner(), Box::new(InScaleReward), 30, 7, mode).unwrap()
+    pg::sample_melodies(
+        agent,
+        &TaskSpec::rl_tuner(),
+        Box::new(InScaleReward),
+        30,
+        7,
+        mode,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -116,14 +132,19 @@ fn checkpoint_round_trip_gives_the_same_policy() {
         let config = format!("num_steps = 8\n[model]\narch = \"{arch}\"\nhidden = 16");
         let mut agent = build(kind, &config, 11, 1_000);
         let mut envs = envs(&TaskSpec::rl_tuner(), 4, 0);
-        agent.learn(&mut envs, 500, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+        agent
+            .learn(&mut envs, 500, &mut ChaCha8Rng::seed_from_u64(0))
+            .unwrap();
         let dir = checkpoint_dir(&format!("round-{kind}"));
         agent.save(&dir).unwrap();
         let mut loaded = pg::load(&dir, DeviceChoice::Cpu).unwrap();
         assert_eq!(loaded.kind(), kind);
         // Sampling with the same seed consumes the same uniforms: equal melodies mean equal
         // distributions at every visited state (to the sampler's resolution); greedy too.
-        assert_eq!(samples(agent.as_mut(), SAMPLE), samples(loaded.as_mut(), SAMPLE));
+        assert_eq!(
+            samples(agent.as_mut(), SAMPLE),
+            samples(loaded.as_mut(), SAMPLE)
+        );
         assert_eq!(
             samples(agent.as_mut(), ActMode::Greedy),
             samples(loaded.as_mut(), ActMode::Greedy)
@@ -158,7 +179,10 @@ fn bad_checkpoints_are_clear_errors() {
 
     // Another kind.
     let err = checkpoint_error(pg::load_kind(&dir, "a2c", DeviceChoice::Cpu));
-    assert!(err.contains(pg::HEADER_FILE) && err.contains("'ppo'"), "{err}");
+    assert!(
+        err.contains(pg::HEADER_FILE) && err.contains("'ppo'"),
+        "{err}"
+    );
 
     // Truncated weights.
     let bytes = std::fs::read(&weights).unwrap();
@@ -172,11 +196,20 @@ fn bad_checkpoints_are_clear_errors() {
     assert!(err.contains(pg::WEIGHTS_FILE), "{err}");
 
     // Weights of another shape.
-    build("ppo", "[model]\nhidden = 9", 0, 10).save(&dir).unwrap();
+    build("ppo", "[model]\nhidden = 9", 0, 10)
+        .save(&dir)
+        .unwrap();
     let good_header = std::fs::read_to_string(&header).unwrap();
-    std::fs::write(&header, good_header.replace("\"hidden\": 9", "\"hidden\": 8")).unwrap();
+    std::fs::write(
+        &header,
+        good_header.replace("\"hidden\": 9", "\"hidden\": 8"),
+    )
+    .unwrap();
     let err = checkpoint_error(pg::load(&dir, DeviceChoice::Cpu));
-    assert!(err.contains(pg::WEIGHTS_FILE) && err.contains("shape"), "{err}");
+    assert!(
+        err.contains(pg::WEIGHTS_FILE) && err.contains("shape"),
+        "{err}"
+    );
 
     // Corrupt and truncated headers, unknown kind, missing directory.
     std::fs::write(&header, &good_header[..good_header.len() / 2]).unwrap();
@@ -197,9 +230,21 @@ fn bad_checkpoints_are_clear_errors() {
 fn training_is_deterministic_under_a_seed_on_cpu() {
     for kind in ["ppo", "a2c"] {
         let run = || {
-            let mut agent = build(kind, "num_steps = 16\nminibatch_size = 64\n[model]\nhidden = 16"
-                .replace("minibatch_size = 64\n", if kind == "ppo" { "minibatch_size = 64\n" } else { "" })
-                .as_str(), 5, 3_000);
+            let mut agent = build(
+                kind,
+                "num_steps = 16\nminibatch_size = 64\n[model]\nhidden = 16"
+                    .replace(
+                        "minibatch_size = 64\n",
+                        if kind == "ppo" {
+                            "minibatch_size = 64\n"
+                        } else {
+                            ""
+                        },
+                    )
+                    .as_str(),
+                5,
+                3_000,
+            );
             let mut envs = envs(&TaskSpec::rl_tuner(), 8, 3);
             let stats = agent
                 .learn(&mut envs, 3_000, &mut ChaCha8Rng::seed_from_u64(3))
@@ -237,12 +282,21 @@ fn configs_are_validated_with_the_field_named() {
     assert!(err.contains("epoch"), "{err}");
     let err = error(&spec("[model]\nhidden = 0"));
     assert!(err.contains("model.hidden"), "{err}");
-    let err = error(&BuildSpec { kind: "dqn", ..spec("") });
+    let err = error(&BuildSpec {
+        kind: "dqn",
+        ..spec("")
+    });
     assert!(err.contains("reinforce, a2c, ppo"), "{err}");
-    assert_eq!(pg::recommended_envs("ppo", None).unwrap(), pg::PpoConfig::default().num_envs);
+    assert_eq!(
+        pg::recommended_envs("ppo", None).unwrap(),
+        pg::PpoConfig::default().num_envs
+    );
     assert!("tpu".parse::<DeviceChoice>().is_err());
     if !pg::cuda_available() {
-        let err = error(&BuildSpec { device: DeviceChoice::Cuda, ..spec("") });
+        let err = error(&BuildSpec {
+            device: DeviceChoice::Cuda,
+            ..spec("")
+        });
         assert!(err.contains("cuda"), "{err}");
     }
 }

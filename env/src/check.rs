@@ -88,12 +88,18 @@ pub fn check_env<E: Environment, F: Fn() -> E>(make: F) -> CheckReport {
     let mut report = CheckReport::default();
     report.record("action space", check_action_space(&make()));
     report.record("observation space", check_observation_space(&make()));
-    report.record("step before reset is an error", check_step_before_reset(&mut make()));
+    report.record(
+        "step before reset is an error",
+        check_step_before_reset(&mut make()),
+    );
     report.record("reset observation in space", check_reset(&mut make()));
     report.record("seeded reset determinism", check_seeded_reset(&mut make()));
     report.record("step on a sampled action", check_step(&mut make()));
     report.record("step determinism", check_step_determinism(&make));
-    report.record("out-of-range and masked actions", check_bad_actions(&mut make()));
+    report.record(
+        "out-of-range and masked actions",
+        check_bad_actions(&mut make()),
+    );
     report.record("full episodes", check_episodes(&mut make()));
     report.record("fresh data on every call", check_fresh_data(&mut make()));
     report.record("close twice", {
@@ -130,12 +136,7 @@ fn check_observation_space<E: Environment>(env: &E) -> CheckResultOf {
     if space.low.iter().zip(&space.high).any(|(l, h)| l == h) {
         return Ok(Some("low == high somewhere".into()));
     }
-    if space
-        .low
-        .iter()
-        .chain(&space.high)
-        .any(|v| v.is_infinite())
-    {
+    if space.low.iter().chain(&space.high).any(|v| v.is_infinite()) {
         return Ok(Some("infinite bounds".into()));
     }
     Ok(None)
@@ -247,7 +248,11 @@ fn check_bad_actions<E: Environment>(env: &mut E) -> CheckResultOf {
     let n = env.action_space().n;
     match env.step(n) {
         Err(EnvError::ActionOutOfRange { .. }) => {}
-        Err(other) => return Err(format!("action {n}: expected ActionOutOfRange, got {other}")),
+        Err(other) => {
+            return Err(format!(
+                "action {n}: expected ActionOutOfRange, got {other}"
+            ))
+        }
         Ok(_) => return Err(format!("action {n} outside the space was accepted")),
     }
     if let Some(masked) = info.action_mask.iter().position(|&ok| !ok) {
@@ -283,7 +288,9 @@ fn check_episodes<E: Environment>(env: &mut E) -> CheckResultOf {
                 return Err(format!("non-finite reward at step {steps}"));
             }
             if step.truncated {
-                return Err(format!("truncated at step {steps}: plain envs never truncate"));
+                return Err(format!(
+                    "truncated at step {steps}: plain envs never truncate"
+                ));
             }
             info = step.info;
             if step.terminated {
@@ -295,7 +302,11 @@ fn check_episodes<E: Environment>(env: &mut E) -> CheckResultOf {
         }
         match env.step(0) {
             Err(EnvError::EpisodeOver { .. }) => {}
-            Err(other) => return Err(format!("step after the end: expected EpisodeOver, got {other}")),
+            Err(other) => {
+                return Err(format!(
+                    "step after the end: expected EpisodeOver, got {other}"
+                ))
+            }
             Ok(_) => return Err("step after the end of the episode succeeded".into()),
         }
     }

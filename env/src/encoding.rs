@@ -192,14 +192,14 @@ impl EventEncoding {
                     }
                 }
                 _ => {
-                    let pitch = self
-                        .pitch_of(event)
-                        .ok_or_else(|| EncodingError::EventOutOfRange {
-                            event: event as u32,
-                            position: step,
-                            encoding: self.to_string(),
-                            max: self.num_events() as u32 - 1,
-                        })?;
+                    let pitch =
+                        self.pitch_of(event)
+                            .ok_or_else(|| EncodingError::EventOutOfRange {
+                                event: event as u32,
+                                position: step,
+                                encoding: self.to_string(),
+                                max: self.num_events() as u32 - 1,
+                            })?;
                     notes.push(Note {
                         pitch,
                         start: step as u32,
@@ -221,14 +221,14 @@ impl EventEncoding {
         }
         let mut busy_until = 0u32;
         for note in notes {
-            let event = self
-                .event_of_pitch(note.pitch)
-                .ok_or_else(|| EncodingError::PitchOutOfRange {
-                    pitch: note.pitch,
-                    encoding: self.to_string(),
-                    min: self.min_pitch,
-                    max: self.max_pitch,
-                })?;
+            let event =
+                self.event_of_pitch(note.pitch)
+                    .ok_or_else(|| EncodingError::PitchOutOfRange {
+                        pitch: note.pitch,
+                        encoding: self.to_string(),
+                        min: self.min_pitch,
+                        max: self.max_pitch,
+                    })?;
             if note.start < busy_until {
                 return Err(EncodingError::Overlap { step: note.start });
             }
@@ -319,7 +319,10 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for enc in [EventEncoding::RL_TUNER_38, EventEncoding::new(55, 88).unwrap()] {
+        for enc in [
+            EventEncoding::RL_TUNER_38,
+            EventEncoding::new(55, 88).unwrap(),
+        ] {
             assert_eq!(enc.to_string().parse::<EventEncoding>().unwrap(), enc);
         }
         assert!("range-90-80".parse::<EventEncoding>().is_err());
@@ -337,7 +340,9 @@ mod tests {
 
     #[test]
     fn validate_names_position() {
-        let err = EventEncoding::RL_TUNER_38.validate(&[0, 1, 38]).unwrap_err();
+        let err = EventEncoding::RL_TUNER_38
+            .validate(&[0, 1, 38])
+            .unwrap_err();
         assert!(err.to_string().contains("position 2"), "{err}");
     }
 }

@@ -104,11 +104,12 @@ impl ImprovConfig {
         if high.midi() - low.midi() < 11 {
             return Err(field(
                 "high",
-                format!("the range {low}..{high} is less than an octave: expected at least 12 pitches"),
+                format!(
+                    "the range {low}..{high} is less than an octave: expected at least 12 pitches"
+                ),
             ));
         }
-        let encoding =
-            EventEncoding::new(low.midi(), high.midi()).map_err(|e| field("low", e))?;
+        let encoding = EventEncoding::new(low.midi(), high.midi()).map_err(|e| field("low", e))?;
         let meter: Meter = self.meter.parse().map_err(|e| field("meter", e))?;
         let tempo = Tempo::new(self.tempo).map_err(|e| field("tempo", e))?;
         if !(1..=48).contains(&self.steps_per_quarter) {
@@ -124,7 +125,10 @@ impl ImprovConfig {
             ));
         }
         if !(1..=16).contains(&self.history) {
-            return Err(field("history", format!("{}: expected 1..=16", self.history)));
+            return Err(field(
+                "history",
+                format!("{}: expected 1..=16", self.history),
+            ));
         }
         let steps_per_bar = meter
             .steps_per_bar(self.steps_per_quarter)
@@ -237,7 +241,9 @@ mod tests {
 
     #[test]
     fn misspelt_field_is_named() {
-        let err = ImprovConfig::from_toml("lenght = 32").unwrap_err().to_string();
+        let err = ImprovConfig::from_toml("lenght = 32")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lenght"), "{err}");
     }
 

@@ -56,7 +56,8 @@ impl SpinPool {
         // SAFETY: the reference is published only until every worker has reported done,
         // which this function waits for before returning (also while unwinding, through the
         // guard), so no worker can use it after the borrow ends.
-        let job_static: &'static Job = unsafe { std::mem::transmute::<&'a (dyn Fn(usize) + Sync + 'a), &'static Job>(job) };
+        let job_static: &'static Job =
+            unsafe { std::mem::transmute::<&'a (dyn Fn(usize) + Sync + 'a), &'static Job>(job) };
         *self.shared.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job_static);
         self.shared.done.store(0, Ordering::SeqCst);
         self.shared.generation.fetch_add(1, Ordering::SeqCst);
@@ -94,7 +95,7 @@ fn worker(shared: &Shared, part: usize) {
                 break;
             }
             spins = spins.wrapping_add(1);
-            if spins % 64 == 0 && start.elapsed() > SPIN_FOR {
+            if spins.is_multiple_of(64) && start.elapsed() > SPIN_FOR {
                 // Idle for a while: stop burning the core, but keep latency low.
                 std::thread::sleep(Duration::from_micros(50));
             } else {

@@ -242,7 +242,12 @@ impl<E: Environment> VecEnv<E> {
         Ok(())
     }
 
-    fn check_len(&self, what: &'static str, got: usize, expected: usize) -> Result<(), VecEnvError> {
+    fn check_len(
+        &self,
+        what: &'static str,
+        got: usize,
+        expected: usize,
+    ) -> Result<(), VecEnvError> {
         if got == expected {
             Ok(())
         } else {
@@ -290,14 +295,16 @@ impl<E: Environment> VecEnv<E> {
                 let first_error = &self.first_error;
                 let job = |part: usize| {
                     let buffers = &buffers;
-                    for index in (part * chunk)..((part + 1) * chunk).min(n) {
+                    let end = ((part + 1) * chunk).min(n);
+                    for (index, &action) in actions.iter().enumerate().take(end).skip(part * chunk)
+                    {
                         // SAFETY: parts cover disjoint index ranges, every index is below
                         // `n`, and the vectors are neither resized nor otherwise borrowed
                         // while the pool runs (it returns only when all parts are done).
                         let result = unsafe {
                             advance(
                                 &mut *buffers.envs.add(index),
-                                actions[index],
+                                action,
                                 std::slice::from_raw_parts_mut(
                                     buffers.observations.add(index * dim),
                                     dim,

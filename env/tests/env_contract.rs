@@ -93,7 +93,11 @@ fn discrete_state_packs_recent_events_and_step() {
     let s2 = env.discrete_state();
     assert_ne!(s0, s1);
     assert_ne!(s1, s2);
-    assert_eq!(s2 & 0xffff, ((16 + 1) << 8 | (14 + 1)) as u64, "most recent event in the higher byte");
+    assert_eq!(
+        s2 & 0xffff,
+        ((16 + 1) << 8 | (14 + 1)) as u64,
+        "most recent event in the higher byte"
+    );
     assert_eq!(s2 >> 40, 2);
 }
 

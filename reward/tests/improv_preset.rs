@@ -81,7 +81,12 @@ fn solo(setting: &Setting) -> Vec<Event> {
 
 /// Chord arpeggios in quarter and eighth notes: root, third, fifth, seventh and back.
 fn arpeggios(setting: &Setting) -> Vec<Event> {
-    let chords: [[u8; 4]; 4] = [[62, 65, 69, 72], [67, 71, 74, 77], [64, 67, 71, 72], [64, 67, 71, 72]];
+    let chords: [[u8; 4]; 4] = [
+        [62, 65, 69, 72],
+        [67, 71, 74, 77],
+        [64, 67, 71, 72],
+        [64, 67, 71, 72],
+    ];
     let mut line = Vec::new();
     for (bar, tones) in chords.iter().enumerate() {
         let start = bar as u32 * 16;
@@ -103,7 +108,11 @@ fn arpeggios(setting: &Setting) -> Vec<Event> {
 }
 
 /// Runs a reward over a melody: (total, per-term sums, per-step totals).
-fn score<R: Reward>(reward: &mut R, setting: &Setting, melody: &[Event]) -> (f64, Vec<f64>, Vec<f64>) {
+fn score<R: Reward>(
+    reward: &mut R,
+    setting: &Setting,
+    melody: &[Event],
+) -> (f64, Vec<f64>, Vec<f64>) {
     reward.reset(setting);
     let n = reward.term_names().len();
     let mut terms = vec![0.0; n];
@@ -172,6 +181,8 @@ fn improv_prefers_music_to_random_melodies() {
     }
     let mean = random_totals.iter().sum::<f64>() / runs as f64;
     let best = random_totals.iter().copied().fold(f64::MIN, f64::max);
+    eprintln!("solo {solo_total:.2} {solo_terms:.2?}");
+    eprintln!("arpeggios {arp_total:.2}, random mean {mean:.2}, best {best:.2}");
     assert!(
         solo_total > mean && arp_total > mean,
         "solo {solo_total}, arpeggios {arp_total}, random mean {mean}"
@@ -269,7 +280,10 @@ fn improv_out_of_range_events_carry_no_pitch() {
     // An out-of-range event acts like a hold: same values as with HOLD in its place.
     let setting = two_five_one(64);
     let melody = solo(&setting);
-    let garbled: Vec<Event> = melody.iter().map(|&e| if e == 1 { 250 } else { e }).collect();
+    let garbled: Vec<Event> = melody
+        .iter()
+        .map(|&e| if e == 1 { 250 } else { e })
+        .collect();
     let mut reward = ImprovReward::preset();
     assert_eq!(
         score(&mut reward, &setting, &melody).2,
@@ -301,9 +315,15 @@ hold_beats = 4
     assert_eq!(config.motif_development.params.motif_notes, 5);
     assert_eq!(config.cadence.weight, 1.0);
     assert_eq!(config.cadence.params.hold_beats, 4);
-    assert_eq!(config.cadence.params.tonic_reward, CadenceParams::default().tonic_reward);
+    assert_eq!(
+        config.cadence.params.tonic_reward,
+        CadenceParams::default().tonic_reward
+    );
     assert_eq!(config.contour, Weighted::default());
-    assert_eq!(ImprovConfig::from_toml_str("").unwrap(), ImprovConfig::default());
+    assert_eq!(
+        ImprovConfig::from_toml_str("").unwrap(),
+        ImprovConfig::default()
+    );
 }
 
 #[test]
@@ -312,7 +332,10 @@ fn improv_config_round_trips() {
     config.phrase_breath.weight = 0.5;
     config.range_tessitura.params.low = 60;
     let text = config.to_toml_string().unwrap();
-    assert!(text.contains("[phrase_breath]") && text.contains("weight = 0.5"), "{text}");
+    assert!(
+        text.contains("[phrase_breath]") && text.contains("weight = 0.5"),
+        "{text}"
+    );
     assert_eq!(ImprovConfig::from_toml_str(&text).unwrap(), config);
     // Any serde format works, e.g. JSON.
     let json = serde_json::to_string(&config).unwrap();
@@ -323,6 +346,7 @@ fn improv_config_round_trips() {
 fn improv_config_errors_name_the_field() {
     let err = |text: &str| ImprovConfig::from_toml_str(text).unwrap_err().to_string();
     let e = err("[chord_tone_on_strong_beat]\nstrong_rewrd = 1.0\n");
+    eprintln!("{e}");
     assert!(e.contains("strong_rewrd"), "{e}");
     let e = err("[chord_tones]\nweight = 1.0\n");
     assert!(e.contains("chord_tones"), "{e}");
@@ -339,7 +363,9 @@ fn improv_config_errors_name_the_field() {
     let mut config = ImprovConfig::default();
     config.rhythmic_variety.weight = -1.0;
     let e = ImprovReward::new(&config).unwrap_err();
-    assert!(matches!(e, ImprovError::InvalidParam { ref field, .. } if field == "rhythmic_variety.weight"));
+    assert!(
+        matches!(e, ImprovError::InvalidParam { ref field, .. } if field == "rhythmic_variety.weight")
+    );
 }
 
 #[test]

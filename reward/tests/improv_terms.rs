@@ -105,15 +105,11 @@ fn improv_chord_tone_rewards_chord_tones_on_strong_beats() {
     // B on beat 1 (+1), C on beat 2 (0), A on beat 3 (-0.5), D on beat 4 (0),
     // F held from the last sixteenth of bar 1 into beat 1 of bar 2 (not attacked there: 0),
     // then G on beat 3 of bar 2 (+1).
-    let melody = seq(&[
-        (71, 4),
-        (72, 4),
-        (69, 4),
-        (74, 3),
-        (77, 9),
-        (67, 8),
-    ]);
-    assert_values(&run(&mut term, &s, &melody), &[(0, 1.0), (8, -0.5), (24, 1.0)]);
+    let melody = seq(&[(71, 4), (72, 4), (69, 4), (74, 3), (77, 9), (67, 8)]);
+    assert_values(
+        &run(&mut term, &s, &melody),
+        &[(0, 1.0), (8, -0.5), (24, 1.0)],
+    );
 }
 
 #[test]
@@ -121,7 +117,10 @@ fn improv_chord_tone_without_progression_uses_tonic_triad() {
     let mut term = ChordToneOnStrongBeat::default();
     // C major: E on beat 1 is in the tonic triad, D on beat 3 is not.
     let s = setting(16, None);
-    assert_values(&run(&mut term, &s, &seq(&[(64, 8), (62, 8)])), &[(0, 1.0), (8, -0.5)]);
+    assert_values(
+        &run(&mut term, &s, &seq(&[(64, 8), (62, 8)])),
+        &[(0, 1.0), (8, -0.5)],
+    );
     // A minor (same key signature): the triad is A C E, so C is a chord tone and C# is not.
     let mut minor = setting(16, None);
     minor.tonic = 9;
@@ -139,13 +138,20 @@ fn improv_chord_tone_mid_bar_and_meter() {
         ..Default::default()
     })
     .unwrap();
-    assert_values(&run(&mut no_mid, &s, &seq(&[(71, 8), (69, 8)])), &[(0, 1.0)]);
+    assert_values(
+        &run(&mut no_mid, &s, &seq(&[(71, 8), (69, 8)])),
+        &[(0, 1.0)],
+    );
     // In 3/4 only the downbeat is strong.
     let mut waltz = setting(24, Some(g7()));
     waltz.beats_per_bar = 3;
     let mut term = ChordToneOnStrongBeat::default();
     assert_values(
-        &run(&mut term, &waltz, &seq(&[(71, 4), (72, 4), (69, 4), (74, 12)])),
+        &run(
+            &mut term,
+            &waltz,
+            &seq(&[(71, 4), (72, 4), (69, 4), (74, 12)]),
+        ),
         &[(0, 1.0), (12, 1.0)],
     );
 }
@@ -181,7 +187,10 @@ fn improv_chord_scale_follows_the_changes() {
     let mut s = setting(8, None);
     s.chords = [vec![dm7(); 4], vec![c7; 4]].concat();
     let mut term = ChordScaleMembership::default();
-    assert_values(&run(&mut term, &s, &seq(&[(70, 4), (70, 4)])), &[(0, -1.0), (4, 0.2)]);
+    assert_values(
+        &run(&mut term, &s, &seq(&[(70, 4), (70, 4)])),
+        &[(0, -1.0), (4, 0.2)],
+    );
 }
 
 // ---------------------------------------------------------------- non_chord_tone_resolution
@@ -192,12 +201,22 @@ fn improv_resolution_passing_and_neighbour_tones() {
     let mut term = NonChordToneResolution::default();
     assert_eq!(term.term_names(), vec!["non_chord_tone_resolution"]);
     // E F G: F is judged when G arrives (+0.5).
-    assert_values(&run(&mut term, &s, &seq(&[(64, 4), (65, 4), (67, 8)])), &[(8, 0.5)]);
+    assert_values(
+        &run(&mut term, &s, &seq(&[(64, 4), (65, 4), (67, 8)])),
+        &[(8, 0.5)],
+    );
     // E F E: neighbour tone.
-    assert_values(&run(&mut term, &s, &seq(&[(64, 4), (65, 4), (64, 8)])), &[(8, 0.5)]);
+    assert_values(
+        &run(&mut term, &s, &seq(&[(64, 4), (65, 4), (64, 8)])),
+        &[(8, 0.5)],
+    );
     // A repeated F postpones the judgement, a rest does not cancel it.
     assert_values(
-        &run(&mut term, &s, &seq(&[(64, 2), (65, 2), (65, 2), (0, 2), (67, 8)])),
+        &run(
+            &mut term,
+            &s,
+            &seq(&[(64, 2), (65, 2), (65, 2), (0, 2), (67, 8)]),
+        ),
         &[(8, 0.5)],
     );
 }
@@ -207,7 +226,10 @@ fn improv_resolution_chromatic_approach_and_unresolved() {
     // C# a half step below D over Dm7, approached by leap from A: resolved (+0.5).
     let s = setting(12, Some(dm7()));
     let mut term = NonChordToneResolution::default();
-    assert_values(&run(&mut term, &s, &seq(&[(69, 4), (61, 4), (62, 4)])), &[(8, 0.5)]);
+    assert_values(
+        &run(&mut term, &s, &seq(&[(69, 4), (61, 4), (62, 4)])),
+        &[(8, 0.5)],
+    );
     // G over Dm7 is itself a non-chord tone, and leaping from it into C# leaves it
     // unresolved (-1), before C# resolves (+0.5).
     assert_values(
@@ -216,7 +238,10 @@ fn improv_resolution_chromatic_approach_and_unresolved() {
     );
     // Over Cmaj7, B F# C: F# leapt into and out of (-1 when C arrives).
     let s = setting(12, Some(cmaj7()));
-    assert_values(&run(&mut term, &s, &seq(&[(71, 4), (66, 4), (72, 4)])), &[(8, -1.0)]);
+    assert_values(
+        &run(&mut term, &s, &seq(&[(71, 4), (66, 4), (72, 4)])),
+        &[(8, -1.0)],
+    );
     // Escape tone: C D A — approached by step, left by leap: tolerated (0).
     assert_values(&run(&mut term, &s, &seq(&[(60, 4), (62, 4), (69, 4)])), &[]);
     // Chord tones are never judged, however they leap.
@@ -231,20 +256,33 @@ fn improv_leap_recovery() {
     let mut term = LeapRecovery::default();
     assert_eq!(term.term_names(), vec!["leap_recovery"]);
     // C4 up a sixth to A4, then a step back to G4: +1.
-    assert_values(&run(&mut term, &s, &seq(&[(60, 4), (69, 4), (67, 8)])), &[(8, 1.0)]);
+    assert_values(
+        &run(&mut term, &s, &seq(&[(60, 4), (69, 4), (67, 8)])),
+        &[(8, 1.0)],
+    );
     // ... or on up to D5: -1.
-    assert_values(&run(&mut term, &s, &seq(&[(60, 4), (69, 4), (74, 8)])), &[(8, -1.0)]);
+    assert_values(
+        &run(&mut term, &s, &seq(&[(60, 4), (69, 4), (74, 8)])),
+        &[(8, -1.0)],
+    );
     // ... or a leap back down: 0.
     assert_values(&run(&mut term, &s, &seq(&[(60, 4), (69, 4), (64, 8)])), &[]);
     // A repeated A postpones the judgement; a rest does not break it.
     assert_values(
-        &run(&mut term, &s, &seq(&[(60, 4), (69, 4), (69, 2), (0, 2), (67, 4)])),
+        &run(
+            &mut term,
+            &s,
+            &seq(&[(60, 4), (69, 4), (69, 2), (0, 2), (67, 4)]),
+        ),
         &[(12, 1.0)],
     );
     // A fourth is not a leap that needs recovery.
     assert_values(&run(&mut term, &s, &seq(&[(60, 4), (65, 4), (69, 8)])), &[]);
     // Downward leaps too: G5 down to A4, then up a step to B4.
-    assert_values(&run(&mut term, &s, &seq(&[(79, 4), (69, 4), (71, 8)])), &[(8, 1.0)]);
+    assert_values(
+        &run(&mut term, &s, &seq(&[(79, 4), (69, 4), (71, 8)])),
+        &[(8, 1.0)],
+    );
 }
 
 // ---------------------------------------------------------------- range_tessitura
@@ -273,7 +311,16 @@ fn improv_range_and_tessitura() {
 fn improv_range_stays_quiet_in_register() {
     let s = setting(32, None);
     let mut term = RangeTessitura::default();
-    let melody = seq(&[(64, 4), (67, 4), (69, 4), (72, 4), (71, 4), (67, 4), (65, 4), (64, 4)]);
+    let melody = seq(&[
+        (64, 4),
+        (67, 4),
+        (69, 4),
+        (72, 4),
+        (71, 4),
+        (67, 4),
+        (65, 4),
+        (64, 4),
+    ]);
     assert_values(&run(&mut term, &s, &melody), &[]);
     // The running centre follows the melody.
     assert!((60.0..72.0).contains(&term.centre()), "{}", term.centre());
@@ -457,9 +504,18 @@ fn improv_motif_exact_transposed_rhythmic() {
     let mut term = MotifDevelopment::default();
     assert_eq!(term.term_names(), vec!["motif_development"]);
     // The second motif's last note is attacked at step 20.
-    assert_values(&run(&mut term, &s, &motif_pair([60, 62, 64, 60])), &[(20, 1.0)]);
-    assert_values(&run(&mut term, &s, &motif_pair([67, 69, 71, 67])), &[(20, 0.75)]);
-    assert_values(&run(&mut term, &s, &motif_pair([64, 62, 60, 55])), &[(20, 0.5)]);
+    assert_values(
+        &run(&mut term, &s, &motif_pair([60, 62, 64, 60])),
+        &[(20, 1.0)],
+    );
+    assert_values(
+        &run(&mut term, &s, &motif_pair([67, 69, 71, 67])),
+        &[(20, 0.75)],
+    );
+    assert_values(
+        &run(&mut term, &s, &motif_pair([64, 62, 60, 55])),
+        &[(20, 0.5)],
+    );
     // Other rhythm and other intervals: nothing.
     let other = seq(&[
         (60, 4),
@@ -505,7 +561,10 @@ fn improv_motif_copying_forever_is_capped() {
     assert_eq!(&paid[..3], &[1.0, 0.5, 0.25]);
     // ... and never more than 3 rewards in any 4-bar window.
     for start in 0..length - 64 {
-        let n = values[start..start + 64].iter().filter(|&&v| v > 0.0).count();
+        let n = values[start..start + 64]
+            .iter()
+            .filter(|&&v| v > 0.0)
+            .count();
         assert!(n <= 3, "{n} rewards in steps {start}..{}", start + 64);
     }
     // Copying pays a small fraction of a reward per note.
@@ -549,7 +608,10 @@ fn improv_cadence_without_progression_uses_tonic_triad() {
     // G is in C's tonic triad: 1 + 1 held.
     assert_values(&run(&mut term, &s, &seq(&[(64, 8), (67, 8)])), &[(15, 2.0)]);
     // D is not.
-    assert_values(&run(&mut term, &s, &seq(&[(64, 8), (62, 8)])), &[(15, -1.0)]);
+    assert_values(
+        &run(&mut term, &s, &seq(&[(64, 8), (62, 8)])),
+        &[(15, -1.0)],
+    );
 }
 
 // ---------------------------------------------------------------- parameters

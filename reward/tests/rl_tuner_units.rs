@@ -724,7 +724,8 @@ fn rl_tuner_autocorrelation_ties_follow_numpy() {
 #[test]
 fn rl_tuner_motif_values() {
     // u distinct pitches in the last 8 events: 3 + 0.3 per pitch beyond three.
-    let expected = [3.0, 3.3, 3.6, 3.8999999999999999, 4.2, 4.5];
+    // Python floats: 3 + (u - 3)·0.3 (u = 6 gives 3 + 0.8999999999999999).
+    let expected = [3.0, 3.3, 3.6, 3.0 + 3.0 * 0.3, 4.2, 4.5];
     for (k, u) in (3..=8).enumerate() {
         let mut melody: Vec<Event> = (0..u).map(|i| 14 + 2 * i as Event).collect();
         melody.resize(8, 1);
@@ -761,16 +762,16 @@ fn rl_tuner_repeated_motif() {
 #[test]
 fn rl_tuner_preferred_intervals() {
     let cases: &[(&[Event], f64)] = &[
-        (&[0, 1, 14], 0.0),                             // no earlier pitch
-        (&[16, 0], 0.25),                               // rest
-        (&[16, 1], 0.375),                              // hold
-        (&[14, 0], 0.75),                               // rest after C
-        (&[21, 1], 1.5),                                // hold after G
-        (&[21, 0, 1, 1], 1.5),                          // hold after G, across specials
-        (&[14, 21], 0.5),                               // in-key fifth
-        (&[18, 11], 0.5 * 0.0 + 0.1 * 5.0 * 0.0 + 0.1), // 7 below E: a plain fifth
-        (&[14, 18], 0.75),                              // in-key third
-        (&[16, 20], 0.44999999999999996),               // a third not from C or E
+        (&[0, 1, 14], 0.0),               // no earlier pitch
+        (&[16, 0], 0.25),                 // rest
+        (&[16, 1], 0.375),                // hold
+        (&[14, 0], 0.75),                 // rest after C
+        (&[21, 1], 1.5),                  // hold after G
+        (&[21, 0, 1, 1], 1.5),            // hold after G, across specials
+        (&[14, 21], 0.5),                 // in-key fifth
+        (&[18, 11], 0.1),                 // 7 below E: a plain fifth
+        (&[14, 18], 0.75),                // in-key third
+        (&[16, 20], 0.44999999999999996), // a third not from C or E
         (&[14, 16], 0.4),
         (&[14, 19], 0.35000000000000003),
         (&[14, 23], 0.25),

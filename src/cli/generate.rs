@@ -75,12 +75,21 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         });
         std::fs::write(&args.out, format!("{value}\n"))
             .with_context(|| format!("cannot write {}", args.out.display()))?;
-        eprintln!("wrote {} melodies to {}", melodies.len(), args.out.display());
+        eprintln!(
+            "wrote {} melodies to {}",
+            melodies.len(),
+            args.out.display()
+        );
         return Ok(());
     }
     if args.count == 1 && !args.out.is_dir() {
         super::common::check_output_path(&args.out)?;
-        write_midi(&task, &melodies[0], &args.out, &format!("{} melody", info.agent))?;
+        write_midi(
+            &task,
+            &melodies[0],
+            &args.out,
+            &format!("{} melody", info.agent),
+        )?;
         eprintln!("wrote {}", args.out.display());
         return Ok(());
     }
@@ -113,7 +122,9 @@ pub fn sample(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let bar = if count >= 10_000 && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(count as u64);
-        if let Ok(style) = ProgressStyle::with_template("{wide_bar} {human_pos}/{human_len} melodies, eta {eta}") {
+        if let Ok(style) =
+            ProgressStyle::with_template("{wide_bar} {human_pos}/{human_len} melodies, eta {eta}")
+        {
             bar.set_style(style);
         }
         bar

@@ -25,9 +25,7 @@ enum Command {
     /// Measure speed: `cadenza bench env` steps an environment as fast as it can.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Train an agent: `cadenza train --task rl-tuner --agent q --out runs/q1`.
     Train(train::TrainArgs),
-    /// Sample melodies from a trained agent: `cadenza generate --from runs/q1 --out song.mid`.
     Generate(generate::GenerateArgs),
 }
 

@@ -66,6 +66,9 @@ mod tests {
 
     #[test]
     fn silence_is_named() {
-        assert_eq!(render(&[REST, HOLD], EventEncoding::RL_TUNER_38, 16), "(silence)\n");
+        assert_eq!(
+            render(&[REST, HOLD], EventEncoding::RL_TUNER_38, 16),
+            "(silence)\n"
+        );
     }
 }

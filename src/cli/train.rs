@@ -133,7 +133,11 @@ impl RunInfo {
         let info: RunInfo = serde_json::from_str(&text)
             .with_context(|| format!("{} is corrupt", path.display()))?;
         if info.format != RUN_FORMAT {
-            bail!("{}: format '{}', expected '{RUN_FORMAT}'", path.display(), info.format);
+            bail!(
+                "{}: format '{}', expected '{RUN_FORMAT}'",
+                path.display(),
+                info.format
+            );
         }
         Ok(info)
     }
@@ -316,14 +320,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 }
             }
             if args.task != "rl-tuner" && args.task != prev.task {
-                bail!("--task {}: the run to resume trained on '{}'", args.task, prev.task);
+                bail!(
+                    "--task {}: the run to resume trained on '{}'",
+                    args.task,
+                    prev.task
+                );
             }
             if let Some(r) = &args.reward {
                 if r != &prev.reward {
                     bail!("--reward {r}: the run to resume used '{}'", prev.reward);
                 }
             }
-            (prev.task()?, prev.task_config.clone(), prev.reward.clone(), prev.agent.clone())
+            (
+                prev.task()?,
+                prev.task_config.clone(),
+                prev.reward.clone(),
+                prev.agent.clone(),
+            )
         }
         None => {
             let task = common::task(&args.task, args.task_config.as_deref(), None)?;
@@ -349,9 +362,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .or_else(|| previous.as_ref().map(|p| p.train.clone()))
         .unwrap_or_default();
     let had_file_steps = args.config.is_some() && train.steps != TrainConfig::default().steps;
-    train.steps = args
-        .steps
-        .unwrap_or(if had_file_steps { train.steps } else { 2_000_000 });
+    train.steps = args.steps.unwrap_or(if had_file_steps {
+        train.steps
+    } else {
+        2_000_000
+    });
     train.seed = args.seed;
     if let Some(e) = args.eval_every {
         train.eval_every = e;
@@ -560,19 +575,54 @@ fn print_summary(v: &SummaryView<'_>) {
     println!("{} of {} sampled melodies distinct", v.distinct, v.count);
     match v.metrics {
         Some(m) => {
-            println!("RL Tuner metrics of {} sampled melodies (Magenta's evaluation):", v.count);
+            println!(
+                "RL Tuner metrics of {} sampled melodies (Magenta's evaluation):",
+                v.count
+            );
             let rows = [
                 ("notes not in key", "percent_notes_not_in_key", true),
-                ("notes excessively repeated", "percent_notes_excessively_repeated", true),
-                ("compositions starting with tonic", "percent_compositions_starting_with_tonic", true),
+                (
+                    "notes excessively repeated",
+                    "percent_notes_excessively_repeated",
+                    true,
+                ),
+                (
+                    "compositions starting with tonic",
+                    "percent_compositions_starting_with_tonic",
+                    true,
+                ),
                 ("leaps resolved", "percent_leaps_resolved", true),
-                ("unique max note", "percent_compositions_unique_highest_note", true),
-                ("unique min note", "percent_compositions_unique_lowest_note", true),
+                (
+                    "unique max note",
+                    "percent_compositions_unique_highest_note",
+                    true,
+                ),
+                (
+                    "unique min note",
+                    "percent_compositions_unique_lowest_note",
+                    true,
+                ),
                 ("notes in motif", "percent_notes_in_motif", true),
-                ("notes in repeated motif", "percent_notes_in_repeated_motif", true),
-                ("mean autocorrelation lag 1", "mean_autocorrelation_lag1", false),
-                ("mean autocorrelation lag 2", "mean_autocorrelation_lag2", false),
-                ("mean autocorrelation lag 3", "mean_autocorrelation_lag3", false),
+                (
+                    "notes in repeated motif",
+                    "percent_notes_in_repeated_motif",
+                    true,
+                ),
+                (
+                    "mean autocorrelation lag 1",
+                    "mean_autocorrelation_lag1",
+                    false,
+                ),
+                (
+                    "mean autocorrelation lag 2",
+                    "mean_autocorrelation_lag2",
+                    false,
+                ),
+                (
+                    "mean autocorrelation lag 3",
+                    "mean_autocorrelation_lag3",
+                    false,
+                ),
             ];
             for (label, key, percent) in rows {
                 let value = m.get(key).copied().unwrap_or(f64::NAN);
@@ -589,7 +639,11 @@ fn print_summary(v: &SummaryView<'_>) {
         println!("a sampled melody:");
         print!(
             "{}",
-            pianoroll::render(melody, v.task.setting.encoding, v.task.setting.steps_per_bar())
+            pianoroll::render(
+                melody,
+                v.task.setting.encoding,
+                v.task.setting.steps_per_bar()
+            )
         );
     }
     if let Some(path) = v.midi {
@@ -598,7 +652,9 @@ fn print_summary(v: &SummaryView<'_>) {
     println!(
         "run: {} (metrics.jsonl, checkpoint/, {}, summary.json)",
         v.out.display(),
-        v.curve.file_name().map_or("".into(), |n| n.to_string_lossy())
+        v.curve
+            .file_name()
+            .map_or("".into(), |n| n.to_string_lossy())
     );
 }
 
@@ -631,7 +687,10 @@ fn plot_learning_curve(records: &[EvalRecord], path: &Path, title: &str) -> Resu
         .x_desc("env steps")
         .y_desc("episode return")
         .draw()?;
-    let sampled: Vec<(f64, f64)> = records.iter().map(|r| (r.step as f64, r.return_mean)).collect();
+    let sampled: Vec<(f64, f64)> = records
+        .iter()
+        .map(|r| (r.step as f64, r.return_mean))
+        .collect();
     let greedy: Vec<(f64, f64)> = records
         .iter()
         .map(|r| (r.step as f64, r.greedy_return_mean))

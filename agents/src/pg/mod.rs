@@ -181,9 +181,30 @@ pub fn build(spec: &BuildSpec<'_>) -> Result<Box<dyn Agent>, AgentError> {
     let device = resolve_device(spec.device)?;
     let (d, a, seed, total) = (spec.obs_dim, spec.num_actions, spec.seed, spec.total_steps);
     Ok(match spec.kind {
-        "reinforce" => Box::new(ReinforceAgent::new(parse(spec.config_toml)?, d, a, device, seed, total)?),
-        "a2c" => Box::new(A2cAgent::new(parse(spec.config_toml)?, d, a, device, seed, total)?),
-        "ppo" => Box::new(PpoAgent::new(parse(spec.config_toml)?, d, a, device, seed, total)?),
+        "reinforce" => Box::new(ReinforceAgent::new(
+            parse(spec.config_toml)?,
+            d,
+            a,
+            device,
+            seed,
+            total,
+        )?),
+        "a2c" => Box::new(A2cAgent::new(
+            parse(spec.config_toml)?,
+            d,
+            a,
+            device,
+            seed,
+            total,
+        )?),
+        "ppo" => Box::new(PpoAgent::new(
+            parse(spec.config_toml)?,
+            d,
+            a,
+            device,
+            seed,
+            total,
+        )?),
         other => return Err(unknown_kind(other)),
     })
 }
@@ -243,7 +264,11 @@ pub fn load(dir: &Path, device: DeviceChoice) -> Result<Box<dyn Agent>, AgentErr
 }
 
 /// [`load`], also checking that the checkpoint is of `kind`.
-pub fn load_kind(dir: &Path, kind: &str, device: DeviceChoice) -> Result<Box<dyn Agent>, AgentError> {
+pub fn load_kind(
+    dir: &Path,
+    kind: &str,
+    device: DeviceChoice,
+) -> Result<Box<dyn Agent>, AgentError> {
     let header = policy::read_header(dir)?;
     if header.kind != kind {
         return Err(AgentError::Checkpoint {
@@ -308,18 +333,30 @@ pub(crate) fn check_count(field: &str, v: usize, hi: usize) -> Result<(), AgentE
     if (1..=hi).contains(&v) {
         Ok(())
     } else {
-        Err(models::config_error(field, &format!("must be in 1..={hi}, got {v}")))
+        Err(models::config_error(
+            field,
+            &format!("must be in 1..={hi}, got {v}"),
+        ))
     }
 }
 
 /// Checks `v` is finite and in `[lo, hi]` (`(lo, hi]` when `open_lo`).
-pub(crate) fn check_real(field: &str, v: f64, lo: f64, hi: f64, open_lo: bool) -> Result<(), AgentError> {
+pub(crate) fn check_real(
+    field: &str,
+    v: f64,
+    lo: f64,
+    hi: f64,
+    open_lo: bool,
+) -> Result<(), AgentError> {
     let ok = v.is_finite() && v <= hi && if open_lo { v > lo } else { v >= lo };
     if ok {
         Ok(())
     } else {
         let open = if open_lo { '(' } else { '[' };
-        Err(models::config_error(field, &format!("must be in {open}{lo}, {hi}], got {v}")))
+        Err(models::config_error(
+            field,
+            &format!("must be in {open}{lo}, {hi}], got {v}"),
+        ))
     }
 }
 

@@ -180,12 +180,17 @@ impl Net {
     /// A zero hidden state for `batch` episodes (`None` for the MLP).
     pub fn initial_state(&self, batch: usize) -> Option<Tensor> {
         self.gru.as_ref().map(|_| {
-            Tensor::zeros([batch as i64, self.hidden as i64], (Kind::Float, self.device()))
+            Tensor::zeros(
+                [batch as i64, self.hidden as i64],
+                (Kind::Float, self.device()),
+            )
         })
     }
 
     fn tower(layers: &[nn::Linear], x: &Tensor) -> Tensor {
-        layers.iter().fold(x.shallow_clone(), |x, l| l.forward(&x).tanh())
+        layers
+            .iter()
+            .fold(x.shallow_clone(), |x, l| l.forward(&x).tanh())
     }
 
     /// One step for a batch: `obs` is `[B, obs_dim]`; `state` the hidden state `[B, hidden]`
@@ -195,7 +200,13 @@ impl Net {
         match (&self.gru, state) {
             (Some(cell), Some(h)) => {
                 let x = self.actor[0].forward(obs).tanh();
-                let h = x.gru_cell(h, &cell.w_ih, &cell.w_hh, Some(&cell.b_ih), Some(&cell.b_hh));
+                let h = x.gru_cell(
+                    h,
+                    &cell.w_ih,
+                    &cell.w_hh,
+                    Some(&cell.b_ih),
+                    Some(&cell.b_hh),
+                );
                 let logits = self.pi_head.forward(&h);
                 let value = self.v_head.forward(&h).squeeze_dim(-1);
                 (logits, value, Some(h))

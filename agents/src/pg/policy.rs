@@ -63,15 +63,14 @@ impl Policy {
             let x = Tensor::from_slice(obs.dense)
                 .view([1, self.net.obs_dim as i64])
                 .to_device(device);
-            let state = if self.net.is_recurrent() {
-                Some(
-                    self.act_state
-                        .take()
-                        .unwrap_or_else(|| self.net.initial_state(1).unwrap_or_else(|| x.zeros_like())),
-                )
-            } else {
-                None
-            };
+            let state =
+                if self.net.is_recurrent() {
+                    Some(self.act_state.take().unwrap_or_else(|| {
+                        self.net.initial_state(1).unwrap_or_else(|| x.zeros_like())
+                    }))
+                } else {
+                    None
+                };
             let (logits, _, next) = self.net.step(&x, state.as_ref());
             self.act_state = next;
             logits
@@ -138,7 +137,10 @@ fn checkpoint_error(path: &Path, message: impl std::fmt::Display) -> AgentError 
 }
 
 /// Writes `bytes` to `path` via a temporary file in the same directory and a rename.
-fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), AgentError> {
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), AgentError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -155,7 +157,12 @@ fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>
 }
 
 /// Saves `net` and a header with `kind` and `config` into `dir`.
-pub(crate) fn save<C: Serialize>(dir: &Path, kind: &str, net: &Net, config: &C) -> Result<(), AgentError> {
+pub(crate) fn save<C: Serialize>(
+    dir: &Path,
+    kind: &str,
+    net: &Net,
+    config: &C,
+) -> Result<(), AgentError> {
     let weights = dir.join(WEIGHTS_FILE);
     let named: Vec<(String, Tensor)> = {
         let _guard = tch::no_grad_guard();
@@ -180,7 +187,8 @@ pub(crate) fn save<C: Serialize>(dir: &Path, kind: &str, net: &Net, config: &C) 
         weights: WEIGHTS_FILE.to_string(),
         config,
     };
-    let text = serde_json::to_string_pretty(&header).map_err(|e| checkpoint_error(&dir.join(HEADER_FILE), e))?;
+    let text = serde_json::to_string_pretty(&header)
+        .map_err(|e| checkpoint_error(&dir.join(HEADER_FILE), e))?;
     write_atomically(&dir.join(HEADER_FILE), |tmp| {
         std::fs::write(tmp, text.as_bytes()).map_err(|e| e.to_string())
     })
@@ -201,27 +209,35 @@ pub(crate) struct HeaderInfo {
 pub(crate) fn read_header(dir: &Path) -> Result<HeaderInfo, AgentError> {
     let path = dir.join(HEADER_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| checkpoint_error(&path, e))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| checkpoint_error(&path, format!("not valid JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| checkpoint_error(&path, format!("not valid JSON: {e}")))?;
     match value.get("format").and_then(|f| f.as_str()) {
         Some(FORMAT) => {}
         other => {
             return Err(checkpoint_error(
                 &path,
-                format!("format is {other:?}, expected \"{FORMAT}\" (not a policy-gradient checkpoint)"),
+                format!(
+                    "format is {other:?}, expected \"{FORMAT}\" (not a policy-gradient checkpoint)"
+                ),
             ))
         }
     }
-    let header: Header<serde_json::Value> =
-        serde_json::from_value(value).map_err(|e| checkpoint_error(&path, format!("bad header: {e}")))?;
+    let header: Header<serde_json::Value> = serde_json::from_value(value)
+        .map_err(|e| checkpoint_error(&path, format!("bad header: {e}")))?;
     if header.version != VERSION {
         return Err(checkpoint_error(
             &path,
-            format!("version {} is not supported (this build reads version {VERSION})", header.version),
+            format!(
+                "version {} is not supported (this build reads version {VERSION})",
+                header.version
+            ),
         ));
     }
     if header.weights.contains(['/', '\\']) || header.weights.starts_with('.') {
-        return Err(checkpoint_error(&path, "the weights file must be a plain file name in the checkpoint directory"));
+        return Err(checkpoint_error(
+            &path,
+            "the weights file must be a plain file name in the checkpoint directory",
+        ));
     }
     Ok(HeaderInfo {
         kind: header.kind,
@@ -236,8 +252,12 @@ pub(crate) fn read_header(dir: &Path) -> Result<HeaderInfo, AgentError> {
 impl HeaderInfo {
     /// The config, as the type of the header's kind.
     pub fn config<C: DeserializeOwned>(&self) -> Result<C, AgentError> {
-        serde_json::from_value(self.config.clone())
-            .map_err(|e| checkpoint_error(&self.path, format!("bad config for kind '{}': {e}", self.kind)))
+        serde_json::from_value(self.config.clone()).map_err(|e| {
+            checkpoint_error(
+                &self.path,
+                format!("bad config for kind '{}': {e}", self.kind),
+            )
+        })
     }
 }
 
@@ -253,7 +273,11 @@ pub(crate) fn load_weights(net: &mut Net, path: &Path) -> Result<(), AgentError>
         if src.size() != var.size() {
             return Err(checkpoint_error(
                 path,
-                format!("tensor '{name}' has shape {:?}, expected {:?}", src.size(), var.size()),
+                format!(
+                    "tensor '{name}' has shape {:?}, expected {:?}",
+                    src.size(),
+                    var.size()
+                ),
             ));
         }
         var.f_copy_(&src.to_kind(var.kind()))
@@ -262,7 +286,11 @@ pub(crate) fn load_weights(net: &mut Net, path: &Path) -> Result<(), AgentError>
     if tensors.len() != net.vs.len() {
         return Err(checkpoint_error(
             path,
-            format!("holds {} tensors, the network has {}", tensors.len(), net.vs.len()),
+            format!(
+                "holds {} tensors, the network has {}",
+                tensors.len(),
+                net.vs.len()
+            ),
         ));
     }
     Ok(())

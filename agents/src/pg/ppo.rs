@@ -213,10 +213,7 @@ impl PpoAgent {
 
                 let (kl, clipfrac) = tch::no_grad(|| {
                     let kl = rollout::masked_mean(&((&ratio - 1.0) - &log_ratio), &w);
-                    let clipped = (&ratio - 1.0)
-                        .abs()
-                        .gt(cfg.clip_coef)
-                        .to_kind(Kind::Float);
+                    let clipped = (&ratio - 1.0).abs().gt(cfg.clip_coef).to_kind(Kind::Float);
                     (
                         kl.double_value(&[]),
                         rollout::masked_mean(&clipped, &w).double_value(&[]),

@@ -165,7 +165,10 @@ pub(crate) fn collect(
             ro.any_masked = true;
         }
         if ro.any_masked {
-            for (dst, &m) in ro.masks[base * na..(base + n) * na].iter_mut().zip(env_masks) {
+            for (dst, &m) in ro.masks[base * na..(base + n) * na]
+                .iter_mut()
+                .zip(env_masks)
+            {
                 *dst = if m { 1.0 } else { 0.0 };
             }
         }
@@ -306,7 +309,11 @@ impl Batch {
     pub fn new(ro: &Rollout, device: Device) -> Self {
         let (t, n) = (ro.steps as i64, ro.envs as i64);
         let flat = |v: &[f32]| Tensor::from_slice(v).to_device(device);
-        let valid: Vec<f32> = ro.valid.iter().map(|&v| if v { 1.0 } else { 0.0 }).collect();
+        let valid: Vec<f32> = ro
+            .valid
+            .iter()
+            .map(|&v| if v { 1.0 } else { 0.0 })
+            .collect();
         Self {
             obs: Tensor::from_slice(&ro.obs)
                 .view([t, n, ro.obs_dim as i64])
@@ -337,11 +344,19 @@ pub(crate) fn masked_mean(x: &Tensor, w: &Tensor) -> Tensor {
 /// transition indices (valid ones only); recurrent policies get whole sub-env sequences
 /// (truncated backpropagation through time over the rollout segment), about `size`
 /// transitions each.
-pub(crate) fn minibatches(ro: &Rollout, recurrent: bool, size: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<i64>> {
+pub(crate) fn minibatches(
+    ro: &Rollout,
+    recurrent: bool,
+    size: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Vec<i64>> {
     let mut ids: Vec<i64> = if recurrent {
         (0..ro.envs as i64).collect()
     } else {
-        (0..ro.valid.len()).filter(|&i| ro.valid[i]).map(|i| i as i64).collect()
+        (0..ro.valid.len())
+            .filter(|&i| ro.valid[i])
+            .map(|i| i as i64)
+            .collect()
     };
     // Fisher-Yates with the run's RNG, so updates are a function of the seed.
     for i in (1..ids.len()).rev() {
@@ -371,7 +386,10 @@ impl Evaluated {
     /// Log-probabilities of the taken actions and the entropies, `[M]` each.
     pub fn action_logp_entropy(&self, batch: &Batch) -> (Tensor, Tensor) {
         let actions = batch.actions.index_select(0, &self.idx);
-        let logp = self.logp.gather(1, &actions.unsqueeze(-1), false).squeeze_dim(-1);
+        let logp = self
+            .logp
+            .gather(1, &actions.unsqueeze(-1), false)
+            .squeeze_dim(-1);
         let entropy = -(self.logp.exp() * &self.logp).sum_dim_intlist(-1, false, Kind::Float);
         (logp, entropy)
     }
@@ -392,7 +410,9 @@ pub(crate) fn evaluate(net: &Net, ro: &Rollout, batch: &Batch, ids: &[i64]) -> E
         let starts = batch.starts.index_select(1, &envs);
         let h0 = batch.h0.as_ref().map(|h| h.index_select(0, &envs));
         let (logits, values) = net.sequence(&obs, &starts, h0.as_ref());
-        let flat: Vec<i64> = (0..t).flat_map(|s| ids.iter().map(move |&e| s * n + e)).collect();
+        let flat: Vec<i64> = (0..t)
+            .flat_map(|s| ids.iter().map(move |&e| s * n + e))
+            .collect();
         (logits, values, Tensor::from_slice(&flat).to_device(device))
     } else {
         let idx = Tensor::from_slice(ids).to_device(device);

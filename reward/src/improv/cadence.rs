@@ -39,8 +39,18 @@ impl CadenceParams {
     /// Checks every field, naming the first bad one and its allowed range.
     pub fn validate(&self) -> Result<(), ImprovError> {
         check_real("tonic_reward", self.tonic_reward, 0.0, MAX_MAGNITUDE)?;
-        check_real("chord_tone_reward", self.chord_tone_reward, 0.0, MAX_MAGNITUDE)?;
-        check_real("unstable_penalty", self.unstable_penalty, 0.0, MAX_MAGNITUDE)?;
+        check_real(
+            "chord_tone_reward",
+            self.chord_tone_reward,
+            0.0,
+            MAX_MAGNITUDE,
+        )?;
+        check_real(
+            "unstable_penalty",
+            self.unstable_penalty,
+            0.0,
+            MAX_MAGNITUDE,
+        )?;
         check_int("hold_beats", self.hold_beats.into(), 0, 16)?;
         check_real("hold_reward", self.hold_reward, 0.0, MAX_MAGNITUDE)
     }
@@ -101,8 +111,8 @@ impl Cadence {
         } else {
             return -p.unstable_penalty;
         };
-        let end = self.released.unwrap_or(step + 1);
-        let held = end - onset >= usize::from(p.hold_beats) * Meter::of(setting).beat;
+        let end = self.released.unwrap_or(step.saturating_add(1));
+        let held = end.saturating_sub(onset) >= usize::from(p.hold_beats) * Meter::of(setting).beat;
         base + if held { p.hold_reward } else { 0.0 }
     }
 }
@@ -132,7 +142,7 @@ impl Reward for Cadence {
             }
             _ => {}
         }
-        let value = if ctx.step + 1 == ctx.setting.length {
+        let value = if ctx.setting.length.checked_sub(1) == Some(ctx.step) {
             self.judge(ctx.setting, ctx.step)
         } else {
             0.0

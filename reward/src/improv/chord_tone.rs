@@ -31,7 +31,12 @@ impl ChordToneOnStrongBeatParams {
     /// Checks every field, naming the first bad one and its allowed range.
     pub fn validate(&self) -> Result<(), ImprovError> {
         check_real("strong_reward", self.strong_reward, 0.0, MAX_MAGNITUDE)?;
-        check_real("non_chord_penalty", self.non_chord_penalty, 0.0, MAX_MAGNITUDE)
+        check_real(
+            "non_chord_penalty",
+            self.non_chord_penalty,
+            0.0,
+            MAX_MAGNITUDE,
+        )
     }
 }
 

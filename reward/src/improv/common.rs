@@ -57,20 +57,20 @@ impl Meter {
     /// Whether `step` falls on a beat.
     #[inline]
     pub(crate) fn is_beat(self, step: usize) -> bool {
-        step % self.beat == 0
+        step.is_multiple_of(self.beat)
     }
 
     /// Whether `step` is the downbeat of a bar.
     #[inline]
     pub(crate) fn is_downbeat(self, step: usize) -> bool {
-        step % self.bar == 0
+        step.is_multiple_of(self.bar)
     }
 
     /// Whether `step` is the mid-bar beat (beat 3 of 4/4). Only even meters of four beats or
     /// more have one: in 2/4 and 3/4 the second beat is weak.
     #[inline]
     pub(crate) fn is_mid_bar(self, step: usize) -> bool {
-        self.beats >= 4 && self.beats % 2 == 0 && step % self.bar == self.bar / 2
+        self.beats >= 4 && self.beats.is_multiple_of(2) && step % self.bar == self.bar / 2
     }
 }
 

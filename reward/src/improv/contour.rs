@@ -165,7 +165,7 @@ impl Reward for Contour {
             Ev::Rest if self.phrase_notes > 0 => value += self.close_phrase(),
             _ => {}
         }
-        if ctx.step + 1 == ctx.setting.length && self.phrase_notes > 0 {
+        if ctx.setting.length.checked_sub(1) == Some(ctx.step) && self.phrase_notes > 0 {
             value += self.close_phrase();
         }
         write_one(terms, value)

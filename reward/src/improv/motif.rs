@@ -54,7 +54,12 @@ impl MotifDevelopmentParams {
     pub fn validate(&self) -> Result<(), ImprovError> {
         check_int("motif_notes", self.motif_notes.into(), 3, 8)?;
         check_real("exact_reward", self.exact_reward, 0.0, MAX_MAGNITUDE)?;
-        check_real("transposed_reward", self.transposed_reward, 0.0, MAX_MAGNITUDE)?;
+        check_real(
+            "transposed_reward",
+            self.transposed_reward,
+            0.0,
+            MAX_MAGNITUDE,
+        )?;
         check_real("rhythmic_reward", self.rhythmic_reward, 0.0, MAX_MAGNITUDE)?;
         check_real("repeat_decay", self.repeat_decay, 0.0, 1.0)?;
         check_int(
@@ -227,9 +232,9 @@ impl Reward for MotifDevelopment {
             return write_one(terms, 0.0);
         };
         let step = ctx.step;
-        let ioi = self
-            .last_onset
-            .map_or(0, |last| (step - last).min(usize::from(u16::MAX)) as u16);
+        let ioi = self.last_onset.map_or(0, |last| {
+            step.saturating_sub(last).min(usize::from(u16::MAX)) as u16
+        });
         self.last_onset = Some(step);
         self.push(NoteRec { pitch, ioi });
         let base = self.best_match();
@@ -238,7 +243,7 @@ impl Reward for MotifDevelopment {
         }
         let window = usize::from(self.params.cap_window_bars) * Meter::of(ctx.setting).bar;
         let recent = (0..self.rewarded_len)
-            .filter(|&i| self.rewarded[i] + window > step)
+            .filter(|&i| self.rewarded[i].saturating_add(window) > step)
             .count();
         if recent >= usize::from(self.params.max_rewards) {
             return write_one(terms, 0.0);

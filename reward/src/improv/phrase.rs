@@ -47,12 +47,22 @@ impl PhraseBreathParams {
     /// Checks every field, naming the first bad one and its allowed range.
     pub fn validate(&self) -> Result<(), ImprovError> {
         check_int("phrase_bars", self.phrase_bars.into(), 1, 16)?;
-        check_int("breath_window_beats", self.breath_window_beats.into(), 0, 16)?;
+        check_int(
+            "breath_window_beats",
+            self.breath_window_beats.into(),
+            0,
+            16,
+        )?;
         check_real("breath_reward", self.breath_reward, 0.0, MAX_MAGNITUDE)?;
         check_int("max_stretch_bars", self.max_stretch_bars.into(), 1, 64)?;
         check_real("long_penalty", self.long_penalty, 0.0, MAX_MAGNITUDE)?;
         check_int("min_phrase_beats", self.min_phrase_beats.into(), 0, 64)?;
-        check_real("fragment_penalty", self.fragment_penalty, 0.0, MAX_MAGNITUDE)
+        check_real(
+            "fragment_penalty",
+            self.fragment_penalty,
+            0.0,
+            MAX_MAGNITUDE,
+        )
     }
 }
 
@@ -132,7 +142,7 @@ impl Reward for PhraseBreath {
                 if let Some(start) = self.sounding_since.take() {
                     let phrase = usize::from(p.phrase_bars) * meter.bar;
                     // Nearest boundary, rounding halves up; the melody's start is no boundary.
-                    let boundary = (step + phrase / 2) / phrase * phrase;
+                    let boundary = step.saturating_add(phrase / 2) / phrase * phrase;
                     let window = usize::from(p.breath_window_beats) * meter.beat;
                     if boundary > 0
                         && step.abs_diff(boundary) <= window
@@ -141,7 +151,7 @@ impl Reward for PhraseBreath {
                         self.last_breath = Some(boundary);
                         value += p.breath_reward;
                     }
-                    if step - start < usize::from(p.min_phrase_beats) * meter.beat {
+                    if step.saturating_sub(start) < usize::from(p.min_phrase_beats) * meter.beat {
                         value -= p.fragment_penalty;
                     }
                 }
@@ -150,7 +160,7 @@ impl Reward for PhraseBreath {
         }
         if let Some(start) = self.sounding_since {
             let limit = usize::from(p.max_stretch_bars) * meter.bar;
-            if meter.is_beat(step) && step - start >= limit {
+            if meter.is_beat(step) && step.saturating_sub(start) >= limit {
                 value -= p.long_penalty;
             }
         }

@@ -173,8 +173,7 @@ impl RhythmicVariety {
             -self.params.same_penalty
         } else {
             let target = u32::from(self.params.target_distinct);
-            self.params.variety_reward * f64::from(distinct.min(target) - 1)
-                / f64::from(target - 1)
+            self.params.variety_reward * f64::from(distinct.min(target) - 1) / f64::from(target - 1)
         }
     }
 }
@@ -218,10 +217,11 @@ impl Reward for RhythmicVariety {
                     Some(onset)
                         if meter.is_beat(step)
                             && !meter.is_beat(onset)
-                            && step - onset < meter.beat =>
+                            && step.saturating_sub(onset) < meter.beat =>
                     {
                         let gap = usize::from(self.params.syncopation_gap_beats) * meter.beat;
-                        if !matches!(self.last_syncopation, Some(s) if step - s < gap) {
+                        if !matches!(self.last_syncopation, Some(s) if step.saturating_sub(s) < gap)
+                        {
                             self.last_syncopation = Some(step);
                             self.params.syncopation_reward
                         } else {

@@ -1,0 +1,65 @@
+use cadenza_agents::tabular::*;
+use cadenza_agents::train::evaluate;
+use cadenza_agents::{ActMode, Agent, TrainEnv};
+use cadenza_env::vector::VecEnv;
+use cadenza_env::{ComposeEnv, TaskSpec};
+use cadenza_reward::metrics::RlTunerMetrics;
+use cadenza_reward::rl_tuner::RlTunerReward;
+use rand::SeedableRng;
+use std::collections::HashSet;
+
+#[test]
+#[ignore]
+fn quality() {
+    let steps: u64 = std::env::var("STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5_000_000);
+    let cfg: TabularConfig = toml::from_str(&std::env::var("CFG").unwrap_or_default()).unwrap();
+    let kind = std::env::var("KIND").unwrap_or("q".into());
+    let env = || -> TrainEnv {
+        ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(RlTunerReward::default()))
+    };
+    let mut envs = VecEnv::new(vec![env()], 1).unwrap();
+    envs.reset(Some(0)).unwrap();
+    let mut agent = TabularAgent::new(
+        Algorithm::from_kind(&kind).unwrap(),
+        cfg.clone(),
+        "rl-tuner",
+        38,
+        steps,
+    )
+    .unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let t0 = std::time::Instant::now();
+    agent.learn(&mut envs, steps, &mut rng).unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "{kind} {cfg:?}\n{steps} steps in {secs:.2}s = {:.2} M/s, states {}, mib {:.0}",
+        steps as f64 / secs / 1e6,
+        agent.table().len(),
+        agent.table().memory_bytes() as f64 / 1048576.0
+    );
+    let mut e = env();
+    let temps: Vec<f64> = std::env::var("TEMPS")
+        .unwrap_or("0,0.5,1,2".into())
+        .split(',')
+        .map(|s| s.parse().unwrap())
+        .collect();
+    for t in temps {
+        let mode = if t == 0.0 {
+            ActMode::Greedy
+        } else {
+            ActMode::Sample { temperature: t }
+        };
+        let ev = evaluate(&mut agent, &mut e, 1000, 1_000_000, mode).unwrap();
+        let mut m = RlTunerMetrics::new();
+        for mel in &ev.melodies {
+            m.add_composition(mel);
+        }
+        let r = m.report();
+        let distinct = ev.melodies.iter().collect::<HashSet<_>>().len();
+        println!("T={t}: return {:.1}±{:.1} distinct {distinct} | notkey {:.2}% rep {:.2}% leaps {:.1}% motif {:.1}% tonic {:.1}% hi {:.1}% lo {:.1}% repmotif {:.2}%",
+            ev.mean, ev.std, r["percent_notes_not_in_key"]*100., r["percent_notes_excessively_repeated"]*100., r["percent_leaps_resolved"]*100., r["percent_notes_in_motif"]*100., r["percent_compositions_starting_with_tonic"]*100., r["percent_compositions_unique_highest_note"]*100., r["percent_compositions_unique_lowest_note"]*100., r["percent_notes_in_repeated_motif"]*100.);
+    }
+}
