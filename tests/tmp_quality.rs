@@ -63,3 +63,31 @@ fn quality() {
             ev.mean, ev.std, r["percent_notes_not_in_key"]*100., r["percent_notes_excessively_repeated"]*100., r["percent_leaps_resolved"]*100., r["percent_notes_in_motif"]*100., r["percent_compositions_starting_with_tonic"]*100., r["percent_compositions_unique_highest_note"]*100., r["percent_compositions_unique_lowest_note"]*100., r["percent_notes_in_repeated_motif"]*100.);
     }
 }
+
+#[test]
+#[ignore]
+fn env_speed() {
+    use cadenza_env::Environment;
+    let mut e: TrainEnv = ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(RlTunerReward::default()));
+    let mut obs = vec![0f32; 184];
+    e.reset_into(Some(0), &mut obs).unwrap();
+    let mut x = 12345u64;
+    let n = 20_000_000u64;
+    let t0 = std::time::Instant::now();
+    let mut sum = 0.0;
+    for _ in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let t = e.step_into((x % 38) as usize, &mut obs).unwrap();
+        sum += t.reward;
+        if t.terminated {
+            e.reset_into(None, &mut obs).unwrap();
+        }
+    }
+    let s = t0.elapsed().as_secs_f64();
+    println!(
+        "env+rl-tuner reward, random actions: {:.2} M/s ({sum})",
+        n as f64 / s / 1e6
+    );
+}

@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod combine;
 pub mod corpus;
 pub mod improv;
 pub mod metrics;

@@ -1,11 +1,47 @@
 //! Rewards by name: presets, and reward definitions in TOML.
+//!
+//! Presets: `rl-tuner` (Magenta RL Tuner's `reward_music_theory`, exactly), `improv` (the
+//! harmony-aware improvisation terms), `in-scale` (one simple term) and `zero`.
+//!
+//! A reward definition is a TOML file whose sections are the parts of a weighted sum, in
+//! order. A section is named after a component; `weight` (default 1) scales it, every other
+//! key is a parameter of that component, and unknown keys are errors that name them:
+//!
+//! ```toml
+//! [rl_tuner]                    # Magenta's nine terms (parameters: RlTunerConfig)
+//! weight = 1.0
+//!
+//! [corpus]                      # log-probability under an n-gram corpus model
+//! weight = 0.5
+//! model = "oneills.json"        # relative to this file; made by `cadenza corpus fit`
+//! floor = -10.0
+//!
+//! [chord_tone_on_strong_beat]   # any single improvisation term, with its parameters
+//! weight = 2.0
+//! strong_reward = 1.0
+//! ```
+//!
+//! Components: `rl_tuner`, `improv` (the whole preset; its terms as nested sections),
+//! `corpus`, `in_scale`, `zero`, and each improvisation term by name
+//! ([`crate::improv::IMPROV_TERM_NAMES`]).
 
+use crate::combine::{CombineError, WeightedSum};
+use crate::corpus::{CorpusReward, NgramModel};
+use crate::improv::{self, ImprovReward};
+use crate::rl_tuner::{RlTunerConfig, RlTunerReward};
 use cadenza_env::{InScaleReward, Reward, ZeroReward};
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Names of the built-in presets.
-pub const PRESET_NAMES: &[&str] = &["zero", "in-scale"];
+pub const PRESET_NAMES: &[&str] = &["rl-tuner", "improv", "in-scale", "zero"];
 
-/// Errors of reward lookup.
+/// Names of the components a TOML reward definition may use, besides the single
+/// improvisation terms.
+pub const COMPONENT_NAMES: &[&str] = &["rl_tuner", "improv", "corpus", "in_scale", "zero"];
+
+/// Errors of reward lookup and definition.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
@@ -15,23 +51,269 @@ pub enum RegistryError {
         /// The name given.
         name: String,
     },
+    /// An unknown component in a reward definition.
+    #[error("{file}: unknown reward component [{name}]: expected one of {}, {}", COMPONENT_NAMES.join(", "), improv::IMPROV_TERM_NAMES.join(", "))]
+    UnknownComponent {
+        /// The definition file.
+        file: String,
+        /// The section name.
+        name: String,
+    },
+    /// A definition file that cannot be read.
+    #[error("cannot read reward definition {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A definition that is not valid TOML or has a bad field.
+    #[error("{file}: {message}")]
+    Invalid {
+        /// The definition file.
+        file: String,
+        /// What is wrong, naming the section and field.
+        message: String,
+    },
+    /// The parts cannot be combined.
+    #[error("{file}: {source}")]
+    Combine {
+        /// The definition file.
+        file: String,
+        /// The cause.
+        source: CombineError,
+    },
 }
 
 /// The default reward preset of a task.
 pub fn default_preset(task: &str) -> &'static str {
-    match task {
-        _ => "in-scale",
+    if task == "improv" {
+        "improv"
+    } else {
+        "rl-tuner"
     }
 }
 
-/// A reward by preset name (or the task's default when `None`).
-pub fn load(spec: Option<&str>, task: &str) -> Result<Box<dyn Reward>, RegistryError> {
-    let name = spec.unwrap_or_else(|| default_preset(task));
+/// A preset by name.
+pub fn preset(name: &str) -> Result<Box<dyn Reward>, RegistryError> {
     match name {
-        "zero" => Ok(Box::new(ZeroReward)),
+        "rl-tuner" => Ok(Box::new(RlTunerReward::default())),
+        "improv" => Ok(Box::new(ImprovReward::preset())),
         "in-scale" => Ok(Box::new(InScaleReward)),
+        "zero" => Ok(Box::new(ZeroReward)),
         _ => Err(RegistryError::UnknownPreset {
             name: name.to_string(),
         }),
+    }
+}
+
+/// A reward by preset name or path to a `.toml` definition; `None` picks the task's default.
+pub fn load(spec: Option<&str>, task: &str) -> Result<Box<dyn Reward>, RegistryError> {
+    let name = spec.unwrap_or_else(|| default_preset(task));
+    if name.ends_with(".toml") || (Path::new(name).is_file() && !PRESET_NAMES.contains(&name)) {
+        return Ok(Box::new(from_toml_file(Path::new(name))?));
+    }
+    preset(name)
+}
+
+/// A reward from a TOML definition file (see the module docs).
+pub fn from_toml_file(path: &Path) -> Result<WeightedSum, RegistryError> {
+    let text = std::fs::read_to_string(path).map_err(|source| RegistryError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    from_toml_str(&text, &base, &path.display().to_string())
+}
+
+/// A reward from TOML text; relative paths inside resolve against `base`; `file` names the
+/// source in errors.
+pub fn from_toml_str(text: &str, base: &Path, file: &str) -> Result<WeightedSum, RegistryError> {
+    let invalid = |message: String| RegistryError::Invalid {
+        file: file.to_string(),
+        message,
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+    let mut sum = WeightedSum::new();
+    for (name, value) in table {
+        let mut section = match value {
+            toml::Value::Table(t) => t,
+            _ => {
+                return Err(invalid(format!(
+                    "'{name}' must be a section ([{name}]) holding weight and parameters"
+                )))
+            }
+        };
+        let weight = match section.remove("weight") {
+            None => 1.0,
+            Some(toml::Value::Float(w)) => w,
+            Some(toml::Value::Integer(w)) => w as f64,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "[{name}] weight = {other}: expected a number"
+                )))
+            }
+        };
+        if !weight.is_finite() {
+            return Err(invalid(format!(
+                "[{name}] weight = {weight}: expected a finite number"
+            )));
+        }
+        let reward = component(&name, section, base)
+            .map_err(|message| invalid(format!("[{name}] {message}")))?
+            .ok_or_else(|| RegistryError::UnknownComponent {
+                file: file.to_string(),
+                name: name.clone(),
+            })?;
+        sum.push(&name, weight, reward)
+            .map_err(|source| RegistryError::Combine {
+                file: file.to_string(),
+                source,
+            })?;
+    }
+    Ok(sum)
+}
+
+fn params<T: DeserializeOwned>(section: toml::Table) -> Result<T, String> {
+    toml::Value::Table(section)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())
+}
+
+fn no_params(section: &toml::Table) -> Result<(), String> {
+    match section.keys().next() {
+        Some(key) => Err(format!(
+            "unknown field '{key}': this component takes only 'weight'"
+        )),
+        None => Ok(()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CorpusParams {
+    model: PathBuf,
+    #[serde(default = "default_floor")]
+    floor: f64,
+}
+
+fn default_floor() -> f64 {
+    CorpusReward::DEFAULT_FLOOR
+}
+
+/// Builds one component; `Ok(None)` for an unknown name.
+fn component(
+    name: &str,
+    section: toml::Table,
+    base: &Path,
+) -> Result<Option<Box<dyn Reward>>, String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let reward: Box<dyn Reward> = match name {
+        "rl_tuner" => {
+            let config: RlTunerConfig = params(section)?;
+            Box::new(RlTunerReward::new(config).map_err(|e| err(&e))?)
+        }
+        "improv" => {
+            let config: improv::ImprovConfig = params(section)?;
+            Box::new(ImprovReward::new(&config).map_err(|e| err(&e))?)
+        }
+        "corpus" => {
+            let p: CorpusParams = params(section)?;
+            let path = if p.model.is_absolute() {
+                p.model
+            } else {
+                base.join(p.model)
+            };
+            let model = NgramModel::load(&path).map_err(|e| err(&e))?;
+            Box::new(
+                CorpusReward::new(Arc::new(model))
+                    .with_floor(p.floor)
+                    .map_err(|e| err(&e))?,
+            )
+        }
+        "in_scale" => {
+            no_params(&section)?;
+            Box::new(InScaleReward)
+        }
+        "zero" => {
+            no_params(&section)?;
+            Box::new(ZeroReward)
+        }
+        _ => match single_improv_term(name, section)? {
+            Some(term) => term,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(reward))
+}
+
+fn single_improv_term(name: &str, section: toml::Table) -> Result<Option<Box<dyn Reward>>, String> {
+    use improv::*;
+    macro_rules! term {
+        ($ty:ty) => {
+            Box::new(<$ty>::new(params(section)?).map_err(|e| e.to_string())?) as Box<dyn Reward>
+        };
+    }
+    Ok(Some(match name {
+        ChordToneOnStrongBeat::NAME => term!(ChordToneOnStrongBeat),
+        ChordScaleMembership::NAME => term!(ChordScaleMembership),
+        NonChordToneResolution::NAME => term!(NonChordToneResolution),
+        LeapRecovery::NAME => term!(LeapRecovery),
+        RangeTessitura::NAME => term!(RangeTessitura),
+        Contour::NAME => term!(Contour),
+        RhythmicVariety::NAME => term!(RhythmicVariety),
+        PhraseBreath::NAME => term!(PhraseBreath),
+        MotifDevelopment::NAME => term!(MotifDevelopment),
+        Cadence::NAME => term!(Cadence),
+        _ => return Ok(None),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<WeightedSum, RegistryError> {
+        from_toml_str(text, Path::new("."), "test.toml")
+    }
+
+    #[test]
+    fn presets_build_and_unknown_lists_names() {
+        for name in PRESET_NAMES {
+            preset(name).unwrap();
+        }
+        let err = preset("rl_tunr").err().unwrap().to_string();
+        assert!(err.contains("rl-tuner, improv"), "{err}");
+    }
+
+    #[test]
+    fn toml_definition_combines_parts() {
+        let sum = parse(
+            "[rl_tuner]\nweight = 0.5\n\n[chord_tone_on_strong_beat]\nweight = 2\n\n[in_scale]\n",
+        )
+        .unwrap();
+        let names = sum.term_names();
+        assert_eq!(names.len(), 9 + 1 + 1);
+        assert_eq!(names[0], "rl_tuner.key");
+        assert!(names.contains(&"chord_tone_on_strong_beat".to_string()));
+    }
+
+    #[test]
+    fn bad_definitions_name_what_is_wrong() {
+        for (text, needle) in [
+            ("[rl_tunr]\n", "rl_tunr"),
+            ("[rl_tuner]\nweight = \"x\"\n", "weight"),
+            ("[rl_tuner]\nweight = nan\n", "finite"),
+            ("[rl_tuner]\ntonic_rewrd = 1.0\n", "tonic_rewrd"),
+            ("[in_scale]\nfoo = 1\n", "foo"),
+            ("[corpus]\nmodel = \"missing.json\"\n", "missing.json"),
+            ("weight = 1\n", "section"),
+            ("[rl_tuner\n", "test.toml"),
+        ] {
+            let err = parse(text).err().unwrap().to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
     }
 }

@@ -35,7 +35,10 @@
 //! * Repetition counts holds as repeats of a hold: a note held for six or more steps is
 //!   penalised from the sixth hold on; a third note-off in a run of silence is penalised.
 //! * The autocorrelation divides by the full length at every lag; a constant prefix (and the
-//!   first step) gives 0/0, which is skipped.
+//!   first step) gives 0/0, which is skipped. The coefficient is computed exactly from
+//!   integer sums; when it lands exactly on the threshold (e.g. |c| = 3/20), numpy's rounding
+//!   decides whether Magenta penalises it, so that rare case is recomputed with numpy's
+//!   arithmetic (mean, deviations, pairwise sums) to land on the same side.
 //! * A "bar" for motifs is 8 steps (half a 4/4 bar of sixteenths); a repeated motif must lie
 //!   entirely before the current window.
 //! * Rest and hold intervals named "after third or fifth" test for a tonic or fifth (C or G).
@@ -520,9 +523,10 @@ impl Tracker {
         let a = a as i64;
         let s = self.sum + a;
         let q = self.sum_sq + a * a;
-        // n² · variance, exact in integers.
-        let var_n2 = n as i128 * q as i128 - s as i128 * s as i128;
-        if var_n2 == 0 {
+        // n² · variance is n·Q - S², exact in integers; zero for a constant signal.
+        let small = n as usize <= MAX_MELODY_LENGTH;
+        let wide_var_n2 = || n as i128 * q as i128 - s as i128 * s as i128;
+        if (small && n * q == s * s) || (!small && wide_var_n2() == 0) {
             return None;
         }
         if lag >= n as usize {
@@ -530,18 +534,27 @@ impl Tracker {
         }
         // Σ x[i+lag]·x[i] over i < n-lag, with x = s - mean, expanded and scaled by n²:
         // n²·P - n·S·(A + B) + (n - lag)·S², A = Σ s[lag..], B = Σ s[..n-lag].
-        let lagged = self.lagged[lag - 1] + a * self.events[len - lag] as i64;
+        // `events[len - lag]` is byte `lag - 1` of the packed tail (len ≥ lag here).
+        let lagged = self.lagged[lag - 1] + a * ((self.tail >> (8 * (lag - 1))) & 0xff) as i64;
         let head = self.prefix[lag - 1];
         let mut last = a;
         for k in 0..lag - 1 {
             last += ((self.tail >> (8 * k)) & 0xff) as i64;
         }
-        let (s, n, lag_i) = (s as i128, n as i128, lag as i128);
-        let a_sum = s - head as i128;
-        let b_sum = s - last as i128;
-        let num = n * n * lagged as i128 - n * s * (a_sum + b_sum) + (n - lag_i) * s * s;
-        // c = Σ/n / var = (num / n²) / n / (var_n2 / n²).
-        Some(num as f64 / (n * var_n2) as f64)
+        let (a_sum, b_sum) = (s - head, s - last);
+        if small {
+            // Every product below stays under 4·10^18 for n ≤ 2^16 and events ≤ 37, so i64
+            // is exact (and much cheaper than i128 on the hot path).
+            let num = n * n * lagged - n * s * (a_sum + b_sum) + (n - lag as i64) * s * s;
+            let var_n2 = n * q - s * s;
+            // c = Σ/n / var = (num / n²) / n / (var_n2 / n²).
+            Some(num as f64 / (n * var_n2) as f64)
+        } else {
+            let var_n2 = wide_var_n2();
+            let (s, n, lag) = (s as i128, n as i128, lag as i128);
+            let num = n * n * lagged as i128 - n * s * (a_sum + b_sum) as i128 + (n - lag) * s * s;
+            Some(num as f64 / (n * var_n2) as f64)
+        }
     }
 
     /// `autocorrelate(composition + [a], lag)` computed the way numpy does it, rounding

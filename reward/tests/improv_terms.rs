@@ -56,7 +56,7 @@ fn seq(notes: &[(u8, usize)]) -> Vec<u8> {
     let mut events = Vec::new();
     for &(pitch, steps) in notes {
         events.push(if pitch == 0 { REST } else { ev(pitch) });
-        events.extend(std::iter::repeat(HOLD).take(steps - 1));
+        events.extend(std::iter::repeat_n(HOLD, steps - 1));
     }
     events
 }

@@ -47,6 +47,9 @@ pub struct GenerateArgs {
     /// Write one JSON file instead of MIDI.
     #[arg(long)]
     json: bool,
+    /// Where a policy-gradient network runs: cpu, cuda or auto.
+    #[arg(long, default_value = "auto")]
+    device: String,
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
@@ -55,7 +58,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     }
     let info = RunInfo::read(&args.from)?;
     let task = info.task()?;
-    let mut agent = load_agent(&info.agent, &args.from.join(&info.checkpoint))?;
+    let mut agent = load_agent(&info.agent, &args.from.join(&info.checkpoint), &args.device)?;
     let mode = if args.greedy {
         ActMode::Greedy
     } else {

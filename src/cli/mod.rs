@@ -2,8 +2,12 @@
 
 mod bench;
 mod common;
+mod corpus;
 mod generate;
+mod inspect;
+mod melodies;
 mod pianoroll;
+mod render;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +31,14 @@ enum Command {
     Bench(bench::BenchCommand),
     Train(train::TrainArgs),
     Generate(generate::GenerateArgs),
+    Render(render::RenderArgs),
+    Inspect(inspect::InspectArgs),
+    /// Corpus models and statistics: fit and evaluate n-gram models, compare orders, plot
+    /// histograms.
+    ///
+    /// Example: cadenza corpus orders --in corpus/dev --orders 1-6 --valid-fraction 0.2
+    #[command(subcommand)]
+    Corpus(corpus::CorpusCommand),
 }
 
 /// Runs a parsed command line.
@@ -35,5 +47,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Train(args) => train::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Render(args) => render::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Corpus(cmd) => corpus::run(cmd),
     }
 }

@@ -86,6 +86,9 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Where policy-gradient networks run: cpu, cuda (an error without a usable GPU) or auto.
+    #[arg(long, default_value = "auto")]
+    device: String,
 }
 
 /// What `run.json` records: enough to rebuild the env and the agent.
@@ -168,6 +171,7 @@ fn build_agent(
     obs_dim: usize,
     total_steps: u64,
     seed: u64,
+    device: &str,
 ) -> Result<(Box<dyn Agent>, serde_json::Value)> {
     let num_actions = task.setting.encoding.num_events();
     match kind {
@@ -181,7 +185,7 @@ fn build_agent(
             Ok((Box::new(agent), json))
         }
         k if POLICY_GRADIENT_KINDS.contains(&k) => {
-            policy_gradient_agent(k, config, obs_dim, num_actions, total_steps, seed)
+            policy_gradient_agent(k, config, obs_dim, num_actions, total_steps, seed, device)
         }
         other => bail!(
             "unknown agent '{other}': expected one of {}, {} (the last need `--features tch`)",
@@ -192,10 +196,10 @@ fn build_agent(
 }
 
 /// Restores the agent of a run from its checkpoint directory, dispatching on its kind.
-pub fn load_agent(kind: &str, checkpoint: &Path) -> Result<Box<dyn Agent>> {
+pub fn load_agent(kind: &str, checkpoint: &Path, device: &str) -> Result<Box<dyn Agent>> {
     match kind {
         "q" | "sarsa" | "expected-sarsa" => Ok(Box::new(tabular::load(checkpoint, Some(kind))?)),
-        k if POLICY_GRADIENT_KINDS.contains(&k) => load_policy_gradient(k, checkpoint),
+        k if POLICY_GRADIENT_KINDS.contains(&k) => load_policy_gradient(k, checkpoint, device),
         other => bail!(
             "agent kind '{other}' (from {}) is not known to this build",
             checkpoint.display()
@@ -211,6 +215,7 @@ fn policy_gradient_agent(
     num_actions: usize,
     total_steps: u64,
     seed: u64,
+    device: &str,
 ) -> Result<(Box<dyn Agent>, serde_json::Value)> {
     use cadenza_agents::pg;
     let text = toml::to_string(&config)?;
@@ -220,7 +225,7 @@ fn policy_gradient_agent(
         config_toml: Some(&text),
         obs_dim,
         num_actions,
-        device: pg::DeviceChoice::Auto,
+        device: device.parse()?,
         seed,
         total_steps: Some(total_steps),
     })?;
@@ -228,9 +233,9 @@ fn policy_gradient_agent(
 }
 
 #[cfg(feature = "tch")]
-fn load_policy_gradient(kind: &str, checkpoint: &Path) -> Result<Box<dyn Agent>> {
+fn load_policy_gradient(kind: &str, checkpoint: &Path, device: &str) -> Result<Box<dyn Agent>> {
     use cadenza_agents::pg;
-    Ok(pg::load_kind(checkpoint, kind, pg::DeviceChoice::Auto)?)
+    Ok(pg::load_kind(checkpoint, kind, device.parse()?)?)
 }
 
 #[cfg(not(feature = "tch"))]
@@ -250,12 +255,13 @@ fn policy_gradient_agent(
     _num_actions: usize,
     _total_steps: u64,
     _seed: u64,
+    _device: &str,
 ) -> Result<(Box<dyn Agent>, serde_json::Value)> {
     Err(no_tch(kind))
 }
 
 #[cfg(not(feature = "tch"))]
-fn load_policy_gradient(kind: &str, _checkpoint: &Path) -> Result<Box<dyn Agent>> {
+fn load_policy_gradient(kind: &str, _checkpoint: &Path, _device: &str) -> Result<Box<dyn Agent>> {
     Err(no_tch(kind))
 }
 
@@ -403,11 +409,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 t.set_schedule_steps(total_budget);
                 Box::new(t)
             } else {
-                load_agent(&kind, &checkpoint)?
+                load_agent(&kind, &checkpoint, &args.device)?
             };
             (agent, prev.agent_config.clone())
         }
-        _ => build_agent(&kind, agent_table, &task, obs_dim, train.steps, args.seed)?,
+        _ => build_agent(
+            &kind,
+            agent_table,
+            &task,
+            obs_dim,
+            train.steps,
+            args.seed,
+            &args.device,
+        )?,
     };
     let temperature = args.temperature.unwrap_or_else(|| {
         agent_config

@@ -68,7 +68,7 @@
 //! };
 //! let chords: Vec<ChordFrame> = [dm7, g7, cmaj7, cmaj7]
 //!     .iter()
-//!     .flat_map(|&chord| std::iter::repeat(chord).take(16))
+//!     .flat_map(|&chord| std::iter::repeat_n(chord, 16))
 //!     .collect();
 //! let setting = Setting {
 //!     encoding: EventEncoding::RL_TUNER_38,
