@@ -59,6 +59,10 @@ fn quality() {
         }
         let r = m.report();
         let distinct = ev.melodies.iter().collect::<HashSet<_>>().len();
+        if t == 0.0 {
+            println!("{:?}", ev.melodies[0]);
+            println!("{:?}", ev.terms);
+        }
         println!("T={t}: return {:.1}±{:.1} distinct {distinct} | notkey {:.2}% rep {:.2}% leaps {:.1}% motif {:.1}% tonic {:.1}% hi {:.1}% lo {:.1}% repmotif {:.2}%",
             ev.mean, ev.std, r["percent_notes_not_in_key"]*100., r["percent_notes_excessively_repeated"]*100., r["percent_leaps_resolved"]*100., r["percent_notes_in_motif"]*100., r["percent_compositions_starting_with_tonic"]*100., r["percent_compositions_unique_highest_note"]*100., r["percent_compositions_unique_lowest_note"]*100., r["percent_notes_in_repeated_motif"]*100.);
     }
@@ -90,4 +94,33 @@ fn env_speed() {
         "env+rl-tuner reward, random actions: {:.2} M/s ({sum})",
         n as f64 / s / 1e6
     );
+}
+
+#[test]
+#[ignore]
+fn score_melodies() {
+    use cadenza_env::Environment;
+    let mels: Vec<Vec<usize>> = serde_json::from_str(&std::env::var("MELS").unwrap()).unwrap();
+    for m in mels {
+        let mut e: TrainEnv =
+            ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(RlTunerReward::default()));
+        let mut obs = vec![0f32; 184];
+        e.reset_into(Some(0), &mut obs).unwrap();
+        let mut total = 0.0;
+        let mut terms = vec![0.0; 9];
+        for &a in &m {
+            let t = e.step_into(a, &mut obs).unwrap();
+            total += t.reward;
+            for (s, v) in terms.iter_mut().zip(e.term_values()) {
+                *s += v;
+            }
+        }
+        println!(
+            "{total:.2} {:?}",
+            terms
+                .iter()
+                .map(|v| (v * 100.0f64).round() / 100.0)
+                .collect::<Vec<_>>()
+        );
+    }
 }

@@ -263,6 +263,10 @@ pub struct QTable {
     /// Per state-action visit counts (saturating); empty unless a schedule needs them.
     visits: Vec<u32>,
     track_visits: bool,
+    /// One bit per state-action pair that has been updated at least once; sampling ignores
+    /// the others, whose values are only the initial guess.
+    tried: Vec<u64>,
+    words: usize,
 }
 
 #[inline]
@@ -284,6 +288,8 @@ impl QTable {
             values: Vec::new(),
             visits: Vec::new(),
             track_visits,
+            tried: Vec::new(),
+            words: num_actions.div_ceil(64),
         }
     }
 
@@ -308,6 +314,7 @@ impl QTable {
             + self.keys.capacity() * 8
             + self.values.capacity() * 4
             + self.visits.capacity() * 4
+            + self.tried.capacity() * 8
     }
 
     /// The row index of `state`, if visited.
@@ -358,6 +365,7 @@ impl QTable {
         if self.track_visits {
             self.visits.extend(std::iter::repeat_n(0, self.num_actions));
         }
+        self.tried.extend(std::iter::repeat_n(0, self.words));
         if 2 * self.keys.len() > self.slots.len() {
             self.grow();
         }
@@ -403,9 +411,16 @@ impl QTable {
         self.find(state).map(|i| self.row(i))
     }
 
+    /// Whether the value of (row, action) has been updated at least once.
+    #[inline]
+    pub fn is_tried(&self, row: usize, action: usize) -> bool {
+        self.tried[row * self.words + action / 64] & (1 << (action % 64)) != 0
+    }
+
     /// Counts one more visit of (row, action), returning the new count (0 when not tracked).
     #[inline]
     fn visit(&mut self, row: usize, action: usize) -> u32 {
+        self.tried[row * self.words + action / 64] |= 1 << (action % 64);
         match self.visits.get_mut(row * self.num_actions + action) {
             Some(count) => {
                 *count = count.saturating_add(1);
@@ -821,7 +836,23 @@ impl Agent for TabularAgent {
                 .unwrap_or_else(fallback);
         };
         let row = &self.table.row(index)[..n];
-        let mask = &obs.mask[..n];
+        // Values never updated are only the initial guess (optimistic by design): choose
+        // among the tried actions when there are any.
+        let mut tried = [false; 256];
+        let mask: &[bool] = if n <= tried.len() {
+            let mut any = false;
+            for (a, slot) in tried.iter_mut().enumerate().take(n) {
+                *slot = obs.mask[a] && self.table.is_tried(index, a);
+                any |= *slot;
+            }
+            if any {
+                &tried[..n]
+            } else {
+                &obs.mask[..n]
+            }
+        } else {
+            &obs.mask[..n]
+        };
         let chosen = match mode {
             ActMode::Greedy => argmax_from(row, Some(mask), 0),
             ActMode::Sample { temperature } if temperature <= 0.0 || !temperature.is_finite() => {
@@ -884,6 +915,8 @@ pub struct TableLayout {
     pub num_actions: u64,
     /// Whether visit counts follow the values.
     pub visits: bool,
+    /// Words (u64) per row of the tried-action bits that follow.
+    pub tried_words: u64,
 }
 
 impl TableLayout {
@@ -956,6 +989,7 @@ pub fn encode_checkpoint(agent: &TabularAgent) -> Vec<u8> {
             rows: table.len() as u64,
             num_actions: table.num_actions as u64,
             visits: table.track_visits,
+            tried_words: table.words as u64,
         },
     };
     // Serialising plain data with string keys cannot fail.
@@ -973,6 +1007,9 @@ pub fn encode_checkpoint(agent: &TabularAgent) -> Vec<u8> {
         for &c in &table.visits {
             out.extend_from_slice(&c.to_le_bytes());
         }
+    }
+    for &w in &table.tried {
+        out.extend_from_slice(&w.to_le_bytes());
     }
     let checksum = fnv1a(&out[start..]);
     out.extend_from_slice(&checksum.to_le_bytes());
@@ -1095,7 +1132,9 @@ pub fn decode_checkpoint(
     let rows = layout.rows as usize;
     let cells = rows * layout.num_actions as usize;
     let (keys, rest) = data.split_at(rows * 8);
-    let (values, visits) = rest.split_at(cells * 4);
+    let (values, rest) = rest.split_at(cells * 4);
+    let visit_bytes = if layout.visits { cells * 4 } else { 0 };
+    let (visits, tried) = rest.split_at(visit_bytes);
     let table = &mut agent.table;
     for chunk in keys.chunks_exact(8) {
         let key = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
@@ -1110,6 +1149,9 @@ pub fn decode_checkpoint(
     }
     for (slot, chunk) in table.visits.iter_mut().zip(visits.chunks_exact(4)) {
         *slot = u32::from_le_bytes(chunk.try_into().unwrap_or([0; 4]));
+    }
+    for (slot, chunk) in table.tried.iter_mut().zip(tried.chunks_exact(8)) {
+        *slot = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
     }
     agent.steps_done = header.steps_done;
     agent.episodes_done = header.episodes_done;
@@ -1362,6 +1404,7 @@ mod tests {
         assert_eq!(b.table().len(), a.table().len());
         assert_eq!(b.table().values, a.table().values);
         assert_eq!(b.table().visits, a.table().visits);
+        assert_eq!(b.table().tried, a.table().tried);
         assert_eq!(b.steps_done(), 5000);
         assert_eq!(encode_checkpoint(&b), encode_checkpoint(&a));
 

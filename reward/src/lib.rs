@@ -4,9 +4,12 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod combine;
 pub mod corpus;
+pub mod diversity;
 pub mod improv;
 pub mod metrics;
 pub mod registry;
 pub mod rl_tuner;
+pub mod score;

@@ -37,7 +37,6 @@ pub fn reward(spec: Option<&str>, task: &TaskSpec) -> Result<Box<dyn Reward>> {
         .with_context(|| format!("reward '{}'", spec.unwrap_or("(task default)")))
 }
 
-#[allow(dead_code)]
 /// Checks that a path's parent directory exists, so a long run does not fail at the end.
 pub fn check_output_path(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent() {

@@ -3,11 +3,14 @@
 mod bench;
 mod common;
 mod corpus;
+mod eval;
 mod generate;
 mod inspect;
 mod melodies;
 mod pianoroll;
 mod render;
+mod rewards;
+mod score;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -33,12 +36,20 @@ enum Command {
     Generate(generate::GenerateArgs),
     Render(render::RenderArgs),
     Inspect(inspect::InspectArgs),
+    Score(score::ScoreArgs),
+    Eval(eval::EvalArgs),
     /// Corpus models and statistics: fit and evaluate n-gram models, compare orders, plot
     /// histograms.
     ///
     /// Example: cadenza corpus orders --in corpus/dev --orders 1-6 --valid-fraction 0.2
     #[command(subcommand)]
     Corpus(corpus::CorpusCommand),
+    /// Reward terms: `cadenza rewards bench` measures their speed, how well they tell real
+    /// melodies from corrupted ones, and how they agree.
+    ///
+    /// Example: cadenza rewards bench --corpus corpus/dev --out bench-report
+    #[command(subcommand)]
+    Rewards(rewards::RewardsCommand),
 }
 
 /// Runs a parsed command line.
@@ -49,6 +60,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(args),
         Command::Render(args) => render::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Corpus(cmd) => corpus::run(cmd),
+        Command::Rewards(cmd) => rewards::run(cmd),
     }
 }

@@ -105,7 +105,11 @@ pub fn init_backend() {
             let _ = libc::dlopen(name.as_ptr().cast(), libc::RTLD_NOW | libc::RTLD_GLOBAL);
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        tch::set_num_threads(cores.clamp(1, 4) as i32);
+        let threads = std::env::var("CADENZA_TORCH_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(cores.clamp(1, 4));
+        tch::set_num_threads(threads as i32);
     });
 }
 

@@ -279,6 +279,7 @@ impl Agent for PpoAgent {
 
             // Rollout: one forward pass per step for all sub-envs, no gradients.
             let before = stats.steps;
+            let t0 = std::time::Instant::now();
             if let (Some(run), Some(ro)) = (self.run.as_mut(), self.rollout.as_mut()) {
                 rollout::collect(&self.policy.net, envs, run, ro, rng, &mut stats)?;
                 // Advantages: GAE(λ) over the segment, in plain Rust.
@@ -290,7 +291,10 @@ impl Agent for PpoAgent {
             }
             self.steps_done += stats.steps - before;
 
+            let t1 = std::time::Instant::now();
             self.update(rng, &mut stats);
+            *stats.scalars.entry("rollout_s".to_string()).or_default() += (t1 - t0).as_secs_f64();
+            *stats.scalars.entry("update_s".to_string()).or_default() += t1.elapsed().as_secs_f64();
             stats.scalars.insert("learning_rate".to_string(), lr);
         }
         Ok(stats)

@@ -72,17 +72,15 @@ impl MotifDevelopmentParams {
     }
 }
 
-/// One remembered note: its pitch and the steps since the previous attack.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct NoteRec {
-    pitch: u8,
-    ioi: u16,
-}
+/// Length of the note buffers: twice the memory, so that windows stay contiguous slices.
+/// When the buffers fill, the newest [`MOTIF_MEMORY`] notes move to the front: one short
+/// copy every [`MOTIF_MEMORY`] notes instead of modulo arithmetic in every comparison.
+const BUFFER: usize = 2 * MOTIF_MEMORY;
 
 /// Term `motif_development`: rewards the last `motif_notes` notes when they restate an
 /// earlier motif exactly, transposed, or only rhythmically, with diminishing returns.
 ///
-/// The last [`MOTIF_MEMORY`] notes live in a ring buffer; at each attack the newest
+/// The last [`MOTIF_MEMORY`] notes live in fixed-size buffers; at each attack the newest
 /// `motif_notes` notes are compared with every earlier, non-overlapping window of that many
 /// notes (a bounded number of byte comparisons, whatever the melody's length). The best
 /// match pays `exact_reward`, `transposed_reward` or `rhythmic_reward` (by default
@@ -103,9 +101,12 @@ struct NoteRec {
 #[derive(Debug, Clone)]
 pub struct MotifDevelopment {
     params: MotifDevelopmentParams,
-    /// Ring buffer of recent notes, oldest at `head`.
-    notes: [NoteRec; MOTIF_MEMORY],
-    head: usize,
+    /// Recent notes, oldest first: pitch, interval from the previous note (stored because
+    /// every comparison needs it) and steps since the previous attack.
+    pitches: [u8; BUFFER],
+    intervals: [i16; BUFFER],
+    iois: [u16; BUFFER],
+    /// Filled length of the buffers; only the last [`MOTIF_MEMORY`] notes are searched.
     len: usize,
     /// Step of the last attack.
     last_onset: Option<usize>,
@@ -119,8 +120,9 @@ impl Default for MotifDevelopment {
     fn default() -> Self {
         Self {
             params: MotifDevelopmentParams::default(),
-            notes: [NoteRec::default(); MOTIF_MEMORY],
-            head: 0,
+            pitches: [0; BUFFER],
+            intervals: [0; BUFFER],
+            iois: [0; BUFFER],
             len: 0,
             last_onset: None,
             rewarded: [0; MAX_REWARDS_CAP],
@@ -150,36 +152,41 @@ impl MotifDevelopment {
 
     /// Notes currently remembered; never more than [`MOTIF_MEMORY`], however long the melody.
     pub fn remembered_notes(&self) -> usize {
-        self.len
+        self.len.min(MOTIF_MEMORY)
     }
 
-    /// The `i`-th remembered note, oldest first.
-    #[inline]
-    fn note(&self, i: usize) -> NoteRec {
-        self.notes[(self.head + i) % MOTIF_MEMORY]
-    }
-
-    fn push(&mut self, note: NoteRec) {
-        if self.len < MOTIF_MEMORY {
-            self.notes[(self.head + self.len) % MOTIF_MEMORY] = note;
-            self.len += 1;
-        } else {
-            self.notes[self.head] = note;
-            self.head = (self.head + 1) % MOTIF_MEMORY;
+    fn push(&mut self, pitch: u8, ioi: u16) {
+        let interval = match self.len {
+            0 => 0,
+            n => i16::from(pitch) - i16::from(self.pitches[n - 1]),
+        };
+        if self.len == BUFFER {
+            let keep = BUFFER - MOTIF_MEMORY;
+            self.pitches.copy_within(keep.., 0);
+            self.intervals.copy_within(keep.., 0);
+            self.iois.copy_within(keep.., 0);
+            self.len = MOTIF_MEMORY;
         }
+        self.pitches[self.len] = pitch;
+        self.intervals[self.len] = interval;
+        self.iois[self.len] = ioi;
+        self.len += 1;
     }
 
     /// The reward of the best match of the newest motif, before decay and cap.
     fn best_match(&self) -> f64 {
         let k = usize::from(self.params.motif_notes);
-        if self.len < 2 * k {
+        let oldest = self.len.saturating_sub(MOTIF_MEMORY);
+        if self.len - oldest < 2 * k {
             return 0.0;
         }
+        // The newest motif's shape: its intervals and inter-onset intervals after its first
+        // note (how the first note was reached is not part of the motif).
         let c = self.len - k;
-        let interval = |i: usize| i16::from(self.note(i).pitch) - i16::from(self.note(i - 1).pitch);
-        let pitched = (c + 1..self.len).any(|i| interval(i) != 0);
-        let first_ioi = self.note(c + 1).ioi;
-        let rhythmic = (c + 2..self.len).any(|i| self.note(i).ioi != first_ioi);
+        let intervals = &self.intervals[c + 1..self.len];
+        let iois = &self.iois[c + 1..self.len];
+        let pitched = intervals.iter().any(|&i| i != 0);
+        let rhythmic = iois.iter().any(|&d| d != iois[0]);
         if !pitched && !rhythmic {
             return 0.0;
         }
@@ -187,14 +194,15 @@ impl MotifDevelopment {
         let mut best = 0.0f64;
         // Earlier windows end before the newest one starts: overlapping "repeats" of a
         // sequence against itself are not restatements.
-        for j in (0..=c - k).rev() {
-            let same_rhythm = (1..k).all(|t| self.note(j + t).ioi == self.note(c + t).ioi);
-            if !same_rhythm {
+        for j in (oldest..=c - k).rev() {
+            // Element-wise rather than slice `==`: for a handful of elements the inline loop
+            // beats a call to `memcmp`.
+            if !same(&self.iois[j + 1..j + k], iois) {
                 continue;
             }
-            let same_intervals = (1..k).all(|t| interval(j + t) == interval(c + t));
+            let same_intervals = same(&self.intervals[j + 1..j + k], intervals);
             let value = if same_intervals && pitched {
-                if self.note(j).pitch == self.note(c).pitch {
+                if self.pitches[j] == self.pitches[c] {
                     p.exact_reward
                 } else {
                     p.transposed_reward
@@ -210,13 +218,18 @@ impl MotifDevelopment {
     }
 }
 
+/// Whether two short slices hold the same elements.
+#[inline]
+fn same<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 impl Reward for MotifDevelopment {
     fn term_names(&self) -> Vec<String> {
         vec![Self::NAME.to_string()]
     }
 
     fn reset(&mut self, _setting: &Setting) {
-        self.head = 0;
         self.len = 0;
         self.last_onset = None;
         self.rewarded_head = 0;
@@ -236,7 +249,7 @@ impl Reward for MotifDevelopment {
             step.saturating_sub(last).min(usize::from(u16::MAX)) as u16
         });
         self.last_onset = Some(step);
-        self.push(NoteRec { pitch, ioi });
+        self.push(pitch, ioi);
         let base = self.best_match();
         if base <= 0.0 {
             return write_one(terms, 0.0);
