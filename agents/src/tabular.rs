@@ -113,19 +113,19 @@ pub struct TabularConfig {
     pub learning_rate_schedule: LearningRateSchedule,
     /// Exponent of the visits schedule, in (0, 1] (default 0.6).
     pub learning_rate_power: f64,
-    /// Exploration rate at the start, in [0, 1] (default 1.0).
+    /// Exploration rate at the start, in [0, 1] (default 0.3).
     pub epsilon_start: f64,
-    /// Exploration rate at the end of the decay, in [0, 1] (default 0.05).
+    /// Exploration rate at the end of the decay, in [0, 1] (default 0.01).
     pub epsilon_end: f64,
     /// `linear` or `exponential` (default `linear`); exponential needs a positive end.
     pub epsilon_decay: EpsilonDecay,
     /// Fraction of the training budget over which ε decays, in (0, 1] (default 0.5).
     pub epsilon_fraction: f64,
-    /// Value of a new row's entries; above the achievable returns it makes exploration
-    /// systematic (default 0.0). Finite.
+    /// Value of a new row's entries, in [-1e6, 1e6]; above the achievable returns it makes
+    /// exploration systematic (default 20.0, optimistic for the `rl-tuner` reward).
     pub initial_value: f64,
     /// Softmax temperature over Q-values when sampling melodies, in [0, 1000]; 0 is greedy
-    /// (default 1.0).
+    /// (default 0.5).
     pub temperature: f64,
 }
 
@@ -136,12 +136,12 @@ impl Default for TabularConfig {
             learning_rate: 0.1,
             learning_rate_schedule: LearningRateSchedule::Constant,
             learning_rate_power: 0.6,
-            epsilon_start: 1.0,
-            epsilon_end: 0.05,
+            epsilon_start: 0.3,
+            epsilon_end: 0.01,
             epsilon_decay: EpsilonDecay::Linear,
             epsilon_fraction: 0.5,
-            initial_value: 0.0,
-            temperature: 1.0,
+            initial_value: 20.0,
+            temperature: 0.5,
         }
     }
 }
@@ -230,8 +230,8 @@ pub fn learning_rate_at(config: &TabularConfig, visits: u32) -> f64 {
 
 /// Visit counts below this use a precomputed step size instead of a `powf` per update.
 const LR_CACHE: usize = 4096;
-/// ε is recomputed every this many steps, not on every step: it moves by less than 1e-3 in
-/// between for any budget above a few million steps.
+/// ε is recomputed every this many steps (a power of two), not on every step: it moves by
+/// less than 1e-3 in between for any budget above a few million steps.
 const EPSILON_REFRESH: u64 = 1024;
 
 // ---------------------------------------------------------------------------------------------
@@ -696,7 +696,7 @@ impl TabularAgent {
         let mut episode_return = self.running_returns[index];
 
         for _ in 0..steps {
-            if self.steps_done % EPSILON_REFRESH == 0 {
+            if self.steps_done & (EPSILON_REFRESH - 1) == 0 {
                 epsilon = self.epsilon();
                 eps_bits = epsilon_threshold(epsilon);
             }
@@ -1306,7 +1306,11 @@ mod tests {
 
     #[test]
     fn schedules() {
-        let c = TabularConfig::default();
+        let c = TabularConfig {
+            epsilon_start: 1.0,
+            epsilon_end: 0.05,
+            ..TabularConfig::default()
+        };
         assert_eq!(epsilon_at(&c, 0, 100), 1.0);
         assert!((epsilon_at(&c, 25, 100) - 0.525).abs() < 1e-12);
         assert!((epsilon_at(&c, 50, 100) - 0.05).abs() < 1e-12);

@@ -9,6 +9,7 @@ pub mod combine;
 pub mod corpus;
 pub mod diversity;
 pub mod improv;
+pub mod listener;
 pub mod metrics;
 pub mod registry;
 pub mod rl_tuner;

@@ -22,7 +22,8 @@
 //! ```
 //!
 //! Components: `rl_tuner`, `improv` (the whole preset; its terms as nested sections),
-//! `corpus`, `in_scale`, `zero`, and each improvisation term by name
+//! `corpus`, `listener` (a saved listener model, `model = "taste.json"`, scored at phrase
+//! ends; see [`crate::listener`]), `in_scale`, `zero`, and each improvisation term by name
 //! ([`crate::improv::IMPROV_TERM_NAMES`]).
 
 use crate::combine::{CombineError, WeightedSum};
@@ -39,7 +40,9 @@ pub const PRESET_NAMES: &[&str] = &["rl-tuner", "improv", "in-scale", "zero"];
 
 /// Names of the components a TOML reward definition may use, besides the single
 /// improvisation terms.
-pub const COMPONENT_NAMES: &[&str] = &["rl_tuner", "improv", "corpus", "in_scale", "zero"];
+pub const COMPONENT_NAMES: &[&str] = &[
+    "rl_tuner", "improv", "corpus", "listener", "in_scale", "zero",
+];
 
 /// Errors of reward lookup and definition.
 #[derive(Debug, thiserror::Error)]
@@ -199,6 +202,12 @@ struct CorpusParams {
     floor: f64,
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListenerParams {
+    model: PathBuf,
+}
+
 fn default_floor() -> f64 {
     CorpusReward::DEFAULT_FLOOR
 }
@@ -232,6 +241,16 @@ fn component(
                     .with_floor(p.floor)
                     .map_err(|e| err(&e))?,
             )
+        }
+        "listener" => {
+            let p: ListenerParams = params(section)?;
+            let path = if p.model.is_absolute() {
+                p.model
+            } else {
+                base.join(p.model)
+            };
+            let model = crate::listener::ListenerModel::load(&path).map_err(|e| err(&e))?;
+            Box::new(crate::listener::ListenerReward::new(Arc::new(model)).map_err(|e| err(&e))?)
         }
         "in_scale" => {
             no_params(&section)?;
@@ -309,6 +328,8 @@ mod tests {
             ("[rl_tuner]\ntonic_rewrd = 1.0\n", "tonic_rewrd"),
             ("[in_scale]\nfoo = 1\n", "foo"),
             ("[corpus]\nmodel = \"missing.json\"\n", "missing.json"),
+            ("[listener]\nmodel = \"missing.json\"\n", "missing.json"),
+            ("[listener]\nmodl = \"x.json\"\n", "modl"),
             ("weight = 1\n", "section"),
             ("[rl_tuner\n", "test.toml"),
         ] {

@@ -296,7 +296,37 @@ pub(crate) enum Interval {
     Semitones(u8),
 }
 
+// An interval as a small integer code, so that the hot path looks its reward up in a table
+// instead of walking a match. Codes 0..=35 are plain distances (pitch events span 2..=37);
+// the special intervals follow. A hold's code is the rest's plus one, and the "after C or G"
+// variants are two further on, so both are computed with arithmetic rather than branches.
+const CODE_NO_PREVIOUS: u8 = 36;
+const CODE_REST: u8 = 37;
+const CODE_HOLD: u8 = CODE_REST + 1;
+const CODE_REST_AFTER_TONIC_OR_FIFTH: u8 = CODE_REST + 2;
+const CODE_HOLD_AFTER_TONIC_OR_FIFTH: u8 = CODE_REST + 3;
+const CODE_IN_KEY_FIFTH: u8 = 41;
+const CODE_IN_KEY_THIRD: u8 = 42;
+/// Size of the per-code tables: a power of two, so that masking the index proves it in
+/// bounds.
+const NUM_CODES: usize = 64;
+
 impl Interval {
+    /// The interval a code of [`Tracker::interval_code`] stands for.
+    #[inline]
+    fn from_code(code: u8) -> Self {
+        match code {
+            CODE_NO_PREVIOUS => Interval::NoPrevious,
+            CODE_REST => Interval::Rest,
+            CODE_HOLD => Interval::Hold,
+            CODE_REST_AFTER_TONIC_OR_FIFTH => Interval::RestAfterTonicOrFifth,
+            CODE_HOLD_AFTER_TONIC_OR_FIFTH => Interval::HoldAfterTonicOrFifth,
+            CODE_IN_KEY_FIFTH => Interval::InKeyFifth,
+            CODE_IN_KEY_THIRD => Interval::InKeyThird,
+            iv => Interval::Semitones(iv),
+        }
+    }
+
     /// `reward_preferred_intervals`' table, before the scaler.
     #[inline]
     fn preference(self) -> f64 {
@@ -351,6 +381,20 @@ pub(crate) struct Analysis {
     pub repeated_motif: bool,
 }
 
+/// Bits of the Bloom filter over earlier motif windows.
+const WINDOW_FILTER_BITS: usize = 256;
+
+/// The word and bit of `window` in the Bloom filter (a multiplicative hash: the top 8 bits of
+/// the product mix all eight events).
+#[inline]
+fn filter_slot(window: u64) -> (usize, u64) {
+    let h = window.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56;
+    (
+        (h >> 6) as usize % (WINDOW_FILTER_BITS / 64),
+        1u64 << (h & 63),
+    )
+}
+
 /// Running state of one composition (Magenta's `composition` list plus the leap tracker),
 /// with the incremental sums every detector needs. Shared by the reward and the metrics.
 #[derive(Debug, Clone)]
@@ -359,8 +403,17 @@ pub(crate) struct Tracker {
     events: Vec<Event>,
     /// `windows[i]` packs `events[i..i + 8]`, oldest event in the highest byte.
     windows: Vec<u64>,
+    /// A Bloom filter over the windows a repeated motif may match (`windows[..len - 14]`,
+    /// see [`Tracker::motif`]). Almost no step repeats an earlier motif, and the filter says
+    /// so without scanning the windows.
+    window_filter: [u64; WINDOW_FILTER_BITS / 64],
     /// The last 8 events packed the same way (missing ones are 0).
     tail: u64,
+    /// How often each event occurs among the last 7 events, counting the missing ones as 0
+    /// (so entry 0 starts at 7), and how many distinct pitches those 7 hold: the motif's
+    /// distinct pitches then take one lookup instead of a scan of the window.
+    window_counts: [u8; 64],
+    window_pitches: u32,
     /// Σ e, Σ e², and Σ e[i]·e[i-lag] for lags 1..=3.
     sum: i64,
     sum_sq: i64,
@@ -381,21 +434,25 @@ pub(crate) struct Tracker {
     direction: i8,
     leapt_from: Event,
     steps_since_leap: u32,
-    /// Highest event (specials included) and how often it occurs.
-    max_event: Event,
-    max_count: u32,
-    /// Lowest pitch (0 when none) and how often it occurs.
-    min_pitch: Event,
-    min_count: u32,
+    /// Events that occur at least once, and at least twice, as bit masks. The highest event,
+    /// the lowest pitch and whether each is unique follow from them at the last beat, so the
+    /// steps before need no branchy running extrema.
+    seen: u64,
+    seen_twice: u64,
 }
 
 impl Tracker {
     /// An empty composition with room for `capacity` events.
     pub fn with_capacity(capacity: usize) -> Self {
+        let mut window_counts = [0; 64];
+        window_counts[REST as usize] = (BAR_LENGTH - 1) as u8;
         Self {
             events: Vec::with_capacity(capacity),
             windows: Vec::with_capacity(capacity),
+            window_filter: [0; WINDOW_FILTER_BITS / 64],
             tail: 0,
+            window_counts,
+            window_pitches: 0,
             sum: 0,
             sum_sq: 0,
             lagged: [0; 3],
@@ -409,10 +466,8 @@ impl Tracker {
             direction: 0,
             leapt_from: 0,
             steps_since_leap: 0,
-            max_event: 0,
-            max_count: 0,
-            min_pitch: 0,
-            min_count: 0,
+            seen: 0,
+            seen_twice: 0,
         }
     }
 
@@ -444,27 +499,32 @@ impl Tracker {
     /// `detect_sequential_interval(a)`.
     #[inline]
     pub fn interval(&self, a: Event) -> Interval {
+        Interval::from_code(self.interval_code(a))
+    }
+
+    /// `detect_sequential_interval(a)` as a code (see [`Interval::from_code`]). Written as
+    /// overriding assignments rather than a match: random melodies make every branch of the
+    /// match unpredictable, while these compile to conditional moves.
+    #[inline]
+    pub fn interval_code(&self, a: Event) -> u8 {
         let prev = self.last_pitch;
-        if prev == 0 {
-            return Interval::NoPrevious;
-        }
         let tonic_or_fifth = (C_NOTES | G_NOTES) & bit(prev) != 0;
-        match a {
-            HOLD if tonic_or_fifth => Interval::HoldAfterTonicOrFifth,
-            HOLD => Interval::Hold,
-            REST if tonic_or_fifth => Interval::RestAfterTonicOrFifth,
-            REST => Interval::Rest,
-            _ => {
-                let iv = a.abs_diff(prev);
-                if iv == 7 && tonic_or_fifth {
-                    Interval::InKeyFifth
-                } else if iv == 4 && (C_NOTES | E_NOTES) & bit(prev) != 0 {
-                    Interval::InKeyThird
-                } else {
-                    Interval::Semitones(iv)
-                }
-            }
+        let iv = a.abs_diff(prev);
+        let mut code = iv;
+        if iv == 7 && tonic_or_fifth {
+            code = CODE_IN_KEY_FIFTH;
         }
+        if iv == 4 && (C_NOTES | E_NOTES) & bit(prev) != 0 {
+            code = CODE_IN_KEY_THIRD;
+        }
+        if a == REST || a == HOLD {
+            // REST → Rest, HOLD → Hold; two codes on after C or G.
+            code = CODE_REST + a + 2 * u8::from(tonic_or_fifth);
+        }
+        if prev == 0 {
+            code = CODE_NO_PREVIOUS;
+        }
+        code
     }
 
     /// `detect_repeating_notes(a)`, from the running counters instead of a backwards scan.
@@ -484,31 +544,38 @@ impl Tracker {
             || ((held || breaks) && repeats > 6)
     }
 
-    /// Analyses action `a` against the composition (no state change).
+    /// `detect_last_motif` and `detect_repeated_motif` for action `a`: the distinct pitches
+    /// of the last 8 events (0 when fewer than 8 events) and whether that window is a motif
+    /// that occurred earlier.
     #[inline]
-    pub fn analyse(&self, a: Event) -> Analysis {
-        let interval = self.interval(a);
-        let repeating = self.repeating(a);
+    pub fn motif(&self, a: Event) -> (u32, bool) {
         let len = self.events.len();
-        let mut motif_notes = 0;
-        let mut repeated_motif = false;
-        if len + 1 >= BAR_LENGTH {
+        if len + 1 < BAR_LENGTH {
+            return (0, false);
+        }
+        let new_pitch = a != REST && a != HOLD && self.window_counts[a as usize & 63] == 0;
+        let notes = self.window_pitches + u32::from(new_pitch);
+        let mut repeated = false;
+        if notes >= 3 {
             let window = (self.tail << 8) | a as u64;
-            let mut mask = 0u64;
-            for k in 0..BAR_LENGTH {
-                mask |= bit((window >> (8 * k)) as u8);
-            }
-            motif_notes = (mask & !SPECIAL).count_ones();
-            if motif_notes >= 3 {
+            let (word, mask) = filter_slot(window);
+            if self.window_filter[word] & mask != 0 {
                 // Earlier windows that end before the current one starts: Magenta searches
                 // `composition[:-(bar_length - 1)]`.
                 let earlier = (len + 2).saturating_sub(2 * BAR_LENGTH);
-                repeated_motif = self.windows[..earlier].contains(&window);
+                repeated = self.windows[..earlier].contains(&window);
             }
         }
+        (notes, repeated)
+    }
+
+    /// Analyses action `a` against the composition (no state change).
+    #[inline]
+    pub fn analyse(&self, a: Event) -> Analysis {
+        let (motif_notes, repeated_motif) = self.motif(a);
         Analysis {
-            interval,
-            repeating,
+            interval: self.interval(a),
+            repeating: self.repeating(a),
             motif_notes,
             repeated_motif,
         }
@@ -557,6 +624,83 @@ impl Tracker {
         }
     }
 
+    /// `reward_penalize_autocorrelation(a)` before the sign: Σ weight·|c| over lags 1..=3
+    /// with |c| > threshold, in lag order. Same values as [`Tracker::autocorrelation`], with
+    /// what the three lags share (sums, variance, the denominator) computed once. `tie` is
+    /// the distance to the threshold below which numpy's rounding decides.
+    #[inline]
+    pub fn autocorrelation_penalty(&self, a: Event, threshold: f64, tie: f64, weight: f64) -> f64 {
+        let len = self.events.len();
+        if len >= MAX_MELODY_LENGTH {
+            return self.autocorrelation_penalty_wide(a, threshold, tie, weight);
+        }
+        let n = len as i64 + 1;
+        let av = a as i64;
+        let s = self.sum + av;
+        let q = self.sum_sq + av * av;
+        let var_n2 = n * q - s * s;
+        // A constant signal (and the first step) is numpy's NaN at every lag: no penalty. A
+        // lag ≥ n gives 0, which adds nothing either, so lags 2 and 3 need len ≥ 2 and 3.
+        if var_n2 == 0 {
+            return 0.0;
+        }
+        let denominator = (n * var_n2) as f64;
+        let (nn, ns, ss) = (n * n, n * s, s * s);
+        let t1 = (self.tail & 0xff) as i64;
+        let t2 = ((self.tail >> 8) & 0xff) as i64;
+        let t3 = ((self.tail >> 16) & 0xff) as i64;
+        // The expansion of `autocorrelation`, in exact i64 (n ≤ 2^16 here), per lag:
+        // (lag, Σ s[i]·s[i-lag], Σ of the first lag events, Σ of the last lag events).
+        let coefficient = |lag: i64, lagged: i64, head: i64, last: i64| {
+            let num = nn * lagged - ns * ((s - head) + (s - last)) + (n - lag) * ss;
+            num as f64 / denominator
+        };
+        let mut penalty = 0.0;
+        let mut add = |c: f64, lag: usize| {
+            let c = if (c.abs() - threshold).abs() <= tie {
+                // A tie (e.g. exactly 3/20): numpy's rounding decides, so reproduce it.
+                self.numpy_autocorrelation(a, lag)
+            } else {
+                c
+            };
+            let c = c.abs();
+            if c > threshold {
+                penalty += c * weight;
+            }
+        };
+        add(
+            coefficient(1, self.lagged[0] + av * t1, self.prefix[0], av),
+            1,
+        );
+        if len >= 2 {
+            let c = coefficient(2, self.lagged[1] + av * t2, self.prefix[1], av + t1);
+            add(c, 2);
+        }
+        if len >= 3 {
+            let c = coefficient(3, self.lagged[2] + av * t3, self.prefix[2], av + t1 + t2);
+            add(c, 3);
+        }
+        penalty
+    }
+
+    /// [`Tracker::autocorrelation_penalty`] for compositions too long for exact i64 sums.
+    #[cold]
+    fn autocorrelation_penalty_wide(&self, a: Event, threshold: f64, tie: f64, weight: f64) -> f64 {
+        let mut penalty = 0.0;
+        for lag in 1..=3 {
+            if let Some(mut c) = self.autocorrelation(a, lag) {
+                if (c.abs() - threshold).abs() <= tie {
+                    c = self.numpy_autocorrelation(a, lag);
+                }
+                let c = c.abs();
+                if c > threshold {
+                    penalty += c * weight;
+                }
+            }
+        }
+        penalty
+    }
+
     /// `autocorrelate(composition + [a], lag)` computed the way numpy does it, rounding
     /// included: mean, deviations, pairwise sums, two divisions. Slow (linear); used only
     /// when the exact coefficient sits on the penalty threshold, where numpy's rounding
@@ -581,6 +725,12 @@ impl Tracker {
     /// [`Tracker::push`], with `interval = self.interval(a)`.
     #[inline]
     pub fn leap(&mut self, a: Event, interval: Interval, steps_between_leaps: u32) -> Leap {
+        self.leap_step(a, interval.is_leap(), steps_between_leaps)
+    }
+
+    /// [`Tracker::leap`], told whether the interval is a leap.
+    #[inline]
+    pub fn leap_step(&mut self, a: Event, is_leap: bool, steps_between_leaps: u32) -> Leap {
         if self.events.is_empty() {
             return Leap::None;
         }
@@ -589,7 +739,7 @@ impl Tracker {
             return Leap::None;
         }
         let mut outcome = Leap::None;
-        if interval.is_leap() {
+        if is_leap {
             let direction = if a > self.last_pitch { 1 } else { -1 };
             if self.direction != 0 {
                 if self.direction != direction {
@@ -622,23 +772,20 @@ impl Tracker {
     /// Whether the highest event of `composition + [a]` occurs once (`detect_high_unique`).
     #[inline]
     pub fn high_unique(&self, a: Event) -> bool {
-        if self.events.is_empty() || a > self.max_event {
-            true
-        } else {
-            a < self.max_event && self.max_count == 1
-        }
+        let b = bit(a);
+        let seen = self.seen | b;
+        let twice = self.seen_twice | (self.seen & b);
+        let highest = 63 - seen.leading_zeros();
+        twice & (1 << highest) == 0
     }
 
     /// Whether the lowest pitch of `composition + [a]` occurs once (`detect_low_unique`).
     #[inline]
     pub fn low_unique(&self, a: Event) -> bool {
-        let a_pitch = a != REST && a != HOLD;
-        match (self.min_pitch, a_pitch) {
-            (0, pitch) => pitch,
-            (_, true) if a < self.min_pitch => true,
-            (min, true) if a == min => false,
-            _ => self.min_count == 1,
-        }
+        let b = bit(a);
+        let pitches = (self.seen | b) & !SPECIAL;
+        let twice = self.seen_twice | (self.seen & b);
+        pitches != 0 && twice & (1 << pitches.trailing_zeros()) == 0
     }
 
     /// Appends `a` to the composition (Magenta's `composition.append` after a step).
@@ -650,20 +797,26 @@ impl Tracker {
             let before = if len == 0 { 0 } else { self.prefix[len - 1] };
             self.prefix[len] = before + v;
         }
-        for lag in 1..=3 {
-            if len >= lag {
-                self.lagged[lag - 1] += v * self.events[len - lag] as i64;
-            }
-        }
+        // `events[len - lag]` is byte `lag - 1` of the tail; a missing one is 0 and adds 0.
+        let tail = self.tail;
+        self.lagged[0] += v * (tail & 0xff) as i64;
+        self.lagged[1] += v * ((tail >> 8) & 0xff) as i64;
+        self.lagged[2] += v * ((tail >> 16) & 0xff) as i64;
         self.sum += v;
         self.sum_sq += v * v;
 
-        if len == 0 || a > self.max_event {
-            self.max_event = a;
-            self.max_count = 1;
-        } else if a == self.max_event {
-            self.max_count += 1;
-        }
+        let b = bit(a);
+        self.seen_twice |= self.seen & b;
+        self.seen |= b;
+
+        // The last 7 events gain `a` and lose the one 7 back (a missing one counts as 0).
+        let added = a as usize & 63;
+        let dropped = ((tail >> 48) & 63) as usize;
+        let pitch = |e: usize| e != REST as usize && e != HOLD as usize;
+        self.window_pitches += u32::from(pitch(added) && self.window_counts[added] == 0);
+        self.window_counts[added] += 1;
+        self.window_counts[dropped] -= 1;
+        self.window_pitches -= u32::from(pitch(dropped) && self.window_counts[dropped] == 0);
 
         match a {
             REST => {
@@ -685,19 +838,19 @@ impl Tracker {
                 self.tail_rests = 0;
                 self.tail_holds = 0;
                 self.last_pitch = a;
-                if self.min_pitch == 0 || a < self.min_pitch {
-                    self.min_pitch = a;
-                    self.min_count = 1;
-                } else if a == self.min_pitch {
-                    self.min_count += 1;
-                }
             }
         }
 
-        self.tail = (self.tail << 8) | v as u64;
+        self.tail = (tail << 8) | v as u64;
         self.events.push(a);
-        if self.events.len() >= BAR_LENGTH {
+        let len = len + 1;
+        if len >= BAR_LENGTH {
             self.windows.push(self.tail);
+            // The next step may match windows[..len - 14]: the filter takes the newest one.
+            if len > 2 * BAR_LENGTH - 2 {
+                let (word, mask) = filter_slot(self.windows[len - (2 * BAR_LENGTH - 1)]);
+                self.window_filter[word] |= mask;
+            }
         }
     }
 }
@@ -739,10 +892,60 @@ fn pairwise_sum(n: usize, f: &dyn Fn(usize) -> f64) -> f64 {
     sum(0, n, f)
 }
 
+/// Term values that depend only on the config and a small integer, computed once with the
+/// same float operations the terms would do per step.
+#[derive(Debug, Clone)]
+struct Tables {
+    /// `reward_preferred_intervals` per interval code, scaler applied.
+    preferred: [f64; NUM_CODES],
+    /// Bit `code` set for the interval codes `detect_leap_up_back` counts as a leap.
+    leaps: u64,
+    /// `reward_motif` and `reward_repeated_motif` (when repeated) by distinct pitches (≤ 8).
+    motif: [f64; 16],
+    repeated_motif: [f64; 16],
+    /// Distance of an autocorrelation coefficient from the threshold below which numpy's
+    /// rounding decides (exact ties land within a few ulps).
+    tie: f64,
+}
+
+impl Tables {
+    fn new(cfg: &RlTunerConfig) -> Self {
+        let mut preferred = [0.0; NUM_CODES];
+        let mut leaps = 0u64;
+        for (code, slot) in preferred.iter_mut().enumerate() {
+            let interval = Interval::from_code(code as u8);
+            *slot = match interval {
+                // Magenta returns 0.0 before scaling for "no interval".
+                Interval::NoPrevious | Interval::Semitones(0) => 0.0,
+                iv => iv.preference() * cfg.interval_scaler,
+            };
+            if interval.is_leap() {
+                leaps |= 1 << code;
+            }
+        }
+        let mut motif = [0.0; 16];
+        let mut repeated_motif = [0.0; 16];
+        for notes in 3..16 {
+            let extra_notes = (notes - 3) as f64;
+            motif[notes] = cfg.motif_reward + extra_notes * cfg.motif_bonus_per_note;
+            repeated_motif[notes] =
+                cfg.repeated_motif_reward + extra_notes * cfg.repeated_motif_bonus_per_note;
+        }
+        Self {
+            preferred,
+            leaps,
+            motif,
+            repeated_motif,
+            tie: 1e-12 * cfg.autocorrelation_threshold.abs().max(1.0),
+        }
+    }
+}
+
 /// Magenta RL Tuner's `reward_music_theory`, term by term. See the module docs.
 #[derive(Debug, Clone)]
 pub struct RlTunerReward {
     config: RlTunerConfig,
+    tables: Tables,
     tracker: Tracker,
 }
 
@@ -761,7 +964,12 @@ impl RlTunerReward {
 
     fn from_valid(config: RlTunerConfig) -> Self {
         let tracker = Tracker::with_capacity(config.melody_length);
-        Self { config, tracker }
+        let tables = Tables::new(&config);
+        Self {
+            config,
+            tables,
+            tracker,
+        }
     }
 
     /// The constants in use.
@@ -792,6 +1000,7 @@ impl RlTunerReward {
         }
         let a = sanitize(event);
         let cfg = &self.config;
+        let tables = &self.tables;
         let t = &mut self.tracker;
         let beat = t.len() as i64;
         let n = cfg.melody_length as i64;
@@ -814,48 +1023,31 @@ impl RlTunerReward {
         };
         let tonic = if tonic_hit { cfg.tonic_reward } else { 0.0 };
 
-        let analysis = t.analyse(a);
-        let repeating = if analysis.repeating {
+        let repeating = if t.repeating(a) {
             cfg.repeating_penalty
         } else {
             0.0
         };
 
-        let mut penalty = 0.0;
-        let threshold = cfg.autocorrelation_threshold;
-        for lag in 1..=3 {
-            if let Some(mut c) = t.autocorrelation(a, lag) {
-                if (c.abs() - threshold).abs() <= 1e-12 * threshold.abs().max(1.0) {
-                    // A tie (e.g. exactly 3/20): numpy's rounding decides, so reproduce it.
-                    c = t.numpy_autocorrelation(a, lag);
-                }
-                let c = c.abs();
-                if c > threshold {
-                    penalty += c * cfg.autocorrelation_weight;
-                }
-            }
-        }
-        let autocorrelation = -penalty;
+        let autocorrelation = -t.autocorrelation_penalty(
+            a,
+            cfg.autocorrelation_threshold,
+            tables.tie,
+            cfg.autocorrelation_weight,
+        );
 
-        let extra_notes = analysis.motif_notes.saturating_sub(3) as f64;
-        let motif = if analysis.motif_notes >= 3 {
-            cfg.motif_reward + extra_notes * cfg.motif_bonus_per_note
-        } else {
-            0.0
-        };
-        let repeated_motif = if analysis.repeated_motif {
-            cfg.repeated_motif_reward + extra_notes * cfg.repeated_motif_bonus_per_note
+        let (motif_notes, repeated) = t.motif(a);
+        let motif = tables.motif[motif_notes as usize & 15];
+        let repeated_motif = if repeated {
+            tables.repeated_motif[motif_notes as usize & 15]
         } else {
             0.0
         };
 
-        let preferred = match analysis.interval {
-            // Magenta returns 0.0 before scaling for "no interval".
-            Interval::NoPrevious | Interval::Semitones(0) => 0.0,
-            iv => iv.preference() * cfg.interval_scaler,
-        };
-
-        let leap = match t.leap(a, analysis.interval, cfg.steps_between_leaps) {
+        let code = t.interval_code(a);
+        let preferred = tables.preferred[code as usize & (NUM_CODES - 1)];
+        let is_leap = (tables.leaps >> (code as usize & (NUM_CODES - 1))) & 1 != 0;
+        let leap = match t.leap_step(a, is_leap, cfg.steps_between_leaps) {
             Leap::Resolved => cfg.leap_resolved_bonus,
             Leap::Doubled => cfg.leap_doubled_penalty,
             Leap::None => 0.0,
@@ -884,8 +1076,12 @@ impl RlTunerReward {
             leap,
             high_low,
         ];
-        for (slot, value) in terms.iter_mut().zip(values) {
-            *slot = value;
+        if let Some(out) = terms.get_mut(..NUM_TERMS) {
+            out.copy_from_slice(&values);
+        } else {
+            for (slot, value) in terms.iter_mut().zip(values) {
+                *slot = value;
+            }
         }
         // Magenta's left-to-right sum, so that the floats agree.
         key + tonic

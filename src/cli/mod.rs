@@ -11,6 +11,7 @@ mod pianoroll;
 mod render;
 mod rewards;
 mod score;
+mod session;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,7 @@ enum Command {
     /// Example: cadenza rewards bench --corpus corpus/dev --out bench-report
     #[command(subcommand)]
     Rewards(rewards::RewardsCommand),
+    Session(session::SessionArgs),
 }
 
 /// Runs a parsed command line.
@@ -64,5 +66,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Corpus(cmd) => corpus::run(cmd),
         Command::Rewards(cmd) => rewards::run(cmd),
+        Command::Session(args) => session::run(args),
     }
 }

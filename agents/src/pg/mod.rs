@@ -23,8 +23,9 @@
 //! # Ok::<(), cadenza_agents::AgentError>(())
 //! ```
 //!
-//! CPU threads: libtorch's intra-op pool is sized once by [`init_backend`] to the machine's
-//! cores (at most 4: the matrices here are small, and more threads mostly add wake-up cost).
+//! CPU threads: [`init_backend`] gives libtorch one intra-op thread (environment variable
+//! `CADENZA_TORCH_THREADS` overrides): the matrices here are small, and on 2 busy cores a
+//! 20,000-step PPO run took 36 s with two threads and 3 s with one.
 //! CUDA: Rust's linker drops `libtorch_cuda.so` (it is not referenced by symbol), so
 //! [`init_backend`] loads it at run time; where it is absent the agents run on the CPU.
 
@@ -104,12 +105,15 @@ pub fn init_backend() {
             let name = b"libtorch_cuda.so\0";
             let _ = libc::dlopen(name.as_ptr().cast(), libc::RTLD_NOW | libc::RTLD_GLOBAL);
         }
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = std::env::var("CADENZA_TORCH_THREADS")
+        // One intra-op thread: the matrices are small, the env steps on the same core, and
+        // libtorch's spinning worker threads slow everything down (10x measured) as soon as
+        // other processes compete for the cores. CADENZA_TORCH_THREADS overrides.
+        let threads: i32 = std::env::var("CADENZA_TORCH_THREADS")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(cores.clamp(1, 4));
-        tch::set_num_threads(threads as i32);
+            .filter(|&n| n >= 1)
+            .unwrap_or(1);
+        tch::set_num_threads(threads);
     });
 }
 

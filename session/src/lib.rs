@@ -1,0 +1,95 @@
+//! # cadenza-session
+//!
+//! Human-in-the-loop improvisation: the agent plays a phrase over a backing progression, a
+//! listener reacts (a rating from 1 to 5, or "A or B?"), and the agent adapts to that
+//! listener's taste within the session, phrase by phrase.
+//!
+//! One round of a [`Session`]:
+//!
+//! 1. **Propose** ([`Session::propose`]): sample candidate phrases from a tabular Q agent
+//!    (pre-trained on the `improv` reward at session start, seeded) plus a per-session
+//!    preference table, with a softmax temperature; score each by the theory floor (the
+//!    `improv` reward, standardised) plus `λ ·` the listener model's utility; play the best.
+//!    The listener model also picks the most informative pair of candidates for an A/B
+//!    question.
+//! 2. **React** ([`Session::feedback`]): the rating and/or the A/B answer update the
+//!    [`ListenerModel`](cadenza_reward::listener::ListenerModel) (a Bayesian logistic /
+//!    Bradley-Terry model), and Monte-Carlo Q-updates move the preference table towards the
+//!    candidates the model now likes, so that the very next proposal already reflects the
+//!    reaction.
+//!
+//! Everything is recorded in a durable JSONL [`log`]: a session killed at any moment resumes
+//! ([`Session::resume`]) losing at most the phrase being rated, a log rebuilds the listener
+//! model ([`log::replay_model`]) and exports as one MIDI file ([`log::export_midi`]).
+//! [`sim`] holds simulated listeners with hidden tastes, so sessions run without a person;
+//! [`audio`] renders phrases with their backing chords to WAV.
+//!
+//! ```
+//! use cadenza_session::{sim::SimListener, Session, SessionConfig};
+//! let config = SessionConfig { pretrain_steps: 5_000, calibration_phrases: 16, candidates: 4, ..SessionConfig::default() };
+//! let mut session = Session::new(config, None).unwrap();
+//! let listener = SimListener::by_name("sim:stepwise", 7).unwrap();
+//! let report = cadenza_session::sim::run(&mut session, &listener, 3, 20).unwrap();
+//! assert_eq!(report.ratings.len(), 3);
+//! assert!(report.ratings.iter().all(|r| (1..=5).contains(r)));
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod audio;
+mod engine;
+pub mod log;
+pub mod sim;
+
+pub use engine::{Calibration, Candidate, Choice, Feedback, Round, Session, SessionConfig};
+
+/// Errors of sessions.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A configuration field out of range.
+    #[error("invalid session config: field '{field}': {message}")]
+    Config {
+        /// The field.
+        field: String,
+        /// What is expected.
+        message: String,
+    },
+    /// The task could not be built.
+    #[error("task: {0}")]
+    Task(#[from] cadenza_env::TaskError),
+    /// The agent failed.
+    #[error("agent: {0}")]
+    Agent(#[from] cadenza_agents::AgentError),
+    /// The environment failed.
+    #[error("environment: {0}")]
+    Env(#[from] cadenza_env::EnvError),
+    /// The listener model refused an input.
+    #[error("listener model: {0}")]
+    Listener(#[from] cadenza_reward::listener::ListenerError),
+    /// Feedback that does not fit the current round.
+    #[error("feedback: {0}")]
+    Feedback(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A session log that cannot be used.
+    #[error("session log {path}: {message}")]
+    Log {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A MIDI file could not be written.
+    #[error("MIDI: {0}")]
+    Midi(#[from] cadenza_env::midi::MidiError),
+    /// An unknown simulated listener.
+    #[error("unknown listener '{0}': expected sim:stepwise, sim:syncopated or sim:bluesy")]
+    UnknownListener(String),
+}

@@ -1,0 +1,383 @@
+//! The durable session log: one JSON object per line, appended and fsynced.
+//!
+//! A log starts with the session's configuration and calibration; then, per round, the
+//! phrase record (every candidate, the one played, the A/B pair), the feedback record, and
+//! the model record (the posterior mean after the update). Each line is flushed to disk
+//! before the session goes on, so a process killed at any moment leaves at most one torn
+//! last line, and only the phrase being rated is lost.
+//!
+//! Reading is forgiving: a line that is not a valid record is reported with its line number
+//! ([`CorruptLine`]) and the rest is still read.
+
+use crate::engine::{self, Calibration, Choice, Feedback, SessionConfig};
+use crate::SessionError;
+use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
+use cadenza_env::{Event, Note};
+use cadenza_reward::listener::{FeatureExtractor, ListenerConfig, ListenerModel};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// The session's settings (first line).
+    Session {
+        /// The configuration.
+        config: SessionConfig,
+    },
+    /// The standardisation fixed at session start.
+    Calibration {
+        /// Centers and scales.
+        calibration: Calibration,
+    },
+    /// A proposal.
+    Phrase {
+        /// Round number.
+        round: u64,
+        /// Events of every candidate.
+        candidates: Vec<Vec<Event>>,
+        /// Index of the candidate played.
+        played: usize,
+        /// The A/B pair asked about.
+        pair: Option<(usize, usize)>,
+    },
+    /// The listener's reaction.
+    Feedback {
+        /// Round number.
+        round: u64,
+        /// Rating of the played phrase.
+        rating: Option<u8>,
+        /// A/B answer.
+        preference: Option<Choice>,
+    },
+    /// The listener model after the update (for reading; replay recomputes it).
+    Model {
+        /// Round number.
+        round: u64,
+        /// Observations learned from.
+        observations: usize,
+        /// Posterior mean of the weights.
+        weights: Vec<f64>,
+        /// Posterior mean of the bias.
+        bias: f64,
+    },
+}
+
+/// A line that could not be read as a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CorruptLine {
+    /// Line number, from 1.
+    pub line: usize,
+    /// Why.
+    pub message: String,
+}
+
+/// An open log, appending.
+#[derive(Debug)]
+pub struct SessionLog {
+    file: File,
+    path: String,
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SessionError + '_ {
+    move |source| SessionError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl SessionLog {
+    /// A new log at `path`; an existing non-empty file is an error (resume it instead).
+    pub fn create(path: &Path) -> Result<Self, SessionError> {
+        if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+            return Err(SessionError::Log {
+                path: path.display().to_string(),
+                message: "exists and is not empty: resume it, or choose another file".into(),
+            });
+        }
+        let file = File::create(path).map_err(io_error(path))?;
+        Ok(Self {
+            file,
+            path: path.display().to_string(),
+        })
+    }
+
+    /// Opens an existing log for appending. A torn last line (no newline) is closed first,
+    /// so that new records start on a line of their own.
+    pub fn append_to(path: &Path) -> Result<Self, SessionError> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(io_error(path))?;
+        let len = file.metadata().map_err(io_error(path))?.len();
+        if len > 0 {
+            let mut last = [0u8];
+            file.seek(SeekFrom::Start(len - 1))
+                .map_err(io_error(path))?;
+            file.read_exact(&mut last).map_err(io_error(path))?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n").map_err(io_error(path))?;
+                file.sync_data().map_err(io_error(path))?;
+            }
+        }
+        Ok(Self {
+            file,
+            path: path.display().to_string(),
+        })
+    }
+
+    /// Appends one record as one line and waits until it is on disk.
+    pub fn append(&mut self, record: &Record) -> Result<(), SessionError> {
+        let mut line = serde_json::to_string(record).map_err(|e| SessionError::Log {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        line.push('\n');
+        let err = |source| SessionError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        // One write per record: a kill leaves a torn tail at worst, never interleaved lines.
+        self.file.write_all(line.as_bytes()).map_err(err)?;
+        self.file.sync_data().map_err(err)
+    }
+}
+
+/// A round as logged: what was proposed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedRound {
+    /// Round number.
+    pub round: u64,
+    /// Events of every candidate.
+    pub candidates: Vec<Vec<Event>>,
+    /// The candidate played.
+    pub played: usize,
+    /// The A/B pair.
+    pub pair: Option<(usize, usize)>,
+}
+
+/// A log as read: its records with line numbers, and the lines that could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct LogContents {
+    /// Valid records and their line numbers (from 1).
+    pub records: Vec<(usize, Record)>,
+    /// Lines that are not valid records.
+    pub corrupt: Vec<CorruptLine>,
+}
+
+/// Reads a log. Only a file that cannot be read at all is an error.
+pub fn read(path: &Path) -> Result<LogContents, SessionError> {
+    let bytes = std::fs::read(path).map_err(io_error(path))?;
+    Ok(parse(&bytes))
+}
+
+/// Parses log bytes (see [`read`]).
+pub fn parse(bytes: &[u8]) -> LogContents {
+    let mut contents = LogContents::default();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        match serde_json::from_slice::<Record>(line) {
+            Ok(record) => contents.records.push((i + 1, record)),
+            Err(e) => contents.corrupt.push(CorruptLine {
+                line: i + 1,
+                message: e.to_string(),
+            }),
+        }
+    }
+    contents
+}
+
+impl LogContents {
+    /// The session's configuration and calibration (the first of each).
+    pub fn header(&self, path: &Path) -> Result<(SessionConfig, Calibration), SessionError> {
+        let config = self.records.iter().find_map(|(_, r)| match r {
+            Record::Session { config } => Some(config.clone()),
+            _ => None,
+        });
+        let calibration = self.records.iter().find_map(|(_, r)| match r {
+            Record::Calibration { calibration } => Some(calibration.clone()),
+            _ => None,
+        });
+        match (config, calibration) {
+            (Some(c), Some(k)) => Ok((c, k)),
+            _ => Err(SessionError::Log {
+                path: path.display().to_string(),
+                message: "no session and calibration records: not a session log".into(),
+            }),
+        }
+    }
+
+    /// Rounds that were answered, in order, each with its feedback. A round counts when its
+    /// phrase record is followed by its feedback record; rounds are taken in sequence from
+    /// 0, and anything out of sequence (a duplicate, a gap) ends the replay there.
+    pub fn answered_rounds(&self) -> Vec<(LoggedRound, Feedback)> {
+        let mut out = Vec::new();
+        let mut pending: Option<LoggedRound> = None;
+        let mut next = 0u64;
+        for (_, record) in &self.records {
+            match record {
+                Record::Phrase {
+                    round,
+                    candidates,
+                    played,
+                    pair,
+                } if *round == next => {
+                    pending = Some(LoggedRound {
+                        round: *round,
+                        candidates: candidates.clone(),
+                        played: *played,
+                        pair: *pair,
+                    });
+                }
+                Record::Feedback {
+                    round,
+                    rating,
+                    preference,
+                } if pending.as_ref().is_some_and(|p| p.round == *round) => {
+                    let logged = pending.take().expect("checked");
+                    out.push((
+                        logged,
+                        Feedback {
+                            rating: *rating,
+                            preference: *preference,
+                        },
+                    ));
+                    next += 1;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// What [`replay_model`] found.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// The rebuilt listener model.
+    pub model: ListenerModel,
+    /// Answered rounds replayed.
+    pub rounds: usize,
+    /// Ratings, by round.
+    pub ratings: Vec<(u64, u8)>,
+    /// Lines that could not be read.
+    pub corrupt: Vec<CorruptLine>,
+}
+
+/// Rebuilds the listener model from a log, without the agent: the features of the logged
+/// phrases, standardised by the logged calibration, fed in the logged order.
+pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
+    let contents = read(path)?;
+    let (config, calibration) = contents.header(path)?;
+    let task = config.task.to_task()?;
+    let mut model = ListenerModel::for_phrases(ListenerConfig {
+        prior_variance: config.prior_variance,
+    })?;
+    model.set_standardisation(&calibration.center, &calibration.scale)?;
+    let mut extractor = FeatureExtractor::new();
+    let mut ratings = Vec::new();
+    let answered = contents.answered_rounds();
+    for (logged, feedback) in &answered {
+        let round = engine::model_round(&task, &mut extractor, logged)?;
+        engine::apply_to_model(&mut model, &round, *feedback)?;
+        if let Some(r) = feedback.rating {
+            ratings.push((logged.round, r));
+        }
+    }
+    Ok(Replay {
+        model,
+        rounds: answered.len(),
+        ratings,
+        corrupt: contents.corrupt,
+    })
+}
+
+/// Writes the whole session as one MIDI file: every played phrase, one after another, each
+/// over its own pass of the backing chords. Returns the number of phrases written.
+pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
+    let contents = read(path)?;
+    let (config, _) = contents.header(path)?;
+    let task = config.task.to_task()?;
+    let length = task.setting.length as u32;
+    let encoding = task.setting.encoding;
+    let mut melody: Vec<Note> = Vec::new();
+    let mut chords = Vec::new();
+    // Every played phrase counts, answered or not: the export is what was heard.
+    let mut phrases = 0u32;
+    let mut last_round = None;
+    for (_, record) in &contents.records {
+        let Record::Phrase {
+            round,
+            candidates,
+            played,
+            ..
+        } = record
+        else {
+            continue;
+        };
+        if last_round == Some(*round) {
+            continue;
+        }
+        let Some(events) = candidates.get(*played) else {
+            continue;
+        };
+        let Ok(notes) = encoding.to_notes(events) else {
+            continue;
+        };
+        last_round = Some(*round);
+        let offset = phrases * length;
+        melody.extend(notes.into_iter().map(|n| Note {
+            start: n.start + offset,
+            ..n
+        }));
+        chords.extend(task.backing.iter().map(|b| ChordSpan {
+            start: b.start + offset,
+            duration: b.steps,
+            pitches: b.pitches.clone(),
+            symbol: Some(b.symbol.clone()),
+        }));
+        phrases += 1;
+    }
+    let steps_per_quarter = config.task.steps_per_quarter;
+    let song = MidiSong {
+        title: Some("Cadenza session".to_string()),
+        tempo_qpm: task.tempo_qpm,
+        time_signature: task.meter,
+        key_signature: Some(KeySignature {
+            sharps: task.key_signature.0,
+            minor: task.key_signature.1,
+        }),
+        chords,
+        ..MidiSong::new(melody, steps_per_quarter)
+    };
+    song.write(out)?;
+    Ok(phrases as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrupt_lines_are_reported_and_the_rest_is_read() {
+        let good = serde_json::to_string(&Record::Feedback {
+            round: 0,
+            rating: Some(3),
+            preference: Some(Choice::B),
+        })
+        .unwrap();
+        let text =
+            format!("{good}\n{{\"type\":\"feedback\",\"rou\n\nnot json\n{good}\n{{\"type\":\"phr");
+        let contents = parse(text.as_bytes());
+        assert_eq!(contents.records.len(), 2);
+        assert_eq!(contents.records[1].0, 5);
+        let lines: Vec<usize> = contents.corrupt.iter().map(|c| c.line).collect();
+        assert_eq!(lines, [2, 4, 6]);
+    }
+}

@@ -1,0 +1,259 @@
+//! Simulated listeners: hidden, parametric tastes with noise, so that sessions run and are
+//! tested without a person.
+//!
+//! A simulated listener's hidden utility is a weighted sum of standardised phrase features
+//! (standardised by the session's calibration, so "one unit" is one standard deviation of
+//! the agent's own phrases). It rates a phrase `3 + 2·tanh(u / 1.5)` plus Gaussian noise
+//! (σ = 0.5), rounded and clamped to 1..=5, and answers "A or B?" with Bradley-Terry
+//! probability `σ(2·(u_A − u_B))`. Its noise is seeded per round, so a session is
+//! reproducible and a resumed session hears the same answers.
+//!
+//! | name | likes | dislikes |
+//! |---|---|---|
+//! | `sim:stepwise` | steps, chord tones on strong beats | leaps, wide intervals |
+//! | `sim:syncopated` | syncopation, a wide range, busy lines | — |
+//! | `sim:bluesy` | blue notes (b3, b5, b7), the blues scale | strict chord-scale playing |
+
+use crate::engine::{Choice, Feedback, Session};
+use crate::SessionError;
+use cadenza_reward::listener::feature_index;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Names of the simulated listeners.
+pub const SIM_NAMES: &[&str] = &["sim:stepwise", "sim:syncopated", "sim:bluesy"];
+
+const RATING_NOISE: f64 = 0.5;
+const CHOICE_SLOPE: f64 = 2.0;
+
+/// A simulated listener. See the module docs.
+#[derive(Debug, Clone)]
+pub struct SimListener {
+    name: String,
+    taste: Vec<(usize, f64)>,
+    seed: u64,
+}
+
+impl SimListener {
+    /// A listener by name (`sim:stepwise`, `sim:syncopated`, `sim:bluesy`; the `sim:` prefix
+    /// may be left out), its noise seeded by `seed`.
+    pub fn by_name(name: &str, seed: u64) -> Result<Self, SessionError> {
+        let short = name.strip_prefix("sim:").unwrap_or(name);
+        let taste: &[(&str, f64)] = match short {
+            "stepwise" => &[
+                ("step_fraction", 1.0),
+                ("chord_tone_strong_fraction", 0.7),
+                ("leap_fraction", -0.7),
+                ("mean_abs_interval", -0.4),
+            ],
+            "syncopated" => &[
+                ("syncopation_fraction", 1.0),
+                ("range", 0.8),
+                ("note_density", 0.3),
+            ],
+            "bluesy" => &[
+                ("blue_note_fraction", 1.2),
+                ("blues_scale_fraction", 0.6),
+                ("chord_scale", -0.2),
+            ],
+            _ => return Err(SessionError::UnknownListener(name.to_string())),
+        };
+        let taste = taste
+            .iter()
+            .map(|&(f, w)| (feature_index(f).expect("a known feature"), w))
+            .collect();
+        Ok(Self {
+            name: format!("sim:{short}"),
+            taste,
+            seed,
+        })
+    }
+
+    /// The listener's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The hidden utility of a phrase, standardised by the session's calibration.
+    pub fn utility(&self, session: &Session, features: &[f64]) -> f64 {
+        let c = session.calibration();
+        self.taste
+            .iter()
+            .map(|&(i, w)| w * (features[i] - c.center[i]) / c.scale[i])
+            .sum()
+    }
+
+    fn rng(&self, round: u64, purpose: u64) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5EED_11573);
+        rng.set_stream(round.wrapping_mul(4).wrapping_add(purpose));
+        rng
+    }
+
+    /// A rating 1..=5 of a phrase heard in `round`.
+    pub fn rate(&self, session: &Session, features: &[f64], round: u64) -> u8 {
+        let u = self.utility(session, features);
+        let noise = gaussian(&mut self.rng(round, 0)) * RATING_NOISE;
+        (3.0 + 2.0 * (u / 1.5).tanh() + noise)
+            .round()
+            .clamp(1.0, 5.0) as u8
+    }
+
+    /// Whether A is preferred to B, asked in `round` (`purpose` separates several questions
+    /// in one round).
+    pub fn prefers_a(
+        &self,
+        session: &Session,
+        a: &[f64],
+        b: &[f64],
+        round: u64,
+        purpose: u64,
+    ) -> bool {
+        let d = self.utility(session, a) - self.utility(session, b);
+        let p = 1.0 / (1.0 + (-CHOICE_SLOPE * d).exp());
+        self.rng(round, 1 + purpose).random::<f64>() < p
+    }
+}
+
+fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = rng.random::<f64>().max(1e-12);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// Mean of the last `k` minus mean of the first `k` ratings, `k = min(10, n / 2)`; 0 for
+/// fewer than two ratings.
+pub fn improvement(ratings: &[u8]) -> f64 {
+    let k = (ratings.len() / 2).min(10);
+    if k == 0 {
+        return 0.0;
+    }
+    let mean = |s: &[u8]| s.iter().map(|&r| f64::from(r)).sum::<f64>() / s.len() as f64;
+    mean(&ratings[ratings.len() - k..]) - mean(&ratings[..k])
+}
+
+/// What a simulated session measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimReport {
+    /// The listener.
+    pub listener: String,
+    /// One rating per round, every round of the session (resumed rounds included).
+    pub ratings: Vec<u8>,
+    /// Mean of the last 10 ratings minus the first 10 (see [`improvement`]).
+    pub improvement: f64,
+    /// Share of held-out A/B questions (fresh phrases) where the model predicted the
+    /// listener's (noisy) answer.
+    pub ab_accuracy: f64,
+    /// Share of held-out pairs where the model agrees with the listener's noiseless
+    /// preference.
+    pub ab_agreement: f64,
+    /// Held-out pairs asked.
+    pub held_out_pairs: usize,
+    /// Median time from feedback to the next phrase ready, in milliseconds (rounds run in
+    /// this process only).
+    pub latency_ms_median: f64,
+    /// Rounds run in this process.
+    pub rounds_run: u64,
+}
+
+/// Runs `session` with a simulated listener until it has answered `rounds` rounds in all:
+/// each round the listener rates the played phrase and answers the A/B question. Then asks
+/// `held_out_pairs` questions about fresh phrases to measure the model.
+pub fn run(
+    session: &mut Session,
+    listener: &SimListener,
+    rounds: u64,
+    held_out_pairs: usize,
+) -> Result<SimReport, SessionError> {
+    let mut latencies = Vec::new();
+    let mut since_feedback: Option<Instant> = None;
+    let start_round = session.rounds_done();
+    while session.rounds_done() < rounds {
+        let round = session.propose()?;
+        if let Some(t) = since_feedback.take() {
+            latencies.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let round = round.clone();
+        let rating = listener.rate(session, &round.played().features, round.index);
+        let preference = round.pair.map(|(a, b)| {
+            let a_wins = listener.prefers_a(
+                session,
+                &round.candidates[a].features,
+                &round.candidates[b].features,
+                round.index,
+                0,
+            );
+            if a_wins {
+                Choice::A
+            } else {
+                Choice::B
+            }
+        });
+        since_feedback = Some(Instant::now());
+        session.feedback(Feedback {
+            rating: Some(rating),
+            preference,
+        })?;
+    }
+    if let Some(t0) = since_feedback {
+        // The phrase after the last answer: part of the rhythm of a session too.
+        session.propose()?;
+        latencies.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+
+    // --- held-out A/B questions about fresh phrases ------------------------------------
+    let phrases = session.held_out(2 * held_out_pairs)?;
+    let (mut right, mut agree) = (0usize, 0usize);
+    for (k, pair) in phrases.chunks_exact(2).enumerate() {
+        let (a, b) = (&pair[0].features, &pair[1].features);
+        let predicted = session.model().prob_prefers(a, b)? > 0.5;
+        let answered = listener.prefers_a(session, a, b, u64::MAX / 4 - k as u64, 2);
+        let truth = listener.utility(session, a) > listener.utility(session, b);
+        right += usize::from(predicted == answered);
+        agree += usize::from(predicted == truth);
+    }
+    let asked = phrases.len() / 2;
+    let share = |n: usize| {
+        if asked == 0 {
+            0.0
+        } else {
+            n as f64 / asked as f64
+        }
+    };
+    let ratings: Vec<u8> = session.ratings().iter().map(|&(_, r)| r).collect();
+    latencies.sort_by(f64::total_cmp);
+    Ok(SimReport {
+        listener: listener.name().to_string(),
+        improvement: improvement(&ratings),
+        ratings,
+        ab_accuracy: share(right),
+        ab_agreement: share(agree),
+        held_out_pairs: asked,
+        latency_ms_median: latencies.get(latencies.len() / 2).copied().unwrap_or(0.0),
+        rounds_run: session.rounds_done() - start_round,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn improvement_compares_first_and_last_ten() {
+        let mut r = vec![1u8; 10];
+        r.extend([3u8; 20]);
+        r.extend([5u8; 10]);
+        assert_eq!(improvement(&r), 4.0);
+        assert_eq!(improvement(&[2, 4]), 2.0);
+        assert_eq!(improvement(&[]), 0.0);
+    }
+
+    #[test]
+    fn unknown_names_are_errors() {
+        assert!(SimListener::by_name("sim:jazzy", 0).is_err());
+        for name in SIM_NAMES {
+            assert_eq!(SimListener::by_name(name, 0).unwrap().name(), *name);
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! `cadenza session`: improvise with an agent that learns your taste as it plays.
+
+use super::melodies::print_stdout;
+use super::pianoroll;
+use anyhow::{bail, Context, Result};
+use cadenza_session::log::{export_midi, replay_model};
+use cadenza_session::sim::{self, SimListener};
+use cadenza_session::{audio, Choice, Feedback, Round, Session, SessionConfig};
+use clap::{Args, Subcommand};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+/// Improvise with an agent: it plays a phrase over a backing progression, you rate it (1-5)
+/// or pick between two phrases (A/B), and it learns your taste phrase by phrase.
+///
+/// Interactive (no --listener): each phrase is drawn as a piano roll with its chords,
+/// rendered to a WAV file and played with the system's player (aplay, paplay or afplay)
+/// when there is one. Type 1-5 and Enter to rate, a or b to answer an A/B question, q to
+/// quit. With --listener sim:stepwise | sim:syncopated | sim:bluesy a simulated listener
+/// answers instead. --log writes every phrase, rating and model update to a JSONL file,
+/// fsynced; --resume continues a session from its log.
+///
+/// Examples:
+///   cadenza session --listener sim:bluesy --rounds 40 --seed 1 --json
+///   cadenza session --log today.jsonl
+///   cadenza session replay today.jsonl --out taste.json
+///   cadenza session export today.jsonl --out today.mid
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SessionArgs {
+    #[command(subcommand)]
+    command: Option<SessionCommand>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionCommand {
+    /// Rebuild the listener model from a session log; print what it learnt (JSON), and
+    /// save it with --out for use as a `[listener] model = "..."` reward term.
+    Replay {
+        /// The session log.
+        log: PathBuf,
+        /// Where to save the model (JSON).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write a whole session (every played phrase over its backing chords) as one MIDI
+    /// file.
+    Export {
+        /// The session log.
+        log: PathBuf,
+        /// The MIDI file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// A simulated listener (sim:stepwise, sim:syncopated, sim:bluesy) instead of you.
+    #[arg(long)]
+    listener: Option<String>,
+    /// Rounds in the whole session (a resumed session counts its earlier rounds).
+    #[arg(long, default_value_t = 40)]
+    rounds: u64,
+    /// Seed of the agent, the sampling and the simulated listener's noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print one JSON object (simulated listeners): ratings, improvement, A/B accuracy.
+    #[arg(long)]
+    json: bool,
+    /// Write the session log here (JSONL, fsynced after every record).
+    #[arg(long, conflicts_with = "resume")]
+    log: Option<PathBuf>,
+    /// Continue the session in this log (its settings win over the flags).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Task config (TOML of the improv task: key, progression, tempo, length).
+    #[arg(long)]
+    task_config: Option<PathBuf>,
+    /// Q-learning steps before the session starts.
+    #[arg(long, default_value_t = 300_000)]
+    pretrain_steps: u64,
+    /// Candidate phrases per round.
+    #[arg(long, default_value_t = 16)]
+    candidates: usize,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 0.5)]
+    temperature: f64,
+    /// Weight of the listener model against the theory floor.
+    #[arg(long, default_value_t = 2.0)]
+    listener_weight: f64,
+    /// Held-out A/B questions asked at the end of a simulated session.
+    #[arg(long, default_value_t = 200)]
+    held_out: usize,
+    /// Where WAV renders go in interactive mode (default: the system's temp directory).
+    #[arg(long)]
+    audio_dir: Option<PathBuf>,
+}
+
+/// Runs `cadenza session`.
+pub fn run(args: SessionArgs) -> Result<()> {
+    match args.command {
+        Some(SessionCommand::Replay { log, out }) => replay(&log, out.as_deref()),
+        Some(SessionCommand::Export { log, out }) => {
+            super::common::check_output_path(&out)?;
+            let n =
+                export_midi(&log, &out).with_context(|| format!("exporting {}", log.display()))?;
+            eprintln!("wrote {n} phrases to {}", out.display());
+            Ok(())
+        }
+        None => live(args.run),
+    }
+}
+
+fn replay(log: &Path, out: Option<&Path>) -> Result<()> {
+    let replay = replay_model(log).with_context(|| format!("replaying {}", log.display()))?;
+    for c in &replay.corrupt {
+        eprintln!(
+            "{}:{}: skipped a corrupt line: {}",
+            log.display(),
+            c.line,
+            c.message
+        );
+    }
+    let model = &replay.model;
+    let weights: serde_json::Map<String, serde_json::Value> = model
+        .feature_names()
+        .iter()
+        .zip(model.weights())
+        .map(|(n, w)| (n.clone(), serde_json::json!(w)))
+        .collect();
+    let summary = serde_json::json!({
+        "rounds": replay.rounds,
+        "observations": model.observations().len(),
+        "ratings": replay.ratings.iter().map(|r| r.1).collect::<Vec<_>>(),
+        "bias": model.bias(),
+        "weights": weights,
+        "corrupt_lines": replay.corrupt.iter().map(|c| c.line).collect::<Vec<_>>(),
+    });
+    if let Some(out) = out {
+        super::common::check_output_path(out)?;
+        model.save(out)?;
+    }
+    print_stdout(&format!("{}\n", serde_json::to_string_pretty(&summary)?))
+}
+
+fn start(args: &RunArgs) -> Result<Session> {
+    if let Some(path) = &args.resume {
+        let (session, corrupt) =
+            Session::resume(path).with_context(|| format!("resuming {}", path.display()))?;
+        for c in corrupt {
+            eprintln!(
+                "{}:{}: skipped a corrupt line: {}",
+                path.display(),
+                c.line,
+                c.message
+            );
+        }
+        eprintln!(
+            "resumed {} at round {}",
+            path.display(),
+            session.rounds_done()
+        );
+        return Ok(session);
+    }
+    let task = match &args.task_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read task config {}", path.display()))?;
+            cadenza_env::improv::ImprovConfig::from_toml(&text)
+                .with_context(|| format!("task config {}", path.display()))?
+        }
+        None => Default::default(),
+    };
+    let config = SessionConfig {
+        task,
+        seed: args.seed,
+        pretrain_steps: args.pretrain_steps,
+        candidates: args.candidates,
+        temperature: args.temperature,
+        listener_weight: args.listener_weight,
+        ..SessionConfig::default()
+    };
+    if let Some(log) = &args.log {
+        super::common::check_output_path(log)?;
+    }
+    Ok(Session::new(config, args.log.as_deref())?)
+}
+
+fn live(args: RunArgs) -> Result<()> {
+    if args.rounds == 0 {
+        bail!("--rounds must be at least 1");
+    }
+    match &args.listener {
+        Some(name) => {
+            let listener = SimListener::by_name(name, args.seed)?;
+            let mut session = start(&args)?;
+            let report = sim::run(&mut session, &listener, args.rounds, args.held_out)?;
+            if args.json {
+                print_stdout(&format!("{}\n", serde_json::to_string(&report)?))
+            } else {
+                print_stdout(&format!(
+                    "{}: {} rounds, improvement {:+.2} (last 10 vs first 10), held-out A/B accuracy {:.0}% ({} pairs), median latency {:.2} ms\nratings: {:?}\n",
+                    report.listener,
+                    report.ratings.len(),
+                    report.improvement,
+                    100.0 * report.ab_accuracy,
+                    report.held_out_pairs,
+                    report.latency_ms_median,
+                    report.ratings
+                ))
+            }
+        }
+        None => {
+            if args.json {
+                bail!(
+                    "--json needs a simulated --listener: an interactive session prints as it goes"
+                );
+            }
+            interactive(&args)
+        }
+    }
+}
+
+/// A system audio player, if one is installed.
+fn player() -> Option<&'static str> {
+    ["aplay", "paplay", "afplay"].into_iter().find(|p| {
+        std::process::Command::new("which")
+            .arg(p)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+fn play(session: &Session, events: &[u8], path: &Path, player: Option<&str>) -> Result<()> {
+    audio::write_wav(session.task(), events, path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    match player {
+        Some(p) => {
+            let status = std::process::Command::new(p)
+                .arg(path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            if !status.is_ok_and(|s| s.success()) {
+                println!("(could not play; the WAV is at {})", path.display());
+            }
+        }
+        None => println!("(no audio player found; the WAV is at {})", path.display()),
+    }
+    Ok(())
+}
+
+fn chord_line(session: &Session) -> String {
+    let task = session.task();
+    let spb = task.setting.steps_per_bar();
+    let mut line = vec![' '; task.setting.length + task.setting.length / spb.max(1) + 1];
+    for chord in &task.backing {
+        let start = chord.start as usize;
+        let col = start + start / spb.max(1);
+        for (i, ch) in chord.symbol.chars().enumerate() {
+            if let Some(cell) = line.get_mut(col + i) {
+                *cell = ch;
+            }
+        }
+    }
+    format!("      {}", line.into_iter().collect::<String>().trim_end())
+}
+
+fn show(session: &Session, title: &str, events: &[u8]) {
+    let task = session.task();
+    println!("{title}");
+    println!("{}", chord_line(session));
+    print!(
+        "{}",
+        pianoroll::render(events, task.setting.encoding, task.setting.steps_per_bar())
+    );
+}
+
+fn ask(prompt: &str, allowed: &[&str]) -> Result<Option<String>> {
+    let stdin = std::io::stdin();
+    loop {
+        print!("{prompt} ");
+        std::io::stdout().flush()?;
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        let answer = line.trim().to_lowercase();
+        if allowed.contains(&answer.as_str()) {
+            return Ok(Some(answer));
+        }
+        println!("please answer one of: {}", allowed.join(" "));
+    }
+}
+
+fn interactive(args: &RunArgs) -> Result<()> {
+    let mut session = start(args)?;
+    let dir = args.audio_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let player = player();
+    let task = session.task().clone();
+    println!(
+        "{} over {} at {} qpm. Rate 1-5, answer a/b, q to quit (Enter skips an A/B question).",
+        task.key_name,
+        task.backing
+            .iter()
+            .map(|b| b.symbol.as_str())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        task.tempo_qpm
+    );
+    while session.rounds_done() < args.rounds {
+        let round: Round = session.propose()?.clone();
+        let n = round.index;
+        show(
+            &session,
+            &format!("\nphrase {}", n + 1),
+            &round.played().events,
+        );
+        play(
+            &session,
+            &round.played().events,
+            &dir.join(format!("cadenza-phrase-{n}.wav")),
+            player,
+        )?;
+        let Some(answer) = ask("rate 1-5 (q quits):", &["1", "2", "3", "4", "5", "q"])? else {
+            break;
+        };
+        if answer == "q" {
+            break;
+        }
+        let rating: u8 = answer.parse().context("a rating")?;
+        let mut preference = None;
+        if let Some((a, b)) = round.pair {
+            for (label, i) in [("A", a), ("B", b)] {
+                let events = &round.candidates[i].events;
+                show(&session, &format!("{label}:"), events);
+                play(
+                    &session,
+                    events,
+                    &dir.join(format!("cadenza-phrase-{n}-{label}.wav")),
+                    player,
+                )?;
+            }
+            match ask("A or B? (a/b, Enter skips, q quits):", &["a", "b", "", "q"])? {
+                Some(a) if a == "a" => preference = Some(Choice::A),
+                Some(b) if b == "b" => preference = Some(Choice::B),
+                Some(q) if q == "q" => {
+                    session.feedback(Feedback {
+                        rating: Some(rating),
+                        preference: None,
+                    })?;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        session.feedback(Feedback {
+            rating: Some(rating),
+            preference,
+        })?;
+        let top = top_weights(&session);
+        println!("learnt so far: {top}");
+    }
+    println!("{} rounds rated.", session.rounds_done());
+    Ok(())
+}
+
+fn top_weights(session: &Session) -> String {
+    let model = session.model();
+    let mut named: Vec<(&String, f64)> = model
+        .feature_names()
+        .iter()
+        .zip(model.weights().iter().copied())
+        .collect();
+    named.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    named
+        .iter()
+        .take(3)
+        .map(|(n, w)| format!("{n} {w:+.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
