@@ -923,9 +923,11 @@ impl TableLayout {
     fn bytes(&self) -> Option<u64> {
         let cells = self.rows.checked_mul(self.num_actions)?;
         let per_cell = if self.visits { 8 } else { 4 };
+        let tried = self.rows.checked_mul(self.tried_words)?.checked_mul(8)?;
         self.rows
             .checked_mul(8)?
-            .checked_add(cells.checked_mul(per_cell)?)
+            .checked_add(cells.checked_mul(per_cell)?)?
+            .checked_add(tried)
     }
 }
 
@@ -1123,10 +1125,10 @@ pub fn decode_checkpoint(
         header.schedule_steps,
     )
     .map_err(|e| checkpoint_error(path, format!("invalid config: {e}")))?;
-    if layout.visits != agent.table.track_visits {
+    if layout.visits != agent.table.track_visits || layout.tried_words != agent.table.words as u64 {
         return Err(checkpoint_error(
             path,
-            "corrupt: visit counts disagree with the config",
+            "corrupt: the table layout disagrees with the config",
         ));
     }
     let rows = layout.rows as usize;
@@ -1289,7 +1291,13 @@ mod tests {
 
     #[test]
     fn learns_the_rewarded_action() {
-        let mut a = agent(Algorithm::QLearning, TabularConfig::default());
+        let config = TabularConfig {
+            epsilon_start: 1.0,
+            epsilon_end: 0.05,
+            initial_value: 0.0,
+            ..TabularConfig::default()
+        };
+        let mut a = agent(Algorithm::QLearning, config);
         a.set_schedule_steps(200_000);
         let mut envs = five_env();
         let mut rng = ChaCha8Rng::seed_from_u64(0);

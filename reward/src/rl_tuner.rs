@@ -128,6 +128,13 @@ fn bit(event: Event) -> u64 {
     1u64 << (event & 63)
 }
 
+/// `value` if `hit`, else 0.0, without a branch: the per-step conditions depend on the melody,
+/// which makes branches on them mispredict often.
+#[inline(always)]
+fn select(hit: bool, value: f64) -> f64 {
+    f64::from_bits(value.to_bits() & u64::from(hit).wrapping_neg())
+}
+
 /// Maps an event outside the encoding to a hold (see the module docs).
 #[inline]
 pub(crate) fn sanitize(event: Event) -> Event {
@@ -664,9 +671,8 @@ impl Tracker {
                 c
             };
             let c = c.abs();
-            if c > threshold {
-                penalty += c * weight;
-            }
+            // Adding 0.0 leaves the sum as it is (it is never -0.0), so no branch is needed.
+            penalty += select(c > threshold, c * weight);
         };
         add(
             coefficient(1, self.lagged[0] + av * t1, self.prefix[0], av),
@@ -729,44 +735,63 @@ impl Tracker {
     }
 
     /// [`Tracker::leap`], told whether the interval is a leap.
+    ///
+    /// Written without branches on the melody (every condition evaluated, the new state
+    /// selected): on random melodies a leap is about as likely as not, and a mispredicted
+    /// branch costs more than the whole state update.
     #[inline]
     pub fn leap_step(&mut self, a: Event, is_leap: bool, steps_between_leaps: u32) -> Leap {
-        if self.events.is_empty() {
-            return Leap::None;
-        }
-        if a == REST || a == HOLD {
-            self.steps_since_leap = self.steps_since_leap.saturating_add(1);
-            return Leap::None;
-        }
-        let mut outcome = Leap::None;
-        if is_leap {
-            let direction = if a > self.last_pitch { 1 } else { -1 };
-            if self.direction != 0 {
-                if self.direction != direction {
-                    if self.steps_since_leap > steps_between_leaps {
-                        outcome = Leap::Resolved;
-                    }
-                    self.direction = 0;
-                    self.leapt_from = 0;
-                } else {
-                    outcome = Leap::Doubled;
-                }
-            } else {
-                self.direction = direction;
-                self.leapt_from = self.last_pitch;
-            }
-            self.steps_since_leap = 0;
+        let prev = self.last_pitch;
+        let (direction, leapt_from, steps) =
+            (self.direction, self.leapt_from, self.steps_since_leap);
+        // Magenta returns before touching the state on an empty composition, and only
+        // counts the step for a note-off or hold.
+        let active = !self.events.is_empty();
+        let pitch = active & (a != REST) & (a != HOLD);
+        let leap = pitch & is_leap;
+        let step = pitch & !is_leap;
+
+        let new_direction: i8 = if a > prev { 1 } else { -1 };
+        let tracking = direction != 0;
+        // A leap against the tracked one clears it (a resolution only after enough steps);
+        // one the same way is doubled; the first one starts tracking.
+        let back = leap & tracking & (direction != new_direction);
+        let doubled = leap & tracking & (direction == new_direction);
+        let start = leap & !tracking;
+        // A step to or past the origin resolves the leap gradually.
+        let gradual = step
+            & (((direction == 1) & (a <= leapt_from)) | ((direction == -1) & (a >= leapt_from)));
+        let resolved = (back & (steps > steps_between_leaps)) | gradual;
+        let cleared = back | gradual;
+
+        self.direction = if cleared {
+            0
+        } else if start {
+            new_direction
         } else {
-            self.steps_since_leap = self.steps_since_leap.saturating_add(1);
-            if (self.direction == 1 && a <= self.leapt_from)
-                || (self.direction == -1 && a >= self.leapt_from)
-            {
-                outcome = Leap::Resolved;
-                self.direction = 0;
-                self.leapt_from = 0;
-            }
+            direction
+        };
+        self.leapt_from = if cleared {
+            0
+        } else if start {
+            prev
+        } else {
+            leapt_from
+        };
+        self.steps_since_leap = if leap {
+            0
+        } else if active {
+            steps.saturating_add(1)
+        } else {
+            steps
+        };
+        if resolved {
+            Leap::Resolved
+        } else if doubled {
+            Leap::Doubled
+        } else {
+            Leap::None
         }
-        outcome
     }
 
     /// Whether the highest event of `composition + [a]` occurs once (`detect_high_unique`).
@@ -1005,29 +1030,23 @@ impl RlTunerReward {
         let beat = t.len() as i64;
         let n = cfg.melody_length as i64;
 
-        let key = if in_c_major_key(a) {
-            0.0
-        } else {
-            cfg.key_penalty
-        };
+        // `a` is at most 37 here.
+        let key = select(C_MAJOR_KEY & bit(a) == 0, cfg.key_penalty);
 
+        // The events `reward_tonic` rewards at this beat.
         let final_bar = n - 4;
-        let tonic_hit = if beat == 0 || beat == final_bar {
-            a == cfg.tonic
+        let tonic_events = if beat == 0 || beat == final_bar {
+            bit(cfg.tonic)
         } else if beat == final_bar + 1 {
-            a == HOLD
+            bit(HOLD)
         } else if beat > final_bar + 1 {
-            a == HOLD || a == REST
+            SPECIAL
         } else {
-            false
+            0
         };
-        let tonic = if tonic_hit { cfg.tonic_reward } else { 0.0 };
+        let tonic = select(tonic_events & bit(a) != 0, cfg.tonic_reward);
 
-        let repeating = if t.repeating(a) {
-            cfg.repeating_penalty
-        } else {
-            0.0
-        };
+        let repeating = select(t.repeating(a), cfg.repeating_penalty);
 
         let autocorrelation = -t.autocorrelation_penalty(
             a,
@@ -1038,20 +1057,17 @@ impl RlTunerReward {
 
         let (motif_notes, repeated) = t.motif(a);
         let motif = tables.motif[motif_notes as usize & 15];
-        let repeated_motif = if repeated {
-            tables.repeated_motif[motif_notes as usize & 15]
-        } else {
-            0.0
-        };
+        let repeated_motif = select(repeated, tables.repeated_motif[motif_notes as usize & 15]);
 
         let code = t.interval_code(a);
         let preferred = tables.preferred[code as usize & (NUM_CODES - 1)];
         let is_leap = (tables.leaps >> (code as usize & (NUM_CODES - 1))) & 1 != 0;
-        let leap = match t.leap_step(a, is_leap, cfg.steps_between_leaps) {
-            Leap::Resolved => cfg.leap_resolved_bonus,
-            Leap::Doubled => cfg.leap_doubled_penalty,
-            Leap::None => 0.0,
-        };
+        let outcome = t.leap_step(a, is_leap, cfg.steps_between_leaps);
+        // At most one of the two is non-zero: OR-ing the bits picks it, signed zeros included.
+        let leap = f64::from_bits(
+            select(outcome == Leap::Resolved, cfg.leap_resolved_bonus).to_bits()
+                | select(outcome == Leap::Doubled, cfg.leap_doubled_penalty).to_bits(),
+        );
 
         let mut high_low = 0.0;
         if beat + 1 == n {

@@ -3,8 +3,8 @@
 //!
 //! A simulated listener's hidden utility is a weighted sum of standardised phrase features
 //! (standardised by the session's calibration, so "one unit" is one standard deviation of
-//! the agent's own phrases). It rates a phrase `3 + 2·tanh(u / 1.5)` plus Gaussian noise
-//! (σ = 0.5), rounded and clamped to 1..=5, and answers "A or B?" with Bradley-Terry
+//! the agent's own phrases). It rates a phrase `3 + 2·tanh(u / 2.5)` plus Gaussian noise
+//! (σ = 0.6), rounded and clamped to 1..=5, and answers "A or B?" with Bradley-Terry
 //! probability `σ(2·(u_A − u_B))`. Its noise is seeded per round, so a session is
 //! reproducible and a resumed session hears the same answers.
 //!
@@ -25,7 +25,8 @@ use std::time::Instant;
 /// Names of the simulated listeners.
 pub const SIM_NAMES: &[&str] = &["sim:stepwise", "sim:syncopated", "sim:bluesy"];
 
-const RATING_NOISE: f64 = 0.5;
+const RATING_NOISE: f64 = 0.6;
+const RATING_SPREAD: f64 = 2.5;
 const CHOICE_SLOPE: f64 = 2.0;
 
 /// A simulated listener. See the module docs.
@@ -86,7 +87,11 @@ impl SimListener {
     }
 
     fn rng(&self, round: u64, purpose: u64) -> ChaCha8Rng {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5EED_11573);
+        // Each listener hears its own noise, even under the same seed.
+        let salt = self.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ salt);
         rng.set_stream(round.wrapping_mul(4).wrapping_add(purpose));
         rng
     }
@@ -95,7 +100,7 @@ impl SimListener {
     pub fn rate(&self, session: &Session, features: &[f64], round: u64) -> u8 {
         let u = self.utility(session, features);
         let noise = gaussian(&mut self.rng(round, 0)) * RATING_NOISE;
-        (3.0 + 2.0 * (u / 1.5).tanh() + noise)
+        (3.0 + 2.0 * (u / RATING_SPREAD).tanh() + noise)
             .round()
             .clamp(1.0, 5.0) as u8
     }

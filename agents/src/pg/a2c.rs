@@ -192,7 +192,7 @@ impl Agent for A2cAgent {
             self.run = Some(RunState::start(&self.policy.net, envs)?);
         }
         let n = envs.num_envs();
-        if !self.rollout.as_ref().is_some_and(|r| r.envs == n) {
+        if self.rollout.as_ref().map(|r| r.envs) != Some(n) {
             self.rollout = Some(Rollout::new(
                 self.config.num_steps,
                 n,

@@ -254,6 +254,8 @@ pub(crate) fn collect(
 /// Generalised advantage estimation (Schulman et al., 2016) over the rollout, skipping
 /// invalid (autoreset) steps. `lambda = 1` gives Monte-Carlo returns minus the baseline
 /// (bootstrapped only where a segment ends mid-episode).
+// `i` indexes several parallel buffers at once, which iterators would only obscure.
+#[allow(clippy::needless_range_loop)]
 pub(crate) fn compute_advantages(ro: &mut Rollout, gamma: f32, lambda: f32) {
     let n = ro.envs;
     let mut last_gae = vec![0.0f32; n];

@@ -1,0 +1,175 @@
+//! `cadenza session` end to end: the JSON shape, a session killed with SIGKILL and resumed,
+//! replay and export.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn cadenza() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cadenza"))
+}
+
+const SMALL: &[&str] = &[
+    "--pretrain-steps",
+    "20000",
+    "--candidates",
+    "6",
+    "--held-out",
+    "20",
+];
+
+#[test]
+fn json_has_ratings_improvement_and_accuracy() {
+    let out = cadenza()
+        .args([
+            "session",
+            "--listener",
+            "sim:stepwise",
+            "--rounds",
+            "5",
+            "--seed",
+            "2",
+            "--json",
+        ])
+        .args(SMALL)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ratings = v["ratings"].as_array().unwrap();
+    assert_eq!(ratings.len(), 5);
+    assert!(ratings
+        .iter()
+        .all(|r| (1..=5).contains(&r.as_u64().unwrap())));
+    assert!(v["improvement"].as_f64().is_some());
+    let acc = v["ab_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    assert!(v["latency_ms_median"].as_f64().is_some());
+
+    let bad = cadenza()
+        .args(["session", "--listener", "sim:nobody", "--rounds", "2"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sim:stepwise"));
+}
+
+fn answered(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"type\":\"feedback\""))
+        .count()
+}
+
+#[test]
+fn survives_kill_9_and_resumes() {
+    let dir = std::env::temp_dir().join(format!("cadenza-cli-session-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("session.jsonl");
+    let _ = std::fs::remove_file(&log);
+    let mut child = cadenza()
+        .args([
+            "session",
+            "--listener",
+            "sim:stepwise",
+            "--rounds",
+            "1000",
+            "--seed",
+            "5",
+        ])
+        .arg("--log")
+        .arg(&log)
+        .args(SMALL)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while answered(&log) < 4 {
+        assert!(start.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Command::kill sends SIGKILL on Unix: no chance to flush or clean up.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = answered(&log);
+    assert!(before >= 4);
+
+    let out = cadenza()
+        .args(["session", "--listener", "sim:stepwise", "--json"])
+        .args(["--rounds", &(before + 3).to_string()])
+        .arg("--resume")
+        .arg(&log)
+        .args(SMALL)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ratings"].as_array().unwrap().len(), before + 3);
+    assert_eq!(v["rounds_run"].as_u64().unwrap(), 3);
+
+    // Every line but at most one torn one parses; rounds run 0, 1, 2, ... without gaps.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut bad = 0;
+    let mut rounds = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(v) if v["type"] == "feedback" => rounds.push(v["round"].as_u64().unwrap()),
+            Ok(_) => {}
+            Err(_) => bad += 1,
+        }
+    }
+    assert!(bad <= 1, "{bad} corrupt lines");
+    assert_eq!(rounds, (0..(before + 3) as u64).collect::<Vec<_>>());
+
+    // Replay rebuilds the model; export writes one MIDI file.
+    let model = dir.join("model.json");
+    let out = cadenza()
+        .args(["session", "replay"])
+        .arg(&log)
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rounds"].as_u64().unwrap() as usize, before + 3);
+    assert!(model.is_file());
+    // The saved model works as a reward term.
+    let reward = dir.join("reward.toml");
+    std::fs::write(
+        &reward,
+        "[improv]\n\n[listener]\nweight = 0.5\nmodel = \"model.json\"\n",
+    )
+    .unwrap();
+    cadenza_reward::registry::from_toml_file(&reward).unwrap();
+
+    let mid = dir.join("session.mid");
+    let out = cadenza()
+        .args(["session", "export"])
+        .arg(&log)
+        .arg("--out")
+        .arg(&mid)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::metadata(&mid).unwrap().len() > 100);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
