@@ -165,7 +165,7 @@ pub fn write_midi(task: &TaskSpec, melody: &[Event], path: &Path, title: &str) -
     let (num, den) = task.meter;
     // A beat is one denominator unit: steps per quarter = steps per beat * den / 4.
     let spb = task.setting.steps_per_beat as u32;
-    let steps_per_quarter = if den as u32 >= 4 && (spb * den as u32) % 4 == 0 {
+    let steps_per_quarter = if den as u32 >= 4 && (spb * den as u32).checked_rem(4) == Some(0) {
         spb * den as u32 / 4
     } else {
         spb

@@ -24,7 +24,7 @@ pub fn render(events: &[Event], encoding: EventEncoding, steps_per_bar: usize) -
     };
     let low = notes.iter().map(|n| n.pitch).min().unwrap_or(high);
     let width = events.len();
-    let bar = |step: usize| steps_per_bar > 0 && step > 0 && step % steps_per_bar == 0;
+    let bar = |step: usize| step > 0 && step.checked_rem(steps_per_bar) == Some(0);
     let mut out = String::new();
     for pitch in (low..=high).rev() {
         let mut cells = vec!['.'; width];

@@ -163,7 +163,7 @@ impl FeatureExtractor {
         let mut current_start = 0usize;
         let close = |start: usize, end: usize, syncopated: &mut usize| {
             let next_beat = (start / steps_per_beat + 1) * steps_per_beat;
-            if start % steps_per_beat != 0 && end > next_beat {
+            if !start.is_multiple_of(steps_per_beat) && end > next_beat {
                 *syncopated += 1;
             }
         };

@@ -21,6 +21,9 @@
 //! Learning for Classification and Preference Learning*), with the logistic likelihood
 //! approximated by a probit of matched slope.
 
+// Dense linear algebra over small matrices reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 use super::ListenerError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

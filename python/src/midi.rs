@@ -1,0 +1,115 @@
+//! `to_midi` and `from_midi`: melodies of a task as Standard MIDI Files.
+
+use crate::build;
+use crate::error::Error;
+use cadenza_env::midi::{import_file, ChordSpan, ImportOptions, KeySignature, MidiSong, OutOfRange};
+use cadenza_env::{Event, TaskSpec};
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+
+/// Steps per quarter note of a task's grid (a beat is one unit of the meter's denominator).
+fn steps_per_quarter(task: &TaskSpec) -> u32 {
+    let spb = u32::from(task.setting.steps_per_beat);
+    let den = u32::from(task.meter.1);
+    if den >= 4 && (spb * den) % 4 == 0 {
+        spb * den / 4
+    } else {
+        spb
+    }
+    .max(1)
+}
+
+/// Writes `events` (int64, one per step) as a MIDI file at `path`, with the task's tempo,
+/// meter, key and backing chords (the chords only with `chords=True`).
+#[pyfunction]
+#[pyo3(signature = (events, path, task="rl-tuner", config=None, title=None, tempo=None, program=None, chords=true))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn to_midi(
+    py: Python<'_>,
+    events: PyReadonlyArray1<'_, i64>,
+    path: std::path::PathBuf,
+    task: &str,
+    config: Option<&str>,
+    title: Option<String>,
+    tempo: Option<f64>,
+    program: Option<u8>,
+    chords: bool,
+) -> PyResult<()> {
+    let task = build::task(task, config)?;
+    let encoding = task.setting.encoding;
+    let events: Vec<u32> = events
+        .as_array()
+        .iter()
+        .map(|&e| {
+            u32::try_from(e).map_err(|_| {
+                Error::argument("events", format!("event {e} is negative"))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    encoding.validate(&events).map_err(Error::from)?;
+    let melody: Vec<Event> = events.iter().map(|&e| e as Event).collect();
+    let notes = encoding.to_notes(&melody).map_err(Error::from)?;
+    let backing = if chords {
+        task.backing
+            .iter()
+            .map(|c| ChordSpan {
+                start: c.start,
+                duration: c.steps,
+                pitches: c.pitches.clone(),
+                symbol: Some(c.symbol.clone()),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let defaults = MidiSong::new(notes, steps_per_quarter(&task));
+    let song = MidiSong {
+        title: title.or_else(|| Some(format!("Cadenza: {}", task.name))),
+        tempo_qpm: tempo.unwrap_or(task.tempo_qpm),
+        time_signature: task.meter,
+        key_signature: Some(KeySignature {
+            sharps: task.key_signature.0,
+            minor: task.key_signature.1,
+        }),
+        chords: backing,
+        melody_program: program.unwrap_or(defaults.melody_program),
+        ..defaults
+    };
+    py.detach(|| song.write(&path)).map_err(Error::from)?;
+    Ok(())
+}
+
+/// Reads the melody of the MIDI file at `path` as events of the task's encoding on the
+/// task's step grid (int64, one per step). `track` picks a track (default: the one with the
+/// most notes); `fold_octaves` moves out-of-range notes by octaves instead of failing.
+#[pyfunction]
+#[pyo3(signature = (path, task="rl-tuner", config=None, track=None, fold_octaves=false))]
+pub(crate) fn from_midi<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+    task: &str,
+    config: Option<&str>,
+    track: Option<usize>,
+    fold_octaves: bool,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let task = build::task(task, config)?;
+    let options = ImportOptions {
+        steps_per_quarter: steps_per_quarter(&task),
+        track,
+        ..ImportOptions::default()
+    };
+    let out_of_range = if fold_octaves {
+        OutOfRange::FoldOctaves
+    } else {
+        OutOfRange::Error
+    };
+    let events = py
+        .detach(|| {
+            import_file(&path, &options)?.to_events(task.setting.encoding, out_of_range)
+        })
+        .map_err(Error::from)?;
+    Ok(PyArray1::from_vec(
+        py,
+        events.into_iter().map(i64::from).collect(),
+    ))
+}
