@@ -1,86 +1,146 @@
 //! A tiny pool of spinning worker threads for fork-join work that takes microseconds.
 //!
 //! Stepping 64 cheap environments takes a few microseconds; a general-purpose pool that puts
-//! its threads to sleep between calls spends about that long waking them. These workers spin
-//! on an atomic generation counter for a short while after each job (yielding after that), so
-//! a fork-join costs well under a microsecond while the vector env is being stepped in a
-//! loop, and nothing when it is idle for long.
+//! its threads to sleep between calls spends about that long waking them. Here a job is cut
+//! into parts that the caller and the workers *claim* one at a time: workers spin on a
+//! generation counter for a short while after each job (then sleep in short naps), and the
+//! caller works through unclaimed parts itself. So a worker that is asleep or descheduled
+//! (on a busy machine) never makes the caller wait: it waits only for parts a worker has
+//! actually started.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// A job: called once per part index.
 type Job = dyn Fn(usize) + Sync;
 
+/// The current job and how far its parts have been handed out.
+struct Claims {
+    job: Option<&'static Job>,
+    next: usize,
+    parts: usize,
+}
+
 struct Shared {
     generation: AtomicUsize,
     done: AtomicUsize,
     stop: AtomicBool,
-    /// The current job, valid while a `run` call is in progress.
-    job: std::sync::Mutex<Option<&'static Job>>,
+    claims: Mutex<Claims>,
 }
 
-/// Worker threads that run parts `1..parts` of a job while the caller runs part 0.
+impl Shared {
+    /// Hands out the next unclaimed part of the current job, if any.
+    fn claim(&self) -> Option<(&'static Job, usize)> {
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        let job = claims.job?;
+        if claims.next >= claims.parts {
+            return None;
+        }
+        let part = claims.next;
+        claims.next += 1;
+        Some((job, part))
+    }
+}
+
+/// Worker threads that help the caller run the parts of a job.
 pub(crate) struct SpinPool {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
 }
 
-/// How long an idle worker spins before it starts yielding its core.
+/// How long an idle worker spins before it starts napping.
 const SPIN_FOR: Duration = Duration::from_micros(200);
+/// How long one nap of an idle worker lasts.
+const NAP: Duration = Duration::from_micros(50);
 
 impl SpinPool {
-    /// A pool for jobs of `parts` parts (`parts - 1` worker threads).
-    pub(crate) fn new(parts: usize) -> std::io::Result<Self> {
+    /// A pool with `threads - 1` workers (the caller is the other thread).
+    pub(crate) fn new(threads: usize) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             generation: AtomicUsize::new(0),
             done: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
-            job: std::sync::Mutex::new(None),
+            claims: Mutex::new(Claims {
+                job: None,
+                next: 0,
+                parts: 0,
+            }),
         });
         let mut workers = Vec::new();
-        for part in 1..parts {
+        for index in 1..threads {
             let shared = Arc::clone(&shared);
             let handle = std::thread::Builder::new()
-                .name(format!("cadenza-vecenv-{part}"))
-                .spawn(move || worker(&shared, part))?;
+                .name(format!("cadenza-vecenv-{index}"))
+                .spawn(move || worker(&shared))?;
             workers.push(handle);
         }
         Ok(Self { shared, workers })
     }
 
-    /// Runs `job(0)` here and `job(1..parts)` on the workers; returns when all are done.
-    pub(crate) fn run<'a>(&self, job: &'a (dyn Fn(usize) + Sync + 'a)) {
-        // SAFETY: the reference is published only until every worker has reported done,
-        // which this function waits for before returning (also while unwinding, through the
-        // guard), so no worker can use it after the borrow ends.
+    /// Runs `job(0..parts)` on this thread and the workers; returns when all parts are done.
+    pub(crate) fn run<'a>(&self, parts: usize, job: &'a (dyn Fn(usize) + Sync + 'a)) {
+        // SAFETY: the reference is handed out only under the claims lock while `job` is
+        // set, and it is unset (below, also while unwinding) only after every claimed part
+        // has finished, so no worker can call it after this borrow ends.
         let job_static: &'static Job =
             unsafe { std::mem::transmute::<&'a (dyn Fn(usize) + Sync + 'a), &'static Job>(job) };
-        *self.shared.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job_static);
         self.shared.done.store(0, Ordering::SeqCst);
+        {
+            let mut claims = self.shared.claims.lock().unwrap_or_else(|e| e.into_inner());
+            *claims = Claims {
+                job: Some(job_static),
+                next: 0,
+                parts,
+            };
+        }
         self.shared.generation.fetch_add(1, Ordering::SeqCst);
-        struct WaitGuard<'a>(&'a Shared, usize);
-        impl Drop for WaitGuard<'_> {
+        /// Waits for the parts the workers claimed, also while unwinding.
+        struct Finish<'s> {
+            shared: &'s Shared,
+            parts: usize,
+            mine: std::cell::Cell<usize>,
+        }
+        impl Drop for Finish<'_> {
             fn drop(&mut self) {
+                // Close the claims, so that nothing more is handed out, and count what was.
+                let claimed = {
+                    let mut claims = self.shared.claims.lock().unwrap_or_else(|e| e.into_inner());
+                    let claimed = claims.next.min(self.parts);
+                    claims.next = usize::MAX;
+                    claimed
+                };
+                let theirs = claimed - self.mine.get();
                 let start = Instant::now();
-                while self.0.done.load(Ordering::Acquire) < self.1 {
+                while self.shared.done.load(Ordering::Acquire) < theirs {
                     if start.elapsed() < SPIN_FOR {
                         std::hint::spin_loop();
                     } else {
                         std::thread::yield_now();
                     }
                 }
-                *self.0.job.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                self.shared
+                    .claims
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .job = None;
             }
         }
-        let _guard = WaitGuard(&self.shared, self.workers.len());
-        job(0);
+        let finish = Finish {
+            shared: &self.shared,
+            parts,
+            mine: std::cell::Cell::new(0),
+        };
+        while let Some((job, part)) = self.shared.claim() {
+            finish.mine.set(finish.mine.get() + 1);
+            job(part);
+        }
+        drop(finish);
     }
 }
 
-fn worker(shared: &Shared, part: usize) {
+fn worker(shared: &Shared) {
     let mut seen = 0usize;
     loop {
         let start = Instant::now();
@@ -97,18 +157,17 @@ fn worker(shared: &Shared, part: usize) {
             spins = spins.wrapping_add(1);
             if spins.is_multiple_of(64) && start.elapsed() > SPIN_FOR {
                 // Idle for a while: stop burning the core, but keep latency low.
-                std::thread::sleep(Duration::from_micros(50));
+                std::thread::sleep(NAP);
             } else {
                 std::hint::spin_loop();
             }
         }
-        let job = *shared.job.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(job) = job {
+        while let Some((job, part)) = shared.claim() {
             // A panicking part must still report done, or the caller would wait forever;
             // the job itself records failures where the caller can see them.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(part)));
+            shared.done.fetch_add(1, Ordering::Release);
         }
-        shared.done.fetch_add(1, Ordering::Release);
     }
 }
 

@@ -282,7 +282,9 @@ impl<E: Environment> VecEnv<E> {
             }
             Some(pool) => {
                 let n = self.envs.len();
-                let chunk = n.div_ceil(self.threads);
+                // More parts than threads, so that a busy or late worker leaves little to wait for.
+                let chunk = n.div_ceil(self.threads * 4).max(1);
+                let parts = n.div_ceil(chunk);
                 let buffers = SharedBuffers {
                     envs: self.envs.as_mut_ptr(),
                     observations: self.observations.as_mut_ptr(),
@@ -325,7 +327,7 @@ impl<E: Environment> VecEnv<E> {
                         }
                     }
                 };
-                pool.run(&job);
+                pool.run(parts, &job);
                 match self
                     .first_error
                     .lock()

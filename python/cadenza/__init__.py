@@ -128,7 +128,12 @@ def score(
     ``reward``: a preset name or a ``.toml`` path (default: the task's reward). With a 1-D
     input the batch axis is dropped from the result.
     """
-    array = np.asarray(melodies) if not isinstance(melodies, np.ndarray) else melodies
+    try:
+        array = np.asarray(melodies)
+    except ValueError:
+        raise ValueError(
+            "melodies: melodies of different lengths; pad or score them apart"
+        ) from None
     single = array.ndim == 1
     batch = _events(array[None, :] if single else array, "melodies", 2)
     rewards, terms, names = _cadenza.score(batch, reward_spec(reward), task, to_toml(config))

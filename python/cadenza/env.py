@@ -92,6 +92,11 @@ class CadenzaEnv(gym.Env):
         self._env = _cadenza.Env(task, to_toml(config), reward_spec(reward))
         self.task = task
         self.term_names: tuple[str, ...] = tuple(self._env.term_names)
+        reserved = {"step", "action_mask"} & set(self.term_names)
+        if reserved:
+            raise ValueError(
+                f"reward terms {sorted(reserved)} clash with info keys of the same name; rename them"
+            )
         self.num_actions: int = self._env.num_actions
         self.action_space = spaces.Discrete(self.num_actions)
         self.observation_space = spaces.Box(

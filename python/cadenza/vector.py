@@ -165,7 +165,7 @@ class CadenzaVectorEnv(VectorEnv):
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Steps every sub-env; ``actions`` is an integer array of shape ``(num_envs,)``."""
-        if type(actions) is not np.ndarray or actions.dtype != np.int64:
+        if type(actions) is not np.ndarray or actions.dtype != np.int64 or actions.ndim != 1:
             actions = self._as_actions(actions)
         self._env.step(actions, *self._buffers)
         if not self.copy:

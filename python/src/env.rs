@@ -75,7 +75,8 @@ impl Env {
     fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>) -> PyResult<ResetOut<'py>> {
         let mut observation = vec![0.0f32; self.obs_dim];
         let env = self.inner();
-        env.reset_into(seed, &mut observation).map_err(Error::from)?;
+        env.reset_into(seed, &mut observation)
+            .map_err(Error::from)?;
         let mask = PyArray1::from_slice(py, env.action_mask());
         Ok((PyArray1::from_vec(py, observation), mask))
     }
@@ -116,7 +117,12 @@ impl Env {
 
     /// The events chosen so far in this episode.
     fn melody<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let events: Vec<i64> = self.inner_ref().melody().iter().map(|&e| e.into()).collect();
+        let events: Vec<i64> = self
+            .inner_ref()
+            .melody()
+            .iter()
+            .map(|&e| e.into())
+            .collect();
         PyArray1::from_vec(py, events)
     }
 

@@ -2,7 +2,9 @@
 
 use crate::build;
 use crate::error::Error;
-use cadenza_env::midi::{import_file, ChordSpan, ImportOptions, KeySignature, MidiSong, OutOfRange};
+use cadenza_env::midi::{
+    import_file, ChordSpan, ImportOptions, KeySignature, MidiSong, OutOfRange,
+};
 use cadenza_env::{Event, TaskSpec};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -41,9 +43,8 @@ pub(crate) fn to_midi(
         .as_array()
         .iter()
         .map(|&e| {
-            u32::try_from(e).map_err(|_| {
-                Error::argument("events", format!("event {e} is negative"))
-            })
+            u32::try_from(e)
+                .map_err(|_| Error::argument("events", format!("event {e} is negative")))
         })
         .collect::<Result<_, _>>()?;
     encoding.validate(&events).map_err(Error::from)?;
@@ -104,9 +105,7 @@ pub(crate) fn from_midi<'py>(
         OutOfRange::Error
     };
     let events = py
-        .detach(|| {
-            import_file(&path, &options)?.to_events(task.setting.encoding, out_of_range)
-        })
+        .detach(|| import_file(&path, &options)?.to_events(task.setting.encoding, out_of_range))
         .map_err(Error::from)?;
     Ok(PyArray1::from_vec(
         py,

@@ -80,7 +80,9 @@ impl Inner {
                 .ok_or_else(|| {
                     Error::argument(
                         "actions",
-                        format!("actions[{i}] = {action} is outside the action space (valid: 0..{n})"),
+                        format!(
+                            "actions[{i}] = {action} is outside the action space (valid: 0..{n})"
+                        ),
                     )
                 })?;
             if !self.envs[i].action_mask()[a] {
@@ -173,7 +175,11 @@ fn check_shape(what: &'static str, got: &[usize], expected: &[usize]) -> Result<
 impl<'py> Arrays<'py> {
     fn check(&self, inner: &Inner) -> Result<(), Error> {
         let n = inner.envs.len();
-        check_shape("observations", self.observations.shape(), &[n, inner.obs_dim])?;
+        check_shape(
+            "observations",
+            self.observations.shape(),
+            &[n, inner.obs_dim],
+        )?;
         check_shape("rewards", self.rewards.shape(), &[n])?;
         check_shape("terminated", self.terminated.shape(), &[n])?;
         check_shape("truncated", self.truncated.shape(), &[n])?;
@@ -274,15 +280,16 @@ impl VecEnv {
                 .into());
             }
         }
-        let which = match &which {
-            Some(mask) => {
-                check_shape("reset_mask", mask.shape(), &[n])?;
-                Some(mask.as_slice().map_err(|_| {
-                    Error::argument("reset_mask", "must be a C-contiguous array")
-                })?)
-            }
-            None => None,
-        };
+        let which =
+            match &which {
+                Some(mask) => {
+                    check_shape("reset_mask", mask.shape(), &[n])?;
+                    Some(mask.as_slice().map_err(|_| {
+                        Error::argument("reset_mask", "must be a C-contiguous array")
+                    })?)
+                }
+                None => None,
+            };
         let mut out = arrays.slices()?;
         for i in 0..n {
             if which.is_some_and(|w| !w[i]) {
@@ -321,9 +328,14 @@ impl VecEnv {
         let inner = self.inner();
         arrays.check(inner)?;
         check_shape("actions", actions.shape(), &[inner.envs.len()])?;
-        let actions = actions
-            .as_slice()
-            .map_err(|_| Error::argument("actions", "must be a C-contiguous array"))?;
+        let strided;
+        let actions = match actions.as_slice() {
+            Ok(slice) => slice,
+            Err(_) => {
+                strided = actions.as_array().to_vec();
+                &strided[..]
+            }
+        };
         inner.validate(actions)?;
         let mut out = arrays.slices()?;
         py.detach(|| inner.step(actions, &mut out))?;
@@ -356,7 +368,11 @@ impl VecEnv {
 
     /// The RNG fingerprint of every sub-env (equal states give equal values).
     fn rng_fingerprints(&mut self) -> Vec<u64> {
-        self.inner().envs.iter().map(|e| e.rng_fingerprint()).collect()
+        self.inner()
+            .envs
+            .iter()
+            .map(|e| e.rng_fingerprint())
+            .collect()
     }
 
     /// Releases resources; may be called more than once.

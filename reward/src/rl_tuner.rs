@@ -735,35 +735,34 @@ impl Tracker {
     }
 
     /// [`Tracker::leap`], told whether the interval is a leap.
-    ///
-    /// Written without branches on the melody (every condition evaluated, the new state
-    /// selected): on random melodies a leap is about as likely as not, and a mispredicted
-    /// branch costs more than the whole state update.
     #[inline]
     pub fn leap_step(&mut self, a: Event, is_leap: bool, steps_between_leaps: u32) -> Leap {
+        if self.events.is_empty() {
+            return Leap::None;
+        }
+        if a == REST || a == HOLD {
+            self.steps_since_leap = self.steps_since_leap.saturating_add(1);
+            return Leap::None;
+        }
+        // From here on every condition is evaluated and the new state selected, without
+        // branches: on random melodies a leap is about as likely as not, and so is a tracked
+        // one, and a mispredicted branch costs more than the whole update.
         let prev = self.last_pitch;
-        let (direction, leapt_from, steps) =
-            (self.direction, self.leapt_from, self.steps_since_leap);
-        // Magenta returns before touching the state on an empty composition, and only
-        // counts the step for a note-off or hold.
-        let active = !self.events.is_empty();
-        let pitch = active & (a != REST) & (a != HOLD);
-        let leap = pitch & is_leap;
-        let step = pitch & !is_leap;
-
+        let direction = self.direction;
         let new_direction: i8 = if a > prev { 1 } else { -1 };
-        let tracking = direction != 0;
         // A leap against the tracked one clears it (a resolution only after enough steps);
-        // one the same way is doubled; the first one starts tracking.
-        let back = leap & tracking & (direction != new_direction);
-        let doubled = leap & tracking & (direction == new_direction);
-        let start = leap & !tracking;
-        // A step to or past the origin resolves the leap gradually.
-        let gradual = step
-            & (((direction == 1) & (a <= leapt_from)) | ((direction == -1) & (a >= leapt_from)));
-        let resolved = (back & (steps > steps_between_leaps)) | gradual;
-        let cleared = back | gradual;
-
+        // one the same way is doubled; with none tracked, it starts tracking.
+        let back = direction == -new_direction;
+        let doubled = is_leap & (direction == new_direction);
+        let start = is_leap & (direction == 0);
+        // A step to or past the origin resolves the tracked leap gradually.
+        let gradual = (direction != 0)
+            & (i32::from(direction) * (i32::from(a) - i32::from(self.leapt_from)) <= 0);
+        let (cleared, resolved) = if is_leap {
+            (back, back & (self.steps_since_leap > steps_between_leaps))
+        } else {
+            (gradual, gradual)
+        };
         self.direction = if cleared {
             0
         } else if start {
@@ -776,14 +775,12 @@ impl Tracker {
         } else if start {
             prev
         } else {
-            leapt_from
+            self.leapt_from
         };
-        self.steps_since_leap = if leap {
+        self.steps_since_leap = if is_leap {
             0
-        } else if active {
-            steps.saturating_add(1)
         } else {
-            steps
+            self.steps_since_leap.saturating_add(1)
         };
         if resolved {
             Leap::Resolved
@@ -1033,18 +1030,17 @@ impl RlTunerReward {
         // `a` is at most 37 here.
         let key = select(C_MAJOR_KEY & bit(a) == 0, cfg.key_penalty);
 
-        // The events `reward_tonic` rewards at this beat.
         let final_bar = n - 4;
-        let tonic_events = if beat == 0 || beat == final_bar {
-            bit(cfg.tonic)
+        let tonic_hit = if beat == 0 || beat == final_bar {
+            a == cfg.tonic
         } else if beat == final_bar + 1 {
-            bit(HOLD)
+            a == HOLD
         } else if beat > final_bar + 1 {
-            SPECIAL
+            a == HOLD || a == REST
         } else {
-            0
+            false
         };
-        let tonic = select(tonic_events & bit(a) != 0, cfg.tonic_reward);
+        let tonic = select(tonic_hit, cfg.tonic_reward);
 
         let repeating = select(t.repeating(a), cfg.repeating_penalty);
 

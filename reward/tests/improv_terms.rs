@@ -248,6 +248,36 @@ fn improv_resolution_chromatic_approach_and_unresolved() {
     assert_values(&run(&mut term, &s, &seq(&[(60, 4), (79, 4), (64, 4)])), &[]);
 }
 
+#[test]
+fn improv_resolution_chromatic_notes_must_move_by_half_step() {
+    // Over Cmaj7, E F# G#: F# is outside the key and the chord, and a whole step on to
+    // another chromatic note leaves it hanging, though it was approached by step (-1).
+    let s = setting(12, Some(cmaj7()));
+    let mut term = NonChordToneResolution::default();
+    assert_values(
+        &run(&mut term, &s, &seq(&[(64, 4), (66, 4), (68, 4)])),
+        &[(8, -1.0)],
+    );
+    // E F# G: the same F# rising a half step into the chord tone G resolves (+0.5).
+    assert_values(
+        &run(&mut term, &s, &seq(&[(64, 4), (66, 4), (67, 4)])),
+        &[(8, 0.5)],
+    );
+    // F is an avoid note of Cmaj7's chord-scale but diatonic to the key: E F G is still an
+    // ordinary passing tone (+0.5), not a chromatic one.
+    assert_values(
+        &run(&mut term, &s, &seq(&[(64, 4), (65, 4), (67, 4)])),
+        &[(8, 0.5)],
+    );
+    // Without a progression (the tonic triad), C C# D: C# moves a half step into the scale
+    // note D, the line going on: 0; D then passes into E (+0.5).
+    let s = setting(16, None);
+    assert_values(
+        &run(&mut term, &s, &seq(&[(60, 4), (61, 4), (62, 4), (64, 4)])),
+        &[(12, 0.5)],
+    );
+}
+
 // ---------------------------------------------------------------- leap_recovery
 
 #[test]
@@ -255,18 +285,23 @@ fn improv_leap_recovery() {
     let s = setting(16, None);
     let mut term = LeapRecovery::default();
     assert_eq!(term.term_names(), vec!["leap_recovery"]);
+    // Every leap is charged -0.5 where it is made (step 4 below), so a recovered leap nets
+    // +0.5 and an unrecovered one -0.5: leaping at random does not pay.
     // C4 up a sixth to A4, then a step back to G4: +1.
     assert_values(
         &run(&mut term, &s, &seq(&[(60, 4), (69, 4), (67, 8)])),
-        &[(8, 1.0)],
+        &[(4, -0.5), (8, 1.0)],
     );
     // ... or on up to D5: -1.
     assert_values(
         &run(&mut term, &s, &seq(&[(60, 4), (69, 4), (74, 8)])),
-        &[(8, -1.0)],
+        &[(4, -0.5), (8, -1.0)],
     );
-    // ... or a leap back down: 0.
-    assert_values(&run(&mut term, &s, &seq(&[(60, 4), (69, 4), (64, 8)])), &[]);
+    // ... or a fourth back down: 0 (the gap stays open, the charge stays).
+    assert_values(
+        &run(&mut term, &s, &seq(&[(60, 4), (69, 4), (64, 8)])),
+        &[(4, -0.5)],
+    );
     // A repeated A postpones the judgement; a rest does not break it.
     assert_values(
         &run(
@@ -274,14 +309,24 @@ fn improv_leap_recovery() {
             &s,
             &seq(&[(60, 4), (69, 4), (69, 2), (0, 2), (67, 4)]),
         ),
-        &[(12, 1.0)],
+        &[(4, -0.5), (12, 1.0)],
     );
     // A fourth is not a leap that needs recovery.
     assert_values(&run(&mut term, &s, &seq(&[(60, 4), (65, 4), (69, 8)])), &[]);
     // Downward leaps too: G5 down to A4, then up a step to B4.
     assert_values(
         &run(&mut term, &s, &seq(&[(79, 4), (69, 4), (71, 8)])),
-        &[(8, 1.0)],
+        &[(4, -0.5), (8, 1.0)],
+    );
+    // A wild note leaps in and out: two charges, and the leap out goes unrecovered when the
+    // line carries on the same way (E F [C6] G A).
+    assert_values(
+        &run(
+            &mut term,
+            &s,
+            &seq(&[(64, 2), (65, 2), (84, 2), (67, 2), (69, 8)]),
+        ),
+        &[(4, -0.5), (6, -0.5)],
     );
 }
 
@@ -359,6 +404,24 @@ fn improv_contour_penalises_long_runs() {
         (0, 50),
     ]);
     assert_values(&run(&mut term, &s, &melody), &[(14, 1.0)]);
+}
+
+#[test]
+fn improv_contour_penalises_static_runs() {
+    let s = setting(32, None);
+    let mut term = Contour::default();
+    // Three Cs in a row are a repeated note, fine; the fourth and fifth make the line static
+    // (-0.3 each), and a rest between them does not reset the count.
+    let melody = seq(&[
+        (60, 2),
+        (60, 2),
+        (60, 2),
+        (60, 2),
+        (0, 2),
+        (60, 2),
+        (62, 20),
+    ]);
+    assert_values(&run(&mut term, &s, &melody), &[(6, -0.3), (10, -0.3)]);
 }
 
 #[test]
@@ -466,6 +529,31 @@ fn improv_phrase_rewards_breaths_at_phrase_ends() {
     let values = run(&mut term, &s, &melody);
     // The sixteenth at 30 is a fragment (-0.5), its rest at 31 is the second near 32.
     assert_values(&values, &[(28, 1.0), (31, -0.5), (60, 1.0)]);
+}
+
+#[test]
+fn improv_phrase_counts_lengthened_phrase_ends_as_breaths() {
+    let s = setting(48, None);
+    let mut term = PhraseBreath::default();
+    // Eighths to beat 3 of bar 2, then a half note released by the next note on the
+    // boundary at step 32: the lengthened last note is a breath (+1).
+    let mut notes: Vec<(u8, usize)> = (0..12).map(|i| (60 + (i % 5) as u8, 2)).collect();
+    notes.extend([(67, 8), (64, 16)]);
+    assert_values(&run(&mut term, &s, &seq(&notes)), &[(32, 1.0)]);
+    // The same pitches all in eighths: no note is lengthened, no breath.
+    let even: Vec<(u8, usize)> = (0..24).map(|i| (60 + (i % 5) as u8, 2)).collect();
+    assert_values(&run(&mut term, &s, &seq(&even)), &[]);
+    // A long note far from a boundary is no breath either (released at step 20).
+    let mut early: Vec<(u8, usize)> = (0..6).map(|i| (60 + i as u8, 2)).collect();
+    early.extend([(67, 8), (64, 28)]);
+    assert_values(&run(&mut term, &s, &seq(&early)), &[]);
+    // With held_ratio 0 only rests are breaths.
+    let mut rests_only = PhraseBreath::new(PhraseBreathParams {
+        held_ratio: 0,
+        ..PhraseBreathParams::default()
+    })
+    .unwrap();
+    assert_values(&run(&mut rests_only, &s, &seq(&notes)), &[]);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Policy-gradient agents on libtorch (feature `tch`): REINFORCE with a learned baseline
-//! ([`reinforce`]), A2C ([`a2c`]) and PPO ([`ppo`]).
+//! ([`reinforce`]), A2C ([`a2c`]) and PPO ([`ppo`]); behaviour cloning of a prior from
+//! melodies and KL-controlled fine-tuning from it ([`bc`]).
 //!
 //! Each algorithm reads top to bottom in its own file (citation, config, agent, rollout,
 //! advantages, update); they share the networks (an MLP actor-critic by default, a GRU for
@@ -30,6 +31,7 @@
 //! [`init_backend`] loads it at run time; where it is absent the agents run on the CPU.
 
 pub mod a2c;
+pub mod bc;
 mod models;
 mod policy;
 pub mod ppo;
@@ -37,6 +39,7 @@ pub mod reinforce;
 mod rollout;
 
 pub use a2c::{A2cAgent, A2cConfig};
+pub use bc::{BcAgent, BcConfig};
 pub use models::{ModelConfig, PolicyArch};
 pub use policy::{HEADER_FILE, WEIGHTS_FILE};
 pub use ppo::{PpoAgent, PpoConfig};
@@ -262,10 +265,19 @@ pub fn load(dir: &Path, device: DeviceChoice) -> Result<Box<dyn Agent>, AgentErr
             policy::load_weights(agent.net_mut(), &header.weights)?;
             Box::new(agent)
         }
+        bc::KIND => {
+            let mut agent = BcAgent::new(header.config()?, d, a, device, 0)?;
+            policy::load_weights(agent.net_mut(), &header.weights)?;
+            Box::new(agent)
+        }
         other => {
             return Err(AgentError::Checkpoint {
                 path: header.path.display().to_string(),
-                message: format!("kind '{other}' is not one of {}", PG_KINDS.join(", ")),
+                message: format!(
+                    "kind '{other}' is not one of {}, {}",
+                    PG_KINDS.join(", "),
+                    bc::KIND
+                ),
             })
         }
     })

@@ -14,6 +14,9 @@ pub struct LeapRecoveryParams {
     pub leap_over: u8,
     /// Largest interval, in semitones, that counts as a step (1..=3).
     pub max_step: u8,
+    /// Penalty (subtracted) for making a leap that needs recovery, charged on the leap itself
+    /// (0..=100). Below `recovery_reward`, so that a recovered leap still earns on balance.
+    pub leap_penalty: f64,
     /// Reward for a step in the opposite direction right after a leap (0..=100).
     pub recovery_reward: f64,
     /// Penalty (subtracted) for another leap (more than a step) in the same direction
@@ -26,6 +29,7 @@ impl Default for LeapRecoveryParams {
         Self {
             leap_over: 5,
             max_step: 2,
+            leap_penalty: 0.5,
             recovery_reward: 1.0,
             same_direction_penalty: 1.0,
         }
@@ -37,6 +41,7 @@ impl LeapRecoveryParams {
     pub fn validate(&self) -> Result<(), ImprovError> {
         check_int("leap_over", self.leap_over.into(), 3, 24)?;
         check_int("max_step", self.max_step.into(), 1, 3)?;
+        check_real("leap_penalty", self.leap_penalty, 0.0, MAX_MAGNITUDE)?;
         check_real("recovery_reward", self.recovery_reward, 0.0, MAX_MAGNITUDE)?;
         check_real(
             "same_direction_penalty",
@@ -47,19 +52,27 @@ impl LeapRecoveryParams {
     }
 }
 
-/// Term `leap_recovery`: after a leap larger than a fourth, rewards a step back in the
-/// opposite direction and penalises another leap onward.
+/// Term `leap_recovery`: a leap larger than a fourth opens a gap that a step back in the
+/// opposite direction should fill; the leap is charged, its recovery paid, another leap
+/// onward penalised.
 ///
-/// Judged at the note after the leap; repeated pitches postpone the judgement, rests do not
-/// break it. A step back scores `+recovery_reward`, a further skip or leap in the leap's
-/// direction scores `-same_direction_penalty`, anything else `0`.
+/// The leap itself scores `-leap_penalty`. Its recovery is judged at the note after it;
+/// repeated pitches postpone the judgement, rests do not break it. A step back scores
+/// `+recovery_reward`, a further skip or leap in the leap's direction scores
+/// `-same_direction_penalty`, anything else `0`. With the defaults a recovered leap nets
+/// `+0.5`, a leap left unrecovered `-0.5` and a leap followed by another one onward `-1.5`.
+///
+/// The charge on the leap is what makes the term about *recovery* rather than about leaping:
+/// were recoveries only paid, every leap would be a free chance to earn, and a line that
+/// leaps at random (each wild note leaps in and leaps back out, and the step after it turns
+/// back half the time) would out-earn a real tune whose few leaps are all filled in.
 ///
 /// **Why:** "gap-fill" is one of the most robust regularities of melodies across styles: a
 /// big leap opens a registral gap the ear expects to be filled by motion back, and two large
 /// leaps the same way sound like an arpeggio run off the rails, hard to sing and to follow.
 ///
-/// **Example:** C4 up to A4 (9 semitones), then G4 scores `+1`; C4–A4 then D5 scores `-1`;
-/// C4–A4 then E4 (a leap back) scores `0`.
+/// **Example:** C4 up to A4 (9 semitones) scores `-0.5` at A4; then G4 scores `+1`, D5
+/// instead `-1`, and E4 (a fourth back, neither a step nor onward) `0`.
 #[derive(Debug, Clone, Default)]
 pub struct LeapRecovery {
     params: LeapRecoveryParams,
@@ -121,6 +134,7 @@ impl Reward for LeapRecovery {
                     }
                 }
                 self.pending = if size > u16::from(self.params.leap_over) {
+                    value -= self.params.leap_penalty;
                     direction
                 } else {
                     0

@@ -1,6 +1,6 @@
 //! `non_chord_tone_resolution`: non-chord tones that move by step.
 
-use super::common::{chord_tones_at, classify, pc_bit, write_one, Ev};
+use super::common::{chord_scale_at, chord_tones_at, classify, pc_bit, write_one, Ev};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,8 @@ impl NonChordToneResolutionParams {
 struct Pending {
     pitch: u8,
     non_chord: bool,
+    /// Outside the key and the chord-scale as well as the chord: a chromatic note.
+    chromatic: bool,
 }
 
 /// Term `non_chord_tone_resolution`: a non-chord tone must be approached or left by step.
@@ -59,6 +61,18 @@ struct Pending {
 /// - approached or left by step otherwise (an escape tone, a chain of tensions): `0`;
 /// - neither approached nor left by step: `-unresolved_penalty`.
 ///
+/// A *chromatic* non-chord tone, outside both the key's scale and the chord-scale, is
+/// stricter: it must be left by a half step into a scale note. Into a chord tone that is
+/// `+resolved_reward` as above; into another scale note (C–C#–D over C, the line going on)
+/// `0`; any other way of leaving it (a whole step, a leap) is `-unresolved_penalty`, however
+/// it was approached.
+///
+/// **Why chromatic notes are stricter:** a diatonic passing tone is heard within the key and
+/// may pass on to another scale note, but a chromatic note is heard as an inflection of the
+/// scale note a half step away and only makes sense going there (C# leads to D, Bb falls to
+/// A). Without this a chromatic line that wanders by whole and half steps, never settling,
+/// would be paid as a string of passing tones simply because it never leaps.
+///
 /// Chord tones are never judged. A repeated pitch postpones the judgement; rests in between
 /// do not (a line can resolve across a breath). Chord membership is taken under each note's
 /// own onset, so a note that becomes a chord tone when the harmony changes under it is fine.
@@ -68,7 +82,8 @@ struct Pending {
 ///
 /// **Example:** over Cmaj7 (C E G B), E–F–G scores `+0.5` when G arrives (F passes by step
 /// into a chord tone); E–F–E likewise (neighbour); C#–D over Dm7 scores `+0.5` (chromatic
-/// approach); but B–F#–C over Cmaj7 scores `-1` when C arrives (F# leapt into and out of).
+/// approach); but B–F#–C over Cmaj7 scores `-1` when C arrives (F# leapt into and out of),
+/// and so does E–F#–G# over Cmaj7 when G# arrives (F# chromatic, left by a whole step).
 #[derive(Debug, Clone, Default)]
 pub struct NonChordToneResolution {
     params: NonChordToneResolutionParams,
@@ -121,16 +136,34 @@ impl Reward for NonChordToneResolution {
         };
         let tones = chord_tones_at(ctx.setting, ctx.step);
         let non_chord = tones & pc_bit(pitch) == 0;
+        // Diatonic to the key or to the chord's own scale (an avoid note such as F over Cmaj7
+        // is still a scale note, and a secondary dominant's chord-scale brings its own).
+        let in_scale =
+            (ctx.setting.scale | chord_scale_at(ctx.setting, ctx.step)) & pc_bit(pitch) != 0;
+        let chromatic = non_chord && !in_scale;
         let mut value = 0.0;
         match self.pending {
             Some(prev) if prev.pitch == pitch => {
                 // A re-attack: how the note is left is still unknown. Its status follows the
                 // chord under the new attack; how it was approached stays as it was.
-                self.pending = Some(Pending { pitch, non_chord });
+                self.pending = Some(Pending {
+                    pitch,
+                    non_chord,
+                    chromatic,
+                });
                 return write_one(terms, 0.0);
             }
             Some(prev) => {
-                if prev.non_chord {
+                if prev.chromatic {
+                    let resolved = prev.pitch.abs_diff(pitch) == 1 && in_scale;
+                    value = if resolved && !non_chord {
+                        self.params.resolved_reward
+                    } else if resolved {
+                        0.0
+                    } else {
+                        -self.params.unresolved_penalty
+                    };
+                } else if prev.non_chord {
                     let left_by_step = self.is_step(prev.pitch, pitch);
                     let approached_by_step =
                         self.approach.is_some_and(|a| self.is_step(a, prev.pitch));
@@ -146,7 +179,11 @@ impl Reward for NonChordToneResolution {
             }
             None => self.approach = None,
         }
-        self.pending = Some(Pending { pitch, non_chord });
+        self.pending = Some(Pending {
+            pitch,
+            non_chord,
+            chromatic,
+        });
         write_one(terms, value)
     }
 }

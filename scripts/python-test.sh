@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the `cadenza` Python package as a wheel, installs it into a virtual environment
+# (.venv-py/, made on first use; --clean makes it anew) with the pinned test dependencies of
+# python/requirements-test.txt, and runs the Python tests.
+#
+#   bash scripts/python-test.sh [--clean] [extra pytest arguments]
+#
+# PYTHON picks the interpreter (default python3, 3.9 or newer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv-py
+if [[ "${1:-}" == "--clean" ]]; then
+    rm -rf "$venv"
+    shift
+fi
+if [[ ! -x "$venv/bin/python" ]]; then
+    "${PYTHON:-python3}" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r python/requirements-test.txt
+
+wheels=target/python-wheels
+rm -rf "$wheels"
+"$venv/bin/maturin" build --release --manifest-path python/Cargo.toml \
+    --interpreter "$venv/bin/python" --out "$wheels"
+
+# Installed like any user's wheel: dependencies resolved from its metadata.
+"$venv/bin/python" -m pip uninstall --quiet --yes cadenza >/dev/null 2>&1 || true
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheels"/cadenza-*.whl
+
+# The pytest script, not `python -m pytest`, so that python/cadenza (sources without the
+# native module) does not shadow the installed package.
+"$venv/bin/pytest" -p no:cacheprovider python/tests "$@"
