@@ -91,28 +91,23 @@ class CadenzaVectorEnv(VectorEnv):
         )
         present = np.ones(n, dtype=np.bool_)
         present.flags.writeable = False
-        self._present = present
+        self._info_flags = {"_step": present, "_action_mask": present}
+        self._info_flags.update(("_" + name, present) for name in self.term_names)
         # With copy=False the infos dict is built once: its arrays are views of the buffers.
-        self._shared_infos = self._make_infos(self._masks, self._steps, self._terms)
+        self._shared_infos = self._make_infos(self._masks, self._steps, self._terms.T)
 
-    def _make_infos(
-        self, masks: np.ndarray, steps: np.ndarray, terms: np.ndarray
-    ) -> dict[str, Any]:
-        infos: dict[str, Any] = {
-            "step": steps,
-            "_step": self._present,
-            "action_mask": masks,
-            "_action_mask": self._present,
-        }
-        for j, name in enumerate(self.term_names):
-            infos[name] = terms[:, j]
-            infos["_" + name] = self._present
+    def _make_infos(self, masks: np.ndarray, steps: np.ndarray, term_columns: Any) -> dict[str, Any]:
+        infos = dict(self._info_flags)
+        infos["step"] = steps
+        infos["action_mask"] = masks
+        infos.update(zip(self.term_names, term_columns))
         return infos
 
     def _outputs(self) -> tuple[np.ndarray, dict[str, Any]]:
         if not self.copy:
             return self._observations, self._shared_infos
-        infos = self._make_infos(self._masks.copy(), self._steps.copy(), self._terms.copy())
+        # Transposed, each term's values are one contiguous row: iterating yields them.
+        infos = self._make_infos(self._masks.copy(), self._steps.copy(), self._terms.T.copy())
         return self._observations.copy(), infos
 
     def _seeds(self, seed: Union[int, Sequence[Optional[int]], None]) -> Optional[list]:

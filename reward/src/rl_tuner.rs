@@ -363,15 +363,15 @@ impl Interval {
     }
 }
 
-/// Outcome of `detect_leap_up_back`.
+/// Outcome of `detect_leap_up_back` (the discriminant indexes the reward's value table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Leap {
     /// Nothing to report.
-    None,
+    None = 0,
     /// `LEAP_RESOLVED`.
-    Resolved,
+    Resolved = 1,
     /// `LEAP_DOUBLED`.
-    Doubled,
+    Doubled = 2,
 }
 
 /// What the stateless detectors say about the next action, given the composition so far.
@@ -671,8 +671,9 @@ impl Tracker {
                 c
             };
             let c = c.abs();
-            // Adding 0.0 leaves the sum as it is (it is never -0.0), so no branch is needed.
-            penalty += select(c > threshold, c * weight);
+            // Adding ±0.0 leaves the sum as it is (it is never -0.0), so multiplying by the
+            // flag replaces a branch that mispredicts often (the product is finite).
+            penalty += c * weight * f64::from(u8::from(c > threshold));
         };
         add(
             coefficient(1, self.lagged[0] + av * t1, self.prefix[0], av),
@@ -744,51 +745,35 @@ impl Tracker {
             self.steps_since_leap = self.steps_since_leap.saturating_add(1);
             return Leap::None;
         }
-        // From here on every condition is evaluated and the new state selected, without
-        // branches: on random melodies a leap is about as likely as not, and so is a tracked
-        // one, and a mispredicted branch costs more than the whole update.
-        let prev = self.last_pitch;
-        let direction = self.direction;
-        let new_direction: i8 = if a > prev { 1 } else { -1 };
-        // A leap against the tracked one clears it (a resolution only after enough steps);
-        // one the same way is doubled; with none tracked, it starts tracking.
-        let back = direction == -new_direction;
-        let doubled = is_leap & (direction == new_direction);
-        let start = is_leap & (direction == 0);
-        // A step to or past the origin resolves the tracked leap gradually.
-        let gradual = (direction != 0)
-            & (i32::from(direction) * (i32::from(a) - i32::from(self.leapt_from)) <= 0);
-        let (cleared, resolved) = if is_leap {
-            (back, back & (self.steps_since_leap > steps_between_leaps))
+        let mut outcome = Leap::None;
+        if is_leap {
+            let direction = if a > self.last_pitch { 1 } else { -1 };
+            if self.direction != 0 {
+                if self.direction != direction {
+                    if self.steps_since_leap > steps_between_leaps {
+                        outcome = Leap::Resolved;
+                    }
+                    self.direction = 0;
+                    self.leapt_from = 0;
+                } else {
+                    outcome = Leap::Doubled;
+                }
+            } else {
+                self.direction = direction;
+                self.leapt_from = self.last_pitch;
+            }
+            self.steps_since_leap = 0;
         } else {
-            (gradual, gradual)
-        };
-        self.direction = if cleared {
-            0
-        } else if start {
-            new_direction
-        } else {
-            direction
-        };
-        self.leapt_from = if cleared {
-            0
-        } else if start {
-            prev
-        } else {
-            self.leapt_from
-        };
-        self.steps_since_leap = if is_leap {
-            0
-        } else {
-            self.steps_since_leap.saturating_add(1)
-        };
-        if resolved {
-            Leap::Resolved
-        } else if doubled {
-            Leap::Doubled
-        } else {
-            Leap::None
+            self.steps_since_leap = self.steps_since_leap.saturating_add(1);
+            if (self.direction == 1 && a <= self.leapt_from)
+                || (self.direction == -1 && a >= self.leapt_from)
+            {
+                outcome = Leap::Resolved;
+                self.direction = 0;
+                self.leapt_from = 0;
+            }
         }
+        outcome
     }
 
     /// Whether the highest event of `composition + [a]` occurs once (`detect_high_unique`).
@@ -915,9 +900,15 @@ fn pairwise_sum(n: usize, f: &dyn Fn(usize) -> f64) -> f64 {
 }
 
 /// Term values that depend only on the config and a small integer, computed once with the
-/// same float operations the terms would do per step.
+/// same float operations the terms would do per step. Looking a value up replaces a branch
+/// on the melody, which mispredicts often (the compiler turns selects back into branches,
+/// but cannot do so with a load).
 #[derive(Debug, Clone)]
 struct Tables {
+    /// `reward_key` per event (entries past 37 are unused).
+    key: [f64; 64],
+    /// `reward_leap_up_back` per [`Leap`] outcome.
+    leap: [f64; 3],
     /// `reward_preferred_intervals` per interval code, scaler applied.
     preferred: [f64; NUM_CODES],
     /// Bit `code` set for the interval codes `detect_leap_up_back` counts as a leap.
@@ -953,7 +944,20 @@ impl Tables {
             repeated_motif[notes] =
                 cfg.repeated_motif_reward + extra_notes * cfg.repeated_motif_bonus_per_note;
         }
+        let key = std::array::from_fn(|e| {
+            let in_key = e <= MAX_EVENT as usize && C_MAJOR_KEY & (1 << e) != 0;
+            if in_key {
+                0.0
+            } else {
+                cfg.key_penalty
+            }
+        });
+        let mut leap = [0.0; 3];
+        leap[Leap::Resolved as usize] = cfg.leap_resolved_bonus;
+        leap[Leap::Doubled as usize] = cfg.leap_doubled_penalty;
         Self {
+            key,
+            leap,
             preferred,
             leaps,
             motif,
@@ -1027,8 +1031,7 @@ impl RlTunerReward {
         let beat = t.len() as i64;
         let n = cfg.melody_length as i64;
 
-        // `a` is at most 37 here.
-        let key = select(C_MAJOR_KEY & bit(a) == 0, cfg.key_penalty);
+        let key = tables.key[a as usize & 63];
 
         let final_bar = n - 4;
         let tonic_hit = if beat == 0 || beat == final_bar {
@@ -1058,12 +1061,7 @@ impl RlTunerReward {
         let code = t.interval_code(a);
         let preferred = tables.preferred[code as usize & (NUM_CODES - 1)];
         let is_leap = (tables.leaps >> (code as usize & (NUM_CODES - 1))) & 1 != 0;
-        let outcome = t.leap_step(a, is_leap, cfg.steps_between_leaps);
-        // At most one of the two is non-zero: OR-ing the bits picks it, signed zeros included.
-        let leap = f64::from_bits(
-            select(outcome == Leap::Resolved, cfg.leap_resolved_bonus).to_bits()
-                | select(outcome == Leap::Doubled, cfg.leap_doubled_penalty).to_bits(),
-        );
+        let leap = tables.leap[t.leap_step(a, is_leap, cfg.steps_between_leaps) as usize];
 
         let mut high_low = 0.0;
         if beat + 1 == n {

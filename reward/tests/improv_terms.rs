@@ -319,12 +319,12 @@ fn improv_leap_recovery() {
         &[(4, -0.5), (8, 1.0)],
     );
     // A wild note leaps in and out: two charges, and the leap out goes unrecovered when the
-    // line carries on the same way (E F [C6] G A).
+    // line carries on the same way (E F [B5] G F).
     assert_values(
         &run(
             &mut term,
             &s,
-            &seq(&[(64, 2), (65, 2), (84, 2), (67, 2), (69, 8)]),
+            &seq(&[(64, 2), (65, 2), (83, 2), (67, 2), (65, 8)]),
         ),
         &[(4, -0.5), (6, -0.5)],
     );

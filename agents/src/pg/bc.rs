@@ -366,7 +366,7 @@ pub fn train(
     check_tunes(train_tunes, shape, "training")?;
     check_tunes(valid_tunes, shape, "validation")?;
     let device = super::resolve_device(device)?;
-    let mut agent = BcAgent::new(config.clone(), shape.dim(), shape.num_events, device, seed)?;
+    let agent = BcAgent::new(config.clone(), shape.dim(), shape.num_events, device, seed)?;
     let mut opt = nn::adam(0.9, 0.999, 0.0)
         .build(&agent.policy.net.vs, config.learning_rate)
         .map_err(|e| AgentError::Other(e.to_string()))?;
@@ -734,7 +734,6 @@ pub fn ppo_from_prior(
 /// `E[r_MT] - c·KL(π‖p)`, the KL-control of Sequence Tutor.
 ///
 /// Terms: the inner reward's, then `prior_logp` (already multiplied by `kl_coef`).
-#[derive(Debug)]
 pub struct PriorReward {
     inner: Box<dyn Reward>,
     prior: Net,
@@ -743,6 +742,16 @@ pub struct PriorReward {
     hidden: Option<Tensor>,
     obs: Vec<f32>,
     logp: Vec<f32>,
+}
+
+impl std::fmt::Debug for PriorReward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PriorReward")
+            .field("inner_terms", &self.inner.term_names())
+            .field("prior", &self.prior)
+            .field("kl_coef", &self.kl_coef)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PriorReward {
