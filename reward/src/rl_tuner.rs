@@ -47,9 +47,12 @@
 //! ## Speed
 //!
 //! The reward is on the environment's hot path, so every term is incremental: running
-//! integer sums for the autocorrelation (exact, then one division per lag), a bit mask for
-//! the distinct pitches of the last 8 events, 8-byte windows packed into `u64`s for the motif
-//! search, and running counters for repetition and extrema. Nothing allocates per step.
+//! integer sums for the autocorrelation (exact, shared by the three lags, then one division
+//! per lag), running counts of the last 7 events for the motif's distinct pitches, 8-byte
+//! windows packed into `u64`s for the repeated-motif search behind a small Bloom filter, bit
+//! masks for the extrema and running counters for repetition. Values that depend only on the
+//! config are tabulated once, so that the melody-dependent choices are loads rather than
+//! branches that mispredict. Nothing allocates per step.
 //!
 //! ## Out-of-range events
 //!

@@ -26,6 +26,11 @@ pub enum CorpusCommand {
     Fit(FitArgs),
     /// Evaluate a saved model on melodies: negative log-likelihood per event and perplexity.
     ///
+    /// The model is an n-gram model (a JSON file) or, with `--features tch`, a policy
+    /// directory: a behaviour-cloned prior (`cadenza train --agent bc`) or any
+    /// policy-gradient run of the rl-tuner task, scored as a next-event model (the output
+    /// adds `accuracy`).
+    ///
     /// Example: cadenza corpus eval --model model.json --in melodies.json --json
     Eval(EvalArgs),
     /// Pitch, interval and note-length histograms and the range of a set of melodies.
@@ -133,8 +138,8 @@ pub struct FitArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// A model written by `cadenza corpus fit`.
-    #[arg(long, value_name = "MODEL.json")]
+    /// A model written by `cadenza corpus fit`, or a policy run/checkpoint directory.
+    #[arg(long, value_name = "MODEL.json|DIR")]
     model: PathBuf,
     /// Melodies: a directory of .mid files, a .mid file, or a JSON file of events in the
     /// model's encoding.
@@ -316,6 +321,9 @@ fn fit(args: FitArgs) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
+    if args.model.is_dir() {
+        return eval_policy(&args);
+    }
     let mut text = String::new();
     let model = NgramModel::load(&args.model)?;
     let set = read(
@@ -354,6 +362,76 @@ fn eval(args: EvalArgs) -> Result<()> {
         );
     }
     print_stdout(&text)
+}
+
+/// `eval` of a policy directory: the network as a next-event model of the melodies.
+#[cfg(feature = "tch")]
+fn eval_policy(args: &EvalArgs) -> Result<()> {
+    use cadenza_agents::pg::bc::{self, Tune};
+    let mut text = String::new();
+    let task = cadenza_env::TaskSpec::rl_tuner();
+    let set = read(
+        &args.input,
+        task.setting.encoding,
+        args.transpose,
+        args.steps_per_quarter,
+    )?;
+    set.require_encoding(
+        task.setting.encoding,
+        &format!("the policy {}", args.model.display()),
+    )?;
+    let tunes: Vec<Tune> = set
+        .melodies
+        .iter()
+        .map(|m| Tune {
+            events: m.events.clone(),
+            steps_per_bar: m
+                .midi
+                .as_ref()
+                .map_or(task.setting.steps_per_bar(), |i| i.steps_per_bar()),
+        })
+        .collect();
+    let report = bc::score_checkpoint(
+        &args.model,
+        &task,
+        &tunes,
+        cadenza_agents::pg::DeviceChoice::Cpu,
+    )
+    .with_context(|| format!("cannot evaluate {}", args.input.display()))?;
+    if args.json {
+        let out = serde_json::json!({
+            "model": args.model.display().to_string(),
+            "encoding": set.encoding.to_string(),
+            "order": null,
+            "melodies": report.melodies,
+            "events": report.events,
+            "nll_per_event": report.nll_per_event,
+            "perplexity": report.perplexity,
+            "accuracy": report.accuracy,
+        });
+        say!(text, "{out}");
+    } else {
+        say!(text,
+            "{} melodies ({} events): NLL {:.4} nats per event, perplexity {:.3}, accuracy {:.1}% (policy {}, {})",
+            report.melodies,
+            report.events,
+            report.nll_per_event,
+            report.perplexity,
+            100.0 * report.accuracy,
+            args.model.display(),
+            set.encoding
+        );
+    }
+    print_stdout(&text)
+}
+
+#[cfg(not(feature = "tch"))]
+fn eval_policy(args: &EvalArgs) -> Result<()> {
+    bail!(
+        "{} is a directory: scoring a policy as a next-event model needs `--features tch` \
+         (an n-gram model is a .json file written by `cadenza corpus fit`)",
+        args.model.display()
+    )
 }
 
 fn orders(args: OrdersArgs) -> Result<()> {

@@ -4,6 +4,8 @@
 //! rebuild the env), `metrics.jsonl` (one evaluation per line), `checkpoint/` (the agent),
 //! `learning_curve.svg`, `summary.json` and `samples/*.mid`.
 
+mod bc;
+
 use super::{common, generate, pianoroll};
 use anyhow::{bail, Context, Result};
 use cadenza_agents::tabular::{self, Algorithm, TabularAgent, TabularConfig};
@@ -22,7 +24,7 @@ pub const RUN_FILE: &str = "run.json";
 const RUN_FORMAT: &str = "cadenza-run";
 
 /// Agents that need the `tch` feature.
-const POLICY_GRADIENT_KINDS: &[&str] = &["reinforce", "a2c", "ppo"];
+const POLICY_GRADIENT_KINDS: &[&str] = &["reinforce", "a2c", "ppo", "bc"];
 
 /// Train an agent and write a run directory (metrics, checkpoint, samples).
 ///
@@ -37,6 +39,12 @@ const POLICY_GRADIENT_KINDS: &[&str] = &["reinforce", "a2c", "ppo"];
 /// `epsilon_end = 0.02`, `temperature = 1.0` for the tabular agents) and an optional [train]
 /// table (`eval_every`, `eval_episodes`, `eval_seed`, `chunk_steps`, `temperature`,
 /// `num_envs`).
+///
+/// Learning from examples (`--features tch`): `--agent bc --in CORPUS_DIR` behaviour-clones a
+/// prior (the policy network as a next-event model of the melodies; --config takes the
+/// fields of `BcConfig`: `epochs`, `learning_rate`, `[model]`, ...); `--agent ppo --prior DIR
+/// --kl-coef C` fine-tunes it with the reward r_theory + C * log p_prior(a|s) (the RL Tuner's
+/// r_MT/c + log p, times c), starting from the prior's weights.
 ///
 /// Example: cadenza train --task rl-tuner --agent q --steps 5000000 --seed 1 --out runs/q1
 #[derive(Debug, Args)]
@@ -89,6 +97,15 @@ pub struct TrainArgs {
     /// Where policy-gradient networks run: cpu, cuda (an error without a usable GPU) or auto.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Melodies to behaviour-clone (--agent bc): a directory of .mid files.
+    #[arg(long = "in", value_name = "CORPUS_DIR")]
+    input: Option<PathBuf>,
+    /// Fine-tune from this behaviour-cloned prior (--agent ppo): its run or checkpoint dir.
+    #[arg(long, value_name = "DIR")]
+    prior: Option<PathBuf>,
+    /// c of the KL-controlled reward r_theory + c * log p_prior(a|s) (with --prior).
+    #[arg(long, value_name = "C", default_value_t = 0.5)]
+    kl_coef: f64,
 }
 
 /// What `run.json` records: enough to rebuild the env and the agent.
@@ -120,6 +137,12 @@ pub struct RunInfo {
     pub steps_done: u64,
     /// The checkpoint directory, relative to the run directory.
     pub checkpoint: String,
+    /// The behaviour-cloned prior of a KL-controlled run (its directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<String>,
+    /// c of a KL-controlled run's reward r_theory + c * log p_prior.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_coef: Option<f64>,
 }
 
 impl RunInfo {
@@ -304,7 +327,31 @@ fn make_env(task: &TaskSpec, reward: Option<&str>) -> Result<TrainEnv> {
     Ok(ComposeEnv::new(task.clone(), common::reward(reward, task)?))
 }
 
+/// [`make_env`], with the reward of a KL-controlled run when there is a prior.
+fn make_env_with_prior(
+    task: &TaskSpec,
+    reward: Option<&str>,
+    prior: Option<&bc::PriorSpec>,
+) -> Result<TrainEnv> {
+    match prior {
+        None => make_env(task, reward),
+        Some(prior) => {
+            let inner = common::reward(reward, task)?;
+            Ok(ComposeEnv::new(
+                task.clone(),
+                bc::wrap_reward(inner, prior, task)?,
+            ))
+        }
+    }
+}
+
 pub fn run(args: TrainArgs) -> Result<()> {
+    if args.agent.as_deref() == Some("bc") {
+        return bc::run(&args);
+    }
+    if args.input.is_some() {
+        bail!("--in is for --agent bc (the melodies a prior learns from)");
+    }
     // --- what to train -------------------------------------------------------------------------
     let previous = match &args.resume {
         Some(dir) => Some(RunInfo::read(dir)?),
@@ -389,6 +436,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
             default_envs(&kind, &agent_table)
         }
     });
+    let prior = match (&args.prior, previous.as_ref().and_then(|p| p.prior.as_ref())) {
+        (Some(dir), _) => Some(bc::PriorSpec {
+            dir: dir.clone(),
+            kl_coef: args.kl_coef,
+        }),
+        (None, Some(dir)) => Some(bc::PriorSpec {
+            dir: dir.into(),
+            kl_coef: previous
+                .as_ref()
+                .and_then(|p| p.kl_coef)
+                .unwrap_or(args.kl_coef),
+        }),
+        (None, None) => None,
+    };
+    if prior.is_some() && kind != "ppo" {
+        bail!("--prior fine-tunes with PPO: use --agent ppo (not '{kind}')");
+    }
     let start_step = previous.as_ref().map_or(0, |p| p.steps_done);
     let total_budget = start_step + train.steps;
 
@@ -396,11 +460,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let reward_arg = Some(reward.as_str());
     let mut envs = Vec::with_capacity(train.num_envs);
     for _ in 0..train.num_envs.max(1) {
-        envs.push(make_env(&task, reward_arg)?);
+        envs.push(make_env_with_prior(&task, reward_arg, prior.as_ref())?);
     }
     let obs_dim = envs[0].observation_space().dim();
     let mut envs = VecEnv::new(envs, 1)?;
-    let mut eval_env = make_env(&task, reward_arg)?;
+    let mut eval_env = make_env_with_prior(&task, reward_arg, prior.as_ref())?;
     let (mut agent, agent_config) = match (&previous, &args.resume) {
         (Some(prev), Some(dir)) => {
             let checkpoint = dir.join(&prev.checkpoint);
@@ -413,15 +477,25 @@ pub fn run(args: TrainArgs) -> Result<()> {
             };
             (agent, prev.agent_config.clone())
         }
-        _ => build_agent(
-            &kind,
-            agent_table,
-            &task,
-            obs_dim,
-            train.steps,
-            args.seed,
-            &args.device,
-        )?,
+        _ => match &prior {
+            Some(prior) => bc::ppo_from_prior(
+                prior,
+                agent_table,
+                &task,
+                train.steps,
+                args.seed,
+                &args.device,
+            )?,
+            None => build_agent(
+                &kind,
+                agent_table,
+                &task,
+                obs_dim,
+                train.steps,
+                args.seed,
+                &args.device,
+            )?,
+        },
     };
     let temperature = args.temperature.unwrap_or_else(|| {
         agent_config
@@ -458,6 +532,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         seed: args.seed,
         steps_done: start_step,
         checkpoint: trainer::CHECKPOINT_DIR.to_string(),
+        prior: prior.as_ref().map(|p| p.dir.display().to_string()),
+        kl_coef: prior.as_ref().map(|p| p.kl_coef),
     };
 
     // --- train ---------------------------------------------------------------------------------
