@@ -436,7 +436,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
             default_envs(&kind, &agent_table)
         }
     });
-    let prior = match (&args.prior, previous.as_ref().and_then(|p| p.prior.as_ref())) {
+    let prior = match (
+        &args.prior,
+        previous.as_ref().and_then(|p| p.prior.as_ref()),
+    ) {
         (Some(dir), _) => Some(bc::PriorSpec {
             dir: dir.clone(),
             kl_coef: args.kl_coef,

@@ -6,7 +6,9 @@
 //! `run.json` (agent `bc`), `checkpoint/`, `metrics.jsonl` (one line per epoch: training and
 //! validation NLL per event, validation accuracy), `summary.json` and `samples/*.mid`.
 
-use super::{RunInfo, TrainArgs};
+#[cfg(feature = "tch")]
+use super::RunInfo;
+use super::TrainArgs;
 use anyhow::Result;
 #[cfg(feature = "tch")]
 use anyhow::{bail, Context};

@@ -1,0 +1,248 @@
+//! Behaviour cloning and KL-controlled fine-tuning on tiny synthetic corpora (seconds).
+#![cfg(feature = "tch")]
+
+use cadenza_agents::pg::bc::{self, BcConfig, PriorReward, Tune};
+use cadenza_agents::pg::{self, BuildSpec, DeviceChoice, ModelConfig, PolicyArch};
+use cadenza_agents::{Agent, AgentError};
+use cadenza_env::{Reward, TaskSpec, ZeroReward};
+use std::path::PathBuf;
+
+/// A fresh directory under the system's temporary directory.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cadenza-bc-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Tunes built from two-bar phrases: C major arpeggios with holds, so the next event is
+/// predictable from the last four.
+fn corpus(n: usize) -> Vec<Tune> {
+    let phrase: [u8; 8] = [14, 1, 18, 1, 21, 1, 26, 0];
+    (0..n)
+        .map(|i| Tune {
+            events: phrase
+                .iter()
+                .cycle()
+                .skip(i % 3)
+                .take(64 + 8 * (i % 4))
+                .copied()
+                .collect(),
+            steps_per_bar: 16,
+        })
+        .collect()
+}
+
+fn config(arch: PolicyArch) -> BcConfig {
+    BcConfig {
+        model: ModelConfig {
+            arch,
+            hidden: 32,
+            layers: 1,
+        },
+        epochs: 15,
+        learning_rate: 1e-2,
+        batch_size: if arch == PolicyArch::Gru { 4 } else { 64 },
+        ..BcConfig::default()
+    }
+}
+
+fn trained(arch: PolicyArch) -> (bc::BcAgent, Vec<f64>) {
+    let task = TaskSpec::rl_tuner();
+    let tunes = corpus(12);
+    let (train, valid) = bc::split(&tunes, 0.25, 0);
+    assert_eq!((train.len(), valid.len()), (9, 3));
+    let mut curve = Vec::new();
+    let agent = bc::train(
+        &config(arch),
+        &task,
+        &train,
+        &valid,
+        DeviceChoice::Cpu,
+        0,
+        |r| curve.push(r.valid_nll.unwrap()),
+    )
+    .unwrap();
+    (agent, curve)
+}
+
+#[test]
+fn bc_lowers_validation_nll_mlp_and_gru() {
+    let uniform = (38f64).ln();
+    for arch in [PolicyArch::Mlp, PolicyArch::Gru] {
+        let (_, curve) = trained(arch);
+        let last = *curve.last().unwrap();
+        assert!(
+            last < 0.5 * uniform && last < curve[0],
+            "{arch:?}: validation NLL per epoch {curve:?} (uniform {uniform:.3})"
+        );
+    }
+}
+
+#[test]
+fn prior_checkpoint_round_trips() {
+    let task = TaskSpec::rl_tuner();
+    let (agent, _) = trained(PolicyArch::Mlp);
+    let dir = temp_dir("roundtrip");
+    agent.save(&dir).unwrap();
+    let loaded = pg::load(&dir, DeviceChoice::Cpu).unwrap();
+    assert_eq!(loaded.kind(), bc::KIND);
+    assert!(pg::load_kind(&dir, "bc", DeviceChoice::Cpu).is_ok());
+    let tunes = corpus(5);
+    let before = bc::score(&agent, &task, &tunes).unwrap();
+    let after = bc::score_checkpoint(&dir, &task, &tunes, DeviceChoice::Cpu).unwrap();
+    assert_eq!(before, after);
+    assert_eq!(
+        after.events,
+        tunes.iter().map(|t| t.events.len()).sum::<usize>()
+    );
+    // A PPO run starts from the prior's weights, so it scores the same on the corpus.
+    let ppo = bc::ppo_from_prior(&dir, None, &task, DeviceChoice::Cpu, 3, Some(1000)).unwrap();
+    let ppo_dir = temp_dir("roundtrip-ppo");
+    ppo.save(&ppo_dir).unwrap();
+    let again = bc::score_checkpoint(&ppo_dir, &task, &tunes, DeviceChoice::Cpu).unwrap();
+    assert_eq!(before, again);
+    // The prior-shaped reward adds one term, c * log p_prior <= 0.
+    let mut reward = PriorReward::new(Box::new(ZeroReward), &dir, &task, 0.5).unwrap();
+    assert_eq!(reward.term_names().last().unwrap(), "prior_logp");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&ppo_dir);
+    reward.reset(&task.setting);
+}
+
+/// The error of a call expected to fail (agents have no `Debug`, so no `unwrap_err`).
+fn failure<T>(result: Result<T, AgentError>) -> AgentError {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e,
+    }
+}
+
+fn checkpoint_message(e: AgentError) -> String {
+    match e {
+        AgentError::Checkpoint { path, message } => format!("{path}: {message}"),
+        other => panic!("expected a checkpoint error, got {other}"),
+    }
+}
+
+#[test]
+fn prior_of_wrong_kind_or_shape_is_a_clear_error() {
+    let task = TaskSpec::rl_tuner();
+    // A PPO checkpoint is not a prior.
+    let ppo = pg::build(&BuildSpec {
+        kind: "ppo",
+        config_toml: None,
+        obs_dim: 184,
+        num_actions: 38,
+        device: DeviceChoice::Cpu,
+        seed: 0,
+        total_steps: None,
+    })
+    .unwrap();
+    let dir = temp_dir("wrong-kind");
+    ppo.save(&dir).unwrap();
+    let e = failure(bc::ppo_from_prior(
+        &dir,
+        None,
+        &task,
+        DeviceChoice::Cpu,
+        0,
+        None,
+    ));
+    let text = checkpoint_message(e);
+    assert!(
+        text.contains("'ppo'") && text.contains("behaviour-cloned"),
+        "{text}"
+    );
+    let e = failure(PriorReward::new(Box::new(ZeroReward), &dir, &task, 0.5));
+    assert!(checkpoint_message(e).contains("'ppo'"));
+
+    // A prior for another observation size.
+    let (agent, _) = trained(PolicyArch::Mlp);
+    let shaped = temp_dir("wrong-shape");
+    agent.save(&shaped).unwrap();
+    let header = shaped.join(pg::HEADER_FILE);
+    let text = std::fs::read_to_string(&header).unwrap();
+    std::fs::write(
+        &header,
+        text.replace("\"obs_dim\": 184", "\"obs_dim\": 200"),
+    )
+    .unwrap();
+    let e = failure(bc::ppo_from_prior(
+        &shaped,
+        None,
+        &task,
+        DeviceChoice::Cpu,
+        0,
+        None,
+    ));
+    let text = checkpoint_message(e);
+    assert!(text.contains("200") && text.contains("184"), "{text}");
+    std::fs::write(
+        &header,
+        std::fs::read_to_string(&header)
+            .unwrap()
+            .replace("200", "184"),
+    )
+    .unwrap();
+
+    // A PPO config whose network differs from the prior's.
+    let e = failure(bc::ppo_from_prior(
+        &shaped,
+        Some("[model]\nhidden = 64\n"),
+        &task,
+        DeviceChoice::Cpu,
+        0,
+        None,
+    ));
+    assert!(
+        matches!(e, AgentError::Config { ref field, .. } if field == "model"),
+        "{e}"
+    );
+
+    // A missing prior names its file.
+    let e = failure(bc::ppo_from_prior(
+        &temp_dir("empty"),
+        None,
+        &task,
+        DeviceChoice::Cpu,
+        0,
+        None,
+    ));
+    assert!(checkpoint_message(e).contains(pg::HEADER_FILE));
+    for d in [dir, shaped] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn bad_configs_and_corpora_are_refused() {
+    let task = TaskSpec::rl_tuner();
+    let bad = BcConfig {
+        valid_fraction: 1.0,
+        ..BcConfig::default()
+    };
+    assert!(
+        matches!(bad.validate(), Err(AgentError::Config { ref field, .. }) if field == "valid_fraction")
+    );
+    let out_of_range = vec![Tune {
+        events: vec![14, 99],
+        steps_per_bar: 16,
+    }];
+    let e = failure(bc::train(
+        &config(PolicyArch::Mlp),
+        &task,
+        &out_of_range,
+        &[],
+        DeviceChoice::Cpu,
+        0,
+        |_| {},
+    ));
+    assert!(e.to_string().contains("99"), "{e}");
+    let empty = vec![Tune {
+        events: Vec::new(),
+        steps_per_bar: 16,
+    }];
+    let cfg = config(PolicyArch::Mlp);
+    assert!(bc::train(&cfg, &task, &empty, &[], DeviceChoice::Cpu, 0, |_| {}).is_err());
+}
