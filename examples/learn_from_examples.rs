@@ -158,10 +158,11 @@ fn main() -> anyhow::Result<()> {
         seed: 0,
         total_steps: Some(steps),
     })?;
-    let ppo_config = format!("ent_coef = {kl_coef}\n");
+    // A small entropy bonus: `log p_prior` alone is maximised by the prior's mode.
+    let ppo_config = "ent_coef = 0.02\n";
     let mut tuned = bc::ppo_from_prior(
         &prior_dir,
-        Some(&ppo_config),
+        Some(ppo_config),
         &task,
         DeviceChoice::Cpu,
         0,

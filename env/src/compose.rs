@@ -126,7 +126,6 @@ impl<R: Reward> ComposeEnv<R> {
         &mut self.rng
     }
 
-    #[inline]
     fn write_observation(&self, obs: &mut [f32]) {
         obs.fill(0.0);
         let setting = &self.task.setting;
@@ -134,11 +133,8 @@ impl<R: Reward> ComposeEnv<R> {
         let ne = self.num_events;
         let step = self.melody.len();
         let running = step < setting.length;
-        // One block per recent event, most recent first. Slicing the recent events up front
-        // keeps the loop free of a separate counter and of a check per block.
-        let recent = &self.melody[step.saturating_sub(layout.history)..];
-        for (block, &event) in obs.chunks_exact_mut(ne).zip(recent.iter().rev()) {
-            block[event as usize] = 1.0;
+        for (k, &event) in self.melody.iter().rev().take(layout.history).enumerate() {
+            obs[k * ne + event as usize] = 1.0;
         }
         let mut offset = layout.history * ne;
         if layout.step_index {

@@ -1,7 +1,7 @@
 //! [`Env`]: one composition environment, the native core of `cadenza.CadenzaEnv`.
 
-use crate::build::{self, DynEnv};
 use crate::error::Error;
+use crate::spec::{self, DynEnv};
 use cadenza_env::Environment;
 use numpy::PyArray1;
 use pyo3::prelude::*;
@@ -61,7 +61,7 @@ impl Env {
     #[new]
     #[pyo3(signature = (task, config=None, reward=None))]
     fn new(task: &str, config: Option<&str>, reward: Option<&str>) -> PyResult<Self> {
-        let env = build::env(task, config, reward)?;
+        let env = spec::env(task, config, reward)?;
         Ok(Self {
             obs_dim: env.observation_space().dim(),
             num_actions: env.action_space().n,

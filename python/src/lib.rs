@@ -21,11 +21,11 @@
 
 #![warn(missing_docs)]
 
-mod build;
 mod env;
 mod error;
 mod midi;
 mod score;
+mod spec;
 mod vector;
 
 use pyo3::prelude::*;
@@ -40,7 +40,7 @@ fn _cadenza(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(score::score, m)?)?;
     m.add_function(wrap_pyfunction!(midi::to_midi, m)?)?;
     m.add_function(wrap_pyfunction!(midi::from_midi, m)?)?;
-    m.add_function(wrap_pyfunction!(build::task_names, m)?)?;
+    m.add_function(wrap_pyfunction!(spec::task_names, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `to_midi` and `from_midi`: melodies of a task as Standard MIDI Files.
 
-use crate::build;
 use crate::error::Error;
+use crate::spec;
 use cadenza_env::midi::{
     import_file, ChordSpan, ImportOptions, KeySignature, MidiSong, OutOfRange,
 };
@@ -37,7 +37,7 @@ pub(crate) fn to_midi(
     program: Option<u8>,
     chords: bool,
 ) -> PyResult<()> {
-    let task = build::task(task, config)?;
+    let task = spec::task(task, config)?;
     let encoding = task.setting.encoding;
     let events: Vec<u32> = events
         .as_array()
@@ -93,7 +93,7 @@ pub(crate) fn from_midi<'py>(
     track: Option<usize>,
     fold_octaves: bool,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let task = build::task(task, config)?;
+    let task = spec::task(task, config)?;
     let options = ImportOptions {
         steps_per_quarter: steps_per_quarter(&task),
         track,

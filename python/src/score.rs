@@ -1,7 +1,7 @@
 //! `score`: per-step rewards and terms of whole melodies.
 
-use crate::build;
 use crate::error::Error;
+use crate::spec;
 use cadenza_env::Event;
 use cadenza_reward::score::score_melody;
 use numpy::{PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -25,8 +25,8 @@ pub(crate) fn score<'py>(
     task: &str,
     config: Option<&str>,
 ) -> PyResult<ScoreOut<'py>> {
-    let spec = build::task(task, config)?;
-    let mut reward = build::reward(reward, &spec)?;
+    let spec = spec::task(task, config)?;
+    let mut reward = spec::reward(reward, &spec)?;
     let term_names = reward.term_names();
     let (m, length) = (melodies.shape()[0], melodies.shape()[1]);
     if length > spec.setting.length {

@@ -7,8 +7,8 @@
 //! `cadenza_env::VecEnv` so that it writes into the arrays Python hands over instead of
 //! into buffers of its own, which would cost a copy of every observation per step.
 
-use crate::build::{self, DynEnv};
 use crate::error::Error;
+use crate::spec::{self, DynEnv};
 use cadenza_env::{EnvError, Environment};
 use numpy::{PyReadonlyArray1, PyReadwriteArray1, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -220,10 +220,10 @@ impl VecEnv {
         if num_envs == 0 {
             return Err(Error::argument("num_envs", "must be at least 1").into());
         }
-        let spec = build::task(task, config)?;
+        let spec = spec::task(task, config)?;
         let mut envs = Vec::with_capacity(num_envs);
         for _ in 0..num_envs {
-            let reward = build::reward(reward, &spec)?;
+            let reward = spec::reward(reward, &spec)?;
             envs.push(cadenza_env::ComposeEnv::new(spec.clone(), reward));
         }
         let first = &envs[0];
