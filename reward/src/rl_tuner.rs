@@ -131,8 +131,9 @@ fn bit(event: Event) -> u64 {
     1u64 << (event & 63)
 }
 
-/// `value` if `hit`, else 0.0, without a branch: the per-step conditions depend on the melody,
-/// which makes branches on them mispredict often.
+/// `value` if `hit`, else 0.0 (positive zero, as Magenta's `0.0`). Used for terms that
+/// rarely fire, where the compiler may well emit a branch that predicts well; the frequent,
+/// unpredictable choices use the tables of [`Tables`] instead.
 #[inline(always)]
 fn select(hit: bool, value: f64) -> f64 {
     f64::from_bits(value.to_bits() & u64::from(hit).wrapping_neg())
