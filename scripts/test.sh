@@ -5,3 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/libtorch.sh
 cargo test --workspace --features tch "$@"
+# The Python package (gymnasium env, native vector env) and its pytest suite.
+bash scripts/python-test.sh
