@@ -3,7 +3,7 @@
 //! Agents that learn to compose and improvise melodies by reinforcement learning.
 //!
 //! This facade re-exports the workspace's crates:
-//! - [`env`]: the music model, event encodings, the Gymnasium-style composition environment,
+//! - [`mod@env`]: the music model, event encodings, the Gymnasium-style composition environment,
 //!   vector envs, the conformance checker and MIDI I/O;
 //! - [`reward`]: reward terms (Magenta RL Tuner's music theory, harmony-aware improvisation
 //!   terms, corpus models) and their composition;

@@ -4,7 +4,7 @@
 //!   32 sixteenth-note steps in 4/4, C major, terminated after step 32, every action legal
 //!   at every step (the reward, not the mask, teaches what is musical), and the 184-float
 //!   observation described in [`crate::compose`].
-//! - `improv`: a melody improvised over a chord progression; see [`ImprovConfig`].
+//! - `improv`: a melody improvised over a chord progression; see [`crate::improv::ImprovConfig`].
 
 use crate::compose::ObservationLayout;
 use crate::reward::Setting;
