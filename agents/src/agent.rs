@@ -95,6 +95,22 @@ pub trait Agent: Send {
     /// Picks an action.
     fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize;
 
+    /// Picks one action per observation, each observation from its own episode and each with
+    /// its own generator in `rngs`, writing them to `actions`; a network evaluates the whole
+    /// batch in one pass. Returns false, writing nothing, when the agent cannot: an agent with
+    /// per-episode state (a recurrent policy, see [`Agent::begin_episode`]) plays one episode
+    /// at a time. The default cannot.
+    fn act_batch(
+        &mut self,
+        observations: &[Observation<'_>],
+        mode: ActMode,
+        rngs: &mut [ChaCha8Rng],
+        actions: &mut [usize],
+    ) -> bool {
+        let _ = (observations, mode, rngs, actions);
+        false
+    }
+
     /// Tells the agent that the next [`Agent::act`] starts a new episode. Agents with memory
     /// (recurrent policies) forget it here; call it before the first step of every episode
     /// that is generated with `act`.

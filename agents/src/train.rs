@@ -148,7 +148,8 @@ impl Evaluation {
 }
 
 /// Plays `episodes` episodes on `env` (seeded `seed`, `seed + 1`, ...) choosing actions by
-/// `mode`; the agent's RNG is seeded with `seed` too, so an evaluation is repeatable.
+/// `mode`. Episode `i` draws its random choices from stream `i` of a generator seeded with
+/// `seed`, so an evaluation is repeatable and agrees with [`evaluate_batch`].
 pub fn evaluate(
     agent: &mut dyn Agent,
     env: &mut TrainEnv,
@@ -156,34 +157,118 @@ pub fn evaluate(
     seed: u64,
     mode: ActMode,
 ) -> Result<Evaluation, EnvError> {
-    let mut obs = vec![0.0f32; env.observation_space().dim()];
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let names = env.term_names().clone();
+    evaluate_batch(agent, std::slice::from_mut(env), episodes, seed, mode)
+}
+
+/// [`evaluate`] on several envs at once: the episodes are played in waves of `envs.len()`,
+/// all envs of a wave stepping together, so that a network picks the actions of a whole
+/// wave in one forward pass ([`Agent::act_batch`]) instead of one pass per env step. Agents
+/// that cannot act in batches (recurrent policies) play one episode at a time. The result
+/// does not depend on the number of envs (up to the last bits of a batched matrix product).
+pub fn evaluate_batch(
+    agent: &mut dyn Agent,
+    envs: &mut [TrainEnv],
+    episodes: usize,
+    seed: u64,
+    mode: ActMode,
+) -> Result<Evaluation, EnvError> {
+    let Some(first) = envs.first() else {
+        return Ok(Evaluation::default());
+    };
+    let dim = first.observation_space().dim();
+    let names = first.term_names().clone();
     let mut term_sums = vec![0.0; names.len()];
-    let mut returns = Vec::with_capacity(episodes);
-    let mut melodies = Vec::with_capacity(episodes);
-    for episode in 0..episodes {
-        env.reset_into(Some(seed.wrapping_add(episode as u64)), &mut obs)?;
-        agent.begin_episode();
-        let mut total = 0.0;
-        loop {
-            let observation = Observation {
-                dense: &obs,
-                state: env.discrete_state(),
-                mask: env.action_mask(),
+    let mut returns = vec![0.0; episodes];
+    let mut melodies = vec![Vec::new(); episodes];
+    let episode_rng = |episode: usize| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(episode as u64);
+        rng
+    };
+    let width = envs.len();
+    let mut obs = vec![0.0f32; width * dim];
+    let mut batched = width > 1;
+    let mut wave_start = 0;
+    while wave_start < episodes {
+        let count = if batched {
+            (episodes - wave_start).min(width)
+        } else {
+            1
+        };
+        // `active[j]` is the env (and episode `wave_start + active[j]`) of row j.
+        let mut active: Vec<usize> = (0..count).collect();
+        let mut rngs: Vec<ChaCha8Rng> = Vec::with_capacity(count);
+        for k in 0..count {
+            let episode = wave_start + k;
+            envs[k].reset_into(
+                Some(seed.wrapping_add(episode as u64)),
+                &mut obs[k * dim..(k + 1) * dim],
+            )?;
+            rngs.push(episode_rng(episode));
+        }
+        if count == 1 {
+            agent.begin_episode();
+        }
+        let mut actions = vec![0usize; count];
+        let mut fell_back = false;
+        let mut stepped = false;
+        while !active.is_empty() {
+            let acted = {
+                let observations: Vec<Observation<'_>> = active
+                    .iter()
+                    .map(|&k| Observation {
+                        dense: &obs[k * dim..(k + 1) * dim],
+                        state: envs[k].discrete_state(),
+                        mask: envs[k].action_mask(),
+                    })
+                    .collect();
+                if count == 1 {
+                    actions[0] = agent.act(&observations[0], mode, &mut rngs[0]);
+                    true
+                } else {
+                    agent.act_batch(&observations, mode, &mut rngs, &mut actions)
+                }
             };
-            let action = agent.act(&observation, mode, &mut rng);
-            let t = env.step_into(action, &mut obs)?;
-            total += t.reward;
-            for (sum, v) in term_sums.iter_mut().zip(env.term_values()) {
-                *sum += v;
-            }
-            if t.terminated || t.truncated {
+            if !acted && !stepped {
+                // The agent plays one episode at a time: redo this wave that way.
+                fell_back = true;
                 break;
             }
+            if !acted {
+                for (j, &k) in active.iter().enumerate() {
+                    let observation = Observation {
+                        dense: &obs[k * dim..(k + 1) * dim],
+                        state: envs[k].discrete_state(),
+                        mask: envs[k].action_mask(),
+                    };
+                    actions[j] = agent.act(&observation, mode, &mut rngs[j]);
+                }
+            }
+            stepped = true;
+            let mut j = 0;
+            while j < active.len() {
+                let k = active[j];
+                let t = envs[k].step_into(actions[j], &mut obs[k * dim..(k + 1) * dim])?;
+                let episode = wave_start + k;
+                returns[episode] += t.reward;
+                for (sum, v) in term_sums.iter_mut().zip(envs[k].term_values()) {
+                    *sum += v;
+                }
+                if t.terminated || t.truncated {
+                    melodies[episode] = envs[k].melody().to_vec();
+                    active.remove(j);
+                    rngs.remove(j);
+                    actions.remove(j);
+                } else {
+                    j += 1;
+                }
+            }
         }
-        returns.push(total);
-        melodies.push(env.melody().to_vec());
+        if fell_back {
+            batched = false;
+            continue;
+        }
+        wave_start += count;
     }
     let n = episodes.max(1) as f64;
     let mean = returns.iter().sum::<f64>() / n;
@@ -282,12 +367,12 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     }
 }
 
-/// Trains `agent` on `envs` for `config.steps` steps, evaluating on `eval_env`. See the
-/// module docs.
+/// Trains `agent` on `envs` for `config.steps` steps, evaluating on `eval_envs` (one or more;
+/// more let a network evaluate several episodes per forward pass). See the module docs.
 pub fn train(
     agent: &mut dyn Agent,
     envs: &mut VecEnv<TrainEnv>,
-    eval_env: &mut TrainEnv,
+    eval_envs: &mut [TrainEnv],
     config: &TrainConfig,
     options: RunOptions<'_>,
 ) -> Result<TrainOutcome, TrainError> {
@@ -340,18 +425,18 @@ pub fn train(
         let stopping = options.stop.is_some_and(|s| s.load(Ordering::SeqCst));
         if done >= next_eval || done >= config.steps || stopping {
             // --- evaluate ------------------------------------------------------------------
-            let sampled = evaluate(
+            let sampled = evaluate_batch(
                 agent,
-                eval_env,
+                eval_envs,
                 config.eval_episodes,
                 config.eval_seed,
                 ActMode::Sample {
                     temperature: config.temperature,
                 },
             )?;
-            let greedy = evaluate(
+            let greedy = evaluate_batch(
                 agent,
-                eval_env,
+                eval_envs,
                 config.eval_episodes,
                 config.eval_seed,
                 ActMode::Greedy,
@@ -470,7 +555,40 @@ mod tests {
             progress: false,
             stop: None,
         };
-        train(&mut agent, &mut envs, &mut eval_env, &config, options).unwrap()
+        train(
+            &mut agent,
+            &mut envs,
+            std::slice::from_mut(&mut eval_env),
+            &config,
+            options,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn batched_evaluation_matches_one_env_at_a_time() {
+        let mut agent = TabularAgent::new(
+            Algorithm::QLearning,
+            TabularConfig::default(),
+            "rl-tuner",
+            38,
+            20_000,
+        )
+        .unwrap();
+        let mut envs = VecEnv::new(vec![env()], 1).unwrap();
+        envs.reset(Some(0)).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        agent.learn(&mut envs, 20_000, &mut rng).unwrap();
+        let mode = ActMode::Sample { temperature: 1.0 };
+        let one = evaluate(&mut agent, &mut env(), 23, 5, mode).unwrap();
+        for width in [2, 7, 23, 40] {
+            let mut wave: Vec<TrainEnv> = (0..width).map(|_| env()).collect();
+            let many = evaluate_batch(&mut agent, &mut wave, 23, 5, mode).unwrap();
+            assert_eq!(many, one, "{width} envs");
+        }
+        assert!(one.distinct() > 1, "sampling differs between episodes");
+        let none = evaluate_batch(&mut agent, &mut [], 3, 5, mode).unwrap();
+        assert_eq!(none, Evaluation::default());
     }
 
     fn strip_timings(path: &Path) -> Vec<EvalRecord> {
@@ -533,7 +651,7 @@ mod tests {
         let out = train(
             &mut agent,
             &mut envs,
-            &mut env(),
+            &mut [env()],
             &config,
             RunOptions {
                 out: &dir,

@@ -110,6 +110,59 @@ fn prior_checkpoint_round_trips() {
     reward.reset(&task.setting);
 }
 
+/// KL-controlled fine-tuning (prior reward plus PPO's `−β log π` penalty) is a function of its
+/// seed, and logs the policy's mean log-probability.
+#[test]
+fn kl_fine_tuning_is_deterministic_and_logs_the_penalty() {
+    use cadenza_env::vector::VecEnv;
+    use cadenza_env::ComposeEnv;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    let task = TaskSpec::rl_tuner();
+    let (agent, _) = trained(PolicyArch::Mlp);
+    let dir = temp_dir("kl");
+    agent.save(&dir).unwrap();
+    let run = || {
+        let config = "kl_coef = 0.5\nnum_steps = 16\nminibatch_size = 64";
+        let mut ppo =
+            bc::ppo_from_prior(&dir, Some(config), &task, DeviceChoice::Cpu, 3, Some(1024))
+                .unwrap();
+        let envs = (0..4)
+            .map(|_| {
+                let reward = PriorReward::new(Box::new(ZeroReward), &dir, &task, 0.5).unwrap();
+                ComposeEnv::new(task.clone(), Box::new(reward) as Box<dyn Reward>)
+            })
+            .collect();
+        let mut envs = VecEnv::new(envs, 1).unwrap();
+        envs.reset(Some(3)).unwrap();
+        let stats = ppo
+            .learn(&mut envs, 1024, &mut ChaCha8Rng::seed_from_u64(3))
+            .unwrap();
+        let out = temp_dir(&format!("kl-out-{:?}", std::thread::current().id()));
+        ppo.save(&out).unwrap();
+        let weights = std::fs::read(out.join(pg::WEIGHTS_FILE)).unwrap();
+        let _ = std::fs::remove_dir_all(&out);
+        (stats, weights)
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.0.episode_returns, b.0.episode_returns);
+    assert!(a.1 == b.1, "weights differ between two runs of one seed");
+    // The prior is sharp on this corpus, so the policy's log-probabilities are too.
+    let logp = a.0.scalars["policy_logp"];
+    assert!(logp < 0.0 && logp > -(38f64).ln(), "{logp}");
+    // A bad coefficient names its field.
+    let e = failure(bc::ppo_from_prior(
+        &dir,
+        Some("kl_coef = -1"),
+        &task,
+        DeviceChoice::Cpu,
+        3,
+        None,
+    ));
+    assert!(e.to_string().contains("kl_coef"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The error of a call expected to fail (agents have no `Debug`, so no `unwrap_err`).
 fn failure<T>(result: Result<T, AgentError>) -> AgentError {
     match result {

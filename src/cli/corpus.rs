@@ -1,11 +1,15 @@
 //! `cadenza corpus`: n-gram models of a melody corpus, and what the corpus looks like.
 
+mod import;
+
 use super::melodies::{self, print_stdout, say, MelodySet, ReadOptions, Transpose};
 use super::pianoroll::pitch_name;
 use anyhow::{bail, Context, Result};
 use cadenza_env::encoding::{Event, EventEncoding};
 use cadenza_env::midi::ImportOptions;
-use cadenza_reward::corpus::{held_out_report, NgramConfig, NgramModel, MAX_ORDER};
+use cadenza_reward::corpus::{
+    held_out_report, NgramConfig, NgramModel, ProcessedCorpus, MAX_ORDER,
+};
 use clap::{Args, Subcommand};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -49,6 +53,19 @@ pub enum CorpusCommand {
     ///
     /// Example: cadenza corpus orders --in corpus/dev --orders 1-6 --valid-fraction 0.2 --json
     Orders(OrdersArgs),
+    /// Import a directory of MIDI files into a processed corpus that fit, eval and
+    /// `train --agent bc` read.
+    ///
+    /// Each file is quantised (--steps-per-quarter), transposed to C major / A minor by its
+    /// key signature or, without one, by Krumhansl–Schmuckler key finding, and encoded. Files
+    /// that give no melody (not MIDI, corrupt, no notes, drums only) are skipped with their
+    /// reason; the command fails only when no file is usable. OUT receives corpus.json (every
+    /// melody, with per-file records), train.json and valid.json (the split by file, drawn
+    /// as `fit --valid-fraction F --seed S` draws it), report.json (skips, quantisation,
+    /// keys found and their agreement with the signatures) and pitch/interval/length plots.
+    ///
+    /// Example: cadenza corpus import --in corpus/dev --out corpus-dev --valid-fraction 0.2
+    Import(ImportArgs),
 }
 
 /// Where melodies come from and how they become events.
@@ -99,6 +116,23 @@ fn read(
     let set = melodies::read_melodies(input, &options)?;
     set.warn_skipped();
     Ok(set)
+}
+
+/// The bar length of each melody of a processed corpus (`cadenza corpus import`), in the
+/// order the melody reader returns them; `None` when `input` is not a processed corpus file.
+pub fn processed_bar_lengths(input: &Path) -> Result<Option<Vec<usize>>> {
+    if !input.is_file() {
+        return Ok(None);
+    }
+    let Ok(text) = std::fs::read_to_string(input) else {
+        return Ok(None);
+    };
+    if !ProcessedCorpus::is_processed(&text) {
+        return Ok(None);
+    }
+    let corpus = ProcessedCorpus::from_json(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    Ok(Some(corpus.files.iter().map(|f| f.steps_per_bar).collect()))
 }
 
 /// Model settings shared by `fit` and `orders`.
@@ -198,12 +232,31 @@ pub struct OrdersArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Directory to write the processed corpus to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Share of the files held out for validation, 0 <= F < 1.
+    #[arg(long, value_name = "F", default_value_t = 0.2)]
+    valid_fraction: f64,
+    /// Seed of the train/validation split.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print one JSON object (the report) instead of sentences.
+    #[arg(long)]
+    json: bool,
+}
+
 pub fn run(cmd: CorpusCommand) -> Result<()> {
     match cmd {
         CorpusCommand::Fit(args) => fit(args),
         CorpusCommand::Eval(args) => eval(args),
         CorpusCommand::Stats(args) => stats(args),
         CorpusCommand::Orders(args) => orders(args),
+        CorpusCommand::Import(args) => import::import(args),
     }
 }
 
@@ -232,13 +285,28 @@ type Split = (Vec<Vec<Event>>, Vec<Vec<Event>>);
 /// Splits melodies (one per file) into training and validation sets: a seeded shuffle, then
 /// `round(n * fraction)` melodies (at least one, and at least one left to train on) held out.
 fn split(melodies: Vec<Vec<Event>>, fraction: f64, seed: u64) -> Result<Split> {
+    let is_valid = held_out(melodies.len(), fraction, seed)?;
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for (melody, held_out) in melodies.into_iter().zip(is_valid) {
+        if held_out {
+            valid.push(melody);
+        } else {
+            train.push(melody);
+        }
+    }
+    Ok((train, valid))
+}
+
+/// Which of `n` melodies (one per file) are held out: a seeded shuffle, then `round(n *
+/// fraction)` of them (at least one, and at least one left to train on); none when `fraction`
+/// is 0. The draw of `bc::split` too, so that every tool holds out the same files.
+fn held_out(n: usize, fraction: f64, seed: u64) -> Result<Vec<bool>> {
     if !(0.0..1.0).contains(&fraction) {
         bail!("--valid-fraction must be at least 0 and below 1, got {fraction}");
     }
     if fraction == 0.0 {
-        return Ok((melodies, Vec::new()));
+        return Ok(vec![false; n]);
     }
-    let n = melodies.len();
     if n < 2 {
         bail!("a validation split needs at least 2 melodies, found {n}");
     }
@@ -249,15 +317,7 @@ fn split(melodies: Vec<Vec<Event>>, fraction: f64, seed: u64) -> Result<Split> {
     for &i in &order[..valid_count] {
         is_valid[i] = true;
     }
-    let (mut train, mut valid) = (Vec::new(), Vec::new());
-    for (melody, held_out) in melodies.into_iter().zip(is_valid) {
-        if held_out {
-            valid.push(melody);
-        } else {
-            train.push(melody);
-        }
-    }
-    Ok((train, valid))
+    Ok(is_valid)
 }
 
 fn fit(args: FitArgs) -> Result<()> {
@@ -380,15 +440,18 @@ fn eval_policy(args: &EvalArgs) -> Result<()> {
         task.setting.encoding,
         &format!("the policy {}", args.model.display()),
     )?;
+    let bars = processed_bar_lengths(&args.input)?;
     let tunes: Vec<Tune> = set
         .melodies
         .iter()
-        .map(|m| Tune {
+        .enumerate()
+        .map(|(i, m)| Tune {
             events: m.events.clone(),
-            steps_per_bar: m
-                .midi
-                .as_ref()
-                .map_or(task.setting.steps_per_bar(), |i| i.steps_per_bar()),
+            steps_per_bar: match (&bars, &m.midi) {
+                (Some(bars), _) => bars[i],
+                (None, Some(info)) => info.steps_per_bar(),
+                (None, None) => task.setting.steps_per_bar(),
+            },
         })
         .collect();
     let report = bc::score_checkpoint(

@@ -2,14 +2,13 @@
 
 use super::train::{load_agent, RunInfo};
 use anyhow::{bail, Context, Result};
-use cadenza_agents::{ActMode, Agent, Observation};
+use cadenza_agents::train::evaluate_batch;
+use cadenza_agents::{ActMode, Agent, TrainEnv};
 use cadenza_env::encoding::Event;
 use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
-use cadenza_env::{ComposeEnv, Environment, TaskSpec, ZeroReward};
+use cadenza_env::{ComposeEnv, Reward, TaskSpec, ZeroReward};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -110,8 +109,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Plays `count` episodes of `task` with `agent`: env seeds `seed`, `seed + 1`, ...; the
-/// agent's RNG is seeded with `seed`. Shows progress for large counts.
+/// Plays `count` episodes of `task` with `agent`: env seeds `seed`, `seed + 1`, ...; melody
+/// `i` draws its random choices from a generator that depends only on `seed` and `i`, so a
+/// melody does not change with `count`. Episodes run in waves over several envs, a network
+/// choosing a whole wave's actions in one forward pass. Shows progress for large counts.
 pub fn sample(
     agent: &mut dyn Agent,
     task: &TaskSpec,
@@ -119,10 +120,14 @@ pub fn sample(
     seed: u64,
     mode: ActMode,
 ) -> Result<Vec<Vec<Event>>> {
+    /// Melodies per call of `evaluate_batch` (its generators are keyed by the chunk's seed).
+    const CHUNK: usize = 1024;
+    /// Envs stepped together.
+    const WAVE: usize = 64;
     // Actions do not depend on the reward, so none is computed.
-    let mut env = ComposeEnv::new(task.clone(), ZeroReward);
-    let mut obs = vec![0.0f32; env.observation_space().dim()];
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut envs: Vec<TrainEnv> = (0..count.clamp(1, WAVE))
+        .map(|_| ComposeEnv::new(task.clone(), Box::new(ZeroReward) as Box<dyn Reward>))
+        .collect();
     let bar = if count >= 10_000 && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(count as u64);
         if let Ok(style) =
@@ -135,25 +140,11 @@ pub fn sample(
         ProgressBar::hidden()
     };
     let mut melodies = Vec::with_capacity(count);
-    for i in 0..count {
-        env.reset_into(Some(seed.wrapping_add(i as u64)), &mut obs)?;
-        agent.begin_episode();
-        loop {
-            let observation = Observation {
-                dense: &obs,
-                state: env.discrete_state(),
-                mask: env.action_mask(),
-            };
-            let action = agent.act(&observation, mode, &mut rng);
-            let t = env.step_into(action, &mut obs)?;
-            if t.terminated || t.truncated {
-                break;
-            }
-        }
-        melodies.push(env.melody().to_vec());
-        if i % 1024 == 0 {
-            bar.set_position(i as u64);
-        }
+    for start in (0..count).step_by(CHUNK) {
+        let n = (count - start).min(CHUNK);
+        let played = evaluate_batch(agent, &mut envs, n, seed.wrapping_add(start as u64), mode)?;
+        melodies.extend(played.melodies);
+        bar.set_position((start + n) as u64);
     }
     bar.finish_and_clear();
     Ok(melodies)

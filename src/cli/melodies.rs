@@ -12,8 +12,9 @@
 //! - `-`: JSON or event text on standard input.
 //!
 //! MIDI is imported on a grid (four steps per quarter by default), optionally transposed so
-//! that its tonic is C (see [`Transpose`]), and turned into events of the target encoding,
-//! with notes outside its range folded by octaves.
+//! that its tonic is C (see [`Transpose`]; by the key signature, or by Krumhansl–Schmuckler
+//! key finding when the file has none), and turned into events of the target encoding, with
+//! notes outside its range folded by octaves.
 
 use anyhow::{anyhow, bail, Context, Result};
 use cadenza_env::encoding::{Event, EventEncoding, Note};
@@ -40,8 +41,9 @@ pub enum Transpose {
     Auto,
     /// Keep the pitches as they are.
     None,
-    /// Move major keys to C major and minor keys to A minor (by the key signature), by the
-    /// octave that keeps most notes inside the encoding.
+    /// Move major keys to C major and minor keys to A minor (by the key signature, or by
+    /// Krumhansl–Schmuckler key finding without one), by the octave that keeps most notes
+    /// inside the encoding.
     ToC,
 }
 
@@ -85,7 +87,8 @@ pub struct MidiInfo {
     pub time_signature: Option<(u8, u8)>,
     /// The file's key signature.
     pub key_signature: Option<KeySignature>,
-    /// The key signature after transposition.
+    /// The key signature after transposition (with a key found by Krumhansl–Schmuckler when
+    /// the file has no signature).
     pub key_after: Option<KeySignature>,
     /// Steps per quarter note of the events.
     pub steps_per_quarter: u32,
@@ -378,8 +381,9 @@ pub fn melody_from_midi(
 ) -> Result<Melody> {
     let (shift, key_after) = match transpose.resolve(encoding) {
         Transpose::ToC => {
-            let shift = shift_to_c(&imported.notes, imported.key_signature, encoding);
-            let after = imported.key_signature.map(|k| KeySignature {
+            let key = key_for_transposition(imported);
+            let shift = shift_to_c(&imported.notes, key, encoding);
+            let after = key.map(|k| KeySignature {
                 sharps: 0,
                 minor: k.minor,
             });
@@ -413,6 +417,14 @@ pub fn melody_from_midi(
             folded,
             notes: imported.notes.len(),
         }),
+    })
+}
+
+/// The key a melody is transposed by: the file's key signature, or else the Krumhansl–Schmuckler
+/// key of its notes (`None` only without notes, or with no key preferred).
+pub fn key_for_transposition(imported: &ImportedMelody) -> Option<KeySignature> {
+    imported.key_signature.or_else(|| {
+        cadenza_reward::corpus::find_key(&imported.notes).map(|found| found.key.to_signature())
     })
 }
 

@@ -25,6 +25,8 @@ const RUN_FORMAT: &str = "cadenza-run";
 
 /// Agents that need the `tch` feature.
 const POLICY_GRADIENT_KINDS: &[&str] = &["reinforce", "a2c", "ppo", "bc"];
+/// Most envs an evaluation steps together (one network pass per step for all of them).
+const EVAL_BATCH: usize = 32;
 
 /// Train an agent and write a run directory (metrics, checkpoint, samples).
 ///
@@ -34,7 +36,7 @@ const POLICY_GRADIENT_KINDS: &[&str] = &["reinforce", "a2c", "ppo", "bc"];
 /// of 100 sampled melodies, and one melody as a piano roll. Ctrl-C stops at the next chunk
 /// boundary and still saves everything; continue with --resume DIR.
 ///
-/// Agents: q (Q-learning), sarsa, expected-sarsa; with `--features tch` also reinforce, a2c,
+/// Agents: q (Q-learning), sarsa, expected-sarsa, soft-q (soft Q-learning); with `--features tch` also reinforce, a2c,
 /// ppo. --config takes a TOML file of the agent's fields (e.g. `gamma = 0.9`,
 /// `epsilon_end = 0.02`, `temperature = 1.0` for the tabular agents) and an optional [train]
 /// table (`eval_every`, `eval_episodes`, `eval_seed`, `chunk_steps`, `temperature`,
@@ -43,8 +45,9 @@ const POLICY_GRADIENT_KINDS: &[&str] = &["reinforce", "a2c", "ppo", "bc"];
 /// Learning from examples (`--features tch`): `--agent bc --in CORPUS_DIR` behaviour-clones a
 /// prior (the policy network as a next-event model of the melodies; --config takes the
 /// fields of `BcConfig`: `epochs`, `learning_rate`, `[model]`, ...); `--agent ppo --prior DIR
-/// --kl-coef C` fine-tunes it with the reward r_theory + C * log p_prior(a|s) (the RL Tuner's
-/// r_MT/c + log p, times c), starting from the prior's weights.
+/// --kl-coef C` fine-tunes it with the reward r_theory + C * (log p_prior(a|s) - log pi(a|s))
+/// (Sequence Tutor's r_MT/c + log p - log pi, times c: a per-step KL penalty), starting from
+/// the prior's weights.
 ///
 /// Example: cadenza train --task rl-tuner --agent q --steps 5000000 --seed 1 --out runs/q1
 #[derive(Debug, Args)]
@@ -55,7 +58,7 @@ pub struct TrainArgs {
     /// TOML file configuring the task (improv only).
     #[arg(long, value_name = "FILE.toml")]
     task_config: Option<PathBuf>,
-    /// Agent: q, sarsa, expected-sarsa (or reinforce, a2c, ppo with `--features tch`).
+    /// Agent: q, sarsa, expected-sarsa, soft-q (or reinforce, a2c, ppo with `--features tch`).
     #[arg(long, required_unless_present = "resume")]
     agent: Option<String>,
     /// Env steps to train for [default: 2000000, or the [train] table's `steps`].
@@ -103,8 +106,9 @@ pub struct TrainArgs {
     /// Fine-tune from this behaviour-cloned prior (--agent ppo): its run or checkpoint dir.
     #[arg(long, value_name = "DIR")]
     prior: Option<PathBuf>,
-    /// c of the KL-controlled reward r_theory + c * log p_prior(a|s) (with --prior).
-    #[arg(long, value_name = "C", default_value_t = 0.5)]
+    /// c of the KL-controlled reward r_theory + c * (log p_prior(a|s) - log pi(a|s)) (with
+    /// --prior); 15 keeps the tuned melodies within 20% of the prior's corpus NLL.
+    #[arg(long, value_name = "C", default_value_t = 15.0)]
     kl_coef: f64,
 }
 
@@ -198,7 +202,7 @@ fn build_agent(
 ) -> Result<(Box<dyn Agent>, serde_json::Value)> {
     let num_actions = task.setting.encoding.num_events();
     match kind {
-        "q" | "sarsa" | "expected-sarsa" => {
+        k if tabular::KINDS.contains(&k) => {
             let algorithm = Algorithm::from_kind(kind).context("tabular kind")?;
             let config: TabularConfig = toml::Value::Table(config)
                 .try_into()
@@ -221,7 +225,7 @@ fn build_agent(
 /// Restores the agent of a run from its checkpoint directory, dispatching on its kind.
 pub fn load_agent(kind: &str, checkpoint: &Path, device: &str) -> Result<Box<dyn Agent>> {
     match kind {
-        "q" | "sarsa" | "expected-sarsa" => Ok(Box::new(tabular::load(checkpoint, Some(kind))?)),
+        k if tabular::KINDS.contains(&k) => Ok(Box::new(tabular::load(checkpoint, Some(kind))?)),
         k if POLICY_GRADIENT_KINDS.contains(&k) => load_policy_gradient(k, checkpoint, device),
         other => bail!(
             "agent kind '{other}' (from {}) is not known to this build",
@@ -467,7 +471,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     let obs_dim = envs[0].observation_space().dim();
     let mut envs = VecEnv::new(envs, 1)?;
-    let mut eval_env = make_env_with_prior(&task, reward_arg, prior.as_ref())?;
+    // Evaluation plays its episodes in waves over these envs: a network then picks the
+    // actions of a whole wave in one forward pass.
+    let mut eval_envs = Vec::new();
+    for _ in 0..train.eval_episodes.clamp(1, EVAL_BATCH) {
+        eval_envs.push(make_env_with_prior(&task, reward_arg, prior.as_ref())?);
+    }
     let (mut agent, agent_config) = match (&previous, &args.resume) {
         (Some(prev), Some(dir)) => {
             let checkpoint = dir.join(&prev.checkpoint);
@@ -554,7 +563,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         progress: !args.quiet,
         stop: Some(trainer::interrupt_flag()),
     };
-    let outcome = trainer::train(agent.as_mut(), &mut envs, &mut eval_env, &train, options)?;
+    let outcome = trainer::train(agent.as_mut(), &mut envs, &mut eval_envs, &train, options)?;
     info.steps_done = outcome.total_steps;
     info.write(&args.out)?;
 

@@ -307,6 +307,16 @@ impl Agent for BcAgent {
         self.policy.act(obs, mode, rng)
     }
 
+    fn act_batch(
+        &mut self,
+        observations: &[Observation<'_>],
+        mode: ActMode,
+        rngs: &mut [ChaCha8Rng],
+        actions: &mut [usize],
+    ) -> bool {
+        self.policy.act_batch(observations, mode, rngs, actions)
+    }
+
     fn begin_episode(&mut self) {
         self.policy.begin_episode();
     }

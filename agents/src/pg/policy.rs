@@ -78,43 +78,94 @@ impl Policy {
                 .to_device(Device::Cpu)
                 .copy_data(&mut self.logits, na);
         }
-        let temperature = match mode {
-            ActMode::Greedy => None,
-            ActMode::Sample { temperature } if temperature.is_finite() && temperature > 0.0 => {
-                Some(temperature as f32)
-            }
-            ActMode::Sample { .. } => None,
-        };
-        let best = (0..na)
-            .filter(|&a| allowed(a) && self.logits[a].is_finite())
-            .max_by(|&a, &b| self.logits[a].total_cmp(&self.logits[b]))
-            .unwrap_or(first_allowed);
-        let Some(temperature) = temperature else {
-            return best;
-        };
-        // Softmax over the allowed actions at this temperature, relative to the best logit.
-        let top = self.logits[best];
-        let mut total = 0.0f32;
-        for a in 0..na {
-            let p = if allowed(a) && self.logits[a].is_finite() {
-                ((self.logits[a] - top) / temperature).exp()
-            } else {
-                0.0
-            };
-            self.logits[a] = p;
-            total += p;
-        }
-        let mut u = rng.random::<f32>() * total;
-        for a in 0..na {
-            if self.logits[a] > 0.0 {
-                if u < self.logits[a] {
-                    return a;
-                }
-                u -= self.logits[a];
-            }
-        }
-        best
+        choose(&mut self.logits, obs.mask, mode, rng)
     }
+
+    /// Picks one action per observation with one forward pass over the whole batch; `rngs`
+    /// holds one generator per observation, so each row's choice does not depend on the
+    /// others. Returns false, choosing nothing, for a recurrent policy (its state belongs to
+    /// one episode at a time) or when an observation has the wrong length.
+    pub fn act_batch(
+        &mut self,
+        observations: &[Observation<'_>],
+        mode: ActMode,
+        rngs: &mut [ChaCha8Rng],
+        actions: &mut [usize],
+    ) -> bool {
+        let (obs_dim, na) = (self.net.obs_dim, self.net.num_actions);
+        let rows = observations.len();
+        if self.net.is_recurrent()
+            || rows == 0
+            || rngs.len() < rows
+            || actions.len() < rows
+            || observations.iter().any(|o| o.dense.len() != obs_dim)
+        {
+            return false;
+        }
+        let mut dense = Vec::with_capacity(rows * obs_dim);
+        for o in observations {
+            dense.extend_from_slice(o.dense);
+        }
+        let mut logits = vec![0.0f32; rows * na];
+        {
+            let _guard = tch::no_grad_guard();
+            let x = Tensor::from_slice(&dense)
+                .view([rows as i64, obs_dim as i64])
+                .to_device(self.net.device());
+            let (out, _, _) = self.net.step(&x, None);
+            out.to_kind(Kind::Float)
+                .to_device(Device::Cpu)
+                .copy_data(&mut logits, rows * na);
+        }
+        for (i, ((o, rng), action)) in observations.iter().zip(rngs).zip(actions).enumerate() {
+            *action = choose(&mut logits[i * na..(i + 1) * na], o.mask, mode, rng);
+        }
+        true
+    }
+}
+
+/// The action `mode` takes given one row of logits (overwritten as scratch space): the best
+/// allowed one, or a sample of the softmax over the allowed ones at the temperature.
+fn choose(logits: &mut [f32], mask: &[bool], mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
+    let na = logits.len();
+    let allowed = |a: usize| mask.get(a).copied().unwrap_or(true);
+    let first_allowed = (0..na).find(|&a| allowed(a)).unwrap_or(0);
+    let temperature = match mode {
+        ActMode::Greedy => None,
+        ActMode::Sample { temperature } if temperature.is_finite() && temperature > 0.0 => {
+            Some(temperature as f32)
+        }
+        ActMode::Sample { .. } => None,
+    };
+    let best = (0..na)
+        .filter(|&a| allowed(a) && logits[a].is_finite())
+        .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+        .unwrap_or(first_allowed);
+    let Some(temperature) = temperature else {
+        return best;
+    };
+    // Softmax over the allowed actions at this temperature, relative to the best logit.
+    let top = logits[best];
+    let mut total = 0.0f32;
+    for (a, logit) in logits.iter_mut().enumerate() {
+        let p = if allowed(a) && logit.is_finite() {
+            ((*logit - top) / temperature).exp()
+        } else {
+            0.0
+        };
+        *logit = p;
+        total += p;
+    }
+    let mut u = rng.random::<f32>() * total;
+    for (a, &p) in logits.iter().enumerate() {
+        if p > 0.0 {
+            if u < p {
+                return a;
+            }
+            u -= p;
+        }
+    }
+    best
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -67,6 +67,16 @@ pub struct PpoConfig {
     pub norm_adv: bool,
     /// Stop a rollout's epochs early once the approximate KL exceeds this. Default none.
     pub target_kl: Option<f64>,
+    /// β of the per-step penalty `−β · log π(a|s)` added to every reward, the policy's half
+    /// of a KL penalty. Default 0.0 (off), range [0, 1e6].
+    ///
+    /// With a reward that holds `β · log p_prior(a|s)` (the env's `prior_logp` term of
+    /// KL-controlled fine-tuning) the return becomes `Σ r − β · KL(π ‖ p_prior)` along the
+    /// trajectory: the KL-regularised objective of Sequence Tutor (Jaques et al., 2017,
+    /// `r_MT/c + log p − log π`, times `c = β`) and of Ziegler et al. (2019). Without it the
+    /// reward `log p_prior` alone is maximised by the prior's mode, and the policy collapses
+    /// onto a few melodies. `log π` is the sampling policy's, fixed per rollout, as a reward.
+    pub kl_coef: f64,
 }
 
 impl Default for PpoConfig {
@@ -88,6 +98,7 @@ impl Default for PpoConfig {
             max_grad_norm: 0.5,
             norm_adv: true,
             target_kl: None,
+            kl_coef: 0.0,
         }
     }
 }
@@ -110,6 +121,7 @@ impl PpoConfig {
         if let Some(kl) = self.target_kl {
             super::check_real("target_kl", kl, 0.0, 1e6, true)?;
         }
+        super::check_real("kl_coef", self.kl_coef, 0.0, 1e6, false)?;
         Ok(())
     }
 }
@@ -285,6 +297,11 @@ impl Agent for PpoAgent {
             let t0 = std::time::Instant::now();
             if let (Some(run), Some(ro)) = (self.run.as_mut(), self.rollout.as_mut()) {
                 rollout::collect(&self.policy.net, envs, run, ro, rng, &mut stats)?;
+                // The policy's half of the KL penalty, before the advantages see the rewards.
+                if self.config.kl_coef > 0.0 {
+                    let logp = rollout::penalise_policy_logp(ro, self.config.kl_coef as f32);
+                    stats.scalars.insert("policy_logp".to_string(), logp);
+                }
                 // Advantages: GAE(λ) over the segment, in plain Rust.
                 rollout::compute_advantages(
                     ro,
@@ -306,6 +323,16 @@ impl Agent for PpoAgent {
 
     fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
         self.policy.act(obs, mode, rng)
+    }
+
+    fn act_batch(
+        &mut self,
+        observations: &[Observation<'_>],
+        mode: ActMode,
+        rngs: &mut [ChaCha8Rng],
+        actions: &mut [usize],
+    ) -> bool {
+        self.policy.act_batch(observations, mode, rngs, actions)
     }
 
     fn begin_episode(&mut self) {

@@ -251,6 +251,26 @@ pub(crate) fn collect(
     Ok(())
 }
 
+/// Adds `−beta · log π(a|s)` (the sampling policy's log-probability of the action taken) to
+/// the reward of every valid step: the policy's half of a per-step KL penalty (see
+/// [`PpoConfig::kl_coef`](super::ppo::PpoConfig::kl_coef)). Returns the mean `log π(a|s)` over
+/// the valid steps (0 when there are none), for the metrics log.
+pub(crate) fn penalise_policy_logp(ro: &mut Rollout, beta: f32) -> f64 {
+    let (mut sum, mut count) = (0.0f64, 0usize);
+    for ((reward, &logp), &valid) in ro.rewards.iter_mut().zip(&ro.logprobs).zip(&ro.valid) {
+        if valid {
+            *reward -= beta * logp;
+            sum += f64::from(logp);
+            count += 1;
+        }
+    }
+    if count == 0 {
+        0.0
+    } else {
+        sum / count as f64
+    }
+}
+
 /// Generalised advantage estimation (Schulman et al., 2016) over the rollout, skipping
 /// invalid (autoreset) steps. `lambda = 1` gives Monte-Carlo returns minus the baseline
 /// (bootstrapped only where a segment ends mid-episode).
@@ -427,5 +447,25 @@ pub(crate) fn evaluate(net: &Net, ro: &Rollout, batch: &Batch, ids: &[i64]) -> E
         logp: masked_log_softmax(&logits, mask.as_ref()),
         values,
         idx,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_logp_penalty_touches_valid_steps_only() {
+        let mut ro = Rollout::new(2, 2, 1, 3);
+        ro.rewards = vec![1.0, 1.0, 1.0, 1.0];
+        ro.logprobs = vec![-1.0, -2.0, -0.5, -4.0];
+        ro.valid = vec![true, true, false, true];
+        let mean = penalise_policy_logp(&mut ro, 0.5);
+        // −β·log π is a bonus of β·(−log π) >= 0: rarer actions earn more, as in an entropy
+        // bonus, and the invalid (autoreset) step is left alone.
+        assert_eq!(ro.rewards, vec![1.5, 2.0, 1.0, 3.0]);
+        assert!((mean - (-7.0 / 3.0)).abs() < 1e-9, "{mean}");
+        let mut empty = Rollout::new(1, 1, 1, 3);
+        assert_eq!(penalise_policy_logp(&mut empty, 1.0), 0.0);
     }
 }

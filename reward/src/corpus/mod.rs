@@ -46,6 +46,12 @@
 //! As a reward, wrap a model in [`CorpusReward`]; it writes
 //! `max(log P(action | last N-1 events, step), floor)` into its one term.
 //!
+//! # Preparing a corpus
+//!
+//! [`find_key`] is Krumhansl–Schmuckler key finding, for MIDI files without a key signature
+//! (transposing melodies to a common tonic needs their key); [`ProcessedCorpus`] is the
+//! quantised, transposed corpus with per-file records that `cadenza corpus import` writes.
+//!
 //! # Smoothing: interpolated modified Kneser–Ney
 //!
 //! An order-`N` model predicts event `w` from a context `h` of the last `N-1` events by
@@ -121,11 +127,21 @@
 
 mod error;
 mod file;
+mod key;
 mod ngram;
+mod processed;
 mod report;
 mod reward;
 
 pub use error::CorpusError;
+pub use key::{
+    find_key, find_key_of_durations, pitch_class_durations, Key, KeyEstimate, MAJOR_PROFILE,
+    MINOR_PROFILE,
+};
 pub use ngram::{NgramConfig, NgramModel, PositionClasses, MAX_ORDER};
+pub use processed::{
+    KeySource, ProcessedCorpus, ProcessedFile, Quantisation, SplitSide, PROCESSED_FORMAT,
+    PROCESSED_VERSION,
+};
 pub use report::{held_out_report, OrderReport};
 pub use reward::CorpusReward;

@@ -22,7 +22,8 @@ use std::path::Path;
 pub struct PriorSpec {
     /// The prior's run or checkpoint directory.
     pub dir: std::path::PathBuf,
-    /// `c`: the reward is `r_theory + c · log p_prior(a|s)`.
+    /// `c`: the reward is `r_theory + c · (log p_prior(a|s) − log π(a|s))`, the prior's half in
+    /// the env's reward, the policy's half added by PPO (its `kl_coef`).
     pub kl_coef: f64,
 }
 
@@ -87,6 +88,13 @@ pub fn ppo_from_prior(
     device: &str,
 ) -> Result<(Box<dyn Agent>, serde_json::Value)> {
     use cadenza_agents::pg;
+    let mut config = config;
+    // The same β weighs both halves of the KL: `+β log p_prior` in the reward (PriorReward)
+    // and PPO's `−β log π`. A `kl_coef` in --config sets the second alone (0: the reward form
+    // r_theory + c · log p_prior without the policy's half).
+    if !config.contains_key("kl_coef") {
+        config.insert("kl_coef".to_string(), toml::Value::Float(prior.kl_coef));
+    }
     let text = toml::to_string(&config)?;
     let agent = pg::bc::ppo_from_prior(
         &prior.dir,
@@ -128,15 +136,18 @@ pub fn read_tunes(
     let set = read_melodies(input, &options)?;
     set.warn_skipped();
     set.require_encoding(task.setting.encoding, &format!("task '{}'", task.name))?;
+    let bars = crate::cli::corpus::processed_bar_lengths(input)?;
     let tunes = set
         .melodies
         .iter()
-        .map(|m| Tune {
+        .enumerate()
+        .map(|(i, m)| Tune {
             events: m.events.clone(),
-            steps_per_bar: m
-                .midi
-                .as_ref()
-                .map_or(task.setting.steps_per_bar(), |i| i.steps_per_bar()),
+            steps_per_bar: match (&bars, &m.midi) {
+                (Some(bars), _) => bars[i],
+                (None, Some(info)) => info.steps_per_bar(),
+                (None, None) => task.setting.steps_per_bar(),
+            },
         })
         .collect();
     Ok((tunes, set.skipped))
@@ -150,7 +161,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     use std::io::Write;
 
     let Some(input) = &args.input else {
-        bail!("--agent bc learns from melodies: pass --in CORPUS_DIR (a directory of .mid files)");
+        bail!(
+            "--agent bc learns from melodies: pass --in CORPUS (a directory of .mid files, or a \
+             corpus.json written by `cadenza corpus import`)"
+        );
     };
     if args.resume.is_some() || args.prior.is_some() {
         bail!("--agent bc trains a prior from scratch: --resume and --prior do not apply");
