@@ -7,3 +7,4 @@ bash scripts/libtorch.sh
 cargo test --workspace --features tch "$@"
 # The Python package (gymnasium env, native vector env) and its pytest suite.
 bash scripts/python-test.sh
+bash scripts/web-test.sh

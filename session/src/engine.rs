@@ -2,7 +2,9 @@
 
 use crate::log::{Record, SessionLog};
 use crate::SessionError;
-use cadenza_agents::tabular::{Algorithm, QTable, TabularAgent, TabularConfig};
+use cadenza_agents::tabular::{
+    self, Algorithm, QTable, TabularAgent, TabularConfig, CHECKPOINT_FILE,
+};
 use cadenza_agents::{Agent, TrainEnv};
 use cadenza_env::improv::ImprovConfig as TaskConfig;
 use cadenza_env::vector::VecEnv;
@@ -49,6 +51,111 @@ pub struct SessionConfig {
     pub adapt_rate: f64,
     /// Prior variance of the listener model's weights, in (0, 100] (default 1).
     pub prior_variance: f64,
+    /// How the agent adapts between phrases (default `preference`).
+    #[serde(skip_serializing_if = "Adaptation::is_default")]
+    pub adaptation: Adaptation,
+    /// A trained tabular agent to start from instead of pre-training one (default none). Its
+    /// task must be this config's `task`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentSource>,
+}
+
+/// How a session moves its agent towards the listener between phrases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Adaptation {
+    /// Monte-Carlo updates of a per-session preference table added to the agent's Q-values;
+    /// the agent's own table is left as trained.
+    #[default]
+    Preference,
+    /// Q-learning updates of the agent's own table, on the theory reward plus the listener
+    /// model's reward for every candidate of the round.
+    QLearning,
+}
+
+impl Adaptation {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A trained tabular agent on disk: a checkpoint directory (holding `tabular.ckpt`, as
+/// `cadenza train --agent q` writes it) and the checksum of the checkpoint, so that a resumed
+/// session refuses a checkpoint that changed since the session started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSource {
+    /// The checkpoint directory.
+    pub dir: String,
+    /// FNV-1a 64 of the checkpoint file, in hex.
+    pub checksum: String,
+}
+
+fn fnv1a_hex(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+impl AgentSource {
+    /// The checkpoint in `dir` (a checkpoint directory), with its current checksum.
+    pub fn from_dir(dir: &Path) -> Result<Self, SessionError> {
+        let path = dir.join(CHECKPOINT_FILE);
+        let bytes = std::fs::read(&path).map_err(|source| SessionError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        Ok(Self {
+            dir: dir.display().to_string(),
+            checksum: fnv1a_hex(&bytes),
+        })
+    }
+
+    /// Loads the agent, checking the checksum and that it fits `task`.
+    pub fn load(&self, task: &TaskSpec) -> Result<TabularAgent, SessionError> {
+        let path = Path::new(&self.dir).join(CHECKPOINT_FILE);
+        let bytes = std::fs::read(&path).map_err(|source| SessionError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let checksum = fnv1a_hex(&bytes);
+        if checksum != self.checksum {
+            return Err(config_error(
+                "agent",
+                format!(
+                    "{}: checksum {checksum}, but the session started with {}: the checkpoint changed since",
+                    path.display(),
+                    self.checksum
+                ),
+            ));
+        }
+        let agent = tabular::decode_checkpoint(&path, &bytes, None)?;
+        if agent.task() != task.name {
+            return Err(config_error(
+                "agent",
+                format!(
+                    "{}: trained on the '{}' task, expected '{}'",
+                    path.display(),
+                    agent.task(),
+                    task.name
+                ),
+            ));
+        }
+        let expected = task.setting.encoding.num_events();
+        if agent.table().num_actions() != expected {
+            return Err(config_error(
+                "agent",
+                format!(
+                    "{}: {} actions, but the session's task has {expected} (another pitch range?)",
+                    path.display(),
+                    agent.table().num_actions()
+                ),
+            ));
+        }
+        Ok(agent)
+    }
 }
 
 impl Default for SessionConfig {
@@ -63,6 +170,8 @@ impl Default for SessionConfig {
             calibration_phrases: 64,
             adapt_rate: 0.3,
             prior_variance: 1.0,
+            adaptation: Adaptation::Preference,
+            agent: None,
         }
     }
 }
@@ -142,6 +251,8 @@ pub struct Candidate {
     /// Combined score: standardised theory + λ · utility.
     pub score: f64,
     states: Vec<u64>,
+    /// Per-step `improv` rewards (empty for rounds rebuilt for replay).
+    rewards: Vec<f64>,
 }
 
 /// A proposal: the candidates, the one played, and an A/B pair to ask about.
@@ -249,25 +360,10 @@ impl Session {
         let task = config.task.to_task()?;
         let num_actions = task.setting.encoding.num_events();
 
-        // --- the agent: Q-learning on the theory reward -------------------------------------
-        let tabular = TabularConfig {
-            temperature: config.temperature,
-            ..TabularConfig::default()
+        let agent = match &config.agent {
+            Some(source) => source.load(&task)?,
+            None => pretrained_agent(&config, &task)?,
         };
-        let mut agent = TabularAgent::new(
-            Algorithm::QLearning,
-            tabular,
-            &task.name,
-            num_actions,
-            config.pretrain_steps,
-        )?;
-        let train_env: TrainEnv = ComposeEnv::new(task.clone(), Box::new(ImprovReward::preset()));
-        let mut envs =
-            VecEnv::new(vec![train_env], 1).map_err(|e| SessionError::Feedback(e.to_string()))?;
-        envs.reset(Some(config.seed))
-            .map_err(|e| SessionError::Feedback(e.to_string()))?;
-        let mut rng = round_rng(config.seed, STREAM_PRETRAIN);
-        agent.learn(&mut envs, config.pretrain_steps, &mut rng)?;
 
         let env = ComposeEnv::new(task.clone(), ImprovReward::preset());
         let obs = vec![0.0; env.observation_space().dim()];
@@ -346,10 +442,20 @@ impl Session {
         let contents = crate::log::read(path)?;
         let (config, calibration) = contents.header(path)?;
         let mut session = Self::build(config, Some(calibration))?;
-        for (round, feedback) in contents.answered_rounds() {
-            let round = session.rebuild_round(round)?;
-            session.pending = Some(round);
-            session.apply(feedback)?;
+        for entry in contents.timeline() {
+            match entry {
+                crate::log::Entry::Settings(task) => {
+                    if task != session.config.task {
+                        let (spec, agent) = session.prepare_task(&task)?;
+                        session.switch_task(task, spec, agent);
+                    }
+                }
+                crate::log::Entry::Answered(round, feedback) => {
+                    let round = session.rebuild_round(round)?;
+                    session.pending = Some(round);
+                    session.apply(feedback)?;
+                }
+            }
         }
         session.log = Some(SessionLog::append_to(path)?);
         Ok((session, contents.corrupt))
@@ -363,6 +469,89 @@ impl Session {
     /// The task (setting, backing chords, tempo).
     pub fn task(&self) -> &TaskSpec {
         &self.task
+    }
+
+    /// The agent (its Q-table is what [`Adaptation::QLearning`] updates).
+    pub fn agent(&self) -> &TabularAgent {
+        &self.agent
+    }
+
+    /// The round waiting for feedback, if one was proposed.
+    pub fn pending(&self) -> Option<&Round> {
+        self.pending.as_ref()
+    }
+
+    /// Changes the task between phrases: the key, the progression, the tempo (any field of
+    /// the `improv` config). A tempo change only changes playback. Any other change
+    /// pre-trains a fresh agent for the new task (same seed), drops the phrase waiting for
+    /// feedback and the preference table (their states belong to the old task), and keeps
+    /// the listener model and its calibration: the phrase features are relative to the key
+    /// and the chords, so the listener's taste carries over. An agent loaded from a
+    /// checkpoint is tied to its task: only the tempo may change. Logged, so that a resumed
+    /// session changes task at the same point.
+    pub fn retask(&mut self, task: TaskConfig) -> Result<(), SessionError> {
+        if task == self.config.task {
+            return Ok(());
+        }
+        let (spec, agent) = self.prepare_task(&task)?;
+        if let Some(log) = &mut self.log {
+            log.append(&Record::Settings {
+                round: self.round,
+                task: task.clone(),
+            })?;
+        }
+        self.switch_task(task, spec, agent);
+        Ok(())
+    }
+
+    /// The new task's spec, and the agent for it unless only the tempo changes.
+    fn prepare_task(
+        &self,
+        task: &TaskConfig,
+    ) -> Result<(TaskSpec, Option<TabularAgent>), SessionError> {
+        let spec = task.to_task()?;
+        let tempo_only = TaskConfig {
+            tempo: self.config.task.tempo,
+            ..task.clone()
+        } == self.config.task;
+        if tempo_only {
+            return Ok((spec, None));
+        }
+        if let Some(source) = &self.config.agent {
+            return Err(config_error(
+                "task",
+                format!(
+                    "the agent in {} was trained for this key and progression: only the tempo can change",
+                    source.dir
+                ),
+            ));
+        }
+        let mut config = self.config.clone();
+        config.task = task.clone();
+        let agent = pretrained_agent(&config, &spec)?;
+        Ok((spec, Some(agent)))
+    }
+
+    fn switch_task(&mut self, task: TaskConfig, spec: TaskSpec, agent: Option<TabularAgent>) {
+        self.config.task = task;
+        let Some(agent) = agent else {
+            self.task.tempo_qpm = spec.tempo_qpm;
+            self.task.improv = spec.improv;
+            return;
+        };
+        let num_actions = spec.setting.encoding.num_events();
+        self.env = ComposeEnv::new(spec.clone(), ImprovReward::preset());
+        self.obs = vec![0.0; self.env.observation_space().dim()];
+        self.logits = vec![0.0; num_actions];
+        self.preference = QTable::new(num_actions, 0.0, false);
+        self.agent = agent;
+        self.task = spec;
+        self.pending = None;
+    }
+
+    /// Whether the session writes a log.
+    pub fn is_logging(&self) -> bool {
+        self.log.is_some()
     }
 
     /// The listener model.
@@ -447,12 +636,12 @@ impl Session {
         }
         self.env.reset_into(None, &mut self.obs)?;
         let mut states = Vec::with_capacity(events.len());
-        let mut theory = 0.0;
+        let mut rewards = Vec::with_capacity(events.len());
         for &e in &events {
             states.push(self.env.discrete_state());
-            theory += self.env.step_into(e as usize, &mut self.obs)?.reward;
+            rewards.push(self.env.step_into(e as usize, &mut self.obs)?.reward);
         }
-        theory /= events.len() as f64;
+        let theory = rewards.iter().sum::<f64>() / events.len() as f64;
         let features = self.extractor.extract(&self.task.setting, &events)?;
         let utility = self.model.utility(&features)?;
         let score = (theory - self.calibration.theory_mean) / self.calibration.theory_std
@@ -464,6 +653,7 @@ impl Session {
             utility,
             score,
             states,
+            rewards,
         })
     }
 
@@ -584,6 +774,11 @@ impl Session {
             .map(|c| self.model.utility(&c.features))
             .collect::<Result<_, _>>()?;
         let mean = utilities.iter().sum::<f64>() / utilities.len() as f64;
+        if self.config.adaptation == Adaptation::QLearning {
+            self.q_updates(&round, &utilities, mean);
+            self.round = round.index + 1;
+            return Ok(());
+        }
         let alpha = self.config.adapt_rate as f32;
         for (candidate, u) in round.candidates.iter().zip(&utilities) {
             let target = (self.config.listener_weight * (u - mean)).clamp(-10.0, 10.0) as f32;
@@ -597,6 +792,50 @@ impl Session {
         Ok(())
     }
 
+    /// [`Adaptation::QLearning`]: Q-updates of the agent's own table over every candidate of
+    /// the round, in one backward sweep, towards
+    /// `r_theory(t) + γ · max_a Q(s_{t+1}, a) + L_t`. The first two terms are the one-step
+    /// Q-learning target of the theory floor the agent was trained on (bootstrapped from the
+    /// table as it was before the round, over learned entries only); `L_t` is the discounted
+    /// return from step t of the listener reward `λ · (u − ū) · σ_theory` per step: the
+    /// listener model's utility of the whole phrase (centred on the round's mean `ū`, in units
+    /// of the theory score's spread σ_theory, as in the candidates' combined score), spread
+    /// evenly over its steps. The listener part is taken as a Monte-Carlo return so that one
+    /// round already reaches the early steps of a phrase, with the low-variance bootstrap
+    /// kept for the theory part.
+    fn q_updates(&mut self, round: &Round, utilities: &[f64], mean: f64) {
+        let gamma = self.agent.config().gamma;
+        let alpha = self.config.adapt_rate as f32;
+        let spread = self.calibration.theory_std;
+        let weight = self.config.listener_weight;
+        let table = self.agent.table_mut();
+        // The bootstrap values come from the table as it was before this round, so that the
+        // round's own updates are not counted twice.
+        let next_values: Vec<Vec<f64>> = round
+            .candidates
+            .iter()
+            .map(|c| {
+                (0..c.states.len())
+                    .map(|t| c.states.get(t + 1).map_or(0.0, |&s| best_tried(table, s)))
+                    .collect()
+            })
+            .collect();
+        for ((candidate, u), next) in round.candidates.iter().zip(utilities).zip(&next_values) {
+            let bonus = (weight * (u - mean)).clamp(-10.0, 10.0) * spread;
+            let n = candidate.states.len().min(candidate.rewards.len());
+            let mut listener_return = 0.0;
+            for t in (0..n).rev() {
+                listener_return = bonus + gamma * listener_return;
+                let target = candidate.rewards[t] + gamma * next[t] + listener_return;
+                let row = table.row_index(candidate.states[t]);
+                let action = candidate.events[t] as usize;
+                let q = &mut table.row_mut(row)[action];
+                *q += alpha * (target as f32 - *q);
+                table.mark_tried(row, action);
+            }
+        }
+    }
+
     /// Fresh phrases for held-out evaluation, from their own random stream (the session's
     /// rounds are unaffected).
     pub fn held_out(&mut self, count: usize) -> Result<Vec<Candidate>, SessionError> {
@@ -607,6 +846,47 @@ impl Session {
             out.push(self.evaluate(events)?);
         }
         Ok(out)
+    }
+}
+
+/// The agent pre-trained on the theory reward: Q-learning on the `improv` reward.
+fn pretrained_agent(config: &SessionConfig, task: &TaskSpec) -> Result<TabularAgent, SessionError> {
+    let tabular = TabularConfig {
+        temperature: config.temperature,
+        ..TabularConfig::default()
+    };
+    let mut agent = TabularAgent::new(
+        Algorithm::QLearning,
+        tabular,
+        &task.name,
+        task.setting.encoding.num_events(),
+        config.pretrain_steps,
+    )?;
+    let train_env: TrainEnv = ComposeEnv::new(task.clone(), Box::new(ImprovReward::preset()));
+    let mut envs =
+        VecEnv::new(vec![train_env], 1).map_err(|e| SessionError::Feedback(e.to_string()))?;
+    envs.reset(Some(config.seed))
+        .map_err(|e| SessionError::Feedback(e.to_string()))?;
+    let mut rng = round_rng(config.seed, STREAM_PRETRAIN);
+    agent.learn(&mut envs, config.pretrain_steps, &mut rng)?;
+    Ok(agent)
+}
+
+/// The largest learned value of a state's row: the Q-learning bootstrap. Untried entries
+/// hold only the (optimistic) initial value, so they are left out; an unseen state is worth 0.
+fn best_tried(table: &QTable, state: u64) -> f64 {
+    let Some(row) = table.find(state) else {
+        return 0.0;
+    };
+    let values = table.row(row);
+    let best = (0..values.len())
+        .filter(|&a| table.is_tried(row, a))
+        .map(|a| values[a])
+        .fold(f32::NEG_INFINITY, f32::max);
+    if best.is_finite() {
+        f64::from(best)
+    } else {
+        0.0
     }
 }
 
@@ -672,6 +952,7 @@ pub(crate) fn model_round(
             utility: 0.0,
             score: 0.0,
             states: Vec::new(),
+            rewards: Vec::new(),
         });
     }
     let n = candidates.len();

@@ -24,6 +24,18 @@
 //! [`sim`] holds simulated listeners with hidden tastes, so sessions run without a person;
 //! [`audio`] renders phrases with their backing chords to WAV.
 //!
+//! [`web`] serves a session as a local web page (WebAudio playback, a piano roll, ratings and
+//! A/B answers with keyboard shortcuts, key/progression/tempo controls, a live chart of the
+//! listener model) over a small JSON API, documented there; `midi_out` (feature `midi-out`)
+//! plays phrases live through a MIDI port.
+//!
+//! The agent is the session's own, pre-trained on the `improv` reward, or a trained tabular
+//! agent loaded from a checkpoint ([`AgentSource`]). It adapts between phrases either through
+//! a preference table added to its Q-values ([`Adaptation::Preference`], the default) or by
+//! Q-updates of its own table on the theory reward plus the listener model's reward
+//! ([`Adaptation::QLearning`]). [`Session::retask`] changes key, progression or tempo
+//! between phrases; the change is logged and replayed on resume.
+//!
 //! ```
 //! use cadenza_session::{sim::SimListener, Session, SessionConfig};
 //! let config = SessionConfig { pretrain_steps: 5_000, calibration_phrases: 16, candidates: 4, ..SessionConfig::default() };
@@ -39,9 +51,15 @@
 pub mod audio;
 mod engine;
 pub mod log;
+#[cfg(feature = "midi-out")]
+pub mod midi_out;
 pub mod sim;
+pub mod web;
 
-pub use engine::{Calibration, Candidate, Choice, Feedback, Round, Session, SessionConfig};
+pub use engine::{
+    Adaptation, AgentSource, Calibration, Candidate, Choice, Feedback, Round, Session,
+    SessionConfig,
+};
 
 /// Errors of sessions.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +107,17 @@ pub enum SessionError {
     /// A MIDI file could not be written.
     #[error("MIDI: {0}")]
     Midi(#[from] cadenza_env::midi::MidiError),
+    /// The web server could not listen where asked.
+    #[error("cannot serve on {address}: {message}")]
+    Bind {
+        /// The address asked for.
+        address: String,
+        /// Why not.
+        message: String,
+    },
+    /// A MIDI output port could not be used.
+    #[error("MIDI output: {0}")]
+    MidiOut(String),
     /// An unknown simulated listener.
     #[error("unknown listener '{0}': expected sim:stepwise, sim:syncopated or sim:bluesy")]
     UnknownListener(String),

@@ -11,6 +11,7 @@
 
 use crate::engine::{self, Calibration, Choice, Feedback, SessionConfig};
 use crate::SessionError;
+use cadenza_env::improv::ImprovConfig;
 use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
 use cadenza_env::{Event, Note};
 use cadenza_reward::listener::{FeatureExtractor, ListenerConfig, ListenerModel};
@@ -52,6 +53,14 @@ pub enum Record {
         rating: Option<u8>,
         /// A/B answer.
         preference: Option<Choice>,
+    },
+    /// A change of task between rounds (key, progression, tempo): the rounds after it are
+    /// played over the new task.
+    Settings {
+        /// The round about to be proposed.
+        round: u64,
+        /// The new task.
+        task: ImprovConfig,
     },
     /// The listener model after the update (for reading; replay recomputes it).
     Model {
@@ -160,6 +169,15 @@ pub struct LoggedRound {
     pub pair: Option<(usize, usize)>,
 }
 
+/// One step of a session's history (see [`LogContents::timeline`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// The task changed.
+    Settings(ImprovConfig),
+    /// A round was answered.
+    Answered(LoggedRound, Feedback),
+}
+
 /// A log as read: its records with line numbers, and the lines that could not be read.
 #[derive(Debug, Clone, Default)]
 pub struct LogContents {
@@ -217,6 +235,18 @@ impl LogContents {
     /// phrase record is followed by its feedback record; rounds are taken in sequence from
     /// 0, and anything out of sequence (a duplicate, a gap) ends the replay there.
     pub fn answered_rounds(&self) -> Vec<(LoggedRound, Feedback)> {
+        self.timeline()
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Answered(round, feedback) => Some((round, feedback)),
+                Entry::Settings(_) => None,
+            })
+            .collect()
+    }
+
+    /// The answered rounds (as [`LogContents::answered_rounds`]) and the changes of task
+    /// between them, in the order they happened.
+    pub fn timeline(&self) -> Vec<Entry> {
         let mut out = Vec::new();
         let mut pending: Option<LoggedRound> = None;
         let mut next = 0u64;
@@ -241,7 +271,7 @@ impl LogContents {
                     preference,
                 } if pending.as_ref().is_some_and(|p| p.round == *round) => {
                     let logged = pending.take().expect("checked");
-                    out.push((
+                    out.push(Entry::Answered(
                         logged,
                         Feedback {
                             rating: *rating,
@@ -250,6 +280,7 @@ impl LogContents {
                     ));
                     next += 1;
                 }
+                Record::Settings { task, .. } => out.push(Entry::Settings(task.clone())),
                 _ => {}
             }
         }
@@ -275,24 +306,32 @@ pub struct Replay {
 pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
     let contents = read(path)?;
     let (config, calibration) = contents.header(path)?;
-    let task = config.task.to_task()?;
+    let mut task = config.task.to_task()?;
     let mut model = ListenerModel::for_phrases(ListenerConfig {
         prior_variance: config.prior_variance,
     })?;
     model.set_standardisation(&calibration.center, &calibration.scale)?;
     let mut extractor = FeatureExtractor::new();
     let mut ratings = Vec::new();
-    let answered = contents.answered_rounds();
-    for (logged, feedback) in &answered {
-        let round = engine::model_round(&task, &mut extractor, logged)?;
-        engine::apply_to_model(&mut model, &round, *feedback)?;
+    let mut rounds = 0;
+    for entry in contents.timeline() {
+        let (logged, feedback) = match entry {
+            Entry::Settings(config) => {
+                task = config.to_task()?;
+                continue;
+            }
+            Entry::Answered(logged, feedback) => (logged, feedback),
+        };
+        let round = engine::model_round(&task, &mut extractor, &logged)?;
+        engine::apply_to_model(&mut model, &round, feedback)?;
         if let Some(r) = feedback.rating {
             ratings.push((logged.round, r));
         }
+        rounds += 1;
     }
     Ok(Replay {
         model,
-        rounds: answered.len(),
+        rounds,
         ratings,
         corrupt: contents.corrupt,
     })
@@ -303,23 +342,32 @@ pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
 pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
     let contents = read(path)?;
     let (config, _) = contents.header(path)?;
-    let task = config.task.to_task()?;
-    let length = task.setting.length as u32;
-    let encoding = task.setting.encoding;
+    let first = config.task.to_task()?;
+    let mut task = first.clone();
     let mut melody: Vec<Note> = Vec::new();
     let mut chords = Vec::new();
     // Every played phrase counts, answered or not: the export is what was heard.
     let mut phrases = 0u32;
+    let mut offset = 0u32;
     let mut last_round = None;
     for (_, record) in &contents.records {
-        let Record::Phrase {
-            round,
-            candidates,
-            played,
-            ..
-        } = record
-        else {
-            continue;
+        let (round, candidates, played) = match record {
+            Record::Settings { task: config, .. } => {
+                // A log whose later task does not build keeps the task it had.
+                if let Ok(spec) = config.to_task() {
+                    task = spec;
+                }
+                // After a change of task the round is proposed again, over the new task.
+                last_round = None;
+                continue;
+            }
+            Record::Phrase {
+                round,
+                candidates,
+                played,
+                ..
+            } => (round, candidates, played),
+            _ => continue,
         };
         if last_round == Some(*round) {
             continue;
@@ -327,11 +375,11 @@ pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
         let Some(events) = candidates.get(*played) else {
             continue;
         };
-        let Ok(notes) = encoding.to_notes(events) else {
+        let Ok(notes) = task.setting.encoding.to_notes(events) else {
             continue;
         };
         last_round = Some(*round);
-        let offset = phrases * length;
+        let length = task.setting.length as u32;
         melody.extend(notes.into_iter().map(|n| Note {
             start: n.start + offset,
             ..n
@@ -342,8 +390,10 @@ pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
             pitches: b.pitches.clone(),
             symbol: Some(b.symbol.clone()),
         }));
+        offset += length;
         phrases += 1;
     }
+    let task = first;
     let steps_per_quarter = config.task.steps_per_quarter;
     let song = MidiSong {
         title: Some("Cadenza session".to_string()),

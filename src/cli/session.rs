@@ -3,9 +3,13 @@
 use super::melodies::print_stdout;
 use super::pianoroll;
 use anyhow::{bail, Context, Result};
+use cadenza_env::improv::ImprovConfig;
 use cadenza_session::log::{export_midi, replay_model};
 use cadenza_session::sim::{self, SimListener};
-use cadenza_session::{audio, Choice, Feedback, Round, Session, SessionConfig};
+use cadenza_session::web::{BindOptions, WebServer};
+use cadenza_session::{
+    audio, Adaptation, AgentSource, Choice, Feedback, Round, Session, SessionConfig,
+};
 use clap::{Args, Subcommand};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -18,10 +22,22 @@ use std::path::{Path, PathBuf};
 /// when there is one. Type 1-5 and Enter to rate, a or b to answer an A/B question, q to
 /// quit. With --listener sim:stepwise | sim:syncopated | sim:bluesy a simulated listener
 /// answers instead. --log writes every phrase, rating and model update to a JSONL file,
-/// fsynced; --resume continues a session from its log.
+/// fsynced; --resume continues a session from its log. --midi-out NAME also plays each
+/// phrase live through a MIDI port (build with `--features midi-out`).
+///
+/// Web (--web): serves a page on http://127.0.0.1:PORT/ (the URL is printed on stdout) that
+/// plays the phrases in the browser, draws them as a piano roll, takes ratings (keys 1-5) and
+/// A/B answers (keys a/b), changes key, progression and tempo, and charts what the listener
+/// model has learnt. Loopback only, unless --host names another address and --allow-remote
+/// is given. Every answer goes to the --log as in the terminal, so --resume works too.
+///
+/// --agent DIR starts from a tabular agent trained with `cadenza train --task improv --agent
+/// q --out DIR` (its task is the session's) and adapts its own Q-table to the listener
+/// (--adapt q-learning, the default with --agent).
 ///
 /// Examples:
 ///   cadenza session --listener sim:bluesy --rounds 40 --seed 1 --json
+///   cadenza session --web --log today.jsonl
 ///   cadenza session --log today.jsonl
 ///   cadenza session replay today.jsonl --out taste.json
 ///   cadenza session export today.jsonl --out today.mid
@@ -97,6 +113,32 @@ struct RunArgs {
     /// Where WAV renders go in interactive mode (default: the system's temp directory).
     #[arg(long)]
     audio_dir: Option<PathBuf>,
+    /// Serve the session as a web page instead of the terminal.
+    #[arg(long, conflicts_with_all = ["listener", "json", "midi_out"])]
+    web: bool,
+    /// Port of the web page (0 picks a free one; the URL is printed on stdout).
+    #[arg(long, default_value_t = 8765, requires = "web")]
+    port: u16,
+    /// Address the web page listens on: a loopback address unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1", requires = "web")]
+    host: String,
+    /// Let --host name an address other machines can reach (the page has no
+    /// authentication: anyone who reaches it can rate).
+    #[arg(long, requires = "web")]
+    allow_remote: bool,
+    /// Play each phrase live through this MIDI output port too (terminal mode; needs the
+    /// `midi-out` feature). An unknown name lists the ports there are.
+    #[arg(long, value_name = "NAME", conflicts_with = "listener")]
+    midi_out: Option<String>,
+    /// Start from this trained tabular agent (a run directory of `cadenza train --task
+    /// improv --agent q`, or its checkpoint directory) instead of pre-training one.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["resume", "task_config"])]
+    agent: Option<PathBuf>,
+    /// How the agent adapts between phrases: preference (a preference table added to its
+    /// Q-values) or q-learning (Q-updates of its own table on the theory reward plus the
+    /// listener model's) [default: q-learning with --agent, else preference].
+    #[arg(long, value_name = "MODE")]
+    adapt: Option<String>,
 }
 
 /// Runs `cadenza session`.
@@ -165,11 +207,27 @@ fn start(args: &RunArgs) -> Result<Session> {
         );
         return Ok(session);
     }
+    let (agent, agent_task) = match &args.agent {
+        Some(dir) => {
+            let (source, task) = agent_source(dir)?;
+            (Some(source), Some(task))
+        }
+        None => (None, None),
+    };
+    let adaptation = match args.adapt.as_deref() {
+        None if agent.is_some() => Adaptation::QLearning,
+        None | Some("preference") => Adaptation::Preference,
+        Some("q-learning") => Adaptation::QLearning,
+        Some(other) => {
+            bail!("--adapt '{other}': expected preference or q-learning")
+        }
+    };
     let task = match &args.task_config {
+        _ if agent_task.is_some() => agent_task.unwrap_or_default(),
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read task config {}", path.display()))?;
-            cadenza_env::improv::ImprovConfig::from_toml(&text)
+            ImprovConfig::from_toml(&text)
                 .with_context(|| format!("task config {}", path.display()))?
         }
         None => Default::default(),
@@ -181,6 +239,8 @@ fn start(args: &RunArgs) -> Result<Session> {
         candidates: args.candidates,
         temperature: args.temperature,
         listener_weight: args.listener_weight,
+        adaptation,
+        agent,
         ..SessionConfig::default()
     };
     if let Some(log) = &args.log {
@@ -189,9 +249,51 @@ fn start(args: &RunArgs) -> Result<Session> {
     Ok(Session::new(config, args.log.as_deref())?)
 }
 
+/// The checkpoint of a trained tabular agent and the task it was trained on, from a run
+/// directory (run.json + checkpoint/) or a bare checkpoint directory (default task).
+fn agent_source(dir: &Path) -> Result<(AgentSource, ImprovConfig)> {
+    use super::train::RunInfo;
+    let (checkpoint, task) = if dir.join(super::train::RUN_FILE).is_file() {
+        let info = RunInfo::read(dir)?;
+        if info.task != "improv" {
+            bail!(
+                "--agent {}: trained on the '{}' task; a session improvises over chords, so it needs an agent trained with --task improv",
+                dir.display(),
+                info.task
+            );
+        }
+        if !cadenza_agents::tabular::KINDS.contains(&info.agent.as_str()) {
+            bail!(
+                "--agent {}: a '{}' agent; sessions adapt tabular agents ({})",
+                dir.display(),
+                info.agent,
+                cadenza_agents::tabular::KINDS.join(", ")
+            );
+        }
+        let task = match &info.task_config {
+            Some(text) => ImprovConfig::from_toml(text)
+                .with_context(|| format!("the task config in {}", dir.display()))?,
+            None => ImprovConfig::default(),
+        };
+        (dir.join(&info.checkpoint), task)
+    } else {
+        (dir.to_path_buf(), ImprovConfig::default())
+    };
+    let source = AgentSource::from_dir(&checkpoint).with_context(|| {
+        format!(
+            "--agent {}: expected a run directory of `cadenza train --task improv --agent q` or its checkpoint directory",
+            dir.display()
+        )
+    })?;
+    Ok((source, task))
+}
+
 fn live(args: RunArgs) -> Result<()> {
     if args.rounds == 0 {
         bail!("--rounds must be at least 1");
+    }
+    if args.web {
+        return web(&args);
     }
     match &args.listener {
         Some(name) => {
@@ -296,10 +398,68 @@ fn ask(prompt: &str, allowed: &[&str]) -> Result<Option<String>> {
     }
 }
 
+/// Serves the session as a web page until the process is stopped.
+fn web(args: &RunArgs) -> Result<()> {
+    let options = BindOptions {
+        host: args.host.clone(),
+        port: args.port,
+        allow_remote: args.allow_remote,
+    };
+    // Refuse a bad address before spending time on pre-training.
+    options.address()?;
+    let session = start(args)?;
+    let server = WebServer::bind(session, &options)?;
+    print_stdout(&format!("listening on {}\n", server.url()))?;
+    eprintln!(
+        "open {} in a browser; Ctrl-C ends the session",
+        server.url()
+    );
+    server.run(4);
+    Ok(())
+}
+
+/// Live MIDI output, when asked for and built in.
+#[cfg(feature = "midi-out")]
+struct Midi(cadenza_session::midi_out::MidiOut);
+
+#[cfg(feature = "midi-out")]
+impl Midi {
+    fn open(name: &str) -> Result<Self> {
+        let out = cadenza_session::midi_out::MidiOut::open(name)
+            .with_context(|| format!("--midi-out {name}"))?;
+        println!("MIDI out: {}", out.port());
+        Ok(Self(out))
+    }
+
+    fn play(&mut self, session: &Session, events: &[u8]) -> Result<()> {
+        Ok(self.0.play(session.task(), events)?)
+    }
+}
+
+#[cfg(not(feature = "midi-out"))]
+struct Midi;
+
+#[cfg(not(feature = "midi-out"))]
+impl Midi {
+    fn open(_name: &str) -> Result<Self> {
+        bail!(
+            "--midi-out needs a build with the `midi-out` feature: cargo build --release --features midi-out (on Linux it needs ALSA's headers: apt-get install libasound2-dev pkg-config)"
+        )
+    }
+
+    fn play(&mut self, _session: &Session, _events: &[u8]) -> Result<()> {
+        Ok(())
+    }
+}
+
 fn interactive(args: &RunArgs) -> Result<()> {
+    let mut midi = match &args.midi_out {
+        Some(name) => Some(Midi::open(name)?),
+        None => None,
+    };
     let mut session = start(args)?;
     let dir = args.audio_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let player = player();
+    let player = if midi.is_some() { None } else { player() };
     let task = session.task().clone();
     println!(
         "{} over {} at {} qpm. Rate 1-5, answer a/b, q to quit (Enter skips an A/B question).",
@@ -319,12 +479,16 @@ fn interactive(args: &RunArgs) -> Result<()> {
             &format!("\nphrase {}", n + 1),
             &round.played().events,
         );
-        play(
-            &session,
-            &round.played().events,
-            &dir.join(format!("cadenza-phrase-{n}.wav")),
-            player,
-        )?;
+        if let Some(midi) = &mut midi {
+            midi.play(&session, &round.played().events)?;
+        } else {
+            play(
+                &session,
+                &round.played().events,
+                &dir.join(format!("cadenza-phrase-{n}.wav")),
+                player,
+            )?;
+        }
         let Some(answer) = ask("rate 1-5 (q quits):", &["1", "2", "3", "4", "5", "q"])? else {
             break;
         };
@@ -337,12 +501,16 @@ fn interactive(args: &RunArgs) -> Result<()> {
             for (label, i) in [("A", a), ("B", b)] {
                 let events = &round.candidates[i].events;
                 show(&session, &format!("{label}:"), events);
-                play(
-                    &session,
-                    events,
-                    &dir.join(format!("cadenza-phrase-{n}-{label}.wav")),
-                    player,
-                )?;
+                if let Some(midi) = &mut midi {
+                    midi.play(&session, events)?;
+                } else {
+                    play(
+                        &session,
+                        events,
+                        &dir.join(format!("cadenza-phrase-{n}-{label}.wav")),
+                        player,
+                    )?;
+                }
             }
             match ask("A or B? (a/b, Enter skips, q quits):", &["a", "b", "", "q"])? {
                 Some(a) if a == "a" => preference = Some(Choice::A),

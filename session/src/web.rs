@@ -1,0 +1,648 @@
+//! The web front end: a local page that plays the agent's phrases in the browser and sends
+//! back ratings and A/B answers.
+//!
+//! [`WebServer::bind`] serves one [`Session`] over HTTP with [`tiny_http`] (a few threads,
+//! no async runtime). The page, its script and its style sheet are compiled into the binary;
+//! the browser synthesises the lead, a pad and a bass with WebAudio, so nothing is fetched
+//! from anywhere else. Every answer goes through [`Session::feedback`], so it lands in the
+//! session's durable log exactly as in the terminal, and `--resume` continues a web session.
+//!
+//! The server binds a loopback address unless told otherwise ([`BindOptions::allow_remote`]):
+//! the session has no authentication, so serving other machines is an explicit choice. On
+//! loopback it also refuses requests whose `Host` header names another machine (DNS
+//! rebinding), and every `POST` must carry `Content-Type: application/json`, which a
+//! cross-site form cannot send without the browser asking first.
+//!
+//! # The JSON API
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /api/state` | the [state](#state): round, ratings, settings, what the listener model learnt |
+//! | `GET /api/phrase` | the [phrase](#phrase) waiting for feedback (proposed on first request) |
+//! | `POST /api/rate` `{"round": 3, "rating": 4, "preference": "a"}` | rates the phrase of round 3 (1..=5), optionally answering its A/B question; `{"state", "phrase"}` with the next phrase |
+//! | `POST /api/prefer` `{"round": 3, "choice": "b"}` | answers round 3's A/B question without a rating; `{"state", "phrase"}` |
+//! | `POST /api/settings` `{"key": "F major", "progression": "blues", "tempo": 100}` | changes the task between phrases (any subset of the three; see [`Session::retask`]); `{"state", "phrase"}` |
+//!
+//! `round` must be the round of the phrase waiting for feedback, so that a double click or a
+//! stale page cannot rate the wrong phrase. Malformed requests change nothing and get a 4xx
+//! answer `{"error": "..."}` naming the field: 400 for bad JSON, unknown fields, missing
+//! fields or values out of range; 404 for an unknown path; 405 (with `Allow`) for a wrong
+//! method; 409 for a stale `round` or a change of task that the agent cannot follow; 411/413
+//! for a body without a length or over [`MAX_BODY`] bytes; 415 for a `POST` that is not JSON;
+//! 403 for a foreign `Host`. A failure to write the log is a 500.
+//!
+//! ## State
+//!
+//! ```json
+//! {"round": 3, "ratings": [{"round": 0, "rating": 4}], "observations": 5,
+//!  "settings": {"key": "C major", "progression": "ii-v-i", "tempo": 120.0},
+//!  "task_locked": false, "agent": "pre-trained", "adaptation": "preference", "logging": true,
+//!  "model": {"bias": 0.1, "features": [{"name": "step_fraction", "weight": 0.4, "sd": 0.7}]},
+//!  "progressions": ["ii-v-i", "blues", ...]}
+//! ```
+//!
+//! ## Phrase
+//!
+//! ```json
+//! {"round": 3, "events": [...], "notes": [{"pitch": 64, "start": 0, "duration": 2}],
+//!  "chords": [{"start": 0, "steps": 16, "symbol": "Dm7", "pitches": [62, 65, 69, 72]}],
+//!  "tempo": 120.0, "steps_per_quarter": 4, "steps_per_bar": 16, "length": 64,
+//!  "low": 60, "high": 84, "key": "C major", "theory": 0.8, "utility": 0.2,
+//!  "pair": {"a": {"notes": [...], "utility": 0.1}, "b": {"notes": [...], "utility": -0.3}},
+//!  "propose_ms": 4.2}
+//! ```
+
+use crate::engine::{Candidate, Choice, Feedback, Round, Session};
+use crate::SessionError;
+use cadenza_env::improv::ImprovConfig;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+const INDEX_HTML: &str = include_str!("../web/index.html");
+const APP_JS: &str = include_str!("../web/app.js");
+const STYLE_CSS: &str = include_str!("../web/style.css");
+
+/// Where and how to listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindOptions {
+    /// An IP address, or `localhost` (default `127.0.0.1`).
+    pub host: String,
+    /// The port; 0 picks a free one (see [`WebServer::url`]).
+    pub port: u16,
+    /// Allow an address other than loopback (the page has no authentication).
+    pub allow_remote: bool,
+}
+
+impl Default for BindOptions {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_string(),
+            port: 8765,
+            allow_remote: false,
+        }
+    }
+}
+
+impl BindOptions {
+    /// The address to bind, after checking it: an IP address (or `localhost`), and a
+    /// loopback one unless [`BindOptions::allow_remote`].
+    pub fn address(&self) -> Result<SocketAddr, SessionError> {
+        let ip: IpAddr = if self.host.eq_ignore_ascii_case("localhost") {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            self.host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .map_err(|_| SessionError::Bind {
+                    address: self.host.clone(),
+                    message: "expected an IP address such as 127.0.0.1 or ::1, or localhost".into(),
+                })?
+        };
+        if !ip.is_loopback() && !self.allow_remote {
+            return Err(SessionError::Bind {
+                address: ip.to_string(),
+                message: "not a loopback address: the session page has no authentication, so \
+                          it is served to this machine only; pass --allow-remote to serve \
+                          other machines"
+                    .into(),
+            });
+        }
+        Ok(SocketAddr::new(ip, self.port))
+    }
+}
+
+/// A session served over HTTP. See the module docs.
+pub struct WebServer {
+    server: Arc<tiny_http::Server>,
+    address: SocketAddr,
+    state: Arc<Mutex<WebState>>,
+}
+
+impl std::fmt::Debug for WebServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebServer")
+            .field("address", &self.address)
+            .finish()
+    }
+}
+
+impl WebServer {
+    /// Binds the address (checked by [`BindOptions::address`]) for `session`.
+    pub fn bind(session: Session, options: &BindOptions) -> Result<Self, SessionError> {
+        let wanted = options.address()?;
+        let server = tiny_http::Server::http(wanted).map_err(|e| SessionError::Bind {
+            address: wanted.to_string(),
+            message: e.to_string(),
+        })?;
+        let address = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| SessionError::Bind {
+                address: wanted.to_string(),
+                message: "not an IP listener".into(),
+            })?;
+        Ok(Self {
+            server: Arc::new(server),
+            address,
+            state: Arc::new(Mutex::new(WebState {
+                session,
+                allow_remote: options.allow_remote,
+                port: address.port(),
+            })),
+        })
+    }
+
+    /// The address bound (with the port picked when 0 was asked for).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The page's URL.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.address)
+    }
+
+    /// Serves requests on `threads` threads until the process ends. Requests run one at a
+    /// time against the session (each takes milliseconds; a change of task pre-trains).
+    pub fn run(self, threads: usize) {
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                let server = Arc::clone(&self.server);
+                let state = Arc::clone(&self.state);
+                std::thread::spawn(move || {
+                    for request in server.incoming_requests() {
+                        serve(&state, request);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+}
+
+/// What the request handlers share.
+struct WebState {
+    session: Session,
+    allow_remote: bool,
+    port: u16,
+}
+
+/// An answer before it is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Content type.
+    pub content_type: &'static str,
+    /// Body.
+    pub body: String,
+    /// Methods allowed, for a 405.
+    pub allow: Option<&'static str>,
+}
+
+impl Reply {
+    fn json(status: u16, value: &Value) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            body: value.to_string(),
+            allow: None,
+        }
+    }
+
+    fn error(status: u16, message: impl std::fmt::Display) -> Self {
+        Self::json(status, &json!({ "error": message.to_string() }))
+    }
+
+    fn asset(content_type: &'static str, body: &str) -> Self {
+        Self {
+            status: 200,
+            content_type,
+            body: body.to_string(),
+            allow: None,
+        }
+    }
+}
+
+fn header<'a>(request: &'a tiny_http::Request, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
+}
+
+fn serve(state: &Mutex<WebState>, mut request: tiny_http::Request) {
+    let reply = match read_request(state, &mut request) {
+        Ok((method, path, body)) => {
+            let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+            handle(&mut state.session, &method, &path, &body)
+        }
+        Err(reply) => reply,
+    };
+    let mut response = tiny_http::Response::from_string(reply.body)
+        .with_status_code(reply.status)
+        .with_header(header_of("Content-Type", reply.content_type))
+        .with_header(header_of("Cache-Control", "no-store"))
+        .with_header(header_of("X-Content-Type-Options", "nosniff"));
+    if let Some(allow) = reply.allow {
+        response = response.with_header(header_of("Allow", allow));
+    }
+    // A client that went away is no concern of the session's.
+    let _ = request.respond(response);
+}
+
+fn header_of(name: &str, value: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .unwrap_or_else(|_| tiny_http::Header::from_bytes(&b"X-Invalid"[..], &b"1"[..]).unwrap())
+}
+
+/// Checks what does not need the session (host, size, content type) and reads the body.
+fn read_request(
+    state: &Mutex<WebState>,
+    request: &mut tiny_http::Request,
+) -> Result<(String, String, Vec<u8>), Reply> {
+    let (allow_remote, port) = {
+        let s = state.lock().unwrap_or_else(|p| p.into_inner());
+        (s.allow_remote, s.port)
+    };
+    if !allow_remote {
+        let host = header(request, "Host").unwrap_or("");
+        if !host_is_local(host, port) {
+            return Err(Reply::error(
+                403,
+                format!(
+                    "Host header '{host}': expected this machine's loopback address (127.0.0.1:{port} or localhost:{port})"
+                ),
+            ));
+        }
+    }
+    let method = request.method().as_str().to_uppercase();
+    let path = request.url().split('?').next().unwrap_or("").to_string();
+    check_route(&method, &path)?;
+    let mut body = Vec::new();
+    if method == "POST" {
+        let content_type = header(request, "Content-Type").unwrap_or("");
+        if !content_type
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+        {
+            return Err(Reply::error(
+                415,
+                format!("Content-Type '{content_type}': expected application/json"),
+            ));
+        }
+        match request.body_length() {
+            Some(n) if n > MAX_BODY => {
+                return Err(Reply::error(
+                    413,
+                    format!("a body of {n} bytes: expected at most {MAX_BODY}"),
+                ));
+            }
+            _ => {}
+        }
+        let reader = request.as_reader();
+        if reader
+            .take(MAX_BODY as u64 + 1)
+            .read_to_end(&mut body)
+            .is_err()
+        {
+            return Err(Reply::error(400, "the body could not be read"));
+        }
+        if body.len() > MAX_BODY {
+            return Err(Reply::error(
+                413,
+                format!("a body over {MAX_BODY} bytes: expected at most {MAX_BODY}"),
+            ));
+        }
+    }
+    Ok((method, path, body))
+}
+
+fn host_is_local(host: &str, port: u16) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    let name = match host.rsplit_once(':') {
+        // "[::1]:8765", "127.0.0.1:8765", "localhost:8765"
+        Some((name, p)) if !name.is_empty() && !name.ends_with(':') => {
+            if p.parse::<u16>().ok() != Some(port) {
+                return false;
+            }
+            name.to_string()
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|ip: IpAddr| ip.is_loopback())
+}
+
+/// `POST /api/rate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateRequest {
+    round: u64,
+    rating: u8,
+    #[serde(default)]
+    preference: Option<Choice>,
+}
+
+/// `POST /api/prefer`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreferRequest {
+    round: u64,
+    choice: Choice,
+}
+
+/// `POST /api/settings`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsRequest {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    progression: Option<String>,
+    #[serde(default)]
+    tempo: Option<f64>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+    serde_json::from_slice(body).map_err(|e| Reply::error(400, format!("request body: {e}")))
+}
+
+/// Answers one request against the session: the whole API, without sockets (the server
+/// adds the checks of host, size and content type in front).
+pub fn handle(session: &mut Session, method: &str, path: &str, body: &[u8]) -> Reply {
+    if let Err(reply) = check_route(method, path) {
+        return reply;
+    }
+    let result = match path {
+        "/" | "/index.html" => return Reply::asset("text/html; charset=utf-8", INDEX_HTML),
+        "/app.js" => return Reply::asset("text/javascript; charset=utf-8", APP_JS),
+        "/style.css" => return Reply::asset("text/css; charset=utf-8", STYLE_CSS),
+        "/api/state" => Ok(state_json(session)),
+        "/api/phrase" => phrase_reply(session),
+        "/api/rate" => rate(session, body),
+        "/api/prefer" => prefer(session, body),
+        _ => settings(session, body),
+    };
+    match result {
+        Ok(value) => Reply::json(200, &value),
+        Err(reply) => reply,
+    }
+}
+
+/// 404 for an unknown path, 405 for a method the path does not take.
+fn check_route(method: &str, path: &str) -> Result<(), Reply> {
+    let allowed = match path {
+        "/" | "/index.html" | "/app.js" | "/style.css" | "/api/state" | "/api/phrase" => "GET",
+        "/api/rate" | "/api/prefer" | "/api/settings" => "POST",
+        _ => return Err(Reply::error(404, format!("no such path: {path}"))),
+    };
+    if method != allowed {
+        let mut reply = Reply::error(405, format!("{method} {path}: expected {allowed}"));
+        reply.allow = Some(allowed);
+        return Err(reply);
+    }
+    Ok(())
+}
+
+fn session_error(e: SessionError) -> Reply {
+    match e {
+        SessionError::Feedback(_) | SessionError::Config { .. } | SessionError::Task(_) => {
+            Reply::error(400, e)
+        }
+        other => Reply::error(500, other),
+    }
+}
+
+fn check_round(session: &mut Session, round: u64) -> Result<(), Reply> {
+    let pending = session.propose().map_err(session_error)?.index;
+    if round != pending {
+        return Err(Reply::error(
+            409,
+            format!("round {round}: the phrase waiting for feedback is round {pending}"),
+        ));
+    }
+    Ok(())
+}
+
+fn answer(session: &mut Session, feedback: Feedback) -> Result<Value, Reply> {
+    let start = Instant::now();
+    session.feedback(feedback).map_err(session_error)?;
+    let mut phrase = phrase_json(session)?;
+    phrase["propose_ms"] = json!(start.elapsed().as_secs_f64() * 1e3);
+    Ok(json!({ "state": state_json(session), "phrase": phrase }))
+}
+
+fn rate(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
+    let request: RateRequest = parse(body)?;
+    if !(1..=5).contains(&request.rating) {
+        return Err(Reply::error(
+            400,
+            format!("field 'rating': {}: expected 1..=5", request.rating),
+        ));
+    }
+    check_round(session, request.round)?;
+    if request.preference.is_some() && session.pending().is_some_and(|r| r.pair.is_none()) {
+        return Err(Reply::error(
+            400,
+            "field 'preference': this round asked no A/B question",
+        ));
+    }
+    answer(
+        session,
+        Feedback {
+            rating: Some(request.rating),
+            preference: request.preference,
+        },
+    )
+}
+
+fn prefer(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
+    let request: PreferRequest = parse(body)?;
+    check_round(session, request.round)?;
+    if session.pending().is_some_and(|r| r.pair.is_none()) {
+        return Err(Reply::error(
+            400,
+            "field 'choice': this round asked no A/B question",
+        ));
+    }
+    answer(
+        session,
+        Feedback {
+            rating: None,
+            preference: Some(request.choice),
+        },
+    )
+}
+
+fn settings(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
+    let request: SettingsRequest = parse(body)?;
+    if request.key.is_none() && request.progression.is_none() && request.tempo.is_none() {
+        return Err(Reply::error(
+            400,
+            "expected at least one of the fields 'key', 'progression', 'tempo'",
+        ));
+    }
+    let mut task: ImprovConfig = session.config().task.clone();
+    if let Some(key) = request.key {
+        task.key = key;
+    }
+    if let Some(progression) = request.progression {
+        task.progression = progression;
+    }
+    if let Some(tempo) = request.tempo {
+        task.tempo = tempo;
+    }
+    // Validate before touching the session: a bad field changes nothing.
+    task.to_task()
+        .map_err(|e| Reply::error(400, format!("settings: {e}")))?;
+    match session.retask(task) {
+        Ok(()) => {}
+        Err(e @ SessionError::Config { .. }) => return Err(Reply::error(409, e)),
+        Err(e) => return Err(session_error(e)),
+    }
+    let phrase = phrase_json(session)?;
+    Ok(json!({ "state": state_json(session), "phrase": phrase }))
+}
+
+fn notes_json(session: &Session, candidate: &Candidate) -> Value {
+    let notes = session
+        .task()
+        .setting
+        .encoding
+        .to_notes(&candidate.events)
+        .unwrap_or_default();
+    Value::Array(
+        notes
+            .iter()
+            .map(|n| json!({ "pitch": n.pitch, "start": n.start, "duration": n.duration }))
+            .collect(),
+    )
+}
+
+fn phrase_reply(session: &mut Session) -> Result<Value, Reply> {
+    let start = Instant::now();
+    let mut phrase = phrase_json(session)?;
+    phrase["propose_ms"] = json!(start.elapsed().as_secs_f64() * 1e3);
+    Ok(phrase)
+}
+
+/// The phrase waiting for feedback, proposing it first if needed.
+fn phrase_json(session: &mut Session) -> Result<Value, Reply> {
+    let round: Round = session.propose().map_err(session_error)?.clone();
+    let task = session.task();
+    let played = round.played();
+    let pair = round.pair.map(|(a, b)| {
+        let side = |i: usize| {
+            let c = &round.candidates[i];
+            json!({ "notes": notes_json(session, c), "utility": c.utility })
+        };
+        json!({ "a": side(a), "b": side(b) })
+    });
+    let config = &session.config().task;
+    Ok(json!({
+        "round": round.index,
+        "events": played.events,
+        "notes": notes_json(session, played),
+        "chords": task.backing.iter().map(|c| json!({
+            "start": c.start, "steps": c.steps, "symbol": c.symbol, "pitches": c.pitches,
+        })).collect::<Vec<_>>(),
+        "tempo": task.tempo_qpm,
+        "steps_per_quarter": config.steps_per_quarter,
+        "steps_per_bar": task.setting.steps_per_bar(),
+        "length": task.setting.length,
+        "low": task.setting.encoding.pitch_of(2).unwrap_or(60),
+        "high": task.setting.encoding.pitch_of(task.setting.encoding.num_events().saturating_sub(1) as u8).unwrap_or(84),
+        "key": task.key_name,
+        "theory": played.theory,
+        "utility": played.utility,
+        "pair": pair,
+    }))
+}
+
+/// The session's state as the page shows it.
+pub fn state_json(session: &Session) -> Value {
+    let model = session.model();
+    let variances = model.weight_variances();
+    let features: Vec<Value> = model
+        .feature_names()
+        .iter()
+        .zip(model.weights())
+        .zip(&variances)
+        .map(|((name, w), v)| json!({ "name": name, "weight": w, "sd": v.max(0.0).sqrt() }))
+        .collect();
+    let config = session.config();
+    json!({
+        "round": session.rounds_done(),
+        "ratings": session.ratings().iter().map(|&(round, rating)| json!({ "round": round, "rating": rating })).collect::<Vec<_>>(),
+        "observations": model.observations().len(),
+        "settings": {
+            "key": config.task.key,
+            "progression": config.task.progression,
+            "tempo": config.task.tempo,
+        },
+        "task_locked": config.agent.is_some(),
+        "agent": config.agent.as_ref().map_or_else(|| "pre-trained".to_string(), |a| a.dir.clone()),
+        "adaptation": config.adaptation,
+        "logging": session.is_logging(),
+        "model": { "bias": model.bias(), "features": features },
+        "progressions": cadenza_env::music::Progression::preset_names().collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_without_allow_remote() {
+        let mut options = BindOptions {
+            host: "0.0.0.0".into(),
+            port: 0,
+            allow_remote: false,
+        };
+        let err = options.address().unwrap_err().to_string();
+        assert!(err.contains("--allow-remote"), "{err}");
+        options.host = "192.168.1.7".into();
+        assert!(options.address().is_err());
+        options.host = "not an address".into();
+        assert!(options
+            .address()
+            .unwrap_err()
+            .to_string()
+            .contains("IP address"));
+        for host in ["127.0.0.1", "::1", "[::1]", "localhost", "127.0.0.2"] {
+            options.host = host.into();
+            assert!(options.address().unwrap().ip().is_loopback(), "{host}");
+        }
+        options.host = "0.0.0.0".into();
+        options.allow_remote = true;
+        assert!(options.address().is_ok());
+    }
+
+    #[test]
+    fn hosts_of_this_machine() {
+        assert!(host_is_local("127.0.0.1:8765", 8765));
+        assert!(host_is_local("localhost:8765", 8765));
+        assert!(host_is_local("[::1]:8765", 8765));
+        assert!(host_is_local("localhost", 8765));
+        assert!(!host_is_local("127.0.0.1:9999", 8765));
+        assert!(!host_is_local("evil.example:8765", 8765));
+        assert!(!host_is_local("", 8765));
+    }
+}

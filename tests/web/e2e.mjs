@@ -1,0 +1,206 @@
+// End-to-end test of `cadenza session --web` in headless Chromium: the page loads, plays a
+// phrase with WebAudio, takes five ratings (by click and by keyboard), changes the tempo, and
+// the server's API and its session log show five ratings and a listener model that moved.
+//
+// Run by scripts/web-test.sh, which builds the binary and installs Chromium and
+// playwright-core. Environment: CADENZA_BIN (the binary), CHROMIUM (default /usr/bin/chromium).
+
+import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+const bin = process.env.CADENZA_BIN;
+if (!bin) throw new Error("set CADENZA_BIN to the cadenza binary");
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+
+let passed = 0;
+let failed = 0;
+function check(name, ok, detail = "") {
+  if (ok) {
+    passed += 1;
+    console.log(`ok - ${name}`);
+  } else {
+    failed += 1;
+    console.log(`FAILED - ${name} ${detail}`);
+  }
+}
+
+const work = mkdtempSync(join(tmpdir(), "cadenza-web-e2e-"));
+const log = join(work, "session.jsonl");
+
+function startServer() {
+  const child = spawn(
+    bin,
+    ["session", "--web", "--port", "0", "--log", log, "--pretrain-steps", "50000", "--candidates", "8", "--seed", "3"],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no URL from the server in 120 s")), 120_000);
+    child.on("exit", (code) => reject(new Error(`the server exited with ${code}`)));
+    const lines = createInterface({ input: child.stdout });
+    lines.on("line", (line) => {
+      const m = line.match(/^listening on (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1] });
+      }
+    });
+  });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+let server = null;
+let context = null;
+try {
+  server = await startServer();
+  const { url } = server;
+  console.log(`server at ${url}`);
+  const api = async (path) => (await fetch(new URL(path, url))).json();
+  const initial = await api("/api/state");
+
+  context = await chromium.launchPersistentContext(join(work, "profile"), {
+    executablePath,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--autoplay-policy=no-user-gesture-required",
+    ],
+  });
+  const page = context.pages()[0] || (await context.newPage());
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  });
+  const foreign = [];
+  page.on("request", (r) => {
+    if (!r.url().startsWith(url) && !r.url().startsWith("data:")) foreign.push(r.url());
+  });
+
+  await page.goto(url);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  check("the page loads and fetches its first phrase", true);
+  const firstRound = await page.evaluate(() => window.cadenza.phrase.round);
+  check("the first phrase is round 0", firstRound === 0, `got ${firstRound}`);
+
+  // Play: WebAudio schedules the lead, the pad and the bass; the button turns into Stop.
+  await page.click("#play");
+  await page.waitForFunction(() => window.cadenza.playing === true, null, { timeout: 10_000 });
+  const played = await page.evaluate(() => ({
+    notes: window.cadenza.scheduledNotes,
+    phraseNotes: window.cadenza.phrase.notes.length,
+    label: document.getElementById("play").textContent,
+  }));
+  check("play schedules every note and chord", played.notes > played.phraseNotes && played.phraseNotes > 0,
+    JSON.stringify(played));
+  check("the play button becomes stop", played.label.includes("Stop"), played.label);
+  await page.waitForTimeout(400);
+  const rollInk = await page.evaluate(() => {
+    const c = document.getElementById("roll");
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let lit = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 300) lit += 1;
+    return lit;
+  });
+  check("the piano roll is drawn", rollInk > 100, `${rollInk} bright pixels`);
+  await page.keyboard.press("Space");
+  check("Space stops playback", (await page.evaluate(() => window.cadenza.playing)) === false);
+
+  // Five ratings: clicks and keyboard shortcuts, two of them with an A/B answer.
+  const actions = [
+    { rating: 5, how: "click" },
+    { rating: 2, how: "key" },
+    { rating: 4, how: "click", ab: "a" },
+    { rating: 1, how: "key" },
+    { rating: 3, how: "key", ab: "b" },
+  ];
+  const latencies = [];
+  const serverMs = [];
+  let expectedPrefs = 0;
+  for (const [i, a] of actions.entries()) {
+    const round = await page.evaluate(() => window.cadenza.phrase.round);
+    const hasPair = await page.evaluate(() => !!window.cadenza.phrase.pair);
+    if (a.ab && hasPair) {
+      await page.keyboard.press(a.ab === "a" ? "KeyA" : "KeyB");
+      const selected = await page.getAttribute(`#prefer-${a.ab}`, "class");
+      check(`round ${round}: key ${a.ab} marks the A/B choice`, selected.includes("selected"), selected);
+      expectedPrefs += 1;
+    }
+    if (a.how === "click") await page.click(`#ratings button[data-rating="${a.rating}"]`);
+    else await page.keyboard.press(`Digit${a.rating}`);
+    await page.waitForFunction((r) => window.cadenza.phrase.round === r + 1 && !window.cadenza.busy, round,
+      { timeout: 30_000 });
+    const m = await page.evaluate(() => [window.cadenza.lastLatencyMs, window.cadenza.phrase.propose_ms]);
+    latencies.push(m[0]);
+    serverMs.push(m[1]);
+    check(`rating ${i + 1} (${a.how}) brings the next phrase`, true);
+  }
+  const bars = await page.$$eval("#model-chart rect[data-feature]", (rs) => rs.length);
+  check("the model chart draws one bar per feature", bars === initial.model.features.length,
+    `${bars} of ${initial.model.features.length}`);
+  const history = await page.$$eval("#history .r", (rs) => rs.length);
+  check("the rating history shows five ratings", history === 5, `${history}`);
+
+  // The server got exactly these ratings, and the listener model moved.
+  const state = await api("/api/state");
+  const ratings = state.ratings.map((r) => r.rating);
+  check("the API reports five ratings", JSON.stringify(ratings) === JSON.stringify(actions.map((a) => a.rating)),
+    JSON.stringify(ratings));
+  check("the model learnt from every answer", state.observations === 5 + expectedPrefs,
+    `${state.observations} observations, expected ${5 + expectedPrefs}`);
+  const moved = state.model.features.some((f, k) => Math.abs(f.weight - initial.model.features[k].weight) > 1e-6);
+  const narrowed = state.model.features.some((f, k) => f.sd < initial.model.features[k].sd - 1e-6);
+  check("the listener model's weights changed", moved);
+  check("the listener model grew more certain", narrowed);
+  const records = readFileSync(log, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+  const feedback = records.filter((r) => r.type === "feedback");
+  check("the session log holds the five ratings, fsynced",
+    JSON.stringify(feedback.map((r) => r.rating)) === JSON.stringify(actions.map((a) => a.rating)),
+    JSON.stringify(feedback));
+  check("the session log holds the A/B answers", feedback.filter((r) => r.preference).length === expectedPrefs);
+  check("the session log has a model record per answer", records.filter((r) => r.type === "model").length === 5);
+
+  // Settings: the tempo control changes the session (logged), the page follows.
+  await page.fill("#tempo", "96");
+  await page.click("#apply");
+  await page.waitForFunction(() => window.cadenza.phrase.tempo === 96, null, { timeout: 30_000 });
+  const after = await api("/api/state");
+  check("the tempo control changes the session", after.settings.tempo === 96, JSON.stringify(after.settings));
+  await page.fill("#key", "G major");
+  await page.click("#apply");
+  await page.waitForFunction(() => window.cadenza.phrase.key === "G major", null, { timeout: 60_000 });
+  const symbol = await page.evaluate(() => window.cadenza.phrase.chords[0].symbol);
+  check("the key control moves the progression", symbol === "Am7", symbol);
+  const settingsRecords = readFileSync(log, "utf8").split("\n").filter((l) => l.includes('"type":"settings"'));
+  check("changes of settings are logged", settingsRecords.length === 2, `${settingsRecords.length}`);
+
+  check("nothing was fetched from elsewhere", foreign.length === 0, foreign.join(" "));
+  check("no errors in the page", problems.length === 0, problems.join("; "));
+  console.log(
+    `latency rating -> next phrase in the page: median ${median(latencies).toFixed(1)} ms ` +
+      `(max ${Math.max(...latencies).toFixed(1)}); server feedback + propose: median ${median(serverMs).toFixed(1)} ms`,
+  );
+} catch (e) {
+  failed += 1;
+  console.log(`FAILED - ${e.stack || e}`);
+} finally {
+  if (context) await context.close().catch(() => {});
+  if (server) server.child.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+}
+console.log(`web-e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
