@@ -101,6 +101,9 @@ impl<E> std::fmt::Debug for VecEnv<E> {
 
 /// Steps or resets one sub-env, writing its slice of every buffer.
 #[allow(clippy::too_many_arguments)]
+/// Envs whose one- and eight-byte results a worker stages before writing them out.
+const STAGE: usize = 64;
+
 #[inline]
 fn advance<E: Environment>(
     env: &mut E,
@@ -298,33 +301,84 @@ impl<E: Environment> VecEnv<E> {
                 let job = |part: usize| {
                     let buffers = &buffers;
                     let end = ((part + 1) * chunk).min(n);
-                    for (index, &action) in actions.iter().enumerate().take(end).skip(part * chunk)
-                    {
-                        // SAFETY: parts cover disjoint index ranges, every index is below
-                        // `n`, and the vectors are neither resized nor otherwise borrowed
-                        // while the pool runs (it returns only when all parts are done).
-                        let result = unsafe {
-                            advance(
-                                &mut *buffers.envs.add(index),
-                                action,
-                                std::slice::from_raw_parts_mut(
-                                    buffers.observations.add(index * dim),
-                                    dim,
-                                ),
-                                &mut *buffers.rewards.add(index),
-                                &mut *buffers.terminated.add(index),
-                                &mut *buffers.truncated.add(index),
-                                std::slice::from_raw_parts_mut(buffers.masks.add(index * na), na),
-                                &mut *buffers.needs_reset.add(index),
-                            )
-                        };
-                        if let Err(source) = result {
+                    // The one-byte and eight-byte results of neighbouring envs share cache
+                    // lines: written in place, env by env, from two cores, those lines would
+                    // bounce between the cores on every env step. They are staged here and
+                    // written once per block instead.
+                    let mut base = part * chunk;
+                    while base < end {
+                        let stop = (base + STAGE).min(end);
+                        let len = stop - base;
+                        let mut rewards = [0.0f64; STAGE];
+                        let mut terminated = [false; STAGE];
+                        let mut truncated = [false; STAGE];
+                        let mut needs_reset = [false; STAGE];
+                        let mut failed = None;
+                        // SAFETY (all blocks below): parts cover disjoint index ranges, every
+                        // index is below `n`, and the vectors are neither resized nor otherwise
+                        // borrowed while the pool runs (it returns only when all parts are done).
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                buffers.needs_reset.add(base),
+                                needs_reset.as_mut_ptr(),
+                                len,
+                            );
+                        }
+                        for k in 0..len {
+                            let index = base + k;
+                            let result = unsafe {
+                                advance(
+                                    &mut *buffers.envs.add(index),
+                                    actions[index],
+                                    std::slice::from_raw_parts_mut(
+                                        buffers.observations.add(index * dim),
+                                        dim,
+                                    ),
+                                    &mut rewards[k],
+                                    &mut terminated[k],
+                                    &mut truncated[k],
+                                    std::slice::from_raw_parts_mut(
+                                        buffers.masks.add(index * na),
+                                        na,
+                                    ),
+                                    &mut needs_reset[k],
+                                )
+                            };
+                            if let Err(source) = result {
+                                failed = Some((index, source));
+                                break;
+                            }
+                        }
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                rewards.as_ptr(),
+                                buffers.rewards.add(base),
+                                len,
+                            );
+                            std::ptr::copy_nonoverlapping(
+                                terminated.as_ptr(),
+                                buffers.terminated.add(base),
+                                len,
+                            );
+                            std::ptr::copy_nonoverlapping(
+                                truncated.as_ptr(),
+                                buffers.truncated.add(base),
+                                len,
+                            );
+                            std::ptr::copy_nonoverlapping(
+                                needs_reset.as_ptr(),
+                                buffers.needs_reset.add(base),
+                                len,
+                            );
+                        }
+                        if let Some((index, source)) = failed {
                             let mut slot = first_error.lock().unwrap_or_else(|e| e.into_inner());
                             if slot.is_none() {
                                 *slot = Some(VecEnvError::Env { index, source });
                             }
                             return;
                         }
+                        base = stop;
                     }
                 };
                 pool.run(parts, &job);

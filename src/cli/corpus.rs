@@ -7,9 +7,7 @@ use super::pianoroll::pitch_name;
 use anyhow::{bail, Context, Result};
 use cadenza_env::encoding::{Event, EventEncoding};
 use cadenza_env::midi::ImportOptions;
-use cadenza_reward::corpus::{
-    held_out_report, NgramConfig, NgramModel, ProcessedCorpus, MAX_ORDER,
-};
+use cadenza_reward::corpus::{held_out_report, NgramConfig, NgramModel, MAX_ORDER};
 use clap::{Args, Subcommand};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -120,6 +118,7 @@ fn read(
 
 /// The bar length of each melody of a processed corpus (`cadenza corpus import`), in the
 /// order the melody reader returns them; `None` when `input` is not a processed corpus file.
+#[cfg(feature = "tch")]
 pub fn processed_bar_lengths(input: &Path) -> Result<Option<Vec<usize>>> {
     if !input.is_file() {
         return Ok(None);
@@ -127,6 +126,7 @@ pub fn processed_bar_lengths(input: &Path) -> Result<Option<Vec<usize>>> {
     let Ok(text) = std::fs::read_to_string(input) else {
         return Ok(None);
     };
+    use cadenza_reward::corpus::ProcessedCorpus;
     if !ProcessedCorpus::is_processed(&text) {
         return Ok(None);
     }
