@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Builds the `cadenza` Python package as a wheel, installs it into a virtual environment
 # (.venv-py/, made on first use; --clean makes it anew) with the pinned test dependencies of
-# python/requirements-test.txt, and runs the Python tests.
+# python/requirements-test.txt, PyTorch on CPU and Stable-Baselines3 (for the SB3 tests), and
+# runs the Python tests.
+#
+# The first run downloads about 2.2 GB (torch and the CUDA libraries it links; see
+# python/requirements-torch.txt), 3.6 GB in the venv; later runs find them there and download
+# nothing.
 #
 #   bash scripts/python-test.sh [--clean] [extra pytest arguments]
 #
-# PYTHON picks the interpreter (default python3, 3.9 or newer).
+# PYTHON picks the interpreter (default python3, 3.10 or newer: torch and SB3 need it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +23,10 @@ if [[ ! -x "$venv/bin/python" ]]; then
     "${PYTHON:-python3}" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r python/requirements-test.txt
+# --no-deps: torch's declared dependencies are about 2.7 GB of CUDA packages, most of which a
+# CPU never loads; the requirement files list what is needed, pinned.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    -r python/requirements-torch.txt -r python/requirements-sb3.txt
 
 wheels=target/python-wheels
 rm -rf "$wheels"

@@ -1,111 +1,118 @@
-"""Stable-Baselines3 PPO on Cadenza's native vector env (rl-tuner task).
+"""Stable-Baselines3 PPO on Cadenza's native vector env, against the pure-Python baseline.
 
-SB3 keeps its own vector-env interface, with same-step autoreset (a finished sub-env's
-final observation goes into ``info["terminal_observation"]`` and the returned observation
-already starts the next episode). ``SB3Adapter`` below gives the native Gymnasium vector env
-that interface by resetting finished sub-envs at once through ``reset_mask``.
+SB3's default PPO (MlpPolicy 64x64, n_steps 2048, 10 epochs, minibatch 64) on ``num_envs``
+native sub-envs of the ``rl-tuner`` task, through :class:`cadenza.sb3.VecEnvAdapter`. Then
+1000 *sampled* episodes (the policy's own distribution, not its argmax: a greedy policy plays
+one melody forever) give the mean return and the diversity of the melodies: how many are
+distinct and their mean pairwise Hamming distance.
 
-Needs ``pip install stable-baselines3`` (pulls in torch). Not run by CI.
+Needs ``stable-baselines3`` and torch (``bash scripts/python-test.sh`` installs both into
+``.venv-py/``)::
 
-    python python/examples/sb3_ppo.py --steps 200000 --num-envs 8
+    .venv-py/bin/python python/examples/sb3_ppo.py --steps 200000 --num-envs 8 [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import time
-from typing import Any, Optional, Sequence
 
 import numpy as np
+import torch
 from stable_baselines3 import PPO
-from stable_baselines3.common.vec_env import VecEnv, VecMonitor
+from stable_baselines3.common.vec_env import VecMonitor
 
 import cadenza
+from cadenza.sb3 import VecEnvAdapter
 
 
-class SB3Adapter(VecEnv):
-    """A :class:`cadenza.CadenzaVectorEnv` behind SB3's ``VecEnv`` interface."""
-
-    def __init__(self, envs: cadenza.CadenzaVectorEnv) -> None:
-        self.envs = envs
-        super().__init__(envs.num_envs, envs.single_observation_space, envs.single_action_space)
-        self._actions = np.zeros(envs.num_envs, dtype=np.int64)
-
-    def reset(self) -> np.ndarray:
-        seeds = self._seeds if any(s is not None for s in self._seeds) else None
-        obs, _ = self.envs.reset(seed=seeds)
-        self._reset_seeds()
-        return obs
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions, dtype=np.int64).reshape(self.num_envs)
-
-    def step_wait(self):
-        obs, rewards, terminated, truncated, _ = self.envs.step(self._actions)
-        dones = terminated | truncated
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        if dones.any():
-            for i in np.flatnonzero(dones):
-                infos[i]["terminal_observation"] = obs[i].copy()
-                infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
-            obs, _ = self.envs.reset(options={"reset_mask": dones})
-        return obs, rewards.astype(np.float32), dones, infos
-
-    def close(self) -> None:
-        self.envs.close()
-
-    def get_attr(self, attr_name: str, indices=None) -> list[Any]:
-        return [getattr(self.envs, attr_name)] * len(self._get_indices(indices))
-
-    def set_attr(self, attr_name: str, value: Any, indices=None) -> None:
-        setattr(self.envs, attr_name, value)
-
-    def env_method(self, method_name: str, *args, indices=None, **kwargs) -> list[Any]:
-        raise NotImplementedError("the native vector env has no per-sub-env methods")
-
-    def env_is_wrapped(self, wrapper_class, indices=None) -> list[bool]:
-        return [False] * len(self._get_indices(indices))
-
-    def get_images(self) -> Sequence[Optional[np.ndarray]]:
-        return [None] * self.num_envs
-
-
-def evaluate(model: PPO, episodes: int, seed: int) -> dict[str, float]:
-    """Sampled (not greedy) episodes: mean return and how many distinct melodies."""
-    envs = cadenza.make_vec("rl-tuner", num_envs=episodes)
+def evaluate(model: PPO, task: str, episodes: int, seed: int) -> dict[str, float]:
+    """Mean return and diversity of ``episodes`` melodies sampled from the policy."""
+    envs = cadenza.make_vec(task, num_envs=episodes)
     obs, _ = envs.reset(seed=seed)
     returns = np.zeros(episodes)
-    melodies = np.zeros((episodes, 32), dtype=np.int64)
-    for step in range(32):
+    melodies = []
+    done = np.zeros(episodes, dtype=bool)
+    while not done.all():
         actions, _ = model.predict(obs, deterministic=False)
-        melodies[:, step] = actions
-        obs, rewards, _, _, _ = envs.step(actions.astype(np.int64))
-        returns += rewards
-    distinct = len({m.tobytes() for m in melodies})
-    return {"mean_return": returns.mean(), "std_return": returns.std(), "distinct": distinct}
+        actions = actions.astype(np.int64)
+        melodies.append(actions)
+        obs, rewards, terminated, truncated, _ = envs.step(actions)
+        returns += np.where(done, 0.0, rewards)
+        done |= terminated | truncated
+    envs.close()
+    events = np.stack(melodies, axis=1)  # (episodes, length)
+    distinct = len({m.tobytes() for m in events})
+    # Mean Hamming distance over all pairs, column by column: sum over steps of the number of
+    # unequal pairs, from the counts of each event at that step.
+    pairs = episodes * (episodes - 1) / 2
+    unequal = 0.0
+    for column in events.T:
+        counts = np.unique(column, return_counts=True)[1]
+        unequal += pairs - (counts * (counts - 1) / 2).sum()
+    return {
+        "mean_return": float(returns.mean()),
+        "std_return": float(returns.std()),
+        "distinct": distinct,
+        "mean_pairwise_distance": float(unequal / pairs),
+        "length": int(events.shape[1]),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="rl-tuner")
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--episodes", type=int, default=1000, help="sampled for evaluation")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch's intra-op threads; more than the free cores stalls (OpenMP spins)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON line instead of text")
     args = parser.parse_args()
+    torch.set_num_threads(args.torch_threads)
 
-    env = VecMonitor(SB3Adapter(cadenza.make_vec("rl-tuner", num_envs=args.num_envs)))
-    env.seed(args.seed)
-    model = PPO("MlpPolicy", env, seed=args.seed, verbose=0)
-    before = evaluate(model, 1000, seed=10_000)
+    env = VecMonitor(VecEnvAdapter.make(args.task, num_envs=args.num_envs))
+    model = PPO("MlpPolicy", env, seed=args.seed, device="cpu", verbose=0)
+    before = evaluate(model, args.task, args.episodes, seed=10_000)
+    load_before = os.getloadavg()
     start = time.perf_counter()
     model.learn(total_timesteps=args.steps)
     wall = time.perf_counter() - start
-    after = evaluate(model, 1000, seed=20_000)
-    print(f"trained {model.num_timesteps} steps in {wall:.1f} s ({model.num_timesteps / wall:.0f} steps/s)")
-    print(f"return before: {before['mean_return']:.1f} ± {before['std_return']:.1f}")
+    load_after = os.getloadavg()
+    after = evaluate(model, args.task, args.episodes, seed=20_000)
+    result = {
+        "task": args.task,
+        "num_envs": args.num_envs,
+        "seed": args.seed,
+        "steps": model.num_timesteps,
+        "wall_s": wall,
+        "steps_per_s": model.num_timesteps / wall,
+        "torch_threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "loadavg_1min_before_after": [load_before[0], load_after[0]],
+        "before": before,
+        "after": after,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
     print(
-        f"return after:  {after['mean_return']:.1f} ± {after['std_return']:.1f} "
-        f"({after['distinct']} distinct melodies of 1000)"
+        f"trained {result['steps']} steps in {wall:.1f} s ({result['steps_per_s']:.0f} steps/s, "
+        f"{result['torch_threads']} torch threads, load {load_before[0]:.2f} -> {load_after[0]:.2f})"
     )
+    for name, r in (("before", before), ("after", after)):
+        print(
+            f"return {name:6}: {r['mean_return']:6.1f} ± {r['std_return']:.1f} over "
+            f"{args.episodes} sampled episodes; {r['distinct']} distinct melodies, mean "
+            f"pairwise distance {r['mean_pairwise_distance']:.1f} of {r['length']} steps"
+        )
 
 
 if __name__ == "__main__":
