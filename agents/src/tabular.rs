@@ -9,8 +9,10 @@
 //! sparse [`QTable`], the agent with its rollout-and-update loop ([`Agent::learn`]), acting
 //! ([`Agent::act`]), and checkpoints.
 //!
-//! The state is [`Environment::discrete_state`]: for the `rl-tuner` task the last three events
-//! and the step index. Rows of the table are created on first visit. The inner loop steps each
+//! The state is [`Environment::discrete_state`]: for the `rl-tuner` task the last two events
+//! and the step index (at most 38² · 32 = 46,208 states; with three events, 5 million steps
+//! visit a million states about five times each, and both the learned return and the speed
+//! suffer: greedy return 98 against 114, 3.0 against 4.2 million steps per second). Rows of the table are created on first visit. The inner loop steps each
 //! sub-env of the vector env in turn through `step_into` with a reused observation buffer, does
 //! one hash lookup per step (the current row is carried over from the previous step) and
 //! allocates nothing, so that training runs at millions of steps per second on one core.

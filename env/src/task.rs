@@ -60,7 +60,9 @@ pub struct TaskSpec {
     pub setting: Setting,
     /// What the observation holds.
     pub layout: ObservationLayout,
-    /// How many recent events the compact discrete state keeps (at most 5).
+    /// How many recent events the compact discrete state keeps (at most 5). `rl-tuner` keeps
+    /// two: with the step index that is few enough states for a tabular agent to visit each
+    /// often within a few million steps.
     pub state_history: usize,
     /// Tempo in quarter notes per minute (for MIDI and playback).
     pub tempo_qpm: f64,
@@ -91,7 +93,7 @@ impl TaskSpec {
                 chords: false,
                 progress: false,
             },
-            state_history: 3,
+            state_history: 2,
             tempo_qpm: 120.0,
             meter: (4, 4),
             key_signature: (0, false),
