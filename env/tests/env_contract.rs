@@ -132,6 +132,38 @@ proptest! {
     }
 }
 
+/// Worker threads split the envs into parts, and stage each part's flags and rewards in
+/// blocks of 64; with 1024 envs a part spans several blocks. Every layout must give exactly
+/// the single-threaded buffers.
+#[test]
+fn threaded_vector_env_matches_one_thread_exactly() {
+    for (n, threads) in [(1024usize, 2usize), (100, 3), (3, 4)] {
+        let mut one = VecEnv::new((0..n).map(|_| rl_tuner()).collect(), 1).unwrap();
+        let mut many = VecEnv::new((0..n).map(|_| rl_tuner()).collect(), threads).unwrap();
+        one.reset(Some(3)).unwrap();
+        many.reset(Some(3)).unwrap();
+        for t in 0..70usize {
+            let actions: Vec<usize> = (0..n).map(|i| (t * 5 + i * 11) % 38).collect();
+            one.step(&actions).unwrap();
+            many.step(&actions).unwrap();
+            assert_eq!(
+                one.observations(),
+                many.observations(),
+                "{n} envs, step {t}"
+            );
+            assert_eq!(one.rewards(), many.rewards());
+            assert_eq!(one.terminated(), many.terminated());
+            assert_eq!(one.truncated(), many.truncated());
+            assert_eq!(one.action_masks(), many.action_masks());
+        }
+        // A bad action is an error naming its env, from any thread.
+        let mut actions = vec![0usize; n];
+        actions[n - 1] = 99;
+        let err = many.step(&actions).unwrap_err().to_string();
+        assert!(err.contains(&format!("{}", n - 1)), "{err}");
+    }
+}
+
 #[test]
 fn vector_env_matches_single_envs_with_next_step_autoreset() {
     for threads in [1, 2] {
