@@ -99,11 +99,11 @@ impl<E> std::fmt::Debug for VecEnv<E> {
     }
 }
 
-/// Steps or resets one sub-env, writing its slice of every buffer.
-#[allow(clippy::too_many_arguments)]
 /// Envs whose one- and eight-byte results a worker stages before writing them out.
 const STAGE: usize = 64;
 
+/// Steps or resets one sub-env, writing its slice of every buffer.
+#[allow(clippy::too_many_arguments)]
 #[inline]
 fn advance<E: Environment>(
     env: &mut E,
