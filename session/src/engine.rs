@@ -2,6 +2,8 @@
 
 use crate::log::{Record, SessionLog};
 use crate::SessionError;
+#[cfg(feature = "tch")]
+use cadenza_agents::pg::{self, AdaptConfig, DeviceChoice, PolicyAdapter};
 use cadenza_agents::tabular::{
     self, Algorithm, QTable, TabularAgent, TabularConfig, CHECKPOINT_FILE,
 };
@@ -47,15 +49,17 @@ pub struct SessionConfig {
     /// Phrases sampled at the start to standardise features and theory scores, 4..=10,000
     /// (default 64).
     pub calibration_phrases: usize,
-    /// Step size of the preference table's Monte-Carlo updates, in (0, 1] (default 0.3).
+    /// Step size of the preference table's Monte-Carlo updates and of Q-learning updates, in
+    /// (0, 1] (default 0.3); a hundredth of it is Adam's learning rate of policy-gradient
+    /// updates.
     pub adapt_rate: f64,
     /// Prior variance of the listener model's weights, in (0, 100] (default 1).
     pub prior_variance: f64,
     /// How the agent adapts between phrases (default `preference`).
     #[serde(skip_serializing_if = "Adaptation::is_default")]
     pub adaptation: Adaptation,
-    /// A trained tabular agent to start from instead of pre-training one (default none). Its
-    /// task must be this config's `task`.
+    /// A trained agent to start from instead of pre-training one (default none): tabular, or
+    /// (feature `tch`) policy-gradient. Its task must be this config's `task`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentSource>,
 }
@@ -71,6 +75,11 @@ pub enum Adaptation {
     /// Q-learning updates of the agent's own table, on the theory reward plus the listener
     /// model's reward for every candidate of the round.
     QLearning,
+    /// REINFORCE steps of a policy-gradient agent's own network on every candidate of the
+    /// round (sampled from the policy), rewarded by the theory reward plus the listener
+    /// model's reward; an entropy bonus and a KL penalty towards the loaded policy keep it
+    /// from collapsing. Needs a policy-gradient [`AgentSource`] (feature `tch`).
+    PolicyGradient,
 }
 
 impl Adaptation {
@@ -79,16 +88,47 @@ impl Adaptation {
     }
 }
 
-/// A trained tabular agent on disk: a checkpoint directory (holding `tabular.ckpt`, as
-/// `cadenza train --agent q` writes it) and the checksum of the checkpoint, so that a resumed
-/// session refuses a checkpoint that changed since the session started.
+/// A trained agent on disk: a checkpoint directory (holding `tabular.ckpt`, as `cadenza train
+/// --agent q` writes it, or `policy.json` and `policy.safetensors`, as `cadenza train --agent
+/// ppo` (or `a2c`, `reinforce`) writes them) and the checksum of the checkpoint, so that a
+/// resumed session refuses a checkpoint that changed since the session started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentSource {
     /// The checkpoint directory.
     pub dir: String,
-    /// FNV-1a 64 of the checkpoint file, in hex.
+    /// FNV-1a 64 of the checkpoint file (of a policy checkpoint: its header then its
+    /// weights), in hex.
     pub checksum: String,
+}
+
+/// The files of a policy-gradient checkpoint (`cadenza_agents::pg::HEADER_FILE` and
+/// `WEIGHTS_FILE`, named here so that a build without the `tch` feature recognises one).
+const PG_HEADER_FILE: &str = "policy.json";
+const PG_WEIGHTS_FILE: &str = "policy.safetensors";
+
+/// The agent a session samples from and adapts (one per session: its size does not matter).
+#[allow(clippy::large_enum_variant)]
+enum SessionAgent {
+    Tabular(TabularAgent),
+    #[cfg(feature = "tch")]
+    Policy(Box<PolicyAdapter>),
+}
+
+/// The checkpoint's bytes (a policy's header then weights) and whether it is a policy.
+fn checkpoint_bytes(dir: &Path) -> Result<(Vec<u8>, bool), SessionError> {
+    let read = |path: std::path::PathBuf| {
+        std::fs::read(&path).map_err(|source| SessionError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    if !dir.join(CHECKPOINT_FILE).is_file() && dir.join(PG_HEADER_FILE).is_file() {
+        let mut bytes = read(dir.join(PG_HEADER_FILE))?;
+        bytes.extend(read(dir.join(PG_WEIGHTS_FILE))?);
+        return Ok((bytes, true));
+    }
+    Ok((read(dir.join(CHECKPOINT_FILE))?, false))
 }
 
 fn fnv1a_hex(bytes: &[u8]) -> String {
@@ -101,11 +141,7 @@ fn fnv1a_hex(bytes: &[u8]) -> String {
 impl AgentSource {
     /// The checkpoint in `dir` (a checkpoint directory), with its current checksum.
     pub fn from_dir(dir: &Path) -> Result<Self, SessionError> {
-        let path = dir.join(CHECKPOINT_FILE);
-        let bytes = std::fs::read(&path).map_err(|source| SessionError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let (bytes, _) = checkpoint_bytes(dir)?;
         let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         Ok(Self {
             dir: dir.display().to_string(),
@@ -113,13 +149,20 @@ impl AgentSource {
         })
     }
 
+    /// Whether the checkpoint is a policy-gradient agent's (else a tabular agent's).
+    pub fn is_policy(&self) -> bool {
+        let dir = Path::new(&self.dir);
+        !dir.join(CHECKPOINT_FILE).is_file() && dir.join(PG_HEADER_FILE).is_file()
+    }
+
     /// Loads the agent, checking the checksum and that it fits `task`.
-    pub fn load(&self, task: &TaskSpec) -> Result<TabularAgent, SessionError> {
-        let path = Path::new(&self.dir).join(CHECKPOINT_FILE);
-        let bytes = std::fs::read(&path).map_err(|source| SessionError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+    fn load(&self, task: &TaskSpec, config: &SessionConfig) -> Result<SessionAgent, SessionError> {
+        let (bytes, policy) = checkpoint_bytes(Path::new(&self.dir))?;
+        let path = Path::new(&self.dir).join(if policy {
+            PG_HEADER_FILE
+        } else {
+            CHECKPOINT_FILE
+        });
         let checksum = fnv1a_hex(&bytes);
         if checksum != self.checksum {
             return Err(config_error(
@@ -130,6 +173,9 @@ impl AgentSource {
                     self.checksum
                 ),
             ));
+        }
+        if policy {
+            return load_policy(Path::new(&self.dir), task, config);
         }
         let agent = tabular::decode_checkpoint(&path, &bytes, None)?;
         if agent.task() != task.name {
@@ -154,8 +200,59 @@ impl AgentSource {
                 ),
             ));
         }
-        Ok(agent)
+        Ok(SessionAgent::Tabular(agent))
     }
+}
+
+/// Adam's learning rate of policy-gradient adaptation per unit of `adapt_rate`.
+#[cfg(feature = "tch")]
+const PG_RATE_PER_ADAPT_RATE: f64 = 0.01;
+
+/// A policy-gradient checkpoint, on the CPU (the networks are small, and the CPU replays the
+/// updates bit for bit), checked against the session's task.
+#[cfg(feature = "tch")]
+fn load_policy(
+    dir: &Path,
+    task: &TaskSpec,
+    config: &SessionConfig,
+) -> Result<SessionAgent, SessionError> {
+    let adapt = AdaptConfig {
+        learning_rate: PG_RATE_PER_ADAPT_RATE * config.adapt_rate,
+        ..AdaptConfig::default()
+    };
+    let policy = PolicyAdapter::load(dir, DeviceChoice::Cpu, adapt)?;
+    let env = ComposeEnv::new(task.clone(), ImprovReward::preset());
+    let (obs_dim, actions) = (
+        env.observation_space().dim(),
+        task.setting.encoding.num_events(),
+    );
+    if policy.obs_dim() != obs_dim || policy.num_actions() != actions {
+        return Err(config_error(
+            "agent",
+            format!(
+                "{}: a policy of {} observations and {} actions, but the session's task has {obs_dim} and {actions} (another task or pitch range?)",
+                dir.display(),
+                policy.obs_dim(),
+                policy.num_actions()
+            ),
+        ));
+    }
+    Ok(SessionAgent::Policy(Box::new(policy)))
+}
+
+#[cfg(not(feature = "tch"))]
+fn load_policy(
+    dir: &Path,
+    _task: &TaskSpec,
+    _config: &SessionConfig,
+) -> Result<SessionAgent, SessionError> {
+    Err(config_error(
+        "agent",
+        format!(
+            "{} holds a policy-gradient agent: this build has no libtorch; rebuild with `--features tch`",
+            dir.display()
+        ),
+    ))
 }
 
 impl Default for SessionConfig {
@@ -220,7 +317,24 @@ impl SessionConfig {
         real("listener_weight", self.listener_weight, 0.0, 100.0, false)?;
         real("adapt_rate", self.adapt_rate, 0.0, 1.0, true)?;
         real("prior_variance", self.prior_variance, 0.0, 100.0, true)?;
-        Ok(())
+        let policy = self.agent.as_ref().is_some_and(AgentSource::is_policy);
+        match (self.adaptation, policy) {
+            (Adaptation::PolicyGradient, false) => Err(config_error(
+                "adaptation",
+                "policy-gradient adapts a policy-gradient agent: start from one (a run of `cadenza train --task improv --agent ppo`)".into(),
+            )),
+            (Adaptation::Preference | Adaptation::QLearning, true) => Err(config_error(
+                "adaptation",
+                format!(
+                    "{}: a policy-gradient agent adapts by policy-gradient, not {}",
+                    self.agent.as_ref().map_or("", |a| a.dir.as_str()),
+                    serde_json::to_string(&self.adaptation)
+                        .unwrap_or_default()
+                        .trim_matches('"')
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -298,7 +412,7 @@ pub struct Feedback {
 pub struct Session {
     config: SessionConfig,
     task: TaskSpec,
-    agent: TabularAgent,
+    agent: SessionAgent,
     env: ComposeEnv<ImprovReward>,
     /// What this listener's reactions add to the agent's Q-values.
     preference: QTable,
@@ -361,8 +475,8 @@ impl Session {
         let num_actions = task.setting.encoding.num_events();
 
         let agent = match &config.agent {
-            Some(source) => source.load(&task)?,
-            None => pretrained_agent(&config, &task)?,
+            Some(source) => source.load(&task, &config)?,
+            None => SessionAgent::Tabular(pretrained_agent(&config, &task)?),
         };
 
         let env = ComposeEnv::new(task.clone(), ImprovReward::preset());
@@ -442,6 +556,19 @@ impl Session {
         let contents = crate::log::read(path)?;
         let (config, calibration) = contents.header(path)?;
         let mut session = Self::build(config, Some(calibration))?;
+        // The policy checksums logged after each round's update, to check the replay against.
+        let logged_checksums: std::collections::HashMap<u64, String> = contents
+            .records
+            .iter()
+            .filter_map(|(_, r)| match r {
+                Record::Model {
+                    round,
+                    agent: Some(sum),
+                    ..
+                } => Some((*round, sum.clone())),
+                _ => None,
+            })
+            .collect();
         for entry in contents.timeline() {
             match entry {
                 crate::log::Entry::Settings(task) => {
@@ -452,8 +579,21 @@ impl Session {
                 }
                 crate::log::Entry::Answered(round, feedback) => {
                     let round = session.rebuild_round(round)?;
+                    let index = round.index;
                     session.pending = Some(round);
                     session.apply(feedback)?;
+                    if let (Some(logged), Some(now)) =
+                        (logged_checksums.get(&index), session.agent_checksum())
+                    {
+                        if *logged != now {
+                            return Err(SessionError::Log {
+                                path: path.display().to_string(),
+                                message: format!(
+                                    "round {index}: replaying the logged updates gave agent weights {now}, the log recorded {logged}"
+                                ),
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -471,9 +611,41 @@ impl Session {
         &self.task
     }
 
-    /// The agent (its Q-table is what [`Adaptation::QLearning`] updates).
-    pub fn agent(&self) -> &TabularAgent {
-        &self.agent
+    /// The tabular agent (its Q-table is what [`Adaptation::QLearning`] updates); `None` for
+    /// a policy-gradient agent.
+    pub fn agent(&self) -> Option<&TabularAgent> {
+        match &self.agent {
+            SessionAgent::Tabular(agent) => Some(agent),
+            #[cfg(feature = "tch")]
+            SessionAgent::Policy(_) => None,
+        }
+    }
+
+    /// The policy-gradient agent (what [`Adaptation::PolicyGradient`] updates); `None` for a
+    /// tabular agent.
+    #[cfg(feature = "tch")]
+    pub fn policy(&self) -> Option<&PolicyAdapter> {
+        match &self.agent {
+            SessionAgent::Policy(policy) => Some(policy),
+            SessionAgent::Tabular(_) => None,
+        }
+    }
+
+    /// Checksum of a policy-gradient agent's weights (FNV-1a 64 of the little-endian `f32`s,
+    /// in hex), as logged after each round; `None` for a tabular agent.
+    pub fn agent_checksum(&self) -> Option<String> {
+        match &self.agent {
+            SessionAgent::Tabular(_) => None,
+            #[cfg(feature = "tch")]
+            SessionAgent::Policy(policy) => {
+                let bytes: Vec<u8> = policy
+                    .parameters()
+                    .iter()
+                    .flat_map(|w| w.to_le_bytes())
+                    .collect();
+                Some(fnv1a_hex(&bytes))
+            }
+        }
     }
 
     /// The round waiting for feedback, if one was proposed.
@@ -544,7 +716,7 @@ impl Session {
         self.obs = vec![0.0; self.env.observation_space().dim()];
         self.logits = vec![0.0; num_actions];
         self.preference = QTable::new(num_actions, 0.0, false);
-        self.agent = agent;
+        self.agent = SessionAgent::Tabular(agent);
         self.task = spec;
         self.pending = None;
     }
@@ -574,16 +746,39 @@ impl Session {
         &self.ratings
     }
 
-    /// One phrase sampled from agent + preference table with the session temperature.
+    /// One phrase sampled from agent + preference table with the session temperature; from
+    /// a policy-gradient agent, from its own distribution (temperature 1, so that its
+    /// updates stay on-policy).
     fn sample_events(&mut self, rng: &mut ChaCha8Rng) -> Result<Vec<Event>, SessionError> {
         let length = self.task.setting.length;
         let mut events = Vec::with_capacity(length);
         self.env.reset_into(None, &mut self.obs)?;
+        let agent = match &mut self.agent {
+            SessionAgent::Tabular(agent) => agent,
+            #[cfg(feature = "tch")]
+            SessionAgent::Policy(policy) => {
+                policy.begin_episode();
+                for _ in 0..length {
+                    let observation = cadenza_agents::Observation {
+                        dense: &self.obs,
+                        state: self.env.discrete_state(),
+                        mask: self.env.action_mask(),
+                    };
+                    let action = policy.act(&observation, 1.0, rng);
+                    if !self.env.action_mask().get(action).copied().unwrap_or(false) {
+                        return Err(SessionError::Feedback("every action is masked out".into()));
+                    }
+                    self.env.step_into(action, &mut self.obs)?;
+                    events.push(action as Event);
+                }
+                return Ok(events);
+            }
+        };
         let inv_t = 1.0 / self.config.temperature;
         for _ in 0..length {
             let state = self.env.discrete_state();
             let mask = self.env.action_mask();
-            let table = self.agent.table();
+            let table = agent.table();
             let row = table.find(state);
             let any_tried =
                 row.is_some_and(|r| (0..mask.len()).any(|a| mask[a] && table.is_tried(r, a)));
@@ -739,12 +934,14 @@ impl Session {
             })?;
         }
         self.apply(feedback)?;
+        let agent = self.agent_checksum();
         if let Some(log) = &mut self.log {
             log.append(&Record::Model {
                 round: index,
                 observations: self.model.observations().len(),
                 weights: self.model.weights().to_vec(),
                 bias: self.model.bias(),
+                agent,
             })?;
         }
         Ok(())
@@ -774,10 +971,18 @@ impl Session {
             .map(|c| self.model.utility(&c.features))
             .collect::<Result<_, _>>()?;
         let mean = utilities.iter().sum::<f64>() / utilities.len() as f64;
-        if self.config.adaptation == Adaptation::QLearning {
-            self.q_updates(&round, &utilities, mean);
-            self.round = round.index + 1;
-            return Ok(());
+        match self.config.adaptation {
+            Adaptation::QLearning => {
+                self.q_updates(&round, &utilities, mean);
+                self.round = round.index + 1;
+                return Ok(());
+            }
+            Adaptation::PolicyGradient => {
+                self.pg_updates(&round, &utilities, mean)?;
+                self.round = round.index + 1;
+                return Ok(());
+            }
+            Adaptation::Preference => {}
         }
         let alpha = self.config.adapt_rate as f32;
         for (candidate, u) in round.candidates.iter().zip(&utilities) {
@@ -803,12 +1008,16 @@ impl Session {
     /// evenly over its steps. The listener part is taken as a Monte-Carlo return so that one
     /// round already reaches the early steps of a phrase, with the low-variance bootstrap
     /// kept for the theory part.
+    #[cfg_attr(not(feature = "tch"), allow(irrefutable_let_patterns))]
     fn q_updates(&mut self, round: &Round, utilities: &[f64], mean: f64) {
-        let gamma = self.agent.config().gamma;
         let alpha = self.config.adapt_rate as f32;
         let spread = self.calibration.theory_std;
         let weight = self.config.listener_weight;
-        let table = self.agent.table_mut();
+        let SessionAgent::Tabular(agent) = &mut self.agent else {
+            return;
+        };
+        let gamma = agent.config().gamma;
+        let table = agent.table_mut();
         // The bootstrap values come from the table as it was before this round, so that the
         // round's own updates are not counted twice.
         let next_values: Vec<Vec<f64>> = round
@@ -834,6 +1043,49 @@ impl Session {
                 table.mark_tried(row, action);
             }
         }
+    }
+
+    /// [`Adaptation::PolicyGradient`]: REINFORCE steps of the policy on every candidate of
+    /// the round (all sampled from the policy as it was), with the per-step reward
+    /// `r_theory(t) + λ · (u − ū) · σ_theory`: the theory floor the agent was trained on plus
+    /// the listener reward of [`Session::q_updates`] (the listener model's utility of the
+    /// whole phrase under the updated model, centred on the round's mean and spread evenly
+    /// over its steps). See [`PolicyAdapter::reinforce_on_episodes`] for the update.
+    #[cfg(feature = "tch")]
+    fn pg_updates(
+        &mut self,
+        round: &Round,
+        utilities: &[f64],
+        mean: f64,
+    ) -> Result<(), SessionError> {
+        let spread = self.calibration.theory_std;
+        let weight = self.config.listener_weight;
+        let mut episodes = Vec::with_capacity(round.candidates.len());
+        for (candidate, u) in round.candidates.iter().zip(utilities) {
+            let bonus = (weight * (u - mean)).clamp(-10.0, 10.0) * spread;
+            let mut episode = pg::Episode::default();
+            self.env.reset_into(None, &mut self.obs)?;
+            for &e in &candidate.events {
+                episode.obs.extend_from_slice(&self.obs);
+                episode.masks.extend_from_slice(self.env.action_mask());
+                episode.actions.push(e as usize);
+                let step = self.env.step_into(e as usize, &mut self.obs)?;
+                episode.rewards.push(step.reward + bonus);
+            }
+            episodes.push(episode);
+        }
+        if let SessionAgent::Policy(policy) = &mut self.agent {
+            policy.reinforce_on_episodes(&episodes)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "tch"))]
+    fn pg_updates(&mut self, _: &Round, _: &[f64], _: f64) -> Result<(), SessionError> {
+        Err(config_error(
+            "adaptation",
+            "policy-gradient adaptation needs a build with `--features tch`".into(),
+        ))
     }
 
     /// Fresh phrases for held-out evaluation, from their own random stream (the session's

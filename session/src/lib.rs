@@ -29,11 +29,13 @@
 //! listener model) over a small JSON API, documented there; `midi_out` (feature `midi-out`)
 //! plays phrases live through a MIDI port.
 //!
-//! The agent is the session's own, pre-trained on the `improv` reward, or a trained tabular
-//! agent loaded from a checkpoint ([`AgentSource`]). It adapts between phrases either through
-//! a preference table added to its Q-values ([`Adaptation::Preference`], the default) or by
-//! Q-updates of its own table on the theory reward plus the listener model's reward
-//! ([`Adaptation::QLearning`]). [`Session::retask`] changes key, progression or tempo
+//! The agent is the session's own, pre-trained on the `improv` reward, or a trained agent
+//! loaded from a checkpoint ([`AgentSource`]): tabular, or (feature `tch`) a policy-gradient
+//! agent. A tabular agent adapts between phrases either through a preference table added to
+//! its Q-values ([`Adaptation::Preference`], the default) or by Q-updates of its own table on
+//! the theory reward plus the listener model's reward ([`Adaptation::QLearning`]); a
+//! policy-gradient agent by REINFORCE steps of its own network on the same reward
+//! ([`Adaptation::PolicyGradient`]). [`Session::retask`] changes key, progression or tempo
 //! between phrases; the change is logged and replayed on resume.
 //!
 //! ```

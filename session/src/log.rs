@@ -72,6 +72,11 @@ pub enum Record {
         weights: Vec<f64>,
         /// Posterior mean of the bias.
         bias: f64,
+        /// Checksum of a policy-gradient agent's weights after the round's update (FNV-1a 64
+        /// of the little-endian `f32`s, in hex): a resumed session checks that replaying the
+        /// logged updates gives the same weights. Absent for tabular agents.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
     },
 }
 

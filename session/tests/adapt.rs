@@ -66,13 +66,13 @@ fn q_updates_move_the_agents_own_table_towards_the_listener() {
     let listener = SimListener::by_name("sim:stepwise", 1).unwrap();
 
     let mut session = Session::new(config(&dir, Adaptation::QLearning), None).unwrap();
-    let table_before = session.agent().table().clone();
+    let table_before = session.agent().unwrap().table().clone();
     let before = policy_utility(&mut session, &listener);
     sim::run(&mut session, &listener, 25, 0).unwrap();
     let after = policy_utility(&mut session, &listener);
 
     // The agent's own table changed (not a side table).
-    let table = session.agent().table();
+    let table = session.agent().unwrap().table();
     let changed = (0..table_before.len())
         .filter(|&r| table.row(r) != table_before.row(r))
         .count();
@@ -86,7 +86,7 @@ fn q_updates_move_the_agents_own_table_towards_the_listener() {
     // The preference mode leaves the agent's table as trained.
     let mut other = Session::new(config(&dir, Adaptation::Preference), None).unwrap();
     sim::run(&mut other, &listener, 3, 0).unwrap();
-    let t = other.agent().table();
+    let t = other.agent().unwrap().table();
     assert!((0..table_before.len()).all(|r| t.row(r) == table_before.row(r)));
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -106,7 +106,10 @@ fn a_resumed_q_learning_session_replays_the_updates_and_checks_the_checkpoint() 
     let (mut resumed, _) = Session::resume(&log).unwrap();
     let report = sim::run(&mut resumed, &listener, 6, 0).unwrap();
     assert_eq!(report.ratings, expected);
-    let (a, b) = (resumed.agent().table(), whole.agent().table());
+    let (a, b) = (
+        resumed.agent().unwrap().table(),
+        whole.agent().unwrap().table(),
+    );
     assert_eq!(a.len(), b.len());
     assert!((0..a.len()).all(|r| a.row(r) == b.row(r)));
 

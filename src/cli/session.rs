@@ -33,7 +33,10 @@ use std::path::{Path, PathBuf};
 ///
 /// --agent DIR starts from a tabular agent trained with `cadenza train --task improv --agent
 /// q --out DIR` (its task is the session's) and adapts its own Q-table to the listener
-/// (--adapt q-learning, the default with --agent).
+/// (--adapt q-learning, the default with --agent). With `--features tch`, DIR may also be a
+/// run of `--agent ppo` (or a2c, reinforce): the candidates are sampled from its policy, and
+/// REINFORCE steps on them move its network towards the listener (--adapt policy-gradient,
+/// the default with such an agent).
 ///
 /// Examples:
 ///   cadenza session --listener sim:bluesy --rounds 40 --seed 1 --json
@@ -130,13 +133,15 @@ struct RunArgs {
     /// `midi-out` feature). An unknown name lists the ports there are.
     #[arg(long, value_name = "NAME", conflicts_with = "listener")]
     midi_out: Option<String>,
-    /// Start from this trained tabular agent (a run directory of `cadenza train --task
-    /// improv --agent q`, or its checkpoint directory) instead of pre-training one.
+    /// Start from this trained agent (a run directory of `cadenza train --task improv --agent
+    /// q`, or ppo/a2c/reinforce with `--features tch`, or its checkpoint directory) instead
+    /// of pre-training one.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["resume", "task_config"])]
     agent: Option<PathBuf>,
     /// How the agent adapts between phrases: preference (a preference table added to its
     /// Q-values) or q-learning (Q-updates of its own table on the theory reward plus the
-    /// listener model's) [default: q-learning with --agent, else preference].
+    /// listener model's) or policy-gradient (REINFORCE steps of a policy-gradient agent)
+    /// [default: policy-gradient or q-learning with --agent, else preference].
     #[arg(long, value_name = "MODE")]
     adapt: Option<String>,
 }
@@ -215,11 +220,13 @@ fn start(args: &RunArgs) -> Result<Session> {
         None => (None, None),
     };
     let adaptation = match args.adapt.as_deref() {
+        None if agent.as_ref().is_some_and(AgentSource::is_policy) => Adaptation::PolicyGradient,
         None if agent.is_some() => Adaptation::QLearning,
         None | Some("preference") => Adaptation::Preference,
         Some("q-learning") => Adaptation::QLearning,
+        Some("policy-gradient") => Adaptation::PolicyGradient,
         Some(other) => {
-            bail!("--adapt '{other}': expected preference or q-learning")
+            bail!("--adapt '{other}': expected preference, q-learning or policy-gradient")
         }
     };
     let task = match &args.task_config {
@@ -249,7 +256,10 @@ fn start(args: &RunArgs) -> Result<Session> {
     Ok(Session::new(config, args.log.as_deref())?)
 }
 
-/// The checkpoint of a trained tabular agent and the task it was trained on, from a run
+/// The policy-gradient agents a session adapts (with the `tch` feature).
+const POLICY_KINDS: &[&str] = &["reinforce", "a2c", "ppo"];
+
+/// The checkpoint of a trained tabular or policy-gradient agent and the task it was trained on, from a run
 /// directory (run.json + checkpoint/) or a bare checkpoint directory (default task).
 fn agent_source(dir: &Path) -> Result<(AgentSource, ImprovConfig)> {
     use super::train::RunInfo;
@@ -262,12 +272,22 @@ fn agent_source(dir: &Path) -> Result<(AgentSource, ImprovConfig)> {
                 info.task
             );
         }
-        if !cadenza_agents::tabular::KINDS.contains(&info.agent.as_str()) {
+        let tabular = cadenza_agents::tabular::KINDS.contains(&info.agent.as_str());
+        let policy = POLICY_KINDS.contains(&info.agent.as_str());
+        if policy && !cfg!(feature = "tch") {
             bail!(
-                "--agent {}: a '{}' agent; sessions adapt tabular agents ({})",
+                "--agent {}: a '{}' agent needs libtorch: rebuild with `--features tch`",
+                dir.display(),
+                info.agent
+            );
+        }
+        if !tabular && !policy {
+            bail!(
+                "--agent {}: a '{}' agent; sessions adapt tabular agents ({}) and policy-gradient agents ({})",
                 dir.display(),
                 info.agent,
-                cadenza_agents::tabular::KINDS.join(", ")
+                cadenza_agents::tabular::KINDS.join(", "),
+                POLICY_KINDS.join(", ")
             );
         }
         let task = match &info.task_config {
@@ -281,7 +301,7 @@ fn agent_source(dir: &Path) -> Result<(AgentSource, ImprovConfig)> {
     };
     let source = AgentSource::from_dir(&checkpoint).with_context(|| {
         format!(
-            "--agent {}: expected a run directory of `cadenza train --task improv --agent q` or its checkpoint directory",
+            "--agent {}: expected a run directory of `cadenza train --task improv --agent q` (or ppo, a2c, reinforce) or its checkpoint directory",
             dir.display()
         )
     })?;

@@ -1,6 +1,7 @@
 //! Policy-gradient agents on libtorch (feature `tch`): REINFORCE with a learned baseline
 //! ([`reinforce`]), A2C ([`a2c`]) and PPO ([`ppo`]); behaviour cloning of a prior from
-//! melodies and KL-controlled fine-tuning from it ([`bc`]).
+//! melodies and KL-controlled fine-tuning from it ([`bc`]); online adaptation of a trained
+//! policy on rewards given from outside, a batch of episodes at a time ([`adapt`]).
 //!
 //! Each algorithm reads top to bottom in its own file (citation, config, agent, rollout,
 //! advantages, update); they share the networks (an MLP actor-critic by default, a GRU for
@@ -31,6 +32,7 @@
 //! [`init_backend`] loads it at run time; where it is absent the agents run on the CPU.
 
 pub mod a2c;
+pub mod adapt;
 pub mod bc;
 mod models;
 mod policy;
@@ -39,6 +41,7 @@ pub mod reinforce;
 mod rollout;
 
 pub use a2c::{A2cAgent, A2cConfig};
+pub use adapt::{AdaptConfig, AdaptStats, Episode, PolicyAdapter};
 pub use bc::{BcAgent, BcConfig};
 pub use models::{ModelConfig, PolicyArch};
 pub use policy::{HEADER_FILE, WEIGHTS_FILE};
