@@ -303,23 +303,7 @@ impl Agent for BcAgent {
         ))
     }
 
-    fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
-        self.policy.act(obs, mode, rng)
-    }
-
-    fn act_batch(
-        &mut self,
-        observations: &[Observation<'_>],
-        mode: ActMode,
-        rngs: &mut [ChaCha8Rng],
-        actions: &mut [usize],
-    ) -> bool {
-        self.policy.act_batch(observations, mode, rngs, actions)
-    }
-
-    fn begin_episode(&mut self) {
-        self.policy.begin_episode();
-    }
+    delegate_acting_to_policy!();
 
     fn save(&self, dir: &Path) -> Result<(), AgentError> {
         policy::save(dir, KIND, &self.policy.net, &self.config)

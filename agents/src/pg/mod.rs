@@ -31,6 +31,30 @@
 //! CUDA: Rust's linker drops `libtorch_cuda.so` (it is not referenced by symbol), so
 //! [`init_backend`] loads it at run time; where it is absent the agents run on the CPU.
 
+/// The [`Agent`](crate::Agent) methods that every policy-gradient agent hands to its
+/// `policy` field: acting one observation or a batch at a time, and starting an episode.
+macro_rules! delegate_acting_to_policy {
+    () => {
+        fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
+            self.policy.act(obs, mode, rng)
+        }
+
+        fn act_batch(
+            &mut self,
+            observations: &[Observation<'_>],
+            mode: ActMode,
+            rngs: &mut [ChaCha8Rng],
+            actions: &mut [usize],
+        ) -> bool {
+            self.policy.act_batch(observations, mode, rngs, actions)
+        }
+
+        fn begin_episode(&mut self) {
+            self.policy.begin_episode();
+        }
+    };
+}
+
 pub mod a2c;
 pub mod adapt;
 pub mod bc;

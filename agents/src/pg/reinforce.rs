@@ -18,7 +18,7 @@ use tch::Device;
 
 use super::models::{ModelConfig, Net};
 use super::policy::{self, Policy};
-use super::rollout::{self, Batch, Rollout, RunState};
+use super::rollout::{self, Rollout, RunState};
 use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
 use cadenza_env::vector::VecEnv;
 
@@ -140,40 +140,14 @@ impl ReinforceAgent {
     // Update: one gradient step on the whole rollout
     // -----------------------------------------------------------------------------------------
     fn update(&mut self, stats: &mut LearnStats) {
-        let cfg = &self.config;
-        let (Some(ro), net) = (self.rollout.as_ref(), &self.policy.net) else {
-            return;
+        let weights = rollout::LossWeights {
+            norm_adv: self.config.norm_adv,
+            ent_coef: self.config.ent_coef,
+            vf_coef: self.config.vf_coef,
+            max_grad_norm: self.config.max_grad_norm,
         };
-        let batch = Batch::new(ro, net.device());
-        let ids: Vec<i64> = if net.is_recurrent() {
-            (0..ro.envs as i64).collect()
-        } else {
-            (0..(ro.steps * ro.envs) as i64).collect()
-        };
-        let ev = rollout::evaluate(net, ro, &batch, &ids);
-        let (logp, entropy) = ev.action_logp_entropy(&batch);
-        let w = ev.gather(&batch.valid);
-        let mut adv = ev.gather(&batch.advantages);
-        if cfg.norm_adv {
-            let mean = rollout::masked_mean(&adv, &w);
-            let var = rollout::masked_mean(&(&adv - &mean).square(), &w);
-            adv = (&adv - mean) / (var.sqrt() + 1e-8);
-        }
-        let pg_loss = rollout::masked_mean(&(-(adv * &logp)), &w);
-        let returns = ev.gather(&batch.returns);
-        let v_loss = rollout::masked_mean(&(&ev.values - &returns).square(), &w) * 0.5;
-        let ent = rollout::masked_mean(&entropy, &w);
-        let loss = &pg_loss - &ent * cfg.ent_coef + &v_loss * cfg.vf_coef;
-        self.opt.zero_grad();
-        loss.backward();
-        self.opt.clip_grad_norm(cfg.max_grad_norm);
-        self.opt.step();
-        for (name, v) in [
-            ("policy_loss", &pg_loss),
-            ("value_loss", &v_loss),
-            ("entropy", &ent),
-        ] {
-            stats.scalars.insert(name.to_string(), v.double_value(&[]));
+        if let Some(ro) = self.rollout.as_ref() {
+            rollout::one_step_update(&self.policy.net, &mut self.opt, ro, &weights, stats);
         }
     }
 }
@@ -226,23 +200,7 @@ impl Agent for ReinforceAgent {
         Ok(stats)
     }
 
-    fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
-        self.policy.act(obs, mode, rng)
-    }
-
-    fn act_batch(
-        &mut self,
-        observations: &[Observation<'_>],
-        mode: ActMode,
-        rngs: &mut [ChaCha8Rng],
-        actions: &mut [usize],
-    ) -> bool {
-        self.policy.act_batch(observations, mode, rngs, actions)
-    }
-
-    fn begin_episode(&mut self) {
-        self.policy.begin_episode();
-    }
+    delegate_acting_to_policy!();
 
     fn save(&self, dir: &Path) -> Result<(), AgentError> {
         policy::save(dir, self.kind(), &self.policy.net, &self.config)

@@ -14,7 +14,7 @@
 use cadenza_env::vector::VecEnv;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 use super::models::{masked_log_softmax, Net};
 use crate::agent::{AgentError, LearnStats, TrainEnv};
@@ -447,6 +447,63 @@ pub(crate) fn evaluate(net: &Net, ro: &Rollout, batch: &Batch, ids: &[i64]) -> E
         logp: masked_log_softmax(&logits, mask.as_ref()),
         values,
         idx,
+    }
+}
+
+/// The loss weights of a one-step policy-gradient update.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LossWeights {
+    /// Normalise the advantages over the rollout.
+    pub norm_adv: bool,
+    /// Weight of the entropy bonus.
+    pub ent_coef: f64,
+    /// Weight of the value loss.
+    pub vf_coef: f64,
+    /// Maximum global gradient norm.
+    pub max_grad_norm: f64,
+}
+
+/// One gradient step on the whole rollout: the policy-gradient loss `−A · log π(a|s)` with
+/// the stored advantages, plus the value loss, minus the entropy bonus. REINFORCE (with
+/// Monte-Carlo advantages) and A2C (with n-step bootstrapped ones) share it; they differ in
+/// how the rollout's advantages were computed.
+pub(crate) fn one_step_update(
+    net: &Net,
+    opt: &mut nn::Optimizer,
+    ro: &Rollout,
+    weights: &LossWeights,
+    stats: &mut LearnStats,
+) {
+    let batch = Batch::new(ro, net.device());
+    let ids: Vec<i64> = if net.is_recurrent() {
+        (0..ro.envs as i64).collect()
+    } else {
+        (0..(ro.steps * ro.envs) as i64).collect()
+    };
+    let ev = evaluate(net, ro, &batch, &ids);
+    let (logp, entropy) = ev.action_logp_entropy(&batch);
+    let w = ev.gather(&batch.valid);
+    let mut adv = ev.gather(&batch.advantages);
+    if weights.norm_adv {
+        let mean = masked_mean(&adv, &w);
+        let var = masked_mean(&(&adv - &mean).square(), &w);
+        adv = (&adv - mean) / (var.sqrt() + 1e-8);
+    }
+    let pg_loss = masked_mean(&(-(adv * &logp)), &w);
+    let returns = ev.gather(&batch.returns);
+    let v_loss = masked_mean(&(&ev.values - &returns).square(), &w) * 0.5;
+    let ent = masked_mean(&entropy, &w);
+    let loss = &pg_loss - &ent * weights.ent_coef + &v_loss * weights.vf_coef;
+    opt.zero_grad();
+    loss.backward();
+    opt.clip_grad_norm(weights.max_grad_norm);
+    opt.step();
+    for (name, v) in [
+        ("policy_loss", &pg_loss),
+        ("value_loss", &v_loss),
+        ("entropy", &ent),
+    ] {
+        stats.scalars.insert(name.to_string(), v.double_value(&[]));
     }
 }
 
