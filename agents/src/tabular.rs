@@ -535,6 +535,21 @@ impl QTable {
 #[inline]
 fn argmax_from(row: &[f32], mask: Option<&[bool]>, start: usize) -> Option<usize> {
     let n = row.len();
+    if mask.is_none() && start < n {
+        // The hot path of unmasked tasks: the maximum in one branch-free pass, then the first
+        // place at or after `start` that holds it (the same choice as the loop below).
+        let max = row
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        if max > f32::NEG_INFINITY {
+            let hit = |v: &f32| *v == max;
+            return row[start..]
+                .iter()
+                .position(hit)
+                .map(|i| start + i)
+                .or_else(|| row[..start].iter().position(hit));
+        }
+    }
     let mut best = None;
     let mut best_value = f32::NEG_INFINITY;
     for k in 0..n {
@@ -1412,6 +1427,23 @@ mod tests {
             assert!(
                 (q - (4.0 + 0.5 * (r + 0.9 * 4.0 - 4.0))).abs() < 1e-6,
                 "{algorithm:?}: {q}"
+            );
+        }
+    }
+
+    #[test]
+    fn unmasked_argmax_picks_the_first_maximum_from_start_cyclically() {
+        // The unmasked fast path against an all-true mask, which takes the general loop.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let all = [true; 38];
+        for _ in 0..2_000 {
+            // Few distinct values, so that ties are common.
+            let row: Vec<f32> = (0..38).map(|_| (rng.next_u32() % 4) as f32).collect();
+            let start = (rng.next_u32() % 38) as usize;
+            assert_eq!(
+                argmax_from(&row, None, start),
+                argmax_from(&row, Some(&all), start),
+                "{row:?} from {start}"
             );
         }
     }
