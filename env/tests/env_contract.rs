@@ -140,6 +140,7 @@ fn threaded_vector_env_matches_one_thread_exactly() {
     for (n, threads) in [(1024usize, 2usize), (100, 3), (3, 4)] {
         let mut one = VecEnv::new((0..n).map(|_| rl_tuner()).collect(), 1).unwrap();
         let mut many = VecEnv::new((0..n).map(|_| rl_tuner()).collect(), threads).unwrap();
+        many.set_adaptive_threads(false);
         one.reset(Some(3)).unwrap();
         many.reset(Some(3)).unwrap();
         for t in 0..70usize {
@@ -169,6 +170,8 @@ fn vector_env_matches_single_envs_with_next_step_autoreset() {
     for threads in [1, 2] {
         let n = 5;
         let mut venv = VecEnv::new((0..n).map(|_| rl_tuner()).collect(), threads).unwrap();
+        // Adaptive (the default): its first steps alternate between the threads and the
+        // calling thread; every step, either way, must agree with the single envs.
         let mut singles: Vec<_> = (0..n).map(|_| rl_tuner()).collect();
         venv.reset(Some(10)).unwrap();
         let dim = venv.obs_dim();
