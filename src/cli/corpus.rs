@@ -116,10 +116,35 @@ fn read(
     Ok(set)
 }
 
+/// The melodies of `set` (read from `input`) as behaviour-cloning tunes, each with its bar
+/// length: from the processed corpus when `input` is one, else from the MIDI file's meter,
+/// else the task's.
+#[cfg(feature = "tch")]
+pub fn tunes_of(
+    set: &super::melodies::MelodySet,
+    input: &Path,
+    task: &cadenza_env::TaskSpec,
+) -> Result<Vec<cadenza_agents::pg::bc::Tune>> {
+    let bars = processed_bar_lengths(input)?;
+    Ok(set
+        .melodies
+        .iter()
+        .enumerate()
+        .map(|(i, m)| cadenza_agents::pg::bc::Tune {
+            events: m.events.clone(),
+            steps_per_bar: match (&bars, &m.midi) {
+                (Some(bars), _) => bars[i],
+                (None, Some(info)) => info.steps_per_bar(),
+                (None, None) => task.setting.steps_per_bar(),
+            },
+        })
+        .collect())
+}
+
 /// The bar length of each melody of a processed corpus (`cadenza corpus import`), in the
 /// order the melody reader returns them; `None` when `input` is not a processed corpus file.
 #[cfg(feature = "tch")]
-pub fn processed_bar_lengths(input: &Path) -> Result<Option<Vec<usize>>> {
+fn processed_bar_lengths(input: &Path) -> Result<Option<Vec<usize>>> {
     if !input.is_file() {
         return Ok(None);
     }
@@ -427,7 +452,7 @@ fn eval(args: EvalArgs) -> Result<()> {
 /// `eval` of a policy directory: the network as a next-event model of the melodies.
 #[cfg(feature = "tch")]
 fn eval_policy(args: &EvalArgs) -> Result<()> {
-    use cadenza_agents::pg::bc::{self, Tune};
+    use cadenza_agents::pg::bc;
     let mut text = String::new();
     let task = cadenza_env::TaskSpec::rl_tuner();
     let set = read(
@@ -440,20 +465,7 @@ fn eval_policy(args: &EvalArgs) -> Result<()> {
         task.setting.encoding,
         &format!("the policy {}", args.model.display()),
     )?;
-    let bars = processed_bar_lengths(&args.input)?;
-    let tunes: Vec<Tune> = set
-        .melodies
-        .iter()
-        .enumerate()
-        .map(|(i, m)| Tune {
-            events: m.events.clone(),
-            steps_per_bar: match (&bars, &m.midi) {
-                (Some(bars), _) => bars[i],
-                (None, Some(info)) => info.steps_per_bar(),
-                (None, None) => task.setting.steps_per_bar(),
-            },
-        })
-        .collect();
+    let tunes = tunes_of(&set, &args.input, &task)?;
     let report = bc::score_checkpoint(
         &args.model,
         &task,

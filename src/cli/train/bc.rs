@@ -127,7 +127,6 @@ pub fn read_tunes(
     Vec<crate::cli::melodies::Skipped>,
 )> {
     use crate::cli::melodies::{read_melodies, ReadOptions, Transpose};
-    use cadenza_agents::pg::bc::Tune;
     let options = ReadOptions {
         encoding: Some(task.setting.encoding),
         transpose: Transpose::Auto,
@@ -136,20 +135,7 @@ pub fn read_tunes(
     let set = read_melodies(input, &options)?;
     set.warn_skipped();
     set.require_encoding(task.setting.encoding, &format!("task '{}'", task.name))?;
-    let bars = crate::cli::corpus::processed_bar_lengths(input)?;
-    let tunes = set
-        .melodies
-        .iter()
-        .enumerate()
-        .map(|(i, m)| Tune {
-            events: m.events.clone(),
-            steps_per_bar: match (&bars, &m.midi) {
-                (Some(bars), _) => bars[i],
-                (None, Some(info)) => info.steps_per_bar(),
-                (None, None) => task.setting.steps_per_bar(),
-            },
-        })
-        .collect();
+    let tunes = crate::cli::corpus::tunes_of(&set, input, task)?;
     Ok((tunes, set.skipped))
 }
 
