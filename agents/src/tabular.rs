@@ -9,10 +9,13 @@
 //! sparse [`QTable`], the agent with its rollout-and-update loop ([`Agent::learn`]), acting
 //! ([`Agent::act`]), and checkpoints.
 //!
-//! The state is [`Environment::discrete_state`]: for the `rl-tuner` task the last two events
-//! and the step index (at most 38² · 32 = 46,208 states; with three events, 5 million steps
-//! visit a million states about five times each, and both the learned return and the speed
-//! suffer: greedy return 98 against 114, 3.0 against 4.2 million steps per second). Rows of the table are created on first visit. The inner loop steps each
+//! The state is [`Environment::discrete_state`]: for the `rl-tuner` task the last two events,
+//! the step index and the melodic context (the distinct pitches of the motif window, capped
+//! at 3, and the direction of a pending leap), about 100,000 states visited in 5 million
+//! steps. A third event of history instead would visit a million states about five times
+//! each, and both the learned return and the speed suffer. The context costs far less: it
+//! is what RL Tuner's motif and leap terms remember, and without it they look like noise to
+//! the agent. Rows of the table are created on first visit. The inner loop steps each
 //! sub-env of the vector env in turn through `step_into` with a reused observation buffer, does
 //! one hash lookup per step (the current row is carried over from the previous step) and
 //! allocates nothing, so that training runs at millions of steps per second on one core.
@@ -1053,8 +1056,9 @@ impl Agent for TabularAgent {
 pub const CHECKPOINT_FILE: &str = "tabular.ckpt";
 /// The `format` field of tabular checkpoints.
 pub const FORMAT: &str = "cadenza-tabular";
-/// The current checkpoint version.
-pub const VERSION: u32 = 1;
+/// The current checkpoint version. Version 2: `rl-tuner`'s compact state gained the melodic
+/// context, so a version-1 table's rows belong to other states.
+pub const VERSION: u32 = 2;
 
 /// The checkpoint header: one line of JSON, followed by the table in binary (see
 /// [`TableLayout`]) and an 8-byte FNV-1a checksum of that binary part.
@@ -1230,7 +1234,10 @@ fn parse_header<'a>(
     if version != VERSION as u64 {
         return Err(checkpoint_error(
             path,
-            format!("version {version} is not supported (this build reads version {VERSION})"),
+            format!(
+                "version {version} is not supported (this build reads version {VERSION}; \
+                 version 2 changed the compact state, so retrain the agent)"
+            ),
         ));
     }
     let header: CheckpointHeader = serde_json::from_value(value)

@@ -213,6 +213,7 @@ impl ImprovConfig {
                 progress: true,
             },
             state_history: 2,
+            state_melodic_context: false,
             tempo_qpm: tempo.bpm(),
             meter: (meter.numerator(), meter.denominator()),
             key_signature,

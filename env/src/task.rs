@@ -60,10 +60,17 @@ pub struct TaskSpec {
     pub setting: Setting,
     /// What the observation holds.
     pub layout: ObservationLayout,
-    /// How many recent events the compact discrete state keeps (at most 5). `rl-tuner` keeps
+    /// How many recent events the compact discrete state keeps (at most 4). `rl-tuner` keeps
     /// two: with the step index that is few enough states for a tabular agent to visit each
     /// often within a few million steps.
     pub state_history: usize,
+    /// Whether the compact state also holds the melodic context that RL Tuner-style rewards
+    /// remember beyond the last events: the number of distinct pitches among the last seven
+    /// events (capped at 3: an eighth event makes a motif with three) and the direction of a
+    /// pending leap (a leap of a fifth or more not yet answered by a step back past its
+    /// origin or a leap the other way). `rl-tuner` keeps it: it multiplies the visited
+    /// states by about 4 and lets a tabular agent learn the motif and leap terms.
+    pub state_melodic_context: bool,
     /// Tempo in quarter notes per minute (for MIDI and playback).
     pub tempo_qpm: f64,
     /// Time signature (numerator, denominator).
@@ -94,6 +101,7 @@ impl TaskSpec {
                 progress: false,
             },
             state_history: 2,
+            state_melodic_context: true,
             tempo_qpm: 120.0,
             meter: (4, 4),
             key_signature: (0, false),

@@ -986,6 +986,19 @@ impl Default for RlTunerReward {
 }
 
 impl RlTunerReward {
+    /// The leap detector's pending leap: +1 after a leap up not yet resolved, −1 after a
+    /// leap down, 0 when none is pending. The next pitch earns the resolution bonus or the
+    /// doubled-leap penalty only while one is pending.
+    pub fn pending_leap(&self) -> i8 {
+        self.tracker.direction
+    }
+
+    /// The distinct pitches among the last seven events of the composition: with three, any
+    /// next event ends a motif; with two, a new pitch does.
+    pub fn motif_window_pitches(&self) -> u32 {
+        self.tracker.window_pitches
+    }
+
     /// A reward with the given constants, checked by [`RlTunerConfig::validate`].
     pub fn new(config: RlTunerConfig) -> Result<Self, RlTunerError> {
         config.validate()?;

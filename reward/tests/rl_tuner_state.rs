@@ -1,0 +1,85 @@
+//! The `rl-tuner` task's compact state holds the melodic context that RL Tuner's reward
+//! remembers (the motif window's distinct pitches and the pending leap). The environment
+//! follows it from the melody alone, so that a tabular agent acts the same under any reward;
+//! these tests hold it to the reward's own detectors on random and leap-heavy melodies.
+
+use cadenza_env::{ComposeEnv, Environment, TaskSpec};
+use cadenza_reward::rl_tuner::RlTunerReward;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Bits 32..34 of the state: distinct pitches, capped at 3; bits 34..36: leap direction + 1.
+fn context(state: u64) -> (u32, i8) {
+    (((state >> 32) & 3) as u32, ((state >> 34) & 3) as i8 - 1)
+}
+
+fn check_episodes(mut pick: impl FnMut(&mut ChaCha8Rng, usize) -> usize, episodes: usize) {
+    let mut env = ComposeEnv::new(TaskSpec::rl_tuner(), RlTunerReward::default());
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut pending = 0;
+    for episode in 0..episodes {
+        env.reset(Some(episode as u64)).unwrap();
+        assert_eq!(context(env.discrete_state()), (0, 0));
+        for step in 0..32 {
+            let action = pick(&mut rng, step);
+            env.step(action).unwrap();
+            let (pitches, direction) = context(env.discrete_state());
+            let reward = env.reward();
+            assert_eq!(
+                pitches,
+                reward.motif_window_pitches().min(3),
+                "episode {episode} step {step}: distinct pitches of {:?}",
+                env.melody()
+            );
+            assert_eq!(
+                direction,
+                reward.pending_leap(),
+                "episode {episode} step {step}: pending leap of {:?}",
+                env.melody()
+            );
+            pending += usize::from(direction != 0);
+        }
+    }
+    assert!(
+        pending > 100,
+        "the melodies leave leaps pending ({pending} steps)"
+    );
+}
+
+#[test]
+fn context_follows_the_reward_on_random_melodies() {
+    check_episodes(|rng, _| rng.random_range(0..38), 300);
+}
+
+#[test]
+fn context_follows_the_reward_on_leaping_melodies() {
+    // Few rests and holds, large intervals: leaps, doubled leaps and resolutions.
+    check_episodes(
+        |rng, _| {
+            if rng.random_bool(0.15) {
+                rng.random_range(0..2)
+            } else {
+                [2, 9, 14, 21, 26, 33, 37][rng.random_range(0..7)]
+            }
+        },
+        300,
+    );
+}
+
+#[test]
+fn improv_keeps_no_melodic_context() {
+    let mut env = ComposeEnv::new(
+        TaskSpec::by_name("improv", None).unwrap(),
+        cadenza_env::ZeroReward,
+    );
+    env.reset(Some(0)).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for _ in 0..32 {
+        let allowed: Vec<usize> = (0..env.action_space().n)
+            .filter(|&a| env.action_mask()[a])
+            .collect();
+        env.step(allowed[rng.random_range(0..allowed.len())])
+            .unwrap();
+        assert_eq!((env.discrete_state() >> 32) & 0xff, 0);
+    }
+}
