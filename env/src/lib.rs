@@ -45,4 +45,4 @@ pub use env::{EnvError, Environment, Info, Step, Transition};
 pub use reward::{ChordFrame, InScaleReward, Reward, Setting, StepContext, ZeroReward};
 pub use space::{BoxSpace, Discrete};
 pub use task::{TaskError, TaskSpec, TASK_NAMES};
-pub use vector::VecEnv;
+pub use vector::{ThreadMode, VecEnv};

@@ -8,22 +8,30 @@
 //! (on a busy machine) never makes the caller wait: it waits only for parts a worker has
 //! actually started.
 //!
+//! The parts are dealt into one contiguous *lane* per thread, and each thread claims from its
+//! own lane first and from the others only when its own is empty. So from one job to the next
+//! the same thread runs the same parts: an environment's state stays in the cache of the core
+//! that stepped it last. Claiming from one shared counter instead would move every env between
+//! cores from step to step, and fetching its cache lines from the other core costs more than
+//! the step itself.
+//!
 //! Everything on the per-job path is a lock-free atomic: one counter hands out parts (a
 //! `fetch_add`), one counts the parts workers finished. A lock there costs more than the
 //! parts themselves once two cores contend for it.
 //!
 //! The protocol, for one job:
-//! 1. The caller stores the job, then opens the claims by storing `CLOSED - parts` into
-//!    `next` (release), then bumps `generation` to wake the workers.
-//! 2. Anyone claims a part by `next.fetch_add(1)`: a value `v < CLOSED` is part
-//!    `CLOSED - 1 - v` of the open job (so a claim needs no other shared state to be
-//!    checked); `v >= CLOSED` means nothing is left. Only *after* a successful claim does a
-//!    worker read the job, so it always reads the job its claim belongs to (the claim
-//!    synchronises with the store that opened it).
-//! 3. When the caller finds no part left, it closes the claims (`next.swap(CLOSED)`): the
-//!    value it swaps out says how many parts were claimed in all, so it knows how many the
-//!    workers hold, and it waits until `done` reaches that many before returning, after which
-//!    the job (a borrow of the caller's stack) is never touched again.
+//! 1. The caller stores the job, then opens the claims by storing `CLOSED - len` into each
+//!    lane's `next` (release), then bumps `generation` to wake the workers.
+//! 2. Anyone claims a part of lane `l` by `next[l].fetch_add(1)`: a value `v < CLOSED` is
+//!    part `start(l) + CLOSED - 1 - v` of the open job (so a claim needs no other shared
+//!    state to be checked); `v >= CLOSED` means nothing is left there. Only *after* a
+//!    successful claim does a worker read the job, so it always reads the job its claim
+//!    belongs to (the claim synchronises with the store that opened it).
+//! 3. When the caller finds no part left in any lane, it closes the claims
+//!    (`next[l].swap(CLOSED)` for each lane): the values it swaps out say how many parts were
+//!    claimed in all, so it knows how many the workers hold, and it waits until `done`
+//!    reaches that many before returning, after which the job (a borrow of the caller's
+//!    stack) is never touched again.
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -38,17 +46,41 @@ type Job = dyn Fn(usize) + Sync;
 /// workers never wrap around.
 const CLOSED: usize = usize::MAX / 2;
 
-struct Shared {
-    /// Bumped once per job; workers watch it.
-    generation: AtomicUsize,
-    /// `CLOSED - 1 - next` is the next part to hand out; `CLOSED` or more: none.
+/// A lane's claim counter, alone in its cache line: the threads claim from their own lanes
+/// without writing to each other's lines.
+#[repr(align(128))]
+struct Lane {
+    /// `CLOSED - 1 - next` is the next part of the lane to hand out; `CLOSED` or more: none.
     next: AtomicUsize,
-    /// Parts finished by workers in the current job.
-    done: AtomicUsize,
-    stop: AtomicBool,
+}
+
+/// A value alone in its cache line (128 bytes: adjacent-line prefetchers fetch pairs).
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// What is written once per job and read by every claim, in one line of its own.
+struct JobSlot {
     /// The current job: written by the caller only while the claims are closed and no worker
     /// holds a claim; read by a worker only while it holds one.
     job: UnsafeCell<Option<&'static Job>>,
+    /// The current job's parts per lane (the last lanes may hold one fewer) and in all.
+    lane_len: AtomicUsize,
+    parts: AtomicUsize,
+}
+
+/// Every field that one thread writes while another reads it sits in a cache line of its
+/// own: with a line shared, each write would move it between the cores, and a job of a
+/// few microseconds has no time for that.
+struct Shared {
+    /// Bumped once per job; workers watch it.
+    generation: Padded<AtomicUsize>,
+    stop: AtomicBool,
+    /// One lane per thread; lane 0 is the caller's.
+    lanes: Box<[Lane]>,
+    slot: Padded<JobSlot>,
+    /// Parts finished by workers in the current job (each worker adds its count once, when
+    /// it finds nothing left to claim).
+    done: Padded<AtomicUsize>,
 }
 
 // SAFETY: `job` is written and read only as the protocol in the module docs allows: writes
@@ -57,16 +89,37 @@ struct Shared {
 unsafe impl Sync for Shared {}
 
 impl Shared {
-    /// Claims one part of the open job, if any is left.
-    fn claim(&self) -> Option<(&'static Job, usize)> {
-        let value = self.next.fetch_add(1, Ordering::AcqRel);
+    /// The first part of lane `lane` and its number of parts, for `parts` parts in all.
+    fn lane_range(&self, lane: usize, parts: usize, lane_len: usize) -> (usize, usize) {
+        let start = (lane * lane_len).min(parts);
+        (start, (parts - start).min(lane_len))
+    }
+
+    /// Claims one part of the open job from lane `lane`, if any is left there.
+    fn claim_in(&self, lane: usize) -> Option<(&'static Job, usize)> {
+        let next = &self.lanes[lane].next;
+        // A look before the claim: an empty lane stays in the other core's cache unwritten.
+        if next.load(Ordering::Relaxed) >= CLOSED {
+            return None;
+        }
+        let value = next.fetch_add(1, Ordering::AcqRel);
         if value >= CLOSED {
             return None;
         }
-        // SAFETY: a claim below CLOSED was handed out by the open job, whose store into
-        // `job` happened-before the store that opened the claims (see the module docs).
-        let job = unsafe { (*self.job.get())? };
-        Some((job, CLOSED - 1 - value))
+        // SAFETY: a claim below CLOSED was handed out by the open job, whose stores into
+        // `job`, `lane_len` and `parts` happened-before the store that opened the claims
+        // (see the module docs).
+        let job = unsafe { (*self.slot.0.job.get())? };
+        let parts = self.slot.0.parts.load(Ordering::Relaxed);
+        let lane_len = self.slot.0.lane_len.load(Ordering::Relaxed);
+        let (start, _) = self.lane_range(lane, parts, lane_len);
+        Some((job, start + CLOSED - 1 - value))
+    }
+
+    /// Claims one part, from lane `own` first and then from the others in turn.
+    fn claim(&self, own: usize) -> Option<(&'static Job, usize)> {
+        let lanes = self.lanes.len();
+        (0..lanes).find_map(|offset| self.claim_in((own + offset) % lanes))
     }
 }
 
@@ -84,19 +137,28 @@ const NAP: Duration = Duration::from_micros(50);
 impl SpinPool {
     /// A pool for `threads` threads in all (the caller included).
     pub(crate) fn new(threads: usize) -> std::io::Result<Self> {
+        let threads = threads.max(1);
         let shared = Arc::new(Shared {
-            generation: AtomicUsize::new(0),
-            next: AtomicUsize::new(CLOSED),
-            done: AtomicUsize::new(0),
+            generation: Padded(AtomicUsize::new(0)),
             stop: AtomicBool::new(false),
-            job: UnsafeCell::new(None),
+            lanes: (0..threads)
+                .map(|_| Lane {
+                    next: AtomicUsize::new(CLOSED),
+                })
+                .collect(),
+            slot: Padded(JobSlot {
+                job: UnsafeCell::new(None),
+                lane_len: AtomicUsize::new(0),
+                parts: AtomicUsize::new(0),
+            }),
+            done: Padded(AtomicUsize::new(0)),
         });
         let mut workers = Vec::new();
         for index in 1..threads {
             let shared = Arc::clone(&shared);
             let handle = std::thread::Builder::new()
                 .name(format!("cadenza-vecenv-{index}"))
-                .spawn(move || worker(&shared))?;
+                .spawn(move || worker(&shared, index))?;
             workers.push(handle);
         }
         Ok(Self { shared, workers })
@@ -112,13 +174,19 @@ impl SpinPool {
         let job_static: &'static Job =
             unsafe { std::mem::transmute::<&'a (dyn Fn(usize) + Sync + 'a), &'static Job>(job) };
         let shared = &*self.shared;
-        shared.done.store(0, Ordering::Relaxed);
+        shared.done.0.store(0, Ordering::Relaxed);
         // SAFETY: claims are closed and every claimed part of the previous job is done, so
         // no worker reads `job` now.
-        unsafe { *shared.job.get() = Some(job_static) };
+        unsafe { *shared.slot.0.job.get() = Some(job_static) };
         let parts = parts.min(CLOSED);
-        shared.next.store(CLOSED - parts, Ordering::Release);
-        shared.generation.fetch_add(1, Ordering::Release);
+        let lane_len = parts.div_ceil(shared.lanes.len());
+        shared.slot.0.parts.store(parts, Ordering::Relaxed);
+        shared.slot.0.lane_len.store(lane_len, Ordering::Relaxed);
+        for (lane, slot) in shared.lanes.iter().enumerate() {
+            let (_, len) = shared.lane_range(lane, parts, lane_len);
+            slot.next.store(CLOSED - len, Ordering::Release);
+        }
+        shared.generation.0.fetch_add(1, Ordering::Release);
 
         /// Closes the claims and waits for the workers' parts, also when a part of the
         /// caller's panics.
@@ -129,11 +197,18 @@ impl SpinPool {
         }
         impl Drop for Finish<'_> {
             fn drop(&mut self) {
-                let left = self.shared.next.swap(CLOSED, Ordering::AcqRel);
-                let handed_out = left.min(CLOSED) - (CLOSED - self.parts);
+                let shared = self.shared;
+                let lane_len = self.parts.div_ceil(shared.lanes.len());
+                let handed_out: usize = (0..shared.lanes.len())
+                    .map(|lane| {
+                        let left = shared.lanes[lane].next.swap(CLOSED, Ordering::AcqRel);
+                        let (_, len) = shared.lane_range(lane, self.parts, lane_len);
+                        left.min(CLOSED) - (CLOSED - len)
+                    })
+                    .sum();
                 let theirs = handed_out - self.mine;
                 let start = Instant::now();
-                while self.shared.done.load(Ordering::Acquire) < theirs {
+                while self.shared.done.0.load(Ordering::Acquire) < theirs {
                     if start.elapsed() < SPIN_FOR {
                         std::hint::spin_loop();
                     } else {
@@ -147,7 +222,7 @@ impl SpinPool {
             parts,
             mine: 0,
         };
-        while let Some((job, part)) = shared.claim() {
+        while let Some((job, part)) = shared.claim(0) {
             finish.mine += 1;
             job(part);
         }
@@ -155,7 +230,8 @@ impl SpinPool {
     }
 }
 
-fn worker(shared: &Shared) {
+/// Worker `lane` (1-based: lane 0 is the caller's).
+fn worker(shared: &Shared, lane: usize) {
     let mut seen = 0usize;
     loop {
         let start = Instant::now();
@@ -164,7 +240,7 @@ fn worker(shared: &Shared) {
             if shared.stop.load(Ordering::Acquire) {
                 return;
             }
-            let generation = shared.generation.load(Ordering::Acquire);
+            let generation = shared.generation.0.load(Ordering::Acquire);
             if generation != seen {
                 seen = generation;
                 break;
@@ -176,10 +252,14 @@ fn worker(shared: &Shared) {
                 std::hint::spin_loop();
             }
         }
-        while let Some((job, part)) = shared.claim() {
+        let mut finished = 0;
+        while let Some((job, part)) = shared.claim(lane) {
             // A panicking part must still count as done, or the caller would wait forever.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(part)));
-            shared.done.fetch_add(1, Ordering::Release);
+            finished += 1;
+        }
+        if finished > 0 {
+            shared.done.0.fetch_add(finished, Ordering::Release);
         }
     }
 }

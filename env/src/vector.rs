@@ -7,10 +7,14 @@
 //!   false and the first observation of the new episode;
 //! - `reset_mask` resets only the chosen sub-envs.
 //!
-//! With `threads > 1` the sub-envs are split into one contiguous chunk per thread. A step of
-//! 64 cheap envs takes microseconds, less than a general-purpose pool needs to wake its
-//! threads, so the chunks run on a few dedicated workers that spin briefly between steps
-//! (see `spin_pool`). Threads are opt-in: for few sub-envs one thread is faster.
+//! With `threads > 1` the sub-envs are split into contiguous parts, and the parts into one
+//! lane per thread, so that each thread steps the same sub-envs from one step to the next
+//! and their state stays in its core's cache. A step of 64 cheap envs takes microseconds,
+//! less than a general-purpose pool needs to wake its threads, so the parts run on a few
+//! dedicated workers that spin briefly between steps (see `spin_pool`). The parts stage their
+//! rewards and flags in cache-line-aligned blocks that the calling thread gathers, so that
+//! no two cores write the same cache line. Whether the threads pay is decided step by step
+//! from timings ([`ThreadMode::Adaptive`]).
 
 use crate::env::{EnvError, Environment};
 use crate::spin_pool::SpinPool;
@@ -70,8 +74,29 @@ pub struct VecEnv<E> {
     needs_reset: Vec<bool>,
     pool: Option<SpinPool>,
     threads: usize,
+    /// Sub-envs per part of a threaded step.
+    chunk: usize,
+    /// Whether `blocks` hold the current results (nothing but a threaded step has changed
+    /// the flat buffers since the last gather), so a threaded step need not reload them.
+    slots_fresh: bool,
+    /// Where the parts of a threaded step stage their results: one slot per block of up to
+    /// `STAGE` sub-envs.
+    blocks: Vec<BlockResults>,
     first_error: Mutex<Option<VecEnvError>>,
     chooser: ThreadChooser,
+}
+
+/// How a vector env with worker threads uses them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ThreadMode {
+    /// Each step goes to the threads or stays on the calling thread, whichever has been
+    /// faster lately.
+    #[default]
+    Adaptive,
+    /// Every step uses the threads.
+    Always,
+    /// Every step runs on the calling thread.
+    Never,
 }
 
 /// Decides, step by step, whether the worker threads pay: it times the steps taken each way
@@ -81,8 +106,7 @@ pub struct VecEnv<E> {
 /// ones, gain nearly 2x from two threads. Both ways give exactly the same buffers.
 #[derive(Debug, Default)]
 struct ThreadChooser {
-    /// Use the threads on every step, whatever the timings say.
-    always: bool,
+    mode: ThreadMode,
     /// Typical nanoseconds of a step (a slowly rising lower envelope of the timings): serial,
     /// then threaded (0 = no sample yet).
     average_ns: [f64; 2],
@@ -97,8 +121,10 @@ impl ThreadChooser {
 
     fn use_threads(&mut self) -> bool {
         self.steps += 1;
-        if self.always {
-            return true;
+        match self.mode {
+            ThreadMode::Always => return true,
+            ThreadMode::Never => return false,
+            ThreadMode::Adaptive => {}
         }
         if self.steps <= Self::WARM_UP {
             return self.steps.is_multiple_of(2);
@@ -128,11 +154,8 @@ impl ThreadChooser {
 struct SharedBuffers<E> {
     envs: *mut E,
     observations: *mut f32,
-    rewards: *mut f64,
-    terminated: *mut bool,
-    truncated: *mut bool,
     masks: *mut bool,
-    needs_reset: *mut bool,
+    blocks: *mut BlockResults,
 }
 
 // SAFETY: the pointers are only dereferenced at disjoint indices by the parts of one job,
@@ -152,6 +175,46 @@ impl<E> std::fmt::Debug for VecEnv<E> {
 
 /// Envs whose one- and eight-byte results a worker stages before writing them out.
 const STAGE: usize = 64;
+
+/// The results of one block of up to [`STAGE`] sub-envs, staged during a threaded step.
+///
+/// The rewards and flags of neighbouring sub-envs share cache lines: 64 sub-envs' `terminated`
+/// flags are one line. Written in place from two cores, such a line moves between the cores
+/// on every write, and with cheap envs those moves cost more than the steps. Each block
+/// writes its own cache-line-aligned slot instead; the calling thread gathers the slots into
+/// the flat buffers once the step is done.
+#[derive(Clone, Copy)]
+#[repr(C, align(128))]
+struct BlockResults {
+    rewards: [f64; STAGE],
+    /// Bit 0: terminated, bit 1: truncated, bit 2: needs a reset.
+    flags: [u8; STAGE],
+}
+
+impl BlockResults {
+    const EMPTY: Self = Self {
+        rewards: [0.0; STAGE],
+        flags: [0; STAGE],
+    };
+}
+
+const TERMINATED: u8 = 1;
+const TRUNCATED: u8 = 2;
+const NEEDS_RESET: u8 = 4;
+
+/// A sub-env's three flags in one byte.
+#[inline]
+fn pack_flags(terminated: bool, truncated: bool, needs_reset: bool) -> u8 {
+    (u8::from(terminated) * TERMINATED)
+        | (u8::from(truncated) * TRUNCATED)
+        | (u8::from(needs_reset) * NEEDS_RESET)
+}
+
+/// Sub-envs per part of a threaded step: several parts per thread, so that a busy or late
+/// worker leaves little to wait for.
+fn chunk_size(num_envs: usize, threads: usize) -> usize {
+    num_envs.div_ceil(threads * 4).max(1)
+}
 
 /// Steps or resets one sub-env, writing its slice of every buffer.
 #[allow(clippy::too_many_arguments)]
@@ -204,6 +267,8 @@ impl<E: Environment> VecEnv<E> {
             None
         };
         let n = envs.len();
+        let chunk = chunk_size(n, threads);
+        let num_blocks = n.div_ceil(chunk) * chunk.div_ceil(STAGE);
         Ok(Self {
             envs,
             obs_dim,
@@ -216,6 +281,13 @@ impl<E: Environment> VecEnv<E> {
             needs_reset: vec![false; n],
             pool,
             threads,
+            chunk,
+            slots_fresh: false,
+            blocks: if threads > 1 {
+                vec![BlockResults::EMPTY; num_blocks]
+            } else {
+                Vec::new()
+            },
             first_error: Mutex::new(None),
             chooser: ThreadChooser::default(),
         })
@@ -280,6 +352,7 @@ impl<E: Environment> VecEnv<E> {
     /// Resets the sub-envs whose flag is set; sub-env `i` gets `seed + i`.
     pub fn reset_mask(&mut self, which: &[bool], seed: Option<u64>) -> Result<(), VecEnvError> {
         self.check_len("reset mask", which.len(), self.envs.len())?;
+        self.slots_fresh = false;
         for (index, env) in self.envs.iter_mut().enumerate() {
             if !which[index] {
                 continue;
@@ -314,10 +387,10 @@ impl<E: Environment> VecEnv<E> {
         }
     }
 
-    /// With `false`, every step uses the worker threads (when there are any) instead of only
-    /// the steps where they have been faster: for tests and measurements of the threaded path.
-    pub fn set_adaptive_threads(&mut self, adaptive: bool) {
-        self.chooser.always = !adaptive;
+    /// How steps use the worker threads (when there are any): [`ThreadMode::Adaptive`] by
+    /// default; the others are for tests and measurements of one path.
+    pub fn set_thread_mode(&mut self, mode: ThreadMode) {
+        self.chooser.mode = mode;
     }
 
     /// Steps every sub-env with its action (autoresetting those whose episode ended). With
@@ -329,10 +402,35 @@ impl<E: Environment> VecEnv<E> {
             return self.step_on(false, actions);
         }
         let threads = self.chooser.use_threads();
+        if self.chooser.mode != ThreadMode::Adaptive {
+            return self.step_on(threads, actions);
+        }
         let start = std::time::Instant::now();
         let result = self.step_on(threads, actions);
         self.chooser.record(threads, start.elapsed());
         result
+    }
+
+    /// Copies the results the parts of a threaded step staged into the flat buffers.
+    fn gather_blocks(&mut self, parts: usize, blocks_per_part: usize) {
+        let n = self.envs.len();
+        for part in 0..parts {
+            let end = ((part + 1) * self.chunk).min(n);
+            for block in 0..blocks_per_part {
+                let base = part * self.chunk + block * STAGE;
+                if base >= end {
+                    break;
+                }
+                let len = (end - base).min(STAGE);
+                let slot = &self.blocks[part * blocks_per_part + block];
+                self.rewards[base..base + len].copy_from_slice(&slot.rewards[..len]);
+                for (k, &flags) in slot.flags[..len].iter().enumerate() {
+                    self.terminated[base + k] = flags & TERMINATED != 0;
+                    self.truncated[base + k] = flags & TRUNCATED != 0;
+                    self.needs_reset[base + k] = flags & NEEDS_RESET != 0;
+                }
+            }
+        }
     }
 
     /// One step, on the worker threads or on the calling thread alone.
@@ -340,6 +438,7 @@ impl<E: Environment> VecEnv<E> {
         let (dim, na) = (self.obs_dim, self.num_actions);
         match self.pool.as_ref().filter(|_| threads) {
             None => {
+                self.slots_fresh = false;
                 for (index, env) in self.envs.iter_mut().enumerate() {
                     advance(
                         env,
@@ -357,47 +456,62 @@ impl<E: Environment> VecEnv<E> {
             }
             Some(pool) => {
                 let n = self.envs.len();
-                // More parts than threads, so that a busy or late worker leaves little to wait for.
-                let chunk = n.div_ceil(self.threads * 4).max(1);
+                let chunk = self.chunk;
                 let parts = n.div_ceil(chunk);
+                let blocks_per_part = chunk.div_ceil(STAGE);
                 let buffers = SharedBuffers {
                     envs: self.envs.as_mut_ptr(),
                     observations: self.observations.as_mut_ptr(),
-                    rewards: self.rewards.as_mut_ptr(),
-                    terminated: self.terminated.as_mut_ptr(),
-                    truncated: self.truncated.as_mut_ptr(),
                     masks: self.masks.as_mut_ptr(),
-                    needs_reset: self.needs_reset.as_mut_ptr(),
+                    blocks: self.blocks.as_mut_ptr(),
                 };
+                let (rewards, terminated, truncated, needs_reset) = (
+                    &self.rewards,
+                    &self.terminated,
+                    &self.truncated,
+                    &self.needs_reset,
+                );
                 let first_error = &self.first_error;
+                let slots_fresh = self.slots_fresh;
                 let job = |part: usize| {
                     let buffers = &buffers;
                     let end = ((part + 1) * chunk).min(n);
-                    // The one-byte and eight-byte results of neighbouring envs share cache
-                    // lines: written in place, env by env, from two cores, those lines would
-                    // bounce between the cores on every env step. They are staged here and
-                    // written once per block instead.
-                    let mut base = part * chunk;
-                    while base < end {
-                        let stop = (base + STAGE).min(end);
-                        let len = stop - base;
-                        let mut rewards = [0.0f64; STAGE];
-                        let mut terminated = [false; STAGE];
-                        let mut truncated = [false; STAGE];
-                        let mut needs_reset = [false; STAGE];
-                        let mut failed = None;
-                        // SAFETY (all blocks below): parts cover disjoint index ranges, every
-                        // index is below `n`, and the vectors are neither resized nor otherwise
-                        // borrowed while the pool runs (it returns only when all parts are done).
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                buffers.needs_reset.add(base),
-                                needs_reset.as_mut_ptr(),
-                                len,
-                            );
+                    let mut failed = false;
+                    for block in 0..blocks_per_part {
+                        let base = part * chunk + block * STAGE;
+                        if base >= end {
+                            break;
+                        }
+                        let len = (end - base).min(STAGE);
+                        // SAFETY (all blocks below): parts cover disjoint index ranges and
+                        // disjoint slots, every index is below `n` and every slot below
+                        // `blocks.len()`, and the vectors are neither resized nor otherwise
+                        // borrowed mutably while the pool runs (it returns only when all
+                        // parts are done).
+                        let slot =
+                            unsafe { &mut *buffers.blocks.add(part * blocks_per_part + block) };
+                        // Start from the current values, so that sub-envs after a failure
+                        // keep theirs when the slot is gathered (and every slot of the part
+                        // is loaded, even after a failure).
+                        if !slots_fresh {
+                            slot.rewards[..len].copy_from_slice(&rewards[base..base + len]);
+                            for k in 0..len {
+                                let i = base + k;
+                                slot.flags[k] =
+                                    pack_flags(terminated[i], truncated[i], needs_reset[i]);
+                            }
+                        }
+                        if failed {
+                            continue;
                         }
                         for k in 0..len {
                             let index = base + k;
+                            let flags = slot.flags[k];
+                            let (mut term, mut trunc, mut reset) = (
+                                flags & TERMINATED != 0,
+                                flags & TRUNCATED != 0,
+                                flags & NEEDS_RESET != 0,
+                            );
                             let result = unsafe {
                                 advance(
                                     &mut *buffers.envs.add(index),
@@ -406,54 +520,32 @@ impl<E: Environment> VecEnv<E> {
                                         buffers.observations.add(index * dim),
                                         dim,
                                     ),
-                                    &mut rewards[k],
-                                    &mut terminated[k],
-                                    &mut truncated[k],
+                                    &mut slot.rewards[k],
+                                    &mut term,
+                                    &mut trunc,
                                     std::slice::from_raw_parts_mut(
                                         buffers.masks.add(index * na),
                                         na,
                                     ),
-                                    &mut needs_reset[k],
+                                    &mut reset,
                                 )
                             };
+                            slot.flags[k] = pack_flags(term, trunc, reset);
                             if let Err(source) = result {
-                                failed = Some((index, source));
+                                let mut slot =
+                                    first_error.lock().unwrap_or_else(|e| e.into_inner());
+                                if slot.is_none() {
+                                    *slot = Some(VecEnvError::Env { index, source });
+                                }
+                                failed = true;
                                 break;
                             }
                         }
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                rewards.as_ptr(),
-                                buffers.rewards.add(base),
-                                len,
-                            );
-                            std::ptr::copy_nonoverlapping(
-                                terminated.as_ptr(),
-                                buffers.terminated.add(base),
-                                len,
-                            );
-                            std::ptr::copy_nonoverlapping(
-                                truncated.as_ptr(),
-                                buffers.truncated.add(base),
-                                len,
-                            );
-                            std::ptr::copy_nonoverlapping(
-                                needs_reset.as_ptr(),
-                                buffers.needs_reset.add(base),
-                                len,
-                            );
-                        }
-                        if let Some((index, source)) = failed {
-                            let mut slot = first_error.lock().unwrap_or_else(|e| e.into_inner());
-                            if slot.is_none() {
-                                *slot = Some(VecEnvError::Env { index, source });
-                            }
-                            return;
-                        }
-                        base = stop;
                     }
                 };
                 pool.run(parts, &job);
+                self.gather_blocks(parts, blocks_per_part);
+                self.slots_fresh = true;
                 match self
                     .first_error
                     .lock()
@@ -503,7 +595,7 @@ mod tests {
             .filter(|_| chooser.use_threads())
             .count();
         assert!(threaded <= 1, "{threaded}");
-        chooser.always = true;
+        chooser.mode = ThreadMode::Always;
         assert!((0..10).all(|_| chooser.use_threads()));
     }
 }

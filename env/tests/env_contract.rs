@@ -134,17 +134,28 @@ proptest! {
 
 /// Worker threads split the envs into parts, and stage each part's flags and rewards in
 /// blocks of 64; with 1024 envs a part spans several blocks. Every layout must give exactly
-/// the single-threaded buffers.
+/// the single-threaded buffers, also when steps switch between the threads and the calling
+/// thread and when some envs are reset in between (the staged blocks must be reloaded).
 #[test]
 fn threaded_vector_env_matches_one_thread_exactly() {
     for (n, threads) in [(1024usize, 2usize), (100, 3), (3, 4)] {
         let mut one = VecEnv::new((0..n).map(|_| rl_tuner()).collect(), 1).unwrap();
         let mut many = VecEnv::new((0..n).map(|_| rl_tuner()).collect(), threads).unwrap();
-        many.set_adaptive_threads(false);
+        many.set_thread_mode(cadenza_env::vector::ThreadMode::Always);
         one.reset(Some(3)).unwrap();
         many.reset(Some(3)).unwrap();
         for t in 0..70usize {
             let actions: Vec<usize> = (0..n).map(|i| (t * 5 + i * 11) % 38).collect();
+            many.set_thread_mode(if t % 7 < 2 {
+                cadenza_env::vector::ThreadMode::Never
+            } else {
+                cadenza_env::vector::ThreadMode::Always
+            });
+            if t == 32 {
+                let which: Vec<bool> = (0..n).map(|i| i % 3 == 0).collect();
+                one.reset_mask(&which, Some(9)).unwrap();
+                many.reset_mask(&which, Some(9)).unwrap();
+            }
             one.step(&actions).unwrap();
             many.step(&actions).unwrap();
             assert_eq!(
@@ -160,8 +171,12 @@ fn threaded_vector_env_matches_one_thread_exactly() {
         // A bad action is an error naming its env, from any thread.
         let mut actions = vec![0usize; n];
         actions[n - 1] = 99;
+        many.set_thread_mode(cadenza_env::vector::ThreadMode::Always);
         let err = many.step(&actions).unwrap_err().to_string();
         assert!(err.contains(&format!("{}", n - 1)), "{err}");
+        // The vector env goes on after the error.
+        actions[n - 1] = 0;
+        many.step(&actions).unwrap();
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::common;
 use anyhow::Result;
-use cadenza_env::vector::VecEnv;
+use cadenza_env::vector::{ThreadMode, VecEnv};
 use cadenza_env::{ComposeEnv, Environment};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -19,6 +19,24 @@ pub enum BenchCommand {
     ///
     /// Example: cadenza bench env --task rl-tuner --steps 20000000 --json
     Env(EnvBench),
+}
+
+/// `--thread-mode` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ThreadModeArg {
+    Adaptive,
+    Always,
+    Never,
+}
+
+impl From<ThreadModeArg> for ThreadMode {
+    fn from(mode: ThreadModeArg) -> Self {
+        match mode {
+            ThreadModeArg::Adaptive => ThreadMode::Adaptive,
+            ThreadModeArg::Always => ThreadMode::Always,
+            ThreadModeArg::Never => ThreadMode::Never,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -44,6 +62,17 @@ pub struct EnvBench {
     /// Threads for the vector env (with --envs > 1).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// How the vector env uses its threads: `adaptive` times both ways as it goes and keeps
+    /// the faster one, so `--threads 2` is never much slower than 1; `always` and `never`
+    /// measure one way.
+    #[arg(long, value_enum, default_value_t = ThreadModeArg::Adaptive)]
+    thread_mode: ThreadModeArg,
+    /// Time the one-thread way and the threaded way (`--threads`) against each other, in
+    /// alternating blocks of a million env steps on the same envs, and report both and the
+    /// speed-up (the median over pairs of blocks). Fair on a machine whose speed drifts,
+    /// where two separate runs are not.
+    #[arg(long)]
+    compare_threads: bool,
     /// Print one JSON object instead of a sentence.
     #[arg(long)]
     json: bool,
@@ -74,6 +103,9 @@ fn bench_env(args: EnvBench) -> Result<()> {
     }
     if args.threads == 0 {
         anyhow::bail!("--threads must be at least 1");
+    }
+    if args.compare_threads && (args.threads < 2 || args.envs < 2) {
+        anyhow::bail!("--compare-threads needs --threads 2 or more and --envs 2 or more");
     }
     let task = common::task(&args.task, args.config.as_deref(), args.length)?;
     let length = task.setting.length;
@@ -119,28 +151,91 @@ fn bench_env(args: EnvBench) -> Result<()> {
             envs.push(make()?);
         }
         let mut venv = VecEnv::new(envs, args.threads)?;
+        venv.set_thread_mode(args.thread_mode.into());
         venv.reset(Some(0))?;
         let k = args.envs;
-        let rounds = steps.div_ceil(k as u64);
+        let rounds = steps.div_ceil(k as u64) as usize;
         actions.truncate((actions.len() / k) * k);
         let batches = actions.len() / k;
         let mut batch = vec![0usize; k];
-        let start = Instant::now();
-        for r in 0..rounds as usize {
-            let src = &actions[(r % batches) * k..(r % batches + 1) * k];
-            if masked {
-                for (j, (&a, out)) in src.iter().zip(batch.iter_mut()).enumerate() {
-                    *out = if venv.action_masks()[j * num_actions + a] {
-                        a
-                    } else {
-                        cadenza_env::HOLD as usize
-                    };
+        let mut round = 0usize;
+        let mut step_rounds = |venv: &mut VecEnv<_>, count: usize| -> Result<()> {
+            for _ in 0..count {
+                let r = round % batches;
+                round += 1;
+                let src = &actions[r * k..(r + 1) * k];
+                if masked {
+                    for (j, (&a, out)) in src.iter().zip(batch.iter_mut()).enumerate() {
+                        *out = if venv.action_masks()[j * num_actions + a] {
+                            a
+                        } else {
+                            cadenza_env::HOLD as usize
+                        };
+                    }
+                    venv.step(&batch)?;
+                } else {
+                    venv.step(src)?;
                 }
-                venv.step(&batch)?;
-            } else {
-                venv.step(src)?;
             }
+            Ok(())
+        };
+        if args.compare_threads {
+            let block = (1_000_000 / k).max(1);
+            let pairs = rounds.div_ceil(2 * block).max(1);
+            let mut times = [0.0f64; 2];
+            let mut ratios = Vec::with_capacity(pairs);
+            for _ in 0..pairs {
+                let mut pair = [0.0f64; 2];
+                for (way, mode) in [ThreadMode::Never, ThreadMode::Always]
+                    .into_iter()
+                    .enumerate()
+                {
+                    venv.set_thread_mode(mode);
+                    let start = Instant::now();
+                    step_rounds(&mut venv, block)?;
+                    pair[way] = start.elapsed().as_secs_f64();
+                    times[way] += pair[way];
+                }
+                ratios.push(pair[0] / pair[1].max(1e-12));
+            }
+            ratios.sort_by(f64::total_cmp);
+            let median = ratios[ratios.len() / 2];
+            let per_way = (pairs * block * k) as f64;
+            let (serial, threaded) = (per_way / times[0], per_way / times[1]);
+            if args.json {
+                let out = serde_json::json!({
+                    "task": task.name,
+                    "reward": reward_name,
+                    "length": length,
+                    "envs": k,
+                    "threads": args.threads,
+                    "steps_per_way": per_way,
+                    "one_thread_steps_per_sec": serial,
+                    "threaded_steps_per_sec": threaded,
+                    "speedup_median": median,
+                    "speedup_min": ratios[0],
+                    "speedup_max": ratios[ratios.len() - 1],
+                });
+                println!("{out}");
+            } else {
+                println!(
+                    "{}: {k} envs, {} pairs of blocks of {} steps: 1 thread {:.2} M steps/s, {} threads {:.2} M steps/s; speed-up {:.2}x (median; {:.2}-{:.2}x), reward {}",
+                    task.name,
+                    pairs,
+                    block * k,
+                    serial / 1e6,
+                    args.threads,
+                    threaded / 1e6,
+                    median,
+                    ratios[0],
+                    ratios[ratios.len() - 1],
+                    reward_name
+                );
+            }
+            return Ok(());
         }
+        let start = Instant::now();
+        step_rounds(&mut venv, rounds)?;
         start.elapsed()
     };
     let total_steps = if args.envs == 1 {
