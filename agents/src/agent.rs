@@ -119,4 +119,11 @@ pub trait Agent: Send {
     /// Writes a checkpoint into `dir` (which exists). Must not leave a half-written file in
     /// place of a good one.
     fn save(&self, dir: &Path) -> Result<(), AgentError>;
+
+    /// Tells an agent loaded from a checkpoint the whole run's budget in env steps, so that
+    /// its schedules (learning-rate annealing, exploration decay) go on where they stopped
+    /// instead of starting over. The default has no schedules.
+    fn set_total_steps(&mut self, total_steps: u64) {
+        let _ = total_steps;
+    }
 }

@@ -1046,6 +1046,10 @@ impl Agent for TabularAgent {
     fn save(&self, dir: &Path) -> Result<(), AgentError> {
         save_checkpoint(self, &dir.join(CHECKPOINT_FILE))
     }
+
+    fn set_total_steps(&mut self, total_steps: u64) {
+        self.set_schedule_steps(total_steps);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

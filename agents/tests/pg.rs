@@ -161,6 +161,51 @@ fn checkpoint_round_trip_gives_the_same_policy() {
     }
 }
 
+/// A checkpoint of a training agent carries its optimizer's state and its step count, so
+/// that `--resume` goes on with them; a reload saves them back unchanged.
+#[test]
+fn checkpoints_carry_the_optimizer_state() {
+    for kind in ["ppo", "a2c", "reinforce"] {
+        let mut agent = build(kind, "num_steps = 8\n[model]\nhidden = 16", 3, 1_000);
+        let mut envs = envs(&TaskSpec::rl_tuner(), 4, 0);
+        let stats = agent
+            .learn(&mut envs, 500, &mut ChaCha8Rng::seed_from_u64(0))
+            .unwrap();
+        let dir = checkpoint_dir(&format!("optim-{kind}"));
+        agent.save(&dir).unwrap();
+        let header: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(pg::HEADER_FILE)).unwrap())
+                .unwrap();
+        assert_eq!(header["steps_done"], stats.steps, "{kind}");
+        assert_eq!(header["optimizer"], pg::OPTIMIZER_FILE, "{kind}");
+        let loaded = pg::load(&dir, DeviceChoice::Cpu).unwrap();
+        let again = checkpoint_dir(&format!("optim-again-{kind}"));
+        loaded.save(&again).unwrap();
+        for file in [pg::OPTIMIZER_FILE, pg::WEIGHTS_FILE] {
+            assert!(
+                std::fs::read(dir.join(file)).unwrap() == std::fs::read(again.join(file)).unwrap(),
+                "{kind}: {file} changed in a save-load-save round trip"
+            );
+        }
+
+        // A corrupt optimizer file is an error naming it.
+        std::fs::write(dir.join(pg::OPTIMIZER_FILE), b"not tensors").unwrap();
+        let err = checkpoint_error(pg::load(&dir, DeviceChoice::Cpu));
+        assert!(err.contains(pg::OPTIMIZER_FILE), "{err}");
+
+        // A checkpoint from before optimizer state existed still loads (fresh moments).
+        std::fs::remove_file(dir.join(pg::OPTIMIZER_FILE)).unwrap();
+        let mut old: serde_json::Value = header.clone();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("optimizer");
+        fields.remove("steps_done");
+        std::fs::write(dir.join(pg::HEADER_FILE), old.to_string()).unwrap();
+        assert_eq!(pg::load(&dir, DeviceChoice::Cpu).unwrap().kind(), kind);
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&again);
+    }
+}
+
 fn checkpoint_error(result: Result<Box<dyn Agent>, AgentError>) -> String {
     match result {
         Err(e @ AgentError::Checkpoint { .. }) => e.to_string(),

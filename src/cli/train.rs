@@ -34,7 +34,9 @@ const EVAL_BATCH: usize = 32;
 /// means, steps/s), DIR/checkpoint/, DIR/run.json, DIR/learning_curve.svg, DIR/summary.json
 /// and DIR/samples/*.mid, then prints a summary: the final return, Magenta's RL Tuner metrics
 /// of 100 sampled melodies, and one melody as a piano roll. Ctrl-C stops at the next chunk
-/// boundary and still saves everything; continue with --resume DIR.
+/// boundary and still saves everything; continue with --resume DIR (the checkpoint keeps
+/// the optimizer's moments and the steps trained, so schedules and Adam go on where they
+/// stopped).
 ///
 /// Agents: q (Q-learning), sarsa, expected-sarsa, soft-q (soft Q-learning); with `--features tch` also reinforce, a2c,
 /// ppo. --config takes a TOML file of the agent's fields (e.g. `gamma = 0.9`,
@@ -480,13 +482,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let (mut agent, agent_config) = match (&previous, &args.resume) {
         (Some(prev), Some(dir)) => {
             let checkpoint = dir.join(&prev.checkpoint);
-            let agent: Box<dyn Agent> = if Algorithm::from_kind(&kind).is_some() {
-                let mut t = tabular::load(&checkpoint, Some(&kind))?;
-                t.set_schedule_steps(total_budget);
-                Box::new(t)
+            let mut agent: Box<dyn Agent> = if Algorithm::from_kind(&kind).is_some() {
+                Box::new(tabular::load(&checkpoint, Some(&kind))?)
             } else {
                 load_agent(&kind, &checkpoint, &args.device)?
             };
+            // Schedules (learning-rate annealing, exploration decay) go on over the whole
+            // budget; a policy-gradient agent's optimizer state came with its checkpoint.
+            agent.set_total_steps(total_budget);
             (agent, prev.agent_config.clone())
         }
         _ => match &prior {

@@ -8,10 +8,10 @@
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use tch::nn::{self, OptimizerConfig};
 use tch::Device;
 
 use super::models::{ModelConfig, Net};
+use super::optim::Optim;
 use super::policy::{self, Policy};
 use super::rollout::{self, Rollout, RunState};
 use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
@@ -92,9 +92,9 @@ impl A2cConfig {
 pub struct A2cAgent {
     config: A2cConfig,
     policy: Policy,
-    opt: nn::Optimizer,
+    pub(super) opt: Optim,
     total_steps: Option<u64>,
-    steps_done: u64,
+    pub(super) steps_done: u64,
     run: Option<RunState>,
     rollout: Option<Rollout>,
 }
@@ -111,9 +111,7 @@ impl A2cAgent {
         config.validate()?;
         let net = Net::new(device, obs_dim, num_actions, &config.model, seed);
         // RMSprop as in the paper and SB3 (α = 0.99, ε = 1e-5).
-        let opt = nn::rms_prop(0.99, 1e-5, 0.0, 0.0, false)
-            .build(&net.vs, config.learning_rate)
-            .map_err(|e| AgentError::Other(e.to_string()))?;
+        let opt = Optim::rms_prop(&net.vs, config.learning_rate, 0.99, 1e-5);
         Ok(Self {
             config,
             policy: Policy::new(net),
@@ -205,6 +203,19 @@ impl Agent for A2cAgent {
     delegate_acting_to_policy!();
 
     fn save(&self, dir: &Path) -> Result<(), AgentError> {
-        policy::save(dir, self.kind(), &self.policy.net, &self.config)
+        policy::save(
+            dir,
+            self.kind(),
+            &self.policy.net,
+            &self.config,
+            Some(policy::TrainingState {
+                optimizer: &self.opt,
+                steps_done: self.steps_done,
+            }),
+        )
+    }
+
+    fn set_total_steps(&mut self, total_steps: u64) {
+        self.total_steps = Some(total_steps);
     }
 }

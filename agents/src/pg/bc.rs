@@ -306,7 +306,7 @@ impl Agent for BcAgent {
     delegate_acting_to_policy!();
 
     fn save(&self, dir: &Path) -> Result<(), AgentError> {
-        policy::save(dir, KIND, &self.policy.net, &self.config)
+        policy::save(dir, KIND, &self.policy.net, &self.config, None)
     }
 }
 

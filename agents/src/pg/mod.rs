@@ -59,6 +59,7 @@ pub mod a2c;
 pub mod adapt;
 pub mod bc;
 mod models;
+mod optim;
 mod policy;
 pub mod ppo;
 pub mod reinforce;
@@ -68,7 +69,7 @@ pub use a2c::{A2cAgent, A2cConfig};
 pub use adapt::{AdaptConfig, AdaptStats, Episode, PolicyAdapter};
 pub use bc::{BcAgent, BcConfig};
 pub use models::{ModelConfig, PolicyArch};
-pub use policy::{HEADER_FILE, WEIGHTS_FILE};
+pub use policy::{HEADER_FILE, OPTIMIZER_FILE, WEIGHTS_FILE};
 pub use ppo::{PpoAgent, PpoConfig};
 pub use reinforce::{ReinforceAgent, ReinforceConfig};
 
@@ -280,16 +281,19 @@ pub fn load(dir: &Path, device: DeviceChoice) -> Result<Box<dyn Agent>, AgentErr
         "reinforce" => {
             let mut agent = ReinforceAgent::new(header.config()?, d, a, device, 0, None)?;
             policy::load_weights(agent.net_mut(), &header.weights)?;
+            policy::restore_training(&header, &mut agent.opt, &mut agent.steps_done)?;
             Box::new(agent)
         }
         "a2c" => {
             let mut agent = A2cAgent::new(header.config()?, d, a, device, 0, None)?;
             policy::load_weights(agent.net_mut(), &header.weights)?;
+            policy::restore_training(&header, &mut agent.opt, &mut agent.steps_done)?;
             Box::new(agent)
         }
         "ppo" => {
             let mut agent = PpoAgent::new(header.config()?, d, a, device, 0, None)?;
             policy::load_weights(agent.net_mut(), &header.weights)?;
+            policy::restore_training(&header, &mut agent.opt, &mut agent.steps_done)?;
             Box::new(agent)
         }
         bc::KIND => {

@@ -1,10 +1,12 @@
 //! What the three algorithms share around the network: acting one observation at a time (for
 //! `generate`), and checkpoints.
 //!
-//! A checkpoint is two files in its directory: `policy.json`, a header naming the format,
-//! its version, the agent's kind, the sizes and the full config; and `policy.safetensors`,
-//! the weights (always stored from CPU copies, so a policy trained on CUDA loads on a CPU-only
-//! machine). Each is written to a temporary name and renamed into place, so a crash never
+//! A checkpoint is two or three files in its directory: `policy.json`, a header naming the
+//! format, its version, the agent's kind, the sizes, the full config and the env steps
+//! trained; `policy.safetensors`, the weights (always stored from CPU copies, so a policy
+//! trained on CUDA loads on a CPU-only machine); and for agents that train,
+//! `optimizer.safetensors`, the optimizer's moments and step count, so that a resumed run goes
+//! on with them. Each is written to a temporary name and renamed into place, so a crash never
 //! leaves a half-written file where a good one was.
 
 use rand::Rng;
@@ -14,12 +16,15 @@ use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
 use super::models::Net;
+use super::optim::Optim;
 use crate::agent::{ActMode, AgentError, Observation};
 
 /// Name of the checkpoint header inside a checkpoint directory.
 pub const HEADER_FILE: &str = "policy.json";
 /// Name of the weights file inside a checkpoint directory.
 pub const WEIGHTS_FILE: &str = "policy.safetensors";
+/// Name of the optimizer state file inside a checkpoint directory.
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 /// The `format` field of the header.
 pub const FORMAT: &str = "cadenza-pg-policy";
 /// The current header version.
@@ -178,6 +183,19 @@ struct Header<C> {
     num_actions: usize,
     weights: String,
     config: C,
+    /// The optimizer state file (absent in checkpoints of agents that do not train, and in
+    /// those written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    optimizer: Option<String>,
+    /// Env steps trained (0 where not recorded).
+    #[serde(default)]
+    steps_done: u64,
+}
+
+/// What a training agent saves besides its weights.
+pub(crate) struct TrainingState<'a> {
+    pub optimizer: &'a Optim,
+    pub steps_done: u64,
 }
 
 fn checkpoint_error(path: &Path, message: impl std::fmt::Display) -> AgentError {
@@ -213,6 +231,7 @@ pub(crate) fn save<C: Serialize>(
     kind: &str,
     net: &Net,
     config: &C,
+    training: Option<TrainingState<'_>>,
 ) -> Result<(), AgentError> {
     let weights = dir.join(WEIGHTS_FILE);
     let named: Vec<(String, Tensor)> = {
@@ -229,6 +248,11 @@ pub(crate) fn save<C: Serialize>(
     write_atomically(&weights, |tmp| {
         Tensor::write_safetensors(&named, tmp).map_err(|e| e.to_string())
     })?;
+    if let Some(training) = &training {
+        write_atomically(&dir.join(OPTIMIZER_FILE), |tmp| {
+            training.optimizer.save(tmp)
+        })?;
+    }
     let header = Header {
         format: FORMAT.to_string(),
         version: VERSION,
@@ -237,6 +261,8 @@ pub(crate) fn save<C: Serialize>(
         num_actions: net.num_actions,
         weights: WEIGHTS_FILE.to_string(),
         config,
+        optimizer: training.as_ref().map(|_| OPTIMIZER_FILE.to_string()),
+        steps_done: training.as_ref().map_or(0, |t| t.steps_done),
     };
     let text = serde_json::to_string_pretty(&header)
         .map_err(|e| checkpoint_error(&dir.join(HEADER_FILE), e))?;
@@ -252,6 +278,9 @@ pub(crate) struct HeaderInfo {
     pub obs_dim: usize,
     pub num_actions: usize,
     pub weights: PathBuf,
+    /// The optimizer state file, where the checkpoint has one.
+    pub optimizer: Option<PathBuf>,
+    pub steps_done: u64,
     pub config: serde_json::Value,
     pub path: PathBuf,
 }
@@ -284,10 +313,11 @@ pub(crate) fn read_header(dir: &Path) -> Result<HeaderInfo, AgentError> {
             ),
         ));
     }
-    if header.weights.contains(['/', '\\']) || header.weights.starts_with('.') {
+    let plain = |name: &str| !name.contains(['/', '\\']) && !name.starts_with('.');
+    if !plain(&header.weights) || !header.optimizer.as_deref().is_none_or(plain) {
         return Err(checkpoint_error(
             &path,
-            "the weights file must be a plain file name in the checkpoint directory",
+            "the weights and optimizer files must be plain file names in the checkpoint directory",
         ));
     }
     Ok(HeaderInfo {
@@ -295,6 +325,8 @@ pub(crate) fn read_header(dir: &Path) -> Result<HeaderInfo, AgentError> {
         obs_dim: header.obs_dim,
         num_actions: header.num_actions,
         weights: dir.join(header.weights),
+        optimizer: header.optimizer.map(|name| dir.join(name)),
+        steps_done: header.steps_done,
         config: header.config,
         path,
     })
@@ -310,6 +342,20 @@ impl HeaderInfo {
             )
         })
     }
+}
+
+/// Restores what [`save`] wrote besides the weights: the optimizer's state (where the
+/// checkpoint has one) and the env steps trained, which the caller keeps.
+pub(crate) fn restore_training(
+    header: &HeaderInfo,
+    optimizer: &mut Optim,
+    steps_done: &mut u64,
+) -> Result<(), AgentError> {
+    if let Some(path) = &header.optimizer {
+        optimizer.load(path)?;
+    }
+    *steps_done = header.steps_done;
+    Ok(())
 }
 
 /// Loads weights from `path` into `net`, checking every name and shape.

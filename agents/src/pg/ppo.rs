@@ -13,10 +13,10 @@
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind};
 
 use super::models::{ModelConfig, Net};
+use super::optim::Optim;
 use super::policy::{self, Policy};
 use super::rollout::{self, Batch, Rollout, RunState};
 use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
@@ -135,10 +135,10 @@ impl PpoConfig {
 pub struct PpoAgent {
     config: PpoConfig,
     policy: Policy,
-    opt: nn::Optimizer,
+    pub(super) opt: Optim,
     /// Env steps over which the learning rate anneals to 0 (none: constant).
     total_steps: Option<u64>,
-    steps_done: u64,
+    pub(super) steps_done: u64,
     run: Option<RunState>,
     rollout: Option<Rollout>,
 }
@@ -154,10 +154,7 @@ impl PpoAgent {
     ) -> Result<Self, AgentError> {
         config.validate()?;
         let net = Net::new(device, obs_dim, num_actions, &config.model, seed);
-        let opt = nn::adam(0.9, 0.999, 0.0)
-            .eps(1e-5)
-            .build(&net.vs, config.learning_rate)
-            .map_err(|e| AgentError::Other(e.to_string()))?;
+        let opt = Optim::adam(&net.vs, config.learning_rate, 1e-5);
         Ok(Self {
             config,
             policy: Policy::new(net),
@@ -221,10 +218,7 @@ impl PpoAgent {
                 let ent = rollout::masked_mean(&entropy, &w);
                 let loss = &pg_loss - &ent * cfg.ent_coef + &v_loss * cfg.vf_coef;
 
-                self.opt.zero_grad();
-                loss.backward();
-                self.opt.clip_grad_norm(cfg.max_grad_norm);
-                self.opt.step();
+                self.opt.backward_step_clip(&loss, cfg.max_grad_norm);
 
                 let (kl, clipfrac) = tch::no_grad(|| {
                     let kl = rollout::masked_mean(&((&ratio - 1.0) - &log_ratio), &w);
@@ -324,6 +318,19 @@ impl Agent for PpoAgent {
     delegate_acting_to_policy!();
 
     fn save(&self, dir: &Path) -> Result<(), AgentError> {
-        policy::save(dir, self.kind(), &self.policy.net, &self.config)
+        policy::save(
+            dir,
+            self.kind(),
+            &self.policy.net,
+            &self.config,
+            Some(policy::TrainingState {
+                optimizer: &self.opt,
+                steps_done: self.steps_done,
+            }),
+        )
+    }
+
+    fn set_total_steps(&mut self, total_steps: u64) {
+        self.total_steps = Some(total_steps);
     }
 }

@@ -13,10 +13,10 @@
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use tch::nn::{self, OptimizerConfig};
 use tch::Device;
 
 use super::models::{ModelConfig, Net};
+use super::optim::Optim;
 use super::policy::{self, Policy};
 use super::rollout::{self, Rollout, RunState};
 use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
@@ -94,9 +94,9 @@ impl ReinforceConfig {
 pub struct ReinforceAgent {
     config: ReinforceConfig,
     policy: Policy,
-    opt: nn::Optimizer,
+    pub(super) opt: Optim,
     total_steps: Option<u64>,
-    steps_done: u64,
+    pub(super) steps_done: u64,
     run: Option<RunState>,
     rollout: Option<Rollout>,
 }
@@ -112,10 +112,7 @@ impl ReinforceAgent {
     ) -> Result<Self, AgentError> {
         config.validate()?;
         let net = Net::new(device, obs_dim, num_actions, &config.model, seed);
-        let opt = nn::adam(0.9, 0.999, 0.0)
-            .eps(1e-5)
-            .build(&net.vs, config.learning_rate)
-            .map_err(|e| AgentError::Other(e.to_string()))?;
+        let opt = Optim::adam(&net.vs, config.learning_rate, 1e-5);
         Ok(Self {
             config,
             policy: Policy::new(net),
@@ -203,6 +200,19 @@ impl Agent for ReinforceAgent {
     delegate_acting_to_policy!();
 
     fn save(&self, dir: &Path) -> Result<(), AgentError> {
-        policy::save(dir, self.kind(), &self.policy.net, &self.config)
+        policy::save(
+            dir,
+            self.kind(),
+            &self.policy.net,
+            &self.config,
+            Some(policy::TrainingState {
+                optimizer: &self.opt,
+                steps_done: self.steps_done,
+            }),
+        )
+    }
+
+    fn set_total_steps(&mut self, total_steps: u64) {
+        self.total_steps = Some(total_steps);
     }
 }

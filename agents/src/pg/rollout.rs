@@ -14,9 +14,10 @@
 use cadenza_env::vector::VecEnv;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use super::models::{masked_log_softmax, Net};
+use super::optim::Optim;
 use crate::agent::{AgentError, LearnStats, TrainEnv};
 
 /// What carries over from one rollout to the next: where each sub-env is in its episode.
@@ -469,7 +470,7 @@ pub(crate) struct LossWeights {
 /// how the rollout's advantages were computed.
 pub(crate) fn one_step_update(
     net: &Net,
-    opt: &mut nn::Optimizer,
+    opt: &mut Optim,
     ro: &Rollout,
     weights: &LossWeights,
     stats: &mut LearnStats,
@@ -494,10 +495,7 @@ pub(crate) fn one_step_update(
     let v_loss = masked_mean(&(&ev.values - &returns).square(), &w) * 0.5;
     let ent = masked_mean(&entropy, &w);
     let loss = &pg_loss - &ent * weights.ent_coef + &v_loss * weights.vf_coef;
-    opt.zero_grad();
-    loss.backward();
-    opt.clip_grad_norm(weights.max_grad_norm);
-    opt.step();
+    opt.backward_step_clip(&loss, weights.max_grad_norm);
     for (name, v) in [
         ("policy_loss", &pg_loss),
         ("value_loss", &v_loss),
