@@ -202,20 +202,5 @@ impl Agent for A2cAgent {
 
     delegate_acting_to_policy!();
 
-    fn save(&self, dir: &Path) -> Result<(), AgentError> {
-        policy::save(
-            dir,
-            self.kind(),
-            &self.policy.net,
-            &self.config,
-            Some(policy::TrainingState {
-                optimizer: &self.opt,
-                steps_done: self.steps_done,
-            }),
-        )
-    }
-
-    fn set_total_steps(&mut self, total_steps: u64) {
-        self.total_steps = Some(total_steps);
-    }
+    checkpoint_with_training_state!();
 }

@@ -55,6 +55,30 @@ macro_rules! delegate_acting_to_policy {
     };
 }
 
+/// The [`Agent`](crate::Agent) methods of the agents that train with an optimizer (fields
+/// `policy`, `config`, `opt`, `steps_done`, `total_steps`): a checkpoint with the optimizer's
+/// state and the steps trained, and the budget a resumed run anneals over.
+macro_rules! checkpoint_with_training_state {
+    () => {
+        fn save(&self, dir: &Path) -> Result<(), AgentError> {
+            policy::save(
+                dir,
+                self.kind(),
+                &self.policy.net,
+                &self.config,
+                Some(policy::TrainingState {
+                    optimizer: &self.opt,
+                    steps_done: self.steps_done,
+                }),
+            )
+        }
+
+        fn set_total_steps(&mut self, total_steps: u64) {
+            self.total_steps = Some(total_steps);
+        }
+    };
+}
+
 pub mod a2c;
 pub mod adapt;
 pub mod bc;
