@@ -15,8 +15,8 @@
 //! cores from step to step, and fetching its cache lines from the other core costs more than
 //! the step itself.
 //!
-//! Everything on the per-job path is a lock-free atomic: one counter hands out parts (a
-//! `fetch_add`), one counts the parts workers finished. A lock there costs more than the
+//! Everything on the per-job path is a lock-free atomic: one counter per lane hands out its
+//! parts (a `fetch_add`), one counts the parts workers finished. A lock there costs more than the
 //! parts themselves once two cores contend for it.
 //!
 //! The protocol, for one job:
