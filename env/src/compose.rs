@@ -219,7 +219,9 @@ impl<R: Reward> Environment for ComposeEnv<R> {
             self.rng = ChaCha8Rng::seed_from_u64(seed);
         }
         self.melody.clear();
-        self.context = MelodicContext::default();
+        if self.task.state_melodic_context {
+            self.context = MelodicContext::default();
+        }
         self.terms.fill(0.0);
         self.reward.reset(&self.task.setting);
         self.phase = Phase::Running;
