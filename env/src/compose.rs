@@ -24,6 +24,7 @@ use crate::space::{BoxSpace, Discrete};
 use crate::task::TaskSpec;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::cell::RefCell;
 use std::sync::Arc;
 
 /// Which parts the observation vector holds (see the module docs for the order).
@@ -76,8 +77,9 @@ pub struct ComposeEnv<R> {
     observation_space: BoxSpace,
     rng: ChaCha8Rng,
     num_events: usize,
-    /// Followed only for tasks whose compact state holds the melodic context.
-    context: MelodicContext,
+    /// The melodic context of the compact state, brought up to date when the state is read
+    /// (tabular agents) and never on the step path, which most users of the env never pay.
+    context: RefCell<LazyContext>,
 }
 
 impl<R: Reward> ComposeEnv<R> {
@@ -104,7 +106,7 @@ impl<R: Reward> ComposeEnv<R> {
             num_events,
             task,
             reward,
-            context: MelodicContext::default(),
+            context: RefCell::new(LazyContext::default()),
         }
     }
 
@@ -219,9 +221,7 @@ impl<R: Reward> Environment for ComposeEnv<R> {
             self.rng = ChaCha8Rng::seed_from_u64(seed);
         }
         self.melody.clear();
-        if self.task.state_melodic_context {
-            self.context = MelodicContext::default();
-        }
+        self.context.get_mut().stale = true;
         self.terms.fill(0.0);
         self.reward.reset(&self.task.setting);
         self.phase = Phase::Running;
@@ -278,9 +278,6 @@ impl<R: Reward> Environment for ComposeEnv<R> {
                 step,
             });
         }
-        if self.task.state_melodic_context {
-            self.context.push(&self.melody, action as Event);
-        }
         self.melody.push(action as Event);
         let terminated = self.melody.len() == length;
         if terminated {
@@ -333,7 +330,7 @@ impl<R: Reward> Environment for ComposeEnv<R> {
             key = (key << 8) | (event as u64 + 1);
         }
         let context = if self.task.state_melodic_context {
-            self.context.code()
+            self.context.borrow_mut().catch_up(&self.melody)
         } else {
             0
         };
@@ -351,6 +348,34 @@ impl<R: Reward> Environment for ComposeEnv<R> {
     }
 }
 
+/// The melodic context and how much of the melody it has taken in.
+#[derive(Debug, Default)]
+struct LazyContext {
+    context: MelodicContext,
+    /// Events of the melody taken in so far.
+    seen: usize,
+    /// Set by a reset: the context belongs to the previous episode.
+    stale: bool,
+}
+
+impl LazyContext {
+    /// Takes in the events of `melody` not seen yet (one per step for an agent that reads
+    /// the state every step) and returns the context's code.
+    #[inline]
+    fn catch_up(&mut self, melody: &[Event]) -> u64 {
+        if self.stale || self.seen > melody.len() {
+            self.context = MelodicContext::default();
+            self.seen = 0;
+            self.stale = false;
+        }
+        while self.seen < melody.len() {
+            self.context.push(&melody[..self.seen], melody[self.seen]);
+            self.seen += 1;
+        }
+        self.context.code()
+    }
+}
+
 /// The events a motif spans in RL Tuner's reward (half a 4/4 bar of sixteenths).
 const MOTIF_WINDOW: usize = 8;
 
@@ -358,7 +383,7 @@ const MOTIF_WINDOW: usize = 8;
 const LEAP: u8 = 7;
 
 /// What the compact state keeps of the melody beyond its last events (see
-/// [`TaskSpec::state_melodic_context`]), updated once per step so that reading it is free.
+/// [`TaskSpec::state_melodic_context`]), updated one event at a time.
 ///
 /// The pending leap is followed as RL Tuner's leap detector follows it (pitch events are
 /// ordered by pitch in every encoding, so intervals are event differences): a leap of a

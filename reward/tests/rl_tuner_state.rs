@@ -13,16 +13,39 @@ fn context(state: u64) -> (u32, i8) {
     (((state >> 32) & 3) as u32, ((state >> 34) & 3) as i8 - 1)
 }
 
-fn check_episodes(mut pick: impl FnMut(&mut ChaCha8Rng, usize) -> usize, episodes: usize) {
+fn check_episodes(pick: impl FnMut(&mut ChaCha8Rng, usize) -> usize, episodes: usize) {
+    check_episodes_reading_every(pick, episodes, 1);
+}
+
+/// Reads the state only after every `every`-th step (and never at the start of an
+/// episode when `every > 1`): the env then takes in several events at once, and the first
+/// read of an episode must not see the last one's context.
+fn check_episodes_reading_every(
+    mut pick: impl FnMut(&mut ChaCha8Rng, usize) -> usize,
+    episodes: usize,
+    every: usize,
+) {
     let mut env = ComposeEnv::new(TaskSpec::rl_tuner(), RlTunerReward::default());
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut pending = 0;
     for episode in 0..episodes {
         env.reset(Some(episode as u64)).unwrap();
-        assert_eq!(context(env.discrete_state()), (0, 0));
-        for step in 0..32 {
+        if every == 1 {
+            assert_eq!(context(env.discrete_state()), (0, 0));
+        }
+        // Some episodes are cut short by the next reset, so that a read early in the next
+        // episode finds as many events as the last read of this one took in.
+        let steps = if every > 1 && episode % 3 == 1 {
+            every + 2
+        } else {
+            32
+        };
+        for step in 0..steps {
             let action = pick(&mut rng, step);
             env.step(action).unwrap();
+            if (step + 1) % every != 0 {
+                continue;
+            }
             let (pitches, direction) = context(env.discrete_state());
             let reward = env.reward();
             assert_eq!(
@@ -64,6 +87,23 @@ fn context_follows_the_reward_on_leaping_melodies() {
         },
         300,
     );
+}
+
+#[test]
+fn context_read_now_and_then_catches_up_with_the_melody() {
+    for every in [3, 5, 7] {
+        check_episodes_reading_every(
+            |rng, _| {
+                if rng.random_bool(0.15) {
+                    rng.random_range(0..2)
+                } else {
+                    [2, 9, 14, 21, 26, 33, 37][rng.random_range(0..7)]
+                }
+            },
+            200,
+            every,
+        );
+    }
 }
 
 #[test]
