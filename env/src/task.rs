@@ -68,8 +68,9 @@ pub struct TaskSpec {
     /// remember beyond the last events: the number of distinct pitches among the last seven
     /// events (capped at 3: an eighth event makes a motif with three) and the direction of a
     /// pending leap (a leap of a fifth or more not yet answered by a step back past its
-    /// origin or a leap the other way). `rl-tuner` keeps it: it multiplies the visited
-    /// states by about 4 and lets a tabular agent learn the motif and leap terms.
+    /// origin or a leap the other way). `rl-tuner` keeps it: it lets a tabular agent learn
+    /// the motif and leap terms, and about doubles the states visited (99k instead of 43k in
+    /// 5 million steps).
     pub state_melodic_context: bool,
     /// Tempo in quarter notes per minute (for MIDI and playback).
     pub tempo_qpm: f64,
