@@ -74,35 +74,24 @@ fn context_follows_the_reward_on_random_melodies() {
     check_episodes(|rng, _| rng.random_range(0..38), 300);
 }
 
+/// Few rests and holds, large intervals: leaps, doubled leaps and resolutions.
+fn leaping_event(rng: &mut ChaCha8Rng, _step: usize) -> usize {
+    if rng.random_bool(0.15) {
+        rng.random_range(0..2)
+    } else {
+        [2, 9, 14, 21, 26, 33, 37][rng.random_range(0..7)]
+    }
+}
+
 #[test]
 fn context_follows_the_reward_on_leaping_melodies() {
-    // Few rests and holds, large intervals: leaps, doubled leaps and resolutions.
-    check_episodes(
-        |rng, _| {
-            if rng.random_bool(0.15) {
-                rng.random_range(0..2)
-            } else {
-                [2, 9, 14, 21, 26, 33, 37][rng.random_range(0..7)]
-            }
-        },
-        300,
-    );
+    check_episodes(leaping_event, 300);
 }
 
 #[test]
 fn context_read_now_and_then_catches_up_with_the_melody() {
     for every in [3, 5, 7] {
-        check_episodes_reading_every(
-            |rng, _| {
-                if rng.random_bool(0.15) {
-                    rng.random_range(0..2)
-                } else {
-                    [2, 9, 14, 21, 26, 33, 37][rng.random_range(0..7)]
-                }
-            },
-            200,
-            every,
-        );
+        check_episodes_reading_every(leaping_event, 200, every);
     }
 }
 
