@@ -15,10 +15,12 @@
 //! steps. A third event of history instead would visit a million states about five times
 //! each, and both the learned return and the speed suffer. The context costs far less: it
 //! is what RL Tuner's motif and leap terms remember, and without it they look like noise to
-//! the agent. Rows of the table are created on first visit. The inner loop steps each
-//! sub-env of the vector env in turn through `step_into` with a reused observation buffer, does
-//! one hash lookup per step (the current row is carried over from the previous step) and
-//! allocates nothing, so that training runs at millions of steps per second on one core.
+//! the agent. Rows of the table are created on first visit. The inner loop steps the
+//! sub-envs of the vector env in turn, one step each per round, without writing observations
+//! ([`ComposeEnv::step_state`](cadenza_env::ComposeEnv::step_state)). It does one hash lookup
+//! per step (the current row is carried over from the previous step), prefetches what the
+//! next round reads so that one sub-env's cache misses overlap with the others' work, and
+//! allocates nothing: training runs at millions of steps per second on one core.
 //!
 //! ```
 //! use cadenza_agents::tabular::{Algorithm, TabularAgent, TabularConfig};
@@ -264,6 +266,11 @@ pub fn learning_rate_at(config: &TabularConfig, visits: u32) -> f64 {
     }
 }
 
+/// The number of sub-envs that tabular training steps by default. [`Agent::learn`] interleaves
+/// them to hide the table's cache misses (see there): one is about a third slower on this
+/// task, and beyond eight nothing more is gained.
+pub const TABULAR_LANES: usize = 8;
+
 /// Visit counts below this use a precomputed step size instead of a `powf` per update.
 const LR_CACHE: usize = 4096;
 /// ε is recomputed every this many steps (a power of two), not on every step: it moves by
@@ -306,9 +313,11 @@ pub struct QTable {
 }
 
 /// Asks the kernel to back a large buffer with transparent huge pages. The table is read at
-/// random, and with 4 KiB pages nearly every lookup in a table of hundreds of MiB also misses
-/// the TLB; 2 MiB pages take most of those misses away. Only advice: without it (or off
-/// Linux) everything works the same, a little slower.
+/// random, and with 4 KiB pages nearly every lookup in a table of tens of MiB also misses
+/// the TLB; 2 MiB pages take most of those misses away. The advice only counts for pages not
+/// yet touched, so it is given on fresh allocations before they are written (see
+/// [`extend_huge`]). Only advice: without it (or off Linux) everything works the same, a
+/// little slower.
 fn advise_huge_pages<T>(buffer: &Vec<T>) {
     #[cfg(target_os = "linux")]
     {
@@ -327,6 +336,46 @@ fn advise_huge_pages<T>(buffer: &Vec<T>) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = buffer;
+}
+
+/// `len` copies of `value` in a buffer advised for huge pages before its first write.
+fn filled_huge<T: Clone>(len: usize, value: T) -> Vec<T> {
+    let mut buffer = Vec::with_capacity(len);
+    advise_huge_pages(&buffer);
+    buffer.resize(len, value);
+    buffer
+}
+
+/// Appends `count` copies of `value`. When the capacity runs out the contents move to a fresh
+/// allocation of twice the size, advised for huge pages before the copy touches it: growing
+/// in place (`realloc`, which moves the old pages) would keep them at 4 KiB.
+fn extend_huge<T: Clone>(buffer: &mut Vec<T>, count: usize, value: T) {
+    let needed = buffer.len() + count;
+    if needed > buffer.capacity() {
+        let mut fresh = Vec::with_capacity(needed.max(2 * buffer.capacity()).max(1024));
+        advise_huge_pages(&fresh);
+        fresh.extend_from_slice(buffer);
+        *buffer = fresh;
+    }
+    buffer.extend(std::iter::repeat_n(value, count));
+}
+
+/// Hints the CPU to start loading `items[index]` into the cache. Does nothing when the index
+/// is out of bounds (an untracked visit count, say) or off x86-64.
+#[inline(always)]
+fn prefetch<T>(items: &[T], index: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(item) = items.get(index) {
+        // SAFETY: a prefetch is only a hint to the cache and never faults; the address is an
+        // element of a live slice anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                (item as *const T).cast::<i8>(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (items, index);
 }
 
 #[inline]
@@ -420,16 +469,11 @@ impl QTable {
             row: row as u32,
         };
         self.keys.push(state);
-        let capacity = self.values.capacity();
-        self.values
-            .extend(std::iter::repeat_n(self.initial, self.num_actions));
-        if self.values.capacity() != capacity {
-            advise_huge_pages(&self.values);
-        }
+        extend_huge(&mut self.values, self.num_actions, self.initial);
         if self.track_visits {
-            self.visits.extend(std::iter::repeat_n(0, self.num_actions));
+            extend_huge(&mut self.visits, self.num_actions, 0);
         }
-        self.tried.extend(std::iter::repeat_n(0, self.words));
+        extend_huge(&mut self.tried, self.words, 0);
         if 2 * self.keys.len() > self.slots.len() {
             self.grow();
         }
@@ -438,8 +482,7 @@ impl QTable {
 
     fn grow(&mut self) {
         let capacity = self.slots.len() * 2;
-        self.slots = vec![Slot { key: 0, row: EMPTY }; capacity];
-        advise_huge_pages(&self.slots);
+        self.slots = filled_huge(capacity, Slot { key: 0, row: EMPTY });
         self.shift = 64 - capacity.trailing_zeros();
         let mask = capacity - 1;
         for (row, &key) in self.keys.iter().enumerate() {
@@ -452,6 +495,32 @@ impl QTable {
                 row: row as u32,
             };
         }
+    }
+
+    /// Starts loading the hash slot where a lookup of `state` begins.
+    #[inline]
+    pub fn prefetch_slot(&self, state: u64) {
+        prefetch(&self.slots, hash(state, self.shift));
+    }
+
+    /// Starts loading a row's values and tried bits, which the next target reads.
+    #[inline]
+    pub fn prefetch_row(&self, index: usize) {
+        let start = index * self.num_actions;
+        // One touch per cache line the row spans (16 floats to a 64-byte line), and its end.
+        for i in (start..start + self.num_actions).step_by(16) {
+            prefetch(&self.values, i);
+        }
+        prefetch(&self.values, start + self.num_actions - 1);
+        prefetch(&self.tried, index * self.words);
+    }
+
+    /// Starts loading what an update of `(row, action)` writes besides the value itself,
+    /// which acting has just read: the visit count and the tried bit.
+    #[inline]
+    pub fn prefetch_update(&self, row: usize, action: usize) {
+        prefetch(&self.visits, row * self.num_actions + action);
+        prefetch(&self.tried, row * self.words + action / 64);
     }
 
     /// The values of a row.
@@ -533,6 +602,59 @@ impl QTable {
 // Action selection
 // ---------------------------------------------------------------------------------------------
 
+/// The largest value of a row (NaNs ignored), four places to one SSE instruction: a running
+/// maximum in scalar code is a chain of dependent compares as long as the row.
+#[inline]
+fn row_max(row: &[f32]) -> f32 {
+    let pick = |m: f32, v: f32| if v > m { v } else { m };
+    let mut max = f32::NEG_INFINITY;
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_loadu_ps, _mm_max_ps, _mm_set1_ps, _mm_storeu_ps};
+        let mut lanes = [f32::NEG_INFINITY; 4];
+        // SAFETY: SSE is part of the x86-64 baseline, each load reads the four floats of one
+        // chunk and the store writes the four of `lanes` (unaligned loads and store).
+        // `maxps` returns its second operand when either is NaN: the running maximum.
+        unsafe {
+            let mut acc = _mm_set1_ps(f32::NEG_INFINITY);
+            for chunk in row.chunks_exact(4) {
+                acc = _mm_max_ps(_mm_loadu_ps(chunk.as_ptr()), acc);
+                done += 4;
+            }
+            _mm_storeu_ps(lanes.as_mut_ptr(), acc);
+        }
+        max = lanes.into_iter().fold(max, pick);
+    }
+    row[done..].iter().fold(max, |m, &v| pick(m, v))
+}
+
+/// A bit set of the places of a row (at most 64 long) that hold `value`, so that a tie-break
+/// needs no scan: four compares to one SSE instruction, whose sign bits make a nibble.
+#[inline]
+fn equal_bits(row: &[f32], value: f32) -> u64 {
+    let mut bits = 0u64;
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cmpeq_ps, _mm_loadu_ps, _mm_movemask_ps, _mm_set1_ps};
+        // SAFETY: SSE is part of the x86-64 baseline, and each load reads the four floats of
+        // one chunk (unaligned loads).
+        unsafe {
+            let target = _mm_set1_ps(value);
+            for chunk in row.chunks_exact(4) {
+                let lanes = _mm_loadu_ps(chunk.as_ptr());
+                bits |= (_mm_movemask_ps(_mm_cmpeq_ps(lanes, target)) as u64) << done;
+                done += 4;
+            }
+        }
+    }
+    for (j, &v) in row[done..].iter().enumerate() {
+        bits |= u64::from(v == value) << (done + j);
+    }
+    bits
+}
+
 /// The highest-valued allowed action, ties going to the first at or after `start` (cyclically),
 /// so that ties between untried actions are broken by the caller's randomness.
 #[inline]
@@ -541,9 +663,16 @@ fn argmax_from(row: &[f32], mask: Option<&[bool]>, start: usize) -> Option<usize
     if mask.is_none() && start < n {
         // The hot path of unmasked tasks: the maximum in one branch-free pass, then the first
         // place at or after `start` that holds it (the same choice as the loop below).
-        let max = row
-            .iter()
-            .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        let max = row_max(row);
+        if max > f32::NEG_INFINITY && n <= 64 {
+            let hits = equal_bits(row, max);
+            let after = hits >> start;
+            return Some(if after != 0 {
+                start + after.trailing_zeros() as usize
+            } else {
+                hits.trailing_zeros() as usize
+            });
+        }
         if max > f32::NEG_INFINITY {
             let hit = |v: &f32| *v == max;
             return row[start..]
@@ -577,7 +706,7 @@ fn argmax_from(row: &[f32], mask: Option<&[bool]>, start: usize) -> Option<usize
 #[inline]
 fn max_allowed(row: &[f32], mask: Option<&[bool]>) -> f32 {
     match mask {
-        None => row.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+        None => row_max(row),
         Some(m) => row
             .iter()
             .zip(m)
@@ -801,6 +930,7 @@ impl TabularAgent {
         epsilon_at(&self.config, self.steps_done, self.schedule_steps)
     }
 
+    /// The step size of an update after `visits` visits.
     #[inline]
     fn step_size(&self, visits: u32) -> f32 {
         match self.lr_cache.get(visits as usize) {
@@ -809,137 +939,113 @@ impl TabularAgent {
         }
     }
 
-    /// Runs `steps` steps of one sub-env, updating after each. The env must be mid-episode
-    /// (reset and not finished), as the vector env and this loop leave it.
-    #[allow(clippy::too_many_arguments)]
-    fn run_env(
+    /// The behaviour policy's action in `row`: ε-greedy or ε-Boltzmann.
+    #[inline]
+    fn behave(
+        &self,
+        row: usize,
+        mask: Option<&[bool]>,
+        epsilon_bits: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<usize> {
+        let values = self.table.row(row);
+        match self.config.exploration {
+            Exploration::EpsilonGreedy => epsilon_greedy(values, mask, epsilon_bits, rng),
+            Exploration::Boltzmann => epsilon_boltzmann(
+                values,
+                mask,
+                epsilon_bits,
+                self.config.temperature.max(1e-6),
+                self.config.sample_margin,
+                rng,
+            ),
+        }
+    }
+
+    /// The bootstrap value of the next state's row under the algorithm's target, and for
+    /// SARSA the next action it commits to.
+    #[inline]
+    fn bootstrap(
+        &self,
+        next: usize,
+        mask: Option<&[bool]>,
+        epsilon: f64,
+        epsilon_bits: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<(f32, Option<usize>)> {
+        let values = self.table.row(next);
+        Some(match self.algorithm {
+            Algorithm::QLearning => (max_allowed(values, mask), None),
+            Algorithm::Sarsa => {
+                let a = self.behave(next, mask, epsilon_bits, rng)?;
+                (values[a], Some(a))
+            }
+            Algorithm::ExpectedSarsa => {
+                let e = epsilon as f32;
+                let (sum, count) = match mask {
+                    None => (values.iter().sum::<f32>(), values.len()),
+                    Some(m) => values
+                        .iter()
+                        .zip(m)
+                        .filter(|(_, &ok)| ok)
+                        .fold((0.0, 0), |(s, c), (&v, _)| (s + v, c + 1)),
+                };
+                let mean = sum / count.max(1) as f32;
+                ((1.0 - e) * max_allowed(values, mask) + e * mean, None)
+            }
+            Algorithm::SoftQ => (
+                self.table
+                    .soft_value(next, mask, self.config.temperature as f32),
+                None,
+            ),
+        })
+    }
+
+    /// Steps one lane's env with `action` from `row`, and starts fetching the memory the
+    /// lane's next turn reads: the hash slot of the state reached, and the entries of
+    /// `(row, action)` that its update writes.
+    #[inline]
+    fn take_step(
         &mut self,
         env: &mut TrainEnv,
         index: usize,
-        steps: u64,
-        obs: &mut [f32],
-        mask_buf: &mut [bool],
-        rng: &mut ChaCha8Rng,
-        stats: &mut LearnStats,
+        lane: &mut Lane,
     ) -> Result<(), AgentError> {
-        let env_error = |source| AgentError::Env(VecEnvError::Env { index, source });
-        let no_action =
-            || AgentError::Other(format!("sub-env {index}: every action is masked out"));
-        // Tasks without masking have all-ones masks: skip the checks entirely.
-        let masked = env.task().mask_out_of_scale;
-        let gamma = self.config.gamma as f32;
-        let algorithm = self.algorithm;
-        let alpha = self.config.temperature as f32;
-
-        let mut epsilon = self.epsilon();
-        let mut eps_bits = epsilon_threshold(epsilon);
-        let mut row = self.table.row_index(env.discrete_state());
-        if masked {
-            mask_buf.copy_from_slice(env.action_mask());
+        let t = env
+            .step_state(lane.action)
+            .map_err(|source| AgentError::Env(VecEnvError::Env { index, source }))?;
+        self.steps_done += 1;
+        self.running_returns[index] += t.reward;
+        lane.reward = t.reward as f32;
+        lane.terminated = t.terminated;
+        lane.finished = t.terminated || t.truncated;
+        if !t.terminated {
+            lane.next_key = env.discrete_state();
+            self.table.prefetch_slot(lane.next_key);
         }
-        let boltzmann = self.config.exploration == Exploration::Boltzmann;
-        let temperature = self.config.temperature.max(1e-6);
-        let margin = self.config.sample_margin;
-        let behave = |values: &[f32], mask: Option<&[bool]>, bits: u64, rng: &mut ChaCha8Rng| {
-            if boltzmann {
-                epsilon_boltzmann(values, mask, bits, temperature, margin, rng)
-            } else {
-                epsilon_greedy(values, mask, bits, rng)
-            }
-        };
-        let mut action = behave(
-            self.table.row(row),
-            masked.then_some(&*mask_buf),
-            eps_bits,
-            rng,
-        )
-        .ok_or_else(no_action)?;
-        let mut episode_return = self.running_returns[index];
-
-        for _ in 0..steps {
-            if self.steps_done & (EPSILON_REFRESH - 1) == 0 {
-                epsilon = self.epsilon();
-                eps_bits = epsilon_threshold(epsilon);
-            }
-            // --- rollout: one env step ---------------------------------------------------
-            let t = env.step_into(action, obs).map_err(env_error)?;
-            self.steps_done += 1;
-            episode_return += t.reward;
-            let reward = t.reward as f32;
-            let done = t.terminated || t.truncated;
-
-            // --- the target ----------------------------------------------------------------
-            // SARSA commits to its next action here; the others pick it after the update.
-            let mut next_action = None;
-            let mut next_row = None;
-            let target = if t.terminated {
-                reward
-            } else {
-                let next = self.table.row_index(env.discrete_state());
-                if masked {
-                    mask_buf.copy_from_slice(env.action_mask());
-                }
-                let mask = masked.then_some(&*mask_buf);
-                let values = self.table.row(next);
-                let bootstrap = match algorithm {
-                    Algorithm::QLearning => max_allowed(values, mask),
-                    Algorithm::Sarsa => {
-                        let a = behave(values, mask, eps_bits, rng).ok_or_else(no_action)?;
-                        next_action = Some(a);
-                        values[a]
-                    }
-                    Algorithm::ExpectedSarsa => {
-                        let e = epsilon as f32;
-                        let (sum, count) = match mask {
-                            None => (values.iter().sum::<f32>(), values.len()),
-                            Some(m) => values
-                                .iter()
-                                .zip(m)
-                                .filter(|(_, &ok)| ok)
-                                .fold((0.0, 0), |(s, c), (&v, _)| (s + v, c + 1)),
-                        };
-                        (1.0 - e) * max_allowed(values, mask) + e * sum / count.max(1) as f32
-                    }
-                    Algorithm::SoftQ => self.table.soft_value(next, mask, alpha),
-                };
-                next_row = Some(next);
-                reward + gamma * bootstrap
-            };
-
-            // --- the update ----------------------------------------------------------------
-            let visits = self.table.visit(row, action);
-            let lr = self.step_size(visits);
-            let q = &mut self.table.row_mut(row)[action];
-            *q += lr * (target - *q);
-
-            // --- the next state ------------------------------------------------------------
-            if let (false, Some(next)) = (done, next_row) {
-                row = next;
-            } else {
-                stats.episode_returns.push(episode_return);
-                self.episodes_done += 1;
-                episode_return = 0.0;
-                env.reset_into(None, obs).map_err(env_error)?;
-                if masked {
-                    mask_buf.copy_from_slice(env.action_mask());
-                }
-                row = self.table.row_index(env.discrete_state());
-                next_action = None;
-            }
-            action = match next_action {
-                Some(a) => a,
-                None => behave(
-                    self.table.row(row),
-                    masked.then_some(&*mask_buf),
-                    eps_bits,
-                    rng,
-                )
-                .ok_or_else(no_action)?,
-            };
-        }
-        self.running_returns[index] = episode_return;
+        self.table.prefetch_update(lane.row, lane.action);
         Ok(())
     }
+}
+
+/// One sub-env's place in the interleaved learn loop: the transition it took and has not yet
+/// learned from.
+#[derive(Debug, Clone, Copy, Default)]
+struct Lane {
+    /// Row of the state the action was taken from.
+    row: usize,
+    action: usize,
+    reward: f32,
+    terminated: bool,
+    /// Terminated or truncated: the env resets after the update.
+    finished: bool,
+    /// The state reached (unless terminated), and its row once looked up.
+    next_key: u64,
+    next_row: usize,
+    /// Steps the lane still takes in this call; a lane with none left only learns from its
+    /// last transition.
+    steps_left: u64,
+    active: bool,
 }
 
 impl Agent for TabularAgent {
@@ -947,7 +1053,15 @@ impl Agent for TabularAgent {
         self.algorithm.kind()
     }
 
-    /// Steps each sub-env in turn for its share of `steps`, updating after every step.
+    /// Steps the sub-envs in turn, one step each per round, updating after every step.
+    ///
+    /// The loop is software-pipelined across sub-envs, because the table outgrows the caches
+    /// and every step would otherwise wait twice on main memory: once for the hash slot of
+    /// the state reached, once for its row. Each round first looks up every lane's new state
+    /// (its slot was prefetched when the lane stepped) and prefetches the row, then learns,
+    /// acts and steps each lane in turn. With several sub-envs those waits overlap with the
+    /// other lanes' work; with one they do not, which is why tabular training defaults to
+    /// several.
     fn learn(
         &mut self,
         envs: &mut VecEnv<TrainEnv>,
@@ -963,9 +1077,105 @@ impl Agent for TabularAgent {
         let mut stats = LearnStats::default();
         let share = steps / n as u64;
         let extra = steps % n as u64;
-        for (index, env) in envs.envs_mut().iter_mut().enumerate() {
-            let k = share + u64::from((index as u64) < extra);
-            self.run_env(env, index, k, &mut obs, &mut mask_buf, rng, &mut stats)?;
+        let gamma = self.config.gamma as f32;
+        let mut epsilon = self.epsilon();
+        let mut epsilon_bits = epsilon_threshold(epsilon);
+        let no_action = |index: usize| {
+            AgentError::Other(format!("sub-env {index}: every action is masked out"))
+        };
+        let env_error =
+            |index: usize| move |source| AgentError::Env(VecEnvError::Env { index, source });
+
+        // --- the first action of every lane --------------------------------------------------
+        let mut lanes = vec![Lane::default(); n];
+        for (index, (env, lane)) in envs.envs_mut().iter_mut().zip(&mut lanes).enumerate() {
+            let quota = share + u64::from((index as u64) < extra);
+            if quota == 0 {
+                continue;
+            }
+            // Tasks without masking have all-ones masks: skip the copies and checks.
+            let masked = env.task().mask_out_of_scale;
+            if masked {
+                mask_buf.copy_from_slice(env.action_mask());
+            }
+            lane.row = self.table.row_index(env.discrete_state());
+            lane.action = self
+                .behave(lane.row, masked.then_some(&*mask_buf), epsilon_bits, rng)
+                .ok_or_else(|| no_action(index))?;
+            self.take_step(env, index, lane)?;
+            lane.steps_left = quota - 1;
+            lane.active = true;
+        }
+
+        // --- rounds ----------------------------------------------------------------------------
+        let mut active = lanes.iter().filter(|l| l.active).count();
+        while active > 0 {
+            for lane in lanes.iter_mut().filter(|l| l.active && !l.terminated) {
+                lane.next_row = self.table.row_index(lane.next_key);
+                self.table.prefetch_row(lane.next_row);
+            }
+            for (index, (env, lane)) in envs.envs_mut().iter_mut().zip(&mut lanes).enumerate() {
+                if !lane.active {
+                    continue;
+                }
+                if self.steps_done & (EPSILON_REFRESH - 1) == 0 {
+                    epsilon = self.epsilon();
+                    epsilon_bits = epsilon_threshold(epsilon);
+                }
+                let masked = env.task().mask_out_of_scale;
+                // The target. SARSA commits to its next action here; the others pick it
+                // after the update.
+                let mut next_action = None;
+                let target = if lane.terminated {
+                    lane.reward
+                } else {
+                    if masked {
+                        mask_buf.copy_from_slice(env.action_mask());
+                    }
+                    let mask = masked.then_some(&*mask_buf);
+                    let (value, action) = self
+                        .bootstrap(lane.next_row, mask, epsilon, epsilon_bits, rng)
+                        .ok_or_else(|| no_action(index))?;
+                    next_action = action;
+                    lane.reward + gamma * value
+                };
+
+                // The update.
+                let visits = self.table.visit(lane.row, lane.action);
+                let lr = self.step_size(visits);
+                let q = &mut self.table.row_mut(lane.row)[lane.action];
+                *q += lr * (target - *q);
+
+                // The next state.
+                if lane.finished {
+                    stats.episode_returns.push(self.running_returns[index]);
+                    self.running_returns[index] = 0.0;
+                    self.episodes_done += 1;
+                    env.reset_into(None, &mut obs).map_err(env_error(index))?;
+                    if masked {
+                        mask_buf.copy_from_slice(env.action_mask());
+                    }
+                    lane.row = self.table.row_index(env.discrete_state());
+                    next_action = None;
+                } else {
+                    lane.row = lane.next_row;
+                }
+                if lane.steps_left == 0 {
+                    lane.active = false;
+                    active -= 1;
+                    continue;
+                }
+
+                // The next step.
+                lane.action = match next_action {
+                    Some(a) => a,
+                    None => self
+                        .behave(lane.row, masked.then_some(&*mask_buf), epsilon_bits, rng)
+                        .ok_or_else(|| no_action(index))?,
+                };
+                self.take_step(env, index, lane)?;
+                lane.steps_left -= 1;
+            }
         }
         stats.steps = steps;
         stats.scalars.insert("epsilon".into(), self.epsilon());
@@ -1444,19 +1654,101 @@ mod tests {
 
     #[test]
     fn unmasked_argmax_picks_the_first_maximum_from_start_cyclically() {
-        // The unmasked fast path against an all-true mask, which takes the general loop.
+        // The unmasked fast paths (bit set up to 64 actions, scan above) against an all-true
+        // mask, which takes the general loop; lengths around the vector widths and 64.
         let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let all = [true; 38];
-        for _ in 0..2_000 {
-            // Few distinct values, so that ties are common.
-            let row: Vec<f32> = (0..38).map(|_| (rng.next_u32() % 4) as f32).collect();
-            let start = (rng.next_u32() % 38) as usize;
-            assert_eq!(
-                argmax_from(&row, None, start),
-                argmax_from(&row, Some(&all), start),
-                "{row:?} from {start}"
-            );
+        let all = [true; 80];
+        for len in (1..=13).chain([31, 32, 33, 38, 63, 64, 65, 80]) {
+            for _ in 0..300 {
+                // Few distinct values, so that ties are common.
+                let row: Vec<f32> = (0..len).map(|_| (rng.next_u32() % 4) as f32).collect();
+                let start = rng.next_u32() as usize % len;
+                assert_eq!(
+                    argmax_from(&row, None, start),
+                    argmax_from(&row, Some(&all[..len]), start),
+                    "{row:?} from {start}"
+                );
+            }
         }
+    }
+
+    #[test]
+    fn row_max_and_equal_bits_match_plain_loops() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for len in 0..=64usize {
+            for _ in 0..50 {
+                let mut row: Vec<f32> = (0..len)
+                    .map(|_| (rng.next_u32() % 5) as f32 - 2.0)
+                    .collect();
+                if len > 0 && rng.next_u32() % 4 == 0 {
+                    // NaNs are ignored, wherever they sit.
+                    row[rng.next_u32() as usize % len] = f32::NAN;
+                }
+                let expected = row
+                    .iter()
+                    .copied()
+                    .filter(|v| !v.is_nan())
+                    .fold(f32::NEG_INFINITY, f32::max);
+                assert_eq!(row_max(&row), expected, "{row:?}");
+                let bits = row
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |b, (i, &v)| b | (u64::from(v == expected) << i));
+                assert_eq!(equal_bits(&row, expected), bits, "{row:?}");
+            }
+        }
+    }
+
+    fn five_envs(n: usize) -> VecEnv<TrainEnv> {
+        let envs: Vec<TrainEnv> = (0..n)
+            .map(|_| ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(Five) as Box<dyn Reward>))
+            .collect();
+        let mut envs = VecEnv::new(envs, 1).unwrap();
+        envs.reset(Some(0)).unwrap();
+        envs
+    }
+
+    #[test]
+    fn lanes_share_the_budget() {
+        // Fewer steps than envs: the first lanes take one step each, the others none.
+        let mut a = agent(Algorithm::QLearning, TabularConfig::default());
+        let mut envs = five_envs(8);
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let stats = a.learn(&mut envs, 3, &mut rng).unwrap();
+        assert_eq!((stats.steps, a.steps_done()), (3, 3));
+        let taken: Vec<usize> = envs.envs().iter().map(|e| e.elapsed_steps()).collect();
+        assert_eq!(taken, [1, 1, 1, 0, 0, 0, 0, 0]);
+        // An uneven budget over several episodes: every lane ends mid-episode or reset, and
+        // the steps add up.
+        let stats = a.learn(&mut envs, 1_005, &mut rng).unwrap();
+        assert_eq!((stats.steps, a.steps_done()), (1_005, 1_008));
+        let episodes = stats.episode_returns.len();
+        let in_progress: usize = envs.envs().iter().map(|e| e.elapsed_steps()).sum();
+        assert_eq!(episodes * 32 + in_progress, 1_008);
+    }
+
+    #[test]
+    fn several_lanes_learn_deterministically() {
+        let config = TabularConfig {
+            epsilon_start: 1.0,
+            epsilon_end: 0.05,
+            initial_value: 0.0,
+            learning_rate: 0.5,
+            ..TabularConfig::default()
+        };
+        let run = || {
+            let mut a = agent(Algorithm::QLearning, config.clone());
+            a.set_schedule_steps(200_000);
+            let mut envs = five_envs(8);
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            for _ in 0..4 {
+                a.learn(&mut envs, 50_000, &mut rng).unwrap();
+            }
+            (a, envs)
+        };
+        let (a, _) = run();
+        let (b, _) = run();
+        assert_eq!(encode_checkpoint(&a), encode_checkpoint(&b));
     }
 
     #[test]
@@ -1608,19 +1900,21 @@ mod tests {
             initial_value: 0.0,
             ..TabularConfig::default()
         };
-        let mut a = agent(Algorithm::QLearning, config);
-        a.set_schedule_steps(200_000);
-        let mut envs = five_env();
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        a.learn(&mut envs, 200_000, &mut rng).unwrap();
-        let s = envs.envs()[0].discrete_state();
-        let mask = vec![true; 38];
-        let obs = Observation {
-            dense: &[],
-            state: s,
-            mask: &mask,
-        };
-        assert_eq!(a.act(&obs, ActMode::Greedy, &mut rng), 5);
+        for lanes in [1, 8] {
+            let mut a = agent(Algorithm::QLearning, config.clone());
+            a.set_schedule_steps(200_000);
+            let mut envs = five_envs(lanes);
+            let mut rng = ChaCha8Rng::seed_from_u64(0);
+            a.learn(&mut envs, 200_000, &mut rng).unwrap();
+            let s = envs.envs()[0].discrete_state();
+            let mask = vec![true; 38];
+            let obs = Observation {
+                dense: &[],
+                state: s,
+                mask: &mask,
+            };
+            assert_eq!(a.act(&obs, ActMode::Greedy, &mut rng), 5, "{lanes} lanes");
+        }
     }
 
     #[test]

@@ -131,6 +131,66 @@ impl<R: Reward> ComposeEnv<R> {
         &mut self.rng
     }
 
+    /// [`Environment::step_into`] without the observation: for agents that read only
+    /// [`Environment::discrete_state`] (the tabular ones), which would otherwise pay for
+    /// clearing and writing a dense observation on every step. Same checks, reward, info and
+    /// episode end.
+    #[inline]
+    pub fn step_state(&mut self, action: usize) -> Result<Transition, EnvError> {
+        let length = self.task.setting.length;
+        match self.phase {
+            Phase::Running => {}
+            Phase::NeedsReset => return Err(EnvError::NotReset),
+            Phase::Done => {
+                return Err(EnvError::EpisodeOver {
+                    step: self.melody.len(),
+                    length,
+                })
+            }
+        }
+        if action >= self.num_events {
+            return Err(EnvError::ActionOutOfRange {
+                action,
+                n: self.num_events,
+            });
+        }
+        let step = self.melody.len();
+        if !self.action_mask()[action] {
+            return Err(EnvError::ActionMasked { action, step });
+        }
+        let ctx = StepContext {
+            setting: &self.task.setting,
+            step,
+            history: &self.melody,
+            action: action as Event,
+        };
+        let reward = self.reward.step(&ctx, &mut self.terms);
+        if !reward.is_finite() {
+            // The reward's state has advanced past a broken value: the episode cannot go on.
+            self.phase = Phase::NeedsReset;
+            let term = self
+                .terms
+                .iter()
+                .position(|v| !v.is_finite())
+                .map_or_else(|| "total".to_string(), |i| self.term_names[i].clone());
+            return Err(EnvError::NonFiniteReward {
+                term,
+                value: reward,
+                step,
+            });
+        }
+        self.melody.push(action as Event);
+        let terminated = self.melody.len() == length;
+        if terminated {
+            self.phase = Phase::Done;
+        }
+        Ok(Transition {
+            reward,
+            terminated,
+            truncated: false,
+        })
+    }
+
     fn write_observation(&self, obs: &mut [f32]) {
         obs.fill(0.0);
         let setting = &self.task.setting;
@@ -236,59 +296,9 @@ impl<R: Reward> Environment for ComposeEnv<R> {
         observation: &mut [f32],
     ) -> Result<Transition, EnvError> {
         self.check_buffer(observation)?;
-        let length = self.task.setting.length;
-        match self.phase {
-            Phase::Running => {}
-            Phase::NeedsReset => return Err(EnvError::NotReset),
-            Phase::Done => {
-                return Err(EnvError::EpisodeOver {
-                    step: self.melody.len(),
-                    length,
-                })
-            }
-        }
-        if action >= self.num_events {
-            return Err(EnvError::ActionOutOfRange {
-                action,
-                n: self.num_events,
-            });
-        }
-        let step = self.melody.len();
-        if !self.action_mask()[action] {
-            return Err(EnvError::ActionMasked { action, step });
-        }
-        let ctx = StepContext {
-            setting: &self.task.setting,
-            step,
-            history: &self.melody,
-            action: action as Event,
-        };
-        let reward = self.reward.step(&ctx, &mut self.terms);
-        if !reward.is_finite() {
-            // The reward's state has advanced past a broken value: the episode cannot go on.
-            self.phase = Phase::NeedsReset;
-            let term = self
-                .terms
-                .iter()
-                .position(|v| !v.is_finite())
-                .map_or_else(|| "total".to_string(), |i| self.term_names[i].clone());
-            return Err(EnvError::NonFiniteReward {
-                term,
-                value: reward,
-                step,
-            });
-        }
-        self.melody.push(action as Event);
-        let terminated = self.melody.len() == length;
-        if terminated {
-            self.phase = Phase::Done;
-        }
+        let transition = self.step_state(action)?;
         self.write_observation(observation);
-        Ok(Transition {
-            reward,
-            terminated,
-            truncated: false,
-        })
+        Ok(transition)
     }
 
     #[inline]

@@ -87,7 +87,8 @@ pub struct TrainArgs {
     /// Episodes per evaluation [default: 100].
     #[arg(long)]
     eval_episodes: Option<usize>,
-    /// Environments trained on together [default: 1 for tabular agents].
+    /// Environments trained on together [default: 8 for tabular agents, which step them in
+    /// turn to hide memory latency; per agent for policy-gradient ones].
     #[arg(long)]
     envs: Option<usize>,
     /// Softmax temperature of sampled evaluations and samples [default: the agent's].
@@ -302,6 +303,7 @@ fn default_envs(kind: &str, _config: &toml::Table) -> usize {
             let text = toml::to_string(_config).unwrap_or_default();
             cadenza_agents::pg::recommended_envs(k, Some(&text)).unwrap_or(8)
         }
+        k if Algorithm::from_kind(k).is_some() => tabular::TABULAR_LANES,
         _ => 1,
     }
 }
