@@ -438,3 +438,44 @@ fn every_command_explains_itself() {
         assert!(help.contains("Example: cadenza"), "{args:?}: {help}");
     }
 }
+
+#[test]
+fn bench_env_compares_threads_against_the_machine() {
+    let out = ok(
+        &[
+            "bench",
+            "env",
+            "--envs",
+            "8",
+            "--threads",
+            "2",
+            "--compare-threads",
+            "--steps",
+            "40000",
+            "--json",
+        ],
+        None,
+    );
+    let report: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    let number = |key: &str| {
+        report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing in {report}"))
+    };
+    for key in [
+        "one_thread_steps_per_sec",
+        "threaded_steps_per_sec",
+        "speedup_median",
+        "machine_capacity_median",
+        "share_of_capacity_median",
+    ] {
+        let value = number(key);
+        assert!(value.is_finite() && value > 0.0, "{key} = {value}");
+    }
+    // Two threads of arithmetic cannot do more than twice the work of one (with a margin
+    // for timer noise), and the extremes bracket the median.
+    assert!(number("machine_capacity_max") < 2.5, "{report}");
+    assert!(number("machine_capacity_min") <= number("machine_capacity_median"));
+    assert!(number("speedup_min") <= number("speedup_median"));
+    assert_eq!(report["steps_per_way"].as_f64(), Some(20_000.0), "{report}");
+}

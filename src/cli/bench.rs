@@ -68,9 +68,12 @@ pub struct EnvBench {
     #[arg(long, value_enum, default_value_t = ThreadModeArg::Adaptive)]
     thread_mode: ThreadModeArg,
     /// Time the one-thread way and the threaded way (`--threads`) against each other, in
-    /// alternating blocks of a million env steps on the same envs, and report both and the
-    /// speed-up (the median over pairs of blocks). Fair on a machine whose speed drifts,
-    /// where two separate runs are not.
+    /// alternating blocks of a million env steps (or half of `--steps`) on the same envs, and
+    /// report both and the speed-up (the median over pairs of blocks). Fair on a machine whose
+    /// speed drifts, where two separate runs are not. Each pair also times plain arithmetic
+    /// on one thread and on `--threads` at once: what the machine's cores deliver together
+    /// right now (below the thread count where they are shared), the ceiling for any
+    /// parallel code.
     #[arg(long)]
     compare_threads: bool,
     /// Print one JSON object instead of a sentence.
@@ -180,11 +183,15 @@ fn bench_env(args: EnvBench) -> Result<()> {
             Ok(())
         };
         if args.compare_threads {
-            let block = (1_000_000 / k).max(1);
+            // Blocks of a million steps, or half the budget when that is smaller.
+            let block = (1_000_000.min(steps / 2) as usize / k).max(1);
             let pairs = rounds.div_ceil(2 * block).max(1);
             let mut times = [0.0f64; 2];
             let mut ratios = Vec::with_capacity(pairs);
+            let mut capacities = Vec::with_capacity(pairs);
+            let mut shares = Vec::with_capacity(pairs);
             for _ in 0..pairs {
+                let capacity = parallel_capacity(args.threads);
                 let mut pair = [0.0f64; 2];
                 for (way, mode) in [ThreadMode::Never, ThreadMode::Always]
                     .into_iter()
@@ -196,10 +203,18 @@ fn bench_env(args: EnvBench) -> Result<()> {
                     pair[way] = start.elapsed().as_secs_f64();
                     times[way] += pair[way];
                 }
-                ratios.push(pair[0] / pair[1].max(1e-12));
+                let ratio = pair[0] / pair[1].max(1e-12);
+                ratios.push(ratio);
+                capacities.push(capacity);
+                shares.push(ratio / capacity.max(1e-12));
             }
-            ratios.sort_by(f64::total_cmp);
-            let median = ratios[ratios.len() / 2];
+            let median = |values: &mut Vec<f64>| {
+                values.sort_by(f64::total_cmp);
+                values[values.len() / 2]
+            };
+            let median_capacity = median(&mut capacities);
+            let median_share = median(&mut shares);
+            let median = median(&mut ratios);
             let per_way = (pairs * block * k) as f64;
             let (serial, threaded) = (per_way / times[0], per_way / times[1]);
             if args.json {
@@ -215,6 +230,10 @@ fn bench_env(args: EnvBench) -> Result<()> {
                     "speedup_median": median,
                     "speedup_min": ratios[0],
                     "speedup_max": ratios[ratios.len() - 1],
+                    "machine_capacity_median": median_capacity,
+                    "machine_capacity_min": capacities[0],
+                    "machine_capacity_max": capacities[capacities.len() - 1],
+                    "share_of_capacity_median": median_share,
                 });
                 println!("{out}");
             } else {
@@ -230,6 +249,14 @@ fn bench_env(args: EnvBench) -> Result<()> {
                     ratios[0],
                     ratios[ratios.len() - 1],
                     reward_name
+                );
+                println!(
+                    "machine: {} threads of plain arithmetic ran {:.2}x one (median; {:.2}-{:.2}x) in the same pairs; the env's speed-up is {:.0}% of that (median)",
+                    args.threads,
+                    median_capacity,
+                    capacities[0],
+                    capacities[capacities.len() - 1],
+                    100.0 * median_share
                 );
             }
             return Ok(());
@@ -274,4 +301,34 @@ fn bench_env(args: EnvBench) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// How many times the work of one thread `threads` threads get done in the same time right
+/// now: a fixed arithmetic loop timed on this thread alone, then on `threads` threads at once.
+/// On a machine whose cores are shared with other jobs (a virtual machine, a laptop on
+/// battery) this is often well below `threads`, and no parallel code can beat it; the
+/// threads comparison reports it beside the env's own speed-up.
+fn parallel_capacity(threads: usize) -> f64 {
+    fn work() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..8_000_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        std::hint::black_box(x);
+    }
+    let threads = threads.max(1);
+    let start = Instant::now();
+    work();
+    let alone = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(work);
+        }
+        work();
+    });
+    let together = start.elapsed().as_secs_f64();
+    threads as f64 * alone / together.max(1e-12)
 }
