@@ -231,3 +231,44 @@ fn vector_env_reset_mask_resets_only_chosen() {
     let err = venv.step(&[0, 99, 0]).unwrap_err();
     assert!(err.to_string().contains("sub-env 1"), "{err}");
 }
+
+#[test]
+fn stepping_without_observations_matches_stepping_with_them() {
+    // Tabular agents step through `step_state`; everything but the observation must be the
+    // same as `step_into`: rewards, terms, episode ends, discrete states, masks and errors.
+    for task in [
+        TaskSpec::rl_tuner(),
+        TaskSpec::by_name("improv", None).unwrap(),
+    ] {
+        let mut with = ComposeEnv::new(task.clone(), InScaleReward);
+        let mut without = ComposeEnv::new(task.clone(), InScaleReward);
+        let mut obs = vec![0.0; with.observation_space().dim()];
+        with.reset_into(Some(4), &mut obs).unwrap();
+        without.reset_into(Some(4), &mut obs).unwrap();
+        let n = with.action_space().n;
+        let mut x = 12345u64;
+        for _ in 0..20 * task.setting.length {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let action = (x >> 33) as usize % (n + 1); // now and then out of range
+            let a = with.step_into(action, &mut obs);
+            let b = without.step_state(action);
+            assert_eq!(a, b, "{} action {action}", task.name);
+            assert_eq!(with.term_values(), without.term_values());
+            assert_eq!(with.discrete_state(), without.discrete_state());
+            assert_eq!(with.action_mask(), without.action_mask());
+            if matches!(a, Ok(t) if t.terminated) {
+                with.reset_into(None, &mut obs).unwrap();
+                without.reset_into(None, &mut obs).unwrap();
+            }
+        }
+        // After the end, both refuse the same way.
+        while with.elapsed_steps() < task.setting.length {
+            let action = with.action_mask().iter().position(|&ok| ok).unwrap();
+            with.step_into(action, &mut obs).unwrap();
+            without.step_state(action).unwrap();
+        }
+        assert_eq!(with.step_into(1, &mut obs), without.step_state(1));
+    }
+}

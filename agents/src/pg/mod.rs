@@ -79,6 +79,24 @@ macro_rules! checkpoint_with_training_state {
     };
 }
 
+/// The update of the agents that take one gradient step on the whole rollout (fields
+/// `policy`, `opt`, `rollout`, and a `config` with the fields of [`rollout::LossWeights`]).
+macro_rules! update_in_one_step {
+    () => {
+        fn update(&mut self, stats: &mut LearnStats) {
+            let weights = rollout::LossWeights {
+                norm_adv: self.config.norm_adv,
+                ent_coef: self.config.ent_coef,
+                vf_coef: self.config.vf_coef,
+                max_grad_norm: self.config.max_grad_norm,
+            };
+            if let Some(ro) = self.rollout.as_ref() {
+                rollout::one_step_update(&self.policy.net, &mut self.opt, ro, &weights, stats);
+            }
+        }
+    };
+}
+
 pub mod a2c;
 pub mod adapt;
 pub mod bc;

@@ -136,17 +136,7 @@ impl ReinforceAgent {
     // -----------------------------------------------------------------------------------------
     // Update: one gradient step on the whole rollout
     // -----------------------------------------------------------------------------------------
-    fn update(&mut self, stats: &mut LearnStats) {
-        let weights = rollout::LossWeights {
-            norm_adv: self.config.norm_adv,
-            ent_coef: self.config.ent_coef,
-            vf_coef: self.config.vf_coef,
-            max_grad_norm: self.config.max_grad_norm,
-        };
-        if let Some(ro) = self.rollout.as_ref() {
-            rollout::one_step_update(&self.policy.net, &mut self.opt, ro, &weights, stats);
-        }
-    }
+    update_in_one_step!();
 }
 
 impl Agent for ReinforceAgent {
