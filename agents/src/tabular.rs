@@ -662,18 +662,19 @@ fn argmax_from(row: &[f32], mask: Option<&[bool]>, start: usize) -> Option<usize
     let n = row.len();
     if mask.is_none() && start < n {
         // The hot path of unmasked tasks: the maximum in one branch-free pass, then the first
-        // place at or after `start` that holds it (the same choice as the loop below).
+        // place at or after `start` that holds it (the same choice as the loop below): from
+        // a bit set of the places that hold it where the row fits in 64 bits.
         let max = row_max(row);
-        if max > f32::NEG_INFINITY && n <= 64 {
-            let hits = equal_bits(row, max);
-            let after = hits >> start;
-            return Some(if after != 0 {
-                start + after.trailing_zeros() as usize
-            } else {
-                hits.trailing_zeros() as usize
-            });
-        }
         if max > f32::NEG_INFINITY {
+            if n <= 64 {
+                let hits = equal_bits(row, max);
+                let after = hits >> start;
+                return Some(if after != 0 {
+                    start + after.trailing_zeros() as usize
+                } else {
+                    hits.trailing_zeros() as usize
+                });
+            }
             let hit = |v: &f32| *v == max;
             return row[start..]
                 .iter()
@@ -1594,9 +1595,12 @@ mod tests {
         }
     }
 
-    fn five_env() -> VecEnv<TrainEnv> {
-        let env: TrainEnv = ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(Five));
-        let mut envs = VecEnv::new(vec![env], 1).unwrap();
+    /// `n` rl-tuner envs whose reward is 1 for action 5, reset with seed 0.
+    fn five_envs(n: usize) -> VecEnv<TrainEnv> {
+        let envs: Vec<TrainEnv> = (0..n)
+            .map(|_| ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(Five) as Box<dyn Reward>))
+            .collect();
+        let mut envs = VecEnv::new(envs, 1).unwrap();
         envs.reset(Some(0)).unwrap();
         envs
     }
@@ -1613,7 +1617,7 @@ mod tests {
             ..TabularConfig::default()
         };
         let mut a = agent(algorithm, config);
-        let mut envs = five_env();
+        let mut envs = five_envs(1);
         let s0 = envs.envs()[0].discrete_state();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         a.learn(&mut envs, 1, &mut rng).unwrap();
@@ -1699,15 +1703,6 @@ mod tests {
         }
     }
 
-    fn five_envs(n: usize) -> VecEnv<TrainEnv> {
-        let envs: Vec<TrainEnv> = (0..n)
-            .map(|_| ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(Five) as Box<dyn Reward>))
-            .collect();
-        let mut envs = VecEnv::new(envs, 1).unwrap();
-        envs.reset(Some(0)).unwrap();
-        envs
-    }
-
     #[test]
     fn lanes_share_the_budget() {
         // Fewer steps than envs: the first lanes take one step each, the others none.
@@ -1785,7 +1780,7 @@ mod tests {
             ..TabularConfig::default()
         };
         let mut a = agent(Algorithm::SoftQ, config);
-        let mut envs = five_env();
+        let mut envs = five_envs(1);
         let s0 = envs.envs()[0].discrete_state();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         a.learn(&mut envs, 1, &mut rng).unwrap();
@@ -1817,7 +1812,7 @@ mod tests {
                 ..TabularConfig::default()
             };
             let mut a = agent(algorithm, config);
-            let mut envs = five_env();
+            let mut envs = five_envs(1);
             let mut rng = ChaCha8Rng::seed_from_u64(3);
             a.learn(&mut envs, 20_000, &mut rng).unwrap();
             let s0 = envs.envs()[0].discrete_state();
@@ -1881,7 +1876,7 @@ mod tests {
             ..TabularConfig::default()
         };
         let mut a = agent(Algorithm::QLearning, config);
-        let mut envs = five_env();
+        let mut envs = five_envs(1);
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         a.learn(&mut envs, 31, &mut rng).unwrap();
         let s_last = envs.envs()[0].discrete_state();
@@ -2011,7 +2006,7 @@ mod tests {
             ..TabularConfig::default()
         };
         let mut a = TabularAgent::new(Algorithm::Sarsa, config, "rl-tuner", 38, 5000).unwrap();
-        let mut envs = five_env();
+        let mut envs = five_envs(1);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         a.learn(&mut envs, 5000, &mut rng).unwrap();
         let dir = std::env::temp_dir().join(format!("cadenza-tabular-test-{}", std::process::id()));
