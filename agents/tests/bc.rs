@@ -39,6 +39,7 @@ fn config(arch: PolicyArch) -> BcConfig {
             arch,
             hidden: 32,
             layers: 1,
+            ..ModelConfig::default()
         },
         epochs: 15,
         learning_rate: 1e-2,

@@ -38,7 +38,7 @@ use std::time::Instant;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-use super::models::{ModelConfig, Net, PolicyArch};
+use super::models::{Activation, ModelConfig, Net, PolicyArch};
 use super::policy::{self, Policy, HEADER_FILE};
 use super::ppo::{PpoAgent, PpoConfig};
 use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
@@ -84,6 +84,7 @@ impl Default for BcConfig {
                 arch: PolicyArch::Mlp,
                 hidden: 256,
                 layers: 2,
+                activation: Activation::Tanh,
             },
             epochs: 12,
             learning_rate: 3e-3,
@@ -428,7 +429,7 @@ fn mlp_epoch(
             .view([b as i64, dim as i64])
             .to_device(net.device());
         let y = Tensor::from_slice(&targets[..b]).to_device(net.device());
-        let (logits, _, _) = net.step(&x, None);
+        let (logits, _) = net.act_step(&x, None);
         let loss = logits.cross_entropy_for_logits(&y);
         opt.zero_grad();
         loss.backward();
@@ -490,7 +491,7 @@ fn gru_epoch(
             let t1 = (t0 + config.bptt as i64).min(t_max);
             let mut losses = Vec::with_capacity((t1 - t0) as usize);
             for t in t0..t1 {
-                let (logits, _, next) = net.step(&obs.get(t), h.as_ref());
+                let (logits, next) = net.act_step(&obs.get(t), h.as_ref());
                 h = next;
                 let nll = -logits
                     .log_softmax(-1, Kind::Float)
@@ -666,18 +667,15 @@ pub fn ppo_from_prior(
         });
     }
     let bc: BcConfig = header.config()?;
-    let explicit_model = match config_toml {
-        Some(text) => {
-            let table: toml::Table = toml::from_str(text).map_err(|e| AgentError::Config {
-                field: "config".to_string(),
-                message: e.message().to_string(),
-            })?;
-            table.contains_key("model")
-        }
-        None => false,
+    // Over the prior's network, and without PPO's entropy bonus: the KL penalty's −log π
+    // already rewards entropy.
+    let base = PpoConfig {
+        model: bc.model.clone(),
+        ent_coef: 0.0,
+        ..PpoConfig::default()
     };
-    let mut config: PpoConfig = super::parse(config_toml)?;
-    if explicit_model && config.model != bc.model {
+    let mut config: PpoConfig = super::parse_over(config_toml, base)?;
+    if config.model != bc.model {
         return Err(super::models::config_error(
             "model",
             &format!(
@@ -819,7 +817,7 @@ impl Reward for PriorReward {
         } else {
             None
         };
-        let (logits, _, next) = self.prior.step(&x, h.as_ref());
+        let (logits, next) = self.prior.act_step(&x, h.as_ref());
         self.hidden = next;
         logits
             .log_softmax(-1, Kind::Float)

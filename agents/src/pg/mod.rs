@@ -110,7 +110,7 @@ mod rollout;
 pub use a2c::{A2cAgent, A2cConfig};
 pub use adapt::{AdaptConfig, AdaptStats, Episode, PolicyAdapter};
 pub use bc::{BcAgent, BcConfig};
-pub use models::{ModelConfig, PolicyArch};
+pub use models::{Activation, ModelConfig, PolicyArch};
 pub use policy::{HEADER_FILE, OPTIMIZER_FILE, WEIGHTS_FILE};
 pub use ppo::{PpoAgent, PpoConfig};
 pub use reinforce::{ReinforceAgent, ReinforceConfig};
@@ -231,13 +231,46 @@ pub struct BuildSpec<'a> {
     pub total_steps: Option<u64>,
 }
 
-fn parse<C: serde::de::DeserializeOwned + Default>(text: Option<&str>) -> Result<C, AgentError> {
-    match text {
-        None => Ok(C::default()),
-        Some(text) => toml::from_str(text).map_err(|e| AgentError::Config {
-            field: "config".to_string(),
-            message: e.message().to_string(),
-        }),
+/// An agent's config from its TOML text: every field the text leaves out, inside tables too,
+/// keeps the agent's default (so `[model] hidden = 128` keeps PPO's default activation).
+fn parse<C>(text: Option<&str>) -> Result<C, AgentError>
+where
+    C: serde::de::DeserializeOwned + serde::Serialize + Default,
+{
+    parse_over(text, C::default())
+}
+
+/// [`parse`] over `base` instead of the type's defaults.
+fn parse_over<C>(text: Option<&str>, base: C) -> Result<C, AgentError>
+where
+    C: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let config_error = |message: String| AgentError::Config {
+        field: "config".to_string(),
+        message,
+    };
+    let Some(text) = text else {
+        return Ok(base);
+    };
+    // Parsed on its own first, so that unknown keys and wrong types are reported as the
+    // text has them.
+    let _: C = toml::from_str(text).map_err(|e| config_error(e.message().to_string()))?;
+    let given: toml::Table = toml::from_str(text).map_err(|e| config_error(e.to_string()))?;
+    let mut merged = toml::Table::try_from(&base).map_err(|e| config_error(e.to_string()))?;
+    merge_tables(&mut merged, given);
+    C::deserialize(toml::Value::Table(merged)).map_err(|e| config_error(e.message().to_string()))
+}
+
+fn merge_tables(base: &mut toml::Table, given: toml::Table) {
+    for (key, value) in given {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(given_inner)) => {
+                merge_tables(inner, given_inner)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
     }
 }
 
@@ -458,5 +491,36 @@ pub(crate) fn annealed_lr(lr: f64, anneal: bool, done: u64, total: Option<u64>) 
     match (anneal, total) {
         (true, Some(total)) if total > 0 => lr * (1.0 - (done as f64 / total as f64).min(1.0)),
         _ => lr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fields a config leaves out keep the agent's defaults, inside `[model]` too; unknown
+    /// keys are still refused by name.
+    #[test]
+    fn a_partial_config_keeps_the_agents_defaults() {
+        let config: PpoConfig = parse(Some("gamma = 0.9\n[model]\nhidden = 32\n")).unwrap();
+        assert_eq!(config.gamma, 0.9);
+        assert_eq!(config.model.hidden, 32);
+        assert_eq!(config.model.activation, Activation::Relu);
+        assert_eq!(config.num_envs, PpoConfig::default().num_envs);
+        let a2c: A2cConfig = parse(Some("[model]\nlayers = 1\n")).unwrap();
+        assert_eq!(a2c.model.activation, Activation::Tanh);
+        let err = parse::<PpoConfig>(Some("[model]\nwidth = 3\n")).unwrap_err();
+        assert!(err.to_string().contains("width"), "{err}");
+        let err = parse::<PpoConfig>(Some("epochs = \"two\"\n")).unwrap_err();
+        assert!(err.to_string().contains("invalid type"), "{err}");
+    }
+
+    /// A network saved before the activation could be chosen names none: it was tanh.
+    #[test]
+    fn a_config_without_an_activation_means_tanh() {
+        let old: PpoConfig =
+            serde_json::from_str(r#"{"model": {"arch": "mlp", "hidden": 64, "layers": 2}}"#)
+                .unwrap();
+        assert_eq!(old.model.activation, Activation::Tanh);
     }
 }

@@ -76,7 +76,7 @@ impl Policy {
                 } else {
                     None
                 };
-            let (logits, _, next) = self.net.step(&x, state.as_ref());
+            let (logits, next) = self.net.act_step(&x, state.as_ref());
             self.act_state = next;
             logits
                 .to_kind(Kind::Float)
@@ -117,7 +117,7 @@ impl Policy {
             let x = Tensor::from_slice(&dense)
                 .view([rows as i64, obs_dim as i64])
                 .to_device(self.net.device());
-            let (out, _, _) = self.net.step(&x, None);
+            let (out, _) = self.net.act_step(&x, None);
             out.to_kind(Kind::Float)
                 .to_device(Device::Cpu)
                 .copy_data(&mut logits, rows * na);

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::{Device, Kind};
 
-use super::models::{ModelConfig, Net};
+use super::models::{Activation, ModelConfig, Net};
 use super::optim::Optim;
 use super::policy::{self, Policy};
 use super::rollout::{self, Batch, Rollout, RunState};
@@ -27,20 +27,22 @@ use cadenza_env::vector::VecEnv;
 // ---------------------------------------------------------------------------------------------
 
 /// PPO's hyper-parameters. The defaults are tuned for the `rl-tuner` task: with 200,000
-/// steps, seed 0, they reach a mean sampled return of about 115 (1000 distinct melodies of
-/// 1000), where Stable-Baselines3's PPO defaults (10 epochs of 64-transition minibatches,
-/// learning rate 3e-4) reach 75.7; fewer, larger minibatches and a larger learning rate cost
-/// a fraction of the compute.
+/// steps they reach a mean sampled return of 97-124 over seeds 0-5, 1000 distinct melodies
+/// of 1000 each, where Stable-Baselines3's PPO defaults (10 epochs of 64-transition
+/// minibatches, learning rate 3e-4, tanh) reach 75.7. Four gradient steps of 1024 transitions
+/// per 2048-step rollout and a larger learning rate cost a fraction of SB3's compute, and ReLU
+/// layers cost less than tanh ones; the entropy bonus keeps the ReLU policy from collapsing
+/// onto a few melodies (at 0.05, 986 of 1000 were distinct on one seed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PpoConfig {
-    /// The network.
+    /// The network. Default: two 64-wide ReLU layers per tower.
     pub model: ModelConfig,
-    /// Sub-envs the training loop should step together. Default 32, range 1..=4096.
+    /// Sub-envs the training loop should step together. Default 64, range 1..=4096.
     pub num_envs: usize,
-    /// Steps per sub-env in one rollout. Default 64, range 1..=65536.
+    /// Steps per sub-env in one rollout. Default 32, range 1..=65536.
     pub num_steps: usize,
-    /// Adam's learning rate at the start. Default 3e-3, range (0, 1].
+    /// Adam's learning rate at the start. Default 5e-3, range (0, 1].
     pub learning_rate: f64,
     /// Anneal the learning rate linearly to 0 over the training budget. Default true.
     pub anneal_lr: bool,
@@ -51,13 +53,14 @@ pub struct PpoConfig {
     /// Passes over each rollout. Default 2, range 1..=100.
     pub epochs: usize,
     /// Transitions per minibatch (recurrent policies: rounded to whole sequences). Default
-    /// 512, range 1..=1048576.
+    /// 1024, range 1..=1048576.
     pub minibatch_size: usize,
     /// Clipping range ε of the probability ratio. Default 0.2, range (0, 1].
     pub clip_coef: f64,
     /// Clip the value loss around the old values with the same ε. Default false.
     pub clip_value: bool,
-    /// Weight of the entropy bonus. Default 0.0, range [0, 1].
+    /// Weight of the entropy bonus. Default 0.07 (0.0 when fine-tuning a prior, whose KL
+    /// penalty already rewards entropy), range [0, 1].
     pub ent_coef: f64,
     /// Weight of the value loss. Default 0.5, range [0, 100].
     pub vf_coef: f64,
@@ -82,18 +85,21 @@ pub struct PpoConfig {
 impl Default for PpoConfig {
     fn default() -> Self {
         Self {
-            model: ModelConfig::default(),
-            num_envs: 32,
-            num_steps: 64,
-            learning_rate: 3e-3,
+            model: ModelConfig {
+                activation: Activation::Relu,
+                ..ModelConfig::default()
+            },
+            num_envs: 64,
+            num_steps: 32,
+            learning_rate: 5e-3,
             anneal_lr: true,
             gamma: 0.99,
             gae_lambda: 0.95,
             epochs: 2,
-            minibatch_size: 512,
+            minibatch_size: 1024,
             clip_coef: 0.2,
             clip_value: false,
-            ent_coef: 0.0,
+            ent_coef: 0.07,
             vf_coef: 0.5,
             max_grad_norm: 0.5,
             norm_adv: true,
@@ -190,19 +196,19 @@ impl PpoAgent {
             for ids in rollout::minibatches(ro, net.is_recurrent(), cfg.minibatch_size, rng) {
                 let ev = rollout::evaluate(net, ro, &batch, &ids);
                 let (logp, entropy) = ev.action_logp_entropy(&batch);
-                let w = ev.gather(&batch.valid);
+                let w = ev.weights(&batch);
                 let old_logp = ev.gather(&batch.logprobs);
                 let mut adv = ev.gather(&batch.advantages);
                 if cfg.norm_adv {
-                    let mean = rollout::masked_mean(&adv, &w);
-                    let var = rollout::masked_mean(&(&adv - &mean).square(), &w);
+                    let mean = w.mean(&adv);
+                    let var = w.mean(&(&adv - &mean).square());
                     adv = (&adv - mean) / (var.sqrt() + 1e-8);
                 }
                 let log_ratio = &logp - &old_logp;
                 let ratio = log_ratio.exp();
                 let pg1 = -&adv * &ratio;
                 let pg2 = -&adv * ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef);
-                let pg_loss = rollout::masked_mean(&pg1.maximum(&pg2), &w);
+                let pg_loss = w.mean(&pg1.maximum(&pg2));
 
                 let returns = ev.gather(&batch.returns);
                 let v_loss = if cfg.clip_value {
@@ -211,22 +217,19 @@ impl PpoAgent {
                         &old_v + (&ev.values - &old_v).clamp(-cfg.clip_coef, cfg.clip_coef);
                     let a = (&ev.values - &returns).square();
                     let b = (clipped - &returns).square();
-                    rollout::masked_mean(&a.maximum(&b), &w) * 0.5
+                    w.mean(&a.maximum(&b)) * 0.5
                 } else {
-                    rollout::masked_mean(&(&ev.values - &returns).square(), &w) * 0.5
+                    w.mean(&(&ev.values - &returns).square()) * 0.5
                 };
-                let ent = rollout::masked_mean(&entropy, &w);
+                let ent = w.mean(&entropy);
                 let loss = &pg_loss - &ent * cfg.ent_coef + &v_loss * cfg.vf_coef;
 
                 self.opt.backward_step_clip(&loss, cfg.max_grad_norm);
 
                 let (kl, clipfrac) = tch::no_grad(|| {
-                    let kl = rollout::masked_mean(&((&ratio - 1.0) - &log_ratio), &w);
+                    let kl = w.mean(&((&ratio - 1.0) - &log_ratio));
                     let clipped = (&ratio - 1.0).abs().gt(cfg.clip_coef).to_kind(Kind::Float);
-                    (
-                        kl.double_value(&[]),
-                        rollout::masked_mean(&clipped, &w).double_value(&[]),
-                    )
+                    (kl.double_value(&[]), w.mean(&clipped).double_value(&[]))
                 });
                 pg_sum += pg_loss.double_value(&[]);
                 v_sum += v_loss.double_value(&[]);

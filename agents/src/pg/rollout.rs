@@ -59,7 +59,6 @@ pub(crate) struct Rollout {
     pub returns: Vec<f32>,
     // Scratch space for one step, kept to avoid allocating per step.
     step_logp: Vec<f32>,
-    step_values: Vec<f32>,
     step_actions: Vec<usize>,
 }
 
@@ -87,7 +86,6 @@ impl Rollout {
             advantages: vec![0.0; n],
             returns: vec![0.0; n],
             step_logp: vec![0.0; envs * num_actions],
-            step_values: vec![0.0; envs],
             step_actions: vec![0; envs],
         }
     }
@@ -153,6 +151,7 @@ pub(crate) fn collect(
     let _guard = tch::no_grad_guard();
     let device = net.device();
     let (n, d, na) = (ro.envs, ro.obs_dim, ro.num_actions);
+    let recurrent = net.is_recurrent();
     ro.h0 = state.hidden.as_ref().map(|h| h.copy());
     ro.any_masked = false;
     for t in 0..ro.steps {
@@ -186,7 +185,18 @@ pub(crate) fn collect(
             let keep = Tensor::from_slice(&ro.starts[base..base + n]).to_device(device);
             h * (keep.neg() + 1.0).unsqueeze(-1)
         });
-        let (logits, value, next_hidden) = net.step(&obs, hidden.as_ref());
+        // The MLP's values do not steer the rollout: they are computed for all its steps at
+        // once after it, in one large pass instead of many small ones.
+        let (logits, next_hidden) = if recurrent {
+            let (logits, value, next_hidden) = net.step(&obs, hidden.as_ref());
+            value
+                .to_kind(Kind::Float)
+                .to_device(Device::Cpu)
+                .copy_data(&mut ro.values[base..base + n], n);
+            (logits, next_hidden)
+        } else {
+            net.act_step(&obs, None)
+        };
         let mask = masked_now.then(|| {
             Tensor::from_slice(&ro.masks[base * na..(base + n) * na])
                 .view([n as i64, na as i64])
@@ -194,10 +204,6 @@ pub(crate) fn collect(
         });
         let logp = masked_log_softmax(&logits, mask.as_ref()).to_device(Device::Cpu);
         logp.copy_data(&mut ro.step_logp, n * na);
-        value
-            .to_kind(Kind::Float)
-            .to_device(Device::Cpu)
-            .copy_data(&mut ro.step_values, n);
         state.hidden = next_hidden;
 
         for i in 0..n {
@@ -206,7 +212,6 @@ pub(crate) fn collect(
             ro.step_actions[i] = a;
             ro.actions[base + i] = a as i64;
             ro.logprobs[base + i] = lp[a];
-            ro.values[base + i] = ro.step_values[i];
         }
         envs.step(&ro.step_actions)?;
         let (rewards, term, trunc) = (envs.rewards(), envs.terminated(), envs.truncated());
@@ -244,11 +249,24 @@ pub(crate) fn collect(
         let keep = Tensor::from_slice(&starts).to_device(device);
         h * (keep.neg() + 1.0).unsqueeze(-1)
     });
-    let (_, value, _) = net.step(&obs, hidden.as_ref());
+    let value = if recurrent {
+        net.step(&obs, hidden.as_ref()).1
+    } else {
+        net.mlp_values(&obs)
+    };
     value
         .to_kind(Kind::Float)
         .to_device(Device::Cpu)
         .copy_data(&mut ro.last_values, n);
+    if !recurrent {
+        let all = Tensor::from_slice(&ro.obs)
+            .view([(ro.steps * n) as i64, d as i64])
+            .to_device(device);
+        net.mlp_values(&all)
+            .to_kind(Kind::Float)
+            .to_device(Device::Cpu)
+            .copy_data(&mut ro.values, ro.steps * n);
+    }
     Ok(())
 }
 
@@ -359,8 +377,27 @@ impl Batch {
 }
 
 /// Masked mean: the mean of `x` over the entries where `w` is 1.
-pub(crate) fn masked_mean(x: &Tensor, w: &Tensor) -> Tensor {
+fn masked_mean(x: &Tensor, w: &Tensor) -> Tensor {
     (x * w).sum(Kind::Float) / w.sum(Kind::Float).clamp_min(1.0)
+}
+
+/// Which rows of a minibatch count in its means.
+#[derive(Debug)]
+pub(crate) enum RowWeights {
+    /// Every row (a plain mean: one libtorch call instead of four).
+    All,
+    /// Rows weighted 1.0 (a real transition) or 0.0 (padding after an episode's end).
+    Mask(Tensor),
+}
+
+impl RowWeights {
+    /// The weighted mean of `x` over the rows.
+    pub fn mean(&self, x: &Tensor) -> Tensor {
+        match self {
+            Self::All => x.mean(Kind::Float),
+            Self::Mask(w) => masked_mean(x, w),
+        }
+    }
 }
 
 /// Splits the rollout into shuffled minibatches for an update. Feed-forward policies get flat
@@ -403,6 +440,8 @@ pub(crate) struct Evaluated {
     pub values: Tensor,
     /// Flat rollout indices of the `M` rows, to gather the stored tensors with.
     pub idx: Tensor,
+    /// Whether every row is a real transition.
+    all_valid: bool,
 }
 
 impl Evaluated {
@@ -421,13 +460,22 @@ impl Evaluated {
     pub fn gather(&self, t: &Tensor) -> Tensor {
         t.index_select(0, &self.idx)
     }
+
+    /// The rows that count in this minibatch's means.
+    pub fn weights(&self, batch: &Batch) -> RowWeights {
+        if self.all_valid {
+            RowWeights::All
+        } else {
+            RowWeights::Mask(self.gather(&batch.valid))
+        }
+    }
 }
 
 /// Runs the network on the minibatch `ids` (from [`minibatches`]).
 pub(crate) fn evaluate(net: &Net, ro: &Rollout, batch: &Batch, ids: &[i64]) -> Evaluated {
     let device = net.device();
     let (t, n) = (ro.steps as i64, ro.envs as i64);
-    let (logits, values, idx) = if net.is_recurrent() {
+    let (logits, values, idx, all_valid) = if net.is_recurrent() {
         let envs = Tensor::from_slice(ids).to_device(device);
         let obs = batch.obs.index_select(1, &envs);
         let starts = batch.starts.index_select(1, &envs);
@@ -436,18 +484,26 @@ pub(crate) fn evaluate(net: &Net, ro: &Rollout, batch: &Batch, ids: &[i64]) -> E
         let flat: Vec<i64> = (0..t)
             .flat_map(|s| ids.iter().map(move |&e| s * n + e))
             .collect();
-        (logits, values, Tensor::from_slice(&flat).to_device(device))
+        let all_valid = flat.iter().all(|&i| ro.valid[i as usize]);
+        (
+            logits,
+            values,
+            Tensor::from_slice(&flat).to_device(device),
+            all_valid,
+        )
     } else {
         let idx = Tensor::from_slice(ids).to_device(device);
         let obs = batch.obs.view([t * n, -1]).index_select(0, &idx);
         let (logits, values, _) = net.step(&obs, None);
-        (logits, values, idx)
+        let all_valid = ids.iter().all(|&i| ro.valid[i as usize]);
+        (logits, values, idx, all_valid)
     };
     let mask = batch.masks.as_ref().map(|m| m.index_select(0, &idx));
     Evaluated {
         logp: masked_log_softmax(&logits, mask.as_ref()),
         values,
         idx,
+        all_valid,
     }
 }
 
@@ -483,17 +539,17 @@ pub(crate) fn one_step_update(
     };
     let ev = evaluate(net, ro, &batch, &ids);
     let (logp, entropy) = ev.action_logp_entropy(&batch);
-    let w = ev.gather(&batch.valid);
+    let w = ev.weights(&batch);
     let mut adv = ev.gather(&batch.advantages);
     if weights.norm_adv {
-        let mean = masked_mean(&adv, &w);
-        let var = masked_mean(&(&adv - &mean).square(), &w);
+        let mean = w.mean(&adv);
+        let var = w.mean(&(&adv - &mean).square());
         adv = (&adv - mean) / (var.sqrt() + 1e-8);
     }
-    let pg_loss = masked_mean(&(-(adv * &logp)), &w);
+    let pg_loss = w.mean(&(-(adv * &logp)));
     let returns = ev.gather(&batch.returns);
-    let v_loss = masked_mean(&(&ev.values - &returns).square(), &w) * 0.5;
-    let ent = masked_mean(&entropy, &w);
+    let v_loss = w.mean(&(&ev.values - &returns).square()) * 0.5;
+    let ent = w.mean(&entropy);
     let loss = &pg_loss - &ent * weights.ent_coef + &v_loss * weights.vf_coef;
     opt.backward_step_clip(&loss, weights.max_grad_norm);
     for (name, v) in [
