@@ -667,13 +667,7 @@ pub fn ppo_from_prior(
         });
     }
     let bc: BcConfig = header.config()?;
-    // Over the prior's network, and without PPO's entropy bonus: the KL penalty's −log π
-    // already rewards entropy.
-    let base = PpoConfig {
-        model: bc.model.clone(),
-        ent_coef: 0.0,
-        ..PpoConfig::default()
-    };
+    let base = PpoConfig::for_prior(bc.model.clone());
     let mut config: PpoConfig = super::parse_over(config_toml, base)?;
     if config.model != bc.model {
         return Err(super::models::config_error(

@@ -59,8 +59,8 @@ pub struct PpoConfig {
     pub clip_coef: f64,
     /// Clip the value loss around the old values with the same ε. Default false.
     pub clip_value: bool,
-    /// Weight of the entropy bonus. Default 0.07 (0.0 when fine-tuning a prior, whose KL
-    /// penalty already rewards entropy), range [0, 1].
+    /// Weight of the entropy bonus. Default 0.07 (0.0 when fine-tuning a prior: see
+    /// [`PpoConfig::for_prior`]), range [0, 1].
     pub ent_coef: f64,
     /// Weight of the value loss. Default 0.5, range [0, 100].
     pub vf_coef: f64,
@@ -110,6 +110,23 @@ impl Default for PpoConfig {
 }
 
 impl PpoConfig {
+    /// The defaults of KL-controlled fine-tuning from a behaviour-cloned prior with network
+    /// `model`: the settings its recipe was tuned and measured with
+    /// (docs/learning-from-examples.md): 32 envs × 64 steps, minibatches of 512, learning
+    /// rate 3e-3, and no entropy bonus, since the KL penalty's `−log π` already rewards
+    /// entropy. A config given with `--prior` changes fields from these.
+    pub fn for_prior(model: ModelConfig) -> Self {
+        Self {
+            model,
+            num_envs: 32,
+            num_steps: 64,
+            learning_rate: 3e-3,
+            minibatch_size: 512,
+            ent_coef: 0.0,
+            ..Self::default()
+        }
+    }
+
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<(), AgentError> {
         self.model.validate()?;
