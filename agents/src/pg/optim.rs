@@ -365,8 +365,18 @@ mod tests {
             theirs.backward_step_clip_norm(&loss_of(&model_theirs, step % 3), max_grad_norm);
         }
         assert!(ours.linked(), "a variable left the flat buffer");
-        let a = vs_ours.variables();
-        for (name, t) in vs_theirs.variables() {
+        assert_same_weights(&vs_ours, &vs_theirs, tolerance, max_grad_norm);
+    }
+
+    /// Every variable of `theirs` within `tolerance` of the same-named one of `ours`.
+    fn assert_same_weights(
+        ours: &nn::VarStore,
+        theirs: &nn::VarStore,
+        tolerance: f64,
+        max_grad_norm: f64,
+    ) {
+        let a = ours.variables();
+        for (name, t) in theirs.variables() {
             let diff = (&a[&name] - &t).abs().max().double_value(&[]);
             assert!(diff < tolerance, "{name}, max norm {max_grad_norm}: {diff}");
         }
@@ -419,11 +429,7 @@ mod tests {
             theirs.backward_step_clip_norm(&loss_of(&theirs_model, step % 3), 0.5);
         }
         assert!(unused.ws.equal(&before));
-        let a = vs.variables();
-        for (name, t) in theirs_vs.variables() {
-            let diff = (&a[&name] - &t).abs().max().double_value(&[]);
-            assert!(diff < 1e-5, "{name}: {diff}");
-        }
+        assert_same_weights(&vs, &theirs_vs, 1e-5, 0.5);
     }
 
     /// A variable whose storage was replaced (not copied into) is taken back into the flat
