@@ -189,10 +189,7 @@ pub(crate) fn collect(
         // once after it, in one large pass instead of many small ones.
         let (logits, next_hidden) = if recurrent {
             let (logits, value, next_hidden) = net.step(&obs, hidden.as_ref());
-            value
-                .to_kind(Kind::Float)
-                .to_device(Device::Cpu)
-                .copy_data(&mut ro.values[base..base + n], n);
+            copy_to_host(&value, &mut ro.values[base..base + n]);
             (logits, next_hidden)
         } else {
             net.act_step(&obs, None)
@@ -254,20 +251,23 @@ pub(crate) fn collect(
     } else {
         net.mlp_values(&obs)
     };
-    value
-        .to_kind(Kind::Float)
-        .to_device(Device::Cpu)
-        .copy_data(&mut ro.last_values, n);
+    copy_to_host(&value, &mut ro.last_values);
     if !recurrent {
         let all = Tensor::from_slice(&ro.obs)
             .view([(ro.steps * n) as i64, d as i64])
             .to_device(device);
-        net.mlp_values(&all)
-            .to_kind(Kind::Float)
-            .to_device(Device::Cpu)
-            .copy_data(&mut ro.values, ro.steps * n);
+        copy_to_host(&net.mlp_values(&all), &mut ro.values);
     }
     Ok(())
+}
+
+/// Copies a float tensor of `dst.len()` elements, on any device, into `dst`.
+fn copy_to_host(values: &Tensor, dst: &mut [f32]) {
+    let len = dst.len();
+    values
+        .to_kind(Kind::Float)
+        .to_device(Device::Cpu)
+        .copy_data(dst, len);
 }
 
 /// Adds `−beta · log π(a|s)` (the sampling policy's log-probability of the action taken) to
