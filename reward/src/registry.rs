@@ -225,7 +225,7 @@ fn component(
             Box::new(RlTunerReward::new(config).map_err(|e| err(&e))?)
         }
         "improv" => {
-            let config: improv::ImprovConfig = params(section)?;
+            let config: improv::ImprovWeights = params(section)?;
             Box::new(ImprovReward::new(&config).map_err(|e| err(&e))?)
         }
         "corpus" => {

@@ -295,7 +295,7 @@ fn improv_out_of_range_events_carry_no_pitch() {
 
 #[test]
 fn improv_config_from_toml() {
-    let config = ImprovConfig::from_toml_str(
+    let config = ImprovWeights::from_toml_str(
         r#"
 [chord_tone_on_strong_beat]
 weight = 1.0
@@ -321,14 +321,14 @@ hold_beats = 4
     );
     assert_eq!(config.contour, Weighted::default());
     assert_eq!(
-        ImprovConfig::from_toml_str("").unwrap(),
-        ImprovConfig::default()
+        ImprovWeights::from_toml_str("").unwrap(),
+        ImprovWeights::default()
     );
 }
 
 #[test]
 fn improv_config_round_trips() {
-    let mut config = ImprovConfig::default();
+    let mut config = ImprovWeights::default();
     config.phrase_breath.weight = 0.5;
     config.range_tessitura.params.low = 60;
     let text = config.to_toml_string().unwrap();
@@ -336,15 +336,18 @@ fn improv_config_round_trips() {
         text.contains("[phrase_breath]") && text.contains("weight = 0.5"),
         "{text}"
     );
-    assert_eq!(ImprovConfig::from_toml_str(&text).unwrap(), config);
+    assert_eq!(ImprovWeights::from_toml_str(&text).unwrap(), config);
     // Any serde format works, e.g. JSON.
     let json = serde_json::to_string(&config).unwrap();
-    assert_eq!(serde_json::from_str::<ImprovConfig>(&json).unwrap(), config);
+    assert_eq!(
+        serde_json::from_str::<ImprovWeights>(&json).unwrap(),
+        config
+    );
 }
 
 #[test]
 fn improv_config_errors_name_the_field() {
-    let err = |text: &str| ImprovConfig::from_toml_str(text).unwrap_err().to_string();
+    let err = |text: &str| ImprovWeights::from_toml_str(text).unwrap_err().to_string();
     let e = err("[chord_tone_on_strong_beat]\nstrong_rewrd = 1.0\n");
     eprintln!("{e}");
     assert!(e.contains("strong_rewrd"), "{e}");
@@ -360,7 +363,7 @@ fn improv_config_errors_name_the_field() {
     assert!(e.contains("phrase_breath.weight"), "{e}");
     let e = err("[range_tessitura]\nlow = 300\n");
     assert!(e.contains("low"), "{e}");
-    let mut config = ImprovConfig::default();
+    let mut config = ImprovWeights::default();
     config.rhythmic_variety.weight = -1.0;
     let e = ImprovReward::new(&config).unwrap_err();
     assert!(
@@ -374,7 +377,7 @@ fn improv_weights_scale_and_switch_off_terms() {
     let melody = solo(&setting);
     let mut base = ImprovReward::preset();
     let (_, base_terms, _) = score(&mut base, &setting, &melody);
-    let mut config = ImprovConfig::default();
+    let mut config = ImprovWeights::default();
     config.chord_scale.weight = 2.0;
     config.cadence.weight = 0.0;
     let mut weighted = ImprovReward::new(&config).unwrap();

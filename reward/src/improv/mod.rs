@@ -22,7 +22,7 @@
 //!
 //! Each term is its own [`Reward`](cadenza_env::Reward) with one term name and a plain-data
 //! parameter struct (`…Params`: `Default`, serde with unknown fields denied, `validate()`).
-//! [`ImprovReward`] combines them with weights from an [`ImprovConfig`], reporting each
+//! [`ImprovReward`] combines them with weights from an [`ImprovWeights`], reporting each
 //! weighted term under its plain name, so a training log shows which musical habit a policy
 //! is being paid for.
 //!
@@ -151,7 +151,7 @@ pub use error::ImprovError;
 pub use leap::{LeapRecovery, LeapRecoveryParams};
 pub use motif::{MotifDevelopment, MotifDevelopmentParams, MOTIF_MEMORY};
 pub use phrase::{PhraseBreath, PhraseBreathParams};
-pub use preset::{ImprovConfig, ImprovReward, Weighted, IMPROV_TERM_COUNT, IMPROV_TERM_NAMES};
+pub use preset::{ImprovReward, ImprovWeights, Weighted, IMPROV_TERM_COUNT, IMPROV_TERM_NAMES};
 pub use range::{RangeTessitura, RangeTessituraParams};
 pub use resolution::{NonChordToneResolution, NonChordToneResolutionParams};
 pub use rhythm::{RhythmicVariety, RhythmicVarietyParams, RHYTHM_WINDOW_CAPACITY};

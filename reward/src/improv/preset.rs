@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 pub const IMPROV_TERM_COUNT: usize = 10;
 
 /// Names of the preset's terms, in the order [`ImprovReward`] reports them. They double as
-/// the section names of [`ImprovConfig`].
+/// the section names of [`ImprovWeights`].
 pub const IMPROV_TERM_NAMES: [&str; IMPROV_TERM_COUNT] = [
     ChordToneOnStrongBeat::NAME,
     ChordScaleMembership::NAME,
@@ -140,23 +140,25 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithoutWeight<'_, A> {
     }
 }
 
-/// Configuration of the `improv` preset: one section per term, each a [`Weighted`] set of
-/// parameters. Missing sections and fields take their defaults; unknown ones are errors.
+/// Weights and parameters of the `improv` preset's terms: one section per term, each a
+/// [`Weighted`] set of parameters. Missing sections and fields take their defaults; unknown
+/// ones are errors. (The `improv` *task*'s configuration, key, chords and meter, is
+/// `cadenza_env::improv::ImprovConfig`.)
 ///
 /// ```
-/// use cadenza_reward::improv::ImprovConfig;
-/// let config = ImprovConfig::from_toml_str(
+/// use cadenza_reward::improv::ImprovWeights;
+/// let config = ImprovWeights::from_toml_str(
 ///     "[chord_tone_on_strong_beat]\nweight = 2.0\nstrong_reward = 0.5\n",
 /// )
 /// .unwrap();
 /// assert_eq!(config.chord_tone_on_strong_beat.weight, 2.0);
 /// assert_eq!(config.chord_tone_on_strong_beat.params.strong_reward, 0.5);
-/// let err = ImprovConfig::from_toml_str("[cadence]\ntonic_reward = -1.0\n").unwrap_err();
+/// let err = ImprovWeights::from_toml_str("[cadence]\ntonic_reward = -1.0\n").unwrap_err();
 /// assert!(err.to_string().contains("cadence.tonic_reward"), "{err}");
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ImprovConfig {
+pub struct ImprovWeights {
     /// Chord tones on strong beats ([`ChordToneOnStrongBeat`]).
     pub chord_tone_on_strong_beat: Weighted<ChordToneOnStrongBeatParams>,
     /// Chord-scale membership ([`ChordScaleMembership`]).
@@ -179,7 +181,7 @@ pub struct ImprovConfig {
     pub cadence: Weighted<CadenceParams>,
 }
 
-impl ImprovConfig {
+impl ImprovWeights {
     /// Parses a TOML document and validates it.
     pub fn from_toml_str(text: &str) -> Result<Self, ImprovError> {
         let config: Self = toml::from_str(text).map_err(|e| ImprovError::Config(e.to_string()))?;
@@ -264,11 +266,11 @@ impl Default for ImprovReward {
 impl ImprovReward {
     /// The preset with default weights and parameters.
     pub fn preset() -> Self {
-        Self::new(&ImprovConfig::default()).expect("the default configuration is valid")
+        Self::new(&ImprovWeights::default()).expect("the default configuration is valid")
     }
 
     /// The preset under a configuration, after checking it.
-    pub fn new(config: &ImprovConfig) -> Result<Self, ImprovError> {
+    pub fn new(config: &ImprovWeights) -> Result<Self, ImprovError> {
         config.validate()?;
         // Parameters were validated above (with section names); constructing cannot fail.
         Ok(Self {
