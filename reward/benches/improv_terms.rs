@@ -1,10 +1,13 @@
 //! Cost per step of each improvisation term and of the `improv` preset, at two melody
 //! lengths. Throughput is reported in steps, so `time / length` is the cost of one step;
 //! the two lengths should give the same per-step cost (the terms keep running state and
-//! never scan the melody).
+//! never scan the melody). The single terms come from the one table of terms
+//! (`IMPROV_TERMS`), boxed, so their cost includes one dynamic call per step, as when a TOML
+//! reward definition or the reward bench runs them; the preset calls its terms statically.
 
-use cadenza_env::{ChordFrame, Event, EventEncoding, Reward, Setting, StepContext};
-use cadenza_reward::improv::*;
+use cadenza_env::{ChordFrame, Event, EventEncoding, Reward, Setting};
+use cadenza_reward::improv::{ImprovReward, IMPROV_TERMS};
+use cadenza_reward::score::play_episode;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn mask(pitch_classes: &[u8]) -> u16 {
@@ -56,27 +59,7 @@ fn melody(setting: &Setting) -> Vec<Event> {
         .collect()
 }
 
-fn episode<R: Reward>(
-    reward: &mut R,
-    setting: &Setting,
-    melody: &[Event],
-    terms: &mut [f64],
-) -> f64 {
-    reward.reset(setting);
-    let mut total = 0.0;
-    for step in 0..melody.len() {
-        let ctx = StepContext {
-            setting,
-            step,
-            history: &melody[..step],
-            action: melody[step],
-        };
-        total += reward.step(&ctx, terms);
-    }
-    total
-}
-
-fn bench_term<R: Reward>(c: &mut Criterion, name: &str, mut reward: R) {
+fn bench_term<R: Reward + ?Sized>(c: &mut Criterion, name: &str, reward: &mut R) {
     let mut group = c.benchmark_group(format!("improv/{name}"));
     for length in [32usize, 1024] {
         let setting = setting(length);
@@ -85,11 +68,12 @@ fn bench_term<R: Reward>(c: &mut Criterion, name: &str, mut reward: R) {
         group.throughput(Throughput::Elements(length as u64));
         group.bench_with_input(BenchmarkId::from_parameter(length), &length, |b, _| {
             b.iter(|| {
-                black_box(episode(
-                    &mut reward,
+                black_box(play_episode(
+                    reward,
                     &setting,
                     black_box(&melody),
                     &mut terms,
+                    |_, _| {},
                 ))
             })
         });
@@ -98,29 +82,10 @@ fn bench_term<R: Reward>(c: &mut Criterion, name: &str, mut reward: R) {
 }
 
 fn improv_terms(c: &mut Criterion) {
-    bench_term(
-        c,
-        ChordToneOnStrongBeat::NAME,
-        ChordToneOnStrongBeat::default(),
-    );
-    bench_term(
-        c,
-        ChordScaleMembership::NAME,
-        ChordScaleMembership::default(),
-    );
-    bench_term(
-        c,
-        NonChordToneResolution::NAME,
-        NonChordToneResolution::default(),
-    );
-    bench_term(c, LeapRecovery::NAME, LeapRecovery::default());
-    bench_term(c, RangeTessitura::NAME, RangeTessitura::default());
-    bench_term(c, Contour::NAME, Contour::default());
-    bench_term(c, RhythmicVariety::NAME, RhythmicVariety::default());
-    bench_term(c, PhraseBreath::NAME, PhraseBreath::default());
-    bench_term(c, MotifDevelopment::NAME, MotifDevelopment::default());
-    bench_term(c, Cadence::NAME, Cadence::default());
-    bench_term(c, "preset", ImprovReward::preset());
+    for term in &IMPROV_TERMS {
+        bench_term(c, term.name, term.with_defaults().as_mut());
+    }
+    bench_term(c, "preset", &mut ImprovReward::preset());
 }
 
 criterion_group!(benches, improv_terms);

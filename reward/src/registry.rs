@@ -28,10 +28,9 @@
 
 use crate::combine::{CombineError, WeightedSum};
 use crate::corpus::{CorpusReward, NgramModel};
-use crate::improv::{self, ImprovReward};
+use crate::improv::{self, params_from_toml as params, ImprovReward};
 use crate::rl_tuner::{RlTunerConfig, RlTunerReward};
 use cadenza_env::{InScaleReward, Reward, ZeroReward};
-use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -179,12 +178,6 @@ pub fn from_toml_str(text: &str, base: &Path, file: &str) -> Result<WeightedSum,
     Ok(sum)
 }
 
-fn params<T: DeserializeOwned>(section: toml::Table) -> Result<T, String> {
-    toml::Value::Table(section)
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().to_string())
-}
-
 fn no_params(section: &toml::Table) -> Result<(), String> {
     match section.keys().next() {
         Some(key) => Err(format!(
@@ -260,34 +253,12 @@ fn component(
             no_params(&section)?;
             Box::new(ZeroReward)
         }
-        _ => match single_improv_term(name, section)? {
-            Some(term) => term,
+        _ => match improv::TermEntry::find(name) {
+            Some(term) => term.from_toml(section)?,
             None => return Ok(None),
         },
     };
     Ok(Some(reward))
-}
-
-fn single_improv_term(name: &str, section: toml::Table) -> Result<Option<Box<dyn Reward>>, String> {
-    use improv::*;
-    macro_rules! term {
-        ($ty:ty) => {
-            Box::new(<$ty>::new(params(section)?).map_err(|e| e.to_string())?) as Box<dyn Reward>
-        };
-    }
-    Ok(Some(match name {
-        ChordToneOnStrongBeat::NAME => term!(ChordToneOnStrongBeat),
-        ChordScaleMembership::NAME => term!(ChordScaleMembership),
-        NonChordToneResolution::NAME => term!(NonChordToneResolution),
-        LeapRecovery::NAME => term!(LeapRecovery),
-        RangeTessitura::NAME => term!(RangeTessitura),
-        Contour::NAME => term!(Contour),
-        RhythmicVariety::NAME => term!(RhythmicVariety),
-        PhraseBreath::NAME => term!(PhraseBreath),
-        MotifDevelopment::NAME => term!(MotifDevelopment),
-        Cadence::NAME => term!(Cadence),
-        _ => return Ok(None),
-    }))
 }
 
 #[cfg(test)]

@@ -28,24 +28,40 @@ pub fn score_melody<R: Reward + ?Sized>(
     setting: &Setting,
     events: &[Event],
 ) -> ScoredMelody {
-    let num_terms = reward.term_names().len();
-    reward.reset(setting);
+    let mut terms = vec![0.0; reward.term_names().len()];
     let mut steps = Vec::with_capacity(events.len());
+    let total = play_episode(reward, setting, events, &mut terms, |value, terms| {
+        steps.push(ScoredStep {
+            reward: value,
+            terms: terms.to_vec(),
+        });
+    });
+    ScoredMelody { steps, total }
+}
+
+/// Plays `events` through `reward` as one fresh episode (reset, then one step per event
+/// with the melody so far as history) and returns the total. Each step's term values are
+/// written to `terms` (one slot per term name) and handed to `on_step` with the step's
+/// reward. Allocates nothing: what a step costs is what the reward costs.
+pub fn play_episode<R: Reward + ?Sized>(
+    reward: &mut R,
+    setting: &Setting,
+    events: &[Event],
+    terms: &mut [f64],
+    mut on_step: impl FnMut(f64, &[f64]),
+) -> f64 {
+    reward.reset(setting);
     let mut total = 0.0;
-    for (step, &action) in events.iter().enumerate() {
-        let mut terms = vec![0.0; num_terms];
+    for step in 0..events.len() {
         let ctx = StepContext {
             setting,
             step,
             history: &events[..step],
-            action,
+            action: events[step],
         };
-        let value = reward.step(&ctx, &mut terms);
+        let value = reward.step(&ctx, terms);
         total += value;
-        steps.push(ScoredStep {
-            reward: value,
-            terms,
-        });
+        on_step(value, terms);
     }
-    ScoredMelody { steps, total }
+    total
 }

@@ -1,7 +1,10 @@
 //! `cadence`: ending on a stable tone, and staying there.
 
-use super::common::{chord_tones_at, classify, pc_bit, write_one, Ev, Meter};
+use super::common::{
+    chord_tones_at, classify, pc_bit, restart_on_first_step, write_one, Ev, Meter,
+};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
+use super::terms::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 
@@ -35,9 +38,8 @@ impl Default for CadenceParams {
     }
 }
 
-impl CadenceParams {
-    /// Checks every field, naming the first bad one and its allowed range.
-    pub fn validate(&self) -> Result<(), ImprovError> {
+impl TermParams for CadenceParams {
+    fn validate(&self) -> Result<(), ImprovError> {
         check_real("tonic_reward", self.tonic_reward, 0.0, MAX_MAGNITUDE)?;
         check_real(
             "chord_tone_reward",
@@ -80,24 +82,23 @@ pub struct Cadence {
     released: Option<usize>,
 }
 
-impl Cadence {
-    /// The term's name.
-    pub const NAME: &'static str = "cadence";
+impl ImprovTerm for Cadence {
+    const NAME: &'static str = "cadence";
+    type Params = CadenceParams;
 
-    /// A term with checked parameters.
-    pub fn new(params: CadenceParams) -> Result<Self, ImprovError> {
-        params.validate()?;
-        Ok(Self {
+    fn from_valid(params: CadenceParams) -> Self {
+        Self {
             params,
             ..Self::default()
-        })
+        }
     }
 
-    /// The parameters.
-    pub fn params(&self) -> &CadenceParams {
+    fn params(&self) -> &CadenceParams {
         &self.params
     }
+}
 
+impl Cadence {
     fn judge(&self, setting: &Setting, step: usize) -> f64 {
         let p = &self.params;
         let Some((pitch, onset)) = self.last else {
@@ -129,9 +130,7 @@ impl Reward for Cadence {
 
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
-        if ctx.step == 0 {
-            self.reset(ctx.setting);
-        }
+        restart_on_first_step(self, ctx);
         match classify(ctx.setting, ctx.action) {
             Ev::Onset(pitch) => {
                 self.last = Some((pitch, ctx.step));

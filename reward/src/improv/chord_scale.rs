@@ -2,6 +2,7 @@
 
 use super::common::{chord_scale_at, classify, pc_bit, write_one, Ev};
 use super::error::{check_real, ImprovError, MAX_MAGNITUDE};
+use super::terms::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 
@@ -29,9 +30,8 @@ impl Default for ChordScaleMembershipParams {
     }
 }
 
-impl ChordScaleMembershipParams {
-    /// Checks every field, naming the first bad one and its allowed range.
-    pub fn validate(&self) -> Result<(), ImprovError> {
+impl TermParams for ChordScaleMembershipParams {
+    fn validate(&self) -> Result<(), ImprovError> {
         check_real(
             "in_chord_scale_reward",
             self.in_chord_scale_reward,
@@ -62,18 +62,15 @@ pub struct ChordScaleMembership {
     params: ChordScaleMembershipParams,
 }
 
-impl ChordScaleMembership {
-    /// The term's name.
-    pub const NAME: &'static str = "chord_scale";
+impl ImprovTerm for ChordScaleMembership {
+    const NAME: &'static str = "chord_scale";
+    type Params = ChordScaleMembershipParams;
 
-    /// A term with checked parameters.
-    pub fn new(params: ChordScaleMembershipParams) -> Result<Self, ImprovError> {
-        params.validate()?;
-        Ok(Self { params })
+    fn from_valid(params: ChordScaleMembershipParams) -> Self {
+        Self { params }
     }
 
-    /// The parameters.
-    pub fn params(&self) -> &ChordScaleMembershipParams {
+    fn params(&self) -> &ChordScaleMembershipParams {
         &self.params
     }
 }

@@ -2,6 +2,7 @@
 
 use super::common::{chord_tones_at, classify, pc_bit, write_one, Ev, Meter};
 use super::error::{check_real, ImprovError, MAX_MAGNITUDE};
+use super::terms::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 
@@ -27,9 +28,8 @@ impl Default for ChordToneOnStrongBeatParams {
     }
 }
 
-impl ChordToneOnStrongBeatParams {
-    /// Checks every field, naming the first bad one and its allowed range.
-    pub fn validate(&self) -> Result<(), ImprovError> {
+impl TermParams for ChordToneOnStrongBeatParams {
+    fn validate(&self) -> Result<(), ImprovError> {
         check_real("strong_reward", self.strong_reward, 0.0, MAX_MAGNITUDE)?;
         check_real(
             "non_chord_penalty",
@@ -59,18 +59,15 @@ pub struct ChordToneOnStrongBeat {
     params: ChordToneOnStrongBeatParams,
 }
 
-impl ChordToneOnStrongBeat {
-    /// The term's name.
-    pub const NAME: &'static str = "chord_tone_on_strong_beat";
+impl ImprovTerm for ChordToneOnStrongBeat {
+    const NAME: &'static str = "chord_tone_on_strong_beat";
+    type Params = ChordToneOnStrongBeatParams;
 
-    /// A term with checked parameters.
-    pub fn new(params: ChordToneOnStrongBeatParams) -> Result<Self, ImprovError> {
-        params.validate()?;
-        Ok(Self { params })
+    fn from_valid(params: ChordToneOnStrongBeatParams) -> Self {
+        Self { params }
     }
 
-    /// The parameters.
-    pub fn params(&self) -> &ChordToneOnStrongBeatParams {
+    fn params(&self) -> &ChordToneOnStrongBeatParams {
         &self.params
     }
 }

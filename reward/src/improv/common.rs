@@ -4,7 +4,7 @@
 //! Everything here is a handful of integer operations so that terms can call it on every
 //! step without caching anything that could go stale when the setting changes.
 
-use cadenza_env::{Event, Setting, HOLD, REST};
+use cadenza_env::{Event, Reward, Setting, StepContext, HOLD, REST};
 
 /// What one event means for a monophonic line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,4 +120,27 @@ pub(crate) fn write_one(terms: &mut [f64], value: f64) -> f64 {
         *slot = value;
     }
     value
+}
+
+/// Clears a term's running state on the first step of an episode, so that a term stepped
+/// into a new episode without `reset` still starts clean.
+#[inline]
+pub(crate) fn restart_on_first_step<R: Reward + ?Sized>(term: &mut R, ctx: &StepContext<'_>) {
+    if ctx.step == 0 {
+        term.reset(ctx.setting);
+    }
+}
+
+/// The pitch attacked at this step (`None` on holds and rests), after
+/// [`restart_on_first_step`]: the start of every term that only acts on attacks.
+#[inline]
+pub(crate) fn onset_in_episode<R: Reward + ?Sized>(
+    term: &mut R,
+    ctx: &StepContext<'_>,
+) -> Option<u8> {
+    restart_on_first_step(term, ctx);
+    match classify(ctx.setting, ctx.action) {
+        Ev::Onset(pitch) => Some(pitch),
+        Ev::Hold | Ev::Rest => None,
+    }
 }

@@ -1,7 +1,8 @@
 //! `contour`: shapely lines, neither scales forever nor flat.
 
-use super::common::{classify, write_one, Ev};
+use super::common::{classify, restart_on_first_step, write_one, Ev};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
+use super::terms::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 
@@ -40,9 +41,8 @@ impl Default for ContourParams {
     }
 }
 
-impl ContourParams {
-    /// Checks every field, naming the first bad one and its allowed range.
-    pub fn validate(&self) -> Result<(), ImprovError> {
+impl TermParams for ContourParams {
+    fn validate(&self) -> Result<(), ImprovError> {
         check_int("max_run_notes", self.max_run_notes.into(), 2, 64)?;
         check_real("run_penalty", self.run_penalty, 0.0, MAX_MAGNITUDE)?;
         check_real("peak_reward", self.peak_reward, 0.0, MAX_MAGNITUDE)?;
@@ -101,24 +101,23 @@ pub struct Contour {
     peak_last: u32,
 }
 
-impl Contour {
-    /// The term's name.
-    pub const NAME: &'static str = "contour";
+impl ImprovTerm for Contour {
+    const NAME: &'static str = "contour";
+    type Params = ContourParams;
 
-    /// A term with checked parameters.
-    pub fn new(params: ContourParams) -> Result<Self, ImprovError> {
-        params.validate()?;
-        Ok(Self {
+    fn from_valid(params: ContourParams) -> Self {
+        Self {
             params,
             ..Self::default()
-        })
+        }
     }
 
-    /// The parameters.
-    pub fn params(&self) -> &ContourParams {
+    fn params(&self) -> &ContourParams {
         &self.params
     }
+}
 
+impl Contour {
     fn clear(&mut self) {
         self.last = None;
         self.direction = 0;
@@ -157,9 +156,7 @@ impl Reward for Contour {
 
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
-        if ctx.step == 0 {
-            self.reset(ctx.setting);
-        }
+        restart_on_first_step(self, ctx);
         let mut value = 0.0;
         match classify(ctx.setting, ctx.action) {
             Ev::Onset(pitch) => {

@@ -1,7 +1,8 @@
 //! `leap_recovery`: large leaps followed by a step back.
 
-use super::common::{classify, write_one, Ev};
+use super::common::{onset_in_episode, write_one};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
+use super::terms::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 
@@ -36,9 +37,8 @@ impl Default for LeapRecoveryParams {
     }
 }
 
-impl LeapRecoveryParams {
-    /// Checks every field, naming the first bad one and its allowed range.
-    pub fn validate(&self) -> Result<(), ImprovError> {
+impl TermParams for LeapRecoveryParams {
+    fn validate(&self) -> Result<(), ImprovError> {
         check_int("leap_over", self.leap_over.into(), 3, 24)?;
         check_int("max_step", self.max_step.into(), 1, 3)?;
         check_real("leap_penalty", self.leap_penalty, 0.0, MAX_MAGNITUDE)?;
@@ -82,21 +82,18 @@ pub struct LeapRecovery {
     pending: i8,
 }
 
-impl LeapRecovery {
-    /// The term's name.
-    pub const NAME: &'static str = "leap_recovery";
+impl ImprovTerm for LeapRecovery {
+    const NAME: &'static str = "leap_recovery";
+    type Params = LeapRecoveryParams;
 
-    /// A term with checked parameters.
-    pub fn new(params: LeapRecoveryParams) -> Result<Self, ImprovError> {
-        params.validate()?;
-        Ok(Self {
+    fn from_valid(params: LeapRecoveryParams) -> Self {
+        Self {
             params,
             ..Self::default()
-        })
+        }
     }
 
-    /// The parameters.
-    pub fn params(&self) -> &LeapRecoveryParams {
+    fn params(&self) -> &LeapRecoveryParams {
         &self.params
     }
 }
@@ -113,10 +110,7 @@ impl Reward for LeapRecovery {
 
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
-        if ctx.step == 0 {
-            self.reset(ctx.setting);
-        }
-        let Ev::Onset(pitch) = classify(ctx.setting, ctx.action) else {
+        let Some(pitch) = onset_in_episode(self, ctx) else {
             return write_one(terms, 0.0);
         };
         let mut value = 0.0;

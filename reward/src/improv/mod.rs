@@ -142,6 +142,7 @@ mod preset;
 mod range;
 mod resolution;
 mod rhythm;
+mod terms;
 
 pub use cadence::{Cadence, CadenceParams};
 pub use chord_scale::{ChordScaleMembership, ChordScaleMembershipParams};
@@ -151,7 +152,11 @@ pub use error::ImprovError;
 pub use leap::{LeapRecovery, LeapRecoveryParams};
 pub use motif::{MotifDevelopment, MotifDevelopmentParams, MOTIF_MEMORY};
 pub use phrase::{PhraseBreath, PhraseBreathParams};
-pub use preset::{ImprovReward, ImprovWeights, Weighted, IMPROV_TERM_COUNT, IMPROV_TERM_NAMES};
+pub use preset::{ImprovReward, ImprovWeights, Weighted};
 pub use range::{RangeTessitura, RangeTessituraParams};
 pub use resolution::{NonChordToneResolution, NonChordToneResolutionParams};
 pub use rhythm::{RhythmicVariety, RhythmicVarietyParams, RHYTHM_WINDOW_CAPACITY};
+pub(crate) use terms::params_from_toml;
+pub use terms::{
+    ImprovTerm, TermEntry, TermParams, IMPROV_TERMS, IMPROV_TERM_COUNT, IMPROV_TERM_NAMES,
+};

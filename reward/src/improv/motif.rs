@@ -1,7 +1,8 @@
 //! `motif_development`: restating and developing motifs, within limits.
 
-use super::common::{classify, write_one, Ev, Meter};
+use super::common::{onset_in_episode, write_one, Meter};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
+use super::terms::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 
@@ -49,9 +50,8 @@ impl Default for MotifDevelopmentParams {
     }
 }
 
-impl MotifDevelopmentParams {
-    /// Checks every field, naming the first bad one and its allowed range.
-    pub fn validate(&self) -> Result<(), ImprovError> {
+impl TermParams for MotifDevelopmentParams {
+    fn validate(&self) -> Result<(), ImprovError> {
         check_int("motif_notes", self.motif_notes.into(), 3, 8)?;
         check_real("exact_reward", self.exact_reward, 0.0, MAX_MAGNITUDE)?;
         check_real(
@@ -132,24 +132,23 @@ impl Default for MotifDevelopment {
     }
 }
 
-impl MotifDevelopment {
-    /// The term's name.
-    pub const NAME: &'static str = "motif_development";
+impl ImprovTerm for MotifDevelopment {
+    const NAME: &'static str = "motif_development";
+    type Params = MotifDevelopmentParams;
 
-    /// A term with checked parameters.
-    pub fn new(params: MotifDevelopmentParams) -> Result<Self, ImprovError> {
-        params.validate()?;
-        Ok(Self {
+    fn from_valid(params: MotifDevelopmentParams) -> Self {
+        Self {
             params,
             ..Self::default()
-        })
+        }
     }
 
-    /// The parameters.
-    pub fn params(&self) -> &MotifDevelopmentParams {
+    fn params(&self) -> &MotifDevelopmentParams {
         &self.params
     }
+}
 
+impl MotifDevelopment {
     /// Notes currently remembered; never more than [`MOTIF_MEMORY`], however long the melody.
     pub fn remembered_notes(&self) -> usize {
         self.len.min(MOTIF_MEMORY)
@@ -238,10 +237,7 @@ impl Reward for MotifDevelopment {
 
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
-        if ctx.step == 0 {
-            self.reset(ctx.setting);
-        }
-        let Ev::Onset(pitch) = classify(ctx.setting, ctx.action) else {
+        let Some(pitch) = onset_in_episode(self, ctx) else {
             return write_one(terms, 0.0);
         };
         let step = ctx.step;

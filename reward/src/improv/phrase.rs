@@ -1,7 +1,8 @@
 //! `phrase_breath`: breathing at phrase ends, neither too rarely nor too often.
 
-use super::common::{classify, write_one, Ev, Meter};
+use super::common::{classify, restart_on_first_step, write_one, Ev, Meter};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
+use super::terms::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 
@@ -47,9 +48,8 @@ impl Default for PhraseBreathParams {
     }
 }
 
-impl PhraseBreathParams {
-    /// Checks every field, naming the first bad one and its allowed range.
-    pub fn validate(&self) -> Result<(), ImprovError> {
+impl TermParams for PhraseBreathParams {
+    fn validate(&self) -> Result<(), ImprovError> {
         check_int("phrase_bars", self.phrase_bars.into(), 1, 16)?;
         check_int(
             "breath_window_beats",
@@ -115,21 +115,18 @@ pub struct PhraseBreath {
     last_breath: Option<usize>,
 }
 
-impl PhraseBreath {
-    /// The term's name.
-    pub const NAME: &'static str = "phrase_breath";
+impl ImprovTerm for PhraseBreath {
+    const NAME: &'static str = "phrase_breath";
+    type Params = PhraseBreathParams;
 
-    /// A term with checked parameters.
-    pub fn new(params: PhraseBreathParams) -> Result<Self, ImprovError> {
-        params.validate()?;
-        Ok(Self {
+    fn from_valid(params: PhraseBreathParams) -> Self {
+        Self {
             params,
             ..Self::default()
-        })
+        }
     }
 
-    /// The parameters.
-    pub fn params(&self) -> &PhraseBreathParams {
+    fn params(&self) -> &PhraseBreathParams {
         &self.params
     }
 }
@@ -148,9 +145,7 @@ impl Reward for PhraseBreath {
 
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
-        if ctx.step == 0 {
-            self.reset(ctx.setting);
-        }
+        restart_on_first_step(self, ctx);
         let meter = Meter::of(ctx.setting);
         let step = ctx.step;
         let p = self.params;

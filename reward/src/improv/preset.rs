@@ -1,6 +1,7 @@
 //! The `improv` preset: all improvisation terms, weighted, configured from TOML.
 
 use super::error::{check_real, ImprovError, MAX_MAGNITUDE};
+use super::terms::{ImprovTerm, TermParams, IMPROV_TERM_COUNT, IMPROV_TERM_NAMES};
 use super::{
     Cadence, CadenceParams, ChordScaleMembership, ChordScaleMembershipParams,
     ChordToneOnStrongBeat, ChordToneOnStrongBeatParams, Contour, ContourParams, LeapRecovery,
@@ -13,24 +14,6 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAc
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::marker::PhantomData;
-
-/// Number of terms in the `improv` preset.
-pub const IMPROV_TERM_COUNT: usize = 10;
-
-/// Names of the preset's terms, in the order [`ImprovReward`] reports them. They double as
-/// the section names of [`ImprovWeights`].
-pub const IMPROV_TERM_NAMES: [&str; IMPROV_TERM_COUNT] = [
-    ChordToneOnStrongBeat::NAME,
-    ChordScaleMembership::NAME,
-    NonChordToneResolution::NAME,
-    LeapRecovery::NAME,
-    RangeTessitura::NAME,
-    Contour::NAME,
-    RhythmicVariety::NAME,
-    PhraseBreath::NAME,
-    MotifDevelopment::NAME,
-    Cadence::NAME,
-];
 
 /// A term's weight in the preset together with its parameters.
 ///

@@ -1,7 +1,8 @@
 //! `range_tessitura`: staying in a singable register.
 
-use super::common::{classify, write_one, Ev};
+use super::common::{onset_in_episode, write_one};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
+use super::terms::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 
@@ -39,9 +40,8 @@ impl Default for RangeTessituraParams {
     }
 }
 
-impl RangeTessituraParams {
-    /// Checks every field, naming the first bad one and its allowed range.
-    pub fn validate(&self) -> Result<(), ImprovError> {
+impl TermParams for RangeTessituraParams {
+    fn validate(&self) -> Result<(), ImprovError> {
         check_int("low", self.low.into(), 0, 127)?;
         check_int("high", self.high.into(), self.low.into(), 127)?;
         check_real("outside_penalty", self.outside_penalty, 0.0, MAX_MAGNITUDE)?;
@@ -90,24 +90,23 @@ impl Default for RangeTessitura {
     }
 }
 
-impl RangeTessitura {
-    /// The term's name.
-    pub const NAME: &'static str = "range_tessitura";
+impl ImprovTerm for RangeTessitura {
+    const NAME: &'static str = "range_tessitura";
+    type Params = RangeTessituraParams;
 
-    /// A term with checked parameters.
-    pub fn new(params: RangeTessituraParams) -> Result<Self, ImprovError> {
-        params.validate()?;
-        Ok(Self {
+    fn from_valid(params: RangeTessituraParams) -> Self {
+        Self {
             centre: Self::middle(&params),
             params,
-        })
+        }
     }
 
-    /// The parameters.
-    pub fn params(&self) -> &RangeTessituraParams {
+    fn params(&self) -> &RangeTessituraParams {
         &self.params
     }
+}
 
+impl RangeTessitura {
     /// The running centre of the tessitura, in MIDI pitch.
     pub fn centre(&self) -> f64 {
         self.centre
@@ -129,10 +128,7 @@ impl Reward for RangeTessitura {
 
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
-        if ctx.step == 0 {
-            self.reset(ctx.setting);
-        }
-        let Ev::Onset(pitch) = classify(ctx.setting, ctx.action) else {
+        let Some(pitch) = onset_in_episode(self, ctx) else {
             return write_one(terms, 0.0);
         };
         let p = &self.params;

@@ -1,7 +1,8 @@
 //! `non_chord_tone_resolution`: non-chord tones that move by step.
 
-use super::common::{chord_scale_at, chord_tones_at, classify, pc_bit, write_one, Ev};
+use super::common::{chord_scale_at, chord_tones_at, onset_in_episode, pc_bit, write_one};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
+use super::terms::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 
@@ -29,9 +30,8 @@ impl Default for NonChordToneResolutionParams {
     }
 }
 
-impl NonChordToneResolutionParams {
-    /// Checks every field, naming the first bad one and its allowed range.
-    pub fn validate(&self) -> Result<(), ImprovError> {
+impl TermParams for NonChordToneResolutionParams {
+    fn validate(&self) -> Result<(), ImprovError> {
         check_real("resolved_reward", self.resolved_reward, 0.0, MAX_MAGNITUDE)?;
         check_real(
             "unresolved_penalty",
@@ -93,24 +93,23 @@ pub struct NonChordToneResolution {
     approach: Option<u8>,
 }
 
-impl NonChordToneResolution {
-    /// The term's name.
-    pub const NAME: &'static str = "non_chord_tone_resolution";
+impl ImprovTerm for NonChordToneResolution {
+    const NAME: &'static str = "non_chord_tone_resolution";
+    type Params = NonChordToneResolutionParams;
 
-    /// A term with checked parameters.
-    pub fn new(params: NonChordToneResolutionParams) -> Result<Self, ImprovError> {
-        params.validate()?;
-        Ok(Self {
+    fn from_valid(params: NonChordToneResolutionParams) -> Self {
+        Self {
             params,
             ..Self::default()
-        })
+        }
     }
 
-    /// The parameters.
-    pub fn params(&self) -> &NonChordToneResolutionParams {
+    fn params(&self) -> &NonChordToneResolutionParams {
         &self.params
     }
+}
 
+impl NonChordToneResolution {
     fn is_step(&self, a: u8, b: u8) -> bool {
         (1..=self.params.max_step).contains(&a.abs_diff(b))
     }
@@ -128,10 +127,7 @@ impl Reward for NonChordToneResolution {
 
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
-        if ctx.step == 0 {
-            self.reset(ctx.setting);
-        }
-        let Ev::Onset(pitch) = classify(ctx.setting, ctx.action) else {
+        let Some(pitch) = onset_in_episode(self, ctx) else {
             return write_one(terms, 0.0);
         };
         let tones = chord_tones_at(ctx.setting, ctx.step);

@@ -1,7 +1,8 @@
 //! `rhythmic_variety`: a mix of note lengths and the odd syncopation.
 
-use super::common::{classify, write_one, Ev, Meter};
+use super::common::{classify, restart_on_first_step, write_one, Ev, Meter};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
+use super::terms::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 
@@ -47,9 +48,8 @@ impl Default for RhythmicVarietyParams {
     }
 }
 
-impl RhythmicVarietyParams {
-    /// Checks every field, naming the first bad one and its allowed range.
-    pub fn validate(&self) -> Result<(), ImprovError> {
+impl TermParams for RhythmicVarietyParams {
+    fn validate(&self) -> Result<(), ImprovError> {
         check_int(
             "window_notes",
             self.window_notes.into(),
@@ -123,24 +123,23 @@ impl Default for RhythmicVariety {
     }
 }
 
-impl RhythmicVariety {
-    /// The term's name.
-    pub const NAME: &'static str = "rhythmic_variety";
+impl ImprovTerm for RhythmicVariety {
+    const NAME: &'static str = "rhythmic_variety";
+    type Params = RhythmicVarietyParams;
 
-    /// A term with checked parameters.
-    pub fn new(params: RhythmicVarietyParams) -> Result<Self, ImprovError> {
-        params.validate()?;
-        Ok(Self {
+    fn from_valid(params: RhythmicVarietyParams) -> Self {
+        Self {
             params,
             ..Self::default()
-        })
+        }
     }
 
-    /// The parameters.
-    pub fn params(&self) -> &RhythmicVarietyParams {
+    fn params(&self) -> &RhythmicVarietyParams {
         &self.params
     }
+}
 
+impl RhythmicVariety {
     /// Inter-onset intervals currently remembered; never more than
     /// [`RHYTHM_WINDOW_CAPACITY`], however long the melody.
     pub fn remembered_intervals(&self) -> usize {
@@ -193,9 +192,7 @@ impl Reward for RhythmicVariety {
 
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
-        if ctx.step == 0 {
-            self.reset(ctx.setting);
-        }
+        restart_on_first_step(self, ctx);
         let step = ctx.step;
         let value = match classify(ctx.setting, ctx.action) {
             Ev::Onset(_) => {

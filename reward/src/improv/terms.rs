@@ -1,0 +1,134 @@
+//! What every improvisation term is ([`ImprovTerm`], [`TermParams`]) and the one list of
+//! them ([`IMPROV_TERMS`]): the preset's order, the reward registry's components and the
+//! reward bench's built-in terms all come from this table.
+
+use super::error::ImprovError;
+use super::{
+    Cadence, ChordScaleMembership, ChordToneOnStrongBeat, Contour, LeapRecovery, MotifDevelopment,
+    NonChordToneResolution, PhraseBreath, RangeTessitura, RhythmicVariety,
+};
+use cadenza_env::Reward;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+
+/// The parameters of an improvisation term: plain data (`Default`, serde with unknown fields
+/// denied), checked once when the term is built.
+pub trait TermParams:
+    Copy + Default + PartialEq + fmt::Debug + Serialize + DeserializeOwned
+{
+    /// Checks every field, naming the first bad one and its allowed range.
+    fn validate(&self) -> Result<(), ImprovError>;
+}
+
+/// An improvisation term: a [`Reward`] with one value, a name and checked parameters.
+pub trait ImprovTerm: Reward + Default {
+    /// The term's name: the name of its value in reports and its section in TOML.
+    const NAME: &'static str;
+
+    /// The term's parameters.
+    type Params: TermParams;
+
+    /// The term over parameters that passed [`TermParams::validate`], its state cleared.
+    fn from_valid(params: Self::Params) -> Self;
+
+    /// The parameters.
+    fn params(&self) -> &Self::Params;
+
+    /// A term with checked parameters.
+    fn new(params: Self::Params) -> Result<Self, ImprovError> {
+        params.validate()?;
+        Ok(Self::from_valid(params))
+    }
+}
+
+/// Number of improvisation terms (and of terms in the `improv` preset).
+pub const IMPROV_TERM_COUNT: usize = 10;
+
+/// Every improvisation term, in the order the `improv` preset reports them.
+pub const IMPROV_TERMS: [TermEntry; IMPROV_TERM_COUNT] = [
+    TermEntry::of::<ChordToneOnStrongBeat>(),
+    TermEntry::of::<ChordScaleMembership>(),
+    TermEntry::of::<NonChordToneResolution>(),
+    TermEntry::of::<LeapRecovery>(),
+    TermEntry::of::<RangeTessitura>(),
+    TermEntry::of::<Contour>(),
+    TermEntry::of::<RhythmicVariety>(),
+    TermEntry::of::<PhraseBreath>(),
+    TermEntry::of::<MotifDevelopment>(),
+    TermEntry::of::<Cadence>(),
+];
+
+/// Names of the terms of [`IMPROV_TERMS`], in its order. They double as the section names
+/// of [`ImprovWeights`](super::ImprovWeights).
+pub const IMPROV_TERM_NAMES: [&str; IMPROV_TERM_COUNT] = {
+    let mut names = [""; IMPROV_TERM_COUNT];
+    let mut i = 0;
+    while i < IMPROV_TERM_COUNT {
+        names[i] = IMPROV_TERMS[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// One row of [`IMPROV_TERMS`]: a term's name and how to build it as a boxed [`Reward`].
+#[derive(Clone, Copy)]
+pub struct TermEntry {
+    /// The term's name ([`ImprovTerm::NAME`]).
+    pub name: &'static str,
+    with_defaults: fn() -> Box<dyn Reward>,
+    from_toml: fn(toml::Table) -> Result<Box<dyn Reward>, String>,
+}
+
+impl fmt::Debug for TermEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TermEntry")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TermEntry {
+    const fn of<T: ImprovTerm + 'static>() -> Self {
+        Self {
+            name: T::NAME,
+            with_defaults: boxed_default::<T>,
+            from_toml: boxed_from_toml::<T>,
+        }
+    }
+
+    /// The entry of the term called `name`.
+    pub fn find(name: &str) -> Option<&'static TermEntry> {
+        IMPROV_TERMS.iter().find(|entry| entry.name == name)
+    }
+
+    /// The term with its default parameters.
+    pub fn with_defaults(&self) -> Box<dyn Reward> {
+        (self.with_defaults)()
+    }
+
+    /// The term with parameters read from a TOML table (missing fields take their defaults);
+    /// the error names the unknown, mistyped or out-of-range field.
+    pub(crate) fn from_toml(&self, section: toml::Table) -> Result<Box<dyn Reward>, String> {
+        (self.from_toml)(section)
+    }
+}
+
+fn boxed_default<T: ImprovTerm + 'static>() -> Box<dyn Reward> {
+    Box::new(T::default())
+}
+
+fn boxed_from_toml<T: ImprovTerm + 'static>(
+    section: toml::Table,
+) -> Result<Box<dyn Reward>, String> {
+    let params: T::Params = params_from_toml(section)?;
+    Ok(Box::new(T::new(params).map_err(|e| e.to_string())?))
+}
+
+/// Reads a TOML section into a parameter struct; the error is the bare message (naming the
+/// field), for the caller to place.
+pub(crate) fn params_from_toml<P: DeserializeOwned>(section: toml::Table) -> Result<P, String> {
+    toml::Value::Table(section)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())
+}
