@@ -220,7 +220,7 @@ impl RlTunerMetrics {
         } else {
             f64::NAN
         };
-        let entries: [(&str, f64); 21] = [
+        let ratios = [
             (
                 "percent_compositions_starting_with_tonic",
                 s.num_starting_tonic as f64 / comps,
@@ -250,51 +250,31 @@ impl RlTunerMetrics {
             ("mean_autocorrelation_lag1", nan_mean(&s.autocorrelation1)),
             ("mean_autocorrelation_lag2", nan_mean(&s.autocorrelation2)),
             ("mean_autocorrelation_lag3", nan_mean(&s.autocorrelation3)),
+        ]
+        .map(|(key, value)| (key.to_string(), value));
+        // `avg_num_{what}_per_composition`: counts of intervals per composition.
+        let per_composition = [
+            ("octave_jumps", s.num_octave_jumps),
+            ("sevenths", s.num_sevenths),
+            ("fifths", s.num_fifths),
+            ("sixths", s.num_sixths),
+            ("fourths", s.num_fourths),
+            ("rest_intervals", s.num_rest_intervals),
+            ("seconds", s.num_seconds),
+            ("thirds", s.num_thirds),
             (
-                "avg_num_octave_jumps_per_composition",
-                s.num_octave_jumps as f64 / comps,
+                "in_key_preferred_intervals",
+                s.num_in_key_preferred_intervals,
             ),
+            ("special_rest_intervals", s.num_special_rest_intervals),
+        ]
+        .map(|(what, count)| {
             (
-                "avg_num_sevenths_per_composition",
-                s.num_sevenths as f64 / comps,
-            ),
-            (
-                "avg_num_fifths_per_composition",
-                s.num_fifths as f64 / comps,
-            ),
-            (
-                "avg_num_sixths_per_composition",
-                s.num_sixths as f64 / comps,
-            ),
-            (
-                "avg_num_fourths_per_composition",
-                s.num_fourths as f64 / comps,
-            ),
-            (
-                "avg_num_rest_intervals_per_composition",
-                s.num_rest_intervals as f64 / comps,
-            ),
-            (
-                "avg_num_seconds_per_composition",
-                s.num_seconds as f64 / comps,
-            ),
-            (
-                "avg_num_thirds_per_composition",
-                s.num_thirds as f64 / comps,
-            ),
-            (
-                "avg_num_in_key_preferred_intervals_per_composition",
-                s.num_in_key_preferred_intervals as f64 / comps,
-            ),
-            (
-                "avg_num_special_rest_intervals_per_composition",
-                s.num_special_rest_intervals as f64 / comps,
-            ),
-        ];
-        entries
-            .into_iter()
-            .map(|(key, value)| (key.to_string(), value))
-            .collect()
+                format!("avg_num_{what}_per_composition"),
+                count as f64 / comps,
+            )
+        });
+        ratios.into_iter().chain(per_composition).collect()
     }
 }
 

@@ -205,6 +205,16 @@ fn default_floor() -> f64 {
     CorpusReward::DEFAULT_FLOOR
 }
 
+/// The file a definition's `model = "..."` names: relative paths resolve against the
+/// definition's folder.
+fn model_path(base: &Path, model: PathBuf) -> PathBuf {
+    if model.is_absolute() {
+        model
+    } else {
+        base.join(model)
+    }
+}
+
 /// Builds one component; `Ok(None)` for an unknown name.
 fn component(
     name: &str,
@@ -223,11 +233,7 @@ fn component(
         }
         "corpus" => {
             let p: CorpusParams = params(section)?;
-            let path = if p.model.is_absolute() {
-                p.model
-            } else {
-                base.join(p.model)
-            };
+            let path = model_path(base, p.model);
             let model = NgramModel::load(&path).map_err(|e| err(&e))?;
             Box::new(
                 CorpusReward::new(Arc::new(model))
@@ -237,11 +243,7 @@ fn component(
         }
         "listener" => {
             let p: ListenerParams = params(section)?;
-            let path = if p.model.is_absolute() {
-                p.model
-            } else {
-                base.join(p.model)
-            };
+            let path = model_path(base, p.model);
             let model = crate::listener::ListenerModel::load(&path).map_err(|e| err(&e))?;
             Box::new(crate::listener::ListenerReward::new(Arc::new(model)).map_err(|e| err(&e))?)
         }

@@ -20,12 +20,27 @@ pub(super) enum Column {
     Total,
 }
 
+/// One reported term: the value of its reward it reads and what it is meant to detect.
 #[derive(Debug, Clone)]
 pub(super) struct TermSpec {
     pub(super) name: String,
     pub(super) column: Column,
     pub(super) detects: Vec<Corruption>,
     pub(super) why: String,
+}
+
+impl TermSpec {
+    /// A term called `name` that reads `column` and detects what the built-in term or
+    /// preset `builtin` does (nothing, when `builtin` is not built in).
+    fn builtin(name: &str, builtin: &str, column: Column) -> Self {
+        let (detects, why) = builtin_detects(builtin).unwrap_or_default();
+        Self {
+            name: name.to_string(),
+            column,
+            detects,
+            why: why.to_string(),
+        }
+    }
 }
 
 /// One reward as the bench runs it: timed as a whole, reporting one or more terms.
@@ -95,15 +110,6 @@ impl Bench {
     /// the path of a `.toml` reward definition (its terms, prefixed by the file stem, and its
     /// total). Terms already in the bench are not added again.
     pub fn add_reward(&mut self, spec: &str) -> Result<(), BenchError> {
-        let builtin = |name: &str| {
-            let (detects, why) = builtin_detects(name).unwrap_or_default();
-            TermSpec {
-                name: name.to_string(),
-                column: Column::Total,
-                detects,
-                why: why.to_string(),
-            }
-        };
         match spec {
             "rl-tuner" => {
                 for name in RL_TUNER_TERMS {
@@ -112,63 +118,50 @@ impl Bench {
                 self.add_rl_tuner_term("rl-tuner");
             }
             "improv" => {
-                if !self.has_term("improv") {
-                    self.push(Subject {
-                        name: "improv".into(),
-                        frame: Frame::Improv,
-                        factory: Arc::new(|| Box::new(ImprovReward::preset())),
-                        terms: vec![builtin("improv")],
-                    });
-                }
+                self.add_builtin("improv", "improv", Frame::Improv, || {
+                    Box::new(ImprovReward::preset())
+                });
                 for name in improv::IMPROV_TERM_NAMES {
                     self.add_reward(name)?;
                 }
             }
             "in-scale" | "in_scale" => {
-                if !self.has_term("in_scale") {
-                    self.push(Subject {
-                        name: "in-scale".into(),
-                        frame: Frame::RlTuner,
-                        factory: Arc::new(|| Box::new(InScaleReward)),
-                        terms: vec![builtin("in_scale")],
-                    });
-                }
+                self.add_builtin("in_scale", "in-scale", Frame::RlTuner, || {
+                    Box::new(InScaleReward)
+                });
             }
-            "zero" => {
-                if !self.has_term("zero") {
-                    self.push(Subject {
-                        name: "zero".into(),
-                        frame: Frame::RlTuner,
-                        factory: Arc::new(|| Box::new(ZeroReward)),
-                        terms: vec![builtin("zero")],
-                    });
-                }
-            }
+            "zero" => self.add_builtin("zero", "zero", Frame::RlTuner, || Box::new(ZeroReward)),
             name if RL_TUNER_TERMS.contains(&name) => self.add_rl_tuner_term(name),
-            name if improv::IMPROV_TERM_NAMES.contains(&name) => {
-                if !self.has_term(name) {
-                    let term =
-                        improv::TermEntry::find(name).ok_or_else(|| BenchError::UnknownReward {
-                            name: name.to_string(),
-                        })?;
-                    self.push(Subject {
-                        name: name.to_string(),
-                        frame: Frame::Improv,
-                        factory: Arc::new(move || term.with_defaults()),
-                        terms: vec![builtin(name)],
-                    });
+            name => match improv::TermEntry::find(name) {
+                Some(term) => {
+                    self.add_builtin(name, name, Frame::Improv, move || term.with_defaults());
                 }
-            }
-            path if path.ends_with(".toml") || Path::new(path).is_file() => {
-                self.add_toml(Path::new(path))?;
-            }
-            other => {
-                return Err(BenchError::UnknownReward {
-                    name: other.to_string(),
-                })
-            }
+                None if name.ends_with(".toml") || Path::new(name).is_file() => {
+                    self.add_toml(Path::new(name))?;
+                }
+                None => {
+                    return Err(BenchError::UnknownReward {
+                        name: name.to_string(),
+                    })
+                }
+            },
         }
         Ok(())
+    }
+
+    /// Adds a built-in reward reported as one term, its total, unless the term is in already.
+    fn add_builtin<F>(&mut self, term: &str, reward: &str, frame: Frame, factory: F)
+    where
+        F: Fn() -> Box<dyn Reward> + Send + Sync + 'static,
+    {
+        if !self.has_term(term) {
+            self.push(Subject {
+                name: reward.to_string(),
+                frame,
+                factory: Arc::new(factory),
+                terms: vec![TermSpec::builtin(term, term, Column::Total)],
+            });
+        }
     }
 
     /// The RL Tuner reward's subject, created on first use; `name` is one of its terms or
@@ -181,13 +174,7 @@ impl Bench {
             .iter()
             .position(|t| *t == name)
             .map_or(Column::Total, Column::Term);
-        let (detects, why) = builtin_detects(name).unwrap_or_default();
-        let spec = TermSpec {
-            name: name.to_string(),
-            column,
-            detects,
-            why: why.to_string(),
-        };
+        let spec = TermSpec::builtin(name, name, column);
         match self.subjects.iter_mut().find(|s| s.name == "rl-tuner") {
             Some(subject) => subject.terms.push(spec),
             None => self.push(Subject {
@@ -226,13 +213,7 @@ impl Bench {
             .enumerate()
             .map(|(i, n)| {
                 let base = n.rsplit('.').next().unwrap_or(n);
-                let (detects, why) = builtin_detects(base).unwrap_or_default();
-                TermSpec {
-                    name: format!("{stem}.{n}"),
-                    column: Column::Term(i),
-                    detects,
-                    why: why.to_string(),
-                }
+                TermSpec::builtin(&format!("{stem}.{n}"), base, Column::Term(i))
             })
             .collect();
         let mut all: Vec<Corruption> = terms.iter().flat_map(|t| t.detects.clone()).collect();

@@ -1,6 +1,7 @@
-//! Errors of corpus models.
+//! Errors of corpus models, and the file reads and writes that report them.
 
-use std::path::PathBuf;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 
 /// Errors of corpus models: bad settings, bad melodies and bad model files.
 #[derive(Debug, thiserror::Error)]
@@ -98,4 +99,24 @@ impl CorpusError {
             message: message.into(),
         }
     }
+}
+
+/// Reads a whole text file; the error names it.
+pub(crate) fn read_text(path: &Path) -> Result<String, CorpusError> {
+    std::fs::read_to_string(path).map_err(|source| CorpusError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `value` as compact JSON; the error names the file.
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), CorpusError> {
+    let io = |source| CorpusError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = serde_json::to_string(value).map_err(|e| io(std::io::Error::other(e)))?;
+    std::fs::write(path, text).map_err(io)
 }

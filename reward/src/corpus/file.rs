@@ -11,7 +11,7 @@ use std::path::Path;
 use cadenza_env::encoding::{Event, EventEncoding};
 use serde::{Deserialize, Serialize};
 
-use super::error::CorpusError;
+use super::error::{read_text, write_json, CorpusError};
 use super::ngram::{events_mask, num_position_classes, NgramConfig, NgramModel, BOS};
 
 /// The format version this build reads and writes.
@@ -19,24 +19,13 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 /// The `kind` tag of n-gram model files.
 pub(crate) const KIND: &str = "ngram";
 
-#[derive(Serialize)]
-struct FileOut<'a> {
-    format_version: u32,
-    kind: &'static str,
-    config: &'a NgramConfig,
-    encoding: EventEncoding,
-    steps_per_bar: usize,
-    training_melodies: usize,
-    training_events: u64,
-    ngrams: Vec<(u64, Event, u32)>,
-}
-
-#[derive(Deserialize)]
+/// A model file: the settings and the highest-order counts.
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileIn {
-    #[allow(dead_code)] // checked through `Header` first, for a clearer error
+struct ModelFile {
+    /// Checked through [`Header`] before the rest is read, for a clearer error.
     format_version: u64,
-    #[allow(dead_code)]
+    /// Likewise.
     kind: String,
     config: NgramConfig,
     encoding: EventEncoding,
@@ -58,37 +47,24 @@ impl NgramModel {
     /// Saves the model as JSON to `path`.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CorpusError> {
         let path = path.as_ref();
-        let file = FileOut {
-            format_version: FORMAT_VERSION,
-            kind: KIND,
-            config: self.config(),
+        let file = ModelFile {
+            format_version: FORMAT_VERSION.into(),
+            kind: KIND.to_string(),
+            config: *self.config(),
             encoding: self.encoding(),
             steps_per_bar: self.steps_per_bar(),
             training_melodies: self.training_melodies(),
             training_events: self.training_events(),
             ngrams: self.top_counts(),
         };
-        let text = serde_json::to_string(&file).map_err(|e| CorpusError::Io {
-            action: "write",
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e),
-        })?;
-        std::fs::write(path, text).map_err(|source| CorpusError::Io {
-            action: "write",
-            path: path.to_path_buf(),
-            source,
-        })
+        write_json(path, &file)
     }
 
     /// Loads a model saved by [`NgramModel::save`]. Errors name the file and say whether it
     /// could not be read, holds another kind of model, another format version, or bad data.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CorpusError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| CorpusError::Io {
-            action: "read",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = read_text(path)?;
         let malformed = |message: String| CorpusError::Malformed {
             path: path.to_path_buf(),
             message,
@@ -123,7 +99,7 @@ impl NgramModel {
             }
             None => return Err(malformed("missing field `format_version`".into())),
         }
-        let file: FileIn = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+        let file: ModelFile = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
         check_file(&file).map_err(malformed)?;
         Ok(NgramModel::build(
             file.config,
@@ -138,7 +114,7 @@ impl NgramModel {
 
 /// Checks that the counts are ones that fitting could have produced, so that a damaged or
 /// hand-edited file cannot yield a model that silently misbehaves.
-fn check_file(file: &FileIn) -> Result<(), String> {
+fn check_file(file: &ModelFile) -> Result<(), String> {
     file.config
         .validate_with(file.steps_per_bar)
         .map_err(|e| e.to_string())?;

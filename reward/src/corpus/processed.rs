@@ -12,7 +12,7 @@ use std::path::Path;
 use cadenza_env::encoding::{Event, EventEncoding};
 use serde::{Deserialize, Serialize};
 
-use super::error::CorpusError;
+use super::error::{read_text, write_json, CorpusError};
 use super::key::KeyEstimate;
 
 /// The `format` tag of processed corpus files.
@@ -176,25 +176,13 @@ impl ProcessedCorpus {
 
     /// Writes the corpus as JSON.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CorpusError> {
-        let path = path.as_ref();
-        let io = |source| CorpusError::Io {
-            action: "write",
-            path: path.to_path_buf(),
-            source,
-        };
-        let text = serde_json::to_string(self).map_err(|e| io(std::io::Error::other(e)))?;
-        std::fs::write(path, text).map_err(io)
+        write_json(path.as_ref(), self)
     }
 
     /// Reads and validates a corpus written by [`ProcessedCorpus::save`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CorpusError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| CorpusError::Io {
-            action: "read",
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_json(&text).map_err(|message| CorpusError::Malformed {
+        Self::from_json(&read_text(path)?).map_err(|message| CorpusError::Malformed {
             path: path.to_path_buf(),
             message,
         })
