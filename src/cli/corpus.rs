@@ -4,6 +4,7 @@ mod import;
 
 use super::melodies::{self, print_stdout, say, MelodySet, ReadOptions, Transpose};
 use super::pianoroll::pitch_name;
+use super::plot;
 use anyhow::{bail, Context, Result};
 use cadenza_env::encoding::{Event, EventEncoding};
 use cadenza_env::midi::ImportOptions;
@@ -632,21 +633,7 @@ fn stats(args: StatsArgs) -> Result<()> {
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create directory {}", dir.display()))?;
-        let plots = [
-            ("pitch.svg", "Pitches", "MIDI pitch", &stats.pitch),
-            (
-                "interval.svg",
-                "Intervals between successive notes",
-                "semitones",
-                &stats.interval,
-            ),
-            ("length.svg", "Note lengths", "steps", &stats.length),
-        ];
-        for (file, title, x_desc, bins) in plots {
-            let path = dir.join(file);
-            plot_histogram(&path, title, x_desc, bins)
-                .with_context(|| format!("cannot write plot {}", path.display()))?;
-        }
+        plot_histograms(dir, &stats)?;
     }
     if args.json {
         let out = serde_json::json!({
@@ -730,33 +717,23 @@ fn text_bars(bins: &BTreeMap<i32, u64>, label: impl Fn(i32) -> String) -> String
     out
 }
 
-fn plot_histogram(path: &Path, title: &str, x_desc: &str, bins: &BTreeMap<i32, u64>) -> Result<()> {
-    use plotters::prelude::*;
-    let (Some(&lo), Some(&hi)) = (bins.keys().next(), bins.keys().next_back()) else {
-        bail!("nothing to plot: no notes");
-    };
-    let top = bins.values().copied().max().unwrap_or(1);
-    let root = SVGBackend::new(path, (900, 500)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d((lo..hi + 1).into_segmented(), 0u64..top + top / 10 + 1)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_desc(x_desc)
-        .y_desc("count")
-        .draw()?;
-    chart.draw_series(
-        Histogram::vertical(&chart)
-            .style(BLUE.filled())
-            .margin(1)
-            .data(bins.iter().map(|(&k, &v)| (k, v))),
-    )?;
-    root.present()?;
+/// Writes the histograms of `stats` as pitch.svg, interval.svg and length.svg into `dir`.
+fn plot_histograms(dir: &Path, stats: &Stats) -> Result<()> {
+    let plots = [
+        ("pitch.svg", "Pitches", "MIDI pitch", &stats.pitch),
+        (
+            "interval.svg",
+            "Intervals between successive notes",
+            "semitones",
+            &stats.interval,
+        ),
+        ("length.svg", "Note lengths", "steps", &stats.length),
+    ];
+    for (file, title, x_desc, bins) in plots {
+        let path = dir.join(file);
+        plot::histogram(&path, title, x_desc, bins)
+            .with_context(|| format!("cannot write plot {}", path.display()))?;
+    }
     Ok(())
 }
 

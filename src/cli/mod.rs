@@ -8,6 +8,7 @@ mod generate;
 mod inspect;
 mod melodies;
 mod pianoroll;
+mod plot;
 mod render;
 mod rewards;
 mod score;

@@ -6,7 +6,7 @@
 
 mod bc;
 
-use super::{common, generate, pianoroll};
+use super::{common, generate, pianoroll, plot};
 use anyhow::{bail, Context, Result};
 use cadenza_agents::tabular::{self, Algorithm, TabularAgent, TabularConfig};
 use cadenza_agents::train::{self as trainer, EvalRecord, RunOptions, TrainConfig};
@@ -575,7 +575,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     // --- samples, plot, summary --------------------------------------------------------------------
     let records = trainer::read_metrics(&args.out.join(trainer::METRICS_FILE))?;
     let curve = args.out.join("learning_curve.svg");
-    if let Err(e) = plot_learning_curve(&records, &curve, &format!("{kind} on {}", task.name)) {
+    if let Err(e) = plot::learning_curve(&records, &curve, &format!("{kind} on {}", task.name)) {
         eprintln!("warning: no learning curve: {e:#}");
     }
     let mode = ActMode::Sample { temperature };
@@ -763,58 +763,4 @@ fn print_summary(v: &SummaryView<'_>) {
             .file_name()
             .map_or("".into(), |n| n.to_string_lossy())
     );
-}
-
-/// Return vs step, sampled and greedy, as an SVG.
-fn plot_learning_curve(records: &[EvalRecord], path: &Path, title: &str) -> Result<()> {
-    use plotters::prelude::*;
-    if records.is_empty() {
-        bail!("no evaluations recorded");
-    }
-    let max_step = records.iter().map(|r| r.step).max().unwrap_or(1).max(1) as f64;
-    let values = records
-        .iter()
-        .flat_map(|r| [r.return_mean, r.greedy_return_mean])
-        .filter(|v| v.is_finite());
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
-    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let pad = ((hi - lo) * 0.05).max(1.0);
-    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..max_step, (lo - pad)..(hi + pad))?;
-    chart
-        .configure_mesh()
-        .x_desc("env steps")
-        .y_desc("episode return")
-        .draw()?;
-    let sampled: Vec<(f64, f64)> = records
-        .iter()
-        .map(|r| (r.step as f64, r.return_mean))
-        .collect();
-    let greedy: Vec<(f64, f64)> = records
-        .iter()
-        .map(|r| (r.step as f64, r.greedy_return_mean))
-        .collect();
-    chart
-        .draw_series(LineSeries::new(sampled, BLUE.stroke_width(2)))?
-        .label("sampled")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
-    chart
-        .draw_series(LineSeries::new(greedy, RED.stroke_width(2)))?
-        .label("greedy")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.8))
-        .draw()?;
-    root.present()?;
-    Ok(())
 }

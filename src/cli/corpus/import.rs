@@ -1,7 +1,7 @@
 //! `cadenza corpus import`: a directory of MIDI files to a processed corpus
 //! ([`ProcessedCorpus`]) with a report of what happened to every file.
 
-use super::{collect_stats, held_out, plot_histogram, ImportArgs};
+use super::{collect_stats, held_out, plot_histograms, ImportArgs};
 use crate::cli::melodies::{
     self, melody_from_midi, print_stdout, say, Melody, MelodySet, Skipped, Transpose,
 };
@@ -147,20 +147,7 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
     }
 
     let stats = collect_stats(&set)?;
-    for (file, title, x_desc, bins) in [
-        ("pitch.svg", "Pitches", "MIDI pitch", &stats.pitch),
-        (
-            "interval.svg",
-            "Intervals between successive notes",
-            "semitones",
-            &stats.interval,
-        ),
-        ("length.svg", "Note lengths", "steps", &stats.length),
-    ] {
-        let path = args.out.join(file);
-        plot_histogram(&path, title, x_desc, bins)
-            .with_context(|| format!("cannot write plot {}", path.display()))?;
-    }
+    plot_histograms(&args.out, &stats)?;
 
     let report = report_json(&args, &corpus, &rejected, seen, &stats);
     let path = args.out.join(REPORT_FILE);

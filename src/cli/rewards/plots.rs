@@ -1,0 +1,91 @@
+//! The plots of `rewards bench`, drawn with the CLI's one plotting module.
+
+use super::outcome::{Outcome, OUTCOME_METRICS};
+use crate::cli::plot::{self, Frame, GroupedBars};
+use anyhow::Result;
+use cadenza_reward::bench::BenchReport;
+use std::path::Path;
+
+/// AUC per term and corruption: one group per term, one bar per corruption; solid bars are
+/// the corruptions the term is meant to detect, pale bars the others; a line marks 0.5.
+pub(super) fn auc(path: &Path, r: &BenchReport) -> Result<()> {
+    let nc = r.corruptions.len().max(1);
+    let height = (60 + r.terms.len() * (nc * 5 + 8)).max(300) as u32;
+    let bars = r
+        .terms
+        .iter()
+        .map(|t| {
+            r.corruptions
+                .iter()
+                .map(|c| {
+                    let auc = t.auc.get(&c.name).copied().flatten()?;
+                    Some((auc, t.meant_to_detect.contains(&c.name)))
+                })
+                .collect()
+        })
+        .collect();
+    plot::grouped_bars(
+        path,
+        &GroupedBars {
+            caption: "ROC AUC: real vs corrupted melodies",
+            frame: Frame::ROWS,
+            x_desc: "AUC",
+            rows: r.terms.iter().map(|t| t.name.clone()).collect(),
+            series: r.corruptions.iter().map(|c| c.name.clone()).collect(),
+            bars,
+            reference: Some(0.5),
+            height,
+            legend_height: 80,
+        },
+    )
+}
+
+/// The terms' correlation matrix as a heat map.
+pub(super) fn correlation(path: &Path, r: &BenchReport) -> Result<()> {
+    let c = &r.correlation;
+    plot::heat_map(
+        path,
+        &format!(
+            "Spearman correlation of per-melody scores ({} melodies)",
+            c.rows
+        ),
+        &c.terms,
+        &c.matrix,
+    )
+}
+
+/// The main outcome percentages as grouped bars: one group per metric, one bar per preset.
+pub(super) fn outcome(path: &Path, outcome: &[Outcome]) -> Result<()> {
+    // The last metric, the autocorrelation, is no fraction.
+    let metrics = &OUTCOME_METRICS[..8];
+    let bars = metrics
+        .iter()
+        .map(|m| {
+            outcome
+                .iter()
+                .map(|o| {
+                    let value = o.metrics.get(*m).copied().filter(|v| v.is_finite());
+                    Some((value.unwrap_or(0.0), true))
+                })
+                .collect()
+        })
+        .collect();
+    plot::grouped_bars(
+        path,
+        &GroupedBars {
+            caption: "Magenta metrics of melodies from agents trained on each reward",
+            frame: Frame {
+                caption_size: 18,
+                y_label_area: 300,
+                ..Frame::ROWS
+            },
+            x_desc: "fraction",
+            rows: metrics.iter().map(|m| m.to_string()).collect(),
+            series: outcome.iter().map(|o| o.reward.clone()).collect(),
+            bars,
+            reference: None,
+            height: 470,
+            legend_height: 50,
+        },
+    )
+}
