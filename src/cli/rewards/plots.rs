@@ -6,9 +6,27 @@ use anyhow::Result;
 use cadenza_reward::bench::BenchReport;
 use std::path::Path;
 
+/// Draws every plot of the report into `dir`: auc.svg, correlation.svg and, after
+/// training, outcome.svg. Returns what failed, one message per plot.
+pub(super) fn write_all(dir: &Path, r: &BenchReport, outcome: Option<&[Outcome]>) -> Vec<String> {
+    let mut errors = Vec::new();
+    if let Err(e) = auc(&dir.join("auc.svg"), r) {
+        errors.push(format!("auc.svg: {e:#}"));
+    }
+    if let Err(e) = correlation(&dir.join("correlation.svg"), r) {
+        errors.push(format!("correlation.svg: {e:#}"));
+    }
+    if let Some(outcome) = outcome.filter(|o| !o.is_empty()) {
+        if let Err(e) = self::outcome(&dir.join("outcome.svg"), outcome) {
+            errors.push(format!("outcome.svg: {e:#}"));
+        }
+    }
+    errors
+}
+
 /// AUC per term and corruption: one group per term, one bar per corruption; solid bars are
 /// the corruptions the term is meant to detect, pale bars the others; a line marks 0.5.
-pub(super) fn auc(path: &Path, r: &BenchReport) -> Result<()> {
+fn auc(path: &Path, r: &BenchReport) -> Result<()> {
     let nc = r.corruptions.len().max(1);
     let height = (60 + r.terms.len() * (nc * 5 + 8)).max(300) as u32;
     let bars = r
@@ -41,7 +59,7 @@ pub(super) fn auc(path: &Path, r: &BenchReport) -> Result<()> {
 }
 
 /// The terms' correlation matrix as a heat map.
-pub(super) fn correlation(path: &Path, r: &BenchReport) -> Result<()> {
+fn correlation(path: &Path, r: &BenchReport) -> Result<()> {
     let c = &r.correlation;
     plot::heat_map(
         path,
@@ -55,7 +73,7 @@ pub(super) fn correlation(path: &Path, r: &BenchReport) -> Result<()> {
 }
 
 /// The main outcome percentages as grouped bars: one group per metric, one bar per preset.
-pub(super) fn outcome(path: &Path, outcome: &[Outcome]) -> Result<()> {
+fn outcome(path: &Path, outcome: &[Outcome]) -> Result<()> {
     // The last metric, the autocorrelation, is no fraction.
     let metrics = &OUTCOME_METRICS[..8];
     let bars = metrics

@@ -140,26 +140,21 @@ fn outcome_table(outcome: &[Outcome], markdown: bool) -> String {
 /// Writes report.json, the plots and report.md into `dir`.
 pub(super) fn write_report(dir: &Path, out: &Output<'_>) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let r = out.report;
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(out)?)
         .with_context(|| format!("cannot write {}", dir.join("report.json").display()))?;
     // A plot that fails (say, a font problem) must not lose the report itself.
-    let mut plot_errors = Vec::new();
-    if let Err(e) = plots::auc(&dir.join("auc.svg"), r) {
-        plot_errors.push(format!("auc.svg: {e:#}"));
-    }
-    if let Err(e) = plots::correlation(&dir.join("correlation.svg"), r) {
-        plot_errors.push(format!("correlation.svg: {e:#}"));
-    }
-    if let Some(outcome) = out.outcome.as_deref().filter(|o| !o.is_empty()) {
-        if let Err(e) = plots::outcome(&dir.join("outcome.svg"), outcome) {
-            plot_errors.push(format!("outcome.svg: {e:#}"));
-        }
-    }
+    let plot_errors = plots::write_all(dir, out.report, out.outcome.as_deref());
     for e in &plot_errors {
         eprintln!("plot failed: {e}");
     }
+    std::fs::write(dir.join("report.md"), markdown(out, &plot_errors))
+        .with_context(|| format!("cannot write {}", dir.join("report.md").display()))?;
+    Ok(())
+}
 
+/// report.md: what was measured and how, then one section per measurement.
+fn markdown(out: &Output<'_>, plot_errors: &[String]) -> String {
+    let r = out.report;
     let mut md = String::new();
     let _ = writeln!(md, "# Reward bench\n");
     let _ = writeln!(
@@ -185,111 +180,10 @@ pub(super) fn write_report(dir: &Path, out: &Output<'_>) -> Result<()> {
          95% percentile bootstraps resampling melodies with their corruptions. **Agreement** is the \
          Spearman rank correlation of per-melody scores over real and corrupted melodies.\n"
     );
-    let _ = writeln!(md, "## Corruptions\n");
-    let _ = writeln!(
-        md,
-        "| corruption | what it does | applied | skipped | e.g. |"
-    );
-    let _ = writeln!(md, "|---|---|---:|---:|---|");
-    for c in &r.corruptions {
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} | {} | {} |",
-            c.name,
-            c.description,
-            c.applied,
-            c.skipped,
-            c.examples.first().map_or("", String::as_str)
-        );
-    }
-    let _ = writeln!(md, "\n## Speed and discrimination\n");
-    let _ = writeln!(
-        md,
-        "AUC per corruption; **bold** = a corruption the term is meant to detect. Speed is of the \
-         reward named under *timed as* (the nine RL Tuner terms are computed together).\n"
-    );
-    let _ = write!(md, "| term | timed as | ns/step | steps/s |");
-    for c in &r.corruptions {
-        let _ = write!(md, " {} |", c.name);
-    }
-    let _ = writeln!(md, " passes |");
-    let _ = write!(md, "|---|---|---:|---:|");
-    for _ in &r.corruptions {
-        let _ = write!(md, "---:|");
-    }
-    let _ = writeln!(md, "---|");
-    for t in &r.terms {
-        let _ = write!(
-            md,
-            "| `{}` | {} | {:.1} | {:.2e} |",
-            t.name, t.timed_as, t.ns_per_step, t.steps_per_sec
-        );
-        for c in &r.corruptions {
-            let a = fmt_opt(t.auc.get(&c.name).copied().flatten());
-            if t.meant_to_detect.contains(&c.name) {
-                let _ = write!(md, " **{a}** |");
-            } else {
-                let _ = write!(md, " {a} |");
-            }
-        }
-        let _ = writeln!(md, " {} |", if t.passed() { "yes" } else { "**no**" });
-    }
-    let _ = writeln!(md, "\n![AUC per term and corruption](auc.svg)\n");
-    let _ = writeln!(md, "## What each term is meant to detect\n");
-    let _ = writeln!(
-        md,
-        "| term | meant to detect | why | AUC [95% CI] on those |"
-    );
-    let _ = writeln!(md, "|---|---|---|---|");
-    for t in &r.terms {
-        let cells: Vec<String> = t
-            .meant_to_detect
-            .iter()
-            .map(|c| {
-                let a = fmt_opt(t.auc.get(c).copied().flatten());
-                match t.auc_ci.get(c).copied().flatten() {
-                    Some([lo, hi]) => format!("{c} {a} [{lo:.2}, {hi:.2}]"),
-                    None => format!("{c} {a}"),
-                }
-            })
-            .collect();
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} | {} |",
-            t.name,
-            if t.meant_to_detect.is_empty() {
-                "—".to_string()
-            } else {
-                t.meant_to_detect.join(", ")
-            },
-            t.why,
-            cells.join("; ")
-        );
-    }
-    let _ = writeln!(md, "\n## Failures\n");
-    if r.failures.is_empty() {
-        let _ = writeln!(
-            md,
-            "Every term prefers real melodies to each corruption it is meant to detect."
-        );
-    } else {
-        let _ = writeln!(
-            md,
-            "Terms whose AUC is not above 0.5 on a corruption they are meant to detect:\n"
-        );
-        let _ = writeln!(md, "| term | corruption | AUC | reason |");
-        let _ = writeln!(md, "|---|---|---:|---|");
-        for f in &r.failures {
-            let _ = writeln!(
-                md,
-                "| `{}` | {} | {} | {} |",
-                f.term,
-                f.corruption,
-                fmt_opt(f.auc),
-                f.reason
-            );
-        }
-    }
+    corruptions_section(&mut md, r);
+    discrimination_section(&mut md, r);
+    detection_section(&mut md, r);
+    failures_section(&mut md, r);
     let _ = writeln!(md, "\n## Agreement\n");
     let _ = writeln!(
         md,
@@ -298,18 +192,7 @@ pub(super) fn write_report(dir: &Path, out: &Output<'_>) -> Result<()> {
     );
     let _ = writeln!(md, "![Correlation heat map](correlation.svg)\n");
     if let Some(outcome) = &out.outcome {
-        let _ = writeln!(md, "## Outcome\n");
-        let _ = writeln!(
-            md,
-            "The same agent (tabular Q-learning, default hyperparameters) trained on the rl-tuner \
-             task with each preset as the reward, for the same budget; Magenta's evaluation \
-             metrics of {} sampled melodies (softmax temperature 0.1).\n",
-            outcome.first().map_or(0, |o| o.episodes)
-        );
-        md.push_str(&outcome_table(outcome, true));
-        if !outcome.is_empty() {
-            let _ = writeln!(md, "\n![Outcome](outcome.svg)");
-        }
+        outcome_section(&mut md, outcome);
     }
     let skipped: Vec<&Skipped> = out
         .skipped_files
@@ -327,7 +210,170 @@ pub(super) fn write_report(dir: &Path, out: &Output<'_>) -> Result<()> {
     if !plot_errors.is_empty() {
         let _ = writeln!(md, "\nPlots that failed: {}", plot_errors.join("; "));
     }
-    std::fs::write(dir.join("report.md"), md)
-        .with_context(|| format!("cannot write {}", dir.join("report.md").display()))?;
-    Ok(())
+    md
+}
+
+/// One markdown table row: `| a | b |`.
+fn md_row<T: std::fmt::Display>(md: &mut String, cells: impl IntoIterator<Item = T>) {
+    md.push('|');
+    for cell in cells {
+        let _ = write!(md, " {cell} |");
+    }
+    md.push('\n');
+}
+
+/// The rule under a markdown table's header: `---` (left) or `---:` (right) per column.
+fn md_rule(md: &mut String, columns: impl IntoIterator<Item = &'static str>) {
+    md.push('|');
+    for column in columns {
+        let _ = write!(md, "{column}|");
+    }
+    md.push('\n');
+}
+
+fn corruptions_section(md: &mut String, r: &BenchReport) {
+    let _ = writeln!(md, "## Corruptions\n");
+    md_row(
+        md,
+        ["corruption", "what it does", "applied", "skipped", "e.g."],
+    );
+    md_rule(md, ["---", "---", "---:", "---:", "---"]);
+    for c in &r.corruptions {
+        md_row(
+            md,
+            [
+                format!("`{}`", c.name),
+                c.description.clone(),
+                c.applied.to_string(),
+                c.skipped.to_string(),
+                c.examples.first().cloned().unwrap_or_default(),
+            ],
+        );
+    }
+}
+
+fn discrimination_section(md: &mut String, r: &BenchReport) {
+    let _ = writeln!(md, "\n## Speed and discrimination\n");
+    let _ = writeln!(
+        md,
+        "AUC per corruption; **bold** = a corruption the term is meant to detect. Speed is of the \
+         reward named under *timed as* (the nine RL Tuner terms are computed together).\n"
+    );
+    let corruptions = r.corruptions.iter().map(|c| c.name.as_str());
+    md_row(
+        md,
+        ["term", "timed as", "ns/step", "steps/s"]
+            .into_iter()
+            .chain(corruptions)
+            .chain(["passes"]),
+    );
+    md_rule(
+        md,
+        ["---", "---", "---:", "---:"]
+            .into_iter()
+            .chain(r.corruptions.iter().map(|_| "---:"))
+            .chain(["---"]),
+    );
+    for t in &r.terms {
+        let aucs = r.corruptions.iter().map(|c| {
+            let a = fmt_opt(t.auc.get(&c.name).copied().flatten());
+            if t.meant_to_detect.contains(&c.name) {
+                format!("**{a}**")
+            } else {
+                a
+            }
+        });
+        md_row(
+            md,
+            [
+                format!("`{}`", t.name),
+                t.timed_as.clone(),
+                format!("{:.1}", t.ns_per_step),
+                format!("{:.2e}", t.steps_per_sec),
+            ]
+            .into_iter()
+            .chain(aucs)
+            .chain([if t.passed() { "yes" } else { "**no**" }.to_string()]),
+        );
+    }
+    let _ = writeln!(md, "\n![AUC per term and corruption](auc.svg)\n");
+}
+
+fn detection_section(md: &mut String, r: &BenchReport) {
+    let _ = writeln!(md, "## What each term is meant to detect\n");
+    md_row(
+        md,
+        ["term", "meant to detect", "why", "AUC [95% CI] on those"],
+    );
+    md_rule(md, ["---", "---", "---", "---"]);
+    for t in &r.terms {
+        let cells: Vec<String> = t
+            .meant_to_detect
+            .iter()
+            .map(|c| {
+                let a = fmt_opt(t.auc.get(c).copied().flatten());
+                match t.auc_ci.get(c).copied().flatten() {
+                    Some([lo, hi]) => format!("{c} {a} [{lo:.2}, {hi:.2}]"),
+                    None => format!("{c} {a}"),
+                }
+            })
+            .collect();
+        let detects = if t.meant_to_detect.is_empty() {
+            "—".to_string()
+        } else {
+            t.meant_to_detect.join(", ")
+        };
+        md_row(
+            md,
+            [
+                format!("`{}`", t.name),
+                detects,
+                t.why.clone(),
+                cells.join("; "),
+            ],
+        );
+    }
+}
+
+fn failures_section(md: &mut String, r: &BenchReport) {
+    let _ = writeln!(md, "\n## Failures\n");
+    if r.failures.is_empty() {
+        let _ = writeln!(
+            md,
+            "Every term prefers real melodies to each corruption it is meant to detect."
+        );
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "Terms whose AUC is not above 0.5 on a corruption they are meant to detect:\n"
+    );
+    md_row(md, ["term", "corruption", "AUC", "reason"]);
+    md_rule(md, ["---", "---", "---:", "---"]);
+    for f in &r.failures {
+        md_row(
+            md,
+            [
+                format!("`{}`", f.term),
+                f.corruption.clone(),
+                fmt_opt(f.auc),
+                f.reason.clone(),
+            ],
+        );
+    }
+}
+
+fn outcome_section(md: &mut String, outcome: &[Outcome]) {
+    let _ = writeln!(md, "## Outcome\n");
+    let _ = writeln!(
+        md,
+        "The same agent (tabular Q-learning, default hyperparameters) trained on the rl-tuner \
+         task with each preset as the reward, for the same budget; Magenta's evaluation \
+         metrics of {} sampled melodies (softmax temperature 0.1).\n",
+        outcome.first().map_or(0, |o| o.episodes)
+    );
+    md.push_str(&outcome_table(outcome, true));
+    if !outcome.is_empty() {
+        let _ = writeln!(md, "\n![Outcome](outcome.svg)");
+    }
 }
