@@ -256,7 +256,7 @@ fn component(
             Box::new(ZeroReward)
         }
         _ => match improv::TermEntry::find(name) {
-            Some(term) => term.from_toml(section)?,
+            Some(term) => term.with_params(section)?,
             None => return Ok(None),
         },
     };

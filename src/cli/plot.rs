@@ -61,6 +61,13 @@ impl Frame {
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
+/// A chart over the coordinates `X` and `Y` make (see [`chart`]).
+type Chart<'a, 'b, X, Y> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<<X as AsRangedCoord>::CoordDescType, <Y as AsRangedCoord>::CoordDescType>,
+>;
+
 /// A white SVG canvas of `size` pixels, written to `path` by [`Area::present`].
 fn canvas(path: &Path, size: (u32, u32)) -> Result<Area<'_>> {
     let root = SVGBackend::new(path, size).into_drawing_area();
@@ -75,7 +82,7 @@ fn chart<'a, 'b, X: AsRangedCoord, Y: AsRangedCoord>(
     frame: Frame,
     x: X,
     y: Y,
-) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<X::CoordDescType, Y::CoordDescType>>> {
+) -> Result<Chart<'a, 'b, X, Y>> {
     Ok(ChartBuilder::on(area)
         .caption(caption, (FONT, frame.caption_size))
         .margin(frame.margin)
@@ -130,11 +137,9 @@ pub fn learning_curve(records: &[EvalRecord], path: &Path, title: &str) -> Resul
         .x_desc("env steps")
         .y_desc("episode return")
         .draw()?;
-    let curves: [(&str, RGBColor, fn(&EvalRecord) -> f64); 2] = [
-        ("sampled", BLUE, |r| r.return_mean),
-        ("greedy", RED, |r| r.greedy_return_mean),
-    ];
-    for (label, colour, value) in curves {
+    let sampled: fn(&EvalRecord) -> f64 = |r| r.return_mean;
+    let greedy: fn(&EvalRecord) -> f64 = |r| r.greedy_return_mean;
+    for (label, colour, value) in [("sampled", BLUE, sampled), ("greedy", RED, greedy)] {
         let points = records.iter().map(|r| (r.step as f64, value(r)));
         chart
             .draw_series(LineSeries::new(points, colour.stroke_width(2)))?

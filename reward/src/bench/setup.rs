@@ -249,7 +249,7 @@ impl Bench {
 
     /// Adds your own term: `factory` makes a [`Reward`] whose total is the term's value per
     /// step; `detects` lists the corruptions it is meant to detect (checked in
-    /// [`BenchReport::failures`]). The reward is scored in `frame`.
+    /// [`BenchReport::failures`](super::BenchReport::failures)). The reward is scored in `frame`.
     pub fn add_term<F>(
         &mut self,
         name: &str,

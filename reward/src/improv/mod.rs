@@ -21,10 +21,13 @@
 //! | `cadence` | [`Cadence`] | ending on the tonic or a chord tone, held | ending on anything else |
 //!
 //! Each term is its own [`Reward`](cadenza_env::Reward) with one term name and a plain-data
-//! parameter struct (`…Params`: `Default`, serde with unknown fields denied, `validate()`).
-//! [`ImprovReward`] combines them with weights from an [`ImprovWeights`], reporting each
-//! weighted term under its plain name, so a training log shows which musical habit a policy
-//! is being paid for.
+//! parameter struct (`…Params`: `Default`, serde with unknown fields denied,
+//! [`TermParams::validate`]); the [`ImprovTerm`] trait gives every term its `NAME` and its
+//! checked constructor `new`. [`IMPROV_TERMS`] is the one list of them, which the reward
+//! registry (a term as a TOML section) and the reward bench (its built-in terms) build
+//! from. [`ImprovReward`] combines them with weights from an [`ImprovWeights`], reporting
+//! each weighted term under its plain name, so a training log shows which musical habit a
+//! policy is being paid for.
 //!
 //! # Conventions
 //!

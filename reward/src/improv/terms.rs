@@ -77,7 +77,7 @@ pub struct TermEntry {
     /// The term's name ([`ImprovTerm::NAME`]).
     pub name: &'static str,
     with_defaults: fn() -> Box<dyn Reward>,
-    from_toml: fn(toml::Table) -> Result<Box<dyn Reward>, String>,
+    with_params: fn(toml::Table) -> Result<Box<dyn Reward>, String>,
 }
 
 impl fmt::Debug for TermEntry {
@@ -93,7 +93,7 @@ impl TermEntry {
         Self {
             name: T::NAME,
             with_defaults: boxed_default::<T>,
-            from_toml: boxed_from_toml::<T>,
+            with_params: boxed_with_params::<T>,
         }
     }
 
@@ -109,8 +109,8 @@ impl TermEntry {
 
     /// The term with parameters read from a TOML table (missing fields take their defaults);
     /// the error names the unknown, mistyped or out-of-range field.
-    pub(crate) fn from_toml(&self, section: toml::Table) -> Result<Box<dyn Reward>, String> {
-        (self.from_toml)(section)
+    pub(crate) fn with_params(&self, section: toml::Table) -> Result<Box<dyn Reward>, String> {
+        (self.with_params)(section)
     }
 }
 
@@ -118,7 +118,7 @@ fn boxed_default<T: ImprovTerm + 'static>() -> Box<dyn Reward> {
     Box::new(T::default())
 }
 
-fn boxed_from_toml<T: ImprovTerm + 'static>(
+fn boxed_with_params<T: ImprovTerm + 'static>(
     section: toml::Table,
 ) -> Result<Box<dyn Reward>, String> {
     let params: T::Params = params_from_toml(section)?;
