@@ -1,7 +1,7 @@
 //! The parameters of a bench run.
 
 use super::corrupt::{CorruptConfig, Corruption};
-use super::BenchError;
+use super::error::BenchError;
 use serde::{Deserialize, Serialize};
 
 /// Parameters of a bench run.

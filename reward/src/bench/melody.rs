@@ -1,11 +1,24 @@
-//! The melodies a bench scores: checked on the way in, and read from a directory of MIDI
-//! files.
+//! The melodies a bench scores, in which encoding and frame: checked on the way in, and
+//! read from a directory of MIDI files.
 
-use super::report::Skipped;
-use super::{BenchError, ENCODING};
-use cadenza_env::encoding::Event;
+use super::error::{BenchError, Skipped};
+use cadenza_env::encoding::{Event, EventEncoding};
 use cadenza_env::midi::{ImportOptions, ImportedMelody, OutOfRange};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// The encoding of every melody the bench scores (Magenta's, which the RL Tuner terms need).
+pub const ENCODING: EventEncoding = EventEncoding::RL_TUNER_38;
+
+/// How melodies are presented to a reward. See the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Frame {
+    /// Magenta's setting: C major, no chords; the RL Tuner reward restarts every 32 steps.
+    RlTuner,
+    /// The `improv` task's setting over a tonic-chord drone in the melody's meter and key.
+    Improv,
+}
 
 /// A melody to score: events in [`ENCODING`], transposed to C major or A minor.
 #[derive(Debug, Clone, PartialEq)]

@@ -46,7 +46,7 @@
 //!
 //! # Your own term
 //!
-//! Any [`Reward`] can be benched next to the built-in ones: give [`Bench::add_term`] a name,
+//! Any [`Reward`](cadenza_env::Reward) can be benched next to the built-in ones: give [`Bench::add_term`] a name,
 //! a frame, the corruptions it should detect and a factory (one reward is made per thread):
 //!
 //! ```
@@ -93,6 +93,7 @@ pub mod stats;
 
 mod builtin;
 mod config;
+mod error;
 mod melody;
 mod report;
 mod run;
@@ -101,94 +102,10 @@ mod setup;
 pub use builtin::{builtin_detects, builtin_term_names, known_caveat};
 pub use config::BenchConfig;
 pub use corrupt::{CorruptConfig, CorruptError, Corruption};
-pub use melody::{load_midi_dir, CorpusLoad, Melody};
-pub use report::{BenchReport, Correlation, CorruptionReport, Failure, Skipped, TermReport};
-pub use setup::Bench;
-
-use crate::registry::{self, RegistryError};
-use cadenza_env::encoding::EventEncoding;
-use cadenza_env::Reward;
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
-use std::sync::Arc;
-
-/// Makes a fresh reward; the bench calls it once per thread and per timing.
-pub type RewardFactory = Arc<dyn Fn() -> Box<dyn Reward> + Send + Sync>;
-
-/// The encoding of every melody the bench scores (Magenta's, which the RL Tuner terms need).
-pub const ENCODING: EventEncoding = EventEncoding::RL_TUNER_38;
-
-/// Errors of the bench.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BenchError {
-    /// A reward name that is neither a preset, a built-in term nor a TOML file.
-    #[error("unknown reward or term '{name}': expected a preset ({}), a term ({}), or a .toml reward definition", registry::PRESET_NAMES.join(", "), builtin_term_names().join(", "))]
-    UnknownReward {
-        /// The name given.
-        name: String,
-    },
-    /// A reward definition could not be loaded.
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    /// A term name that is already in the bench.
-    #[error("a term named '{name}' is already in the bench")]
-    DuplicateTerm {
-        /// The name.
-        name: String,
-    },
-    /// A reward's factory made something unusable.
-    #[error("reward '{name}': {message}")]
-    BadReward {
-        /// The reward.
-        name: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A melody that cannot be scored.
-    #[error("melody '{name}': {message}")]
-    BadMelody {
-        /// The melody.
-        name: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// No melody left to score.
-    #[error("no usable melodies: {reason}")]
-    NoMelodies {
-        /// Why.
-        reason: String,
-    },
-    /// No term to bench.
-    #[error("no terms to bench: add a preset or a term first")]
-    NoTerms,
-    /// A configuration field is out of range.
-    #[error("invalid bench config field '{field}': {message}")]
-    Config {
-        /// The field.
-        field: &'static str,
-        /// What is expected.
-        message: String,
-    },
-    /// A corpus directory that cannot be listed.
-    #[error("cannot read corpus directory {path}: {source}")]
-    Io {
-        /// The directory.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
-
-/// How melodies are presented to a reward. See the module docs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Frame {
-    /// Magenta's setting: C major, no chords; the RL Tuner reward restarts every 32 steps.
-    RlTuner,
-    /// The `improv` task's setting over a tonic-chord drone in the melody's meter and key.
-    Improv,
-}
+pub use error::{BenchError, Skipped};
+pub use melody::{load_midi_dir, CorpusLoad, Frame, Melody, ENCODING};
+pub use report::{BenchReport, Correlation, CorruptionReport, Failure, TermReport};
+pub use setup::{Bench, RewardFactory};
 
 #[cfg(test)]
 mod tests {

@@ -1,17 +1,10 @@
 //! What a bench run measured: the report and its parts, all serialisable.
 
-use super::{BenchConfig, Frame};
+use super::config::BenchConfig;
+use super::error::Skipped;
+use super::melody::Frame;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// Something the bench left out, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Skipped {
-    /// The item (a file, a melody, a reward).
-    pub item: String,
-    /// Why.
-    pub reason: String,
-}
 
 /// What a corruption did to the melodies.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -3,11 +3,13 @@
 //! and the terms' agreement.
 
 use super::builtin::known_caveat;
+use super::config::BenchConfig;
 use super::corrupt::{self, CorruptError, Corruption};
-use super::report::{BenchReport, Correlation, CorruptionReport, Failure, Skipped, TermReport};
-use super::setup::{Column, Subject, TermSpec};
+use super::error::{BenchError, Skipped};
+use super::melody::{Frame, Melody, ENCODING};
+use super::report::{BenchReport, Correlation, CorruptionReport, Failure, TermReport};
+use super::setup::{Bench, Column, Subject, TermSpec};
 use super::stats;
-use super::{Bench, BenchConfig, BenchError, Frame, Melody, ENCODING};
 use crate::score::play_episode;
 use cadenza_env::encoding::Event;
 use cadenza_env::Setting;

@@ -2,14 +2,19 @@
 //! your own) and which of their values each reported term reads.
 
 use super::builtin::builtin_detects;
+use super::config::BenchConfig;
 use super::corrupt::Corruption;
-use super::{BenchConfig, BenchError, Frame, RewardFactory};
+use super::error::BenchError;
+use super::melody::Frame;
 use crate::improv::{self, ImprovReward};
 use crate::registry;
 use crate::rl_tuner::{RlTunerReward, TERM_NAMES as RL_TUNER_TERMS};
 use cadenza_env::{InScaleReward, Reward, ZeroReward};
 use std::path::Path;
 use std::sync::Arc;
+
+/// Makes a fresh reward; the bench calls it once per thread and per timing.
+pub type RewardFactory = Arc<dyn Fn() -> Box<dyn Reward> + Send + Sync>;
 
 /// Which value of a reward a term reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use super::common::{
     chord_tones_at, classify, pc_bit, restart_on_first_step, write_one, Ev, Meter,
 };
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
-use super::terms::{ImprovTerm, TermParams};
+use super::term::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 

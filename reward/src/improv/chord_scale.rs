@@ -2,7 +2,7 @@
 
 use super::common::{chord_scale_at, classify, pc_bit, write_one, Ev};
 use super::error::{check_real, ImprovError, MAX_MAGNITUDE};
-use super::terms::{ImprovTerm, TermParams};
+use super::term::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 

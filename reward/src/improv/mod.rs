@@ -145,7 +145,8 @@ mod preset;
 mod range;
 mod resolution;
 mod rhythm;
-mod terms;
+mod table;
+mod term;
 
 pub use cadence::{Cadence, CadenceParams};
 pub use chord_scale::{ChordScaleMembership, ChordScaleMembershipParams};
@@ -159,7 +160,6 @@ pub use preset::{ImprovReward, ImprovWeights, Weighted};
 pub use range::{RangeTessitura, RangeTessituraParams};
 pub use resolution::{NonChordToneResolution, NonChordToneResolutionParams};
 pub use rhythm::{RhythmicVariety, RhythmicVarietyParams, RHYTHM_WINDOW_CAPACITY};
-pub(crate) use terms::params_from_toml;
-pub use terms::{
-    ImprovTerm, TermEntry, TermParams, IMPROV_TERMS, IMPROV_TERM_COUNT, IMPROV_TERM_NAMES,
-};
+pub(crate) use table::params_from_toml;
+pub use table::{TermEntry, IMPROV_TERMS, IMPROV_TERM_COUNT, IMPROV_TERM_NAMES};
+pub use term::{ImprovTerm, TermParams};

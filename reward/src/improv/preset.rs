@@ -1,14 +1,18 @@
 //! The `improv` preset: all improvisation terms, weighted, configured from TOML.
 
+use super::cadence::{Cadence, CadenceParams};
+use super::chord_scale::{ChordScaleMembership, ChordScaleMembershipParams};
+use super::chord_tone::{ChordToneOnStrongBeat, ChordToneOnStrongBeatParams};
+use super::contour::{Contour, ContourParams};
 use super::error::{check_real, ImprovError, MAX_MAGNITUDE};
-use super::terms::{ImprovTerm, TermParams, IMPROV_TERM_COUNT, IMPROV_TERM_NAMES};
-use super::{
-    Cadence, CadenceParams, ChordScaleMembership, ChordScaleMembershipParams,
-    ChordToneOnStrongBeat, ChordToneOnStrongBeatParams, Contour, ContourParams, LeapRecovery,
-    LeapRecoveryParams, MotifDevelopment, MotifDevelopmentParams, NonChordToneResolution,
-    NonChordToneResolutionParams, PhraseBreath, PhraseBreathParams, RangeTessitura,
-    RangeTessituraParams, RhythmicVariety, RhythmicVarietyParams,
-};
+use super::leap::{LeapRecovery, LeapRecoveryParams};
+use super::motif::{MotifDevelopment, MotifDevelopmentParams};
+use super::phrase::{PhraseBreath, PhraseBreathParams};
+use super::range::{RangeTessitura, RangeTessituraParams};
+use super::resolution::{NonChordToneResolution, NonChordToneResolutionParams};
+use super::rhythm::{RhythmicVariety, RhythmicVarietyParams};
+use super::table::{IMPROV_TERM_COUNT, IMPROV_TERM_NAMES};
+use super::term::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

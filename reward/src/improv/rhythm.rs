@@ -2,7 +2,7 @@
 
 use super::common::{classify, restart_on_first_step, write_one, Ev, Meter};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
-use super::terms::{ImprovTerm, TermParams};
+use super::term::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
 use serde::{Deserialize, Serialize};
 

@@ -6,7 +6,7 @@
 //! calibration, so that a weight reads as "per standard deviation across the agent's
 //! phrases".
 
-use super::ListenerError;
+use super::error::ListenerError;
 use crate::improv::{ImprovReward, IMPROV_TERM_COUNT, IMPROV_TERM_NAMES};
 use cadenza_env::{Event, Reward, Setting, StepContext, HOLD, REST};
 

@@ -24,7 +24,8 @@
 // Dense linear algebra over small matrices reads best with explicit indices.
 #![allow(clippy::needless_range_loop)]
 
-use super::ListenerError;
+use super::error::ListenerError;
+use super::features::FEATURE_NAMES;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -150,7 +151,7 @@ impl ListenerModel {
 
     /// A model over the phrase features ([`super::FEATURE_NAMES`]).
     pub fn for_phrases(config: ListenerConfig) -> Result<Self, ListenerError> {
-        Self::new(&super::FEATURE_NAMES, config)
+        Self::new(&FEATURE_NAMES, config)
     }
 
     fn prior_covariance(&self) -> Vec<f64> {

@@ -1,6 +1,8 @@
 //! [`ListenerReward`]: a listener model as a reward term.
 
-use super::{FeatureExtractor, ListenerModel, NUM_FEATURES};
+use super::error::ListenerError;
+use super::features::{FeatureExtractor, NUM_FEATURES};
+use super::model::ListenerModel;
 use cadenza_env::{Event, Reward, Setting, StepContext};
 use std::sync::Arc;
 
@@ -23,9 +25,9 @@ impl ListenerReward {
     pub const NAME: &'static str = "listener";
 
     /// A term scoring with `model`, which must be over the phrase features.
-    pub fn new(model: Arc<ListenerModel>) -> Result<Self, super::ListenerError> {
+    pub fn new(model: Arc<ListenerModel>) -> Result<Self, ListenerError> {
         if model.dim() != NUM_FEATURES {
-            return Err(super::ListenerError::Dimension {
+            return Err(ListenerError::Dimension {
                 expected: NUM_FEATURES,
                 got: model.dim(),
             });

@@ -1,46 +1,20 @@
-//! What every improvisation term is ([`ImprovTerm`], [`TermParams`]) and the one list of
-//! them ([`IMPROV_TERMS`]): the preset's order, the reward registry's components and the
-//! reward bench's built-in terms all come from this table.
+//! The one list of improvisation terms, [`IMPROV_TERMS`]: the preset's order, the reward
+//! registry's components and the reward bench's built-in terms all come from it.
 
-use super::error::ImprovError;
-use super::{
-    Cadence, ChordScaleMembership, ChordToneOnStrongBeat, Contour, LeapRecovery, MotifDevelopment,
-    NonChordToneResolution, PhraseBreath, RangeTessitura, RhythmicVariety,
-};
+use super::cadence::Cadence;
+use super::chord_scale::ChordScaleMembership;
+use super::chord_tone::ChordToneOnStrongBeat;
+use super::contour::Contour;
+use super::leap::LeapRecovery;
+use super::motif::MotifDevelopment;
+use super::phrase::PhraseBreath;
+use super::range::RangeTessitura;
+use super::resolution::NonChordToneResolution;
+use super::rhythm::RhythmicVariety;
+use super::term::ImprovTerm;
 use cadenza_env::Reward;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::fmt;
-
-/// The parameters of an improvisation term: plain data (`Default`, serde with unknown fields
-/// denied), checked once when the term is built.
-pub trait TermParams:
-    Copy + Default + PartialEq + fmt::Debug + Serialize + DeserializeOwned
-{
-    /// Checks every field, naming the first bad one and its allowed range.
-    fn validate(&self) -> Result<(), ImprovError>;
-}
-
-/// An improvisation term: a [`Reward`] with one value, a name and checked parameters.
-pub trait ImprovTerm: Reward + Default {
-    /// The term's name: the name of its value in reports and its section in TOML.
-    const NAME: &'static str;
-
-    /// The term's parameters.
-    type Params: TermParams;
-
-    /// The term over parameters that passed [`TermParams::validate`], its state cleared.
-    fn from_valid(params: Self::Params) -> Self;
-
-    /// The parameters.
-    fn params(&self) -> &Self::Params;
-
-    /// A term with checked parameters.
-    fn new(params: Self::Params) -> Result<Self, ImprovError> {
-        params.validate()?;
-        Ok(Self::from_valid(params))
-    }
-}
 
 /// Number of improvisation terms (and of terms in the `improv` preset).
 pub const IMPROV_TERM_COUNT: usize = 10;
