@@ -6,7 +6,12 @@ use std::process::{Command, Output};
 /// The development corpus: `$CADENZA_CORPUS`, else the repository's own copy.
 fn corpus() -> PathBuf {
     std::env::var_os("CADENZA_CORPUS").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/corpus/oneills-dev")),
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/data/corpus/oneills-dev"
+            ))
+        },
         PathBuf::from,
     )
 }
