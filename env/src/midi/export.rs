@@ -5,8 +5,13 @@ use std::path::Path;
 use midly::num::{u15, u24, u28, u4, u7};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
 
-use super::{KeySignature, MidiError, DEFAULT_TICKS_PER_QUARTER};
+use super::error::MidiError;
+use super::key_signature::KeySignature;
 use crate::encoding::Note;
+
+/// Ticks per quarter note of exported files, divisible by every usual steps-per-quarter
+/// (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, ...).
+pub const DEFAULT_TICKS_PER_QUARTER: u16 = 480;
 
 /// Index of the melody track in files written by [`MidiSong`] (track 0 is the conductor).
 pub const MELODY_TRACK: usize = 1;

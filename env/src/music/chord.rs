@@ -534,7 +534,7 @@ mod tests {
     #[test]
     fn chord_scales_are_the_usual_choices() {
         let scale = |s: &str| chord(s).scale_mask();
-        let key = |s: &str| s.parse::<super::super::Key>().unwrap().scale_mask();
+        let key = |s: &str| s.parse::<crate::music::key::Key>().unwrap().scale_mask();
         assert_eq!(scale("Cmaj7"), key("C major"));
         assert_eq!(scale("Dm7"), key("D dorian"));
         assert_eq!(scale("G7"), key("G mixolydian"));

@@ -475,7 +475,7 @@ mod tests {
         assert!(blues
             .segments()
             .iter()
-            .all(|s| s.chord().quality() == crate::music::ChordQuality::Dominant7));
+            .all(|s| s.chord().quality() == crate::music::chord::ChordQuality::Dominant7));
         assert_eq!(
             symbols(&Progression::preset("pop").unwrap()),
             ["C", "G", "Am", "F"]
