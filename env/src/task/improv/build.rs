@@ -1,6 +1,9 @@
 //! Building the `improv` task from its configuration: every field validated, the
 //! progression laid on the step grid, the backing voiced and the key signature chosen.
 
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+
 use super::ImprovConfig;
 use crate::encoding::EventEncoding;
 use crate::music::{Key, Meter, Mode, Pitch, Progression, Tempo};
@@ -14,6 +17,26 @@ fn field(name: &str, message: impl ToString) -> TaskError {
         field: name.to_string(),
         message: message.to_string(),
     }
+}
+
+/// Checks that field `name` lies in `range`; the error gives the range and its `unit`.
+fn in_range<T: PartialOrd + Display>(
+    name: &str,
+    value: T,
+    range: RangeInclusive<T>,
+    unit: &str,
+) -> Result<(), TaskError> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(field(
+        name,
+        format!(
+            "{value}: expected {}..={}{unit}",
+            range.start(),
+            range.end()
+        ),
+    ))
 }
 
 impl ImprovConfig {
@@ -39,24 +62,9 @@ impl ImprovConfig {
         let encoding = EventEncoding::new(low.midi(), high.midi()).map_err(|e| field("low", e))?;
         let meter: Meter = self.meter.parse().map_err(|e| field("meter", e))?;
         let tempo = Tempo::new(self.tempo).map_err(|e| field("tempo", e))?;
-        if !(1..=48).contains(&self.steps_per_quarter) {
-            return Err(field(
-                "steps_per_quarter",
-                format!("{}: expected 1..=48", self.steps_per_quarter),
-            ));
-        }
-        if !(1..=1_000_000).contains(&self.length) {
-            return Err(field(
-                "length",
-                format!("{}: expected 1..=1000000 steps", self.length),
-            ));
-        }
-        if !(1..=16).contains(&self.history) {
-            return Err(field(
-                "history",
-                format!("{}: expected 1..=16", self.history),
-            ));
-        }
+        in_range("steps_per_quarter", self.steps_per_quarter, 1..=48, "")?;
+        in_range("length", self.length, 1..=1_000_000, " steps")?;
+        in_range("history", self.history, 1..=16, "")?;
         let steps_per_bar = meter
             .steps_per_bar(self.steps_per_quarter)
             .map_err(|e| field("steps_per_quarter", e))?;
@@ -184,6 +192,32 @@ mod tests {
                 .to_string();
             assert!(err.contains(name), "{toml}: {err}");
         }
+    }
+
+    #[test]
+    fn range_errors_give_the_range() {
+        let message = |config: ImprovConfig| config.to_task().unwrap_err().to_string();
+        assert_eq!(
+            message(ImprovConfig {
+                length: 0,
+                ..ImprovConfig::default()
+            }),
+            "invalid task config: field 'length': 0: expected 1..=1000000 steps"
+        );
+        assert_eq!(
+            message(ImprovConfig {
+                steps_per_quarter: 49,
+                ..ImprovConfig::default()
+            }),
+            "invalid task config: field 'steps_per_quarter': 49: expected 1..=48"
+        );
+        assert_eq!(
+            message(ImprovConfig {
+                history: 17,
+                ..ImprovConfig::default()
+            }),
+            "invalid task config: field 'history': 17: expected 1..=16"
+        );
     }
 
     #[test]
