@@ -440,19 +440,6 @@ impl FromStr for Chord {
     }
 }
 
-impl TryFrom<String> for Chord {
-    type Error = MusicError;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl From<Chord> for String {
-    fn from(c: Chord) -> String {
-        c.symbol()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -389,19 +389,6 @@ impl FromStr for Progression {
     }
 }
 
-impl TryFrom<String> for Progression {
-    type Error = MusicError;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl From<Progression> for String {
-    fn from(p: Progression) -> String {
-        p.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
