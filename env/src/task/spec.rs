@@ -194,4 +194,30 @@ mod tests {
         assert_eq!(task.chord_spans(24)[0].start, 24);
         assert!(task.melody_song(&[200]).is_err());
     }
+
+    #[test]
+    fn melody_songs_keep_the_bytes_of_the_conversions_they_replace() {
+        // FNV-1a 64 of the files the Python package's `to_midi` wrote before it used
+        // `melody_song` (default title, tempo, program and chords).
+        for (name, config, expected) in [
+            ("rl-tuner", None, 0x8cc9_2ec4_1649_a5c7),
+            (
+                "improv",
+                Some("key = \"A minor\"\nmeter = \"6/8\"\nprogression = \"blues\"\nlength = 48"),
+                0xfae1_4d18_cefc_326a,
+            ),
+        ] {
+            let task = TaskSpec::by_name(name, config).unwrap();
+            let ne = task.setting.encoding.num_events();
+            let melody: Vec<Event> = (0..task.setting.length)
+                .map(|i| ((i * 7 + 3) % ne) as Event)
+                .collect();
+            let song = MidiSong {
+                title: Some(format!("Cadenza: {name}")),
+                ..task.melody_song(&melody).unwrap()
+            };
+            let bytes = song.to_bytes().unwrap();
+            assert_eq!(crate::hash::fnv1a64(&bytes), expected, "{name}");
+        }
+    }
 }
