@@ -5,8 +5,8 @@
 //! either the old file or the new one, never an empty or torn one.
 
 use std::ffi::OsString;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs::{self, File, OpenOptions};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -27,6 +27,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |temp| fs::write(temp, bytes))
+}
+
+/// [`write_atomic`] for writers that want a path rather than bytes (a tensor library saving
+/// its own file format): `write` creates the temporary file it is given, which then gets the
+/// same flush, rename and directory flush. An error of `write` is returned as it is, after
+/// the temporary file is removed.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
@@ -40,10 +51,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     ));
     let temp: PathBuf = path.with_file_name(temp_name);
     let result = (|| {
-        let mut file = File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
+        write(&temp)?;
+        // Opened for writing: some systems refuse to flush a read-only handle.
+        OpenOptions::new().write(true).open(&temp)?.sync_all()?;
         fs::rename(&temp, path)
     })();
     if result.is_err() {
@@ -128,6 +138,28 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failing_writer_leaves_the_old_file_and_no_temporary() {
+        let dir = scratch("writer");
+        let path = dir.join("a.bin");
+        write_atomic(&path, b"kept").unwrap();
+        let err = write_atomic_with(&path, |temp| {
+            fs::write(temp, b"half")?;
+            Err(io::Error::other("the writer gave up"))
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "the writer gave up");
+        assert_eq!(fs::read(&path).unwrap(), b"kept");
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [OsString::from("a.bin")]);
+        write_atomic_with(&path, |temp| fs::write(temp, b"new")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
         fs::remove_dir_all(&dir).unwrap();
     }
 
