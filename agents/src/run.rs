@@ -255,8 +255,10 @@ impl RunDir {
             message: e.to_string(),
         })?;
         text.push('\n');
-        crate::tabular::write_atomic(path, text.as_bytes())?;
-        Ok(())
+        cadenza_env::io::write_atomic(path, text.as_bytes()).map_err(|source| RunError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Copies the metrics log of the run `from` into this one (a resume into a new
