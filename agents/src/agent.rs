@@ -126,4 +126,10 @@ pub trait Agent: Send {
     fn set_total_steps(&mut self, total_steps: u64) {
         let _ = total_steps;
     }
+
+    /// The agent's whole config as it trains, every default filled in (for the run's
+    /// record). The default has none to tell: `null`.
+    fn effective_config(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }

@@ -248,11 +248,10 @@ fn policy_gradient_agent(
     device: &str,
 ) -> Result<(Box<dyn Agent>, serde_json::Value)> {
     use cadenza_agents::pg;
-    let text = toml::to_string(&config)?;
     let json = serde_json::to_value(&config)?;
     let agent = pg::build(&pg::BuildSpec {
         kind,
-        config_toml: Some(&text),
+        config: &config,
         obs_dim,
         num_actions,
         device: device.parse()?,
@@ -300,8 +299,7 @@ fn default_envs(kind: &str, _config: &toml::Table) -> usize {
     match kind {
         #[cfg(feature = "tch")]
         k if POLICY_GRADIENT_KINDS.contains(&k) => {
-            let text = toml::to_string(_config).unwrap_or_default();
-            cadenza_agents::pg::recommended_envs(k, Some(&text)).unwrap_or(8)
+            cadenza_agents::pg::recommended_envs(k, _config).unwrap_or(8)
         }
         k if Algorithm::from_kind(k).is_some() => tabular::TABULAR_LANES,
         _ => 1,
