@@ -64,11 +64,14 @@ use std::sync::Once;
 use tch::Device;
 use trainer::Algorithm;
 
+/// An agent, or why there is none.
+type AgentResult = Result<Box<dyn Agent>, AgentError>;
+
 /// One algorithm, as [`build`], [`load`] and [`recommended_envs`] see it.
 struct Entry {
     kind: &'static str,
-    build: fn(&BuildSpec<'_>, Device) -> Result<Box<dyn Agent>, AgentError>,
-    restore: fn(&HeaderInfo, Device) -> Result<Box<dyn Agent>, AgentError>,
+    build: fn(&BuildSpec<'_>, Device) -> AgentResult,
+    restore: fn(&HeaderInfo, Device) -> AgentResult,
     num_envs: fn(&toml::Table) -> Result<usize, AgentError>,
 }
 
@@ -88,7 +91,7 @@ impl Entry {
     }
 }
 
-/// The algorithms, in the order of [`PG_KINDS`].
+/// The algorithms this module builds, one row each (also the order of [`PG_KINDS`]).
 const ALGORITHMS: [Entry; 3] = [
     Entry::of::<ReinforceConfig>(),
     Entry::of::<A2cConfig>(),
