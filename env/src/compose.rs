@@ -4,7 +4,7 @@
 //! against the melody so far; the episode terminates when the melody has its full length.
 //!
 //! The observation concatenates, in this order (each part present when the task's
-//! [`ObservationLayout`] asks for it):
+//! [`ObservationLayout`](crate::task::ObservationLayout) asks for it):
 //! 1. `history` one-hot blocks of `num_events` floats, one per recent event, most recent
 //!    first; a block is all zeros where no event exists yet;
 //! 2. a one-hot of the index of the step about to be taken (`length` floats; all zeros in the
@@ -26,32 +26,6 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
 use std::sync::Arc;
-
-/// Which parts the observation vector holds (see the module docs for the order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ObservationLayout {
-    /// Number of recent events, each a one-hot block.
-    pub history: usize,
-    /// A one-hot of the step index.
-    pub step_index: bool,
-    /// A one-hot of the position in the bar.
-    pub bar_position: bool,
-    /// Current and next chord (root one-hot and chord tones, 24 floats each).
-    pub chords: bool,
-    /// The fraction of the melody written so far.
-    pub progress: bool,
-}
-
-impl ObservationLayout {
-    /// Length of the observation vector for a task with these sizes.
-    pub fn dim(&self, num_events: usize, length: usize, steps_per_bar: usize) -> usize {
-        self.history * num_events
-            + if self.step_index { length } else { 0 }
-            + if self.bar_position { steps_per_bar } else { 0 }
-            + if self.chords { 48 } else { 0 }
-            + usize::from(self.progress)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {

@@ -84,15 +84,7 @@ impl Env {
     /// Takes one action. Returns `(observation, reward, terminated, truncated, mask, terms)`.
     fn step<'py>(&mut self, py: Python<'py>, action: i64) -> PyResult<StepOut<'py>> {
         let n = self.num_actions;
-        let action = usize::try_from(action)
-            .ok()
-            .filter(|&a| a < n)
-            .ok_or_else(|| {
-                Error::argument(
-                    "action",
-                    format!("{action} is outside the action space (valid: 0..{n})"),
-                )
-            })?;
+        let action = spec::action_index(action, n, "action", || action.to_string())?;
         let mut observation = vec![0.0f32; self.obs_dim];
         let env = self.inner();
         let t = env

@@ -2,24 +2,10 @@
 
 use crate::error::Error;
 use crate::spec;
-use cadenza_env::midi::{
-    import_file, ChordSpan, ImportOptions, KeySignature, MidiSong, OutOfRange,
-};
-use cadenza_env::{Event, TaskSpec};
+use cadenza_env::midi::{import_file, ImportOptions, MidiSong, OutOfRange};
+use cadenza_env::Event;
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
-
-/// Steps per quarter note of a task's grid (a beat is one unit of the meter's denominator).
-fn steps_per_quarter(task: &TaskSpec) -> u32 {
-    let spb = u32::from(task.setting.steps_per_beat);
-    let den = u32::from(task.meter.1);
-    if den >= 4 && (spb * den) % 4 == 0 {
-        spb * den / 4
-    } else {
-        spb
-    }
-    .max(1)
-}
 
 /// Writes `events` (int64, one per step) as a MIDI file at `path`, with the task's tempo,
 /// meter, key and backing chords (the chords only with `chords=True`).
@@ -49,32 +35,13 @@ pub(crate) fn to_midi(
         .collect::<Result<_, _>>()?;
     encoding.validate(&events).map_err(Error::from)?;
     let melody: Vec<Event> = events.iter().map(|&e| e as Event).collect();
-    let notes = encoding.to_notes(&melody).map_err(Error::from)?;
-    let backing = if chords {
-        task.backing
-            .iter()
-            .map(|c| ChordSpan {
-                start: c.start,
-                duration: c.steps,
-                pitches: c.pitches.clone(),
-                symbol: Some(c.symbol.clone()),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let defaults = MidiSong::new(notes, steps_per_quarter(&task));
+    let song = task.melody_song(&melody).map_err(Error::from)?;
     let song = MidiSong {
         title: title.or_else(|| Some(format!("Cadenza: {}", task.name))),
-        tempo_qpm: tempo.unwrap_or(task.tempo_qpm),
-        time_signature: task.meter,
-        key_signature: Some(KeySignature {
-            sharps: task.key_signature.0,
-            minor: task.key_signature.1,
-        }),
-        chords: backing,
-        melody_program: program.unwrap_or(defaults.melody_program),
-        ..defaults
+        tempo_qpm: tempo.unwrap_or(song.tempo_qpm),
+        melody_program: program.unwrap_or(song.melody_program),
+        chords: if chords { song.chords } else { Vec::new() },
+        ..song
     };
     py.detach(|| song.write(&path)).map_err(Error::from)?;
     Ok(())
@@ -95,7 +62,7 @@ pub(crate) fn from_midi<'py>(
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let task = spec::task(task, config)?;
     let options = ImportOptions {
-        steps_per_quarter: steps_per_quarter(&task),
+        steps_per_quarter: task.steps_per_quarter(),
         track,
         ..ImportOptions::default()
     };

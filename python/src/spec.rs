@@ -1,4 +1,5 @@
-//! Building environments and rewards from the names and texts Python passes.
+//! Building environments and rewards from the names and texts Python passes, and reading
+//! the actions it sends.
 
 use crate::error::Error;
 use cadenza_env::{ComposeEnv, Reward, TaskSpec, TASK_NAMES};
@@ -28,4 +29,25 @@ pub(crate) fn env(task: &str, config: Option<&str>, reward: Option<&str>) -> Res
 #[pyfunction]
 pub(crate) fn task_names() -> Vec<&'static str> {
     TASK_NAMES.to_vec()
+}
+
+/// `action` as an index into an action space of `n` actions, or an error on `argument` that
+/// names the action by `label` (built only when the action is refused, so that the stepping
+/// loop formats nothing).
+#[inline]
+pub(crate) fn action_index(
+    action: i64,
+    n: usize,
+    argument: &'static str,
+    label: impl FnOnce() -> String,
+) -> Result<usize, Error> {
+    usize::try_from(action)
+        .ok()
+        .filter(|&a| a < n)
+        .ok_or_else(|| {
+            Error::argument(
+                argument,
+                format!("{} is outside the action space (valid: 0..{n})", label()),
+            )
+        })
 }

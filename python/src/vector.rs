@@ -74,17 +74,8 @@ impl Inner {
             if self.needs_reset[i] {
                 continue; // ignored: this step resets the sub-env
             }
-            let a = usize::try_from(action)
-                .ok()
-                .filter(|&a| a < n)
-                .ok_or_else(|| {
-                    Error::argument(
-                        "actions",
-                        format!(
-                            "actions[{i}] = {action} is outside the action space (valid: 0..{n})"
-                        ),
-                    )
-                })?;
+            let a =
+                spec::action_index(action, n, "actions", || format!("actions[{i}] = {action}"))?;
             if !self.envs[i].action_mask()[a] {
                 return Err(Error::SubEnv {
                     index: i,

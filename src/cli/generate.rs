@@ -1,11 +1,11 @@
 //! `cadenza generate`: melodies from a trained agent, as MIDI or JSON.
 
-use super::train::{load_agent, RunInfo};
 use anyhow::{bail, Context, Result};
+use cadenza_agents::run::RunDir;
 use cadenza_agents::train::evaluate_batch;
 use cadenza_agents::{ActMode, Agent, TrainEnv};
 use cadenza_env::encoding::Event;
-use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
+use cadenza_env::midi::MidiSong;
 use cadenza_env::{ComposeEnv, Reward, TaskSpec, ZeroReward};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -55,9 +55,9 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
-    let info = RunInfo::read(&args.from)?;
+    let (run, info) = RunDir::open(&args.from)?;
     let task = info.task()?;
-    let mut agent = load_agent(&info.agent, &args.from.join(&info.checkpoint), &args.device)?;
+    let mut agent = run.load_agent(&info, args.device.parse()?)?;
     let mode = if args.greedy {
         ActMode::Greedy
     } else {
@@ -152,35 +152,9 @@ pub fn sample(
 
 /// Writes a melody of `task` as a MIDI file, with the task's tempo, meter, key and chords.
 pub fn write_midi(task: &TaskSpec, melody: &[Event], path: &Path, title: &str) -> Result<()> {
-    let notes = task.setting.encoding.to_notes(melody)?;
-    let (num, den) = task.meter;
-    // A beat is one denominator unit: steps per quarter = steps per beat * den / 4.
-    let spb = task.setting.steps_per_beat as u32;
-    let steps_per_quarter = if den as u32 >= 4 && (spb * den as u32).checked_rem(4) == Some(0) {
-        spb * den as u32 / 4
-    } else {
-        spb
-    };
-    let chords = task
-        .backing
-        .iter()
-        .map(|c| ChordSpan {
-            start: c.start,
-            duration: c.steps,
-            pitches: c.pitches.clone(),
-            symbol: Some(c.symbol.clone()),
-        })
-        .collect();
     let song = MidiSong {
         title: Some(title.to_string()),
-        tempo_qpm: task.tempo_qpm,
-        time_signature: (num, den),
-        key_signature: Some(KeySignature {
-            sharps: task.key_signature.0,
-            minor: task.key_signature.1,
-        }),
-        chords,
-        ..MidiSong::new(notes, steps_per_quarter.max(1))
+        ..task.melody_song(melody)?
     };
     song.write(path)
         .with_context(|| format!("cannot write MIDI {}", path.display()))?;

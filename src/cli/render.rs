@@ -3,7 +3,7 @@
 use super::melodies::{self, ReadOptions};
 use anyhow::{bail, Context, Result};
 use cadenza_env::encoding::Note;
-use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
+use cadenza_env::midi::{ChordSpan, MidiSong};
 use cadenza_env::TaskSpec;
 use clap::Args;
 use std::path::PathBuf;
@@ -77,7 +77,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
     }
     super::common::check_output_path(&args.out)?;
 
-    let steps_per_quarter = steps_per_quarter(&task);
+    let steps_per_quarter = task.steps_per_quarter();
     let (num, den) = task.meter;
     let bar = melodies::steps_per_bar(steps_per_quarter, num, den) as u32;
     let mut notes: Vec<Note> = Vec::new();
@@ -106,13 +106,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
     let song = MidiSong {
         title: Some(title),
         tempo_qpm: args.tempo.unwrap_or(task.tempo_qpm),
-        time_signature: (num, den),
-        key_signature: Some(KeySignature {
-            sharps: task.key_signature.0,
-            minor: task.key_signature.1,
-        }),
-        chords,
-        ..MidiSong::new(notes, steps_per_quarter)
+        ..task.song(notes, chords)
     };
     song.write(&args.out)
         .with_context(|| format!("cannot write MIDI {}", args.out.display()))?;
@@ -125,17 +119,6 @@ pub fn run(args: RenderArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
-}
-
-/// Steps per quarter note of a task's grid: a beat is one unit of the meter's denominator.
-fn steps_per_quarter(task: &TaskSpec) -> u32 {
-    let spb = u32::from(task.setting.steps_per_beat);
-    let den = u32::from(task.meter.1);
-    if den >= 4 && (spb * den) % 4 == 0 {
-        (spb * den / 4).max(1)
-    } else {
-        spb.max(1)
-    }
 }
 
 /// The task's backing chords under a melody of `length` steps starting at `offset`, repeated

@@ -53,13 +53,13 @@ pub use ppo::{PpoAgent, PpoConfig};
 pub use reinforce::{ReinforceAgent, ReinforceConfig};
 pub use trainer::{LossConfig, PgAgent, TrainingConfig};
 
+pub use crate::agent::DeviceChoice;
 use crate::agent::{ActMode, Agent, AgentError, Observation};
 use cadenza_env::{ComposeEnv, Environment, Reward, TaskSpec};
 use policy::HeaderInfo;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Once;
 use tch::Device;
 use trainer::Algorithm;
@@ -67,12 +67,14 @@ use trainer::Algorithm;
 /// An agent, or why there is none.
 type AgentResult = Result<Box<dyn Agent>, AgentError>;
 
-/// One algorithm, as [`build`], [`load`] and [`recommended_envs`] see it.
+/// One algorithm, as [`build`], [`load`], [`recommended_envs`] and [`effective_config`] see
+/// it.
 struct Entry {
     kind: &'static str,
     build: fn(&BuildSpec<'_>, Device) -> AgentResult,
     restore: fn(&HeaderInfo, Device) -> AgentResult,
     num_envs: fn(&toml::Table) -> Result<usize, AgentError>,
+    effective_config: fn(&toml::Table) -> Result<serde_json::Value, AgentError>,
 }
 
 impl Entry {
@@ -87,6 +89,7 @@ impl Entry {
             },
             restore: |header, device| Ok(Box::new(PgAgent::<A>::restore(header, device)?)),
             num_envs: |config| Ok(parse::<A>(config)?.shared().0.num_envs),
+            effective_config: |config| to_json(&parse::<A>(config)?),
         }
     }
 }
@@ -120,45 +123,6 @@ fn algorithm(kind: &str) -> Result<&'static Entry, AgentError> {
             ),
         )
     })
-}
-
-/// Where the networks live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum DeviceChoice {
-    /// The CPU.
-    Cpu,
-    /// The first CUDA GPU; an error where there is none.
-    Cuda,
-    /// CUDA when a GPU is usable, else the CPU.
-    #[default]
-    Auto,
-}
-
-impl FromStr for DeviceChoice {
-    type Err = AgentError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "cpu" => Ok(Self::Cpu),
-            "cuda" | "gpu" => Ok(Self::Cuda),
-            "auto" => Ok(Self::Auto),
-            _ => Err(models::config_error(
-                "device",
-                &format!("unknown device '{s}': expected cpu, cuda or auto"),
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for DeviceChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Cpu => "cpu",
-            Self::Cuda => "cuda",
-            Self::Auto => "auto",
-        })
-    }
 }
 
 /// Prepares libtorch once per process: loads the CUDA backend where there is one and sizes
@@ -320,6 +284,19 @@ pub fn build(spec: &BuildSpec<'_>) -> Result<Box<dyn Agent>, AgentError> {
 /// The number of sub-envs the config of `kind` asks the training loop for.
 pub fn recommended_envs(kind: &str, config: &toml::Table) -> Result<usize, AgentError> {
     (algorithm(kind)?.num_envs)(config)
+}
+
+/// The whole config of `kind` (one of [`PG_KINDS`] or [`bc::KIND`]): `config` laid over the
+/// agent's defaults, as JSON.
+pub fn effective_config(kind: &str, config: &toml::Table) -> Result<serde_json::Value, AgentError> {
+    if kind == bc::KIND {
+        return to_json(&parse::<BcConfig>(config)?);
+    }
+    (algorithm(kind)?.effective_config)(config)
+}
+
+fn to_json<C: serde::Serialize>(config: &C) -> Result<serde_json::Value, AgentError> {
+    serde_json::to_value(config).map_err(|e| AgentError::Other(format!("config as JSON: {e}")))
 }
 
 /// Whether `dir` holds a policy-gradient checkpoint (its header file exists).

@@ -306,6 +306,6 @@ impl<A: Algorithm> Agent for PgAgent<A> {
     }
 
     fn effective_config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null)
+        super::to_json(&self.config).unwrap_or(serde_json::Value::Null)
     }
 }

@@ -1,15 +1,17 @@
 //! Writing songs as Standard MIDI Files (format 1).
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use midly::num::{u15, u24, u28, u4, u7};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
 
-use super::{KeySignature, MidiError, DEFAULT_TICKS_PER_QUARTER};
+use super::error::MidiError;
+use super::key_signature::KeySignature;
 use crate::encoding::Note;
+
+/// Ticks per quarter note of exported files, divisible by every usual steps-per-quarter
+/// (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, ...).
+pub const DEFAULT_TICKS_PER_QUARTER: u16 = 480;
 
 /// Index of the melody track in files written by [`MidiSong`] (track 0 is the conductor).
 pub const MELODY_TRACK: usize = 1;
@@ -243,12 +245,12 @@ impl MidiSong {
         Ok(bytes)
     }
 
-    /// Writes the song to `path` atomically: the bytes go to a temporary file in the same
-    /// directory, which then replaces `path`, so a reader never sees half a file.
+    /// Writes the song to `path` atomically and durably (see [`crate::io::write_atomic`]), so
+    /// a reader never sees half a file.
     pub fn write(&self, path: impl AsRef<Path>) -> Result<(), MidiError> {
         let path = path.as_ref();
         let bytes = self.to_bytes()?;
-        write_atomically(path, &bytes).map_err(|source| MidiError::Io {
+        crate::io::write_atomic(path, &bytes).map_err(|source| MidiError::Io {
             action: "write",
             path: path.to_path_buf(),
             source,
@@ -393,31 +395,4 @@ fn finish<'a>(
         last = tick;
     }
     Ok(out)
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    // Unique per process and call, so concurrent writers never share a temporary file.
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
-    })?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(
-        ".{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let temp: PathBuf = path.with_file_name(temp_name);
-    let result = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        // Best effort: the original error is the one worth reporting.
-        let _ = fs::remove_file(&temp);
-    }
-    result
 }

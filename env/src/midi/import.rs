@@ -4,8 +4,40 @@ use std::path::Path;
 
 use midly::{EventIter, MetaMessage, MidiMessage, Timing, TrackEventKind};
 
-use super::{KeySignature, MidiError, OutOfRange, Polyphony, DRUM_CHANNEL, MAX_EVENT_STEPS};
+use super::error::MidiError;
+use super::key_signature::KeySignature;
 use crate::encoding::{Event, EventEncoding, Note};
+
+/// MIDI channel index (0-based) reserved for drums by General MIDI: channel 10.
+pub const DRUM_CHANNEL: u8 = 9;
+
+/// Most steps [`ImportedMelody::to_events`] produces (about 12 days of sixteenths at 120
+/// quarter notes per minute), so that a hostile file cannot make it allocate gigabytes.
+pub const MAX_EVENT_STEPS: usize = 1 << 26;
+
+/// What to do when several notes start on the same tick of the melody track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Polyphony {
+    /// Keep the highest of the notes that start together (the "skyline" of the chord), which
+    /// is where a melody usually sits; the others are dropped and counted.
+    #[default]
+    Skyline,
+    /// Fail with [`MidiError::Polyphony`], naming the tick.
+    Error,
+}
+
+/// What [`ImportedMelody::to_events`] does with a pitch outside the encoding's range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum OutOfRange {
+    /// Fail with [`MidiError::PitchOutOfRange`], naming the pitch and the note.
+    #[default]
+    Error,
+    /// Move the note by whole octaves into the range (fails only when the range is narrower
+    /// than an octave and misses the pitch class).
+    FoldOctaves,
+}
 
 /// How to read a melody out of a MIDI file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -440,19 +440,6 @@ impl FromStr for Chord {
     }
 }
 
-impl TryFrom<String> for Chord {
-    type Error = MusicError;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl From<Chord> for String {
-    fn from(c: Chord) -> String {
-        c.symbol()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,7 +521,7 @@ mod tests {
     #[test]
     fn chord_scales_are_the_usual_choices() {
         let scale = |s: &str| chord(s).scale_mask();
-        let key = |s: &str| s.parse::<super::super::Key>().unwrap().scale_mask();
+        let key = |s: &str| s.parse::<crate::music::key::Key>().unwrap().scale_mask();
         assert_eq!(scale("Cmaj7"), key("C major"));
         assert_eq!(scale("Dm7"), key("D dorian"));
         assert_eq!(scale("G7"), key("G mixolydian"));

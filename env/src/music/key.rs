@@ -155,19 +155,6 @@ impl FromStr for Mode {
     }
 }
 
-impl TryFrom<String> for Mode {
-    type Error = MusicError;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl From<Mode> for String {
-    fn from(m: Mode) -> String {
-        m.name().to_string()
-    }
-}
-
 /// Key signatures (sharps, negative = flats) of the major keys on C, Db, D, ... B: the
 /// spelling with fewer accidentals, and F# (six sharps) rather than Gb.
 const MAJOR_SIGNATURES: [i8; 12] = [0, -5, 2, -3, 4, -1, 6, 1, -4, 3, -2, 5];
@@ -296,19 +283,6 @@ impl FromStr for Key {
             })?,
         };
         Ok(Self::new(note.pitch_class(), mode))
-    }
-}
-
-impl TryFrom<String> for Key {
-    type Error = MusicError;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl From<Key> for String {
-    fn from(k: Key) -> String {
-        k.to_string()
     }
 }
 

@@ -160,19 +160,6 @@ impl FromStr for Meter {
     }
 }
 
-impl TryFrom<String> for Meter {
-    type Error = MusicError;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl From<Meter> for String {
-    fn from(m: Meter) -> String {
-        m.to_string()
-    }
-}
-
 /// A tempo in quarter notes per minute, finite and within 10..=400. Serialises as the
 /// number.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]

@@ -66,3 +66,25 @@ pub use key::{Key, Mode};
 pub use meter::{Meter, Tempo};
 pub use pitch::{Interval, Pitch, PitchClass};
 pub use progression::{Progression, Segment};
+
+/// Serde reads and writes the music types as their text form (`#[serde(try_from = "String",
+/// into = "String")]`), parsed by `FromStr` and written by `Display`; these are the two
+/// conversions that form asks for.
+macro_rules! text_form {
+    ($($t:ty),+) => {$(
+        impl TryFrom<String> for $t {
+            type Error = MusicError;
+            fn try_from(s: String) -> Result<Self> {
+                s.parse()
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(value: $t) -> String {
+                value.to_string()
+            }
+        }
+    )+};
+}
+
+text_form!(Chord, Key, Meter, Mode, PitchClass, Progression);

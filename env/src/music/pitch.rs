@@ -157,19 +157,6 @@ impl FromStr for PitchClass {
     }
 }
 
-impl TryFrom<String> for PitchClass {
-    type Error = MusicError;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl From<PitchClass> for String {
-    fn from(pc: PitchClass) -> String {
-        pc.to_string()
-    }
-}
-
 /// A MIDI pitch, 0..=127, in scientific octave numbering (C4 = 60, C-1 = 0, G9 = 127).
 ///
 /// Parses `C#4`, `Bb3`, `C-1`, `B#3` (= C4) or a bare MIDI number such as `60`; displays

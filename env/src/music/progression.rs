@@ -389,19 +389,6 @@ impl FromStr for Progression {
     }
 }
 
-impl TryFrom<String> for Progression {
-    type Error = MusicError;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl From<Progression> for String {
-    fn from(p: Progression) -> String {
-        p.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,7 +462,7 @@ mod tests {
         assert!(blues
             .segments()
             .iter()
-            .all(|s| s.chord().quality() == crate::music::ChordQuality::Dominant7));
+            .all(|s| s.chord().quality() == crate::music::chord::ChordQuality::Dominant7));
         assert_eq!(
             symbols(&Progression::preset("pop").unwrap()),
             ["C", "G", "Am", "F"]

@@ -497,19 +497,17 @@ impl ListenerModel {
         Ok(best.map(|(_, i, j)| (i, j)))
     }
 
-    /// Writes the model as JSON, atomically (a temporary file renamed into place).
+    /// Writes the model as JSON, atomically and durably (see
+    /// [`cadenza_env::io::write_atomic`]).
     pub fn save(&self, path: &Path) -> Result<(), ListenerError> {
-        let io = |source| ListenerError::Io {
-            path: path.display().to_string(),
-            source,
-        };
         let text = serde_json::to_string_pretty(self).map_err(|e| ListenerError::Format {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        cadenza_env::io::write_atomic(path, text.as_bytes()).map_err(|source| ListenerError::Io {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     /// Reads a model written by [`ListenerModel::save`], checking it.
