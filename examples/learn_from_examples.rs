@@ -169,7 +169,7 @@ fn main() -> anyhow::Result<()> {
     };
     let mut scratch = pg::build(&BuildSpec {
         kind: "ppo",
-        config_toml: None,
+        config: &toml::Table::new(),
         obs_dim: 184,
         num_actions: 38,
         device: DeviceChoice::Cpu,

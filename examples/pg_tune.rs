@@ -20,12 +20,15 @@ fn main() -> anyhow::Result<()> {
     let kind = args.first().map_or("ppo", String::as_str);
     let steps: u64 = args.get(1).map_or(Ok(200_000), |s| s.parse())?;
     let seed: u64 = args.get(2).map_or(Ok(0), |s| s.parse())?;
-    let config = args.get(3).map(std::fs::read_to_string).transpose()?;
+    let config: toml::Table = match args.get(3) {
+        Some(path) => std::fs::read_to_string(path)?.parse()?,
+        None => toml::Table::new(),
+    };
     let task = TaskSpec::rl_tuner();
     let reward = || Box::new(RlTunerReward::default()) as Box<dyn Reward>;
 
     let started = Instant::now();
-    let num_envs = pg::recommended_envs(kind, config.as_deref())?;
+    let num_envs = pg::recommended_envs(kind, &config)?;
     let envs: Vec<TrainEnv> = (0..num_envs)
         .map(|_| ComposeEnv::new(task.clone(), reward()))
         .collect();
@@ -33,7 +36,7 @@ fn main() -> anyhow::Result<()> {
     envs.reset(Some(seed))?;
     let mut agent = pg::build(&BuildSpec {
         kind,
-        config_toml: config.as_deref(),
+        config: &config,
         obs_dim: envs.obs_dim(),
         num_actions: envs.num_actions(),
         device: DeviceChoice::Auto,

@@ -239,11 +239,6 @@ fn to_json<T: serde::Serialize>(config: &T) -> Result<serde_json::Value, AgentEr
 }
 
 #[cfg(feature = "tch")]
-fn config_text(config: &toml::Table) -> Result<String, AgentError> {
-    toml::to_string(config).map_err(|e| AgentError::Other(format!("config as TOML: {e}")))
-}
-
-#[cfg(feature = "tch")]
 fn observation_dim(task: &TaskSpec) -> usize {
     let setting = &task.setting;
     task.layout.dim(
@@ -259,11 +254,11 @@ impl AgentKind {
         &self,
         given: &toml::Table,
     ) -> Result<serde_json::Value, AgentError> {
-        crate::pg::effective_config(self.name, Some(&config_text(given)?))
+        crate::pg::effective_config(self.name, given)
     }
 
     fn network_envs(&self, given: &toml::Table) -> Result<usize, AgentError> {
-        crate::pg::recommended_envs(self.name, Some(&config_text(given)?))
+        crate::pg::recommended_envs(self.name, given)
     }
 
     fn build_network(
@@ -273,7 +268,7 @@ impl AgentKind {
     ) -> Result<Box<dyn Agent>, AgentError> {
         crate::pg::build(&crate::pg::BuildSpec {
             kind: self.name,
-            config_toml: Some(&config_text(spec.config)?),
+            config: spec.config,
             obs_dim: observation_dim(spec.task),
             num_actions,
             device: spec.device,

@@ -185,7 +185,7 @@ fn prior_of_wrong_kind_or_shape_is_a_clear_error() {
     // A PPO checkpoint is not a prior.
     let ppo = pg::build(&BuildSpec {
         kind: "ppo",
-        config_toml: None,
+        config: &toml::Table::new(),
         obs_dim: 184,
         num_actions: 38,
         device: DeviceChoice::Cpu,

@@ -19,10 +19,14 @@ fn envs(task: &TaskSpec, n: usize, seed: u64) -> VecEnv<TrainEnv> {
     envs
 }
 
+fn table(config: &str) -> toml::Table {
+    config.parse().unwrap()
+}
+
 fn build(kind: &str, config: &str, seed: u64, total: u64) -> Box<dyn Agent> {
     pg::build(&BuildSpec {
         kind,
-        config_toml: Some(config),
+        config: &table(config),
         obs_dim: 184,
         num_actions: 38,
         device: DeviceChoice::Cpu,
@@ -312,35 +316,42 @@ fn configs_are_validated_with_the_field_named() {
         Err(e) => e.to_string(),
         Ok(_) => panic!("expected an error"),
     };
-    let spec = |config| BuildSpec {
-        kind: "ppo",
-        config_toml: Some(config),
-        obs_dim: 184,
-        num_actions: 38,
-        device: DeviceChoice::Cpu,
-        seed: 0,
-        total_steps: None,
-    };
-    let err = error(&spec("clip_coef = 0.0"));
+    fn spec(config: &toml::Table) -> BuildSpec<'_> {
+        BuildSpec {
+            kind: "ppo",
+            config,
+            obs_dim: 184,
+            num_actions: 38,
+            device: DeviceChoice::Cpu,
+            seed: 0,
+            total_steps: None,
+        }
+    }
+    let err = error(&spec(&table("clip_coef = 0.0")));
     assert!(err.contains("clip_coef"), "{err}");
-    let err = error(&spec("epoch = 3"));
+    let err = error(&spec(&table("epoch = 3")));
     assert!(err.contains("epoch"), "{err}");
-    let err = error(&spec("[model]\nhidden = 0"));
+    let err = error(&spec(&table("[model]\nhidden = 0")));
     assert!(err.contains("model.hidden"), "{err}");
+    let empty = toml::Table::new();
     let err = error(&BuildSpec {
         kind: "dqn",
-        ..spec("")
+        ..spec(&empty)
     });
     assert!(err.contains("reinforce, a2c, ppo"), "{err}");
     assert_eq!(
-        pg::recommended_envs("ppo", None).unwrap(),
-        pg::PpoConfig::default().num_envs
+        pg::recommended_envs("ppo", &empty).unwrap(),
+        pg::PpoConfig::default().training.num_envs
+    );
+    assert_eq!(
+        pg::recommended_envs("a2c", &table("num_envs = 5")).unwrap(),
+        5
     );
     assert!("tpu".parse::<DeviceChoice>().is_err());
     if !pg::cuda_available() {
         let err = error(&BuildSpec {
             device: DeviceChoice::Cuda,
-            ..spec("")
+            ..spec(&empty)
         });
         assert!(err.contains("cuda"), "{err}");
     }

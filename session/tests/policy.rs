@@ -33,7 +33,7 @@ fn train_checkpoint(dir: &Path, steps: u64) {
     envs.reset(Some(0)).unwrap();
     let mut agent = pg::build(&BuildSpec {
         kind: "ppo",
-        config_toml: Some(config),
+        config: &config.parse().unwrap(),
         obs_dim,
         num_actions: task.setting.encoding.num_events(),
         device: DeviceChoice::Cpu,

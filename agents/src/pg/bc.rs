@@ -304,7 +304,23 @@ impl Agent for BcAgent {
         ))
     }
 
-    delegate_acting_to_policy!();
+    fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
+        self.policy.act(obs, mode, rng)
+    }
+
+    fn act_batch(
+        &mut self,
+        observations: &[Observation<'_>],
+        mode: ActMode,
+        rngs: &mut [ChaCha8Rng],
+        actions: &mut [usize],
+    ) -> bool {
+        self.policy.act_batch(observations, mode, rngs, actions)
+    }
+
+    fn begin_episode(&mut self) {
+        self.policy.begin_episode();
+    }
 
     fn save(&self, dir: &Path) -> Result<(), AgentError> {
         policy::save(dir, KIND, &self.policy.net, &self.config, None)
@@ -669,17 +685,17 @@ pub fn ppo_from_prior(
     let bc: BcConfig = header.config()?;
     let base = PpoConfig::for_prior(bc.model.clone());
     let mut config: PpoConfig = super::parse_over(config_toml, base)?;
-    if config.model != bc.model {
+    if config.training.model != bc.model {
         return Err(super::models::config_error(
             "model",
             &format!(
                 "the config's [model] ({:?}) differs from the prior's ({:?}); leave [model] out \
                  to use the prior's",
-                config.model, bc.model
+                config.training.model, bc.model
             ),
         ));
     }
-    config.model = bc.model.clone();
+    config.training.model = bc.model.clone();
     if header.obs_dim != shape.dim() || header.num_actions != shape.num_events {
         return Err(AgentError::Checkpoint {
             path: header.path.display().to_string(),

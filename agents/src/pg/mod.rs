@@ -3,18 +3,20 @@
 //! melodies and KL-controlled fine-tuning from it ([`bc`]); online adaptation of a trained
 //! policy on rewards given from outside, a batch of episodes at a time ([`adapt`]).
 //!
-//! Each algorithm reads top to bottom in its own file (citation, config, agent, rollout,
-//! advantages, update); they share the networks (an MLP actor-critic by default, a GRU for
-//! long melodies, see [`ModelConfig`]), the batched rollout over a
-//! [`VecEnv`](cadenza_env::vector::VecEnv) and the checkpoint format. Nothing public here
+//! Each algorithm reads top to bottom in its own file (citation, config, advantages, update);
+//! they share one agent type around them, [`PgAgent`] (the policy, its optimizer, the
+//! learning-rate schedule, the training loop, acting and checkpoints), the networks (an MLP
+//! actor-critic by default, a GRU for long melodies, see [`ModelConfig`]) and the batched
+//! rollout over a [`VecEnv`](cadenza_env::vector::VecEnv). Nothing public here
 //! mentions a tensor: agents are built by name with [`build`], restored with [`load`], and
 //! used through the [`Agent`] trait.
 //!
 //! ```no_run
 //! use cadenza_agents::pg::{self, BuildSpec, DeviceChoice};
+//! let config: toml::Table = "learning_rate = 3e-4\n[model]\narch = \"gru\"".parse()?;
 //! let agent = pg::build(&BuildSpec {
 //!     kind: "ppo",
-//!     config_toml: Some("learning_rate = 3e-4\n[model]\narch = \"gru\""),
+//!     config: &config,
 //!     obs_dim: 184,
 //!     num_actions: 38,
 //!     device: DeviceChoice::Auto,
@@ -22,7 +24,7 @@
 //!     total_steps: Some(200_000),
 //! })?;
 //! assert_eq!(agent.kind(), "ppo");
-//! # Ok::<(), cadenza_agents::AgentError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! CPU threads: [`init_backend`] gives libtorch one intra-op thread (environment variable
@@ -30,72 +32,6 @@
 //! 20,000-step PPO run took 36 s with two threads and 3 s with one.
 //! CUDA: Rust's linker drops `libtorch_cuda.so` (it is not referenced by symbol), so
 //! [`init_backend`] loads it at run time; where it is absent the agents run on the CPU.
-
-/// The [`Agent`](crate::Agent) methods that every policy-gradient agent hands to its
-/// `policy` field: acting one observation or a batch at a time, and starting an episode.
-macro_rules! delegate_acting_to_policy {
-    () => {
-        fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
-            self.policy.act(obs, mode, rng)
-        }
-
-        fn act_batch(
-            &mut self,
-            observations: &[Observation<'_>],
-            mode: ActMode,
-            rngs: &mut [ChaCha8Rng],
-            actions: &mut [usize],
-        ) -> bool {
-            self.policy.act_batch(observations, mode, rngs, actions)
-        }
-
-        fn begin_episode(&mut self) {
-            self.policy.begin_episode();
-        }
-    };
-}
-
-/// The [`Agent`](crate::Agent) methods of the agents that train with an optimizer (fields
-/// `policy`, `config`, `opt`, `steps_done`, `total_steps`): a checkpoint with the optimizer's
-/// state and the steps trained, and the budget a resumed run anneals over.
-macro_rules! checkpoint_with_training_state {
-    () => {
-        fn save(&self, dir: &Path) -> Result<(), AgentError> {
-            policy::save(
-                dir,
-                self.kind(),
-                &self.policy.net,
-                &self.config,
-                Some(policy::TrainingState {
-                    optimizer: &self.opt,
-                    steps_done: self.steps_done,
-                }),
-            )
-        }
-
-        fn set_total_steps(&mut self, total_steps: u64) {
-            self.total_steps = Some(total_steps);
-        }
-    };
-}
-
-/// The update of the agents that take one gradient step on the whole rollout (fields
-/// `policy`, `opt`, `rollout`, and a `config` with the fields of [`rollout::LossWeights`]).
-macro_rules! update_in_one_step {
-    () => {
-        fn update(&mut self, stats: &mut LearnStats) {
-            let weights = rollout::LossWeights {
-                norm_adv: self.config.norm_adv,
-                ent_coef: self.config.ent_coef,
-                vf_coef: self.config.vf_coef,
-                max_grad_norm: self.config.max_grad_norm,
-            };
-            if let Some(ro) = self.rollout.as_ref() {
-                rollout::one_step_update(&self.policy.net, &mut self.opt, ro, &weights, stats);
-            }
-        }
-    };
-}
 
 pub mod a2c;
 pub mod adapt;
@@ -106,6 +42,7 @@ mod policy;
 pub mod ppo;
 pub mod reinforce;
 mod rollout;
+mod trainer;
 
 pub use a2c::{A2cAgent, A2cConfig};
 pub use adapt::{AdaptConfig, AdaptStats, Episode, PolicyAdapter};
@@ -114,18 +51,79 @@ pub use models::{Activation, ModelConfig, PolicyArch};
 pub use policy::{HEADER_FILE, OPTIMIZER_FILE, WEIGHTS_FILE};
 pub use ppo::{PpoAgent, PpoConfig};
 pub use reinforce::{ReinforceAgent, ReinforceConfig};
+pub use trainer::{LossConfig, PgAgent, TrainingConfig};
 
 pub use crate::agent::DeviceChoice;
 use crate::agent::{ActMode, Agent, AgentError, Observation};
 use cadenza_env::{ComposeEnv, Environment, Reward, TaskSpec};
+use policy::HeaderInfo;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use std::sync::Once;
 use tch::Device;
+use trainer::Algorithm;
+
+/// An agent, or why there is none.
+type AgentResult = Result<Box<dyn Agent>, AgentError>;
+
+/// One algorithm, as [`build`], [`load`], [`recommended_envs`] and [`effective_config`] see
+/// it.
+struct Entry {
+    kind: &'static str,
+    build: fn(&BuildSpec<'_>, Device) -> AgentResult,
+    restore: fn(&HeaderInfo, Device) -> AgentResult,
+    num_envs: fn(&toml::Table) -> Result<usize, AgentError>,
+    effective_config: fn(&toml::Table) -> Result<serde_json::Value, AgentError>,
+}
+
+impl Entry {
+    const fn of<A: Algorithm>() -> Self {
+        Self {
+            kind: A::KIND,
+            build: |spec, device| {
+                let config = parse::<A>(spec.config)?;
+                let (d, a) = (spec.obs_dim, spec.num_actions);
+                let agent = PgAgent::new(config, d, a, device, spec.seed, spec.total_steps)?;
+                Ok(Box::new(agent))
+            },
+            restore: |header, device| Ok(Box::new(PgAgent::<A>::restore(header, device)?)),
+            num_envs: |config| Ok(parse::<A>(config)?.shared().0.num_envs),
+            effective_config: |config| to_json(&parse::<A>(config)?),
+        }
+    }
+}
+
+/// The algorithms this module builds, one row each (also the order of [`PG_KINDS`]).
+const ALGORITHMS: [Entry; 3] = [
+    Entry::of::<ReinforceConfig>(),
+    Entry::of::<A2cConfig>(),
+    Entry::of::<PpoConfig>(),
+];
 
 /// The agent kinds this module builds, as named on the command line.
-pub const PG_KINDS: &[&str] = &["reinforce", "a2c", "ppo"];
+pub const PG_KINDS: &[&str] = &{
+    let mut kinds = [""; ALGORITHMS.len()];
+    let mut i = 0;
+    while i < kinds.len() {
+        kinds[i] = ALGORITHMS[i].kind;
+        i += 1;
+    }
+    kinds
+};
+
+/// The algorithm named `kind`.
+fn algorithm(kind: &str) -> Result<&'static Entry, AgentError> {
+    ALGORITHMS.iter().find(|a| a.kind == kind).ok_or_else(|| {
+        models::config_error(
+            "agent",
+            &format!(
+                "unknown policy-gradient agent '{kind}': expected one of {}",
+                PG_KINDS.join(", ")
+            ),
+        )
+    })
+}
 
 /// Prepares libtorch once per process: loads the CUDA backend where there is one and sizes
 /// the CPU thread pool. [`build`] and [`load`] call it; call it yourself only to ask
@@ -176,9 +174,10 @@ fn resolve_device(choice: DeviceChoice) -> Result<Device, AgentError> {
 pub struct BuildSpec<'a> {
     /// `reinforce`, `a2c` or `ppo`.
     pub kind: &'a str,
-    /// The algorithm's config as TOML (fields of [`ReinforceConfig`], [`A2cConfig`] or
-    /// [`PpoConfig`]; missing fields take their defaults).
-    pub config_toml: Option<&'a str>,
+    /// The algorithm's config, as parsed from TOML (fields of [`ReinforceConfig`],
+    /// [`A2cConfig`] or [`PpoConfig`]; missing fields take their defaults, an empty table
+    /// gives the defaults).
+    pub config: &'a toml::Table,
     /// Length of the observation vector.
     pub obs_dim: usize,
     /// Number of actions.
@@ -192,34 +191,69 @@ pub struct BuildSpec<'a> {
     pub total_steps: Option<u64>,
 }
 
-/// An agent's config from its TOML text: every field the text leaves out, inside tables too,
-/// keeps the agent's default (so `[model] hidden = 128` keeps PPO's default activation).
-fn parse<C>(text: Option<&str>) -> Result<C, AgentError>
+/// An agent's config from the user's table: every field the table leaves out, inside tables
+/// too, keeps the agent's default (so `[model] hidden = 128` keeps PPO's default activation).
+fn parse<C>(given: &toml::Table) -> Result<C, AgentError>
 where
     C: serde::de::DeserializeOwned + serde::Serialize + Default,
 {
-    parse_over(text, C::default())
+    overlay(given, C::default())
 }
 
-/// [`parse`] over `base` instead of the type's defaults.
+/// The fields of `given` over those of `base`, inside tables too. Unknown keys and wrong
+/// types are refused, naming the key.
+fn overlay<C>(given: &toml::Table, base: C) -> Result<C, AgentError>
+where
+    C: serde::de::DeserializeOwned + serde::Serialize,
+{
+    refuse_unknown_keys(given, &base)?;
+    // Read on its own first, so that wrong types are reported as the user wrote them.
+    let _: C =
+        C::deserialize(toml::Value::Table(given.clone())).map_err(|e| config_error(e.message()))?;
+    let mut merged = toml::Table::try_from(&base).map_err(|e| config_error(&e.to_string()))?;
+    merge_tables(&mut merged, given.clone());
+    C::deserialize(toml::Value::Table(merged)).map_err(|e| config_error(e.message()))
+}
+
+/// Refuses a top-level key of `given` that the config `base` does not have, in serde's words
+/// ("unknown field ..., expected one of ..."). Serde cannot say it itself: the shared fields
+/// of the algorithms' configs are flattened in, and a struct with flattened fields does not
+/// know its own field names.
+fn refuse_unknown_keys<C: serde::Serialize>(
+    given: &toml::Table,
+    base: &C,
+) -> Result<(), AgentError> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(base) else {
+        return Ok(());
+    };
+    match given.keys().find(|key| !fields.contains_key(key.as_str())) {
+        None => Ok(()),
+        Some(key) => {
+            let expected: Vec<String> = fields.keys().map(|name| format!("`{name}`")).collect();
+            Err(config_error(&format!(
+                "unknown field `{key}`, expected one of {}",
+                expected.join(", ")
+            )))
+        }
+    }
+}
+
+/// [`overlay`] of a config given as TOML text (none: `base` itself).
 fn parse_over<C>(text: Option<&str>, base: C) -> Result<C, AgentError>
 where
     C: serde::de::DeserializeOwned + serde::Serialize,
 {
-    let config_error = |message: String| AgentError::Config {
-        field: "config".to_string(),
-        message,
-    };
-    let Some(text) = text else {
-        return Ok(base);
-    };
-    // Parsed on its own first, so that unknown keys and wrong types are reported as the
-    // text has them.
-    let _: C = toml::from_str(text).map_err(|e| config_error(e.message().to_string()))?;
-    let given: toml::Table = toml::from_str(text).map_err(|e| config_error(e.to_string()))?;
-    let mut merged = toml::Table::try_from(&base).map_err(|e| config_error(e.to_string()))?;
-    merge_tables(&mut merged, given);
-    C::deserialize(toml::Value::Table(merged)).map_err(|e| config_error(e.message().to_string()))
+    match text {
+        None => Ok(base),
+        Some(text) => {
+            let given: toml::Table = toml::from_str(text).map_err(|e| config_error(e.message()))?;
+            overlay(&given, base)
+        }
+    }
+}
+
+fn config_error(message: &str) -> AgentError {
+    models::config_error("config", message)
 }
 
 fn merge_tables(base: &mut toml::Table, given: toml::Table) {
@@ -235,16 +269,6 @@ fn merge_tables(base: &mut toml::Table, given: toml::Table) {
     }
 }
 
-fn unknown_kind(kind: &str) -> AgentError {
-    models::config_error(
-        "agent",
-        &format!(
-            "unknown policy-gradient agent '{kind}': expected one of {}",
-            PG_KINDS.join(", ")
-        ),
-    )
-}
-
 /// A fresh agent of `spec.kind`.
 pub fn build(spec: &BuildSpec<'_>) -> Result<Box<dyn Agent>, AgentError> {
     if spec.obs_dim == 0 || spec.num_actions == 0 {
@@ -254,61 +278,25 @@ pub fn build(spec: &BuildSpec<'_>) -> Result<Box<dyn Agent>, AgentError> {
         ));
     }
     let device = resolve_device(spec.device)?;
-    let (d, a, seed, total) = (spec.obs_dim, spec.num_actions, spec.seed, spec.total_steps);
-    Ok(match spec.kind {
-        "reinforce" => Box::new(ReinforceAgent::new(
-            parse(spec.config_toml)?,
-            d,
-            a,
-            device,
-            seed,
-            total,
-        )?),
-        "a2c" => Box::new(A2cAgent::new(
-            parse(spec.config_toml)?,
-            d,
-            a,
-            device,
-            seed,
-            total,
-        )?),
-        "ppo" => Box::new(PpoAgent::new(
-            parse(spec.config_toml)?,
-            d,
-            a,
-            device,
-            seed,
-            total,
-        )?),
-        other => return Err(unknown_kind(other)),
-    })
+    (algorithm(spec.kind)?.build)(spec, device)
 }
 
 /// The number of sub-envs the config of `kind` asks the training loop for.
-pub fn recommended_envs(kind: &str, config_toml: Option<&str>) -> Result<usize, AgentError> {
-    Ok(match kind {
-        "reinforce" => parse::<ReinforceConfig>(config_toml)?.num_envs,
-        "a2c" => parse::<A2cConfig>(config_toml)?.num_envs,
-        "ppo" => parse::<PpoConfig>(config_toml)?.num_envs,
-        other => return Err(unknown_kind(other)),
-    })
+pub fn recommended_envs(kind: &str, config: &toml::Table) -> Result<usize, AgentError> {
+    (algorithm(kind)?.num_envs)(config)
 }
 
-/// The whole config of `kind`: `config_toml` laid over the agent's defaults, as JSON.
-pub fn effective_config(
-    kind: &str,
-    config_toml: Option<&str>,
-) -> Result<serde_json::Value, AgentError> {
-    fn json<C: serde::Serialize>(config: C) -> Result<serde_json::Value, AgentError> {
-        serde_json::to_value(config).map_err(|e| AgentError::Other(format!("config as JSON: {e}")))
+/// The whole config of `kind` (one of [`PG_KINDS`] or [`bc::KIND`]): `config` laid over the
+/// agent's defaults, as JSON.
+pub fn effective_config(kind: &str, config: &toml::Table) -> Result<serde_json::Value, AgentError> {
+    if kind == bc::KIND {
+        return to_json(&parse::<BcConfig>(config)?);
     }
-    match kind {
-        "reinforce" => json(parse::<ReinforceConfig>(config_toml)?),
-        "a2c" => json(parse::<A2cConfig>(config_toml)?),
-        "ppo" => json(parse::<PpoConfig>(config_toml)?),
-        bc::KIND => json(parse::<BcConfig>(config_toml)?),
-        other => Err(unknown_kind(other)),
-    }
+    (algorithm(kind)?.effective_config)(config)
+}
+
+fn to_json<C: serde::Serialize>(config: &C) -> Result<serde_json::Value, AgentError> {
+    serde_json::to_value(config).map_err(|e| AgentError::Other(format!("config as JSON: {e}")))
 }
 
 /// Whether `dir` holds a policy-gradient checkpoint (its header file exists).
@@ -323,48 +311,29 @@ pub fn load(dir: &Path, device: DeviceChoice) -> Result<Box<dyn Agent>, AgentErr
     let device = resolve_device(device)?;
     let header = policy::read_header(dir)?;
     let (d, a) = (header.obs_dim, header.num_actions);
-    let bad_sizes = || AgentError::Checkpoint {
-        path: header.path.display().to_string(),
-        message: "obs_dim and num_actions must be positive".to_string(),
-    };
     if d == 0 || a == 0 {
-        return Err(bad_sizes());
+        return Err(AgentError::Checkpoint {
+            path: header.path.display().to_string(),
+            message: "obs_dim and num_actions must be positive".to_string(),
+        });
     }
-    Ok(match header.kind.as_str() {
-        "reinforce" => {
-            let mut agent = ReinforceAgent::new(header.config()?, d, a, device, 0, None)?;
-            policy::load_weights(agent.net_mut(), &header.weights)?;
-            policy::restore_training(&header, &mut agent.opt, &mut agent.steps_done)?;
-            Box::new(agent)
-        }
-        "a2c" => {
-            let mut agent = A2cAgent::new(header.config()?, d, a, device, 0, None)?;
-            policy::load_weights(agent.net_mut(), &header.weights)?;
-            policy::restore_training(&header, &mut agent.opt, &mut agent.steps_done)?;
-            Box::new(agent)
-        }
-        "ppo" => {
-            let mut agent = PpoAgent::new(header.config()?, d, a, device, 0, None)?;
-            policy::load_weights(agent.net_mut(), &header.weights)?;
-            policy::restore_training(&header, &mut agent.opt, &mut agent.steps_done)?;
-            Box::new(agent)
-        }
-        bc::KIND => {
-            let mut agent = BcAgent::new(header.config()?, d, a, device, 0)?;
-            policy::load_weights(agent.net_mut(), &header.weights)?;
-            Box::new(agent)
-        }
-        other => {
-            return Err(AgentError::Checkpoint {
-                path: header.path.display().to_string(),
-                message: format!(
-                    "kind '{other}' is not one of {}, {}",
-                    PG_KINDS.join(", "),
-                    bc::KIND
-                ),
-            })
-        }
-    })
+    if header.kind == bc::KIND {
+        let mut agent = BcAgent::new(header.config()?, d, a, device, 0)?;
+        policy::load_weights(agent.net_mut(), &header.weights)?;
+        return Ok(Box::new(agent));
+    }
+    match ALGORITHMS.iter().find(|entry| entry.kind == header.kind) {
+        Some(entry) => (entry.restore)(&header, device),
+        None => Err(AgentError::Checkpoint {
+            path: header.path.display().to_string(),
+            message: format!(
+                "kind '{}' is not one of {}, {}",
+                header.kind,
+                PG_KINDS.join(", "),
+                bc::KIND
+            ),
+        }),
+    }
 }
 
 /// [`load`], also checking that the checkpoint is of `kind`.
@@ -464,33 +433,52 @@ pub(crate) fn check_real(
     }
 }
 
-/// The learning rate after `done` of `total` steps: linear decay to 0 when annealing.
-pub(crate) fn annealed_lr(lr: f64, anneal: bool, done: u64, total: Option<u64>) -> f64 {
-    match (anneal, total) {
-        (true, Some(total)) if total > 0 => lr * (1.0 - (done as f64 / total as f64).min(1.0)),
-        _ => lr,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Fields a config leaves out keep the agent's defaults, inside `[model]` too; unknown
     /// keys are still refused by name.
+    fn table(text: &str) -> toml::Table {
+        text.parse().unwrap()
+    }
+
     #[test]
     fn a_partial_config_keeps_the_agents_defaults() {
-        let config: PpoConfig = parse(Some("gamma = 0.9\n[model]\nhidden = 32\n")).unwrap();
-        assert_eq!(config.gamma, 0.9);
-        assert_eq!(config.model.hidden, 32);
-        assert_eq!(config.model.activation, Activation::Relu);
-        assert_eq!(config.num_envs, PpoConfig::default().num_envs);
-        let a2c: A2cConfig = parse(Some("[model]\nlayers = 1\n")).unwrap();
-        assert_eq!(a2c.model.activation, Activation::Tanh);
-        let err = parse::<PpoConfig>(Some("[model]\nwidth = 3\n")).unwrap_err();
+        let config: PpoConfig = parse(&table("gamma = 0.9\n[model]\nhidden = 32\n")).unwrap();
+        assert_eq!(config.training.gamma, 0.9);
+        assert_eq!(config.training.model.hidden, 32);
+        assert_eq!(config.training.model.activation, Activation::Relu);
+        let defaults = PpoConfig::default();
+        assert_eq!(config.training.num_envs, defaults.training.num_envs);
+        assert_eq!(config.loss, defaults.loss);
+        let a2c: A2cConfig = parse(&table("[model]\nlayers = 1\n")).unwrap();
+        assert_eq!(a2c.training.model.activation, Activation::Tanh);
+        let err = parse::<PpoConfig>(&table("[model]\nwidth = 3\n")).unwrap_err();
         assert!(err.to_string().contains("width"), "{err}");
-        let err = parse::<PpoConfig>(Some("epochs = \"two\"\n")).unwrap_err();
+        let err = parse::<A2cConfig>(&table("epoch = 3\n")).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "unknown field `epoch`, expected one of `model`, `num_envs`, `num_steps`, \
+                 `learning_rate`, `anneal_lr`, `gamma`, `gae_lambda`, `ent_coef`, `vf_coef`, \
+                 `max_grad_norm`, `norm_adv`"
+            ),
+            "{err}"
+        );
+        let err = parse::<PpoConfig>(&table("epochs = \"two\"\n")).unwrap_err();
         assert!(err.to_string().contains("invalid type"), "{err}");
+    }
+
+    /// The same, for a config given as text (behaviour cloning's PPO config).
+    #[test]
+    fn a_partial_config_text_keeps_the_base() {
+        let base = PpoConfig::for_prior(ModelConfig::default());
+        let config = parse_over(Some("gamma = 0.9\n"), base.clone()).unwrap();
+        assert_eq!(config.training.gamma, 0.9);
+        assert_eq!(config.training.num_envs, base.training.num_envs);
+        assert_eq!(parse_over(None, base.clone()).unwrap(), base);
+        let err = parse_over(Some("[model]\nwidth = 3\n"), base).unwrap_err();
+        assert!(err.to_string().contains("width"), "{err}");
     }
 
     /// A network saved before the activation could be chosen names none: it was tanh.
@@ -499,6 +487,6 @@ mod tests {
         let old: PpoConfig =
             serde_json::from_str(r#"{"model": {"arch": "mlp", "hidden": 64, "layers": 2}}"#)
                 .unwrap();
-        assert_eq!(old.model.activation, Activation::Tanh);
+        assert_eq!(old.training.model.activation, Activation::Tanh);
     }
 }

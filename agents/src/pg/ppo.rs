@@ -12,15 +12,13 @@
 
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
-use tch::{Device, Kind};
+use tch::Kind;
 
 use super::models::{Activation, ModelConfig, Net};
 use super::optim::Optim;
-use super::policy::{self, Policy};
-use super::rollout::{self, Batch, Rollout, RunState};
-use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
-use cadenza_env::vector::VecEnv;
+use super::rollout::{self, Batch, Rollout};
+use super::trainer::{Algorithm, LossConfig, PgAgent, TrainingConfig};
+use crate::agent::{AgentError, LearnStats};
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -36,18 +34,10 @@ use cadenza_env::vector::VecEnv;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PpoConfig {
-    /// The network. Default: two 64-wide ReLU layers per tower.
-    pub model: ModelConfig,
-    /// Sub-envs the training loop should step together. Default 64, range 1..=4096.
-    pub num_envs: usize,
-    /// Steps per sub-env in one rollout. Default 32, range 1..=65536.
-    pub num_steps: usize,
-    /// Adam's learning rate at the start. Default 5e-3, range (0, 1].
-    pub learning_rate: f64,
-    /// Anneal the learning rate linearly to 0 over the training budget. Default true.
-    pub anneal_lr: bool,
-    /// Discount factor. Default 0.99, range [0, 1].
-    pub gamma: f64,
+    /// The network, the rollout and the schedule. Default: 64 envs of 32 steps per rollout,
+    /// Adam at 5e-3 annealed to 0, γ = 0.99, two 64-wide ReLU layers per tower.
+    #[serde(flatten)]
+    pub training: TrainingConfig,
     /// GAE's λ. Default 0.95, range [0, 1].
     pub gae_lambda: f64,
     /// Passes over each rollout. Default 2, range 1..=100.
@@ -59,15 +49,11 @@ pub struct PpoConfig {
     pub clip_coef: f64,
     /// Clip the value loss around the old values with the same ε. Default false.
     pub clip_value: bool,
-    /// Weight of the entropy bonus. Default 0.07 (0.0 when fine-tuning a prior: see
-    /// [`PpoConfig::for_prior`]), range [0, 1].
-    pub ent_coef: f64,
-    /// Weight of the value loss. Default 0.5, range [0, 100].
-    pub vf_coef: f64,
-    /// Maximum global gradient norm. Default 0.5, range (0, 1e6].
-    pub max_grad_norm: f64,
-    /// Normalise advantages per minibatch. Default true.
-    pub norm_adv: bool,
+    /// The loss. Default: entropy bonus at 0.07 (0.0 when fine-tuning a prior: see
+    /// [`PpoConfig::for_prior`]), value loss at 0.5, gradient norm clipped at 0.5, advantages
+    /// normalised per minibatch.
+    #[serde(flatten)]
+    pub loss: LossConfig,
     /// Stop a rollout's epochs early once the approximate KL exceeds this. Default none.
     pub target_kl: Option<f64>,
     /// β of the per-step penalty `−β · log π(a|s)` added to every reward, the policy's half
@@ -84,25 +70,27 @@ pub struct PpoConfig {
 
 impl Default for PpoConfig {
     fn default() -> Self {
+        let model = ModelConfig {
+            activation: Activation::Relu,
+            ..ModelConfig::default()
+        };
         Self {
-            model: ModelConfig {
-                activation: Activation::Relu,
-                ..ModelConfig::default()
+            training: TrainingConfig {
+                model,
+                num_envs: 64,
+                num_steps: 32,
+                learning_rate: 5e-3,
+                ..TrainingConfig::default()
             },
-            num_envs: 64,
-            num_steps: 32,
-            learning_rate: 5e-3,
-            anneal_lr: true,
-            gamma: 0.99,
             gae_lambda: 0.95,
             epochs: 2,
             minibatch_size: 1024,
             clip_coef: 0.2,
             clip_value: false,
-            ent_coef: 0.07,
-            vf_coef: 0.5,
-            max_grad_norm: 0.5,
-            norm_adv: true,
+            loss: LossConfig {
+                ent_coef: 0.07,
+                ..LossConfig::default()
+            },
             target_kl: None,
             kl_coef: 0.0,
         }
@@ -116,122 +104,99 @@ impl PpoConfig {
     /// rate 3e-3, and no entropy bonus, since the KL penalty's `−log π` already rewards
     /// entropy. A config given with `--prior` changes fields from these.
     pub fn for_prior(model: ModelConfig) -> Self {
+        let defaults = Self::default();
         Self {
-            model,
-            num_envs: 32,
-            num_steps: 64,
-            learning_rate: 3e-3,
+            training: TrainingConfig {
+                model,
+                num_envs: 32,
+                num_steps: 64,
+                learning_rate: 3e-3,
+                ..defaults.training
+            },
             minibatch_size: 512,
-            ent_coef: 0.0,
-            ..Self::default()
+            loss: LossConfig {
+                ent_coef: 0.0,
+                ..defaults.loss
+            },
+            ..defaults
         }
-    }
-
-    /// Checks every field, naming the first bad one.
-    pub fn validate(&self) -> Result<(), AgentError> {
-        self.model.validate()?;
-        super::check_count("num_envs", self.num_envs, 4096)?;
-        super::check_count("num_steps", self.num_steps, 65536)?;
-        super::check_count("epochs", self.epochs, 100)?;
-        super::check_count("minibatch_size", self.minibatch_size, 1 << 20)?;
-        super::check_real("learning_rate", self.learning_rate, 0.0, 1.0, true)?;
-        super::check_real("gamma", self.gamma, 0.0, 1.0, false)?;
-        super::check_real("gae_lambda", self.gae_lambda, 0.0, 1.0, false)?;
-        super::check_real("clip_coef", self.clip_coef, 0.0, 1.0, true)?;
-        super::check_real("ent_coef", self.ent_coef, 0.0, 1.0, false)?;
-        super::check_real("vf_coef", self.vf_coef, 0.0, 100.0, false)?;
-        super::check_real("max_grad_norm", self.max_grad_norm, 0.0, 1e6, true)?;
-        if let Some(kl) = self.target_kl {
-            super::check_real("target_kl", kl, 0.0, 1e6, true)?;
-        }
-        super::check_real("kl_coef", self.kl_coef, 0.0, 1e6, false)?;
-        Ok(())
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Agent
+// Agent: the shared policy-gradient agent, with GAE and clipped-surrogate epochs
 // ---------------------------------------------------------------------------------------------
 
 /// A PPO agent. Build one with [`crate::pg::build`].
-#[derive(Debug)]
-pub struct PpoAgent {
-    config: PpoConfig,
-    policy: Policy,
-    pub(super) opt: Optim,
-    /// Env steps over which the learning rate anneals to 0 (none: constant).
-    total_steps: Option<u64>,
-    pub(super) steps_done: u64,
-    run: Option<RunState>,
-    rollout: Option<Rollout>,
-}
+pub type PpoAgent = PgAgent<PpoConfig>;
 
-impl PpoAgent {
-    pub(crate) fn new(
-        config: PpoConfig,
-        obs_dim: usize,
-        num_actions: usize,
-        device: Device,
-        seed: u64,
-        total_steps: Option<u64>,
-    ) -> Result<Self, AgentError> {
-        config.validate()?;
-        let net = Net::new(device, obs_dim, num_actions, &config.model, seed);
-        let opt = Optim::adam(&net.vs, config.learning_rate, 1e-5);
-        Ok(Self {
-            config,
-            policy: Policy::new(net),
-            opt,
-            total_steps,
-            steps_done: 0,
-            run: None,
-            rollout: None,
-        })
+impl Algorithm for PpoConfig {
+    const KIND: &'static str = "ppo";
+    const TIMES_PHASES: bool = true;
+
+    fn shared(&self) -> (&TrainingConfig, &LossConfig) {
+        (&self.training, &self.loss)
     }
 
-    pub(crate) fn net_mut(&mut self) -> &mut Net {
-        &mut self.policy.net
+    fn validate(&self) -> Result<(), AgentError> {
+        super::check_count("epochs", self.epochs, 100)?;
+        super::check_count("minibatch_size", self.minibatch_size, 1 << 20)?;
+        super::check_real("gae_lambda", self.gae_lambda, 0.0, 1.0, false)?;
+        super::check_real("clip_coef", self.clip_coef, 0.0, 1.0, true)?;
+        if let Some(kl) = self.target_kl {
+            super::check_real("target_kl", kl, 0.0, 1e6, true)?;
+        }
+        super::check_real("kl_coef", self.kl_coef, 0.0, 1e6, false)
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &PpoConfig {
-        &self.config
+    // -----------------------------------------------------------------------------------------
+    // Advantages: GAE(λ) over the segment, in plain Rust
+    // -----------------------------------------------------------------------------------------
+    fn advantages(&self, ro: &mut Rollout, stats: &mut LearnStats) {
+        // The policy's half of the KL penalty, before the advantages see the rewards.
+        if self.kl_coef > 0.0 {
+            let logp = rollout::penalise_policy_logp(ro, self.kl_coef as f32);
+            stats.scalars.insert("policy_logp".to_string(), logp);
+        }
+        let gamma = self.training.gamma as f32;
+        rollout::compute_advantages(ro, gamma, self.gae_lambda as f32);
     }
 
     // -----------------------------------------------------------------------------------------
     // Update: epochs of clipped-surrogate minibatch steps over one rollout
     // -----------------------------------------------------------------------------------------
-    fn update(&mut self, rng: &mut ChaCha8Rng, stats: &mut LearnStats) {
-        let cfg = &self.config;
-        let (Some(ro), net) = (self.rollout.as_ref(), &self.policy.net) else {
-            return;
-        };
+    fn update(
+        &self,
+        net: &Net,
+        opt: &mut Optim,
+        ro: &Rollout,
+        rng: &mut ChaCha8Rng,
+        stats: &mut LearnStats,
+    ) {
         let batch = Batch::new(ro, net.device());
         let (mut pg_sum, mut v_sum, mut ent_sum, mut kl_sum, mut clip_sum, mut updates) =
             (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
-        'epochs: for _ in 0..cfg.epochs {
-            for ids in rollout::minibatches(ro, net.is_recurrent(), cfg.minibatch_size, rng) {
+        'epochs: for _ in 0..self.epochs {
+            for ids in rollout::minibatches(ro, net.is_recurrent(), self.minibatch_size, rng) {
                 let ev = rollout::evaluate(net, ro, &batch, &ids);
                 let (logp, entropy) = ev.action_logp_entropy(&batch);
                 let w = ev.weights(&batch);
                 let old_logp = ev.gather(&batch.logprobs);
                 let mut adv = ev.gather(&batch.advantages);
-                if cfg.norm_adv {
-                    let mean = w.mean(&adv);
-                    let var = w.mean(&(&adv - &mean).square());
-                    adv = (&adv - mean) / (var.sqrt() + 1e-8);
+                if self.loss.norm_adv {
+                    adv = w.standardize(&adv);
                 }
                 let log_ratio = &logp - &old_logp;
                 let ratio = log_ratio.exp();
                 let pg1 = -&adv * &ratio;
-                let pg2 = -&adv * ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef);
+                let pg2 = -&adv * ratio.clamp(1.0 - self.clip_coef, 1.0 + self.clip_coef);
                 let pg_loss = w.mean(&pg1.maximum(&pg2));
 
                 let returns = ev.gather(&batch.returns);
-                let v_loss = if cfg.clip_value {
+                let v_loss = if self.clip_value {
                     let old_v = ev.gather(&batch.values);
                     let clipped =
-                        &old_v + (&ev.values - &old_v).clamp(-cfg.clip_coef, cfg.clip_coef);
+                        &old_v + (&ev.values - &old_v).clamp(-self.clip_coef, self.clip_coef);
                     let a = (&ev.values - &returns).square();
                     let b = (clipped - &returns).square();
                     w.mean(&a.maximum(&b)) * 0.5
@@ -239,13 +204,13 @@ impl PpoAgent {
                     w.mean(&(&ev.values - &returns).square()) * 0.5
                 };
                 let ent = w.mean(&entropy);
-                let loss = &pg_loss - &ent * cfg.ent_coef + &v_loss * cfg.vf_coef;
+                let loss = &pg_loss - &ent * self.loss.ent_coef + &v_loss * self.loss.vf_coef;
 
-                self.opt.backward_step_clip(&loss, cfg.max_grad_norm);
+                opt.backward_step_clip(&loss, self.loss.max_grad_norm);
 
                 let (kl, clipfrac) = tch::no_grad(|| {
                     let kl = w.mean(&((&ratio - 1.0) - &log_ratio));
-                    let clipped = (&ratio - 1.0).abs().gt(cfg.clip_coef).to_kind(Kind::Float);
+                    let clipped = (&ratio - 1.0).abs().gt(self.clip_coef).to_kind(Kind::Float);
                     (kl.double_value(&[]), w.mean(&clipped).double_value(&[]))
                 });
                 pg_sum += pg_loss.double_value(&[]);
@@ -254,7 +219,7 @@ impl PpoAgent {
                 kl_sum += kl;
                 clip_sum += clipfrac;
                 updates += 1;
-                if cfg.target_kl.is_some_and(|t| kl > t) {
+                if self.target_kl.is_some_and(|t| kl > t) {
                     break 'epochs;
                 }
             }
@@ -270,72 +235,4 @@ impl PpoAgent {
             stats.scalars.insert(name.to_string(), v);
         }
     }
-}
-
-impl Agent for PpoAgent {
-    fn kind(&self) -> &'static str {
-        "ppo"
-    }
-
-    fn learn(
-        &mut self,
-        envs: &mut VecEnv<TrainEnv>,
-        steps: u64,
-        rng: &mut ChaCha8Rng,
-    ) -> Result<LearnStats, AgentError> {
-        let mut stats = LearnStats::default();
-        if !self.run.as_ref().is_some_and(|r| r.fits(envs)) {
-            self.run = Some(RunState::start(&self.policy.net, envs)?);
-        }
-        let n = envs.num_envs();
-        if self.rollout.as_ref().map(|r| r.envs) != Some(n) {
-            self.rollout = Some(Rollout::new(
-                self.config.num_steps,
-                n,
-                envs.obs_dim(),
-                envs.num_actions(),
-            ));
-        }
-        while stats.steps < steps {
-            // Learning-rate annealing over the whole budget.
-            let lr = super::annealed_lr(
-                self.config.learning_rate,
-                self.config.anneal_lr,
-                self.steps_done,
-                self.total_steps,
-            );
-            self.opt.set_lr(lr);
-
-            // Rollout: one forward pass per step for all sub-envs, no gradients.
-            let before = stats.steps;
-            let t0 = std::time::Instant::now();
-            if let (Some(run), Some(ro)) = (self.run.as_mut(), self.rollout.as_mut()) {
-                rollout::collect(&self.policy.net, envs, run, ro, rng, &mut stats)?;
-                // The policy's half of the KL penalty, before the advantages see the rewards.
-                if self.config.kl_coef > 0.0 {
-                    let logp = rollout::penalise_policy_logp(ro, self.config.kl_coef as f32);
-                    stats.scalars.insert("policy_logp".to_string(), logp);
-                }
-                // Advantages: GAE(λ) over the segment, in plain Rust.
-                rollout::compute_advantages(
-                    ro,
-                    self.config.gamma as f32,
-                    self.config.gae_lambda as f32,
-                );
-            }
-            self.steps_done += stats.steps - before;
-
-            let t1 = std::time::Instant::now();
-            self.update(rng, &mut stats);
-            // Where the time goes, for the metrics log.
-            *stats.scalars.entry("rollout_s".to_string()).or_default() += (t1 - t0).as_secs_f64();
-            *stats.scalars.entry("update_s".to_string()).or_default() += t1.elapsed().as_secs_f64();
-            stats.scalars.insert("learning_rate".to_string(), lr);
-        }
-        Ok(stats)
-    }
-
-    delegate_acting_to_policy!();
-
-    checkpoint_with_training_state!();
 }

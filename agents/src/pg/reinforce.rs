@@ -10,184 +10,65 @@
 //! cuts an episode, the tail is bootstrapped from the value (GAE with λ = 1, which is exactly
 //! `G_t - V(s_t)` inside an episode). One gradient step per rollout, with Adam.
 
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
-use tch::Device;
 
-use super::models::{ModelConfig, Net};
-use super::optim::Optim;
-use super::policy::{self, Policy};
-use super::rollout::{self, Rollout, RunState};
-use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
-use cadenza_env::vector::VecEnv;
+use super::rollout::{self, Rollout};
+use super::trainer::{Algorithm, LossConfig, PgAgent, TrainingConfig};
+use crate::agent::LearnStats;
 
 // ---------------------------------------------------------------------------------------------
 // Config
 // ---------------------------------------------------------------------------------------------
 
-/// REINFORCE's hyper-parameters.
+/// REINFORCE's hyper-parameters: only the ones every policy-gradient algorithm has, with
+/// REINFORCE's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReinforceConfig {
-    /// The network.
-    pub model: ModelConfig,
-    /// Sub-envs the training loop should step together. Default 32, range 1..=4096.
-    pub num_envs: usize,
-    /// Steps per sub-env in one rollout. Default 66 (two `rl-tuner` episodes with their
-    /// autoreset steps), range 1..=65536.
-    pub num_steps: usize,
-    /// Adam's learning rate at the start. Default 1e-3, range (0, 1].
-    pub learning_rate: f64,
-    /// Anneal the learning rate linearly to 0 over the training budget. Default true.
-    pub anneal_lr: bool,
-    /// Discount factor. Default 0.99, range [0, 1].
-    pub gamma: f64,
-    /// Weight of the entropy bonus. Default 0.0, range [0, 1].
-    pub ent_coef: f64,
-    /// Weight of the value loss. Default 0.5, range [0, 100].
-    pub vf_coef: f64,
-    /// Maximum global gradient norm. Default 0.5, range (0, 1e6].
-    pub max_grad_norm: f64,
-    /// Normalise advantages per rollout. Default true.
-    pub norm_adv: bool,
+    /// The network, the rollout and the schedule. Default: 32 envs of 66 steps per rollout
+    /// (two `rl-tuner` episodes with their autoreset steps), Adam at 1e-3 annealed to 0,
+    /// γ = 0.99, two 64-wide tanh layers per tower.
+    #[serde(flatten)]
+    pub training: TrainingConfig,
+    /// The loss. Default: no entropy bonus, value loss at 0.5, gradient norm clipped at 0.5,
+    /// advantages normalised per rollout.
+    #[serde(flatten)]
+    pub loss: LossConfig,
 }
 
 impl Default for ReinforceConfig {
     fn default() -> Self {
-        Self {
-            model: ModelConfig::default(),
-            num_envs: 32,
+        let training = TrainingConfig {
             num_steps: 66,
-            learning_rate: 1e-3,
-            anneal_lr: true,
-            gamma: 0.99,
-            ent_coef: 0.0,
-            vf_coef: 0.5,
-            max_grad_norm: 0.5,
-            norm_adv: true,
+            ..TrainingConfig::default()
+        };
+        Self {
+            training,
+            loss: LossConfig::default(),
         }
     }
 }
 
-impl ReinforceConfig {
-    /// Checks every field, naming the first bad one.
-    pub fn validate(&self) -> Result<(), AgentError> {
-        self.model.validate()?;
-        super::check_count("num_envs", self.num_envs, 4096)?;
-        super::check_count("num_steps", self.num_steps, 65536)?;
-        super::check_real("learning_rate", self.learning_rate, 0.0, 1.0, true)?;
-        super::check_real("gamma", self.gamma, 0.0, 1.0, false)?;
-        super::check_real("ent_coef", self.ent_coef, 0.0, 1.0, false)?;
-        super::check_real("vf_coef", self.vf_coef, 0.0, 100.0, false)?;
-        super::check_real("max_grad_norm", self.max_grad_norm, 0.0, 1e6, true)?;
-        Ok(())
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
-// Agent
+// Agent: the shared policy-gradient agent, with REINFORCE's advantages and Adam
 // ---------------------------------------------------------------------------------------------
 
 /// A REINFORCE agent. Build one with [`crate::pg::build`].
-#[derive(Debug)]
-pub struct ReinforceAgent {
-    config: ReinforceConfig,
-    policy: Policy,
-    pub(super) opt: Optim,
-    total_steps: Option<u64>,
-    pub(super) steps_done: u64,
-    run: Option<RunState>,
-    rollout: Option<Rollout>,
-}
+pub type ReinforceAgent = PgAgent<ReinforceConfig>;
 
-impl ReinforceAgent {
-    pub(crate) fn new(
-        config: ReinforceConfig,
-        obs_dim: usize,
-        num_actions: usize,
-        device: Device,
-        seed: u64,
-        total_steps: Option<u64>,
-    ) -> Result<Self, AgentError> {
-        config.validate()?;
-        let net = Net::new(device, obs_dim, num_actions, &config.model, seed);
-        let opt = Optim::adam(&net.vs, config.learning_rate, 1e-5);
-        Ok(Self {
-            config,
-            policy: Policy::new(net),
-            opt,
-            total_steps,
-            steps_done: 0,
-            run: None,
-            rollout: None,
-        })
-    }
+impl Algorithm for ReinforceConfig {
+    const KIND: &'static str = "reinforce";
 
-    pub(crate) fn net_mut(&mut self) -> &mut Net {
-        &mut self.policy.net
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &ReinforceConfig {
-        &self.config
+    fn shared(&self) -> (&TrainingConfig, &LossConfig) {
+        (&self.training, &self.loss)
     }
 
     // -----------------------------------------------------------------------------------------
-    // Update: one gradient step on the whole rollout
+    // Advantages: Monte-Carlo returns minus the baseline (GAE with λ = 1)
     // -----------------------------------------------------------------------------------------
-    update_in_one_step!();
-}
-
-impl Agent for ReinforceAgent {
-    fn kind(&self) -> &'static str {
-        "reinforce"
+    fn advantages(&self, ro: &mut Rollout, _stats: &mut LearnStats) {
+        rollout::compute_advantages(ro, self.training.gamma as f32, 1.0);
     }
 
-    fn learn(
-        &mut self,
-        envs: &mut VecEnv<TrainEnv>,
-        steps: u64,
-        rng: &mut ChaCha8Rng,
-    ) -> Result<LearnStats, AgentError> {
-        let mut stats = LearnStats::default();
-        if !self.run.as_ref().is_some_and(|r| r.fits(envs)) {
-            self.run = Some(RunState::start(&self.policy.net, envs)?);
-        }
-        let n = envs.num_envs();
-        if self.rollout.as_ref().map(|r| r.envs) != Some(n) {
-            self.rollout = Some(Rollout::new(
-                self.config.num_steps,
-                n,
-                envs.obs_dim(),
-                envs.num_actions(),
-            ));
-        }
-        while stats.steps < steps {
-            let lr = super::annealed_lr(
-                self.config.learning_rate,
-                self.config.anneal_lr,
-                self.steps_done,
-                self.total_steps,
-            );
-            self.opt.set_lr(lr);
-
-            // Rollout: whole episodes of every sub-env, one forward pass per step.
-            let before = stats.steps;
-            if let (Some(run), Some(ro)) = (self.run.as_mut(), self.rollout.as_mut()) {
-                rollout::collect(&self.policy.net, envs, run, ro, rng, &mut stats)?;
-                // Advantages: Monte-Carlo returns minus the baseline.
-                rollout::compute_advantages(ro, self.config.gamma as f32, 1.0);
-            }
-            self.steps_done += stats.steps - before;
-
-            self.update(&mut stats);
-            stats.scalars.insert("learning_rate".to_string(), lr);
-        }
-        Ok(stats)
-    }
-
-    delegate_acting_to_policy!();
-
-    checkpoint_with_training_state!();
+    // Update: one gradient step on the whole rollout (the default, shared with A2C).
 }

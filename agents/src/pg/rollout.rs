@@ -18,10 +18,12 @@ use tch::{Device, Kind, Tensor};
 
 use super::models::{masked_log_softmax, Net};
 use super::optim::Optim;
+use super::trainer::LossConfig;
 use crate::agent::{AgentError, LearnStats, TrainEnv};
 
-/// What carries over from one rollout to the next: where each sub-env is in its episode.
-#[derive(Debug)]
+/// What carries over from one rollout to the next: where each sub-env is in its episode
+/// (the default tracks none).
+#[derive(Debug, Default)]
 pub(crate) struct RunState {
     /// The next step of sub-env i only resets it (its last step ended an episode).
     pending_reset: Vec<bool>,
@@ -33,8 +35,9 @@ pub(crate) struct RunState {
     hidden: Option<Tensor>,
 }
 
-/// One rollout of `steps` steps of `envs` sub-envs, time-major (`index = t * envs + i`).
-#[derive(Debug)]
+/// One rollout of `steps` steps of `envs` sub-envs, time-major (`index = t * envs + i`) (the
+/// default holds none).
+#[derive(Debug, Default)]
 pub(crate) struct Rollout {
     pub steps: usize,
     pub envs: usize,
@@ -398,6 +401,14 @@ impl RowWeights {
             Self::Mask(w) => masked_mean(x, w),
         }
     }
+
+    /// `x` standardised over the rows: weighted mean 0 and standard deviation 1 (advantage
+    /// normalisation).
+    pub fn standardize(&self, x: &Tensor) -> Tensor {
+        let mean = self.mean(x);
+        let var = self.mean(&(x - &mean).square());
+        (x - mean) / (var.sqrt() + 1e-8)
+    }
 }
 
 /// Splits the rollout into shuffled minibatches for an update. Feed-forward policies get flat
@@ -507,28 +518,16 @@ pub(crate) fn evaluate(net: &Net, ro: &Rollout, batch: &Batch, ids: &[i64]) -> E
     }
 }
 
-/// The loss weights of a one-step policy-gradient update.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LossWeights {
-    /// Normalise the advantages over the rollout.
-    pub norm_adv: bool,
-    /// Weight of the entropy bonus.
-    pub ent_coef: f64,
-    /// Weight of the value loss.
-    pub vf_coef: f64,
-    /// Maximum global gradient norm.
-    pub max_grad_norm: f64,
-}
-
 /// One gradient step on the whole rollout: the policy-gradient loss `−A · log π(a|s)` with
-/// the stored advantages, plus the value loss, minus the entropy bonus. REINFORCE (with
+/// the stored advantages, plus the value loss, minus the entropy bonus, as `weights` says.
+/// REINFORCE (with
 /// Monte-Carlo advantages) and A2C (with n-step bootstrapped ones) share it; they differ in
 /// how the rollout's advantages were computed.
 pub(crate) fn one_step_update(
     net: &Net,
     opt: &mut Optim,
     ro: &Rollout,
-    weights: &LossWeights,
+    weights: &LossConfig,
     stats: &mut LearnStats,
 ) {
     let batch = Batch::new(ro, net.device());
@@ -542,9 +541,7 @@ pub(crate) fn one_step_update(
     let w = ev.weights(&batch);
     let mut adv = ev.gather(&batch.advantages);
     if weights.norm_adv {
-        let mean = w.mean(&adv);
-        let var = w.mean(&(&adv - &mean).square());
-        adv = (&adv - mean) / (var.sqrt() + 1e-8);
+        adv = w.standardize(&adv);
     }
     let pg_loss = w.mean(&(-(adv * &logp)));
     let returns = ev.gather(&batch.returns);
