@@ -48,8 +48,6 @@ mod checkpoint;
 mod config;
 mod selection;
 mod table;
-#[cfg(test)]
-mod testing;
 
 pub use agent::{
     decode_checkpoint, encode_checkpoint, load, save_checkpoint, TabularAgent, TABULAR_LANES,
