@@ -5,10 +5,13 @@
 
 #![warn(missing_docs)]
 
+pub mod adapt;
 pub mod agent;
+mod checksum;
 #[cfg(feature = "tch")]
 pub mod pg;
 pub mod tabular;
 pub mod train;
 
+pub use adapt::{Adapter, RatedEpisode};
 pub use agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};

@@ -3,6 +3,7 @@
 //! the header, and the agent a checkpoint rebuilds) is in `agent`.
 
 use crate::agent::AgentError;
+use crate::checksum::fnv1a;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -68,15 +69,6 @@ impl TableLayout {
             .checked_add(cells.checked_mul(per_cell)?)?
             .checked_add(tried)
     }
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 pub(super) fn checkpoint_error(path: &Path, message: impl Into<String>) -> AgentError {

@@ -9,7 +9,8 @@
 //! [`TabularConfig`] and the schedules; `table` the sparse [`QTable`]; `selection` the choice
 //! of an action from a row; `agent` the [`TabularAgent`] with its rollout-and-update loop
 //! ([`Agent::learn`](crate::Agent::learn)) and acting ([`Agent::act`](crate::Agent::act));
-//! `checkpoint` the file format.
+//! `checkpoint` the file format; `adapt` the [`TabularAdapter`] that moves an agent towards a
+//! listener between episodes.
 //!
 //! The state is [`Environment::discrete_state`]: for the `rl-tuner` task the last two events,
 //! the step index and the melodic context (the distinct pitches of the motif window, capped
@@ -43,12 +44,14 @@
 //!
 //! [`Environment::discrete_state`]: cadenza_env::Environment::discrete_state
 
+mod adapt;
 mod agent;
 mod checkpoint;
 mod config;
 mod selection;
 mod table;
 
+pub use adapt::{AdaptMode, TabularAdaptConfig, TabularAdapter};
 pub use agent::{
     decode_checkpoint, encode_checkpoint, load, save_checkpoint, TabularAgent, TABULAR_LANES,
 };
