@@ -110,12 +110,6 @@ impl TabularAgent {
         &self.table
     }
 
-    /// The Q-table, to update it from outside the training loop (e.g. from a listener's
-    /// reactions in a session).
-    pub fn table_mut(&mut self) -> &mut QTable {
-        &mut self.table
-    }
-
     /// Env steps learned from so far.
     pub fn steps_done(&self) -> u64 {
         self.steps_done

@@ -271,11 +271,10 @@ impl QTable {
         self.tried[row * self.words + action / 64] & (1 << (action % 64)) != 0
     }
 
-    /// Marks (row, action) as updated, so that sampling considers it (for code that updates
-    /// a table outside [`Agent::learn`](crate::Agent::learn), such as a session adapting to a
-    /// listener).
+    /// Marks (row, action) as updated, so that sampling considers it (for updates outside
+    /// [`Agent::learn`](crate::Agent::learn): adapting to a listener).
     #[inline]
-    pub fn mark_tried(&mut self, row: usize, action: usize) {
+    pub(super) fn mark_tried(&mut self, row: usize, action: usize) {
         self.tried[row * self.words + action / 64] |= 1 << (action % 64);
     }
 
