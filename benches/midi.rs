@@ -6,11 +6,15 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::path::PathBuf;
 
+/// A file of the development corpus: `$CADENZA_CORPUS`, else the repository's own copy.
 fn corpus_file() -> Option<Vec<u8>> {
     let dir = std::env::var_os("CADENZA_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/dev"))
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/data/corpus/oneills-dev"
+            ))
         });
     std::fs::read(dir.join("oneills_0004.mid")).ok()
 }

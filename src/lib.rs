@@ -7,7 +7,10 @@
 //!   vector envs, the conformance checker and MIDI I/O;
 //! - [`reward`]: reward terms (Magenta RL Tuner's music theory, harmony-aware improvisation
 //!   terms, corpus models) and their composition;
-//! - [`agents`]: tabular and policy-gradient agents and the training loop.
+//! - [`agents`]: the agent registry, tabular and policy-gradient agents, run directories and
+//!   the training loop;
+//! - [`session`]: human-in-the-loop improvisation sessions (simulated listeners, the durable
+//!   log, the web page).
 //!
 //! ```
 //! use cadenza::env::{ComposeEnv, Environment, TaskSpec};
@@ -21,3 +24,4 @@
 pub use cadenza_agents as agents;
 pub use cadenza_env as env;
 pub use cadenza_reward as reward;
+pub use cadenza_session as session;

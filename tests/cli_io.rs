@@ -53,21 +53,22 @@ fn fails(args: &[&str]) -> String {
     err
 }
 
-fn corpus_dir() -> Option<PathBuf> {
+/// The development corpus: `$CADENZA_CORPUS`, else the repository's own copy.
+fn corpus_dir() -> PathBuf {
     let dir = std::env::var_os("CADENZA_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/dev"))
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/data/corpus/oneills-dev"
+            ))
         });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "corpus not found at {}; set CADENZA_CORPUS to run this test",
-            dir.display()
-        );
-        None
-    }
+    assert!(
+        dir.is_dir(),
+        "corpus not found at {} (set CADENZA_CORPUS to a folder of .mid files)",
+        dir.display()
+    );
+    dir
 }
 
 fn events_of(json: &str) -> Vec<Vec<u64>> {
@@ -203,7 +204,7 @@ fn split_csv(line: &str) -> Vec<String> {
 
 #[test]
 fn inspect_of_a_corpus_file_counts_its_notes() {
-    let Some(dir) = corpus_dir() else { return };
+    let dir = corpus_dir();
     for file in ["oneills_0003.mid", "oneills_0004.mid"] {
         let Some(expected) = manifest_row(&dir, file) else {
             panic!("{file} is not in the manifest");
@@ -233,7 +234,7 @@ fn inspect_of_a_corpus_file_counts_its_notes() {
 
 #[test]
 fn corpus_fit_and_eval_on_a_small_subset() {
-    let Some(dir) = corpus_dir() else { return };
+    let dir = corpus_dir();
     let subset = tempfile::tempdir().unwrap();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()

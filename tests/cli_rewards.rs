@@ -3,9 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The development corpus: `$CADENZA_CORPUS`, else the repository's own copy.
 fn corpus() -> PathBuf {
     std::env::var_os("CADENZA_CORPUS").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/dev")),
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/data/corpus/oneills-dev"
+            ))
+        },
         PathBuf::from,
     )
 }

@@ -11,6 +11,7 @@ use cadenza_env::{ComposeEnv, Reward};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::str::FromStr;
 
 /// The environment type agents train on: any task, any reward.
 pub type TrainEnv = ComposeEnv<Box<dyn Reward>>;
@@ -48,6 +49,45 @@ pub struct LearnStats {
     pub episode_returns: Vec<f64>,
     /// Named scalars: losses, entropy, epsilon, learning rate, states in a table...
     pub scalars: BTreeMap<String, f64>,
+}
+
+/// Where a policy network lives (tabular agents ignore it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DeviceChoice {
+    /// The CPU.
+    Cpu,
+    /// The first CUDA GPU; an error where there is none.
+    Cuda,
+    /// CUDA when a GPU is usable, else the CPU.
+    #[default]
+    Auto,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = AgentError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda),
+            "auto" => Ok(Self::Auto),
+            _ => Err(AgentError::Config {
+                field: "device".to_string(),
+                message: format!("unknown device '{s}': expected cpu, cuda or auto"),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+            Self::Auto => "auto",
+        })
+    }
 }
 
 /// Errors of agents.
@@ -125,5 +165,10 @@ pub trait Agent: Send {
     /// instead of starting over. The default has no schedules.
     fn set_total_steps(&mut self, total_steps: u64) {
         let _ = total_steps;
+    }
+
+    /// The agent's whole config as it trains with it (defaults filled in), for `run.json`.
+    fn effective_config(&self) -> serde_json::Value {
+        serde_json::Value::Null
     }
 }

@@ -10,8 +10,12 @@ pub mod agent;
 mod checksum;
 #[cfg(feature = "tch")]
 pub mod pg;
+pub mod registry;
+pub mod run;
 pub mod tabular;
 pub mod train;
 
 pub use adapt::{Adapter, RatedEpisode};
-pub use agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
+pub use agent::{ActMode, Agent, AgentError, DeviceChoice, LearnStats, Observation, TrainEnv};
+pub use registry::{AgentKind, Family};
+pub use run::{RunDir, RunInfo};

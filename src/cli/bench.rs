@@ -8,6 +8,16 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// Actions drawn before timing starts; each round of a vector env takes one per sub-env.
+const ACTION_TABLE: usize = 1 << 16;
+/// The most sub-envs `--envs` accepts: one round must fit in the action table.
+const MAX_ENVS: usize = ACTION_TABLE;
+/// The most worker threads `--threads` accepts. The workers spin while they wait, so threads
+/// far beyond the cores measure only the scheduler, and the cost of starting and stopping them
+/// grows faster than their number: on 2 cores, 10,000 of them kept a 1000-step run of 4 envs
+/// going for more than five minutes.
+const MAX_THREADS: usize = 256;
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Step an environment with random actions and report steps per second.
@@ -56,10 +66,10 @@ pub struct EnvBench {
     /// Total env steps to time.
     #[arg(long, default_value_t = 10_000_000)]
     steps: u64,
-    /// Number of environments stepped together.
+    /// Number of environments stepped together (at most 65536).
     #[arg(long, default_value_t = 1)]
     envs: usize,
-    /// Threads for the vector env (with --envs > 1).
+    /// Threads for the vector env (with --envs > 1; at most 256).
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// How the vector env uses its threads: `adaptive` times both ways as it goes and keeps
@@ -101,11 +111,14 @@ fn random_actions(n: usize, num_actions: usize, seed: u64) -> Vec<usize> {
 }
 
 fn bench_env(args: EnvBench) -> Result<()> {
-    if args.envs == 0 {
-        anyhow::bail!("--envs must be at least 1");
+    if !(1..=MAX_ENVS).contains(&args.envs) {
+        anyhow::bail!("--envs must be between 1 and {MAX_ENVS}, got {}", args.envs);
     }
-    if args.threads == 0 {
-        anyhow::bail!("--threads must be at least 1");
+    if !(1..=MAX_THREADS).contains(&args.threads) {
+        anyhow::bail!(
+            "--threads must be between 1 and {MAX_THREADS}, got {}",
+            args.threads
+        );
     }
     if args.compare_threads && (args.threads < 2 || args.envs < 2) {
         anyhow::bail!("--compare-threads needs --threads 2 or more and --envs 2 or more");
@@ -124,8 +137,8 @@ fn bench_env(args: EnvBench) -> Result<()> {
     };
     let mut first = make()?;
     let num_actions = first.action_space().n;
-    // 64Ki pre-drawn actions, filtered through the mask of step 0 for masked tasks.
-    let mut actions = random_actions(1 << 16, num_actions, 0x9E37_79B9_7F4A_7C15);
+    // Pre-drawn actions, filtered through the mask of step 0 for masked tasks.
+    let mut actions = random_actions(ACTION_TABLE, num_actions, 0x9E37_79B9_7F4A_7C15);
     let masked = task.mask_out_of_scale;
     let steps = args.steps.max(1);
 
@@ -135,7 +148,7 @@ fn bench_env(args: EnvBench) -> Result<()> {
         let start = Instant::now();
         let mut checksum = 0.0f64;
         for i in 0..steps {
-            let mut a = actions[(i as usize) & 0xffff];
+            let mut a = actions[(i as usize) & (ACTION_TABLE - 1)];
             if masked && !first.action_mask()[a] {
                 a = cadenza_env::HOLD as usize;
             }

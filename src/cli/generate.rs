@@ -1,7 +1,7 @@
 //! `cadenza generate`: melodies from a trained agent, as MIDI or JSON.
 
-use super::train::{load_agent, RunInfo};
 use anyhow::{bail, Context, Result};
+use cadenza_agents::run::RunDir;
 use cadenza_agents::train::evaluate_batch;
 use cadenza_agents::{ActMode, Agent, TrainEnv};
 use cadenza_env::encoding::Event;
@@ -55,9 +55,9 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
-    let info = RunInfo::read(&args.from)?;
+    let (run, info) = RunDir::open(&args.from)?;
     let task = info.task()?;
-    let mut agent = load_agent(&info.agent, &args.from.join(&info.checkpoint), &args.device)?;
+    let mut agent = run.load_agent(&info, args.device.parse()?)?;
     let mode = if args.greedy {
         ActMode::Greedy
     } else {

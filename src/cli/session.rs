@@ -256,48 +256,38 @@ fn start(args: &RunArgs) -> Result<Session> {
     Ok(Session::new(config, args.log.as_deref())?)
 }
 
-/// The policy-gradient agents a session adapts (with the `tch` feature).
-const POLICY_KINDS: &[&str] = &["reinforce", "a2c", "ppo"];
-
 /// The checkpoint of a trained tabular or policy-gradient agent and the task it was trained on, from a run
 /// directory (run.json + checkpoint/) or a bare checkpoint directory (default task).
 fn agent_source(dir: &Path) -> Result<(AgentSource, ImprovConfig)> {
-    use super::train::RunInfo;
-    let (checkpoint, task) = if dir.join(super::train::RUN_FILE).is_file() {
-        let info = RunInfo::read(dir)?;
-        if info.task != "improv" {
-            bail!(
-                "--agent {}: trained on the '{}' task; a session improvises over chords, so it needs an agent trained with --task improv",
-                dir.display(),
-                info.task
-            );
+    use cadenza_agents::registry::Family;
+    use cadenza_agents::run::RunDir;
+    let (checkpoint, info) = RunDir::resolve(dir)?;
+    let task = match &info {
+        Some(info) => {
+            if info.task != "improv" {
+                bail!(
+                    "--agent {}: trained on the '{}' task; a session improvises over chords, so it needs an agent trained with --task improv",
+                    dir.display(),
+                    info.task
+                );
+            }
+            let kind = info.kind()?;
+            if kind.family == Family::BehaviourCloning {
+                bail!(
+                    "--agent {}: a '{}' agent ({}); sessions adapt agents trained on a reward",
+                    dir.display(),
+                    kind.name,
+                    kind.summary
+                );
+            }
+            kind.ensure_built()?;
+            match &info.task_config {
+                Some(text) => ImprovConfig::from_toml(text)
+                    .with_context(|| format!("the task config in {}", dir.display()))?,
+                None => ImprovConfig::default(),
+            }
         }
-        let tabular = cadenza_agents::tabular::KINDS.contains(&info.agent.as_str());
-        let policy = POLICY_KINDS.contains(&info.agent.as_str());
-        if policy && !cfg!(feature = "tch") {
-            bail!(
-                "--agent {}: a '{}' agent needs libtorch: rebuild with `--features tch`",
-                dir.display(),
-                info.agent
-            );
-        }
-        if !tabular && !policy {
-            bail!(
-                "--agent {}: a '{}' agent; sessions adapt tabular agents ({}) and policy-gradient agents ({})",
-                dir.display(),
-                info.agent,
-                cadenza_agents::tabular::KINDS.join(", "),
-                POLICY_KINDS.join(", ")
-            );
-        }
-        let task = match &info.task_config {
-            Some(text) => ImprovConfig::from_toml(text)
-                .with_context(|| format!("the task config in {}", dir.display()))?,
-            None => ImprovConfig::default(),
-        };
-        (dir.join(&info.checkpoint), task)
-    } else {
-        (dir.to_path_buf(), ImprovConfig::default())
+        None => ImprovConfig::default(),
     };
     let source = AgentSource::from_dir(&checkpoint).with_context(|| {
         format!(

@@ -1,30 +1,25 @@
-//! `cadenza train`: trains an agent on a task and writes a run directory.
+//! `cadenza train`: trains an agent on a task and writes a run directory (see
+//! [`cadenza_agents::run`] for its layout).
 //!
-//! A run directory holds `run.json` (what was trained and how, so that `generate` can
-//! rebuild the env), `metrics.jsonl` (one evaluation per line), `checkpoint/` (the agent),
-//! `learning_curve.svg`, `summary.json` and `samples/*.mid`.
+//! The flags, a resumed run and the config file are settled once into a [`plan::TrainPlan`];
+//! [`execute`] then builds the envs and the agent through the registry and trains.
 
 mod bc;
+mod plan;
 
 use super::{common, generate, pianoroll};
-use anyhow::{bail, Context, Result};
-use cadenza_agents::tabular::{self, Algorithm, TabularAgent, TabularConfig};
-use cadenza_agents::train::{self as trainer, EvalRecord, RunOptions, TrainConfig};
+use anyhow::{bail, Result};
+use cadenza_agents::registry::{self, BuildSpec};
+use cadenza_agents::run::{RunDir, RunInfo, RUN_FORMAT};
+use cadenza_agents::train::{self as trainer, EvalRecord, RunOptions};
 use cadenza_agents::{ActMode, Agent, TrainEnv};
 use cadenza_env::encoding::{Event, EventEncoding};
 use cadenza_env::vector::VecEnv;
-use cadenza_env::{ComposeEnv, Environment, TaskSpec};
+use cadenza_env::{ComposeEnv, TaskSpec};
 use clap::Args;
-use serde::{Deserialize, Serialize};
+use plan::TrainPlan;
 use std::path::{Path, PathBuf};
 
-/// Name of the run description inside a run directory.
-pub const RUN_FILE: &str = "run.json";
-/// The `format` field of `run.json`.
-const RUN_FORMAT: &str = "cadenza-run";
-
-/// Agents that need the `tch` feature.
-const POLICY_GRADIENT_KINDS: &[&str] = &["reinforce", "a2c", "ppo", "bc"];
 /// Most envs an evaluation steps together (one network pass per step for all of them).
 const EVAL_BATCH: usize = 32;
 
@@ -115,406 +110,74 @@ pub struct TrainArgs {
     kl_coef: f64,
 }
 
-/// What `run.json` records: enough to rebuild the env and the agent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunInfo {
-    /// Always `cadenza-run`.
-    pub format: String,
-    /// Format version (1).
-    pub version: u32,
-    /// Task name.
-    pub task: String,
-    /// The task's TOML config text, for configurable tasks.
-    pub task_config: Option<String>,
-    /// The reward preset name or TOML path given.
-    pub reward: String,
-    /// The TOML text of the reward when it was a file.
-    pub reward_toml: Option<String>,
-    /// Agent kind.
-    pub agent: String,
-    /// The agent's config, as the agent reads it.
-    pub agent_config: serde_json::Value,
-    /// The training protocol.
-    pub train: TrainConfig,
-    /// Default sampling temperature for `generate`.
-    pub temperature: f64,
-    /// Training seed of the last invocation.
-    pub seed: u64,
-    /// Env steps trained in total.
-    pub steps_done: u64,
-    /// The checkpoint directory, relative to the run directory.
-    pub checkpoint: String,
-    /// The behaviour-cloned prior of a KL-controlled run (its directory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prior: Option<String>,
-    /// c of a KL-controlled run's reward r_theory + c * log p_prior.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kl_coef: Option<f64>,
-}
-
-impl RunInfo {
-    /// Reads `DIR/run.json`.
-    pub fn read(dir: &Path) -> Result<Self> {
-        let path = dir.join(RUN_FILE);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{} is not a run directory (cannot read {})",
-                dir.display(),
-                path.display()
-            )
-        })?;
-        let info: RunInfo = serde_json::from_str(&text)
-            .with_context(|| format!("{} is corrupt", path.display()))?;
-        if info.format != RUN_FORMAT {
-            bail!(
-                "{}: format '{}', expected '{RUN_FORMAT}'",
-                path.display(),
-                info.format
-            );
-        }
-        Ok(info)
-    }
-
-    /// Rebuilds the task.
-    pub fn task(&self) -> Result<TaskSpec> {
-        TaskSpec::by_name(&self.task, self.task_config.as_deref())
-            .with_context(|| format!("task '{}' recorded in {RUN_FILE}", self.task))
-    }
-
-    fn write(&self, dir: &Path) -> Result<()> {
-        let mut text = serde_json::to_string_pretty(self)?;
-        text.push('\n');
-        tabular::write_atomic(&dir.join(RUN_FILE), text.as_bytes())?;
-        Ok(())
-    }
-}
-
-// -------------------------------------------------------------------------------------------
-// Agents by name: the one place to add an agent.
-// -------------------------------------------------------------------------------------------
-
-/// A fresh agent of `kind`, with its config (TOML table, minus [train]) as JSON for run.json.
-fn build_agent(
-    kind: &str,
-    config: toml::Table,
-    task: &TaskSpec,
-    obs_dim: usize,
-    total_steps: u64,
-    seed: u64,
-    device: &str,
-) -> Result<(Box<dyn Agent>, serde_json::Value)> {
-    let num_actions = task.setting.encoding.num_events();
-    match kind {
-        k if tabular::KINDS.contains(&k) => {
-            let algorithm = Algorithm::from_kind(kind).context("tabular kind")?;
-            let config: TabularConfig = toml::Value::Table(config)
-                .try_into()
-                .context("--config: tabular agent fields")?;
-            let json = serde_json::to_value(&config)?;
-            let agent = TabularAgent::new(algorithm, config, &task.name, num_actions, total_steps)?;
-            Ok((Box::new(agent), json))
-        }
-        k if POLICY_GRADIENT_KINDS.contains(&k) => {
-            policy_gradient_agent(k, config, obs_dim, num_actions, total_steps, seed, device)
-        }
-        other => bail!(
-            "unknown agent '{other}': expected one of {}, {} (the last need `--features tch`)",
-            tabular::KINDS.join(", "),
-            POLICY_GRADIENT_KINDS.join(", ")
-        ),
-    }
-}
-
-/// Restores the agent of a run from its checkpoint directory, dispatching on its kind.
-pub fn load_agent(kind: &str, checkpoint: &Path, device: &str) -> Result<Box<dyn Agent>> {
-    match kind {
-        k if tabular::KINDS.contains(&k) => Ok(Box::new(tabular::load(checkpoint, Some(kind))?)),
-        k if POLICY_GRADIENT_KINDS.contains(&k) => load_policy_gradient(k, checkpoint, device),
-        other => bail!(
-            "agent kind '{other}' (from {}) is not known to this build",
-            checkpoint.display()
-        ),
-    }
-}
-
-#[cfg(feature = "tch")]
-fn policy_gradient_agent(
-    kind: &str,
-    config: toml::Table,
-    obs_dim: usize,
-    num_actions: usize,
-    total_steps: u64,
-    seed: u64,
-    device: &str,
-) -> Result<(Box<dyn Agent>, serde_json::Value)> {
-    use cadenza_agents::pg;
-    let text = toml::to_string(&config)?;
-    let json = serde_json::to_value(&config)?;
-    let agent = pg::build(&pg::BuildSpec {
-        kind,
-        config_toml: Some(&text),
-        obs_dim,
-        num_actions,
-        device: device.parse()?,
-        seed,
-        total_steps: Some(total_steps),
-    })?;
-    Ok((agent, json))
-}
-
-#[cfg(feature = "tch")]
-fn load_policy_gradient(kind: &str, checkpoint: &Path, device: &str) -> Result<Box<dyn Agent>> {
-    use cadenza_agents::pg;
-    Ok(pg::load_kind(checkpoint, kind, device.parse()?)?)
-}
-
-#[cfg(not(feature = "tch"))]
-fn no_tch(kind: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "agent '{kind}' is a policy-gradient agent on libtorch, which this build leaves out: \
-         build with `--features tch` (cargo build --release --features tch; run \
-         scripts/libtorch.sh first)"
-    )
-}
-
-#[cfg(not(feature = "tch"))]
-fn policy_gradient_agent(
-    kind: &str,
-    _config: toml::Table,
-    _obs_dim: usize,
-    _num_actions: usize,
-    _total_steps: u64,
-    _seed: u64,
-    _device: &str,
-) -> Result<(Box<dyn Agent>, serde_json::Value)> {
-    Err(no_tch(kind))
-}
-
-#[cfg(not(feature = "tch"))]
-fn load_policy_gradient(kind: &str, _checkpoint: &Path, _device: &str) -> Result<Box<dyn Agent>> {
-    Err(no_tch(kind))
-}
-
-/// The sub-env count an agent trains on by default.
-fn default_envs(kind: &str, _config: &toml::Table) -> usize {
-    match kind {
-        #[cfg(feature = "tch")]
-        k if POLICY_GRADIENT_KINDS.contains(&k) => {
-            let text = toml::to_string(_config).unwrap_or_default();
-            cadenza_agents::pg::recommended_envs(k, Some(&text)).unwrap_or(8)
-        }
-        k if Algorithm::from_kind(k).is_some() => tabular::TABULAR_LANES,
-        _ => 1,
-    }
-}
-
-// -------------------------------------------------------------------------------------------
-// The command
-// -------------------------------------------------------------------------------------------
-
-fn read_config(path: Option<&Path>) -> Result<(toml::Table, Option<TrainConfig>)> {
-    let Some(path) = path else {
-        return Ok((toml::Table::new(), None));
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read --config {}", path.display()))?;
-    let mut table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("--config {}", path.display()))?;
-    let train = match table.remove("train") {
-        Some(value) => Some(
-            value
-                .try_into::<TrainConfig>()
-                .with_context(|| format!("--config {}: [train] table", path.display()))?,
-        ),
-        None => None,
-    };
-    Ok((table, train))
-}
-
-fn make_env(task: &TaskSpec, reward: Option<&str>) -> Result<TrainEnv> {
-    Ok(ComposeEnv::new(task.clone(), common::reward(reward, task)?))
-}
-
-/// [`make_env`], with the reward of a KL-controlled run when there is a prior.
-fn make_env_with_prior(
-    task: &TaskSpec,
-    reward: Option<&str>,
-    prior: Option<&bc::PriorSpec>,
-) -> Result<TrainEnv> {
-    match prior {
-        None => make_env(task, reward),
-        Some(prior) => {
-            let inner = common::reward(reward, task)?;
-            Ok(ComposeEnv::new(
-                task.clone(),
-                bc::wrap_reward(inner, prior, task)?,
-            ))
-        }
-    }
-}
-
 pub fn run(args: TrainArgs) -> Result<()> {
-    if args.agent.as_deref() == Some("bc") {
+    if args
+        .agent
+        .as_deref()
+        .map(registry::lookup)
+        .transpose()?
+        .map(|k| k.name)
+        == Some("bc")
+    {
         return bc::run(&args);
     }
-    if args.input.is_some() {
-        bail!("--in is for --agent bc (the melodies a prior learns from)");
+    execute(TrainPlan::resolve(&args)?)
+}
+
+/// Envs of the plan's task and reward (with the prior's term in a KL-controlled run).
+fn make_envs(plan: &TrainPlan, count: usize) -> Result<Vec<TrainEnv>> {
+    (0..count)
+        .map(|_| {
+            let reward = common::reward(Some(&plan.reward), &plan.task)?;
+            let reward = match &plan.prior {
+                None => reward,
+                Some(prior) => bc::wrap_reward(reward, prior, &plan.task)?,
+            };
+            Ok(ComposeEnv::new(plan.task.clone(), reward))
+        })
+        .collect()
+}
+
+/// The agent of the plan, with its effective config for run.json: restored from the resumed
+/// run, started from the prior, or fresh.
+fn make_agent(plan: &TrainPlan) -> Result<(Box<dyn Agent>, serde_json::Value)> {
+    if let Some((dir, prev)) = &plan.resume {
+        let mut agent = dir.load_agent(prev, plan.device)?;
+        // Schedules (learning-rate annealing, exploration decay) go on over the whole
+        // budget; a policy-gradient agent's optimizer state came with its checkpoint.
+        agent.set_total_steps(plan.total_budget());
+        return Ok((agent, prev.agent_config.clone()));
     }
-    // --- what to train -------------------------------------------------------------------------
-    let previous = match &args.resume {
-        Some(dir) => Some(RunInfo::read(dir)?),
-        None => None,
-    };
-    if args.out.join(RUN_FILE).exists() && args.resume.as_deref() != Some(args.out.as_path()) {
-        bail!(
-            "{} already holds a run ({RUN_FILE}); pass --resume {} to continue it, or choose another --out",
-            args.out.display(),
-            args.out.display()
+    if let Some(prior) = &plan.prior {
+        return bc::ppo_from_prior(
+            prior,
+            plan.agent_table.clone(),
+            &plan.task,
+            plan.train.steps,
+            plan.train.seed,
+            plan.device,
         );
     }
-    let (agent_table, file_train) = read_config(args.config.as_deref())?;
-    let (task, task_config, reward, kind) = match &previous {
-        Some(prev) => {
-            if let Some(kind) = &args.agent {
-                if kind != &prev.agent {
-                    bail!("--agent {kind}: the run to resume trained '{}'", prev.agent);
-                }
-            }
-            if args.task != "rl-tuner" && args.task != prev.task {
-                bail!(
-                    "--task {}: the run to resume trained on '{}'",
-                    args.task,
-                    prev.task
-                );
-            }
-            if let Some(r) = &args.reward {
-                if r != &prev.reward {
-                    bail!("--reward {r}: the run to resume used '{}'", prev.reward);
-                }
-            }
-            (
-                prev.task()?,
-                prev.task_config.clone(),
-                prev.reward.clone(),
-                prev.agent.clone(),
-            )
-        }
-        None => {
-            let task = common::task(&args.task, args.task_config.as_deref(), None)?;
-            let text = match &args.task_config {
-                Some(path) => Some(std::fs::read_to_string(path)?),
-                None => None,
-            };
-            let reward = args.reward.clone().unwrap_or_else(|| {
-                cadenza_reward::registry::default_preset(&task.name).to_string()
-            });
-            let kind = args.agent.clone().context("--agent is required")?;
-            (task, text, reward, kind)
-        }
-    };
-    let reward_toml = if reward.ends_with(".toml") {
-        std::fs::read_to_string(&reward).ok()
-    } else {
-        previous.as_ref().and_then(|p| p.reward_toml.clone())
-    };
+    let agent = plan.kind.build(&BuildSpec {
+        config: &plan.agent_table,
+        task: &plan.task,
+        total_steps: plan.train.steps,
+        seed: plan.train.seed,
+        device: plan.device,
+    })?;
+    let config = plan.kind.effective_config(&plan.agent_table)?;
+    Ok((agent, config))
+}
 
-    // --- the training protocol -------------------------------------------------------------
-    let mut train = file_train
-        .or_else(|| previous.as_ref().map(|p| p.train.clone()))
-        .unwrap_or_default();
-    let had_file_steps = args.config.is_some() && train.steps != TrainConfig::default().steps;
-    train.steps = args.steps.unwrap_or(if had_file_steps {
-        train.steps
-    } else {
-        2_000_000
-    });
-    train.seed = args.seed;
-    if let Some(e) = args.eval_every {
-        train.eval_every = e;
-    } else if previous.is_none() && train.eval_every == TrainConfig::default().eval_every {
-        train.eval_every = (train.steps / 20).max(10_000);
-    }
-    if let Some(e) = args.eval_episodes {
-        train.eval_episodes = e;
-    }
-    train.num_envs = args.envs.unwrap_or_else(|| {
-        if train.num_envs > 1 {
-            train.num_envs
-        } else {
-            default_envs(&kind, &agent_table)
-        }
-    });
-    let prior = match (
-        &args.prior,
-        previous.as_ref().and_then(|p| p.prior.as_ref()),
-    ) {
-        (Some(dir), _) => Some(bc::PriorSpec {
-            dir: dir.clone(),
-            kl_coef: args.kl_coef,
-        }),
-        (None, Some(dir)) => Some(bc::PriorSpec {
-            dir: dir.into(),
-            kl_coef: previous
-                .as_ref()
-                .and_then(|p| p.kl_coef)
-                .unwrap_or(args.kl_coef),
-        }),
-        (None, None) => None,
-    };
-    if prior.is_some() && kind != "ppo" {
-        bail!("--prior fine-tunes with PPO: use --agent ppo (not '{kind}')");
-    }
-    let start_step = previous.as_ref().map_or(0, |p| p.steps_done);
-    let total_budget = start_step + train.steps;
-
-    // --- envs and agent --------------------------------------------------------------------------
-    let reward_arg = Some(reward.as_str());
-    let mut envs = Vec::with_capacity(train.num_envs);
-    for _ in 0..train.num_envs.max(1) {
-        envs.push(make_env_with_prior(&task, reward_arg, prior.as_ref())?);
-    }
-    let obs_dim = envs[0].observation_space().dim();
-    let mut envs = VecEnv::new(envs, 1)?;
+/// Trains as the plan says and writes the run directory.
+fn execute(plan: TrainPlan) -> Result<()> {
+    let mut train = plan.train.clone();
+    let mut envs = VecEnv::new(make_envs(&plan, train.num_envs.max(1))?, 1)?;
     // Evaluation plays its episodes in waves over these envs: a network then picks the
     // actions of a whole wave in one forward pass.
-    let mut eval_envs = Vec::new();
-    for _ in 0..train.eval_episodes.clamp(1, EVAL_BATCH) {
-        eval_envs.push(make_env_with_prior(&task, reward_arg, prior.as_ref())?);
-    }
-    let (mut agent, agent_config) = match (&previous, &args.resume) {
-        (Some(prev), Some(dir)) => {
-            let checkpoint = dir.join(&prev.checkpoint);
-            let mut agent: Box<dyn Agent> = if Algorithm::from_kind(&kind).is_some() {
-                Box::new(tabular::load(&checkpoint, Some(&kind))?)
-            } else {
-                load_agent(&kind, &checkpoint, &args.device)?
-            };
-            // Schedules (learning-rate annealing, exploration decay) go on over the whole
-            // budget; a policy-gradient agent's optimizer state came with its checkpoint.
-            agent.set_total_steps(total_budget);
-            (agent, prev.agent_config.clone())
-        }
-        _ => match &prior {
-            Some(prior) => bc::ppo_from_prior(
-                prior,
-                agent_table,
-                &task,
-                train.steps,
-                args.seed,
-                &args.device,
-            )?,
-            None => build_agent(
-                &kind,
-                agent_table,
-                &task,
-                obs_dim,
-                train.steps,
-                args.seed,
-                &args.device,
-            )?,
-        },
-    };
-    let temperature = args.temperature.unwrap_or_else(|| {
+    let mut eval_envs = make_envs(&plan, train.eval_episodes.clamp(1, EVAL_BATCH))?;
+    let (mut agent, agent_config) = make_agent(&plan)?;
+    let temperature = plan.temperature.unwrap_or_else(|| {
         agent_config
             .get("temperature")
             .and_then(|t| t.as_f64())
@@ -523,80 +186,67 @@ pub fn run(args: TrainArgs) -> Result<()> {
     train.temperature = temperature;
     train.validate()?;
 
-    // --- the run directory ---------------------------------------------------------------------
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create --out {}", args.out.display()))?;
-    if let Some(dir) = &args.resume {
-        if dir != &args.out {
-            let from = dir.join(trainer::METRICS_FILE);
-            if from.exists() {
-                std::fs::copy(&from, args.out.join(trainer::METRICS_FILE))
-                    .with_context(|| format!("copying {}", from.display()))?;
-            }
-        }
+    let run = RunDir::create(&plan.out, plan.resume.as_ref().map(|(d, _)| d.path()))?;
+    if let Some((from, _)) = &plan.resume {
+        run.copy_metrics_from(from)?;
     }
+    let kind = plan.kind.name;
+    let task = &plan.task;
     let mut info = RunInfo {
         format: RUN_FORMAT.to_string(),
         version: 1,
         task: task.name.clone(),
-        task_config,
-        reward: reward.clone(),
-        reward_toml,
-        agent: kind.clone(),
+        task_config: plan.task_config.clone(),
+        reward: plan.reward.clone(),
+        reward_toml: plan.reward_toml.clone(),
+        agent: kind.to_string(),
         agent_config,
         train: train.clone(),
         temperature,
-        seed: args.seed,
-        steps_done: start_step,
+        seed: train.seed,
+        steps_done: plan.start_step,
         checkpoint: trainer::CHECKPOINT_DIR.to_string(),
-        prior: prior.as_ref().map(|p| p.dir.display().to_string()),
-        kl_coef: prior.as_ref().map(|p| p.kl_coef),
+        prior: plan.prior.as_ref().map(|p| p.dir.display().to_string()),
+        kl_coef: plan.prior.as_ref().map(|p| p.kl_coef),
     };
 
-    // --- train ---------------------------------------------------------------------------------
     eprintln!(
-        "training {kind} on {} (reward {reward}) for {} steps with {} env(s), seed {}; writing {}",
+        "training {kind} on {} (reward {}) for {} steps with {} env(s), seed {}; writing {}",
         task.name,
+        plan.reward,
         train.steps,
         train.num_envs,
-        args.seed,
-        args.out.display()
+        train.seed,
+        plan.out.display()
     );
     let options = RunOptions {
-        out: &args.out,
-        start_step,
-        progress: !args.quiet,
+        out: run.path(),
+        start_step: plan.start_step,
+        progress: plan.progress,
         stop: Some(trainer::interrupt_flag()),
     };
     let outcome = trainer::train(agent.as_mut(), &mut envs, &mut eval_envs, &train, options)?;
     info.steps_done = outcome.total_steps;
-    info.write(&args.out)?;
+    run.write_info(&info)?;
 
     // --- samples, plot, summary --------------------------------------------------------------------
-    let records = trainer::read_metrics(&args.out.join(trainer::METRICS_FILE))?;
-    let curve = args.out.join("learning_curve.svg");
+    let records = trainer::read_metrics(&run.metrics_path())?;
+    let curve = run.path().join("learning_curve.svg");
     if let Err(e) = plot_learning_curve(&records, &curve, &format!("{kind} on {}", task.name)) {
         eprintln!("warning: no learning curve: {e:#}");
     }
     let mode = ActMode::Sample { temperature };
-    let melodies = generate::sample(agent.as_mut(), &task, 100, train.eval_seed, mode)?;
-    let samples_dir = args.out.join("samples");
-    std::fs::create_dir_all(&samples_dir)?;
-    let mut sample_paths = Vec::new();
-    for (i, melody) in melodies.iter().take(args.samples).enumerate() {
-        let path = samples_dir.join(format!("sample-{i:03}.mid"));
-        generate::write_midi(&task, melody, &path, &format!("{kind} sample {i}"))?;
-        sample_paths.push(path);
-    }
-    let metrics = rl_tuner_metrics(&task, &melodies);
+    let melodies = generate::sample(agent.as_mut(), task, 100, train.eval_seed, mode)?;
+    let sample_paths = write_samples(&run, task, &melodies, plan.samples, kind)?;
+    let metrics = rl_tuner_metrics(task, &melodies);
     let distinct = melodies
         .iter()
         .collect::<std::collections::HashSet<_>>()
         .len();
     let last = outcome.records.last();
-    let summary = serde_json::json!({
+    run.write_summary(&serde_json::json!({
         "task": task.name,
-        "reward": reward,
+        "reward": plan.reward,
         "agent": kind,
         "steps": outcome.total_steps,
         "interrupted": outcome.interrupted,
@@ -606,14 +256,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
         "distinct": distinct,
         "temperature": temperature,
         "rl_tuner_metrics": metrics,
-    });
-    tabular::write_atomic(
-        &args.out.join("summary.json"),
-        format!("{}\n", serde_json::to_string_pretty(&summary)?).as_bytes(),
-    )?;
+    }))?;
     print_summary(&SummaryView {
-        task: &task,
-        kind: &kind,
+        task,
+        kind,
         outcome_steps: outcome.total_steps,
         interrupted: outcome.interrupted,
         wall_s: outcome.wall_s,
@@ -624,10 +270,28 @@ pub fn run(args: TrainArgs) -> Result<()> {
         metrics: metrics.as_ref(),
         melody: melodies.first().map(Vec::as_slice),
         midi: sample_paths.first().map(PathBuf::as_path),
-        out: &args.out,
+        out: run.path(),
         curve: &curve,
     });
     Ok(())
+}
+
+/// The first `count` melodies as `samples/sample-NNN.mid`.
+fn write_samples(
+    run: &RunDir,
+    task: &TaskSpec,
+    melodies: &[Vec<Event>],
+    count: usize,
+    kind: &str,
+) -> Result<Vec<PathBuf>> {
+    let dir = run.samples_dir()?;
+    let mut paths = Vec::new();
+    for (i, melody) in melodies.iter().take(count).enumerate() {
+        let path = dir.join(format!("sample-{i:03}.mid"));
+        generate::write_midi(task, melody, &path, &format!("{kind} sample {i}"))?;
+        paths.push(path);
+    }
+    Ok(paths)
 }
 
 /// Magenta's evaluation metrics, for melodies in its encoding and key.

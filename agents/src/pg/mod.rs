@@ -115,56 +115,17 @@ pub use policy::{HEADER_FILE, OPTIMIZER_FILE, WEIGHTS_FILE};
 pub use ppo::{PpoAgent, PpoConfig};
 pub use reinforce::{ReinforceAgent, ReinforceConfig};
 
+pub use crate::agent::DeviceChoice;
 use crate::agent::{ActMode, Agent, AgentError, Observation};
 use cadenza_env::{ComposeEnv, Environment, Reward, TaskSpec};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Once;
 use tch::Device;
 
 /// The agent kinds this module builds, as named on the command line.
 pub const PG_KINDS: &[&str] = &["reinforce", "a2c", "ppo"];
-
-/// Where the networks live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum DeviceChoice {
-    /// The CPU.
-    Cpu,
-    /// The first CUDA GPU; an error where there is none.
-    Cuda,
-    /// CUDA when a GPU is usable, else the CPU.
-    #[default]
-    Auto,
-}
-
-impl FromStr for DeviceChoice {
-    type Err = AgentError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "cpu" => Ok(Self::Cpu),
-            "cuda" | "gpu" => Ok(Self::Cuda),
-            "auto" => Ok(Self::Auto),
-            _ => Err(models::config_error(
-                "device",
-                &format!("unknown device '{s}': expected cpu, cuda or auto"),
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for DeviceChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Cpu => "cpu",
-            Self::Cuda => "cuda",
-            Self::Auto => "auto",
-        })
-    }
-}
 
 /// Prepares libtorch once per process: loads the CUDA backend where there is one and sizes
 /// the CPU thread pool. [`build`] and [`load`] call it; call it yourself only to ask
@@ -331,6 +292,23 @@ pub fn recommended_envs(kind: &str, config_toml: Option<&str>) -> Result<usize, 
         "ppo" => parse::<PpoConfig>(config_toml)?.num_envs,
         other => return Err(unknown_kind(other)),
     })
+}
+
+/// The whole config of `kind`: `config_toml` laid over the agent's defaults, as JSON.
+pub fn effective_config(
+    kind: &str,
+    config_toml: Option<&str>,
+) -> Result<serde_json::Value, AgentError> {
+    fn json<C: serde::Serialize>(config: C) -> Result<serde_json::Value, AgentError> {
+        serde_json::to_value(config).map_err(|e| AgentError::Other(format!("config as JSON: {e}")))
+    }
+    match kind {
+        "reinforce" => json(parse::<ReinforceConfig>(config_toml)?),
+        "a2c" => json(parse::<A2cConfig>(config_toml)?),
+        "ppo" => json(parse::<PpoConfig>(config_toml)?),
+        bc::KIND => json(parse::<BcConfig>(config_toml)?),
+        other => Err(unknown_kind(other)),
+    }
 }
 
 /// Whether `dir` holds a policy-gradient checkpoint (its header file exists).

@@ -5,14 +5,15 @@
 
 use std::path::PathBuf;
 
-/// The development corpus: `$CADENZA_CORPUS`, else the shared folder beside the repository.
+/// The development corpus: `$CADENZA_CORPUS`, else the repository's own copy
+/// (`data/corpus/oneills-dev`, described in `data/corpus/README.md`).
 pub fn corpus_dir() -> PathBuf {
     let dir = std::env::var_os("CADENZA_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/corpus/dev"
+                "/../data/corpus/oneills-dev"
             ))
         });
     assert!(

@@ -6,13 +6,11 @@
 //! `run.json` (agent `bc`), `checkpoint/`, `metrics.jsonl` (one line per epoch: training and
 //! validation NLL per event, validation accuracy), `summary.json` and `samples/*.mid`.
 
-#[cfg(feature = "tch")]
-use super::RunInfo;
 use super::TrainArgs;
 use anyhow::Result;
 #[cfg(feature = "tch")]
 use anyhow::{bail, Context};
-use cadenza_agents::Agent;
+use cadenza_agents::{Agent, DeviceChoice};
 use cadenza_env::{Reward, TaskSpec};
 #[cfg(feature = "tch")]
 use std::path::Path;
@@ -59,7 +57,7 @@ pub fn ppo_from_prior(
     _task: &TaskSpec,
     _total_steps: u64,
     _seed: u64,
-    _device: &str,
+    _device: DeviceChoice,
 ) -> Result<(Box<dyn Agent>, serde_json::Value)> {
     Err(no_tch("--prior"))
 }
@@ -85,7 +83,7 @@ pub fn ppo_from_prior(
     task: &TaskSpec,
     total_steps: u64,
     seed: u64,
-    device: &str,
+    device: DeviceChoice,
 ) -> Result<(Box<dyn Agent>, serde_json::Value)> {
     use cadenza_agents::pg;
     let mut config = config;
@@ -100,7 +98,7 @@ pub fn ppo_from_prior(
         &prior.dir,
         Some(&text),
         task,
-        device.parse()?,
+        device,
         seed,
         Some(total_steps),
     )
@@ -142,8 +140,9 @@ pub fn read_tunes(
 /// `cadenza train --agent bc --in CORPUS --out DIR`.
 #[cfg(feature = "tch")]
 pub fn run(args: &TrainArgs) -> Result<()> {
-    use cadenza_agents::pg::{self, bc};
-    use cadenza_agents::{tabular, ActMode};
+    use cadenza_agents::pg::bc;
+    use cadenza_agents::run::{RunDir, RunInfo, RUN_FORMAT};
+    use cadenza_agents::ActMode;
     use std::io::Write;
 
     let Some(input) = &args.input else {
@@ -155,15 +154,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if args.resume.is_some() || args.prior.is_some() {
         bail!("--agent bc trains a prior from scratch: --resume and --prior do not apply");
     }
-    if args.out.join(super::RUN_FILE).exists() {
-        bail!(
-            "{} already holds a run ({}); choose another --out",
-            args.out.display(),
-            super::RUN_FILE
-        );
-    }
+    RunDir::check_free(&args.out, None)?;
+    let device: DeviceChoice = args.device.parse()?;
     let task = super::common::task(&args.task, args.task_config.as_deref(), None)?;
-    let (table, _train) = super::read_config(args.config.as_deref())?;
+    let (table, _train) = super::plan::read_config(args.config.as_deref())?;
     let config: bc::BcConfig = toml::Value::Table(table)
         .try_into()
         .context("--config: behaviour-cloning fields")?;
@@ -171,9 +165,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let (tunes, skipped) = read_tunes(input, &task)?;
     let (train_tunes, valid_tunes) = bc::split(&tunes, config.valid_fraction, config.split_seed);
 
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create --out {}", args.out.display()))?;
-    let metrics_path = args.out.join(cadenza_agents::train::METRICS_FILE);
+    let run = RunDir::create(&args.out, None)?;
+    let metrics_path = run.metrics_path();
     let mut metrics = std::fs::File::create(&metrics_path)
         .with_context(|| format!("cannot write {}", metrics_path.display()))?;
     eprintln!(
@@ -194,7 +187,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &task,
         &train_tunes,
         &valid_tunes,
-        args.device.parse()?,
+        device,
         args.seed,
         |record| {
             if !args.quiet {
@@ -218,8 +211,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(e) = io_error {
         return Err(e).with_context(|| format!("cannot write {}", metrics_path.display()));
     }
-    let checkpoint = args.out.join(cadenza_agents::train::CHECKPOINT_DIR);
-    std::fs::create_dir_all(&checkpoint)?;
+    let checkpoint = run.new_checkpoint_dir()?;
     agent.save(&checkpoint)?;
     let valid = if valid_tunes.is_empty() {
         None
@@ -228,7 +220,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let train_report = bc::score(&agent, &task, &train_tunes)?;
     let info = RunInfo {
-        format: super::RUN_FORMAT.to_string(),
+        format: RUN_FORMAT.to_string(),
         version: 1,
         task: task.name.clone(),
         task_config: None,
@@ -248,20 +240,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         prior: None,
         kl_coef: None,
     };
-    info.write(&args.out)?;
+    run.write_info(&info)?;
 
     // Samples of the prior on the task, as `train` writes them.
-    let mut agent: Box<dyn Agent> = pg::load_kind(&checkpoint, bc::KIND, args.device.parse()?)?;
+    let mut agent: Box<dyn Agent> = run.load_agent(&info, device)?;
     let mode = ActMode::Sample {
         temperature: info.temperature,
     };
     let melodies = super::generate::sample(agent.as_mut(), &task, 100, info.train.eval_seed, mode)?;
-    let samples_dir = args.out.join("samples");
-    std::fs::create_dir_all(&samples_dir)?;
-    for (i, melody) in melodies.iter().take(args.samples).enumerate() {
-        let path = samples_dir.join(format!("sample-{i:03}.mid"));
-        super::generate::write_midi(&task, melody, &path, &format!("bc sample {i}"))?;
-    }
+    super::write_samples(&run, &task, &melodies, args.samples, bc::KIND)?;
     let rl_tuner = super::rl_tuner_metrics(&task, &melodies);
     let summary = serde_json::json!({
         "task": task.name,
@@ -279,10 +266,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         "valid": valid,
         "rl_tuner_metrics": rl_tuner,
     });
-    tabular::write_atomic(
-        &args.out.join("summary.json"),
-        format!("{}\n", serde_json::to_string_pretty(&summary)?).as_bytes(),
-    )?;
+    run.write_summary(&summary)?;
     println!(
         "bc prior on {} melodies ({} skipped): train NLL {:.4} nats/event, accuracy {:.1}%",
         tunes.len(),

@@ -1,0 +1,214 @@
+//! Settling `train`'s arguments once: what the flags, a resumed run and the config file say
+//! becomes one [`TrainPlan`] with every default resolved, and nothing after it reads a flag or
+//! a file of settings again.
+
+use super::bc::PriorSpec;
+use super::TrainArgs;
+use crate::cli::common;
+use anyhow::{bail, Context, Result};
+use cadenza_agents::run::{RunDir, RunInfo};
+use cadenza_agents::train::TrainConfig;
+use cadenza_agents::{registry, AgentKind, DeviceChoice};
+use cadenza_env::TaskSpec;
+use std::path::{Path, PathBuf};
+
+/// Env steps a run trains for when neither `--steps` nor the config's [train] table says.
+const DEFAULT_STEPS: u64 = 2_000_000;
+
+/// Everything a `train` run needs, settled. See the module docs.
+#[derive(Debug)]
+pub struct TrainPlan {
+    /// The agent kind.
+    pub kind: &'static AgentKind,
+    /// The task.
+    pub task: TaskSpec,
+    /// The task's TOML text, for configurable tasks (recorded in run.json).
+    pub task_config: Option<String>,
+    /// The reward preset name or TOML path.
+    pub reward: String,
+    /// The reward's TOML text when it is a file.
+    pub reward_toml: Option<String>,
+    /// The agent fields the user gave (the config file minus its [train] table).
+    pub agent_table: toml::Table,
+    /// The training protocol, every field settled (steps of this invocation).
+    pub train: TrainConfig,
+    /// A KL-controlled run's prior.
+    pub prior: Option<PriorSpec>,
+    /// The run this one continues.
+    pub resume: Option<(RunDir, RunInfo)>,
+    /// Steps trained before this invocation.
+    pub start_step: u64,
+    /// The run directory to write.
+    pub out: PathBuf,
+    /// Where a network lives.
+    pub device: DeviceChoice,
+    /// Sample melodies to write.
+    pub samples: usize,
+    /// Whether to show progress.
+    pub progress: bool,
+    /// The sampling temperature the user asked for (else the agent's own).
+    pub temperature: Option<f64>,
+}
+
+impl TrainPlan {
+    /// Settles `args` (see the module docs).
+    pub fn resolve(args: &TrainArgs) -> Result<Self> {
+        if args.input.is_some() {
+            bail!("--in is for --agent bc (the melodies a prior learns from)");
+        }
+        let resume = match &args.resume {
+            Some(dir) => Some(RunDir::open(dir)?),
+            None => None,
+        };
+        RunDir::check_free(&args.out, args.resume.as_deref())?;
+        let (agent_table, file_train) = read_config(args.config.as_deref())?;
+        let (kind, task, task_config, reward) = match &resume {
+            Some((_, prev)) => Self::resumed(args, prev)?,
+            None => Self::fresh(args)?,
+        };
+        let reward_toml = if reward.ends_with(".toml") {
+            std::fs::read_to_string(&reward).ok()
+        } else {
+            resume.as_ref().and_then(|(_, p)| p.reward_toml.clone())
+        };
+        let previous = resume.as_ref().map(|(_, p)| p);
+
+        let mut train = file_train
+            .clone()
+            .or_else(|| previous.map(|p| p.train.clone()))
+            .unwrap_or_default();
+        let file_steps = file_train
+            .as_ref()
+            .map(|t| t.steps)
+            .filter(|&s| s != TrainConfig::default().steps);
+        train.steps = args.steps.or(file_steps).unwrap_or(DEFAULT_STEPS);
+        train.seed = args.seed;
+        if let Some(e) = args.eval_every {
+            train.eval_every = e;
+        } else if previous.is_none() && train.eval_every == TrainConfig::default().eval_every {
+            train.eval_every = (train.steps / 20).max(10_000);
+        }
+        if let Some(e) = args.eval_episodes {
+            train.eval_episodes = e;
+        }
+        train.num_envs = match args.envs {
+            Some(n) => n,
+            None if train.num_envs > 1 => train.num_envs,
+            None => kind.default_envs(&agent_table)?,
+        };
+
+        let prior = match (&args.prior, previous.and_then(|p| p.prior.as_ref())) {
+            (Some(dir), _) => Some(PriorSpec {
+                dir: dir.clone(),
+                kl_coef: args.kl_coef,
+            }),
+            (None, Some(dir)) => Some(PriorSpec {
+                dir: dir.into(),
+                kl_coef: previous.and_then(|p| p.kl_coef).unwrap_or(args.kl_coef),
+            }),
+            (None, None) => None,
+        };
+        if prior.is_some() && kind.name != "ppo" {
+            bail!(
+                "--prior fine-tunes with PPO: use --agent ppo (not '{}')",
+                kind.name
+            );
+        }
+        let start_step = previous.map_or(0, |p| p.steps_done);
+        Ok(Self {
+            kind,
+            task,
+            task_config,
+            reward,
+            reward_toml,
+            agent_table,
+            train,
+            prior,
+            resume,
+            start_step,
+            out: args.out.clone(),
+            device: args.device.parse()?,
+            samples: args.samples,
+            progress: !args.quiet,
+            temperature: args.temperature,
+        })
+    }
+
+    /// What a resumed run fixes: its kind, task and reward; flags may only repeat them.
+    fn resumed(
+        args: &TrainArgs,
+        prev: &RunInfo,
+    ) -> Result<(&'static AgentKind, TaskSpec, Option<String>, String)> {
+        let kind = prev.kind()?;
+        if let Some(given) = &args.agent {
+            if registry::lookup(given)?.name != kind.name {
+                bail!(
+                    "--agent {given}: the run to resume trained '{}'",
+                    prev.agent
+                );
+            }
+        }
+        if args.task != "rl-tuner" && args.task != prev.task {
+            bail!(
+                "--task {}: the run to resume trained on '{}'",
+                args.task,
+                prev.task
+            );
+        }
+        if let Some(r) = &args.reward {
+            if r != &prev.reward {
+                bail!("--reward {r}: the run to resume used '{}'", prev.reward);
+            }
+        }
+        Ok((
+            kind,
+            prev.task()?,
+            prev.task_config.clone(),
+            prev.reward.clone(),
+        ))
+    }
+
+    /// What a fresh run takes from its flags.
+    fn fresh(args: &TrainArgs) -> Result<(&'static AgentKind, TaskSpec, Option<String>, String)> {
+        let name = args.agent.as_deref().context("--agent is required")?;
+        let kind = registry::lookup(name)?;
+        let task = common::task(&args.task, args.task_config.as_deref(), None)?;
+        let text = match &args.task_config {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --task-config {}", path.display()))?,
+            ),
+            None => None,
+        };
+        let reward = args
+            .reward
+            .clone()
+            .unwrap_or_else(|| cadenza_reward::registry::default_preset(&task.name).to_string());
+        Ok((kind, task, text, reward))
+    }
+
+    /// The whole budget schedules anneal over: steps before this invocation and in it.
+    pub fn total_budget(&self) -> u64 {
+        self.start_step + self.train.steps
+    }
+}
+
+/// The agent's fields and the optional [train] table of a `--config` file, parsed once.
+pub fn read_config(path: Option<&Path>) -> Result<(toml::Table, Option<TrainConfig>)> {
+    let Some(path) = path else {
+        return Ok((toml::Table::new(), None));
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --config {}", path.display()))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("--config {}", path.display()))?;
+    let train = match table.remove("train") {
+        Some(value) => Some(
+            value
+                .try_into::<TrainConfig>()
+                .with_context(|| format!("--config {}: [train] table", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok((table, train))
+}
