@@ -40,7 +40,7 @@ pub struct RatedEpisode<'a> {
 }
 
 /// An agent that samples episodes and adapts to rated ones. See the module docs.
-pub trait Adapter: Send {
+pub trait Adapter: Send + std::fmt::Debug {
     /// The agent's kind (`q`, `ppo`, ...).
     fn kind(&self) -> &str;
 

@@ -14,6 +14,7 @@ pub mod registry;
 pub mod run;
 pub mod tabular;
 pub mod train;
+pub mod trained;
 
 pub use adapt::{Adapter, RatedEpisode};
 pub use agent::{ActMode, Agent, AgentError, DeviceChoice, LearnStats, Observation, TrainEnv};

@@ -65,10 +65,11 @@ impl Adaptation {
     }
 }
 
-/// A trained agent on disk: a checkpoint directory (holding `tabular.ckpt`, as `cadenza train
-/// --agent q` writes it, or `policy.json` and `policy.safetensors`, as `cadenza train --agent
-/// ppo` (or `a2c`, `reinforce`) writes them) and the checksum of the checkpoint, so that a
-/// resumed session refuses a checkpoint that changed since the session started.
+/// A trained agent on disk: a checkpoint directory as `cadenza train` writes it (of a tabular
+/// agent, or with the `tch` feature a policy-gradient one; the kind its checkpoint records
+/// decides, see [`TrainedCheckpoint`](cadenza_agents::trained::TrainedCheckpoint)) and the
+/// checksum of the checkpoint, so that a resumed session refuses a checkpoint that changed
+/// since the session started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentSource {

@@ -446,7 +446,10 @@ fn check_round(session: &mut Session, round: u64) -> Result<(), Reply> {
     Ok(())
 }
 
-fn answer(session: &mut Session, feedback: Feedback) -> Result<Value, Reply> {
+/// Answers the phrase of `round` (which must be the one waiting) with `feedback`, which the
+/// session checks.
+fn answer(session: &mut Session, round: u64, feedback: Feedback) -> Result<Value, Reply> {
+    check_round(session, round)?;
     let start = Instant::now();
     session.feedback(feedback).map_err(session_error)?;
     let mut phrase = phrase_json(session)?;
@@ -455,25 +458,24 @@ fn answer(session: &mut Session, feedback: Feedback) -> Result<Value, Reply> {
 }
 
 fn rate(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
-    let request: RateRequest = parse(body)?;
-    check_round(session, request.round)?;
-    answer(
-        session,
-        Feedback {
-            rating: Some(request.rating),
-            preference: request.preference,
-        },
-    )
+    let RateRequest {
+        round,
+        rating,
+        preference,
+    } = parse(body)?;
+    let rating = Some(rating);
+    answer(session, round, Feedback { rating, preference })
 }
 
 fn prefer(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
-    let request: PreferRequest = parse(body)?;
-    check_round(session, request.round)?;
+    let PreferRequest { round, choice } = parse(body)?;
+    let preference = Some(choice);
     answer(
         session,
+        round,
         Feedback {
             rating: None,
-            preference: Some(request.choice),
+            preference,
         },
     )
 }

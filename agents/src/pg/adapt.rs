@@ -9,7 +9,7 @@
 //! [`init_backend`](super::init_backend)) replaying the same episodes in the same order from
 //! the same checkpoint gives the same weights, bit for bit.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand_chacha::ChaCha8Rng;
 use tch::nn::{self, OptimizerConfig};
@@ -146,6 +146,21 @@ fn load_net(
     let mut net = Net::new(device, header.obs_dim, header.num_actions, &model, 0);
     policy::load_weights(&mut net, &header.weights)?;
     Ok((header.kind, header.config, net))
+}
+
+/// What a policy checkpoint in `dir` records: its kind, its header file, and the bytes that
+/// its checksum covers (the header, then the weights).
+pub(crate) fn recorded_checkpoint(dir: &Path) -> Result<(String, PathBuf, Vec<u8>), AgentError> {
+    let header = policy::read_header(dir)?;
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| AgentError::Checkpoint {
+            path: path.display().to_string(),
+            message: format!("cannot read: {e}"),
+        })
+    };
+    let mut bytes = read(&header.path)?;
+    bytes.extend(read(&header.weights)?);
+    Ok((header.kind, header.path, bytes))
 }
 
 impl PolicyAdapter {

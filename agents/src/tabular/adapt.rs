@@ -265,8 +265,8 @@ impl Adapter for TabularAdapter {
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::{Algorithm, TabularConfig};
     use super::*;
-    use crate::tabular::{Algorithm, TabularConfig};
     use cadenza_env::{ComposeEnv, TaskSpec, ZeroReward};
     use rand::SeedableRng;
 

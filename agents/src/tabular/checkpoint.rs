@@ -147,7 +147,12 @@ pub(super) fn encode(header: &CheckpointHeader, table: &QTable) -> Vec<u8> {
 pub fn read_header(path: &Path) -> Result<CheckpointHeader, AgentError> {
     let bytes =
         std::fs::read(path).map_err(|e| checkpoint_error(path, format!("cannot read: {e}")))?;
-    parse_header(path, &bytes).map(|(h, _)| h)
+    header_of(path, &bytes)
+}
+
+/// The header of checkpoint bytes read from `path` (named in errors).
+pub(crate) fn header_of(path: &Path, bytes: &[u8]) -> Result<CheckpointHeader, AgentError> {
+    parse_header(path, bytes).map(|(h, _)| h)
 }
 
 fn parse_header<'a>(

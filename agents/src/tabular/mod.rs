@@ -55,6 +55,7 @@ pub use adapt::{AdaptMode, TabularAdaptConfig, TabularAdapter};
 pub use agent::{
     decode_checkpoint, encode_checkpoint, load, save_checkpoint, TabularAgent, TABULAR_LANES,
 };
+pub(crate) use checkpoint::header_of;
 pub use checkpoint::{
     read_header, write_atomic, CheckpointHeader, TableLayout, CHECKPOINT_FILE, FORMAT, VERSION,
 };
