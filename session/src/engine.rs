@@ -38,6 +38,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("config", &self.config)
+            .field("agent", &self.agent.kind())
             .field("round", &self.round)
             .field("observations", &self.model.observations().len())
             .finish()
@@ -130,10 +131,7 @@ impl Session {
         session
             .model
             .set_standardisation(&calibration.center, &calibration.scale)?;
-        if !(calibration.theory_mean.is_finite()
-            && calibration.theory_std.is_finite()
-            && calibration.theory_std > 0.0)
-        {
+        if !calibration.is_usable() {
             return Err(SessionError::Internal(
                 "calibration: non-finite theory statistics".into(),
             ));
@@ -143,12 +141,18 @@ impl Session {
     }
 
     /// Continues a session from its log: rebuilds the agent (same seed, same pre-training),
-    /// replays every answered round into the listener model and the preference table, and
+    /// replays every answered round into the listener model and the agent's adaptation, and
     /// appends to the log from there. A phrase that was proposed but not answered is
     /// proposed again. Corrupt lines are skipped; their line numbers are returned.
     pub fn resume(path: &Path) -> Result<(Self, Vec<CorruptLine>), SessionError> {
         let contents = log::read(path)?;
         let (config, calibration) = contents.header(path)?;
+        if !calibration.is_usable() {
+            return Err(SessionError::Log {
+                path: path.display().to_string(),
+                message: "calibration: non-finite theory statistics".into(),
+            });
+        }
         let mut session = Self::build(config, Some(calibration))?;
         // The policy checksums logged after each round's update, to check the replay against.
         let logged_checksums: std::collections::HashMap<u64, String> = contents
@@ -210,15 +214,17 @@ impl Session {
         self.agent.as_ref()
     }
 
-    /// The tabular agent (its Q-table is what [`Adaptation::QLearning`](crate::Adaptation::QLearning) updates); `None` for
-    /// a policy-gradient agent.
+    /// The tabular agent (its Q-table is what
+    /// [`Adaptation::QLearning`](crate::Adaptation::QLearning) updates); `None` for a
+    /// policy-gradient agent.
     pub fn agent(&self) -> Option<&TabularAgent> {
         let adapter = self.agent.as_any().downcast_ref::<TabularAdapter>()?;
         Some(adapter.agent())
     }
 
-    /// The policy-gradient agent (what [`Adaptation::PolicyGradient`](crate::Adaptation::PolicyGradient) updates); `None` for a
-    /// tabular agent.
+    /// The policy-gradient agent (what
+    /// [`Adaptation::PolicyGradient`](crate::Adaptation::PolicyGradient) updates); `None` for
+    /// a tabular agent.
     #[cfg(feature = "tch")]
     pub fn policy(&self) -> Option<&cadenza_agents::pg::PolicyAdapter> {
         self.agent.as_any().downcast_ref()
@@ -239,7 +245,7 @@ impl Session {
     /// Changes the task between phrases: the key, the progression, the tempo (any field of
     /// the `improv` config). A tempo change only changes playback. Any other change
     /// pre-trains a fresh agent for the new task (same seed), drops the phrase waiting for
-    /// feedback and the preference table (their states belong to the old task), and keeps
+    /// feedback and what the old agent adapted (its states belong to the old task), and keeps
     /// the listener model and its calibration: the phrase features are relative to the key
     /// and the chords, so the listener's taste carries over. An agent loaded from a
     /// checkpoint is tied to its task: only the tempo may change. Logged, so that a resumed

@@ -19,6 +19,13 @@ pub struct Calibration {
     pub theory_std: f64,
 }
 
+impl Calibration {
+    /// Whether the theory statistics can standardise a score: finite, with a positive spread.
+    pub(crate) fn is_usable(&self) -> bool {
+        self.theory_mean.is_finite() && self.theory_std.is_finite() && self.theory_std > 0.0
+    }
+}
+
 /// One candidate phrase, scored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
