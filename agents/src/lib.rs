@@ -5,14 +5,18 @@
 
 #![warn(missing_docs)]
 
+pub mod adapt;
 pub mod agent;
+mod checksum;
 #[cfg(feature = "tch")]
 pub mod pg;
 pub mod registry;
 pub mod run;
 pub mod tabular;
 pub mod train;
+pub mod trained;
 
+pub use adapt::{Adapter, RatedEpisode};
 pub use agent::{ActMode, Agent, AgentError, DeviceChoice, LearnStats, Observation, TrainEnv};
 pub use registry::{AgentKind, Family};
 pub use run::{RunDir, RunInfo};

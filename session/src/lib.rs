@@ -12,15 +12,20 @@
 //!    `improv` reward, standardised) plus `λ ·` the listener model's utility; play the best.
 //!    The listener model also picks the most informative pair of candidates for an A/B
 //!    question.
-//! 2. **React** ([`Session::feedback`]): the rating and/or the A/B answer update the
-//!    [`ListenerModel`](cadenza_reward::listener::ListenerModel) (a Bayesian logistic /
-//!    Bradley-Terry model), and Monte-Carlo Q-updates move the preference table towards the
-//!    candidates the model now likes, so that the very next proposal already reflects the
-//!    reaction.
+//! 2. **React** ([`Session::feedback`]): the feedback is checked once, then the rating and/or
+//!    the A/B answer update the [`ListenerModel`](cadenza_reward::listener::ListenerModel)
+//!    (a Bayesian logistic / Bradley-Terry model), and the agent adapts on every candidate of
+//!    the round, rated by the model's utility: Monte-Carlo Q-updates move the preference
+//!    table towards the candidates the model now likes, so that the very next proposal
+//!    already reflects the reaction.
+//!
+//! How the agent samples and adapts is the agent's business: the session drives it through
+//! the [`Adapter`](cadenza_agents::Adapter) contract of `cadenza-agents`, and itself only
+//! proposes, reacts and logs.
 //!
 //! Everything is recorded in a durable JSONL [`log`]: a session killed at any moment resumes
 //! ([`Session::resume`]) losing at most the phrase being rated, a log rebuilds the listener
-//! model ([`log::replay_model`]) and exports as one MIDI file ([`log::export_midi`]).
+//! model ([`replay::replay_model`]) and exports as one MIDI file ([`replay::export_midi`]).
 //! [`sim`] holds simulated listeners with hidden tastes, so sessions run without a person;
 //! [`audio`] renders phrases with their backing chords to WAV.
 //!
@@ -50,77 +55,21 @@
 
 #![warn(missing_docs)]
 
+mod agent;
 pub mod audio;
+mod config;
 mod engine;
+mod error;
 pub mod log;
 #[cfg(feature = "midi-out")]
 pub mod midi_out;
+pub mod replay;
+mod rng;
+mod round;
 pub mod sim;
 pub mod web;
 
-pub use engine::{
-    Adaptation, AgentSource, Calibration, Candidate, Choice, Feedback, Round, Session,
-    SessionConfig,
-};
-
-/// Errors of sessions.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionError {
-    /// A configuration field out of range.
-    #[error("invalid session config: field '{field}': {message}")]
-    Config {
-        /// The field.
-        field: String,
-        /// What is expected.
-        message: String,
-    },
-    /// The task could not be built.
-    #[error("task: {0}")]
-    Task(#[from] cadenza_env::TaskError),
-    /// The agent failed.
-    #[error("agent: {0}")]
-    Agent(#[from] cadenza_agents::AgentError),
-    /// The environment failed.
-    #[error("environment: {0}")]
-    Env(#[from] cadenza_env::EnvError),
-    /// The listener model refused an input.
-    #[error("listener model: {0}")]
-    Listener(#[from] cadenza_reward::listener::ListenerError),
-    /// Feedback that does not fit the current round.
-    #[error("feedback: {0}")]
-    Feedback(String),
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A session log that cannot be used.
-    #[error("session log {path}: {message}")]
-    Log {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A MIDI file could not be written.
-    #[error("MIDI: {0}")]
-    Midi(#[from] cadenza_env::midi::MidiError),
-    /// The web server could not listen where asked.
-    #[error("cannot serve on {address}: {message}")]
-    Bind {
-        /// The address asked for.
-        address: String,
-        /// Why not.
-        message: String,
-    },
-    /// A MIDI output port could not be used.
-    #[error("MIDI output: {0}")]
-    MidiOut(String),
-    /// An unknown simulated listener.
-    #[error("unknown listener '{0}': expected sim:stepwise, sim:syncopated or sim:bluesy")]
-    UnknownListener(String),
-}
+pub use config::{Adaptation, AgentSource, SessionConfig};
+pub use engine::Session;
+pub use error::SessionError;
+pub use round::{Calibration, Candidate, Choice, Feedback, Round};

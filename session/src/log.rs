@@ -7,14 +7,14 @@
 //! last line, and only the phrase being rated is lost.
 //!
 //! Reading is forgiving: a line that is not a valid record is reported with its line number
-//! ([`CorruptLine`]) and the rest is still read.
+//! ([`CorruptLine`]) and the rest is still read. What a log rebuilds without the agent (the
+//! listener model, a MIDI file of the session) is in [`replay`](crate::replay).
 
-use crate::engine::{self, Calibration, Choice, Feedback, SessionConfig};
-use crate::SessionError;
+use crate::config::SessionConfig;
+use crate::error::SessionError;
+use crate::round::{Calibration, Choice, Feedback};
 use cadenza_env::improv::ImprovConfig;
-use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
-use cadenza_env::{Event, Note};
-use cadenza_reward::listener::{FeatureExtractor, ListenerConfig, ListenerModel};
+use cadenza_env::Event;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -174,6 +174,36 @@ pub struct LoggedRound {
     pub pair: Option<(usize, usize)>,
 }
 
+impl LoggedRound {
+    /// Whether the round fits its own candidates (`path`, the log, is named in errors): the
+    /// indices played and asked about are candidates', and with `length` every candidate has
+    /// that many events.
+    pub(crate) fn check(&self, path: &Path, length: Option<usize>) -> Result<(), SessionError> {
+        let corrupt = |message: String| SessionError::Log {
+            path: path.display().to_string(),
+            message: format!("round {}: {message}", self.round),
+        };
+        let n = self.candidates.len();
+        if self.played >= n || self.pair.is_some_and(|(a, b)| a >= n || b >= n) {
+            return Err(corrupt("logged indices outside its candidates".into()));
+        }
+        if let Some(length) = length {
+            if let Some((i, c)) = self
+                .candidates
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.len() != length)
+            {
+                return Err(corrupt(format!(
+                    "candidate {i} has {} events, expected {length}",
+                    c.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One step of a session's history (see [`LogContents::timeline`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
@@ -291,128 +321,6 @@ impl LogContents {
         }
         out
     }
-}
-
-/// What [`replay_model`] found.
-#[derive(Debug, Clone)]
-pub struct Replay {
-    /// The rebuilt listener model.
-    pub model: ListenerModel,
-    /// Answered rounds replayed.
-    pub rounds: usize,
-    /// Ratings, by round.
-    pub ratings: Vec<(u64, u8)>,
-    /// Lines that could not be read.
-    pub corrupt: Vec<CorruptLine>,
-}
-
-/// Rebuilds the listener model from a log, without the agent: the features of the logged
-/// phrases, standardised by the logged calibration, fed in the logged order.
-pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
-    let contents = read(path)?;
-    let (config, calibration) = contents.header(path)?;
-    let mut task = config.task.to_task()?;
-    let mut model = ListenerModel::for_phrases(ListenerConfig {
-        prior_variance: config.prior_variance,
-    })?;
-    model.set_standardisation(&calibration.center, &calibration.scale)?;
-    let mut extractor = FeatureExtractor::new();
-    let mut ratings = Vec::new();
-    let mut rounds = 0;
-    for entry in contents.timeline() {
-        let (logged, feedback) = match entry {
-            Entry::Settings(config) => {
-                task = config.to_task()?;
-                continue;
-            }
-            Entry::Answered(logged, feedback) => (logged, feedback),
-        };
-        let round = engine::model_round(&task, &mut extractor, &logged)?;
-        engine::apply_to_model(&mut model, &round, feedback)?;
-        if let Some(r) = feedback.rating {
-            ratings.push((logged.round, r));
-        }
-        rounds += 1;
-    }
-    Ok(Replay {
-        model,
-        rounds,
-        ratings,
-        corrupt: contents.corrupt,
-    })
-}
-
-/// Writes the whole session as one MIDI file: every played phrase, one after another, each
-/// over its own pass of the backing chords. Returns the number of phrases written.
-pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
-    let contents = read(path)?;
-    let (config, _) = contents.header(path)?;
-    let first = config.task.to_task()?;
-    let mut task = first.clone();
-    let mut melody: Vec<Note> = Vec::new();
-    let mut chords = Vec::new();
-    // Every played phrase counts, answered or not: the export is what was heard.
-    let mut phrases = 0u32;
-    let mut offset = 0u32;
-    let mut last_round = None;
-    for (_, record) in &contents.records {
-        let (round, candidates, played) = match record {
-            Record::Settings { task: config, .. } => {
-                // A log whose later task does not build keeps the task it had.
-                if let Ok(spec) = config.to_task() {
-                    task = spec;
-                }
-                // After a change of task the round is proposed again, over the new task.
-                last_round = None;
-                continue;
-            }
-            Record::Phrase {
-                round,
-                candidates,
-                played,
-                ..
-            } => (round, candidates, played),
-            _ => continue,
-        };
-        if last_round == Some(*round) {
-            continue;
-        }
-        let Some(events) = candidates.get(*played) else {
-            continue;
-        };
-        let Ok(notes) = task.setting.encoding.to_notes(events) else {
-            continue;
-        };
-        last_round = Some(*round);
-        let length = task.setting.length as u32;
-        melody.extend(notes.into_iter().map(|n| Note {
-            start: n.start + offset,
-            ..n
-        }));
-        chords.extend(task.backing.iter().map(|b| ChordSpan {
-            start: b.start + offset,
-            duration: b.steps,
-            pitches: b.pitches.clone(),
-            symbol: Some(b.symbol.clone()),
-        }));
-        offset += length;
-        phrases += 1;
-    }
-    let task = first;
-    let steps_per_quarter = config.task.steps_per_quarter;
-    let song = MidiSong {
-        title: Some("Cadenza session".to_string()),
-        tempo_qpm: task.tempo_qpm,
-        time_signature: task.meter,
-        key_signature: Some(KeySignature {
-            sharps: task.key_signature.0,
-            minor: task.key_signature.1,
-        }),
-        chords,
-        ..MidiSong::new(melody, steps_per_quarter)
-    };
-    song.write(out)?;
-    Ok(phrases as usize)
 }
 
 #[cfg(test)]

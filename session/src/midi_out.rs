@@ -5,7 +5,7 @@
 //! with their root an octave lower as a bass on channel 3. On Linux the ports are ALSA
 //! sequencer ports (midir needs ALSA's headers to build: libasound2-dev and pkg-config).
 
-use crate::SessionError;
+use crate::error::SessionError;
 use cadenza_env::{Event, TaskSpec};
 use midir::{MidiOutput, MidiOutputConnection};
 use std::time::{Duration, Instant};

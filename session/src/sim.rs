@@ -14,8 +14,9 @@
 //! | `sim:syncopated` | syncopation, a wide range, busy lines | — |
 //! | `sim:bluesy` | blue notes (b3, b5, b7), the blues scale | strict chord-scale playing |
 
-use crate::engine::{Choice, Feedback, Session};
-use crate::SessionError;
+use crate::engine::Session;
+use crate::error::SessionError;
+use crate::round::{Choice, Feedback};
 use cadenza_reward::listener::feature_index;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

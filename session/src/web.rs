@@ -29,7 +29,9 @@
 //! fields or values out of range; 404 for an unknown path; 405 (with `Allow`) for a wrong
 //! method; 409 for a stale `round` or a change of task that the agent cannot follow; 411/413
 //! for a body without a length or over [`MAX_BODY`] bytes; 415 for a `POST` that is not JSON;
-//! 403 for a foreign `Host`. A failure to write the log is a 500.
+//! 403 for a foreign `Host`. Feedback is checked once, by [`Session::feedback`]: a rating
+//! outside 1..=5 or an A/B answer to a round that asked none is a 400 from there. A fault of
+//! the server (the log cannot be written, the agent fails) is a 500.
 //!
 //! ## State
 //!
@@ -52,8 +54,9 @@
 //!  "propose_ms": 4.2}
 //! ```
 
-use crate::engine::{Candidate, Choice, Feedback, Round, Session};
-use crate::SessionError;
+use crate::engine::Session;
+use crate::error::SessionError;
+use crate::round::{Candidate, Choice, Feedback, Round};
 use cadenza_env::improv::ImprovConfig;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -420,6 +423,9 @@ fn check_route(method: &str, path: &str) -> Result<(), Reply> {
     Ok(())
 }
 
+/// The caller's fault (feedback that does not fit the round, settings out of range) is a
+/// 400; anything else went wrong in the server (the log cannot be written, the agent or
+/// the listener model failed) and is a 500.
 fn session_error(e: SessionError) -> Reply {
     match e {
         SessionError::Feedback(_) | SessionError::Config { .. } | SessionError::Task(_) => {
@@ -440,7 +446,10 @@ fn check_round(session: &mut Session, round: u64) -> Result<(), Reply> {
     Ok(())
 }
 
-fn answer(session: &mut Session, feedback: Feedback) -> Result<Value, Reply> {
+/// Answers the phrase of `round` (which must be the one waiting) with `feedback`, which the
+/// session checks.
+fn answer(session: &mut Session, round: u64, feedback: Feedback) -> Result<Value, Reply> {
+    check_round(session, round)?;
     let start = Instant::now();
     session.feedback(feedback).map_err(session_error)?;
     let mut phrase = phrase_json(session)?;
@@ -449,43 +458,24 @@ fn answer(session: &mut Session, feedback: Feedback) -> Result<Value, Reply> {
 }
 
 fn rate(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
-    let request: RateRequest = parse(body)?;
-    if !(1..=5).contains(&request.rating) {
-        return Err(Reply::error(
-            400,
-            format!("field 'rating': {}: expected 1..=5", request.rating),
-        ));
-    }
-    check_round(session, request.round)?;
-    if request.preference.is_some() && session.pending().is_some_and(|r| r.pair.is_none()) {
-        return Err(Reply::error(
-            400,
-            "field 'preference': this round asked no A/B question",
-        ));
-    }
-    answer(
-        session,
-        Feedback {
-            rating: Some(request.rating),
-            preference: request.preference,
-        },
-    )
+    let RateRequest {
+        round,
+        rating,
+        preference,
+    } = parse(body)?;
+    let rating = Some(rating);
+    answer(session, round, Feedback { rating, preference })
 }
 
 fn prefer(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
-    let request: PreferRequest = parse(body)?;
-    check_round(session, request.round)?;
-    if session.pending().is_some_and(|r| r.pair.is_none()) {
-        return Err(Reply::error(
-            400,
-            "field 'choice': this round asked no A/B question",
-        ));
-    }
+    let PreferRequest { round, choice } = parse(body)?;
+    let preference = Some(choice);
     answer(
         session,
+        round,
         Feedback {
             rating: None,
-            preference: Some(request.choice),
+            preference,
         },
     )
 }
@@ -644,5 +634,42 @@ mod tests {
         assert!(!host_is_local("127.0.0.1:9999", 8765));
         assert!(!host_is_local("evil.example:8765", 8765));
         assert!(!host_is_local("", 8765));
+    }
+
+    #[test]
+    fn bad_feedback_is_400_and_a_server_fault_is_500() {
+        let status = |e: SessionError| session_error(e).status;
+        assert_eq!(status(SessionError::Feedback("rating 9".into())), 400);
+        assert_eq!(status(SessionError::Internal("no action".into())), 500);
+        let agent = cadenza_agents::AgentError::Other("backend".into());
+        assert_eq!(status(SessionError::Agent(agent)), 500);
+
+        // Through the API: a rating out of range is refused by the session, with its field.
+        let config = crate::config::SessionConfig {
+            pretrain_steps: 2_000,
+            calibration_phrases: 8,
+            candidates: 4,
+            ..crate::config::SessionConfig::default()
+        };
+        let mut session = Session::new(config, None).unwrap();
+        let phrase = handle(&mut session, "GET", "/api/phrase", b"");
+        assert_eq!(phrase.status, 200, "{}", phrase.body);
+        for (body, word) in [
+            (r#"{"round":0,"rating":6}"#, "rating"),
+            (r#"{"round":0,"rating":0}"#, "rating"),
+        ] {
+            let reply = handle(&mut session, "POST", "/api/rate", body.as_bytes());
+            assert_eq!(reply.status, 400, "{}", reply.body);
+            assert!(reply.body.contains(word), "{}", reply.body);
+        }
+        assert_eq!(session.rounds_done(), 0);
+        let reply = handle(
+            &mut session,
+            "POST",
+            "/api/rate",
+            br#"{"round":0,"rating":4}"#,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(session.rounds_done(), 1);
     }
 }

@@ -83,6 +83,14 @@ fn q_updates_move_the_agents_own_table_towards_the_listener() {
         "policy utility {before:.3} -> {after:.3}"
     );
 
+    // The adapted table saves as a checkpoint of the agent's kind.
+    let saved = dir.join("adapted");
+    std::fs::create_dir_all(&saved).unwrap();
+    session.adapter().save(&saved).unwrap();
+    let reloaded = cadenza_agents::tabular::load(&saved, Some("q")).unwrap();
+    assert_eq!(reloaded.table().len(), table.len());
+    assert!((0..table.len()).all(|r| reloaded.table().row(r) == table.row(r)));
+
     // The preference mode leaves the agent's table as trained.
     let mut other = Session::new(config(&dir, Adaptation::Preference), None).unwrap();
     sim::run(&mut other, &listener, 3, 0).unwrap();

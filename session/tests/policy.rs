@@ -3,7 +3,7 @@
 //! move towards the listener's taste, and a resumed session replays the same updates.
 #![cfg(feature = "tch")]
 
-use cadenza_agents::pg::{self, BuildSpec, DeviceChoice};
+use cadenza_agents::pg::{self, AdaptConfig, BuildSpec, DeviceChoice, PolicyAdapter};
 use cadenza_agents::TrainEnv;
 use cadenza_env::vector::VecEnv;
 use cadenza_env::{ComposeEnv, Environment, TaskSpec};
@@ -94,6 +94,14 @@ fn policy_gradient_moves_the_policy_towards_the_listener_and_resumes() {
         after > before + 0.3,
         "policy utility {before:.3} -> {after:.3}"
     );
+
+    // The adapted policy saves as a checkpoint of its kind, with the adapted weights.
+    let saved = dir.join("adapted");
+    std::fs::create_dir_all(&saved).unwrap();
+    session.adapter().save(&saved).unwrap();
+    let reloaded = PolicyAdapter::load(&saved, DeviceChoice::Cpu, AdaptConfig::default()).unwrap();
+    assert_eq!(reloaded.kind(), "ppo");
+    assert_eq!(reloaded.parameters(), weights);
 
     // Killed after 3 rounds and resumed: the replayed updates give the same weights (checked
     // against the logged checksums on resume) and the same session from there on.

@@ -1,6 +1,7 @@
 //! End-to-end sessions with simulated listeners: determinism, resume, replay, export.
 
 use cadenza_session::log::{self, Record};
+use cadenza_session::replay;
 use cadenza_session::sim::{self, SimListener};
 use cadenza_session::{Feedback, Session, SessionConfig};
 use std::path::PathBuf;
@@ -67,14 +68,14 @@ fn resumed_session_continues_exactly() {
     assert_eq!(contents.answered_rounds().len(), 6);
 
     // Replay rebuilds the same listener model without the agent.
-    let replay = log::replay_model(&path).unwrap();
+    let replay = replay::replay_model(&path).unwrap();
     assert_eq!(replay.rounds, 6);
     assert_eq!(replay.model.weights(), whole.model().weights());
 
     // Export writes one MIDI file with every played phrase (round 3 twice proposed, once
     // exported) over the backing.
     let mid = path.with_extension("mid");
-    assert_eq!(log::export_midi(&path, &mid).unwrap(), 7);
+    assert_eq!(replay::export_midi(&path, &mid).unwrap(), 7);
     let imported = cadenza_env::midi::import_file(
         &mid,
         &cadenza_env::midi::ImportOptions {

@@ -4,7 +4,7 @@ use super::melodies::print_stdout;
 use super::pianoroll;
 use anyhow::{bail, Context, Result};
 use cadenza_env::improv::ImprovConfig;
-use cadenza_session::log::{export_midi, replay_model};
+use cadenza_session::replay::{export_midi, replay_model};
 use cadenza_session::sim::{self, SimListener};
 use cadenza_session::web::{BindOptions, WebServer};
 use cadenza_session::{

@@ -9,7 +9,7 @@
 //! [`init_backend`](super::init_backend)) replaying the same episodes in the same order from
 //! the same checkpoint gives the same weights, bit for bit.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand_chacha::ChaCha8Rng;
 use tch::nn::{self, OptimizerConfig};
@@ -18,7 +18,10 @@ use tch::{Kind, Tensor};
 use super::models::{masked_log_softmax, ModelConfig, Net};
 use super::policy::{self, Policy};
 use super::{resolve_device, DeviceChoice, PG_KINDS};
+use crate::adapt::{Adapter, RatedEpisode};
 use crate::agent::{ActMode, AgentError, Observation};
+use crate::checksum::fnv1a;
+use cadenza_env::Environment;
 
 /// One finished episode to learn from.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -90,6 +93,8 @@ pub struct AdaptStats {
 /// a time and adapts with [`reinforce_on_episodes`](Self::reinforce_on_episodes).
 pub struct PolicyAdapter {
     kind: String,
+    /// The checkpoint's algorithm config, written back by [`Adapter::save`].
+    checkpoint_config: serde_json::Value,
     policy: Policy,
     reference: Net,
     optimizer: nn::Optimizer,
@@ -107,7 +112,11 @@ impl std::fmt::Debug for PolicyAdapter {
     }
 }
 
-fn load_net(dir: &Path, device: DeviceChoice) -> Result<(String, Net), AgentError> {
+/// A checkpoint's kind, algorithm config and network.
+fn load_net(
+    dir: &Path,
+    device: DeviceChoice,
+) -> Result<(String, serde_json::Value, Net), AgentError> {
     let device = resolve_device(device)?;
     let header = policy::read_header(dir)?;
     if !PG_KINDS.contains(&header.kind.as_str()) {
@@ -136,7 +145,22 @@ fn load_net(dir: &Path, device: DeviceChoice) -> Result<(String, Net), AgentErro
     model.validate()?;
     let mut net = Net::new(device, header.obs_dim, header.num_actions, &model, 0);
     policy::load_weights(&mut net, &header.weights)?;
-    Ok((header.kind, net))
+    Ok((header.kind, header.config, net))
+}
+
+/// What a policy checkpoint in `dir` records: its kind, its header file, and the bytes that
+/// its checksum covers (the header, then the weights).
+pub(crate) fn recorded_checkpoint(dir: &Path) -> Result<(String, PathBuf, Vec<u8>), AgentError> {
+    let header = policy::read_header(dir)?;
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| AgentError::Checkpoint {
+            path: path.display().to_string(),
+            message: format!("cannot read: {e}"),
+        })
+    };
+    let mut bytes = read(&header.path)?;
+    bytes.extend(read(&header.weights)?);
+    Ok((header.kind, header.path, bytes))
 }
 
 impl PolicyAdapter {
@@ -144,13 +168,14 @@ impl PolicyAdapter {
     /// `device`, adapting with `config`.
     pub fn load(dir: &Path, device: DeviceChoice, config: AdaptConfig) -> Result<Self, AgentError> {
         config.validate()?;
-        let (kind, net) = load_net(dir, device)?;
-        let (_, reference) = load_net(dir, device)?;
+        let (kind, checkpoint_config, net) = load_net(dir, device)?;
+        let (_, _, reference) = load_net(dir, device)?;
         let optimizer = nn::adam(0.9, 0.999, 0.0)
             .build(&net.vs, config.learning_rate)
             .map_err(|e| AgentError::Other(format!("optimiser: {e}")))?;
         Ok(Self {
             kind,
+            checkpoint_config,
             policy: Policy::new(net),
             reference,
             optimizer,
@@ -332,5 +357,84 @@ impl PolicyAdapter {
             return Err(bad("the loss is not finite".to_string()));
         }
         Ok(stats)
+    }
+}
+
+impl Adapter for PolicyAdapter {
+    fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    fn begin_episode(&mut self) {
+        self.policy.begin_episode();
+    }
+
+    /// A sample of the policy's own distribution (temperature 1, so that the updates stay
+    /// on-policy).
+    fn sample(&mut self, obs: &Observation<'_>, rng: &mut ChaCha8Rng) -> Option<usize> {
+        let action = self.act(obs, 1.0, rng);
+        obs.mask
+            .get(action)
+            .copied()
+            .unwrap_or(false)
+            .then_some(action)
+    }
+
+    /// REINFORCE steps ([`PolicyAdapter::reinforce_on_episodes`]) on every episode, replayed
+    /// on `env` for its observations and masks, with the per-step reward
+    /// `r(t) + advantage · reward_scale`: the reward the agent was trained on plus the
+    /// listener's.
+    fn adapt(
+        &mut self,
+        env: &mut dyn Environment,
+        episodes: &[RatedEpisode<'_>],
+        reward_scale: f64,
+    ) -> Result<(), AgentError> {
+        let replay_error =
+            |i: usize| move |e| AgentError::Other(format!("replaying episode {i}: {e}"));
+        let mut obs = vec![0.0; env.observation_space().dim()];
+        let mut batch = Vec::with_capacity(episodes.len());
+        for (i, rated) in episodes.iter().enumerate() {
+            let bonus = rated.advantage * reward_scale;
+            let mut episode = Episode::default();
+            env.reset_into(None, &mut obs).map_err(replay_error(i))?;
+            for &e in rated.actions {
+                episode.obs.extend_from_slice(&obs);
+                episode.masks.extend_from_slice(env.action_mask());
+                episode.actions.push(e as usize);
+                let step = env
+                    .step_into(e as usize, &mut obs)
+                    .map_err(replay_error(i))?;
+                episode.rewards.push(step.reward + bonus);
+            }
+            batch.push(episode);
+        }
+        self.reinforce_on_episodes(&batch)?;
+        Ok(())
+    }
+
+    /// FNV-1a 64 of the weights as little-endian `f32`s, in the order of [`Self::parameters`].
+    fn checksum(&self) -> Option<u64> {
+        let bytes: Vec<u8> = self
+            .parameters()
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        Some(fnv1a(&bytes))
+    }
+
+    /// The adapted weights with the checkpoint's header, without optimiser state.
+    fn save(&self, dir: &Path) -> Result<(), AgentError> {
+        policy::save(
+            dir,
+            &self.kind,
+            &self.policy.net,
+            &self.checkpoint_config,
+            None,
+        )
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }

@@ -1,0 +1,334 @@
+//! Action selection on one row of values: the greedy choice with a randomised tie-break,
+//! ε-greedy and ε-Boltzmann exploration, and softmax sampling within a margin of the best.
+
+use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
+
+/// The largest value of a row (NaNs ignored), four places to one SSE instruction: a running
+/// maximum in scalar code is a chain of dependent compares as long as the row.
+#[inline]
+fn row_max(row: &[f32]) -> f32 {
+    let pick = |m: f32, v: f32| if v > m { v } else { m };
+    let mut max = f32::NEG_INFINITY;
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_loadu_ps, _mm_max_ps, _mm_set1_ps, _mm_storeu_ps};
+        let mut lanes = [f32::NEG_INFINITY; 4];
+        // SAFETY: SSE is part of the x86-64 baseline, each load reads the four floats of one
+        // chunk and the store writes the four of `lanes` (unaligned loads and store).
+        // `maxps` returns its second operand when either is NaN: the running maximum.
+        unsafe {
+            let mut acc = _mm_set1_ps(f32::NEG_INFINITY);
+            for chunk in row.chunks_exact(4) {
+                acc = _mm_max_ps(_mm_loadu_ps(chunk.as_ptr()), acc);
+                done += 4;
+            }
+            _mm_storeu_ps(lanes.as_mut_ptr(), acc);
+        }
+        max = lanes.into_iter().fold(max, pick);
+    }
+    row[done..].iter().fold(max, |m, &v| pick(m, v))
+}
+
+/// A bit set of the places of a row (at most 64 long) that hold `value`, so that a tie-break
+/// needs no scan: four compares to one SSE instruction, whose sign bits make a nibble.
+#[inline]
+fn equal_bits(row: &[f32], value: f32) -> u64 {
+    let mut bits = 0u64;
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cmpeq_ps, _mm_loadu_ps, _mm_movemask_ps, _mm_set1_ps};
+        // SAFETY: SSE is part of the x86-64 baseline, and each load reads the four floats of
+        // one chunk (unaligned loads).
+        unsafe {
+            let target = _mm_set1_ps(value);
+            for chunk in row.chunks_exact(4) {
+                let lanes = _mm_loadu_ps(chunk.as_ptr());
+                bits |= (_mm_movemask_ps(_mm_cmpeq_ps(lanes, target)) as u64) << done;
+                done += 4;
+            }
+        }
+    }
+    for (j, &v) in row[done..].iter().enumerate() {
+        bits |= u64::from(v == value) << (done + j);
+    }
+    bits
+}
+
+/// The highest-valued allowed action, ties going to the first at or after `start` (cyclically),
+/// so that ties between untried actions are broken by the caller's randomness.
+#[inline]
+pub(super) fn argmax_from(row: &[f32], mask: Option<&[bool]>, start: usize) -> Option<usize> {
+    let n = row.len();
+    if mask.is_none() && start < n {
+        // The hot path of unmasked tasks: the maximum in one branch-free pass, then the first
+        // place at or after `start` that holds it (the same choice as the loop below): from
+        // a bit set of the places that hold it where the row fits in 64 bits.
+        let max = row_max(row);
+        if max > f32::NEG_INFINITY {
+            if n <= 64 {
+                let hits = equal_bits(row, max);
+                let after = hits >> start;
+                return Some(if after != 0 {
+                    start + after.trailing_zeros() as usize
+                } else {
+                    hits.trailing_zeros() as usize
+                });
+            }
+            let hit = |v: &f32| *v == max;
+            return row[start..]
+                .iter()
+                .position(hit)
+                .map(|i| start + i)
+                .or_else(|| row[..start].iter().position(hit));
+        }
+    }
+    let mut best = None;
+    let mut best_value = f32::NEG_INFINITY;
+    for k in 0..n {
+        let a = if start + k >= n {
+            start + k - n
+        } else {
+            start + k
+        };
+        if mask.is_some_and(|m| !m[a]) {
+            continue;
+        }
+        let v = row[a];
+        if best.is_none() || v > best_value {
+            best = Some(a);
+            best_value = v;
+        }
+    }
+    best
+}
+
+/// The largest allowed value of a row.
+#[inline]
+pub(super) fn max_allowed(row: &[f32], mask: Option<&[bool]>) -> f32 {
+    match mask {
+        None => row_max(row),
+        Some(m) => row
+            .iter()
+            .zip(m)
+            .filter(|(_, &ok)| ok)
+            .map(|(&v, _)| v)
+            .fold(f32::NEG_INFINITY, f32::max),
+    }
+}
+
+/// A uniformly random allowed action from 32 random bits.
+#[inline]
+pub(super) fn uniform_allowed(bits: u32, mask: Option<&[bool]>, n: usize) -> Option<usize> {
+    let pick = |count: usize| ((bits as u64 * count as u64) >> 32) as usize;
+    match mask {
+        None => Some(pick(n)),
+        Some(m) => {
+            let allowed = m.iter().filter(|&&ok| ok).count();
+            if allowed == 0 {
+                return None;
+            }
+            m.iter()
+                .enumerate()
+                .filter(|(_, &ok)| ok)
+                .nth(pick(allowed))
+                .map(|(a, _)| a)
+        }
+    }
+}
+
+/// What one 64-bit draw of an ε-behaviour policy decided.
+enum Draw {
+    /// Explore (the high half fell below ε): a uniform allowed action from the low half.
+    Explored(Option<usize>),
+    /// Exploit, with the low half left for the exploiting choice.
+    Exploit(u32),
+}
+
+/// One 64-bit draw decides explore-or-exploit (high half) and which action or which
+/// tie-break offset (low half).
+#[inline]
+fn draw(mask: Option<&[bool]>, n: usize, epsilon_bits: u64, rng: &mut ChaCha8Rng) -> Draw {
+    let x = rng.next_u64();
+    if (x >> 32) < epsilon_bits {
+        Draw::Explored(uniform_allowed(x as u32, mask, n))
+    } else {
+        Draw::Exploit(x as u32)
+    }
+}
+
+/// ε-greedy: ε-uniform, else the best action with the draw's tie-break offset.
+#[inline]
+pub(super) fn epsilon_greedy(
+    row: &[f32],
+    mask: Option<&[bool]>,
+    epsilon_bits: u64,
+    rng: &mut ChaCha8Rng,
+) -> Option<usize> {
+    let n = row.len();
+    match draw(mask, n, epsilon_bits, rng) {
+        Draw::Explored(action) => action,
+        Draw::Exploit(bits) => argmax_from(row, mask, ((bits as u64 * n as u64) >> 32) as usize),
+    }
+}
+
+/// The behaviour policy of [`Exploration::Boltzmann`](super::Exploration::Boltzmann):
+/// ε-uniform, else the softmax.
+pub(super) fn epsilon_boltzmann(
+    row: &[f32],
+    mask: Option<&[bool]>,
+    epsilon_bits: u64,
+    temperature: f64,
+    margin: f64,
+    rng: &mut ChaCha8Rng,
+) -> Option<usize> {
+    let n = row.len();
+    if let Draw::Explored(action) = draw(mask, n, epsilon_bits, rng) {
+        return action;
+    }
+    match mask {
+        Some(m) => softmax_sample(row, m, temperature, margin, rng),
+        None => softmax_sample(row, &ALL_ALLOWED[..n], temperature, margin, rng),
+    }
+}
+
+/// A mask that allows every action, for tasks without masks.
+static ALL_ALLOWED: [bool; 256] = [true; 256];
+
+/// ε as a threshold on 32 random bits.
+pub(super) fn epsilon_threshold(epsilon: f64) -> u64 {
+    (epsilon.clamp(0.0, 1.0) * 4_294_967_296.0) as u64
+}
+
+/// Softmax sampling at `temperature` (> 0) over the allowed actions whose value is within
+/// `margin` of the best.
+pub(super) fn softmax_sample(
+    row: &[f32],
+    mask: &[bool],
+    temperature: f64,
+    margin: f64,
+    rng: &mut ChaCha8Rng,
+) -> Option<usize> {
+    let max = max_allowed(row, Some(mask)) as f64;
+    if !max.is_finite() {
+        return None;
+    }
+    let weight = |a: usize| {
+        if mask[a] && row[a] as f64 >= max - margin {
+            ((row[a] as f64 - max) / temperature).exp()
+        } else {
+            0.0
+        }
+    };
+    let total: f64 = (0..row.len()).map(weight).sum();
+    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+    let mut acc = 0.0;
+    let mut last = None;
+    for a in 0..row.len() {
+        let w = weight(a);
+        if w > 0.0 {
+            acc += w;
+            last = Some(a);
+            if u < acc {
+                return Some(a);
+            }
+        }
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn unmasked_argmax_picks_the_first_maximum_from_start_cyclically() {
+        // The unmasked fast paths (bit set up to 64 actions, scan above) against an all-true
+        // mask, which takes the general loop; lengths around the vector widths and 64.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let all = [true; 80];
+        for len in (1..=13).chain([31, 32, 33, 38, 63, 64, 65, 80]) {
+            for _ in 0..300 {
+                // Few distinct values, so that ties are common.
+                let row: Vec<f32> = (0..len).map(|_| (rng.next_u32() % 4) as f32).collect();
+                let start = rng.next_u32() as usize % len;
+                assert_eq!(
+                    argmax_from(&row, None, start),
+                    argmax_from(&row, Some(&all[..len]), start),
+                    "{row:?} from {start}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn row_max_and_equal_bits_match_plain_loops() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for len in 0..=64usize {
+            for _ in 0..50 {
+                let mut row: Vec<f32> = (0..len)
+                    .map(|_| (rng.next_u32() % 5) as f32 - 2.0)
+                    .collect();
+                if len > 0 && rng.next_u32() % 4 == 0 {
+                    // NaNs are ignored, wherever they sit.
+                    row[rng.next_u32() as usize % len] = f32::NAN;
+                }
+                let expected = row
+                    .iter()
+                    .copied()
+                    .filter(|v| !v.is_nan())
+                    .fold(f32::NEG_INFINITY, f32::max);
+                assert_eq!(row_max(&row), expected, "{row:?}");
+                let bits = row
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |b, (i, &v)| b | (u64::from(v == expected) << i));
+                assert_eq!(equal_bits(&row, expected), bits, "{row:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn sample_margin_cuts_off_worse_actions() {
+        let row = [0.0f32, 1.0, 0.6, -3.0];
+        let mask = [true; 4];
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut seen = [0usize; 4];
+        for _ in 0..5_000 {
+            seen[softmax_sample(&row, &mask, 100.0, 0.5, &mut rng).unwrap()] += 1;
+        }
+        assert_eq!((seen[0], seen[3]), (0, 0), "{seen:?}");
+        assert!(seen[1] > 2_000 && seen[2] > 2_000, "{seen:?}");
+    }
+
+    #[test]
+    fn targets_differ_as_the_algorithms_say() {
+        // Hand-built next row: values [1, 3, 2] with ε = 0.3, γ = 0.5, reward 1.
+        let row = [1.0f32, 3.0, 2.0];
+        let q_target = 1.0 + 0.5 * max_allowed(&row, None);
+        assert_eq!(q_target, 2.5);
+        let e = 0.3f32;
+        let expected = (1.0 - e) * 3.0 + e * (6.0 / 3.0);
+        assert!((1.0 + 0.5 * expected - 2.35).abs() < 1e-6);
+        // A mask hides the maximum.
+        assert_eq!(max_allowed(&row, Some(&[true, false, true])), 2.0);
+    }
+
+    #[test]
+    fn masked_selection_never_picks_masked() {
+        let row = [5.0f32, 1.0, 9.0, 2.0];
+        let mask = [true, true, false, true];
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for _ in 0..1000 {
+            let a = epsilon_greedy(&row, Some(&mask), epsilon_threshold(0.5), &mut rng).unwrap();
+            assert!(mask[a]);
+            let b = softmax_sample(&row, &mask, 5.0, 1e6, &mut rng).unwrap();
+            assert!(mask[b]);
+        }
+        assert_eq!(argmax_from(&row, Some(&mask), 3), Some(0));
+        assert_eq!(uniform_allowed(7, Some(&[false; 4]), 4), None);
+    }
+}

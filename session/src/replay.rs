@@ -1,0 +1,161 @@
+//! What a session log rebuilds without the agent: the listener model ([`replay_model`]), and
+//! the whole session as one MIDI file ([`export_midi`]).
+
+use crate::error::SessionError;
+use crate::log::{self, CorruptLine, Entry, LoggedRound, Record};
+use crate::round::{Candidate, Round};
+use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
+use cadenza_env::{Note, TaskSpec};
+use cadenza_reward::listener::{FeatureExtractor, ListenerConfig, ListenerModel};
+use std::path::Path;
+
+/// What [`replay_model`] found.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// The rebuilt listener model.
+    pub model: ListenerModel,
+    /// Answered rounds replayed.
+    pub rounds: usize,
+    /// Ratings, by round.
+    pub ratings: Vec<(u64, u8)>,
+    /// Lines that could not be read.
+    pub corrupt: Vec<CorruptLine>,
+}
+
+/// Rebuilds the listener model from a log, without the agent: the features of the logged
+/// phrases, standardised by the logged calibration, fed in the logged order.
+pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
+    let contents = log::read(path)?;
+    let (config, calibration) = contents.header(path)?;
+    let mut task = config.task.to_task()?;
+    let mut model = ListenerModel::for_phrases(ListenerConfig {
+        prior_variance: config.prior_variance,
+    })?;
+    model.set_standardisation(&calibration.center, &calibration.scale)?;
+    let mut extractor = FeatureExtractor::new();
+    let mut ratings = Vec::new();
+    let mut rounds = 0;
+    for entry in contents.timeline() {
+        let (logged, feedback) = match entry {
+            Entry::Settings(config) => {
+                task = config.to_task()?;
+                continue;
+            }
+            Entry::Answered(logged, feedback) => (logged, feedback),
+        };
+        let round = model_round(path, &task, &mut extractor, &logged)?;
+        round.teach(&mut model, feedback)?;
+        if let Some(r) = feedback.rating {
+            ratings.push((logged.round, r));
+        }
+        rounds += 1;
+    }
+    Ok(Replay {
+        model,
+        rounds,
+        ratings,
+        corrupt: contents.corrupt,
+    })
+}
+
+/// Writes the whole session as one MIDI file: every played phrase, one after another, each
+/// over its own pass of the backing chords. Returns the number of phrases written.
+pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
+    let contents = log::read(path)?;
+    let (config, _) = contents.header(path)?;
+    let first = config.task.to_task()?;
+    let mut task = first.clone();
+    let mut melody: Vec<Note> = Vec::new();
+    let mut chords = Vec::new();
+    // Every played phrase counts, answered or not: the export is what was heard.
+    let mut phrases = 0u32;
+    let mut offset = 0u32;
+    let mut last_round = None;
+    for (_, record) in &contents.records {
+        let (round, candidates, played) = match record {
+            Record::Settings { task: config, .. } => {
+                // A log whose later task does not build keeps the task it had.
+                if let Ok(spec) = config.to_task() {
+                    task = spec;
+                }
+                // After a change of task the round is proposed again, over the new task.
+                last_round = None;
+                continue;
+            }
+            Record::Phrase {
+                round,
+                candidates,
+                played,
+                ..
+            } => (round, candidates, played),
+            _ => continue,
+        };
+        if last_round == Some(*round) {
+            continue;
+        }
+        let Some(events) = candidates.get(*played) else {
+            continue;
+        };
+        let Ok(notes) = task.setting.encoding.to_notes(events) else {
+            continue;
+        };
+        last_round = Some(*round);
+        let length = task.setting.length as u32;
+        melody.extend(notes.into_iter().map(|n| Note {
+            start: n.start + offset,
+            ..n
+        }));
+        chords.extend(task.backing.iter().map(|b| ChordSpan {
+            start: b.start + offset,
+            duration: b.steps,
+            pitches: b.pitches.clone(),
+            symbol: Some(b.symbol.clone()),
+        }));
+        offset += length;
+        phrases += 1;
+    }
+    let task = first;
+    let steps_per_quarter = config.task.steps_per_quarter;
+    let song = MidiSong {
+        title: Some("Cadenza session".to_string()),
+        tempo_qpm: task.tempo_qpm,
+        time_signature: task.meter,
+        key_signature: Some(KeySignature {
+            sharps: task.key_signature.0,
+            minor: task.key_signature.1,
+        }),
+        chords,
+        ..MidiSong::new(melody, steps_per_quarter)
+    };
+    song.write(out)?;
+    Ok(phrases as usize)
+}
+
+/// A logged round (of the log at `path`) rebuilt for the listener model only: features, no
+/// scores.
+fn model_round(
+    path: &Path,
+    task: &TaskSpec,
+    extractor: &mut FeatureExtractor,
+    logged: &LoggedRound,
+) -> Result<Round, SessionError> {
+    logged.check(path, None)?;
+    let mut candidates = Vec::new();
+    for events in &logged.candidates {
+        candidates.push(Candidate {
+            features: extractor.extract(&task.setting, events)?,
+            events: events.clone(),
+            theory: 0.0,
+            utility: 0.0,
+            score: 0.0,
+            states: Vec::new(),
+            rewards: Vec::new(),
+        });
+    }
+    Ok(Round {
+        index: logged.round,
+        candidates,
+        played: logged.played,
+        pair: logged.pair,
+    })
+}
