@@ -46,15 +46,9 @@ pub fn ppo_from_prior(
         Some(total_steps),
     )
     .with_context(|| format!("--prior {}", prior.dir.display()))?;
-    // The model the agent really has is the prior's: record it for `generate` and --resume.
-    let mut json = serde_json::to_value(&config)?;
-    let header: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
-        pg::bc::checkpoint_dir(&prior.dir).join(pg::HEADER_FILE),
-    )?)?;
-    if let (Some(map), Some(model)) = (json.as_object_mut(), header["config"].get("model")) {
-        map.insert("model".to_string(), model.clone());
-    }
-    Ok((agent, json))
+    // The agent's own config: the prior's network and the settings it fine-tunes with.
+    let config = agent.effective_config();
+    Ok((agent, config))
 }
 
 /// Corpus tunes in the task's encoding (MIDI transposed to C), with each file's bar length;
