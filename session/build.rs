@@ -1,24 +1,18 @@
 //! This package links `cadenza-agents`, which links libtorch when the workspace is built with
-//! `--features tch` (features unify across the workspace, but this package has no `tch`
-//! feature of its own to test). So whenever the libtorch directory exists, its test binaries
-//! get an rpath to it, as `agents/build.rs` explains; an unused rpath costs nothing.
+//! `--features tch` (features unify across the workspace, but this package's tests may be built
+//! without its own `tch` feature). So whenever the libtorch directory exists, its test binaries
+//! get an rpath to it (see `build-support/libtorch_rpath.rs`); an unused rpath costs nothing.
 
-use std::path::PathBuf;
+include!("../build-support/libtorch_rpath.rs");
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=LIBTORCH");
-    println!("cargo:rerun-if-changed=build.rs");
-    let Some(libtorch) = std::env::var_os("LIBTORCH") else {
-        return;
-    };
-    let mut dir = PathBuf::from(libtorch);
-    if dir.is_relative() {
-        if let Some(manifest) = std::env::var_os("CARGO_MANIFEST_DIR") {
-            dir = PathBuf::from(manifest).join(dir);
-        }
-    }
-    let lib = dir.join("lib");
-    if lib.is_dir() {
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    }
+    let libtorch_installed = std::env::var_os("LIBTORCH").is_some_and(|dir| {
+        let dir = std::path::PathBuf::from(dir);
+        let dir = match std::env::var_os("CARGO_MANIFEST_DIR") {
+            Some(manifest) if dir.is_relative() => PathBuf::from(manifest).join(dir),
+            _ => dir,
+        };
+        dir.join("lib").is_dir()
+    });
+    emit_libtorch_rpath(libtorch_installed);
 }

@@ -221,17 +221,16 @@ impl RunDir {
 
     /// The sample melodies' directory, created.
     pub fn samples_dir(&self) -> Result<PathBuf, RunError> {
-        let dir = self.path.join(SAMPLES_DIR);
-        std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        Ok(dir)
+        self.subdir(SAMPLES_DIR)
     }
 
     /// The checkpoint directory a fresh run saves into, created.
     pub fn new_checkpoint_dir(&self) -> Result<PathBuf, RunError> {
-        let dir = self.path.join(CHECKPOINT_DIR);
+        self.subdir(CHECKPOINT_DIR)
+    }
+
+    fn subdir(&self, name: &str) -> Result<PathBuf, RunError> {
+        let dir = self.path.join(name);
         std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
             path: dir.clone(),
             source,

@@ -1,20 +1,20 @@
 //! `cadenza corpus`: n-gram models of a melody corpus, and what the corpus looks like.
 
 mod import;
+mod input;
+mod split;
+mod stats;
 
-use super::melodies::{self, print_stdout, say, MelodySet, ReadOptions, Transpose};
-use super::pianoroll::pitch_name;
-use super::plot;
+use import::ImportArgs;
+use input::{read, InputArgs};
+use split::split;
+use stats::StatsArgs;
+
+use super::melodies::{self, print_stdout, say, Transpose};
 use anyhow::{bail, Context, Result};
-use cadenza_env::encoding::{Event, EventEncoding};
-use cadenza_env::midi::ImportOptions;
 use cadenza_reward::corpus::{held_out_report, NgramConfig, NgramModel, MAX_ORDER};
 use clap::{Args, Subcommand};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub enum CorpusCommand {
@@ -67,63 +67,13 @@ pub enum CorpusCommand {
     Import(ImportArgs),
 }
 
-/// Where melodies come from and how they become events.
-#[derive(Debug, Args)]
-pub struct InputArgs {
-    /// Melodies: a directory of .mid files, a .mid file, or a JSON file of events.
-    #[arg(long = "in", value_name = "DIR|FILE")]
-    input: PathBuf,
-    /// Event encoding of MIDI input: rl-tuner-38 or range-LOW-HIGH (e.g. range-55-88).
-    #[arg(long, default_value = "rl-tuner-38", value_parser = melodies::parse_encoding)]
-    encoding: EventEncoding,
-    /// Transposition of MIDI input before encoding.
-    #[arg(long, value_enum, default_value_t = Transpose::Auto)]
-    transpose: Transpose,
-    /// Steps per quarter note of the grid MIDI is quantised to.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    steps_per_quarter: u32,
-}
-
-impl InputArgs {
-    fn read(&self) -> Result<MelodySet> {
-        read(
-            &self.input,
-            self.encoding,
-            self.transpose,
-            self.steps_per_quarter,
-        )
-    }
-}
-
-fn read(
-    input: &Path,
-    encoding: EventEncoding,
-    transpose: Transpose,
-    steps_per_quarter: u32,
-) -> Result<MelodySet> {
-    if steps_per_quarter == 0 {
-        bail!("--steps-per-quarter must be at least 1");
-    }
-    let options = ReadOptions {
-        encoding: Some(encoding),
-        transpose,
-        import: ImportOptions {
-            steps_per_quarter,
-            ..ImportOptions::default()
-        },
-    };
-    let set = melodies::read_melodies(input, &options)?;
-    set.warn_skipped();
-    Ok(set)
-}
-
 /// The melodies of `set` (read from `input`) as behaviour-cloning tunes, each with its bar
 /// length: from the processed corpus when `input` is one, else from the MIDI file's meter,
 /// else the task's.
 #[cfg(feature = "tch")]
 pub fn tunes_of(
     set: &super::melodies::MelodySet,
-    input: &Path,
+    input: &std::path::Path,
     task: &cadenza_env::TaskSpec,
 ) -> Result<Vec<cadenza_agents::pg::bc::Tune>> {
     let bars = processed_bar_lengths(input)?;
@@ -145,7 +95,7 @@ pub fn tunes_of(
 /// The bar length of each melody of a processed corpus (`cadenza corpus import`), in the
 /// order the melody reader returns them; `None` when `input` is not a processed corpus file.
 #[cfg(feature = "tch")]
-fn processed_bar_lengths(input: &Path) -> Result<Option<Vec<usize>>> {
+fn processed_bar_lengths(input: &std::path::Path) -> Result<Option<Vec<usize>>> {
     if !input.is_file() {
         return Ok(None);
     }
@@ -217,28 +167,6 @@ pub struct EvalArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct StatsArgs {
-    /// Melodies: a directory of .mid files, a .mid file, or a JSON file of events.
-    #[arg(long = "in", value_name = "DIR|FILE")]
-    input: PathBuf,
-    /// Event encoding of MIDI input (the default keeps every MIDI pitch).
-    #[arg(long, default_value = "range-0-127", value_parser = melodies::parse_encoding)]
-    encoding: EventEncoding,
-    /// Transposition of MIDI input before encoding.
-    #[arg(long, value_enum, default_value_t = Transpose::Auto)]
-    transpose: Transpose,
-    /// Steps per quarter note of the grid MIDI is quantised to.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    steps_per_quarter: u32,
-    /// Print one JSON object instead of text bars.
-    #[arg(long)]
-    json: bool,
-    /// Directory for SVG plots (created if missing).
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
 pub struct OrdersArgs {
     #[command(flatten)]
     input: InputArgs,
@@ -258,29 +186,11 @@ pub struct OrdersArgs {
     json: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    #[command(flatten)]
-    input: InputArgs,
-    /// Directory to write the processed corpus to (created if missing).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
-    /// Share of the files held out for validation, 0 <= F < 1.
-    #[arg(long, value_name = "F", default_value_t = 0.2)]
-    valid_fraction: f64,
-    /// Seed of the train/validation split.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Print one JSON object (the report) instead of sentences.
-    #[arg(long)]
-    json: bool,
-}
-
 pub fn run(cmd: CorpusCommand) -> Result<()> {
     match cmd {
         CorpusCommand::Fit(args) => fit(args),
         CorpusCommand::Eval(args) => eval(args),
-        CorpusCommand::Stats(args) => stats(args),
+        CorpusCommand::Stats(args) => stats::stats(args),
         CorpusCommand::Orders(args) => orders(args),
         CorpusCommand::Import(args) => import::import(args),
     }
@@ -303,47 +213,6 @@ fn parse_orders(text: &str) -> Result<(usize, usize), String> {
         return Err(bad());
     }
     Ok((lo, hi))
-}
-
-/// Training and validation melodies.
-type Split = (Vec<Vec<Event>>, Vec<Vec<Event>>);
-
-/// Splits melodies (one per file) into training and validation sets: a seeded shuffle, then
-/// `round(n * fraction)` melodies (at least one, and at least one left to train on) held out.
-fn split(melodies: Vec<Vec<Event>>, fraction: f64, seed: u64) -> Result<Split> {
-    let is_valid = held_out(melodies.len(), fraction, seed)?;
-    let (mut train, mut valid) = (Vec::new(), Vec::new());
-    for (melody, held_out) in melodies.into_iter().zip(is_valid) {
-        if held_out {
-            valid.push(melody);
-        } else {
-            train.push(melody);
-        }
-    }
-    Ok((train, valid))
-}
-
-/// Which of `n` melodies (one per file) are held out: a seeded shuffle, then `round(n *
-/// fraction)` of them (at least one, and at least one left to train on); none when `fraction`
-/// is 0. The draw of `bc::split` too, so that every tool holds out the same files.
-fn held_out(n: usize, fraction: f64, seed: u64) -> Result<Vec<bool>> {
-    if !(0.0..1.0).contains(&fraction) {
-        bail!("--valid-fraction must be at least 0 and below 1, got {fraction}");
-    }
-    if fraction == 0.0 {
-        return Ok(vec![false; n]);
-    }
-    if n < 2 {
-        bail!("a validation split needs at least 2 melodies, found {n}");
-    }
-    let valid_count = ((n as f64 * fraction).round() as usize).clamp(1, n - 1);
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let mut is_valid = vec![false; n];
-    for &i in &order[..valid_count] {
-        is_valid[i] = true;
-    }
-    Ok(is_valid)
 }
 
 fn fit(args: FitArgs) -> Result<()> {
@@ -579,164 +448,6 @@ fn orders(args: OrdersArgs) -> Result<()> {
     print_stdout(&text)
 }
 
-/// Histograms of a melody set.
-#[derive(Debug, Default)]
-struct Stats {
-    melodies: usize,
-    notes: usize,
-    steps: usize,
-    pitch: BTreeMap<i32, u64>,
-    interval: BTreeMap<i32, u64>,
-    length: BTreeMap<i32, u64>,
-}
-
-fn collect_stats(set: &MelodySet) -> Result<Stats> {
-    let mut stats = Stats {
-        melodies: set.melodies.len(),
-        ..Stats::default()
-    };
-    for melody in &set.melodies {
-        let notes = set
-            .encoding
-            .to_notes(&melody.events)
-            .with_context(|| melody.source.clone())?;
-        stats.steps += melody.events.len();
-        stats.notes += notes.len();
-        for note in &notes {
-            *stats.pitch.entry(i32::from(note.pitch)).or_default() += 1;
-            *stats
-                .length
-                .entry(i32::try_from(note.duration).unwrap_or(i32::MAX))
-                .or_default() += 1;
-        }
-        for pair in notes.windows(2) {
-            let step = i32::from(pair[1].pitch) - i32::from(pair[0].pitch);
-            *stats.interval.entry(step).or_default() += 1;
-        }
-    }
-    Ok(stats)
-}
-
-fn stats(args: StatsArgs) -> Result<()> {
-    let mut text = String::new();
-    let set = read(
-        &args.input,
-        args.encoding,
-        args.transpose,
-        args.steps_per_quarter,
-    )?;
-    let stats = collect_stats(&set)?;
-    let range = (
-        stats.pitch.keys().next().copied(),
-        stats.pitch.keys().next_back().copied(),
-    );
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create directory {}", dir.display()))?;
-        plot_histograms(dir, &stats)?;
-    }
-    if args.json {
-        let out = serde_json::json!({
-            "encoding": set.encoding.to_string(),
-            "melodies": stats.melodies,
-            "notes": stats.notes,
-            "steps": stats.steps,
-            "pitch_min": range.0,
-            "pitch_max": range.1,
-            "pitch": stats.pitch,
-            "interval": stats.interval,
-            "length": stats.length,
-        });
-        say!(text, "{out}");
-        return print_stdout(&text);
-    }
-    say!(
-        text,
-        "{} melodies, {} notes, {} steps ({})",
-        stats.melodies,
-        stats.notes,
-        stats.steps,
-        set.encoding
-    );
-    if let (Some(lo), Some(hi)) = range {
-        say!(
-            text,
-            "range: {}..{} (MIDI {lo}..{hi})",
-            name_of(lo),
-            name_of(hi)
-        );
-    }
-    say!(
-        text,
-        "
-pitches:"
-    );
-    text.push_str(&text_bars(&stats.pitch, name_of));
-    say!(
-        text,
-        "
-intervals between successive notes (semitones):"
-    );
-    text.push_str(&text_bars(&stats.interval, |i| format!("{i:+}")));
-    say!(
-        text,
-        "
-note lengths (steps):"
-    );
-    text.push_str(&text_bars(&stats.length, |l| l.to_string()));
-    if let Some(dir) = &args.out {
-        say!(
-            text,
-            "\nwrote pitch.svg, interval.svg and length.svg to {}",
-            dir.display()
-        );
-    }
-    print_stdout(&text)
-}
-
-fn name_of(pitch: i32) -> String {
-    u8::try_from(pitch).map_or_else(|_| pitch.to_string(), pitch_name)
-}
-
-/// One line per bin: label, count, share and a bar scaled to the largest bin.
-fn text_bars(bins: &BTreeMap<i32, u64>, label: impl Fn(i32) -> String) -> String {
-    const WIDTH: u64 = 50;
-    let max = bins.values().copied().max().unwrap_or(0).max(1);
-    let total: u64 = bins.values().sum::<u64>().max(1);
-    let mut out = String::new();
-    for (&key, &count) in bins {
-        let len = (count * WIDTH).div_ceil(max) as usize;
-        out.push_str(&format!(
-            "{:>5} {:>7} {:>5.1}% {}\n",
-            label(key),
-            count,
-            100.0 * count as f64 / total as f64,
-            "#".repeat(len)
-        ));
-    }
-    out
-}
-
-/// Writes the histograms of `stats` as pitch.svg, interval.svg and length.svg into `dir`.
-fn plot_histograms(dir: &Path, stats: &Stats) -> Result<()> {
-    let plots = [
-        ("pitch.svg", "Pitches", "MIDI pitch", &stats.pitch),
-        (
-            "interval.svg",
-            "Intervals between successive notes",
-            "semitones",
-            &stats.interval,
-        ),
-        ("length.svg", "Note lengths", "steps", &stats.length),
-    ];
-    for (file, title, x_desc, bins) in plots {
-        let path = dir.join(file);
-        plot::histogram(&path, title, x_desc, bins)
-            .with_context(|| format!("cannot write plot {}", path.display()))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -748,17 +459,5 @@ mod tests {
         assert!(parse_orders("0-2").is_err());
         assert!(parse_orders("5-2").is_err());
         assert!(parse_orders("x").is_err());
-    }
-
-    #[test]
-    fn split_is_seeded_and_keeps_both_sides() {
-        let melodies: Vec<Vec<Event>> = (0..10).map(|i| vec![i as Event]).collect();
-        let (t1, v1) = split(melodies.clone(), 0.2, 7).unwrap();
-        let (t2, v2) = split(melodies.clone(), 0.2, 7).unwrap();
-        assert_eq!((t1.len(), v1.len()), (8, 2));
-        assert_eq!((&t1, &v1), (&t2, &v2));
-        let (t, v) = split(melodies, 0.01, 0).unwrap();
-        assert_eq!((t.len(), v.len()), (9, 1));
-        assert!(split(vec![vec![1]], 0.5, 0).is_err());
     }
 }

@@ -4,111 +4,26 @@
 //! The flags, a resumed run and the config file are settled once into a [`plan::TrainPlan`];
 //! [`execute`] then builds the envs and the agent through the registry and trains.
 
+mod args;
 mod bc;
 mod plan;
+mod report;
 
-use super::{common, generate, pianoroll, plot};
+use super::{common, generate, plot};
 use anyhow::Result;
+pub use args::TrainArgs;
 use cadenza_agents::registry::{self, BuildSpec};
 use cadenza_agents::run::{RunDir, RunInfo, RUN_FORMAT};
-use cadenza_agents::train::{self as trainer, EvalRecord, RunOptions};
+use cadenza_agents::train::{self as trainer, RunOptions};
 use cadenza_agents::{ActMode, Agent, TrainEnv};
-use cadenza_env::encoding::{Event, EventEncoding};
 use cadenza_env::vector::VecEnv;
-use cadenza_env::{ComposeEnv, TaskSpec};
-use clap::Args;
+use cadenza_env::ComposeEnv;
 use plan::TrainPlan;
-use std::path::{Path, PathBuf};
+use report::{print_summary, rl_tuner_metrics, write_samples, SummaryView};
+use std::path::PathBuf;
 
 /// Most envs an evaluation steps together (one network pass per step for all of them).
 const EVAL_BATCH: usize = 32;
-
-/// Train an agent and write a run directory (metrics, checkpoint, samples).
-///
-/// Writes DIR/metrics.jsonl (one evaluation per line: sampled and greedy returns, per-term
-/// means, steps/s), DIR/checkpoint/, DIR/run.json, DIR/learning_curve.svg, DIR/summary.json
-/// and DIR/samples/*.mid, then prints a summary: the final return, Magenta's RL Tuner metrics
-/// of 100 sampled melodies, and one melody as a piano roll. Ctrl-C stops at the next chunk
-/// boundary and still saves everything; continue with --resume DIR (the checkpoint keeps
-/// the optimizer's moments and the steps trained, so schedules and Adam go on where they
-/// stopped).
-///
-/// Agents: q (Q-learning), sarsa, expected-sarsa, soft-q (soft Q-learning); with `--features tch` also reinforce, a2c,
-/// ppo. --config takes a TOML file of the agent's fields (e.g. `gamma = 0.9`,
-/// `epsilon_end = 0.02`, `temperature = 1.0` for the tabular agents) and an optional [train]
-/// table (`eval_every`, `eval_episodes`, `eval_seed`, `chunk_steps`, `temperature`,
-/// `num_envs`).
-///
-/// Learning from examples (`--features tch`): `--agent bc --in CORPUS_DIR` behaviour-clones a
-/// prior (the policy network as a next-event model of the melodies; --config takes the
-/// fields of `BcConfig`: `epochs`, `learning_rate`, `[model]`, ...); `--agent ppo --prior DIR
-/// --kl-coef C` fine-tunes it with the reward r_theory + C * (log p_prior(a|s) - log pi(a|s))
-/// (Sequence Tutor's r_MT/c + log p - log pi, times c: a per-step KL penalty), starting from
-/// the prior's weights.
-///
-/// Example: cadenza train --task rl-tuner --agent q --steps 5000000 --seed 1 --out runs/q1
-#[derive(Debug, Args)]
-pub struct TrainArgs {
-    /// Task to learn: rl-tuner or improv.
-    #[arg(long, default_value = "rl-tuner")]
-    task: String,
-    /// TOML file configuring the task (improv only).
-    #[arg(long, value_name = "FILE.toml")]
-    task_config: Option<PathBuf>,
-    /// Agent: q, sarsa, expected-sarsa, soft-q (or reinforce, a2c, ppo with `--features tch`).
-    #[arg(long, required_unless_present = "resume")]
-    agent: Option<String>,
-    /// Env steps to train for [default: 2000000, or the [train] table's `steps`].
-    #[arg(long)]
-    steps: Option<u64>,
-    /// Seed of everything random in training.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// TOML file with the agent's config and an optional [train] table.
-    #[arg(long, value_name = "FILE.toml")]
-    config: Option<PathBuf>,
-    /// Reward preset or TOML definition [default: the task's own].
-    #[arg(long, value_name = "PRESET|TOML")]
-    reward: Option<String>,
-    /// Continue the run in this directory (its run.json and checkpoint).
-    #[arg(long, value_name = "DIR")]
-    resume: Option<PathBuf>,
-    /// Run directory to write (created; must not already hold another run).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
-    /// Evaluate every this many steps [default: steps / 20, at least 10000].
-    #[arg(long)]
-    eval_every: Option<u64>,
-    /// Episodes per evaluation [default: 100].
-    #[arg(long)]
-    eval_episodes: Option<usize>,
-    /// Environments trained on together [default: 8 for tabular agents, which step them in
-    /// turn to hide memory latency; per agent for policy-gradient ones].
-    #[arg(long)]
-    envs: Option<usize>,
-    /// Softmax temperature of sampled evaluations and samples [default: the agent's].
-    #[arg(long)]
-    temperature: Option<f64>,
-    /// Number of sample melodies written to DIR/samples.
-    #[arg(long, default_value_t = 4)]
-    samples: usize,
-    /// No progress bar.
-    #[arg(long)]
-    quiet: bool,
-    /// Where policy-gradient networks run: cpu, cuda (an error without a usable GPU) or auto.
-    #[arg(long, default_value = "auto")]
-    device: String,
-    /// Melodies to behaviour-clone (--agent bc): a directory of .mid files.
-    #[arg(long = "in", value_name = "CORPUS_DIR")]
-    input: Option<PathBuf>,
-    /// Fine-tune from this behaviour-cloned prior (--agent ppo): its run or checkpoint dir.
-    #[arg(long, value_name = "DIR")]
-    prior: Option<PathBuf>,
-    /// c of the KL-controlled reward r_theory + c * (log p_prior(a|s) - log pi(a|s)) (with
-    /// --prior); 15 keeps the tuned melodies within 20% of the prior's corpus NLL.
-    #[arg(long, value_name = "C", default_value_t = 15.0)]
-    kl_coef: f64,
-}
 
 pub fn run(args: TrainArgs) -> Result<()> {
     if args
@@ -274,157 +189,4 @@ fn execute(plan: TrainPlan) -> Result<()> {
         curve: &curve,
     });
     Ok(())
-}
-
-/// The first `count` melodies as `samples/sample-NNN.mid`.
-fn write_samples(
-    run: &RunDir,
-    task: &TaskSpec,
-    melodies: &[Vec<Event>],
-    count: usize,
-    kind: &str,
-) -> Result<Vec<PathBuf>> {
-    let dir = run.samples_dir()?;
-    let mut paths = Vec::new();
-    for (i, melody) in melodies.iter().take(count).enumerate() {
-        let path = dir.join(format!("sample-{i:03}.mid"));
-        generate::write_midi(task, melody, &path, &format!("{kind} sample {i}"))?;
-        paths.push(path);
-    }
-    Ok(paths)
-}
-
-/// Magenta's evaluation metrics, for melodies in its encoding and key.
-fn rl_tuner_metrics(
-    task: &TaskSpec,
-    melodies: &[Vec<Event>],
-) -> Option<std::collections::BTreeMap<String, f64>> {
-    if task.setting.encoding != EventEncoding::RL_TUNER_38 || !task.setting.chords.is_empty() {
-        return None;
-    }
-    let mut metrics = cadenza_reward::metrics::RlTunerMetrics::new();
-    for melody in melodies {
-        metrics.add_composition(melody);
-    }
-    Some(metrics.report())
-}
-
-struct SummaryView<'a> {
-    task: &'a TaskSpec,
-    kind: &'a str,
-    outcome_steps: u64,
-    interrupted: bool,
-    wall_s: f64,
-    last: Option<&'a EvalRecord>,
-    distinct: usize,
-    count: usize,
-    temperature: f64,
-    metrics: Option<&'a std::collections::BTreeMap<String, f64>>,
-    melody: Option<&'a [Event]>,
-    midi: Option<&'a Path>,
-    out: &'a Path,
-    curve: &'a Path,
-}
-
-fn print_summary(v: &SummaryView<'_>) {
-    let stop = if v.interrupted { " (interrupted)" } else { "" };
-    println!(
-        "{} on {}: {} steps in {:.1} s{stop}",
-        v.kind, v.task.name, v.outcome_steps, v.wall_s
-    );
-    if let Some(r) = v.last {
-        println!(
-            "final return: sampled {:.2} ± {:.2} (T = {}), greedy {:.2} ± {:.2}; {:.2} M steps/s",
-            r.return_mean,
-            r.return_std,
-            v.temperature,
-            r.greedy_return_mean,
-            r.greedy_return_std,
-            r.steps_per_sec / 1e6
-        );
-    }
-    println!("{} of {} sampled melodies distinct", v.distinct, v.count);
-    match v.metrics {
-        Some(m) => {
-            println!(
-                "RL Tuner metrics of {} sampled melodies (Magenta's evaluation):",
-                v.count
-            );
-            let rows = [
-                ("notes not in key", "percent_notes_not_in_key", true),
-                (
-                    "notes excessively repeated",
-                    "percent_notes_excessively_repeated",
-                    true,
-                ),
-                (
-                    "compositions starting with tonic",
-                    "percent_compositions_starting_with_tonic",
-                    true,
-                ),
-                ("leaps resolved", "percent_leaps_resolved", true),
-                (
-                    "unique max note",
-                    "percent_compositions_unique_highest_note",
-                    true,
-                ),
-                (
-                    "unique min note",
-                    "percent_compositions_unique_lowest_note",
-                    true,
-                ),
-                ("notes in motif", "percent_notes_in_motif", true),
-                (
-                    "notes in repeated motif",
-                    "percent_notes_in_repeated_motif",
-                    true,
-                ),
-                (
-                    "mean autocorrelation lag 1",
-                    "mean_autocorrelation_lag1",
-                    false,
-                ),
-                (
-                    "mean autocorrelation lag 2",
-                    "mean_autocorrelation_lag2",
-                    false,
-                ),
-                (
-                    "mean autocorrelation lag 3",
-                    "mean_autocorrelation_lag3",
-                    false,
-                ),
-            ];
-            for (label, key, percent) in rows {
-                let value = m.get(key).copied().unwrap_or(f64::NAN);
-                if percent {
-                    println!("  {label:<34} {:>7.2}%", value * 100.0);
-                } else {
-                    println!("  {label:<34} {value:>8.3}");
-                }
-            }
-        }
-        None => println!("(RL Tuner metrics apply to the rl-tuner encoding without chords)"),
-    }
-    if let Some(melody) = v.melody {
-        println!("a sampled melody:");
-        print!(
-            "{}",
-            pianoroll::render(
-                melody,
-                v.task.setting.encoding,
-                v.task.setting.steps_per_bar()
-            )
-        );
-    }
-    if let Some(path) = v.midi {
-        println!("MIDI: {}", path.display());
-    }
-    println!(
-        "run: {} (metrics.jsonl, checkpoint/, {}, summary.json)",
-        v.out.display(),
-        v.curve
-            .file_name()
-            .map_or("".into(), |n| n.to_string_lossy())
-    );
 }

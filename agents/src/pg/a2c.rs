@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use tch::nn;
 
 use super::optim::Optim;
+use super::rollout::LossConfig;
 use super::rollout::{self, Rollout};
-use super::trainer::{Algorithm, LossConfig, PgAgent, TrainingConfig};
+use super::trainer::{Algorithm, PgAgent, TrainingConfig};
 use crate::agent::{AgentError, LearnStats};
 
 // ---------------------------------------------------------------------------------------------
@@ -62,7 +63,7 @@ impl Algorithm for A2cConfig {
     }
 
     fn validate(&self) -> Result<(), AgentError> {
-        super::check_real("gae_lambda", self.gae_lambda, 0.0, 1.0, false)
+        super::config::check_real("gae_lambda", self.gae_lambda, 0.0, 1.0, false)
     }
 
     /// RMSprop as in the paper and SB3 (α = 0.99, ε = 1e-5).

@@ -15,10 +15,12 @@ use rand_chacha::ChaCha8Rng;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
+use super::algorithms::PG_KINDS;
+use super::backend::resolve_device;
 use super::models::{masked_log_softmax, ModelConfig, Net};
 use super::policy::{self, Policy};
-use super::{resolve_device, DeviceChoice, PG_KINDS};
 use crate::adapt::{Adapter, RatedEpisode};
+use crate::agent::DeviceChoice;
 use crate::agent::{ActMode, AgentError, Observation};
 use crate::checksum::fnv1a;
 use cadenza_env::Environment;
@@ -69,12 +71,12 @@ impl Default for AdaptConfig {
 impl AdaptConfig {
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<(), AgentError> {
-        super::check_real("learning_rate", self.learning_rate, 0.0, 1.0, true)?;
-        super::check_count("epochs", self.epochs, 100)?;
-        super::check_real("gamma", self.gamma, 0.0, 1.0, false)?;
-        super::check_real("entropy_coef", self.entropy_coef, 0.0, 1.0, false)?;
-        super::check_real("kl_coef", self.kl_coef, 0.0, 100.0, false)?;
-        super::check_real("max_grad_norm", self.max_grad_norm, 0.0, 100.0, true)
+        super::config::check_real("learning_rate", self.learning_rate, 0.0, 1.0, true)?;
+        super::config::check_count("epochs", self.epochs, 100)?;
+        super::config::check_real("gamma", self.gamma, 0.0, 1.0, false)?;
+        super::config::check_real("entropy_coef", self.entropy_coef, 0.0, 1.0, false)?;
+        super::config::check_real("kl_coef", self.kl_coef, 0.0, 100.0, false)?;
+        super::config::check_real("max_grad_norm", self.max_grad_norm, 0.0, 100.0, true)
     }
 }
 

@@ -101,16 +101,16 @@ impl BcConfig {
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<(), AgentError> {
         self.model.validate()?;
-        super::check_count("epochs", self.epochs, 10_000)?;
-        super::check_real("learning_rate", self.learning_rate, 0.0, 1.0, true)?;
+        super::config::check_count("epochs", self.epochs, 10_000)?;
+        super::config::check_real("learning_rate", self.learning_rate, 0.0, 1.0, true)?;
         if self.batch_size > 1 << 20 {
             return Err(super::models::config_error(
                 "batch_size",
                 "must be in 0..=1048576 (0: the default)",
             ));
         }
-        super::check_count("bptt", self.bptt, 65_536)?;
-        super::check_real("max_grad_norm", self.max_grad_norm, 0.0, 1e6, true)?;
+        super::config::check_count("bptt", self.bptt, 65_536)?;
+        super::config::check_real("max_grad_norm", self.max_grad_norm, 0.0, 1e6, true)?;
         if !(self.valid_fraction.is_finite() && (0.0..1.0).contains(&self.valid_fraction)) {
             return Err(super::models::config_error(
                 "valid_fraction",
@@ -368,7 +368,7 @@ pub fn train(
     task: &TaskSpec,
     train_tunes: &[Tune],
     valid_tunes: &[Tune],
-    device: super::DeviceChoice,
+    device: crate::agent::DeviceChoice,
     seed: u64,
     mut on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<BcAgent, AgentError> {
@@ -376,7 +376,7 @@ pub fn train(
     let shape = Shape::of(task)?;
     check_tunes(train_tunes, shape, "training")?;
     check_tunes(valid_tunes, shape, "validation")?;
-    let device = super::resolve_device(device)?;
+    let device = super::backend::resolve_device(device)?;
     let agent = BcAgent::new(config.clone(), shape.dim(), shape.num_events, device, seed)?;
     let mut opt = nn::adam(0.9, 0.999, 0.0)
         .build(&agent.policy.net.vs, config.learning_rate)
@@ -623,10 +623,10 @@ pub fn score_checkpoint(
     dir: &Path,
     task: &TaskSpec,
     tunes: &[Tune],
-    device: super::DeviceChoice,
+    device: crate::agent::DeviceChoice,
 ) -> Result<NllReport, AgentError> {
     let shape = Shape::of(task)?;
-    let (net, _) = load_net(dir, super::resolve_device(device)?)?;
+    let (net, _) = load_net(dir, super::backend::resolve_device(device)?)?;
     check_prior_shape(dir, &net, shape)?;
     check_tunes(tunes, shape, "scored")?;
     Ok(score_net(&net, shape, tunes))
@@ -664,12 +664,12 @@ pub fn ppo_from_prior(
     prior: &Path,
     config_toml: Option<&str>,
     task: &TaskSpec,
-    device: super::DeviceChoice,
+    device: crate::agent::DeviceChoice,
     seed: u64,
     total_steps: Option<u64>,
 ) -> Result<Box<dyn Agent>, AgentError> {
     let shape = Shape::of(task)?;
-    let device = super::resolve_device(device)?;
+    let device = super::backend::resolve_device(device)?;
     let dir = checkpoint_dir(prior);
     let header = policy::read_header(&dir)?;
     if header.kind != KIND {
@@ -684,7 +684,7 @@ pub fn ppo_from_prior(
     }
     let bc: BcConfig = header.config()?;
     let base = PpoConfig::for_prior(bc.model.clone());
-    let mut config: PpoConfig = super::parse_over(config_toml, base)?;
+    let mut config: PpoConfig = super::config::parse_over(config_toml, base)?;
     if config.training.model != bc.model {
         return Err(super::models::config_error(
             "model",
@@ -765,9 +765,9 @@ impl PriorReward {
         task: &TaskSpec,
         kl_coef: f64,
     ) -> Result<Self, AgentError> {
-        super::check_real("kl_coef", kl_coef, 0.0, 1e6, false)?;
+        super::config::check_real("kl_coef", kl_coef, 0.0, 1e6, false)?;
         let shape = Shape::of(task)?;
-        super::init_backend();
+        super::backend::init_backend();
         let (net, kind) = load_net(prior, Device::Cpu)?;
         if kind != KIND {
             return Err(AgentError::Checkpoint {

@@ -35,7 +35,10 @@
 
 pub mod a2c;
 pub mod adapt;
+mod algorithms;
+mod backend;
 pub mod bc;
+mod config;
 mod models;
 mod optim;
 mod policy;
@@ -46,228 +49,26 @@ mod trainer;
 
 pub use a2c::{A2cAgent, A2cConfig};
 pub use adapt::{AdaptConfig, AdaptStats, Episode, PolicyAdapter};
+pub use algorithms::BuildSpec;
+pub use algorithms::PG_KINDS;
+pub use backend::{cuda_available, init_backend};
 pub use bc::{BcAgent, BcConfig};
 pub use models::{Activation, ModelConfig, PolicyArch};
 pub use policy::{HEADER_FILE, OPTIMIZER_FILE, WEIGHTS_FILE};
 pub use ppo::{PpoAgent, PpoConfig};
 pub use reinforce::{ReinforceAgent, ReinforceConfig};
-pub use trainer::{LossConfig, PgAgent, TrainingConfig};
+pub use rollout::LossConfig;
+pub use trainer::{PgAgent, TrainingConfig};
 
 pub use crate::agent::DeviceChoice;
 use crate::agent::{ActMode, Agent, AgentError, Observation};
+use algorithms::{algorithm, ALGORITHMS};
+use backend::resolve_device;
 use cadenza_env::{ComposeEnv, Environment, Reward, TaskSpec};
-use policy::HeaderInfo;
+use config::{parse, to_json};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
-use std::sync::Once;
-use tch::Device;
-use trainer::Algorithm;
-
-/// An agent, or why there is none.
-type AgentResult = Result<Box<dyn Agent>, AgentError>;
-
-/// One algorithm, as [`build`], [`load`], [`recommended_envs`] and [`effective_config`] see
-/// it.
-struct Entry {
-    kind: &'static str,
-    build: fn(&BuildSpec<'_>, Device) -> AgentResult,
-    restore: fn(&HeaderInfo, Device) -> AgentResult,
-    num_envs: fn(&toml::Table) -> Result<usize, AgentError>,
-    effective_config: fn(&toml::Table) -> Result<serde_json::Value, AgentError>,
-}
-
-impl Entry {
-    const fn of<A: Algorithm>() -> Self {
-        Self {
-            kind: A::KIND,
-            build: |spec, device| {
-                let config = parse::<A>(spec.config)?;
-                let (d, a) = (spec.obs_dim, spec.num_actions);
-                let agent = PgAgent::new(config, d, a, device, spec.seed, spec.total_steps)?;
-                Ok(Box::new(agent))
-            },
-            restore: |header, device| Ok(Box::new(PgAgent::<A>::restore(header, device)?)),
-            num_envs: |config| Ok(parse::<A>(config)?.shared().0.num_envs),
-            effective_config: |config| to_json(&parse::<A>(config)?),
-        }
-    }
-}
-
-/// The algorithms this module builds, one row each (also the order of [`PG_KINDS`]).
-const ALGORITHMS: [Entry; 3] = [
-    Entry::of::<ReinforceConfig>(),
-    Entry::of::<A2cConfig>(),
-    Entry::of::<PpoConfig>(),
-];
-
-/// The agent kinds this module builds, as named on the command line.
-pub const PG_KINDS: &[&str] = &{
-    let mut kinds = [""; ALGORITHMS.len()];
-    let mut i = 0;
-    while i < kinds.len() {
-        kinds[i] = ALGORITHMS[i].kind;
-        i += 1;
-    }
-    kinds
-};
-
-/// The algorithm named `kind`.
-fn algorithm(kind: &str) -> Result<&'static Entry, AgentError> {
-    ALGORITHMS.iter().find(|a| a.kind == kind).ok_or_else(|| {
-        models::config_error(
-            "agent",
-            &format!(
-                "unknown policy-gradient agent '{kind}': expected one of {}",
-                PG_KINDS.join(", ")
-            ),
-        )
-    })
-}
-
-/// Prepares libtorch once per process: loads the CUDA backend where there is one and sizes
-/// the CPU thread pool. [`build`] and [`load`] call it; call it yourself only to ask
-/// [`cuda_available`] first.
-pub fn init_backend() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        // SAFETY: dlopen with a constant, NUL-terminated name; the handle is deliberately
-        // kept open for the life of the process (libtorch registers its CUDA backend on load).
-        unsafe {
-            let name = b"libtorch_cuda.so\0";
-            let _ = libc::dlopen(name.as_ptr().cast(), libc::RTLD_NOW | libc::RTLD_GLOBAL);
-        }
-        // One intra-op thread: the matrices are small, the env steps on the same core, and
-        // libtorch's spinning worker threads slow everything down (10x measured) as soon as
-        // other processes compete for the cores. CADENZA_TORCH_THREADS overrides.
-        let threads: i32 = std::env::var("CADENZA_TORCH_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|&n| n >= 1)
-            .unwrap_or(1);
-        tch::set_num_threads(threads);
-    });
-}
-
-/// Whether a CUDA GPU is usable by libtorch in this process.
-pub fn cuda_available() -> bool {
-    init_backend();
-    tch::Cuda::is_available()
-}
-
-fn resolve_device(choice: DeviceChoice) -> Result<Device, AgentError> {
-    init_backend();
-    match choice {
-        DeviceChoice::Cpu => Ok(Device::Cpu),
-        DeviceChoice::Auto => Ok(Device::cuda_if_available()),
-        DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
-        DeviceChoice::Cuda => Err(models::config_error(
-            "device",
-            "cuda was asked for, but libtorch finds no usable CUDA GPU \
-             (no GPU, no driver, or a CPU-only libtorch); use --device cpu or auto",
-        )),
-    }
-}
-
-/// Everything [`build`] needs.
-#[derive(Debug, Clone, Copy)]
-pub struct BuildSpec<'a> {
-    /// `reinforce`, `a2c` or `ppo`.
-    pub kind: &'a str,
-    /// The algorithm's config, as parsed from TOML (fields of [`ReinforceConfig`],
-    /// [`A2cConfig`] or [`PpoConfig`]; missing fields take their defaults, an empty table
-    /// gives the defaults).
-    pub config: &'a toml::Table,
-    /// Length of the observation vector.
-    pub obs_dim: usize,
-    /// Number of actions.
-    pub num_actions: usize,
-    /// Where the network lives.
-    pub device: DeviceChoice,
-    /// Seed of the weight initialisation.
-    pub seed: u64,
-    /// The whole training budget in env steps, over which the learning rate anneals (none:
-    /// constant learning rate).
-    pub total_steps: Option<u64>,
-}
-
-/// An agent's config from the user's table: every field the table leaves out, inside tables
-/// too, keeps the agent's default (so `[model] hidden = 128` keeps PPO's default activation).
-fn parse<C>(given: &toml::Table) -> Result<C, AgentError>
-where
-    C: serde::de::DeserializeOwned + serde::Serialize + Default,
-{
-    overlay(given, C::default())
-}
-
-/// The fields of `given` over those of `base`, inside tables too. Unknown keys and wrong
-/// types are refused, naming the key.
-fn overlay<C>(given: &toml::Table, base: C) -> Result<C, AgentError>
-where
-    C: serde::de::DeserializeOwned + serde::Serialize,
-{
-    refuse_unknown_keys(given, &base)?;
-    // Read on its own first, so that wrong types are reported as the user wrote them.
-    let _: C =
-        C::deserialize(toml::Value::Table(given.clone())).map_err(|e| config_error(e.message()))?;
-    let mut merged = toml::Table::try_from(&base).map_err(|e| config_error(&e.to_string()))?;
-    merge_tables(&mut merged, given.clone());
-    C::deserialize(toml::Value::Table(merged)).map_err(|e| config_error(e.message()))
-}
-
-/// Refuses a top-level key of `given` that the config `base` does not have, in serde's words
-/// ("unknown field ..., expected one of ..."). Serde cannot say it itself: the shared fields
-/// of the algorithms' configs are flattened in, and a struct with flattened fields does not
-/// know its own field names.
-fn refuse_unknown_keys<C: serde::Serialize>(
-    given: &toml::Table,
-    base: &C,
-) -> Result<(), AgentError> {
-    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(base) else {
-        return Ok(());
-    };
-    match given.keys().find(|key| !fields.contains_key(key.as_str())) {
-        None => Ok(()),
-        Some(key) => {
-            let expected: Vec<String> = fields.keys().map(|name| format!("`{name}`")).collect();
-            Err(config_error(&format!(
-                "unknown field `{key}`, expected one of {}",
-                expected.join(", ")
-            )))
-        }
-    }
-}
-
-/// [`overlay`] of a config given as TOML text (none: `base` itself).
-fn parse_over<C>(text: Option<&str>, base: C) -> Result<C, AgentError>
-where
-    C: serde::de::DeserializeOwned + serde::Serialize,
-{
-    match text {
-        None => Ok(base),
-        Some(text) => {
-            let given: toml::Table = toml::from_str(text).map_err(|e| config_error(e.message()))?;
-            overlay(&given, base)
-        }
-    }
-}
-
-fn config_error(message: &str) -> AgentError {
-    models::config_error("config", message)
-}
-
-fn merge_tables(base: &mut toml::Table, given: toml::Table) {
-    for (key, value) in given {
-        match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(inner)), toml::Value::Table(given_inner)) => {
-                merge_tables(inner, given_inner)
-            }
-            (_, value) => {
-                base.insert(key, value);
-            }
-        }
-    }
-}
 
 /// A fresh agent of `spec.kind`.
 pub fn build(spec: &BuildSpec<'_>) -> Result<Box<dyn Agent>, AgentError> {
@@ -293,10 +94,6 @@ pub fn effective_config(kind: &str, config: &toml::Table) -> Result<serde_json::
         return to_json(&parse::<BcConfig>(config)?);
     }
     (algorithm(kind)?.effective_config)(config)
-}
-
-fn to_json<C: serde::Serialize>(config: &C) -> Result<serde_json::Value, AgentError> {
-    serde_json::to_value(config).map_err(|e| AgentError::Other(format!("config as JSON: {e}")))
 }
 
 /// Whether `dir` holds a policy-gradient checkpoint (its header file exists).
@@ -402,39 +199,9 @@ pub fn sample_melodies(
     Ok(out)
 }
 
-pub(crate) fn check_count(field: &str, v: usize, hi: usize) -> Result<(), AgentError> {
-    if (1..=hi).contains(&v) {
-        Ok(())
-    } else {
-        Err(models::config_error(
-            field,
-            &format!("must be in 1..={hi}, got {v}"),
-        ))
-    }
-}
-
-/// Checks `v` is finite and in `[lo, hi]` (`(lo, hi]` when `open_lo`).
-pub(crate) fn check_real(
-    field: &str,
-    v: f64,
-    lo: f64,
-    hi: f64,
-    open_lo: bool,
-) -> Result<(), AgentError> {
-    let ok = v.is_finite() && v <= hi && if open_lo { v > lo } else { v >= lo };
-    if ok {
-        Ok(())
-    } else {
-        let open = if open_lo { '(' } else { '[' };
-        Err(models::config_error(
-            field,
-            &format!("must be in {open}{lo}, {hi}], got {v}"),
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::config::parse_over;
     use super::*;
 
     /// Fields a config leaves out keep the agent's defaults, inside `[model]` too; unknown

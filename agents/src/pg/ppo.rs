@@ -16,8 +16,9 @@ use tch::Kind;
 
 use super::models::{Activation, ModelConfig, Net};
 use super::optim::Optim;
+use super::rollout::LossConfig;
 use super::rollout::{self, Batch, Rollout};
-use super::trainer::{Algorithm, LossConfig, PgAgent, TrainingConfig};
+use super::trainer::{Algorithm, PgAgent, TrainingConfig};
 use crate::agent::{AgentError, LearnStats};
 
 // ---------------------------------------------------------------------------------------------
@@ -139,14 +140,14 @@ impl Algorithm for PpoConfig {
     }
 
     fn validate(&self) -> Result<(), AgentError> {
-        super::check_count("epochs", self.epochs, 100)?;
-        super::check_count("minibatch_size", self.minibatch_size, 1 << 20)?;
-        super::check_real("gae_lambda", self.gae_lambda, 0.0, 1.0, false)?;
-        super::check_real("clip_coef", self.clip_coef, 0.0, 1.0, true)?;
+        super::config::check_count("epochs", self.epochs, 100)?;
+        super::config::check_count("minibatch_size", self.minibatch_size, 1 << 20)?;
+        super::config::check_real("gae_lambda", self.gae_lambda, 0.0, 1.0, false)?;
+        super::config::check_real("clip_coef", self.clip_coef, 0.0, 1.0, true)?;
         if let Some(kl) = self.target_kl {
-            super::check_real("target_kl", kl, 0.0, 1e6, true)?;
+            super::config::check_real("target_kl", kl, 0.0, 1e6, true)?;
         }
-        super::check_real("kl_coef", self.kl_coef, 0.0, 1e6, false)
+        super::config::check_real("kl_coef", self.kl_coef, 0.0, 1e6, false)
     }
 
     // -----------------------------------------------------------------------------------------

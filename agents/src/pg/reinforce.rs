@@ -12,8 +12,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::rollout::LossConfig;
 use super::rollout::{self, Rollout};
-use super::trainer::{Algorithm, LossConfig, PgAgent, TrainingConfig};
+use super::trainer::{Algorithm, PgAgent, TrainingConfig};
 use crate::agent::LearnStats;
 
 // ---------------------------------------------------------------------------------------------

@@ -14,11 +14,11 @@
 use cadenza_env::vector::VecEnv;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::models::{masked_log_softmax, Net};
 use super::optim::Optim;
-use super::trainer::LossConfig;
 use crate::agent::{AgentError, LearnStats, TrainEnv};
 
 /// What carries over from one rollout to the next: where each sub-env is in its episode
@@ -555,6 +555,43 @@ pub(crate) fn one_step_update(
         ("entropy", &ent),
     ] {
         stats.scalars.insert(name.to_string(), v.double_value(&[]));
+    }
+}
+
+/// The weights of the actor-critic loss and how a step on it is taken: the last shared fields
+/// of every policy-gradient config (at the top level in TOML too). Each algorithm has its own
+/// defaults; these are REINFORCE's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossConfig {
+    /// Weight of the entropy bonus. Range [0, 1].
+    pub ent_coef: f64,
+    /// Weight of the value loss. Range [0, 100].
+    pub vf_coef: f64,
+    /// Maximum global gradient norm. Range (0, 1e6].
+    pub max_grad_norm: f64,
+    /// Normalise advantages (over the rollout, or per minibatch where the algorithm takes
+    /// several).
+    pub norm_adv: bool,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self {
+            ent_coef: 0.0,
+            vf_coef: 0.5,
+            max_grad_norm: 0.5,
+            norm_adv: true,
+        }
+    }
+}
+
+impl LossConfig {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<(), AgentError> {
+        super::config::check_real("ent_coef", self.ent_coef, 0.0, 1.0, false)?;
+        super::config::check_real("vf_coef", self.vf_coef, 0.0, 100.0, false)?;
+        super::config::check_real("max_grad_norm", self.max_grad_norm, 0.0, 1e6, true)
     }
 }
 

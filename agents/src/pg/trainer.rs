@@ -20,7 +20,7 @@ use tch::{nn, Device};
 use super::models::{ModelConfig, Net};
 use super::optim::Optim;
 use super::policy::{self, HeaderInfo, Policy, TrainingState};
-use super::rollout::{self, Rollout, RunState};
+use super::rollout::{self, LossConfig, Rollout, RunState};
 use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
 use cadenza_env::vector::VecEnv;
 
@@ -103,10 +103,10 @@ impl TrainingConfig {
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<(), AgentError> {
         self.model.validate()?;
-        super::check_count("num_envs", self.num_envs, 4096)?;
-        super::check_count("num_steps", self.num_steps, 65536)?;
-        super::check_real("learning_rate", self.learning_rate, 0.0, 1.0, true)?;
-        super::check_real("gamma", self.gamma, 0.0, 1.0, false)
+        super::config::check_count("num_envs", self.num_envs, 4096)?;
+        super::config::check_count("num_steps", self.num_steps, 65536)?;
+        super::config::check_real("learning_rate", self.learning_rate, 0.0, 1.0, true)?;
+        super::config::check_real("gamma", self.gamma, 0.0, 1.0, false)
     }
 
     /// The learning rate after `done` of `total` env steps: linear decay to 0 when annealing.
@@ -117,43 +117,6 @@ impl TrainingConfig {
             }
             _ => self.learning_rate,
         }
-    }
-}
-
-/// The weights of the actor-critic loss and how a step on it is taken: the last shared fields
-/// of every policy-gradient config (at the top level in TOML too). Each algorithm has its own
-/// defaults; these are REINFORCE's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LossConfig {
-    /// Weight of the entropy bonus. Range [0, 1].
-    pub ent_coef: f64,
-    /// Weight of the value loss. Range [0, 100].
-    pub vf_coef: f64,
-    /// Maximum global gradient norm. Range (0, 1e6].
-    pub max_grad_norm: f64,
-    /// Normalise advantages (over the rollout, or per minibatch where the algorithm takes
-    /// several).
-    pub norm_adv: bool,
-}
-
-impl Default for LossConfig {
-    fn default() -> Self {
-        Self {
-            ent_coef: 0.0,
-            vf_coef: 0.5,
-            max_grad_norm: 0.5,
-            norm_adv: true,
-        }
-    }
-}
-
-impl LossConfig {
-    /// Checks every field, naming the first bad one.
-    pub fn validate(&self) -> Result<(), AgentError> {
-        super::check_real("ent_coef", self.ent_coef, 0.0, 1.0, false)?;
-        super::check_real("vf_coef", self.vf_coef, 0.0, 100.0, false)?;
-        super::check_real("max_grad_norm", self.max_grad_norm, 0.0, 1e6, true)
     }
 }
 
@@ -306,6 +269,6 @@ impl<A: Algorithm> Agent for PgAgent<A> {
     }
 
     fn effective_config(&self) -> serde_json::Value {
-        super::to_json(&self.config).unwrap_or(serde_json::Value::Null)
+        super::config::to_json(&self.config).unwrap_or(serde_json::Value::Null)
     }
 }

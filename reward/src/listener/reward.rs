@@ -81,7 +81,7 @@ impl Reward for ListenerReward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::listener::{Feedback, ListenerConfig};
+    use crate::listener::model::{Feedback, ListenerConfig};
     use crate::score::score_melody;
     use cadenza_env::{TaskSpec, HOLD};
 

@@ -1,7 +1,9 @@
 //! `cadenza corpus import`: a directory of MIDI files to a processed corpus
 //! ([`ProcessedCorpus`]) with a report of what happened to every file.
 
-use super::{collect_stats, held_out, plot_histograms, ImportArgs};
+use super::input::InputArgs;
+use super::split::held_out;
+use super::stats::{collect_stats, plot_histograms, Stats};
 use crate::cli::melodies::{
     self, melody_from_midi, print_stdout, say, Melody, MelodySet, Skipped, Transpose,
 };
@@ -11,8 +13,28 @@ use cadenza_reward::corpus::{
     find_key, Key, KeySource, ProcessedCorpus, ProcessedFile, Quantisation, SplitSide,
     PROCESSED_FORMAT, PROCESSED_VERSION,
 };
+use clap::Args;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub(super) input: InputArgs,
+    /// Directory to write the processed corpus to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub(super) out: PathBuf,
+    /// Share of the files held out for validation, 0 <= F < 1.
+    #[arg(long, value_name = "F", default_value_t = 0.2)]
+    pub(super) valid_fraction: f64,
+    /// Seed of the train/validation split.
+    #[arg(long, default_value_t = 0)]
+    pub(super) seed: u64,
+    /// Print one JSON object (the report) instead of sentences.
+    #[arg(long)]
+    pub(super) json: bool,
+}
 
 /// The files the command writes into `--out`.
 pub const CORPUS_FILE: &str = "corpus.json";
@@ -349,7 +371,7 @@ fn report_json(
     corpus: &ProcessedCorpus,
     rejected: &[Rejected],
     seen: usize,
-    stats: &super::Stats,
+    stats: &Stats,
 ) -> serde_json::Value {
     let mut skip_counts: BTreeMap<&str, usize> = BTreeMap::new();
     for r in rejected {

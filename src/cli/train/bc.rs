@@ -15,13 +15,3 @@
 mod imp;
 
 pub use imp::{ppo_from_prior, run, wrap_reward};
-
-/// Where the prior of a KL-controlled run lives and how strongly it pulls.
-#[derive(Debug, Clone)]
-pub struct PriorSpec {
-    /// The prior's run or checkpoint directory.
-    pub dir: std::path::PathBuf,
-    /// `c`: the reward is `r_theory + c · (log p_prior(a|s) − log π(a|s))`, the prior's half in
-    /// the env's reward, the policy's half added by PPO (its `kl_coef`).
-    pub kl_coef: f64,
-}

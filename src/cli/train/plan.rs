@@ -2,8 +2,7 @@
 //! becomes one [`TrainPlan`] with every default resolved, and nothing after it reads a flag or
 //! a file of settings again.
 
-use super::bc::PriorSpec;
-use super::TrainArgs;
+use super::args::TrainArgs;
 use crate::cli::common;
 use anyhow::{bail, Context, Result};
 use cadenza_agents::run::{RunDir, RunInfo};
@@ -14,6 +13,16 @@ use std::path::{Path, PathBuf};
 
 /// Env steps a run trains for when neither `--steps` nor the config's [train] table says.
 const DEFAULT_STEPS: u64 = 2_000_000;
+
+/// Where the prior of a KL-controlled run lives and how strongly it pulls.
+#[derive(Debug, Clone)]
+pub struct PriorSpec {
+    /// The prior's run or checkpoint directory.
+    pub dir: std::path::PathBuf,
+    /// `c`: the reward is `r_theory + c · (log p_prior(a|s) − log π(a|s))`, the prior's half in
+    /// the env's reward, the policy's half added by PPO (its `kl_coef`).
+    pub kl_coef: f64,
+}
 
 /// Everything a `train` run needs, settled. See the module docs.
 #[derive(Debug)]

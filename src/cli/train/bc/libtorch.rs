@@ -1,7 +1,7 @@
 //! `train --agent bc` and `--prior` on libtorch.
 
-use super::super::TrainArgs;
-use super::PriorSpec;
+use crate::cli::train::args::TrainArgs;
+use crate::cli::train::plan::PriorSpec;
 use anyhow::{bail, Context, Result};
 use cadenza_agents::{Agent, DeviceChoice};
 use cadenza_env::{Reward, TaskSpec};
@@ -92,7 +92,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     RunDir::check_free(&args.out, None)?;
     let device: DeviceChoice = args.device.parse()?;
     let task = crate::cli::common::task(&args.task, args.task_config.as_deref(), None)?;
-    let (table, _train) = super::super::plan::read_config(args.config.as_deref())?;
+    let (table, _train) = crate::cli::train::plan::read_config(args.config.as_deref())?;
     let config: bc::BcConfig = toml::Value::Table(table)
         .try_into()
         .context("--config: behaviour-cloning fields")?;
@@ -184,8 +184,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let melodies =
         crate::cli::generate::sample(agent.as_mut(), &task, 100, info.train.eval_seed, mode)?;
-    super::super::write_samples(&run, &task, &melodies, args.samples, bc::KIND)?;
-    let rl_tuner = super::super::rl_tuner_metrics(&task, &melodies);
+    crate::cli::train::report::write_samples(&run, &task, &melodies, args.samples, bc::KIND)?;
+    let rl_tuner = crate::cli::train::report::rl_tuner_metrics(&task, &melodies);
     let summary = serde_json::json!({
         "task": task.name,
         "agent": bc::KIND,

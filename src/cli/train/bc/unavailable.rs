@@ -1,7 +1,7 @@
 //! `train --agent bc` and `--prior` in a build without libtorch: one clear error each.
 
-use super::super::TrainArgs;
-use super::PriorSpec;
+use crate::cli::train::args::TrainArgs;
+use crate::cli::train::plan::PriorSpec;
 use anyhow::Result;
 use cadenza_agents::{Agent, DeviceChoice};
 use cadenza_env::{Reward, TaskSpec};
