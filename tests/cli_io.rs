@@ -473,10 +473,11 @@ fn bench_env_compares_threads_against_the_machine() {
         let value = number(key);
         assert!(value.is_finite() && value > 0.0, "{key} = {value}");
     }
-    // Two threads of arithmetic cannot do more than twice the work of one (with a margin
-    // for timer noise), and the extremes bracket the median.
-    assert!(number("machine_capacity_max") < 2.5, "{report}");
+    // The extremes bracket the median. (No bound on the ratios themselves: on a loaded
+    // machine a block of one thread can be descheduled, so any ratio can show up; speed
+    // claims live in the benchmark, not in a test.)
     assert!(number("machine_capacity_min") <= number("machine_capacity_median"));
+    assert!(number("machine_capacity_median") <= number("machine_capacity_max"));
     assert!(number("speedup_min") <= number("speedup_median"));
     assert_eq!(report["steps_per_way"].as_f64(), Some(20_000.0), "{report}");
 }
