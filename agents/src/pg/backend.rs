@@ -6,7 +6,7 @@ use std::sync::Once;
 use tch::Device;
 
 /// Prepares libtorch once per process: loads the CUDA backend where there is one and sizes
-/// the CPU thread pool. [`build`] and [`load`] call it; call it yourself only to ask
+/// the CPU thread pool. [`build`](super::build) and [`load`](super::load) call it; call it yourself only to ask
 /// [`cuda_available`] first.
 pub fn init_backend() {
     static INIT: Once = Once::new();
