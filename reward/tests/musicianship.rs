@@ -11,7 +11,7 @@
 
 use cadenza_env::midi::{import_file, ImportOptions, OutOfRange};
 use cadenza_env::{Event, EventEncoding, Setting, HOLD};
-use cadenza_reward::musicianship::{measure, report, MusicianshipReport, MUSIC};
+use cadenza_reward::musicianship::{measure, report, report_with, MusicianshipReport, MUSIC};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -77,33 +77,11 @@ fn tune(path: &Path, steps: usize) -> (Setting, Vec<Event>) {
     (setting, events)
 }
 
-/// Reports a set of tunes measured each in its own setting (the report's set-level figures
-/// use the events alone).
+/// Reports a set of tunes, each measured in its own key and meter.
 fn corpus_report(files: &[PathBuf]) -> MusicianshipReport {
-    let tunes: Vec<(Setting, Vec<Event>)> = files.iter().map(|p| tune(p, STEPS)).collect();
-    let melodies: Vec<Vec<Event>> = tunes.iter().map(|(_, m)| m.clone()).collect();
-    let mut set = report(&Setting::rl_tuner(), &melodies);
-    // Harmony and meter differ per tune: re-measure each in its own setting.
-    let scores: Vec<_> = tunes.iter().map(|(s, m)| measure(s, m).scores()).collect();
-    let n = scores.len() as f64;
-    set.mean.harmony = scores.iter().map(|s| s.harmony).sum::<f64>() / n;
-    set.mean.line = scores.iter().map(|s| s.line).sum::<f64>() / n;
-    set.mean.rhythm = scores.iter().map(|s| s.rhythm).sum::<f64>() / n;
-    set.mean.variety = scores.iter().map(|s| s.variety).sum::<f64>() / n;
-    set.passing_share = scores
-        .iter()
-        .filter(|s| MUSIC.failures(s).is_empty())
-        .count() as f64
-        / n;
-    let set_level: Vec<&str> = set
-        .failures
-        .iter()
-        .copied()
-        .filter(|f| *f == "distinct" || *f == "edit distance")
-        .collect();
-    set.failures = MUSIC.failures(&set.mean);
-    set.failures.extend(set_level);
-    set
+    let (settings, melodies): (Vec<Setting>, Vec<Vec<Event>>) =
+        files.iter().map(|p| tune(p, STEPS)).unzip();
+    report_with(&melodies, |i| &settings[i])
 }
 
 // rl-tuner-38 events: event = MIDI pitch - 46 (C4 = 14, C5 = 26).
@@ -151,13 +129,16 @@ fn degenerate_cases() -> Vec<(&'static str, Vec<Vec<Event>>)> {
 
 fn row(name: &str, r: &MusicianshipReport) -> String {
     format!(
-        "| {name:<22} | {:>4} | {:.3} | {:.3} | {:.3} | {:.3} | {:>5.1}% | {} |",
+        "| {name:<22} | {:>4} | {:.3} | {:.3} | {:.3} | {:.3} | {:>5.1}% | {:>4} | {} | {} |",
         r.melodies,
         r.mean.harmony,
         r.mean.line,
         r.mean.rhythm,
         r.mean.variety,
         100.0 * r.passing_share,
+        r.distinct_melodies,
+        r.edit_distance_per_step
+            .map_or_else(|| "n/a".to_string(), |d| format!("{d:.3}")),
         if r.failures.is_empty() {
             "music".to_string()
         } else {
@@ -176,7 +157,7 @@ fn corpus_passes_and_degenerate_melodies_fail() {
     assert!(tuning.len() >= 50 && evaluation.len() >= 50);
     let tuning_report = corpus_report(&tuning);
     let evaluation_report = corpus_report(&evaluation);
-    println!("| case | n | harmony | line | rhythm | variety | passing | verdict |");
+    println!("| case | n | harmony | line | rhythm | variety | passing | distinct | edit distance / step | verdict |");
     println!("{}", row("corpus (tuning)", &tuning_report));
     println!("{}", row("corpus (evaluation)", &evaluation_report));
     assert!(tuning_report.failures.is_empty(), "{tuning_report:?}");

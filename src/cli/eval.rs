@@ -107,6 +107,12 @@ pub fn table(value: &Value) -> String {
     let mut text = String::new();
     say!(text, "{} melodies", value["melodies"]);
     say!(text, "\nRL Tuner metrics (Magenta's rl_tuner_eval_metrics)");
+    if value["rl_tuner"].is_null() {
+        say!(
+            text,
+            "  n/a: they need the rl-tuner-38 encoding (use --task rl-tuner)"
+        );
+    }
     if let Some(map) = value["rl_tuner"].as_object() {
         for (k, v) in map {
             let shown = match v.as_f64() {

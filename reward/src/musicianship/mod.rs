@@ -170,9 +170,19 @@ pub struct MusicianshipReport {
 
 /// Measures every melody under `setting` and the set as a whole against [`MUSIC`].
 pub fn report(setting: &Setting, melodies: &[Vec<Event>]) -> MusicianshipReport {
+    report_with(melodies, |_| setting)
+}
+
+/// [`report`] for melodies that each have their own setting (tunes in different keys and
+/// meters): melody `i` is measured under `setting_of(i)`.
+pub fn report_with<'a>(
+    melodies: &[Vec<Event>],
+    setting_of: impl Fn(usize) -> &'a Setting,
+) -> MusicianshipReport {
     let scores: Vec<GroupScores> = melodies
         .iter()
-        .map(|m| measure(setting, m).scores())
+        .enumerate()
+        .map(|(i, m)| measure(setting_of(i), m).scores())
         .collect();
     let mean_of =
         |f: fn(&GroupScores) -> f64| notes::mean(&scores.iter().map(f).collect::<Vec<f64>>());
@@ -211,5 +221,102 @@ pub fn report(setting: &Setting, melodies: &[Vec<Event>]) -> MusicianshipReport 
         mean_pairwise_edit_distance: div.mean_pairwise_edit_distance,
         edit_distance_per_step: per_step,
         failures,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cadenza_env::{ChordFrame, HOLD, REST};
+
+    // rl-tuner-38: event = MIDI pitch - 46 (C4 = 14, C5 = 26).
+    const C4: Event = 14;
+    const D4: Event = 16;
+    const E4: Event = 18;
+    const F4: Event = 19;
+    const G4: Event = 21;
+    const C5: Event = 26;
+
+    #[test]
+    fn harmony_by_hand() {
+        // C on beat 1, F (not a chord tone of C major's triad) on beat 2 resolving to E,
+        // E off the beat, G on beat 3 (beats every 4 steps).
+        let melody = [
+            C4, HOLD, HOLD, HOLD, F4, HOLD, E4, HOLD, G4, HOLD, HOLD, HOLD,
+        ];
+        let h = measure(&Setting::rl_tuner(), &melody).harmony;
+        assert!((h.strong_beat_chord_tones - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(h.in_key, 1.0);
+        assert_eq!(h.non_chord_tones_resolved, 1.0);
+    }
+
+    #[test]
+    fn harmony_follows_the_chords() {
+        // Over a G7 chord, F on the beat is a chord tone and C# off the beat a wrong note.
+        let g7 = ChordFrame {
+            index: 0,
+            root: 7,
+            tones: (1 << 7) | (1 << 11) | (1 << 2) | (1 << 5),
+            scale: 0b1010_1011_0101,
+        };
+        let setting = Setting {
+            chords: vec![g7; 32],
+            ..Setting::rl_tuner()
+        };
+        let h = measure(&setting, &[F4, HOLD, HOLD, HOLD, HOLD, C4 + 1]).harmony;
+        assert_eq!(h.strong_beat_chord_tones, 1.0);
+        assert_eq!(h.in_key, 0.5);
+    }
+
+    #[test]
+    fn line_by_hand() {
+        // Intervals: +2 (step), +7 (leap) recovered by -2, then three leaps in a row.
+        let melody = [C4, D4, 30, 28, 21, 28, 21];
+        let l = measure(&Setting::rl_tuner(), &melody).line;
+        assert!((l.stepwise - 2.0 / 6.0).abs() < 1e-12);
+        // Leaps at intervals 1, 3, 4 (the last one ends the melody): one of three recovered.
+        assert!((l.leaps_recovered - 1.0 / 3.0).abs() < 1e-12);
+        assert!((l.no_leap_runs - 3.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rhythm_by_hand() {
+        // Two bars: a sixteenth, an eighth, a dotted eighth, a quarter held over, a rest.
+        let mut melody = vec![C4, E4, HOLD, G4, HOLD, HOLD, C5, HOLD, HOLD, HOLD];
+        melody.resize(28, HOLD);
+        melody.extend([REST; 4]);
+        let r = measure(&Setting::rl_tuner(), &melody).rhythm;
+        assert!((r.not_shortest - 0.75).abs() < 1e-12);
+        assert_eq!(r.breaths, 1.0);
+        // Four distinct lengths (1, 2, 3 and 22 steps capped at a bar): 2 bits, scored 1.
+        assert_eq!(r.length_variety, 1.0);
+        // G4 (step 3) and C5 (step 6) start off the beat and sound across the next one.
+        assert!((r.syncopation - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn variety_catches_a_trill_and_an_ostinato() {
+        let trill: Vec<Event> = [C5, 25, C5, 28].iter().cycle().take(32).copied().collect();
+        let v = measure(&Setting::rl_tuner(), &trill).variety;
+        assert_eq!(
+            (v.range, v.distinct_pitches, v.distinct_intervals),
+            (3, 3, 4)
+        );
+        assert_eq!(v.ostinato, 1.0);
+        assert!((v.alternation - 15.0 / 30.0).abs() < 1e-12);
+        let ostinato = measure(&Setting::rl_tuner(), &[C5; 8]).variety;
+        assert_eq!(ostinato.ostinato, 1.0);
+        // Range 0, one pitch, one interval (0), no alternation, a period of one note.
+        let expected = (1.0 / 7.0 + 1.0 / 7.0 + 1.0) / 5.0;
+        assert!((ostinato.score() - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn copies_fail_on_set_level_variety_only() {
+        let phrase = vec![C4, HOLD, E4, HOLD, G4, HOLD, HOLD, HOLD];
+        let r = report(&Setting::rl_tuner(), &[phrase.clone(), phrase]);
+        assert_eq!(r.distinct_melodies, 1);
+        assert_eq!(r.edit_distance_per_step, Some(0.0));
+        assert!(r.failures.ends_with(&["distinct", "edit distance"]));
     }
 }
