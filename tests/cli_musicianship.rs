@@ -72,3 +72,28 @@ fn eval_reports_musicianship_corpus_passes_and_a_trill_fails() {
     assert!(rhythm < floors.rhythm && variety < floors.variety, "{m}");
     assert!(!m["failures"].as_array().expect("failures").is_empty());
 }
+
+#[test]
+fn eval_with_the_improv_task_measures_over_its_chords() {
+    // An arpeggio in eighths in the improv task's encoding (a bare list of lists).
+    let file = tempfile::NamedTempFile::new().expect("a temp file");
+    std::fs::write(
+        file.path(),
+        "[[3, 1, 5, 1, 7, 1, 1, 1, 8, 1, 7, 1, 5, 1, 3, 1]]",
+    )
+    .expect("written");
+    let out = Command::new(env!("CARGO_BIN_EXE_cadenza"))
+        .args(["eval", "--json", "--task", "improv", "--in"])
+        .arg(file.path())
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(value["rl_tuner"].is_null(), "{value}");
+    assert_eq!(value["musicianship"]["melodies"], 1);
+    assert!(value["musicianship"]["mean"]["harmony"].is_number());
+}
