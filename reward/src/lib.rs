@@ -14,6 +14,8 @@
 //! - [`listener`]: a model of one person's taste, learnt online from their ratings.
 //! - [`combine`]: weighted sums of rewards that still report every term.
 //! - [`registry`]: rewards by name (presets) and reward definitions in TOML.
+//! - [`musicianship`]: what a musician hears in finished melodies (harmony, line, rhythm,
+//!   variety), per melody and for a set, with calibrated thresholds.
 //! - [`score`]: scoring whole melodies; [`diversity`]: how varied a set of melodies is.
 //! - [`bench`](mod@bench): benchmarking terms for speed, for telling real melodies from spoiled ones,
 //!   and for agreement with each other.
@@ -44,6 +46,7 @@ pub mod diversity;
 pub mod improv;
 pub mod listener;
 pub mod metrics;
+pub mod musicianship;
 pub mod registry;
 pub mod rl_tuner;
 pub mod score;

@@ -1,10 +1,12 @@
-//! `cadenza eval`: Magenta RL Tuner's evaluation metrics, plus diversity.
+//! `cadenza eval`: Magenta RL Tuner's evaluation metrics, diversity and musicianship.
 
+use super::common;
 use super::melodies::{self, say, ReadOptions};
 use anyhow::Result;
 use cadenza_env::{EventEncoding, Setting};
 use cadenza_reward::diversity::diversity;
 use cadenza_reward::metrics::RlTunerMetrics;
+use cadenza_reward::musicianship::{self, MUSIC};
 use cadenza_reward::rl_tuner::RlTunerReward;
 use cadenza_reward::score::score_melody;
 use clap::Args;
@@ -17,9 +19,14 @@ use std::path::PathBuf;
 /// in key, excessively repeated, autocorrelation at lags 1-3, starting with the tonic, leaps
 /// resolved, unique highest and lowest notes, notes in motif and in repeated motif, interval
 /// counts). Cadenza adds the number of distinct melodies, their mean pairwise edit distance
-/// and the mean rl-tuner return per melody. MIDI input is transposed to C (rl-tuner-38).
+/// and the mean rl-tuner return per melody, and the musicianship report (harmony, line,
+/// rhythm and variety per group, against calibrated floors; see docs/musicianship.md) over
+/// the task's key, meter and chords. MIDI input is transposed to C (rl-tuner-38). With a
+/// task other than rl-tuner, melodies are read in the task's encoding and the RL Tuner
+/// metrics, which need rl-tuner-38, are left out.
 ///
 /// Example: cadenza eval --in runs/q/samples --json
+/// Example: cadenza eval --task improv --in melodies.json
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Melodies: a JSON file, a .mid file, a directory of .mid files, or - for stdin.
@@ -28,10 +35,43 @@ pub struct EvalArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Task whose setting (encoding, key, meter, chords) the melodies were written for.
+    #[arg(long, default_value = "rl-tuner")]
+    task: String,
+    /// TOML file configuring the task (improv only).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
-/// Evaluates melodies (rl-tuner-38 events) into the JSON object `eval --json` prints.
-pub fn evaluate(melodies: &[Vec<u8>]) -> Value {
+/// Evaluates rl-tuner-38 melodies into the JSON object `eval --json` prints, with their
+/// musicianship measured under `setting`.
+pub fn evaluate(melodies: &[Vec<u8>], setting: &Setting) -> Value {
+    let mut value = rl_tuner_metrics(melodies);
+    value["musicianship"] = musicianship_value(melodies, setting);
+    value
+}
+
+/// Evaluates melodies of any encoding: musicianship and diversity, no RL Tuner metrics.
+fn evaluate_without_rl_tuner(melodies: &[Vec<u8>], setting: &Setting) -> Value {
+    let div = diversity(melodies);
+    json!({
+        "melodies": melodies.len(),
+        "rl_tuner": Value::Null,
+        "cadenza": {
+            "distinct_melodies": div.distinct_melodies,
+            "mean_pairwise_edit_distance": div.mean_pairwise_edit_distance,
+            "pairwise_sample": div.pairwise_sample,
+        },
+        "musicianship": musicianship_value(melodies, setting),
+    })
+}
+
+fn musicianship_value(melodies: &[Vec<u8>], setting: &Setting) -> Value {
+    let report = musicianship::report(setting, melodies);
+    serde_json::to_value(&report).unwrap_or(Value::Null)
+}
+
+fn rl_tuner_metrics(melodies: &[Vec<u8>]) -> Value {
     let mut metrics = RlTunerMetrics::new();
     let mut reward = RlTunerReward::default();
     let setting = Setting::rl_tuner();
@@ -67,6 +107,12 @@ pub fn table(value: &Value) -> String {
     let mut text = String::new();
     say!(text, "{} melodies", value["melodies"]);
     say!(text, "\nRL Tuner metrics (Magenta's rl_tuner_eval_metrics)");
+    if value["rl_tuner"].is_null() {
+        say!(
+            text,
+            "  n/a: they need the rl-tuner-38 encoding (use --task rl-tuner)"
+        );
+    }
     if let Some(map) = value["rl_tuner"].as_object() {
         for (k, v) in map {
             let shown = match v.as_f64() {
@@ -88,18 +134,70 @@ pub fn table(value: &Value) -> String {
             say!(text, "  {:<52} {shown}", k.replace('_', " "));
         }
     }
+    musicianship_table(&mut text, &value["musicianship"]);
     text
 }
 
+fn musicianship_table(text: &mut String, m: &Value) {
+    say!(
+        text,
+        "\nMusicianship (group means in [0, 1]; floor for music)"
+    );
+    let groups = [
+        ("harmony", MUSIC.harmony),
+        ("line", MUSIC.line),
+        ("rhythm", MUSIC.rhythm),
+        ("variety", MUSIC.variety),
+    ];
+    for (group, floor) in groups {
+        let shown = m["mean"][group]
+            .as_f64()
+            .map_or_else(|| format!("{:>10}", "n/a"), |x| format!("{x:>10.3}"));
+        say!(text, "  {group:<52} {shown}  >= {floor:.2}");
+    }
+    if let Some(x) = m["passing_share"].as_f64() {
+        say!(
+            text,
+            "  {:<52} {:>9.1}%",
+            "melodies passing every group",
+            100.0 * x
+        );
+    }
+    if let Some(x) = m["edit_distance_per_step"].as_f64() {
+        say!(
+            text,
+            "  {:<52} {x:>10.3}  >= {:.2}",
+            "mean pairwise edit distance per step",
+            MUSIC.edit_distance_per_step
+        );
+    }
+    let failures: Vec<&str> = m["failures"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let verdict = if failures.is_empty() {
+        "music".to_string()
+    } else {
+        format!("not music: {}", failures.join(", "))
+    };
+    say!(text, "  {:<52} {verdict:>10}", "verdict");
+}
+
 pub fn run(args: EvalArgs) -> Result<()> {
+    let task = common::task(&args.task, args.config.as_deref(), None)?;
     let options = ReadOptions {
-        encoding: Some(EventEncoding::RL_TUNER_38),
+        encoding: Some(task.setting.encoding),
         ..ReadOptions::default()
     };
     let set = melodies::read_melodies(&args.input, &options)?;
     set.warn_skipped();
-    set.require_encoding(EventEncoding::RL_TUNER_38, "the RL Tuner metrics")?;
-    let value = evaluate(&set.events());
+    let value = if task.setting.encoding == EventEncoding::RL_TUNER_38 {
+        set.require_encoding(EventEncoding::RL_TUNER_38, "the RL Tuner metrics")?;
+        evaluate(&set.events(), &task.setting)
+    } else {
+        set.require_encoding(task.setting.encoding, &format!("task {}", task.name))?;
+        evaluate_without_rl_tuner(&set.events(), &task.setting)
+    };
     if args.json {
         melodies::print_stdout(&(serde_json::to_string(&value)? + "\n"))
     } else {
