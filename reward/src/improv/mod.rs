@@ -135,7 +135,7 @@
 mod cadence;
 mod chord_scale;
 mod chord_tone;
-mod common;
+pub(crate) mod common;
 mod contour;
 mod error;
 mod leap;

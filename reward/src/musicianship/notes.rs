@@ -1,5 +1,6 @@
 //! A melody read as notes and rests on its step grid, the form every criterion works on.
 
+pub(crate) use crate::improv::common::{chord_tones_at, pc_bit};
 use cadenza_env::{Event, Setting, HOLD, REST};
 
 /// One note of a monophonic line.
@@ -87,29 +88,6 @@ impl Grid {
         Self {
             beat,
             bar: beat * usize::from(setting.beats_per_bar).max(1),
-        }
-    }
-}
-
-/// Bit of a pitch's pitch class in a 12-bit mask.
-pub(crate) fn pc_bit(pitch: u8) -> u16 {
-    1 << (pitch % 12)
-}
-
-/// Chord tones under `step`: the chord's, or the key's tonic triad without a progression
-/// (the third major when the key scale holds a major third above the tonic).
-pub(crate) fn chord_tones_at(setting: &Setting, step: usize) -> u16 {
-    match setting.chord_at(step) {
-        Some(chord) if chord.tones != 0 => chord.tones,
-        _ => {
-            let tonic = setting.tonic % 12;
-            let at = |interval: u8| pc_bit(tonic + interval);
-            let third = if setting.scale & at(4) != 0 {
-                at(4)
-            } else {
-                at(3)
-            };
-            at(0) | third | at(7)
         }
     }
 }
