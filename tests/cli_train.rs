@@ -71,6 +71,15 @@ fn train_then_generate_json_and_midi() {
     assert!(stdout.contains("final return"), "{stdout}");
     assert!(stdout.contains("notes not in key"), "{stdout}");
     assert!(stdout.contains("MIDI: "), "{stdout}");
+    // ... and judges the sampled melodies' musicianship, in summary.json too.
+    assert!(stdout.contains("Musicianship"), "{stdout}");
+    assert!(stdout.contains("verdict"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    for group in ["harmony", "line", "rhythm", "variety"] {
+        let score = summary["musicianship"]["mean"][group].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score), "{group} = {score}");
+    }
 
     // generate --json.
     let json = tmp.path().join("melodies.json");

@@ -66,7 +66,8 @@ fn evaluate_without_rl_tuner(melodies: &[Vec<u8>], setting: &Setting) -> Value {
     })
 }
 
-fn musicianship_value(melodies: &[Vec<u8>], setting: &Setting) -> Value {
+/// [`musicianship::report`] of `melodies` under `setting`, as JSON.
+pub fn musicianship_value(melodies: &[Vec<u8>], setting: &Setting) -> Value {
     let report = musicianship::report(setting, melodies);
     serde_json::to_value(&report).unwrap_or(Value::Null)
 }
@@ -138,7 +139,9 @@ pub fn table(value: &Value) -> String {
     text
 }
 
-fn musicianship_table(text: &mut String, m: &Value) {
+/// The musicianship report (as JSON) as a table: group means against their floors, the
+/// share passing, set variety and the verdict. `train` prints its samples' report with it too.
+pub fn musicianship_table(text: &mut String, m: &Value) {
     say!(
         text,
         "\nMusicianship (group means in [0, 1]; floor for music)"

@@ -9,7 +9,7 @@ mod bc;
 mod plan;
 mod report;
 
-use super::{common, generate, plot};
+use super::{common, eval, generate, plot};
 use anyhow::Result;
 pub use args::TrainArgs;
 use cadenza_agents::registry::{self, BuildSpec};
@@ -154,6 +154,7 @@ fn execute(plan: TrainPlan) -> Result<()> {
     let melodies = generate::sample(agent.as_mut(), task, 100, train.eval_seed, mode)?;
     let sample_paths = write_samples(&run, task, &melodies, plan.samples, kind)?;
     let metrics = rl_tuner_metrics(task, &melodies);
+    let musicianship = eval::musicianship_value(&melodies, &task.setting);
     let distinct = melodies
         .iter()
         .collect::<std::collections::HashSet<_>>()
@@ -171,6 +172,7 @@ fn execute(plan: TrainPlan) -> Result<()> {
         "distinct": distinct,
         "temperature": temperature,
         "rl_tuner_metrics": metrics,
+        "musicianship": musicianship,
     }))?;
     print_summary(&SummaryView {
         task,
@@ -183,6 +185,7 @@ fn execute(plan: TrainPlan) -> Result<()> {
         count: melodies.len(),
         temperature,
         metrics: metrics.as_ref(),
+        musicianship: &musicianship,
         melody: melodies.first().map(Vec::as_slice),
         midi: sample_paths.first().map(PathBuf::as_path),
         out: run.path(),

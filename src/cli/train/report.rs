@@ -1,7 +1,7 @@
 //! What a finished run shows and keeps: sample MIDI files, Magenta's metrics of sampled
 //! melodies, and the printed summary.
 
-use crate::cli::{generate, pianoroll};
+use crate::cli::{eval, generate, pianoroll};
 use anyhow::Result;
 use cadenza_agents::run::RunDir;
 use cadenza_agents::train::EvalRecord;
@@ -53,6 +53,7 @@ pub(super) struct SummaryView<'a> {
     pub(super) count: usize,
     pub(super) temperature: f64,
     pub(super) metrics: Option<&'a std::collections::BTreeMap<String, f64>>,
+    pub(super) musicianship: &'a serde_json::Value,
     pub(super) melody: Option<&'a [Event]>,
     pub(super) midi: Option<&'a Path>,
     pub(super) out: &'a Path,
@@ -139,6 +140,9 @@ pub(super) fn print_summary(v: &SummaryView<'_>) {
         }
         None => println!("(RL Tuner metrics apply to the rl-tuner encoding without chords)"),
     }
+    let mut musicianship = String::new();
+    eval::musicianship_table(&mut musicianship, v.musicianship);
+    print!("{}", musicianship.trim_start_matches('\n'));
     if let Some(melody) = v.melody {
         println!("a sampled melody:");
         print!(

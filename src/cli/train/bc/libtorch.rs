@@ -201,6 +201,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         "train": train_report,
         "valid": valid,
         "rl_tuner_metrics": rl_tuner,
+        "musicianship": crate::cli::eval::musicianship_value(&melodies, &task.setting),
     });
     run.write_summary(&summary)?;
     println!(
