@@ -239,16 +239,6 @@ fn to_json<T: serde::Serialize>(config: &T) -> Result<serde_json::Value, AgentEr
 }
 
 #[cfg(feature = "tch")]
-fn observation_dim(task: &TaskSpec) -> usize {
-    let setting = &task.setting;
-    task.layout.dim(
-        setting.encoding.num_events(),
-        setting.length,
-        setting.steps_per_bar(),
-    )
-}
-
-#[cfg(feature = "tch")]
 impl AgentKind {
     fn effective_network_config(
         &self,
@@ -269,7 +259,7 @@ impl AgentKind {
         crate::pg::build(&crate::pg::BuildSpec {
             kind: self.name,
             config: spec.config,
-            obs_dim: observation_dim(spec.task),
+            obs_dim: spec.task.observation_dim(),
             num_actions,
             device: spec.device,
             seed: spec.seed,

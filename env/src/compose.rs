@@ -61,9 +61,7 @@ impl<R: Reward> ComposeEnv<R> {
     pub fn new(task: TaskSpec, reward: R) -> Self {
         let setting = &task.setting;
         let num_events = setting.encoding.num_events();
-        let dim = task
-            .layout
-            .dim(num_events, setting.length, setting.steps_per_bar());
+        let dim = task.observation_dim();
         let term_names: Arc<[String]> = reward.term_names().into();
         let (masks, masks_per_step) = task.masks();
         let next_chords = next_chord_per_step(&setting.chords);

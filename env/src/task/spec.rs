@@ -57,6 +57,16 @@ pub struct TaskSpec {
 }
 
 impl TaskSpec {
+    /// Length of the observation vector of this task's env (see [`ObservationLayout`]).
+    pub fn observation_dim(&self) -> usize {
+        let setting = &self.setting;
+        self.layout.dim(
+            setting.encoding.num_events(),
+            setting.length,
+            setting.steps_per_bar(),
+        )
+    }
+
     /// The action masks: one per step (`length * num_events` flags, `true`) or a single
     /// shared one (`false`).
     pub fn masks(&self) -> (Vec<bool>, bool) {
