@@ -205,24 +205,14 @@ fn checkpoint_error(path: &Path, message: impl std::fmt::Display) -> AgentError 
     }
 }
 
-/// Writes `bytes` to `path` via a temporary file in the same directory and a rename.
+/// Writes a checkpoint file through `write` with env's durable replace
+/// ([`cadenza_env::io::write_atomic_with`]), naming `path` in any error.
 fn write_atomically(
     path: &Path,
     write: impl FnOnce(&Path) -> Result<(), String>,
 ) -> Result<(), AgentError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    if let Err(message) = write(&tmp) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(checkpoint_error(path, message));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        checkpoint_error(path, e)
-    })
+    cadenza_env::io::write_atomic_with(path, |tmp| write(tmp).map_err(std::io::Error::other))
+        .map_err(|e| checkpoint_error(path, e))
 }
 
 /// Saves `net` and a header with `kind` and `config` into `dir`.

@@ -5,8 +5,8 @@
 use crate::agent::AgentError;
 use crate::checksum::fnv1a;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+
+use std::path::Path;
 
 use super::config::{Algorithm, TabularConfig};
 use super::table::QTable;
@@ -78,31 +78,11 @@ pub(super) fn checkpoint_error(path: &Path, message: impl Into<String>) -> Agent
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to
-/// disk, then renamed over `path`, so a crash never leaves a half-written file in its place.
+/// Writes `bytes` to `path` with env's durable replace ([`cadenza_env::io::write_atomic`]):
+/// a crash never leaves a half-written file in its place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| checkpoint_error(path, "not a file path"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp: PathBuf = dir.join(tmp_name);
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        checkpoint_error(path, format!("cannot write: {e}"))
-    })
+    cadenza_env::io::write_atomic(path, bytes)
+        .map_err(|e| checkpoint_error(path, format!("cannot write: {e}")))
 }
 
 /// The layout of `table` in a checkpoint.
