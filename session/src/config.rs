@@ -14,7 +14,7 @@ pub struct SessionConfig {
     /// Seed of every random choice (default 0).
     pub seed: u64,
     /// Q-learning steps on the `improv` reward at session start, 1..=100,000,000 (default
-    /// 300,000).
+    /// 2,000,000).
     pub pretrain_steps: u64,
     /// Candidate phrases sampled per round, 2..=64 (default 16).
     pub candidates: usize,
@@ -85,7 +85,7 @@ impl Default for SessionConfig {
         Self {
             task: TaskConfig::default(),
             seed: 0,
-            pretrain_steps: 300_000,
+            pretrain_steps: 2_000_000,
             candidates: 16,
             temperature: 0.5,
             listener_weight: 2.0,

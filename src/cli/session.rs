@@ -98,8 +98,8 @@ struct RunArgs {
     /// Task config (TOML of the improv task: key, progression, tempo, length).
     #[arg(long)]
     task_config: Option<PathBuf>,
-    /// Q-learning steps before the session starts.
-    #[arg(long, default_value_t = 300_000)]
+    /// Q-learning steps before the session starts (about 2 s on a laptop core).
+    #[arg(long, default_value_t = 2_000_000)]
     pretrain_steps: u64,
     /// Candidate phrases per round.
     #[arg(long, default_value_t = 16)]

@@ -5,6 +5,7 @@ use std::fmt::Display;
 use std::ops::RangeInclusive;
 
 use super::ImprovConfig;
+use crate::compact_state::CompactState;
 use crate::encoding::EventEncoding;
 use crate::music::{Key, Meter, Mode, Pitch, Progression, Tempo};
 use crate::reward::{ChordFrame, Setting};
@@ -147,8 +148,7 @@ impl ImprovConfig {
                 chords: true,
                 progress: true,
             },
-            state_history: 2,
-            state_melodic_context: false,
+            state: CompactState::Harmonic,
             tempo_qpm: tempo.bpm(),
             meter: (meter.numerator(), meter.denominator()),
             key_signature,
