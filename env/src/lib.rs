@@ -33,6 +33,7 @@ pub mod encoding;
 pub mod env;
 pub mod hash;
 pub mod io;
+pub mod limits;
 pub mod midi;
 pub mod music;
 pub mod reward;

@@ -105,6 +105,25 @@ pub(crate) fn config_error(field: &str, message: String) -> SessionError {
     }
 }
 
+/// Most held-out A/B questions a simulated session asks ([`crate::sim::run`], `cadenza
+/// session --held-out`): each is two fresh phrases, sampled and scored, so the limit bounds
+/// the memory of the phrases and the time spent sampling them.
+pub const MAX_HELD_OUT_PAIRS: usize = 100_000;
+
+/// Checks a number of held-out questions against [`MAX_HELD_OUT_PAIRS`], before anything is
+/// run; a session checks it before pre-training, so that a typo does not cost a wait.
+pub fn check_held_out(pairs: usize) -> Result<(), SessionError> {
+    if pairs > MAX_HELD_OUT_PAIRS {
+        return Err(config_error(
+            "held_out",
+            format!(
+                "{pairs} held-out A/B questions asked for; at most {MAX_HELD_OUT_PAIRS} are allowed"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl SessionConfig {
     /// Checks every field, naming the first bad one and its range.
     pub fn validate(&self) -> Result<(), SessionError> {

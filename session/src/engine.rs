@@ -515,8 +515,10 @@ impl Session {
     }
 
     /// Fresh phrases for held-out evaluation, from their own random stream (the session's
-    /// rounds are unaffected).
+    /// rounds are unaffected); at most twice
+    /// [`MAX_HELD_OUT_PAIRS`](crate::sim::MAX_HELD_OUT_PAIRS).
     pub fn held_out(&mut self, count: usize) -> Result<Vec<Candidate>, SessionError> {
+        crate::config::check_held_out(count.div_ceil(2))?;
         let mut rng = rng::stream(self.config.seed, STREAM_HELD_OUT);
         let mut out = Vec::with_capacity(count);
         for _ in 0..count {

@@ -308,6 +308,8 @@ fn live(args: RunArgs) -> Result<()> {
     match &args.listener {
         Some(name) => {
             let listener = SimListener::by_name(name, args.seed)?;
+            // Before pre-training, so that a bad count does not cost the wait.
+            sim::check_held_out(args.held_out).context("--held-out")?;
             let mut session = start(&args)?;
             let report = sim::run(&mut session, &listener, args.rounds, args.held_out)?;
             if args.json {
@@ -391,16 +393,26 @@ fn show(session: &Session, title: &str, events: &[u8]) {
     );
 }
 
+/// Asks until one of `allowed` is answered; `None` at the end of the input. A line that is
+/// not UTF-8 (a stray byte from the terminal) is an answer like any other wrong one: the
+/// question is asked again, and the rating already given in the round is kept.
 fn ask(prompt: &str, allowed: &[&str]) -> Result<Option<String>> {
-    let stdin = std::io::stdin();
+    ask_from(&mut std::io::stdin().lock(), prompt, allowed)
+}
+
+fn ask_from(input: &mut impl BufRead, prompt: &str, allowed: &[&str]) -> Result<Option<String>> {
     loop {
         print!("{prompt} ");
         std::io::stdout().flush()?;
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line)? == 0 {
+        let mut bytes = Vec::new();
+        if input
+            .read_until(b'\n', &mut bytes)
+            .context("cannot read the answer from standard input")?
+            == 0
+        {
             return Ok(None);
         }
-        let answer = line.trim().to_lowercase();
+        let answer = String::from_utf8_lossy(&bytes).trim().to_lowercase();
         if allowed.contains(&answer.as_str()) {
             return Ok(Some(answer));
         }

@@ -207,15 +207,25 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
         );
     }
     let keys = &report["keys"];
+    // The agreements are shares of the files with a signature: none without one.
+    let agreement = match (
+        keys["exact_agreement"].as_f64(),
+        keys["signature_agreement"].as_f64(),
+    ) {
+        (Some(exact), Some(signature)) => format!(
+            "where a signature exists, key finding names the same key in {:.1}% and the same \
+             signature (or its relative key) in {:.1}%",
+            100.0 * exact,
+            100.0 * signature
+        ),
+        _ => "no file has a key signature to check key finding against".to_string(),
+    };
     say!(
         text,
         "keys: {} files with a key signature, {} transposed by Krumhansl–Schmuckler key finding; \
-         where a signature exists, key finding names the same key in {:.1}% and the same \
-         signature (or its relative key) in {:.1}%",
+         {agreement}",
         keys["with_signature"],
         keys["transposed_by_key_finding"],
-        100.0 * keys["exact_agreement"].as_f64().unwrap_or(f64::NAN),
-        100.0 * keys["signature_agreement"].as_f64().unwrap_or(f64::NAN),
     );
     let q = &report["quantisation"];
     say!(
