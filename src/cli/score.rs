@@ -79,7 +79,8 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     }
     let text = serde_json::to_string(&json!({ "melodies": out }))? + "\n";
     match &args.out {
-        Some(path) => std::fs::write(path, text)
+        // Atomic: a full disk leaves the previous file (or none), never a truncated one.
+        Some(path) => cadenza_env::io::write_atomic(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => melodies::print_stdout(&text)?,
     }
