@@ -49,7 +49,9 @@ fn run_within(args: &[&str], limit: Duration) -> Output {
 fn run_on_full_disk(blocks: u32, args: &[&str]) -> Output {
     Command::new("sh")
         .arg("-c")
-        .arg(format!("trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\""))
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\""
+        ))
         .arg(bin())
         .args(args)
         .stdin(Stdio::null())
@@ -61,7 +63,12 @@ fn run_on_full_disk(blocks: u32, args: &[&str]) -> Output {
 fn tune(shift: u8) -> Vec<u8> {
     let up = [67u8, 69, 71, 72, 74, 76, 78, 79];
     let mut track = vec![0x00, 0xFF, 0x59, 0x02, 0x01, 0x00];
-    for pitch in up.iter().chain(up.iter().rev()).chain(up.iter()).chain(up.iter().rev()) {
+    for pitch in up
+        .iter()
+        .chain(up.iter().rev())
+        .chain(up.iter())
+        .chain(up.iter().rev())
+    {
         let pitch = pitch - shift % 3;
         track.extend_from_slice(&[0x00, 0x90, pitch, 100, 0x02, 0x80, pitch, 0]);
     }
@@ -94,7 +101,14 @@ fn a_fifo_in_a_melody_folder_is_skipped_not_read() {
     let limit = Duration::from_secs(60);
 
     let out = run_within(
-        &["corpus", "import", "--in", s(&input), "--out", s(&dir.join("corpus"))],
+        &[
+            "corpus",
+            "import",
+            "--in",
+            s(&input),
+            "--out",
+            s(&dir.join("corpus")),
+        ],
         limit,
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -103,7 +117,14 @@ fn a_fifo_in_a_melody_folder_is_skipped_not_read() {
     assert!(report.contains("not a regular file"), "{report}");
 
     let out = run_within(
-        &["corpus", "fit", "--in", s(&input), "--out", s(&dir.join("model.json"))],
+        &[
+            "corpus",
+            "fit",
+            "--in",
+            s(&input),
+            "--out",
+            s(&dir.join("model.json")),
+        ],
         limit,
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -126,18 +147,33 @@ fn a_full_disk_leaves_the_previous_outputs_whole() {
     // score --out: the previous scores stay as they were.
     let scores = dir.join("scores.json");
     std::fs::write(&scores, "{\"previous\": true}\n").unwrap();
-    let args = ["score", "--reward", "rl-tuner", "--in", s(&input), "--out", s(&scores)];
+    let args = [
+        "score",
+        "--reward",
+        "rl-tuner",
+        "--in",
+        s(&input),
+        "--out",
+        s(&scores),
+    ];
     let out = run_on_full_disk(1, &args);
     assert!(!out.status.success(), "the scores fit in 512 bytes?");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("scores.json"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(&scores).unwrap(), "{\"previous\": true}\n");
+    assert_eq!(
+        std::fs::read_to_string(&scores).unwrap(),
+        "{\"previous\": true}\n"
+    );
 
     // corpus import: a full disk on a second import leaves the first corpus.json whole.
     let corpus = dir.join("corpus");
     let args = ["corpus", "import", "--in", s(&input), "--out", s(&corpus)];
     let out = run_within(&args, Duration::from_secs(60));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let before = std::fs::read(corpus.join("corpus.json")).unwrap();
     assert!(before.len() > 512);
     let out = run_on_full_disk(1, &args);
@@ -174,7 +210,11 @@ fn a_failed_web_bind_leaves_no_log_behind() {
     args.extend(["--held-out", "0", "--log", s(&log)]);
     args.extend(small);
     let out = run_within(&args, Duration::from_secs(120));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(taken);
     std::fs::remove_dir_all(&dir).unwrap();
 }

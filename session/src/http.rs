@@ -187,12 +187,19 @@ fn read_by(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> Result<
     if left.is_zero() {
         return Err(timeout());
     }
-    stream.set_read_timeout(Some(left)).map_err(|_| Failure::Gone)?;
+    stream
+        .set_read_timeout(Some(left))
+        .map_err(|_| Failure::Gone)?;
     loop {
         match stream.read(buf) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Err(timeout())
             }
             Err(_) => return Err(Failure::Gone),
@@ -298,7 +305,9 @@ fn parse_head(bytes: &[u8]) -> Result<Head, String> {
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(format!("request line '{line}': expected METHOD PATH HTTP/1.1"));
+        return Err(format!(
+            "request line '{line}': expected METHOD PATH HTTP/1.1"
+        ));
     };
     if !version.starts_with("HTTP/1.") {
         return Err(format!("{version}: expected HTTP/1.0 or HTTP/1.1"));
@@ -369,19 +378,23 @@ fn drain(stream: &mut TcpStream, deadline: Instant) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn heads_parse_and_bad_ones_are_named() {
-        let head = parse_head(b"post /api/rate?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3").unwrap();
+        let head =
+            parse_head(b"post /api/rate?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3").unwrap();
         assert_eq!(head.method, "POST");
         assert_eq!(head.path, "/api/rate");
         assert_eq!(head.header("content-length"), Some("3"));
         assert!(parse_head(b"GET /").unwrap_err().contains("request line"));
-        assert!(parse_head(b"GET / HTTP/2").unwrap_err().contains("HTTP/1.1"));
-        assert!(parse_head(b"GET / HTTP/1.1\r\nno colon").unwrap_err().contains("header"));
+        assert!(parse_head(b"GET / HTTP/2")
+            .unwrap_err()
+            .contains("HTTP/1.1"));
+        assert!(parse_head(b"GET / HTTP/1.1\r\nno colon")
+            .unwrap_err()
+            .contains("header"));
     }
 }

@@ -175,10 +175,16 @@ impl LogReport {
         let p = path.display();
         let mut out = Vec::new();
         for c in &self.corrupt {
-            out.push(format!("{p}:{}: skipped a corrupt line: {}", c.line, c.message));
+            out.push(format!(
+                "{p}:{}: skipped a corrupt line: {}",
+                c.line, c.message
+            ));
         }
         for s in &self.skipped {
-            out.push(format!("{p}:{}: skipped round {}: {}", s.line, s.round, s.reason));
+            out.push(format!(
+                "{p}:{}: skipped round {}: {}",
+                s.line, s.round, s.reason
+            ));
         }
         for n in &self.notices {
             out.push(format!("{p}:{}: {}", n.line, n.message));
@@ -258,12 +264,7 @@ impl SessionLog {
 
     /// A log written to `storage` (named `name` in errors) that already holds `len` bytes of
     /// complete lines and whose next record is number `next_seq`.
-    pub fn with_storage(
-        storage: Box<dyn LogStorage>,
-        name: &str,
-        len: u64,
-        next_seq: u64,
-    ) -> Self {
+    pub fn with_storage(storage: Box<dyn LogStorage>, name: &str, len: u64, next_seq: u64) -> Self {
         Self {
             storage,
             path: name.to_string(),
@@ -570,7 +571,11 @@ pub fn parse(bytes: &[u8]) -> LogContents {
                 message: if b == a + 2 {
                     format!("record {} is missing before this line", a + 1)
                 } else {
-                    format!("records {} to {} are missing before this line", a + 1, b - 1)
+                    format!(
+                        "records {} to {} are missing before this line",
+                        a + 1,
+                        b - 1
+                    )
                 },
             });
         }
@@ -806,7 +811,11 @@ mod tests {
         let changed = line.replace("\"rating\":4", "\"rating\":5");
         let contents = parse(changed.as_bytes());
         assert!(contents.records.is_empty());
-        assert!(contents.corrupt[0].message.contains("checksum"), "{:?}", contents.corrupt);
+        assert!(
+            contents.corrupt[0].message.contains("checksum"),
+            "{:?}",
+            contents.corrupt
+        );
     }
 
     #[test]
@@ -847,13 +856,20 @@ mod tests {
         assert_eq!(contents.corrupt.len(), 1);
         assert_eq!(contents.corrupt[0].line, 10);
         let timeline = contents.timeline();
-        let answered: Vec<u64> = contents.answered_rounds().iter().map(|(r, _)| r.round).collect();
+        let answered: Vec<u64> = contents
+            .answered_rounds()
+            .iter()
+            .map(|(r, _)| r.round)
+            .collect();
         assert_eq!(answered, [0, 1, 2, 3, 5, 6, 7, 8, 9]);
         assert_eq!(timeline.skipped.len(), 1, "{:?}", timeline.skipped);
         assert_eq!(timeline.skipped[0].round, 4);
         assert_eq!(timeline.skipped[0].line, 9);
         // The missing record is named too.
-        assert!(contents.notices.iter().any(|n| n.message.contains("record 9 is missing")));
+        assert!(contents
+            .notices
+            .iter()
+            .any(|n| n.message.contains("record 9 is missing")));
 
         // The same damage in an old, unchecked log: the same rounds are kept.
         let old: String = (0..10u64)
@@ -861,7 +877,11 @@ mod tests {
             .map(|rec| serde_json::to_string(&rec).unwrap() + "\n")
             .collect::<Vec<_>>()
             .join("")
-            .replacen("{\"type\":\"feedback\",\"round\":4", "{\"type\":\"feedback\",\"round\":\"x\"", 1);
+            .replacen(
+                "{\"type\":\"feedback\",\"round\":4",
+                "{\"type\":\"feedback\",\"round\":\"x\"",
+                1,
+            );
         let contents = parse(old.as_bytes());
         assert_eq!(contents.unchecked, 19);
         assert_eq!(contents.answered_rounds().len(), 9);
@@ -876,7 +896,11 @@ mod tests {
         lines.remove(6); // and its feedback
         let contents = parse(lines.concat().as_bytes());
         let timeline = contents.timeline();
-        let answered: Vec<u64> = contents.answered_rounds().iter().map(|(r, _)| r.round).collect();
+        let answered: Vec<u64> = contents
+            .answered_rounds()
+            .iter()
+            .map(|(r, _)| r.round)
+            .collect();
         assert_eq!(answered, [0, 1, 4, 5]);
         let skipped: Vec<u64> = timeline.skipped.iter().map(|s| s.round).collect();
         assert_eq!(skipped, [2, 3], "{:?}", timeline.skipped);

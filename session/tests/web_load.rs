@@ -20,11 +20,7 @@ fn serve(options: BindOptions, pretrain_steps: u64) -> SocketAddr {
         ..SessionConfig::default()
     };
     let session = Session::new(config, None).unwrap();
-    let server = WebServer::bind(&BindOptions {
-        port: 0,
-        ..options
-    })
-    .unwrap();
+    let server = WebServer::bind(&BindOptions { port: 0, ..options }).unwrap();
     let address = server.address();
     std::thread::spawn(move || server.run(session));
     address
@@ -96,11 +92,16 @@ fn slow_clients_do_not_stall_the_page_and_get_a_408() {
 
     // At the bound, a new connection is refused at once, and a normal client is served
     // again as soon as the slow ones pass their deadline.
-    let idle: Vec<TcpStream> = (0..12).map(|_| TcpStream::connect(address).unwrap()).collect();
+    let idle: Vec<TcpStream> = (0..12)
+        .map(|_| TcpStream::connect(address).unwrap())
+        .collect();
     std::thread::sleep(Duration::from_millis(200));
     let start = Instant::now();
     let (status, body) = request(address, "GET", "/api/state", "");
-    println!("GET /api/state over the connection bound: {status} in {:?}", start.elapsed());
+    println!(
+        "GET /api/state over the connection bound: {status} in {:?}",
+        start.elapsed()
+    );
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("limit"), "{body}");
 
