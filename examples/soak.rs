@@ -5,14 +5,15 @@
 //! bodies open (headers with `Content-Length: 100`, then one byte; reconnecting when the
 //! server closes them) and waves of concurrent `POST /api/settings` flood the server, a
 //! scripted listener rates `--phrases` phrases and a prober times `GET /api/state` every
-//! 25 ms. At the end it checks that every rating the server acknowledged (a 200) is in the
+//! 25 ms (the listener waits `--pace-ms`, 75 ms, before each rating, so that the attacks
+//! last: 200 phrases take at least 15 s). At the end it checks that every rating the server acknowledged (a 200) is in the
 //! log, that the log replays to exactly those ratings, and that a session resumed from the
 //! log shows the same state as the live one; and it reports the latencies a normal client
 //! saw. Exit status 0 only if every check holds and the slowest probe was within
 //! `--latency-ms`.
 //!
 //! ```text
-//! cargo run --example soak -- --phrases 200 --slow-clients 4 --flood 40 --latency-ms 100
+//! cargo run --example soak -- --phrases 200 --slow-clients 4 --flood 40 --latency-ms 100 --pace-ms 75
 //! ```
 
 use anyhow::{bail, ensure, Context, Result};
@@ -33,6 +34,8 @@ struct Options {
     latency_ms: f64,
     time_limit: Duration,
     pretrain_steps: u64,
+    /// Time between two ratings, so that the attacks last (a listener takes its time too).
+    pace: Duration,
 }
 
 fn options() -> Result<Options> {
@@ -44,6 +47,7 @@ fn options() -> Result<Options> {
         latency_ms: 100.0,
         time_limit: Duration::from_secs(600),
         pretrain_steps: 50_000,
+        pace: Duration::from_millis(75),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -63,7 +67,8 @@ fn options() -> Result<Options> {
             "--latency-ms" => o.latency_ms = number()? as f64,
             "--time-limit-s" => o.time_limit = Duration::from_secs(number()?),
             "--pretrain-steps" => o.pretrain_steps = number()?,
-            _ => bail!("unknown flag {flag}: expected --phrases, --slow-clients, --flood, --flood-every-ms, --latency-ms, --time-limit-s, --pretrain-steps"),
+            "--pace-ms" => o.pace = Duration::from_millis(number()?),
+            _ => bail!("unknown flag {flag}: expected --phrases, --slow-clients, --flood, --flood-every-ms, --latency-ms, --time-limit-s, --pretrain-steps, --pace-ms"),
         }
     }
     Ok(o)
@@ -242,6 +247,7 @@ fn main() -> Result<()> {
         let rating = (sum % 5) as u8 + 1;
         requests += 1;
         let body = format!("{{\"round\":{round},\"rating\":{rating}}}");
+        std::thread::sleep(o.pace);
         match request(address, "POST", "/api/rate", &body).0 {
             200 => acknowledged.push((round, rating)),
             // The phrase changed under us (a change of task): ask again.
