@@ -176,6 +176,16 @@ impl MelodySet {
     }
 }
 
+/// Why an entry of a melody folder is not read, when it is not a regular file (after
+/// symbolic links): reading a FIFO, a socket or a device would block or never end.
+pub fn not_regular(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => None,
+        Ok(_) => Some("not a regular file (a FIFO, a socket or a device): not read".to_string()),
+        Err(e) => Some(format!("cannot read: {e}")),
+    }
+}
+
 /// Reads melodies from `path` (see the module docs for the accepted forms; `-` is stdin).
 pub fn read_melodies(path: &Path, options: &ReadOptions) -> Result<MelodySet> {
     if path.as_os_str() == "-" {
@@ -604,6 +614,10 @@ fn read_dir(dir: &Path, options: &ReadOptions) -> Result<MelodySet> {
             skipped.push(skip(
                 "a directory (subdirectories are not searched)".to_string(),
             ));
+            continue;
+        }
+        if let Some(reason) = not_regular(&path) {
+            skipped.push(skip(reason));
             continue;
         }
         if !has_midi_extension(&path) {

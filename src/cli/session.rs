@@ -163,13 +163,8 @@ pub fn run(args: SessionArgs) -> Result<()> {
 
 fn replay(log: &Path, out: Option<&Path>) -> Result<()> {
     let replay = replay_model(log).with_context(|| format!("replaying {}", log.display()))?;
-    for c in &replay.corrupt {
-        eprintln!(
-            "{}:{}: skipped a corrupt line: {}",
-            log.display(),
-            c.line,
-            c.message
-        );
+    for line in replay.report.lines(log) {
+        eprintln!("{line}");
     }
     let model = &replay.model;
     let weights: serde_json::Map<String, serde_json::Value> = model
@@ -184,7 +179,10 @@ fn replay(log: &Path, out: Option<&Path>) -> Result<()> {
         "ratings": replay.ratings.iter().map(|r| r.1).collect::<Vec<_>>(),
         "bias": model.bias(),
         "weights": weights,
-        "corrupt_lines": replay.corrupt.iter().map(|c| c.line).collect::<Vec<_>>(),
+        "corrupt_lines": replay.report.corrupt.iter().map(|c| c.line).collect::<Vec<_>>(),
+        "skipped_rounds": replay.report.skipped,
+        "notices": replay.report.notices,
+        "unchecked_records": replay.report.unchecked,
     });
     if let Some(out) = out {
         super::common::check_output_path(out)?;
@@ -195,15 +193,10 @@ fn replay(log: &Path, out: Option<&Path>) -> Result<()> {
 
 fn start(args: &RunArgs) -> Result<Session> {
     if let Some(path) = &args.resume {
-        let (session, corrupt) =
+        let (session, report) =
             Session::resume(path).with_context(|| format!("resuming {}", path.display()))?;
-        for c in corrupt {
-            eprintln!(
-                "{}:{}: skipped a corrupt line: {}",
-                path.display(),
-                c.line,
-                c.message
-            );
+        for line in report.lines(path) {
+            eprintln!("{line}");
         }
         eprintln!(
             "resumed {} at round {}",
@@ -426,17 +419,18 @@ fn web(args: &RunArgs) -> Result<()> {
         host: args.host.clone(),
         port: args.port,
         allow_remote: args.allow_remote,
+        ..BindOptions::default()
     };
-    // Refuse a bad address before spending time on pre-training.
-    options.address()?;
+    // Bind before the session starts: an address in use then costs no pre-training and
+    // leaves no log behind to block the next run with the same --log.
+    let server = WebServer::bind(&options)?;
     let session = start(args)?;
-    let server = WebServer::bind(session, &options)?;
     print_stdout(&format!("listening on {}\n", server.url()))?;
     eprintln!(
         "open {} in a browser; Ctrl-C ends the session",
         server.url()
     );
-    server.run(4);
+    server.run(session);
     Ok(())
 }
 

@@ -173,9 +173,9 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
 
     let report = report_json(&args, &corpus, &rejected, seen, &stats);
     let path = args.out.join(REPORT_FILE);
-    std::fs::write(
+    cadenza_env::io::write_atomic(
         &path,
-        format!("{}\n", serde_json::to_string_pretty(&report)?),
+        format!("{}\n", serde_json::to_string_pretty(&report)?).as_bytes(),
     )
     .with_context(|| format!("cannot write {}", path.display()))?;
 
@@ -300,6 +300,9 @@ fn import_one(
             "directories",
             "a directory (subdirectories are not searched)".into(),
         ));
+    }
+    if let Some(reason) = melodies::not_regular(path) {
+        return Err(("not regular files", reason));
     }
     let is_midi = path
         .extension()
