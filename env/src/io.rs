@@ -70,7 +70,7 @@ pub fn write_atomic_with(
 
 /// Flushes the directory holding `path`, so that a rename into it is on disk.
 #[cfg(unix)]
-fn sync_dir(path: &Path) -> io::Result<()> {
+pub fn sync_dir(path: &Path) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -92,7 +92,7 @@ fn sync_dir(path: &Path) -> io::Result<()> {
 
 /// Directories cannot be opened as files here; the rename is as durable as the system makes it.
 #[cfg(not(unix))]
-fn sync_dir(_path: &Path) -> io::Result<()> {
+pub fn sync_dir(_path: &Path) -> io::Result<()> {
     Ok(())
 }
 

@@ -145,6 +145,8 @@ impl Session {
     /// appends to the log from there. A phrase that was proposed but not answered is
     /// proposed again. Corrupt lines are skipped; their line numbers are returned.
     pub fn resume(path: &Path) -> Result<(Self, Vec<CorruptLine>), SessionError> {
+        // Locked before it is read: no other writer may add rounds this replay misses.
+        let log = SessionLog::append_to(path)?;
         let contents = log::read(path)?;
         let (config, calibration) = contents.header(path)?;
         if !calibration.is_usable() {
@@ -195,7 +197,7 @@ impl Session {
                 }
             }
         }
-        session.log = Some(SessionLog::append_to(path)?);
+        session.log = Some(log);
         Ok((session, contents.corrupt))
     }
 

@@ -6,6 +6,10 @@
 //! before the session goes on, so a process killed at any moment leaves at most one torn
 //! last line, and only the phrase being rated is lost.
 //!
+//! One process writes a log at a time: [`SessionLog`] holds an exclusive lock on
+//! `LOG.lock` beside it while it lives, and a second writer (`session --resume LOG` twice) is
+//! refused with a message naming the process that holds it.
+//!
 //! Reading is forgiving: a line that is not a valid record is reported with its line number
 //! ([`CorruptLine`]) and the rest is still read. What a log rebuilds without the agent (the
 //! listener model, a MIDI file of the session) is in [`replay`](crate::replay).
@@ -14,6 +18,7 @@ use crate::config::SessionConfig;
 use crate::error::SessionError;
 use crate::round::{Calibration, Choice, Feedback};
 use cadenza_env::improv::ImprovConfig;
+use cadenza_env::io::LockFile;
 use cadenza_env::Event;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
@@ -89,11 +94,22 @@ pub struct CorruptLine {
     pub message: String,
 }
 
-/// An open log, appending.
+/// An open log, appending; locked for this process while it lives.
 #[derive(Debug)]
 pub struct SessionLog {
     file: File,
     path: String,
+    _lock: LockFile,
+}
+
+/// Locks the log at `path` for this process (see the module docs).
+fn lock(path: &Path) -> Result<LockFile, SessionError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    LockFile::acquire(Path::new(&name), path, "cadenza session").map_err(|e| SessionError::Log {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SessionError + '_ {
@@ -106,6 +122,7 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SessionError + '_ {
 impl SessionLog {
     /// A new log at `path`; an existing non-empty file is an error (resume it instead).
     pub fn create(path: &Path) -> Result<Self, SessionError> {
+        let lock = lock(path)?;
         if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
             return Err(SessionError::Log {
                 path: path.display().to_string(),
@@ -116,12 +133,19 @@ impl SessionLog {
         Ok(Self {
             file,
             path: path.display().to_string(),
+            _lock: lock,
         })
     }
 
     /// Opens an existing log for appending. A torn last line (no newline) is closed first,
-    /// so that new records start on a line of their own.
+    /// so that new records start on a line of their own. Take it before reading the log
+    /// to continue it, so that no other writer adds to it in between.
     pub fn append_to(path: &Path) -> Result<Self, SessionError> {
+        if !path.is_file() {
+            // Reported as opening it reports it, without leaving a lock file behind.
+            File::open(path).map_err(io_error(path))?;
+        }
+        let lock = lock(path)?;
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -141,6 +165,7 @@ impl SessionLog {
         Ok(Self {
             file,
             path: path.display().to_string(),
+            _lock: lock,
         })
     }
 
@@ -326,6 +351,25 @@ impl LogContents {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_has_one_writer_and_says_who() {
+        let dir = std::env::temp_dir().join(format!("cadenza-log-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.jsonl");
+        let first = SessionLog::create(&path).unwrap();
+        let err = SessionLog::append_to(&path).unwrap_err().to_string();
+        assert!(err.contains("is in use by cadenza session (pid"), "{err}");
+        drop(first);
+        let again = SessionLog::append_to(&path).unwrap();
+        let err = SessionLog::append_to(&path).unwrap_err().to_string();
+        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        drop(again);
+        let missing = SessionLog::append_to(&dir.join("none.jsonl")).unwrap_err();
+        assert!(matches!(missing, SessionError::Io { .. }), "{missing}");
+        assert!(!dir.join("none.jsonl.lock").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn corrupt_lines_are_reported_and_the_rest_is_read() {

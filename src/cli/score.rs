@@ -2,7 +2,7 @@
 
 use super::common;
 use super::melodies::{self, ReadOptions};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use cadenza_reward::score::score_melody;
 use clap::Args;
 use serde_json::{json, Map, Value};
@@ -63,6 +63,16 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     let mut out = Vec::with_capacity(set.melodies.len());
     for melody in &set.melodies {
         let scored = score_melody(&mut reward, &task.setting, &melody.events);
+        // JSON has no infinity: a reward that overflowed would be printed as null.
+        if let Some(step) = scored.steps.iter().position(|s| !s.reward.is_finite()) {
+            bail!(
+                "--reward {}: melody {} scores {} at step {step}: the reward's weights or \
+                 parameters overflow",
+                args.reward,
+                melody.source,
+                scored.steps[step].reward
+            );
+        }
         let steps: Vec<Value> = scored
             .steps
             .iter()
