@@ -199,13 +199,25 @@ fn score_refuses_weights_that_overflow() {
     .unwrap();
     let out = cadenza(&["score", "--reward", path(&reward), "--in", path(&melodies)]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(err.contains("[rl_tuner] weight = "), "{err}");
     assert!(err.contains("[-1e6, 1e6]"), "{err}");
     // The largest weights allowed still score to finite numbers.
-    std::fs::write(&reward, "[rl_tuner]\nweight = 1e6\n\n[in_scale]\nweight = -1e6\n").unwrap();
+    std::fs::write(
+        &reward,
+        "[rl_tuner]\nweight = 1e6\n\n[in_scale]\nweight = -1e6\n",
+    )
+    .unwrap();
     let out = cadenza(&["score", "--reward", path(&reward), "--in", path(&melodies)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["melodies"][0]["total"].is_f64());
     assert!(v["melodies"][0]["steps"]

@@ -186,7 +186,11 @@ fn a_log_has_one_writer_and_names_it() {
         .args(SMALL)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut child = cadenza()
         .args(sim)
         .args(["--rounds", "100000", "--resume"])

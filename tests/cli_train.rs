@@ -241,10 +241,21 @@ fn metric_steps(run: &Path) -> Vec<u64> {
 #[cfg(unix)]
 fn start_long_run(tmp: &Path, run: &Path) -> std::process::Child {
     let config = tmp.join("often.toml");
-    std::fs::write(&config, "[train]\ncheckpoint_secs = 0\nchunk_steps = 4000\n").unwrap();
+    std::fs::write(
+        &config,
+        "[train]\ncheckpoint_secs = 0\nchunk_steps = 4000\n",
+    )
+    .unwrap();
     Command::new(env!("CARGO_BIN_EXE_cadenza"))
         .args(["train", "--agent", "q", "--steps", "1000000000"])
-        .args(["--eval-every", "6000", "--eval-episodes", "2", "--samples", "1"])
+        .args([
+            "--eval-every",
+            "6000",
+            "--eval-episodes",
+            "2",
+            "--samples",
+            "1",
+        ])
         .args(["--quiet", "--config"])
         .arg(&config)
         .arg("--out")
@@ -267,7 +278,10 @@ fn wait_for_steps(child: &mut std::process::Child, run: &Path, steps: u64) -> u6
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{} never recorded {steps} steps", run.join("run.json").display());
+            panic!(
+                "{} never recorded {steps} steps",
+                run.join("run.json").display()
+            );
         }
         let done = std::fs::read_to_string(run.join("run.json"))
             .ok()
@@ -308,7 +322,8 @@ fn a_killed_run_resumes_from_its_last_checkpoint() {
             assert!(!status.success());
             // As if killed after an evaluation and before its checkpoint: the line goes.
             let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-            let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+            let last: serde_json::Value =
+                serde_json::from_str(text.lines().last().unwrap()).unwrap();
             let mut ahead = last.clone();
             ahead["step"] = serde_json::json!(steps + 3000);
             std::fs::write(run.join("metrics.jsonl"), format!("{text}{ahead}\n{{\"ste")).unwrap();
@@ -348,7 +363,12 @@ fn a_killed_run_resumes_from_its_last_checkpoint() {
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert!(!names.iter().any(|n| n.ends_with(".next") || n.ends_with(".old")), "{names:?}");
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.ends_with(".next") || n.ends_with(".old")),
+            "{names:?}"
+        );
     }
 }
 
@@ -390,8 +410,20 @@ fn train_settings_are_honoured_or_refused() {
     };
     let short = |out: &Path, config: &str| {
         cadenza(&[
-            "train", "--agent", "q", "--steps", "2000", "--eval-episodes", "2", "--samples",
-            "1", "--quiet", "--config", config, "--out", out.to_str().unwrap(),
+            "train",
+            "--agent",
+            "q",
+            "--steps",
+            "2000",
+            "--eval-episodes",
+            "2",
+            "--samples",
+            "1",
+            "--quiet",
+            "--config",
+            config,
+            "--out",
+            out.to_str().unwrap(),
         ]);
         read_json(&out.join("run.json"))
     };
@@ -399,7 +431,10 @@ fn train_settings_are_honoured_or_refused() {
     let run = tmp.path().join("settled");
     let info = short(
         &run,
-        &config("t.toml", "temperature = 0.7\n[train]\ntemperature = 0.25\nnum_envs = 1\n"),
+        &config(
+            "t.toml",
+            "temperature = 0.7\n[train]\ntemperature = 0.25\nnum_envs = 1\n",
+        ),
     );
     assert_eq!(info["temperature"], 0.25);
     assert_eq!(info["train"]["temperature"], 0.25);
@@ -408,8 +443,18 @@ fn train_settings_are_honoured_or_refused() {
     // ... and a resumed run keeps them.
     let dir = run.to_str().unwrap();
     cadenza(&[
-        "train", "--resume", dir, "--out", dir, "--steps", "1000", "--eval-episodes", "2",
-        "--samples", "1", "--quiet",
+        "train",
+        "--resume",
+        dir,
+        "--out",
+        dir,
+        "--steps",
+        "1000",
+        "--eval-episodes",
+        "2",
+        "--samples",
+        "1",
+        "--quiet",
     ]);
     let info = read_json(&run.join("run.json"));
     assert_eq!(info["temperature"], 0.25);
@@ -419,10 +464,20 @@ fn train_settings_are_honoured_or_refused() {
     let zero = config("zero.toml", "[train]\nnum_envs = 0\n");
     let none = tmp.path().join("none");
     let err = cadenza_fails(&[
-        "train", "--agent", "q", "--steps", "100", "--config", &zero, "--out",
+        "train",
+        "--agent",
+        "q",
+        "--steps",
+        "100",
+        "--config",
+        &zero,
+        "--out",
         none.to_str().unwrap(),
     ]);
-    assert!(err.contains("num_envs") && err.contains("1..=4096"), "{err}");
+    assert!(
+        err.contains("num_envs") && err.contains("1..=4096"),
+        "{err}"
+    );
     assert!(!none.exists());
 
     // An edited steps_done that would wrap around.
@@ -431,7 +486,10 @@ fn train_settings_are_honoured_or_refused() {
     info["steps_done"] = serde_json::json!(u64::MAX - 10);
     std::fs::write(run.join("run.json"), info.to_string()).unwrap();
     let err = cadenza_fails(&["train", "--resume", dir, "--out", dir, "--steps", "1000"]);
-    assert!(err.contains("steps_done") && err.contains("run.json"), "{err}");
+    assert!(
+        err.contains("steps_done") && err.contains("run.json"),
+        "{err}"
+    );
 
     // A checkpoint outside the run (another run's table).
     let mut info = good.clone();
@@ -440,14 +498,29 @@ fn train_settings_are_honoured_or_refused() {
     let err = cadenza_fails(&["train", "--resume", dir, "--out", dir, "--steps", "1000"]);
     assert!(err.contains("field 'checkpoint'"), "{err}");
     let out = tmp.path().join("x.json");
-    let err = cadenza_fails(&["generate", "--from", dir, "--json", "--out", out.to_str().unwrap()]);
+    let err = cadenza_fails(&[
+        "generate",
+        "--from",
+        dir,
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(err.contains("field 'checkpoint'"), "{err}");
 
     // A non-empty directory that holds no run is not a run directory to write.
     let busy = tmp.path().join("busy");
     std::fs::create_dir_all(&busy).unwrap();
     std::fs::write(busy.join("notes.txt"), "mine").unwrap();
-    let err = cadenza_fails(&["train", "--agent", "q", "--steps", "100", "--out", busy.to_str().unwrap()]);
+    let err = cadenza_fails(&[
+        "train",
+        "--agent",
+        "q",
+        "--steps",
+        "100",
+        "--out",
+        busy.to_str().unwrap(),
+    ]);
     assert!(err.contains("is not empty and holds no run"), "{err}");
     assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1);
 }

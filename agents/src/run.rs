@@ -282,8 +282,7 @@ impl RunDir {
                 remove_dir(&current)?;
                 std::fs::rename(&next, &current).map_err(io_error(&next))?;
             }
-            std::fs::rename(&next_info, self.path.join(RUN_FILE))
-                .map_err(io_error(&next_info))?;
+            std::fs::rename(&next_info, self.path.join(RUN_FILE)).map_err(io_error(&next_info))?;
             cadenza_env::io::sync_dir(&next_info).map_err(io_error(&self.path))?;
         }
         remove_dir(&next)?;
@@ -511,7 +510,8 @@ mod tests {
     }
 
     fn scratch(name: &str) -> PathBuf {
-        let tmp = std::env::temp_dir().join(format!("cadenza-rundir-{name}-{}", std::process::id()));
+        let tmp =
+            std::env::temp_dir().join(format!("cadenza-rundir-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         tmp
     }
@@ -555,7 +555,12 @@ mod tests {
     fn a_checkpoint_outside_the_run_is_refused() {
         let tmp = scratch("outside");
         let run = RunDir::create(&tmp, None).unwrap();
-        for bad in ["../other/checkpoint", "/tmp/checkpoint", "", "checkpoint/../../x"] {
+        for bad in [
+            "../other/checkpoint",
+            "/tmp/checkpoint",
+            "",
+            "checkpoint/../../x",
+        ] {
             let mut info = info();
             info.checkpoint = bad.to_string();
             run.write_info(&info).unwrap();

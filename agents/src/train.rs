@@ -138,7 +138,10 @@ impl TrainConfig {
             return bad("num_envs", "must be in 1..=4096");
         }
         if !(self.checkpoint_secs.is_finite() && self.checkpoint_secs >= 0.0) {
-            return bad("checkpoint_secs", "must be a finite number of seconds, at least 0");
+            return bad(
+                "checkpoint_secs",
+                "must be a finite number of seconds, at least 0",
+            );
         }
         Ok(())
     }
@@ -776,7 +779,11 @@ mod tests {
             checkpoint_secs: -1.0,
             ..TrainConfig::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("checkpoint_secs"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("checkpoint_secs"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -4,8 +4,9 @@
 //! harmony-aware improvisation terms), `in-scale` (one simple term) and `zero`.
 //!
 //! A reward definition is a TOML file whose sections are the parts of a weighted sum, in
-//! order. A section is named after a component; `weight` (default 1) scales it, every other
-//! key is a parameter of that component, and unknown keys are errors that name them:
+//! order. A section is named after a component; `weight` (default 1, at most 1e6 either way)
+//! scales it, every other key is a parameter of that component, and unknown keys are errors
+//! that name them:
 //!
 //! ```toml
 //! [rl_tuner]                    # Magenta's nine terms (parameters: RlTunerConfig)

@@ -363,7 +363,10 @@ mod tests {
         drop(first);
         let again = SessionLog::append_to(&path).unwrap();
         let err = SessionLog::append_to(&path).unwrap_err().to_string();
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(again);
         let missing = SessionLog::append_to(&dir.join("none.jsonl")).unwrap_err();
         assert!(matches!(missing, SessionError::Io { .. }), "{missing}");
