@@ -236,12 +236,13 @@ impl TrainPlan {
     }
 }
 
+/// A `--config` file's [train] table: the protocol, and the names of the fields it gives.
+pub type FileTrain = (TrainConfig, Vec<String>);
+
 /// The agent's fields and the optional [train] table of a `--config` file, parsed once; with
 /// the table, the names of the fields it gives (a field it leaves out keeps its default,
 /// which the plan may settle otherwise).
-pub fn read_config(
-    path: Option<&Path>,
-) -> Result<(toml::Table, Option<(TrainConfig, Vec<String>)>)> {
+pub fn read_config(path: Option<&Path>) -> Result<(toml::Table, Option<FileTrain>)> {
     let Some(path) = path else {
         return Ok((toml::Table::new(), None));
     };
