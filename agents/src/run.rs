@@ -258,8 +258,9 @@ impl RunDir {
     /// that a killed writer left half done finished (or, uncommitted, dropped), and its
     /// `run.json` read.
     pub fn open_to_resume(path: &Path) -> Result<(Self, RunInfo), RunError> {
-        if !path.is_dir() {
-            // Reported as `open` reports it, without creating a lock file anywhere.
+        if !(Self::is_run(path) || path.join(NEXT_RUN_FILE).is_file()) {
+            // Reported as `open` reports it, without leaving a lock file in a stranger's
+            // directory.
             return Self::open(path);
         }
         let lock = Arc::new(Self::lock(path)?);
@@ -548,6 +549,9 @@ mod tests {
         assert!(err.contains("corrupt"), "{err}");
         let err = RunDir::open(&bare).unwrap_err().to_string();
         assert!(err.contains("is not a run directory"), "{err}");
+        let err = RunDir::open_to_resume(&bare).unwrap_err().to_string();
+        assert!(err.contains("is not a run directory"), "{err}");
+        assert!(!bare.join(LOCK_FILE).exists());
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 
