@@ -200,3 +200,32 @@ fn import_fails_only_when_nothing_is_usable() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[test]
+fn the_text_report_says_so_when_no_file_has_a_key_signature() {
+    let input = temp_dir("unsigned-in");
+    let out = temp_dir("unsigned-out");
+    std::fs::write(input.join("a.mid"), smf(&g_major(), None, 0)).unwrap();
+    std::fs::write(
+        input.join("b.mid"),
+        smf(&[(60, 4), (64, 4), (67, 4), (72, 4), (60, 8)], None, 0),
+    )
+    .unwrap();
+    let run = cadenza(&["corpus", "import", "--in", s(&input), "--out", s(&out)]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(!stdout.contains("NaN"), "{stdout}");
+    assert!(
+        stdout.contains("no file has a key signature to check key finding against"),
+        "{stdout}"
+    );
+    // The JSON report keeps its nulls: there is no share of zero files.
+    assert!(report(&out)["keys"]["exact_agreement"].is_null());
+    for dir in [&input, &out] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

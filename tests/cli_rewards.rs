@@ -73,7 +73,7 @@ fn bench_reports_every_term_as_json_and_markdown() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(json["melodies"], 20);
     let terms = json["terms"].as_array().expect("a terms list");
-    assert_eq!(terms.len(), 9 + 1 + 10 + 1 + 1);
+    assert_eq!(terms.len(), 9 + 1 + 12 + 1 + 1);
     for t in terms {
         assert!(t["name"].is_string());
         assert!(t["ns_per_step"].as_f64().expect("ns_per_step") > 0.0);

@@ -228,3 +228,67 @@ fn a_log_has_one_writer_and_names_it() {
         .collect();
     assert_eq!(rounds, (0..rounds.len() as u64).collect::<Vec<_>>());
 }
+
+#[test]
+fn held_out_past_its_limit_is_refused_before_pre_training() {
+    let out = cadenza()
+        .args(["session", "--listener", "sim:stepwise", "--rounds", "1"])
+        .args(["--held-out", "1000000000000"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("--held-out"), "{err}");
+    assert!(
+        err.contains(&cadenza_session::sim::MAX_HELD_OUT_PAIRS.to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_non_utf8_answer_is_asked_again_and_the_rating_is_kept() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("cadenza-cli-ask-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("session.jsonl");
+    let _ = std::fs::remove_file(&log);
+    let mut child = cadenza()
+        .args(["session", "--rounds", "3", "--seed", "1"])
+        .args(["--pretrain-steps", "2000", "--candidates", "4"])
+        .arg("--log")
+        .arg(&log)
+        .arg("--audio-dir")
+        .arg(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A stray byte where the rating goes, then a rating; a stray byte where the A/B answer
+    // goes (if the round asks one), then the end of the input.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\xff\n4\n\xfe\xff\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("please answer one of"), "{stdout}");
+    assert!(stdout.contains("1 rounds rated."), "{stdout}");
+    let ratings: Vec<u64> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "feedback")
+        .filter_map(|v| v["rating"].as_u64())
+        .collect();
+    assert_eq!(ratings, [4]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

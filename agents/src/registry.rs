@@ -167,11 +167,17 @@ impl AgentKind {
 
     /// The agent's whole config: `given` laid over the kind's defaults, checked, as JSON
     /// (what `run.json` records). Unknown keys and wrong types are errors naming the key.
-    pub fn effective_config(&self, given: &toml::Table) -> Result<serde_json::Value, AgentError> {
+    /// Tabular kinds take their defaults from the task's compact state
+    /// ([`TabularConfig::defaults_for`]).
+    pub fn effective_config(
+        &self,
+        given: &toml::Table,
+        task: &TaskSpec,
+    ) -> Result<serde_json::Value, AgentError> {
         self.ensure_built()?;
         match self.family {
             Family::Tabular(_) => {
-                let config = tabular_config(given)?;
+                let config = TabularConfig::from_table(given, task.state)?;
                 to_json(&config)
             }
             _ => self.effective_network_config(given),
@@ -195,7 +201,7 @@ impl AgentKind {
         match self.family {
             Family::Tabular(algorithm) => Ok(Box::new(TabularAgent::new(
                 algorithm,
-                tabular_config(spec.config)?,
+                TabularConfig::from_table(spec.config, spec.task.state)?,
                 &spec.task.name,
                 num_actions,
                 spec.total_steps,
@@ -223,15 +229,6 @@ impl AgentKind {
             _ => self.load_network(checkpoint, device),
         }
     }
-}
-
-fn tabular_config(given: &toml::Table) -> Result<TabularConfig, AgentError> {
-    toml::Value::Table(given.clone())
-        .try_into()
-        .map_err(|e: toml::de::Error| AgentError::Config {
-            field: "config".to_string(),
-            message: format!("tabular agent fields: {}", e.message()),
-        })
 }
 
 fn to_json<T: serde::Serialize>(config: &T) -> Result<serde_json::Value, AgentError> {
@@ -350,14 +347,38 @@ mod tests {
     #[test]
     fn effective_config_fills_the_defaults_and_names_unknown_keys() {
         let kind = lookup("q").unwrap();
+        let rl_tuner = TaskSpec::by_name("rl-tuner", None).unwrap();
         let given: toml::Table = toml::from_str("gamma = 0.5").unwrap();
-        let config = kind.effective_config(&given).unwrap();
+        let config = kind.effective_config(&given, &rl_tuner).unwrap();
         assert_eq!(config["gamma"], 0.5);
         let defaults = serde_json::to_value(TabularConfig::default()).unwrap();
         assert_eq!(config["epsilon_end"], defaults["epsilon_end"]);
         let bad: toml::Table = toml::from_str("gama = 0.5").unwrap();
-        let err = kind.effective_config(&bad).unwrap_err().to_string();
+        let err = kind
+            .effective_config(&bad, &rl_tuner)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("gama"), "{err}");
+    }
+
+    #[test]
+    fn tabular_defaults_follow_the_task_state_and_given_fields_win() {
+        let kind = lookup("q").unwrap();
+        let improv = TaskSpec::by_name("improv", None).unwrap();
+        let given: toml::Table = toml::from_str("temperature = 0.7").unwrap();
+        let config = kind.effective_config(&given, &improv).unwrap();
+        let harmonic = serde_json::to_value(TabularConfig::defaults_for(improv.state)).unwrap();
+        assert_eq!(config["exploration"], "boltzmann");
+        assert_eq!(config["initial_value"], harmonic["initial_value"]);
+        assert_eq!(config["temperature"], 0.7);
+        let rl_tuner = TaskSpec::by_name("rl-tuner", None).unwrap();
+        let config = kind
+            .effective_config(&toml::Table::new(), &rl_tuner)
+            .unwrap();
+        assert_eq!(
+            config,
+            serde_json::to_value(TabularConfig::default()).unwrap()
+        );
     }
 
     #[cfg(not(feature = "tch"))]

@@ -18,6 +18,7 @@
 
 use crate::agent::{ActMode, Agent, AgentError, Observation, TrainEnv};
 use cadenza_env::encoding::Event;
+use cadenza_env::limits::MAX_ENVS;
 use cadenza_env::vector::VecEnv;
 use cadenza_env::{EnvError, Environment};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -86,7 +87,8 @@ pub struct TrainConfig {
     pub chunk_steps: u64,
     /// Softmax temperature of the sampled evaluation, in [0, 1000] (default 1.0).
     pub temperature: f64,
-    /// Number of environments trained on together, 1..=4096 (default 1).
+    /// Number of environments trained on together, 1..=[`MAX_ENVS`]
+    /// (default 1).
     pub num_envs: usize,
     /// Seconds between checkpoints during training, at least 0: the agent is saved at the
     /// first chunk boundary after this many seconds (0: every chunk), and always at the
@@ -134,8 +136,11 @@ impl TrainConfig {
         if !(self.temperature.is_finite() && (0.0..=1000.0).contains(&self.temperature)) {
             return bad("temperature", "must be in [0, 1000]");
         }
-        if !(1..=4096).contains(&self.num_envs) {
-            return bad("num_envs", "must be in 1..=4096");
+        if !(1..=MAX_ENVS).contains(&self.num_envs) {
+            return bad(
+                "num_envs",
+                &format!("must be in 1..={MAX_ENVS}, got {}", self.num_envs),
+            );
         }
         if !(self.checkpoint_secs.is_finite() && self.checkpoint_secs >= 0.0) {
             return bad(

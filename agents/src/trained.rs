@@ -82,27 +82,8 @@ impl TrainedCheckpoint {
         self.kind.ensure_built()?;
         match (self.kind.family, settings) {
             (Family::Tabular(_), AdaptSettings::Tabular(config)) => {
+                self.check_task(task)?;
                 let agent = tabular::load(&self.dir, Some(self.kind.name))?;
-                if agent.task() != task.name {
-                    return Err(checkpoint_error(
-                        &self.file,
-                        format!(
-                            "trained on the '{}' task, expected '{}'",
-                            agent.task(),
-                            task.name
-                        ),
-                    ));
-                }
-                let expected = task.setting.encoding.num_events();
-                if agent.table().num_actions() != expected {
-                    return Err(checkpoint_error(
-                        &self.file,
-                        format!(
-                            "{} actions, but the task has {expected} (another pitch range?)",
-                            agent.table().num_actions()
-                        ),
-                    ));
-                }
                 Ok(Box::new(TabularAdapter::new(agent, config.clone())?))
             }
             (
@@ -124,6 +105,52 @@ impl TrainedCheckpoint {
         }
     }
 
+    /// Checks, from the checkpoint's header and without loading the agent, that it was
+    /// trained for `task`: a tabular checkpoint records its task's name and its number of
+    /// actions, a policy its observation size and number of actions. A `run.json` edited to
+    /// name another task, or a task config with another pitch range, is refused here with a
+    /// message that says the task differs, instead of failing (or worse, playing) later.
+    pub fn check_task(&self, task: &TaskSpec) -> Result<(), AgentError> {
+        let actions = task.setting.encoding.num_events();
+        if let Family::Tabular(_) = self.kind.family {
+            let bytes = std::fs::read(&self.file)
+                .map_err(|e| checkpoint_error(&self.file, format!("cannot read: {e}")))?;
+            let header = tabular::header_of(&self.file, &bytes)?;
+            if header.task != task.name {
+                return Err(checkpoint_error(
+                    &self.file,
+                    format!(
+                        "trained on the '{}' task, expected '{}'",
+                        header.task, task.name
+                    ),
+                ));
+            }
+            if header.table.num_actions != actions as u64 {
+                return Err(checkpoint_error(
+                    &self.file,
+                    format!(
+                        "{} actions, but the task '{}' has {actions} (another pitch range?)",
+                        header.table.num_actions, task.name
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let (recorded_obs, recorded_actions) = policy_dims(&self.dir)?;
+        let obs_dim = task.observation_dim();
+        if (recorded_obs, recorded_actions) != (obs_dim, actions) {
+            return Err(checkpoint_error(
+                &self.file,
+                format!(
+                    "a policy of {recorded_obs} observations and {recorded_actions} actions, but \
+                     the task '{}' has {obs_dim} and {actions} (trained on another task or pitch range?)",
+                    task.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     #[cfg(feature = "tch")]
     fn policy_adapter(
         &self,
@@ -132,28 +159,12 @@ impl TrainedCheckpoint {
         device: DeviceChoice,
     ) -> Result<Box<dyn Adapter>, AgentError> {
         use crate::pg::{AdaptConfig, PolicyAdapter};
-        use cadenza_env::{ComposeEnv, Environment, ZeroReward};
+        self.check_task(task)?;
         let config = AdaptConfig {
             learning_rate,
             ..AdaptConfig::default()
         };
-        let policy = PolicyAdapter::load(&self.dir, device, config)?;
-        let env = ComposeEnv::new(task.clone(), ZeroReward);
-        let (obs_dim, actions) = (
-            env.observation_space().dim(),
-            task.setting.encoding.num_events(),
-        );
-        if policy.obs_dim() != obs_dim || policy.num_actions() != actions {
-            return Err(checkpoint_error(
-                &self.file,
-                format!(
-                    "a policy of {} observations and {} actions, but the task has {obs_dim} and {actions} (another task or pitch range?)",
-                    policy.obs_dim(),
-                    policy.num_actions()
-                ),
-            ));
-        }
-        Ok(Box::new(policy))
+        Ok(Box::new(PolicyAdapter::load(&self.dir, device, config)?))
     }
 
     /// Unreachable: `adapter` asks the registry first, which refuses a libtorch kind here.
@@ -176,6 +187,18 @@ impl TrainedCheckpoint {
 #[cfg(feature = "tch")]
 fn policy_checkpoint(dir: &Path) -> Result<(String, PathBuf, Vec<u8>), AgentError> {
     crate::pg::adapt::recorded_checkpoint(dir)
+}
+
+/// The observation size and number of actions a policy checkpoint records.
+#[cfg(feature = "tch")]
+fn policy_dims(dir: &Path) -> Result<(usize, usize), AgentError> {
+    crate::pg::adapt::recorded_dims(dir)
+}
+
+/// Unreachable: `open` reads no policy checkpoint without libtorch.
+#[cfg(not(feature = "tch"))]
+fn policy_dims(dir: &Path) -> Result<(usize, usize), AgentError> {
+    policy_checkpoint(dir).map(|_| (0, 0))
 }
 
 #[cfg(not(feature = "tch"))]

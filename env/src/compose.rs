@@ -17,7 +17,8 @@
 //! The `rl-tuner` task uses parts 1 and 2 with four history blocks: 38 * 4 + 32 = 184 floats,
 //! the layout of the Python baseline.
 
-use crate::encoding::{Event, NUM_SPECIAL_EVENTS};
+use crate::compact_state::StateTracker;
+use crate::encoding::Event;
 use crate::env::{EnvError, Environment, Transition};
 use crate::reward::{ChordFrame, Reward, StepContext};
 use crate::space::{BoxSpace, Discrete};
@@ -51,9 +52,9 @@ pub struct ComposeEnv<R> {
     observation_space: BoxSpace,
     rng: ChaCha8Rng,
     num_events: usize,
-    /// The melodic context of the compact state, brought up to date when the state is read
+    /// What the compact state has taken in of the melody, brought up to date when the state is read
     /// (tabular agents) and never on the step path, which most users of the env never pay.
-    context: RefCell<LazyContext>,
+    state: RefCell<StateTracker>,
 }
 
 impl<R: Reward> ComposeEnv<R> {
@@ -78,7 +79,7 @@ impl<R: Reward> ComposeEnv<R> {
             num_events,
             task,
             reward,
-            context: RefCell::new(LazyContext::default()),
+            state: RefCell::new(StateTracker::default()),
         }
     }
 
@@ -253,7 +254,7 @@ impl<R: Reward> Environment for ComposeEnv<R> {
             self.rng = ChaCha8Rng::seed_from_u64(seed);
         }
         self.melody.clear();
-        self.context.get_mut().stale = true;
+        self.state.get_mut().mark_stale();
         self.terms.fill(0.0);
         self.reward.reset(&self.task.setting);
         self.phase = Phase::Running;
@@ -295,148 +296,16 @@ impl<R: Reward> Environment for ComposeEnv<R> {
         self.melody.len()
     }
 
-    /// The last `state_history` events (oldest dropped, most recent in the highest byte;
-    /// bits 0..32), the melodic context where the task keeps it (bits 32..40: see
-    /// [`TaskSpec::state_melodic_context`]), and from bit 40 the step index (tasks without
-    /// chords) or the position in the bar and, from bit 48, the chord segment, in a `u64`.
+    /// The task's compact state after the melody so far (see [`CompactState`]).
+    ///
+    /// [`CompactState`]: crate::compact_state::CompactState
     fn discrete_state(&self) -> u64 {
-        let setting = &self.task.setting;
-        let step = self.melody.len();
-        let mut key = 0u64;
-        for &event in self
-            .melody
-            .iter()
-            .rev()
-            .take(self.task.state_history.min(4))
-        {
-            key = (key << 8) | (event as u64 + 1);
-        }
-        let context = if self.task.state_melodic_context {
-            self.context.borrow_mut().catch_up(&self.melody)
-        } else {
-            0
-        };
-        let position = if setting.chords.is_empty() {
-            step as u64
-        } else {
-            let chord = setting.chord_at(step).map_or(0, |c| c.index as u64);
-            ((step % setting.steps_per_bar()) as u64) | (chord << 8)
-        };
-        key | (context << 32) | (position << 40)
+        self.state
+            .borrow_mut()
+            .state(self.task.state, &self.task.setting, &self.melody)
     }
 
     fn rng_fingerprint(&self) -> u64 {
         self.rng.clone().next_u64()
-    }
-}
-
-/// The melodic context and how much of the melody it has taken in.
-#[derive(Debug, Default)]
-struct LazyContext {
-    context: MelodicContext,
-    /// Events of the melody taken in so far.
-    seen: usize,
-    /// Set by a reset: the context belongs to the previous episode.
-    stale: bool,
-}
-
-impl LazyContext {
-    /// Takes in the events of `melody` not seen yet (one per step for an agent that reads
-    /// the state every step) and returns the context's code.
-    #[inline]
-    fn catch_up(&mut self, melody: &[Event]) -> u64 {
-        if self.stale || self.seen > melody.len() {
-            self.context = MelodicContext::default();
-            self.seen = 0;
-            self.stale = false;
-        }
-        while self.seen < melody.len() {
-            self.context.push(&melody[..self.seen], melody[self.seen]);
-            self.seen += 1;
-        }
-        self.context.code()
-    }
-}
-
-/// The events a motif spans in RL Tuner's reward (half a 4/4 bar of sixteenths).
-const MOTIF_WINDOW: usize = 8;
-
-/// The smallest interval, in semitones, that counts as a leap (a fifth).
-const LEAP: u8 = 7;
-
-/// What the compact state keeps of the melody beyond its last events (see
-/// [`TaskSpec::state_melodic_context`]), updated one event at a time.
-///
-/// The pending leap is followed as RL Tuner's leap detector follows it (pitch events are
-/// ordered by pitch in every encoding, so intervals are event differences): a leap of a
-/// fifth or more sets the direction, unless one is pending, in which case a leap the other
-/// way clears it; a smaller step back to or past the leap's origin also clears it.
-#[derive(Debug, Clone)]
-struct MelodicContext {
-    /// How often each event occurs among the last `MOTIF_WINDOW - 1` events.
-    window_counts: [u8; 256],
-    /// How many distinct pitch events (rests and holds excluded) those hold.
-    window_pitches: u32,
-    /// +1 up, -1 down, 0 none.
-    direction: i8,
-    leapt_from: Event,
-    /// The last pitch event (0 before the first).
-    last_pitch: Event,
-}
-
-impl Default for MelodicContext {
-    fn default() -> Self {
-        Self {
-            window_counts: [0; 256],
-            window_pitches: 0,
-            direction: 0,
-            leapt_from: 0,
-            last_pitch: 0,
-        }
-    }
-}
-
-impl MelodicContext {
-    /// Takes `event`, the next event after `melody`.
-    #[inline]
-    fn push(&mut self, melody: &[Event], event: Event) {
-        let is_pitch = |e: Event| e >= NUM_SPECIAL_EVENTS;
-        let added = usize::from(event);
-        self.window_pitches += u32::from(is_pitch(event) && self.window_counts[added] == 0);
-        self.window_counts[added] += 1;
-        if melody.len() >= MOTIF_WINDOW - 1 {
-            let dropped = melody[melody.len() + 1 - MOTIF_WINDOW];
-            self.window_counts[usize::from(dropped)] -= 1;
-            self.window_pitches -=
-                u32::from(is_pitch(dropped) && self.window_counts[usize::from(dropped)] == 0);
-        }
-        if !is_pitch(event) {
-            return;
-        }
-        let prev = self.last_pitch;
-        self.last_pitch = event;
-        if prev == 0 {
-            return;
-        }
-        if event.abs_diff(prev) >= LEAP {
-            let direction = if event > prev { 1 } else { -1 };
-            if self.direction == 0 {
-                self.direction = direction;
-                self.leapt_from = prev;
-            } else if self.direction != direction {
-                self.direction = 0;
-            }
-        } else if (self.direction == 1 && event <= self.leapt_from)
-            || (self.direction == -1 && event >= self.leapt_from)
-        {
-            self.direction = 0;
-        }
-    }
-
-    /// Bits 0..2: the distinct pitches of the window, capped at 3; bits 2..4: the pending
-    /// leap's direction (0 down, 1 none, 2 up).
-    #[inline]
-    fn code(&self) -> u64 {
-        u64::from(self.window_pitches.min(3)) | (((self.direction + 1) as u64) << 2)
     }
 }

@@ -4,6 +4,11 @@
 //! [`write_atomic`], so that a reader never sees half a file and a crash or power cut leaves
 //! either the old file or the new one, never an empty or torn one.
 //!
+//! What a path names is respected: a symbolic link is written through (the file it points
+//! to is replaced, the link stays), and a path that names something other than a regular
+//! file (a directory, a device such as `/dev/null`, a FIFO, a socket) is refused with an
+//! error naming it, rather than replaced by a regular file.
+//!
 //! [`LockFile`] is the one way a process claims a run directory or a session log for
 //! itself: an exclusive lock that names its holder, so that a second writer is refused with
 //! a message saying who has it.
@@ -20,6 +25,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// and a counter, so concurrent writers never share one), which is flushed to disk, renamed
 /// over `path`, and the directory is then flushed so that the rename itself survives a
 /// crash. On failure the temporary file is removed and `path` is left as it was.
+///
+/// A symbolic link at `path` (or a chain of them) is followed, and the file it points to is
+/// the one replaced, in its own directory; the link itself is kept. An existing `path` that
+/// is not a regular file (a directory, a device, a FIFO, a socket) is refused with an error
+/// of kind [`io::ErrorKind::InvalidInput`] that names it.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("cadenza-io-doc-{}", std::process::id()));
@@ -43,6 +53,8 @@ pub fn write_atomic_with(
     write: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let target = replaceable_target(path)?;
+    let path = target.as_path();
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
@@ -66,6 +78,78 @@ pub fn write_atomic_with(
     }
     result?;
     sync_dir(path)
+}
+
+/// Most symbolic links followed in a chain before giving up, as the kernel does (`ELOOP`).
+const MAX_LINKS: usize = 40;
+
+/// The file a write to `path` replaces: `path` itself, or where its chain of symbolic links
+/// ends (which need not exist yet). Fails when that names an existing non-regular file.
+fn replaceable_target(path: &Path) -> io::Result<PathBuf> {
+    let mut target = path.to_path_buf();
+    for _ in 0..=MAX_LINKS {
+        let meta = match fs::symlink_metadata(&target) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(target),
+            Err(e) => return Err(e),
+        };
+        let kind = meta.file_type();
+        if kind.is_file() {
+            return Ok(target);
+        }
+        if !kind.is_symlink() {
+            let what = describe(&kind);
+            let shown = if target == path {
+                String::new()
+            } else {
+                format!(" (where the link {} leads)", path.display())
+            };
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "refusing to replace {}{shown}: it is {what}, not a regular file",
+                    target.display()
+                ),
+            ));
+        }
+        let link = fs::read_link(&target)?;
+        // A relative link is relative to the directory that holds it.
+        target = match target.parent() {
+            Some(dir) if link.is_relative() => dir.join(link),
+            _ => link,
+        };
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "refusing to write {}: more than {MAX_LINKS} symbolic links in a chain (a loop?)",
+            path.display()
+        ),
+    ))
+}
+
+/// What a non-regular, non-link file is, in words.
+fn describe(kind: &fs::FileType) -> &'static str {
+    if kind.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    "a special file"
 }
 
 /// Flushes the directory holding `path`, so that a rename into it is on disk.
@@ -280,7 +364,7 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.to_string(), "the writer gave up");
-        // Renaming a file over a non-empty directory fails.
+        // A directory is not replaced.
         let blocked = dir.join("sub");
         fs::create_dir_all(blocked.join("inner")).unwrap();
         assert!(write_atomic(&blocked, b"lost").is_err());
@@ -288,6 +372,91 @@ mod tests {
         assert_eq!(entries(&dir), ["a.bin", "sub"]);
         write_atomic_with(&path, |temp| fs::write(temp, b"new")).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_is_written_through_and_kept() {
+        use std::os::unix::fs::symlink;
+        let dir = scratch("link");
+        let real = dir.join("real.mid");
+        fs::write(&real, b"old").unwrap();
+        // A relative link, and a link to that link.
+        let link = dir.join("link.mid");
+        symlink("real.mid", &link).unwrap();
+        let link2 = dir.join("link2.mid");
+        symlink(&link, &link2).unwrap();
+        write_atomic(&link2, b"new").unwrap();
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(fs::symlink_metadata(&link2)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // A dangling link gets its target created, in the target's directory.
+        let sub = dir.join("sub");
+        fs::create_dir(&sub).unwrap();
+        let dangling = dir.join("dangling.mid");
+        symlink(sub.join("made.mid"), &dangling).unwrap();
+        write_atomic(&dangling, b"made").unwrap();
+        assert_eq!(fs::read(sub.join("made.mid")).unwrap(), b"made");
+        assert!(fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(entries(&sub), ["made.mid"]);
+        assert_eq!(
+            entries(&dir),
+            ["dangling.mid", "link.mid", "link2.mid", "real.mid", "sub"]
+        );
+        // A loop of links is an error, not a hang.
+        symlink(dir.join("b"), dir.join("a")).unwrap();
+        symlink(dir.join("a"), dir.join("b")).unwrap();
+        let err = write_atomic(&dir.join("a"), b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn special_files_are_refused_not_replaced() {
+        use std::os::unix::fs::{symlink, FileTypeExt};
+        let dir = scratch("special");
+        // A directory, even an empty one that rename could replace.
+        let empty = dir.join("empty");
+        fs::create_dir(&empty).unwrap();
+        let err = write_atomic(&empty, b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("a directory"), "{err}");
+        assert!(err.to_string().contains(&*empty.to_string_lossy()), "{err}");
+        // A character device, directly and through a link.
+        let null = Path::new("/dev/null");
+        if fs::metadata(null).is_ok_and(|m| m.file_type().is_char_device()) {
+            let err = write_atomic(null, b"x").unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            assert!(err.to_string().contains("/dev/null"), "{err}");
+            assert!(err.to_string().contains("character device"), "{err}");
+            let link = dir.join("null.mid");
+            symlink(null, &link).unwrap();
+            let err = write_atomic(&link, b"x").unwrap_err();
+            assert!(err.to_string().contains("/dev/null"), "{err}");
+            assert!(fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink());
+            assert!(fs::metadata(null).unwrap().file_type().is_char_device());
+        }
+        // Nothing was left behind: no temporary file beside the targets.
+        assert!(
+            entries(&dir).iter().all(|n| !n.starts_with('.')),
+            "{:?}",
+            entries(&dir)
+        );
+        assert!(entries(&empty).is_empty());
         fs::remove_dir_all(&dir).unwrap();
     }
 

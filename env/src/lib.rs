@@ -27,11 +27,13 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod compact_state;
 pub mod compose;
 pub mod encoding;
 pub mod env;
 pub mod hash;
 pub mod io;
+pub mod limits;
 pub mod midi;
 pub mod music;
 pub mod reward;
@@ -40,6 +42,7 @@ mod spin_pool;
 pub mod task;
 pub mod vector;
 
+pub use compact_state::CompactState;
 pub use compose::ComposeEnv;
 pub use encoding::{Event, EventEncoding, Note, HOLD, REST};
 pub use env::{EnvError, Environment, Info, Step, Transition};

@@ -64,6 +64,20 @@ impl Setting {
         self.steps_per_beat as usize * self.beats_per_bar as usize
     }
 
+    /// The key's tonic triad as pitch-class bits (bit 0 = C), with the third the key's scale
+    /// has (major if it holds the major third, else minor): what "chord tones" means where
+    /// there is no progression.
+    pub fn tonic_triad(&self) -> u16 {
+        let tonic = u16::from(self.tonic % 12);
+        let bit = |interval: u16| 1u16 << ((tonic + interval) % 12);
+        let third = if self.scale & bit(4) != 0 {
+            bit(4)
+        } else {
+            bit(3)
+        };
+        bit(0) | third | bit(7)
+    }
+
     /// The chord under `step`, if the task has a progression. Steps past the end of the
     /// progression wrap around, as a backing band would loop it.
     #[inline]

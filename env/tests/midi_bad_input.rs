@@ -7,6 +7,7 @@ mod midi {
 
     use crate::midi_common::{off, on, smf, track};
     use cadenza_env::encoding::{EventEncoding, Note, HOLD, REST};
+    use cadenza_env::limits::MAX_MELODY_STEPS;
     use cadenza_env::midi::{
         import_bytes, import_file, ImportOptions, ImportedMelody, MidiError, MidiSong, OutOfRange,
         Polyphony,
@@ -408,16 +409,63 @@ mod midi {
 
     #[test]
     fn far_away_notes_do_not_allocate_gigabytes() {
-        // One tick per quarter and a 2^28-tick rest: a billion sixteenth steps.
+        // One tick per quarter and a 2^28-tick rest: a billion sixteenth steps, refused while
+        // the file is read.
         let bytes = smf(
             0,
             1,
             &[track(&[(0x0fff_ffff, &on(0, 60)), (1, &off(0, 60))])],
         );
-        let melody = import(&bytes).unwrap();
+        let err = import(&bytes).unwrap_err();
+        assert!(
+            matches!(err, MidiError::NoteTooLong { note: 0, .. }),
+            "{err:?}"
+        );
+        // A melody built by hand past the limit is refused by `to_events` too.
+        let melody = ImportedMelody {
+            notes: vec![n(60, MAX_MELODY_STEPS as u32, 1)],
+            ..import(&single(&[(0, &on(0, 60)), (480, &off(0, 60))])).unwrap()
+        };
         assert!(matches!(
             melody.to_events(EventEncoding::RL_TUNER_38, OutOfRange::Error),
             Err(MidiError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn a_tiny_file_of_endless_notes_is_refused_naming_file_track_note_and_limit() {
+        // 29 notes of 2^28 - 1 ticks each at 480 ticks per quarter: 2.2 million sixteenth
+        // steps per note, 64 million in all, from a few hundred bytes.
+        let mut events: Vec<(u32, Vec<u8>)> = Vec::new();
+        for i in 0..29u8 {
+            events.push((0, on(0, 60 + i % 12).to_vec()));
+            events.push((0x0fff_ffff, off(0, 60 + i % 12).to_vec()));
+        }
+        let events: Vec<(u32, &[u8])> = events.iter().map(|(d, e)| (*d, e.as_slice())).collect();
+        let bytes = smf(0, 480, &[track(&events)]);
+        assert!(bytes.len() < 400, "{} bytes", bytes.len());
+        let dir = std::env::temp_dir().join(format!("cadenza-endless-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("endless.mid");
+        std::fs::write(&path, &bytes).unwrap();
+        let err = import_file(&path, &ImportOptions::default()).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let text = err.to_string();
+        assert!(matches!(err, MidiError::NoteTooLong { .. }), "{err:?}");
+        assert!(text.contains("endless.mid"), "{text}");
+        assert!(text.contains("note 0 of track 0"), "{text}");
+        assert!(text.contains(&MAX_MELODY_STEPS.to_string()), "{text}");
+        // The same notes a little shorter are read: the limit is on steps, not on ticks.
+        let short: Vec<(u32, Vec<u8>)> = (0..4u8)
+            .flat_map(|i| {
+                [
+                    (0, on(0, 60 + i).to_vec()),
+                    (480 * 1000, off(0, 60 + i).to_vec()),
+                ]
+            })
+            .collect();
+        let short: Vec<(u32, &[u8])> = short.iter().map(|(d, e)| (*d, e.as_slice())).collect();
+        let melody = import(&smf(0, 480, &[track(&short)])).unwrap();
+        assert_eq!(melody.length_steps(), 4 * 4000);
     }
 }

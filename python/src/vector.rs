@@ -208,9 +208,9 @@ impl VecEnv {
         config: Option<&str>,
         reward: Option<&str>,
     ) -> PyResult<Self> {
-        if num_envs == 0 {
-            return Err(Error::argument("num_envs", "must be at least 1").into());
-        }
+        // Checked before any env is built: a huge count would abort the interpreter.
+        cadenza_env::limits::check_envs("num_envs", num_envs)
+            .map_err(|e| Error::argument("num_envs", e.to_string()))?;
         let spec = spec::task(task, config)?;
         let mut envs = Vec::with_capacity(num_envs);
         for _ in 0..num_envs {

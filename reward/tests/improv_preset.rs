@@ -161,6 +161,8 @@ fn improv_preset_term_names() {
             "phrase_breath",
             "motif_development",
             "cadence",
+            "pitch_variety",
+            "fast_runs",
         ]
     );
     assert_eq!(reward.weights(), &[1.0; IMPROV_TERM_COUNT]);

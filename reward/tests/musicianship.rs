@@ -9,73 +9,16 @@
 //!
 //! Run with `--nocapture` to print the calibration table.
 
-use cadenza_env::midi::{import_file, ImportOptions, OutOfRange};
-use cadenza_env::{Event, EventEncoding, Setting, HOLD};
+use cadenza_env::{Event, Setting, HOLD};
 use cadenza_reward::musicianship::{measure, report, report_with, MusicianshipReport, MUSIC};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+mod common;
+use common::{held_out, tune};
 
 const STEPS: usize = 64;
-
-fn corpus_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/corpus/oneills-dev");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("corpus directory")
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "mid"))
-        .collect();
-    files.sort();
-    files
-}
-
-/// The held-out files: (tuning, evaluation).
-fn held_out() -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let held: Vec<PathBuf> = corpus_files().into_iter().step_by(5).collect();
-    let (tuning, evaluation): (Vec<_>, Vec<_>) =
-        held.into_iter().enumerate().partition(|(k, _)| k % 2 == 0);
-    (
-        tuning.into_iter().map(|(_, p)| p).collect(),
-        evaluation.into_iter().map(|(_, p)| p).collect(),
-    )
-}
-
-/// A tune's first `steps` steps in its own key and meter.
-fn tune(path: &Path, steps: usize) -> (Setting, Vec<Event>) {
-    let imported = import_file(path, &ImportOptions::default()).expect("corpus MIDI");
-    let encoding = EventEncoding::new(24, 108).expect("encoding");
-    let mut events = imported
-        .to_events(encoding, OutOfRange::FoldOctaves)
-        .expect("events");
-    events.truncate(steps);
-    let (num, den) = imported.time_signature.unwrap_or((4, 4));
-    let (steps_per_beat, beats_per_bar) = if den == 8 && num % 3 == 0 {
-        (6, u16::from(num / 3)) // compound meter: the beat is a dotted quarter
-    } else {
-        ((16 / u16::from(den.max(1))).max(1), u16::from(num.max(1)))
-    };
-    let (major_tonic, minor) = imported.key_signature.map_or((0, false), |k| {
-        ((i32::from(k.sharps) * 7).rem_euclid(12) as u8, k.minor)
-    });
-    let major_scale: u16 = [0u8, 2, 4, 5, 7, 9, 11]
-        .iter()
-        .map(|i| 1u16 << ((major_tonic + i) % 12))
-        .sum();
-    let setting = Setting {
-        encoding,
-        length: events.len(),
-        steps_per_beat,
-        beats_per_bar,
-        tonic: if minor {
-            (major_tonic + 9) % 12
-        } else {
-            major_tonic
-        },
-        scale: major_scale,
-        chords: Vec::new(),
-    };
-    (setting, events)
-}
 
 /// Reports a set of tunes, each measured in its own key and meter.
 fn corpus_report(files: &[PathBuf]) -> MusicianshipReport {

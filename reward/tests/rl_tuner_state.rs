@@ -96,19 +96,35 @@ fn context_read_now_and_then_catches_up_with_the_melody() {
 }
 
 #[test]
-fn improv_keeps_no_melodic_context() {
-    let mut env = ComposeEnv::new(
-        TaskSpec::by_name("improv", None).unwrap(),
-        cadenza_env::ZeroReward,
-    );
-    env.reset(Some(0)).unwrap();
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    for _ in 0..32 {
-        let allowed: Vec<usize> = (0..env.action_space().n)
-            .filter(|&a| env.action_mask()[a])
-            .collect();
-        env.step(allowed[rng.random_range(0..allowed.len())])
-            .unwrap();
-        assert_eq!((env.discrete_state() >> 32) & 0xff, 0);
-    }
+fn improv_keeps_the_harmonic_state_not_the_step() {
+    // Two melodies that reach the same chord, beat, last note, move into it and note length
+    // share a state however they got there: the harmonic state keeps no earlier events.
+    let task = TaskSpec::by_name("improv", None).unwrap();
+    let state_after = |melody: &[usize]| {
+        let mut env = ComposeEnv::new(task.clone(), cadenza_env::ZeroReward);
+        env.reset(Some(0)).unwrap();
+        for &a in melody {
+            env.step(a).unwrap();
+        }
+        env.discrete_state()
+    };
+    let hold = usize::from(cadenza_env::HOLD);
+    let e4 = usize::from(task.setting.encoding.event_of_pitch(64).unwrap());
+    let g4 = usize::from(task.setting.encoding.event_of_pitch(67).unwrap());
+    let a4 = usize::from(task.setting.encoding.event_of_pitch(69).unwrap());
+    // E4 then G4 (a skip up) held for a step, at step 12 of bar 1, reached two ways.
+    let mut one = vec![hold; 10];
+    one.extend([e4, g4]);
+    let mut other = vec![a4; 1];
+    other.extend(vec![hold; 9]);
+    other.extend([e4, g4]);
+    assert_eq!(state_after(&one), state_after(&other));
+    // The same last note reached by another move (a step down from A4) differs.
+    let mut down = vec![hold; 10];
+    down.extend([a4, g4]);
+    assert_ne!(state_after(&one), state_after(&down));
+    // The same notes a bar later (over G7, not Dm7) differ.
+    let mut later = vec![hold; 26];
+    later.extend([e4, g4]);
+    assert_ne!(state_after(&one), state_after(&later));
 }

@@ -132,7 +132,7 @@ fn tabular_settings(config: &SessionConfig) -> Result<TabularAdaptConfig, Sessio
 fn pretrained(config: &SessionConfig, task: &TaskSpec) -> Result<TabularAgent, SessionError> {
     let tabular = TabularConfig {
         temperature: config.temperature,
-        ..TabularConfig::default()
+        ..TabularConfig::defaults_for(task.state)
     };
     let mut agent = TabularAgent::new(
         Algorithm::QLearning,

@@ -14,7 +14,7 @@ pub struct SessionConfig {
     /// Seed of every random choice (default 0).
     pub seed: u64,
     /// Q-learning steps on the `improv` reward at session start, 1..=100,000,000 (default
-    /// 300,000).
+    /// 2,000,000).
     pub pretrain_steps: u64,
     /// Candidate phrases sampled per round, 2..=64 (default 16).
     pub candidates: usize,
@@ -85,7 +85,7 @@ impl Default for SessionConfig {
         Self {
             task: TaskConfig::default(),
             seed: 0,
-            pretrain_steps: 300_000,
+            pretrain_steps: 2_000_000,
             candidates: 16,
             temperature: 0.5,
             listener_weight: 2.0,
@@ -103,6 +103,25 @@ pub(crate) fn config_error(field: &str, message: String) -> SessionError {
         field: field.to_string(),
         message,
     }
+}
+
+/// Most held-out A/B questions a simulated session asks ([`crate::sim::run`], `cadenza
+/// session --held-out`): each is two fresh phrases, sampled and scored, so the limit bounds
+/// the memory of the phrases and the time spent sampling them.
+pub const MAX_HELD_OUT_PAIRS: usize = 100_000;
+
+/// Checks a number of held-out questions against [`MAX_HELD_OUT_PAIRS`], before anything is
+/// run; a session checks it before pre-training, so that a typo does not cost a wait.
+pub fn check_held_out(pairs: usize) -> Result<(), SessionError> {
+    if pairs > MAX_HELD_OUT_PAIRS {
+        return Err(config_error(
+            "held_out",
+            format!(
+                "{pairs} held-out A/B questions asked for; at most {MAX_HELD_OUT_PAIRS} are allowed"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl SessionConfig {

@@ -5,7 +5,7 @@
 use crate::agent;
 use crate::config::{config_error, SessionConfig};
 use crate::error::SessionError;
-use crate::log::{self, CorruptLine, Entry, LoggedRound, Record, SessionLog};
+use crate::log::{self, Entry, LogLock, LogReport, LoggedRound, Record, SessionLog};
 use crate::rng::{self, STREAM_CALIBRATION, STREAM_HELD_OUT, STREAM_ROUNDS};
 use crate::round::{Calibration, Candidate, Feedback, Round};
 use cadenza_agents::tabular::{TabularAdapter, TabularAgent};
@@ -16,6 +16,51 @@ use cadenza_reward::improv::ImprovReward;
 use cadenza_reward::listener::{FeatureExtractor, ListenerConfig, ListenerModel, NUM_FEATURES};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
+
+/// A change of task, checked against the session (see [`Session::plan_retask`]), not yet
+/// prepared.
+#[derive(Debug, Clone)]
+pub struct RetaskPlan {
+    from: TaskConfig,
+    config: SessionConfig,
+    tempo_only: bool,
+}
+
+impl RetaskPlan {
+    /// Builds the new task and, unless only the tempo changes, pre-trains its agent: the slow
+    /// part of a change of task, which needs no session.
+    pub fn prepare(self) -> Result<PreparedTask, SessionError> {
+        let spec = self.config.task.to_task()?;
+        let agent = if self.tempo_only {
+            None
+        } else {
+            Some(agent::load(&self.config, &spec)?)
+        };
+        Ok(PreparedTask {
+            from: self.from,
+            task: self.config.task,
+            spec,
+            agent,
+        })
+    }
+}
+
+/// A change of task ready to apply ([`Session::apply_retask`]).
+pub struct PreparedTask {
+    from: TaskConfig,
+    task: TaskConfig,
+    spec: TaskSpec,
+    agent: Option<Box<dyn Adapter>>,
+}
+
+impl std::fmt::Debug for PreparedTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedTask")
+            .field("task", &self.task)
+            .field("pretrained", &self.agent.is_some())
+            .finish()
+    }
+}
 
 /// A session: agent, listener model and log. See the crate docs.
 pub struct Session {
@@ -54,6 +99,12 @@ impl Session {
             Some(path) => Some(SessionLog::create(path)?),
             None => None,
         };
+        Self::with_log(config, log)
+    }
+
+    /// Starts a session (as [`Session::new`]) that writes to `log`, an open log (a file, or
+    /// any [`LogStorage`](crate::log::LogStorage)).
+    pub fn with_log(config: SessionConfig, log: Option<SessionLog>) -> Result<Self, SessionError> {
         let mut session = Self::build(config, None)?;
         if let Some(mut log) = log {
             log.append(&Record::Session {
@@ -143,10 +194,11 @@ impl Session {
     /// Continues a session from its log: rebuilds the agent (same seed, same pre-training),
     /// replays every answered round into the listener model and the agent's adaptation, and
     /// appends to the log from there. A phrase that was proposed but not answered is
-    /// proposed again. Corrupt lines are skipped; their line numbers are returned.
-    pub fn resume(path: &Path) -> Result<(Self, Vec<CorruptLine>), SessionError> {
+    /// proposed again. Corrupt lines, and the rounds they leave unusable, are skipped and
+    /// every other round is replayed; the report says what was skipped.
+    pub fn resume(path: &Path) -> Result<(Self, LogReport), SessionError> {
         // Locked before it is read: no other writer may add rounds this replay misses.
-        let log = SessionLog::append_to(path)?;
+        let lock = LogLock::acquire(path)?;
         let contents = log::read(path)?;
         let (config, calibration) = contents.header(path)?;
         if !calibration.is_usable() {
@@ -169,12 +221,16 @@ impl Session {
                 _ => None,
             })
             .collect();
-        for entry in contents.timeline() {
+        let timeline = contents.timeline();
+        // Once a round is skipped, the agent adapts without it: its weights no longer match
+        // the logged checksums, which are checked only up to there.
+        let first_skipped = timeline.skipped.iter().map(|s| s.round).min();
+        for entry in timeline.entries {
             match entry {
                 Entry::Settings(task) => {
                     if task != session.config.task {
-                        let (spec, agent) = session.prepare_task(&task)?;
-                        session.switch_task(task, spec, agent);
+                        let prepared = session.plan_retask(task)?.prepare()?;
+                        session.switch_task(prepared);
                     }
                 }
                 Entry::Answered(round, feedback) => {
@@ -182,9 +238,12 @@ impl Session {
                     let index = round.index;
                     round.check(feedback)?;
                     session.react(round, feedback)?;
-                    if let (Some(logged), Some(now)) =
-                        (logged_checksums.get(&index), session.agent_checksum())
-                    {
+                    let checked = !matches!(first_skipped, Some(s) if index >= s);
+                    if let (true, Some(logged), Some(now)) = (
+                        checked,
+                        logged_checksums.get(&index),
+                        session.agent_checksum(),
+                    ) {
                         if *logged != now {
                             return Err(SessionError::Log {
                                 path: path.display().to_string(),
@@ -197,8 +256,14 @@ impl Session {
                 }
             }
         }
-        session.log = Some(log);
-        Ok((session, contents.corrupt))
+        session.log = Some(SessionLog::append_to(path, &contents, lock)?);
+        let report = LogReport {
+            corrupt: contents.corrupt,
+            skipped: timeline.skipped,
+            notices: contents.notices,
+            unchecked: contents.unchecked,
+        };
+        Ok((session, report))
     }
 
     /// The configuration.
@@ -252,50 +317,68 @@ impl Session {
     /// and the chords, so the listener's taste carries over. An agent loaded from a
     /// checkpoint is tied to its task: only the tempo may change. Logged, so that a resumed
     /// session changes task at the same point.
+    ///
+    /// The same in three steps, so that a server can pre-train without holding the session:
+    /// [`Session::plan_retask`] (quick), [`RetaskPlan::prepare`] (the pre-training, without
+    /// the session) and [`Session::apply_retask`] (quick).
     pub fn retask(&mut self, task: TaskConfig) -> Result<(), SessionError> {
-        if task == self.config.task {
-            return Ok(());
-        }
-        let (spec, agent) = self.prepare_task(&task)?;
-        if let Some(log) = &mut self.log {
-            log.append(&Record::Settings {
-                round: self.round,
-                task: task.clone(),
-            })?;
-        }
-        self.switch_task(task, spec, agent);
-        Ok(())
+        let prepared = self.plan_retask(task)?.prepare()?;
+        self.apply_retask(prepared)
     }
 
-    /// The new task's spec, and the agent for it unless only the tempo changes.
-    fn prepare_task(
-        &self,
-        task: &TaskConfig,
-    ) -> Result<(TaskSpec, Option<Box<dyn Adapter>>), SessionError> {
-        let spec = task.to_task()?;
+    /// What a change of task to `task` needs (see [`Session::retask`]); an error if the
+    /// session cannot change to it.
+    pub fn plan_retask(&self, task: TaskConfig) -> Result<RetaskPlan, SessionError> {
         let tempo_only = TaskConfig {
             tempo: self.config.task.tempo,
             ..task.clone()
         } == self.config.task;
-        if tempo_only {
-            return Ok((spec, None));
-        }
-        if let Some(source) = &self.config.agent {
-            return Err(config_error(
-                "task",
-                format!(
-                    "the agent in {} was trained for this key and progression: only the tempo can change",
-                    source.dir
-                ),
-            ));
+        if !tempo_only {
+            if let Some(source) = &self.config.agent {
+                return Err(config_error(
+                    "task",
+                    format!(
+                        "the agent in {} was trained for this key and progression: only the tempo can change",
+                        source.dir
+                    ),
+                ));
+            }
         }
         let mut config = self.config.clone();
-        config.task = task.clone();
-        let agent = agent::load(&config, &spec)?;
-        Ok((spec, Some(agent)))
+        config.task = task;
+        Ok(RetaskPlan {
+            from: self.config.task.clone(),
+            config,
+            tempo_only,
+        })
     }
 
-    fn switch_task(&mut self, task: TaskConfig, spec: TaskSpec, agent: Option<Box<dyn Adapter>>) {
+    /// Switches to a prepared task and logs the change. An error, and nothing changes, if
+    /// the session's task changed since the plan was made.
+    pub fn apply_retask(&mut self, prepared: PreparedTask) -> Result<(), SessionError> {
+        if prepared.from != self.config.task {
+            return Err(config_error(
+                "task",
+                "the task changed while the new one was being prepared: ask again".into(),
+            ));
+        }
+        if prepared.task == self.config.task {
+            return Ok(());
+        }
+        if let Some(log) = &mut self.log {
+            log.append(&Record::Settings {
+                round: self.round,
+                task: prepared.task.clone(),
+            })?;
+        }
+        self.switch_task(prepared);
+        Ok(())
+    }
+
+    fn switch_task(&mut self, prepared: PreparedTask) {
+        let PreparedTask {
+            task, spec, agent, ..
+        } = prepared;
         self.config.task = task;
         let Some(agent) = agent else {
             self.task.tempo_qpm = spec.tempo_qpm;
@@ -517,8 +600,10 @@ impl Session {
     }
 
     /// Fresh phrases for held-out evaluation, from their own random stream (the session's
-    /// rounds are unaffected).
+    /// rounds are unaffected); at most twice
+    /// [`MAX_HELD_OUT_PAIRS`](crate::sim::MAX_HELD_OUT_PAIRS).
     pub fn held_out(&mut self, count: usize) -> Result<Vec<Candidate>, SessionError> {
+        crate::config::check_held_out(count.div_ceil(2))?;
         let mut rng = rng::stream(self.config.seed, STREAM_HELD_OUT);
         let mut out = Vec::with_capacity(count);
         for _ in 0..count {

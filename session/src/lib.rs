@@ -60,6 +60,7 @@ pub mod audio;
 mod config;
 mod engine;
 mod error;
+mod http;
 pub mod log;
 #[cfg(feature = "midi-out")]
 pub mod midi_out;
@@ -70,6 +71,6 @@ pub mod sim;
 pub mod web;
 
 pub use config::{Adaptation, AgentSource, SessionConfig};
-pub use engine::Session;
+pub use engine::{PreparedTask, RetaskPlan, Session};
 pub use error::SessionError;
 pub use round::{Calibration, Candidate, Choice, Feedback, Round};

@@ -1,8 +1,11 @@
 //! What a session log rebuilds without the agent: the listener model ([`replay_model`]), and
 //! the whole session as one MIDI file ([`export_midi`]).
+//!
+//! Both read the log's [timeline](crate::log::LogContents::timeline): a damaged line costs
+//! the round it belongs to and no other, and [`LogReport`] says exactly what was skipped.
 
 use crate::error::SessionError;
-use crate::log::{self, CorruptLine, Entry, LoggedRound, Record};
+use crate::log::{self, Entry, LogReport, LoggedRound};
 use crate::round::{Candidate, Round};
 use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
 use cadenza_env::{Note, TaskSpec};
@@ -18,8 +21,9 @@ pub struct Replay {
     pub rounds: usize,
     /// Ratings, by round.
     pub ratings: Vec<(u64, u8)>,
-    /// Lines that could not be read.
-    pub corrupt: Vec<CorruptLine>,
+    /// What was skipped or worked around: corrupt lines, rounds left out, lines out of
+    /// order, unchecked records.
+    pub report: LogReport,
 }
 
 /// Rebuilds the listener model from a log, without the agent: the features of the logged
@@ -35,7 +39,8 @@ pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
     let mut extractor = FeatureExtractor::new();
     let mut ratings = Vec::new();
     let mut rounds = 0;
-    for entry in contents.timeline() {
+    let timeline = contents.timeline();
+    for entry in timeline.entries {
         let (logged, feedback) = match entry {
             Entry::Settings(config) => {
                 task = config.to_task()?;
@@ -54,12 +59,19 @@ pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
         model,
         rounds,
         ratings,
-        corrupt: contents.corrupt,
+        report: LogReport {
+            corrupt: contents.corrupt,
+            skipped: timeline.skipped,
+            notices: contents.notices,
+            unchecked: contents.unchecked,
+        },
     })
 }
 
-/// Writes the whole session as one MIDI file: every played phrase, one after another, each
-/// over its own pass of the backing chords. Returns the number of phrases written.
+/// Writes the whole session as one MIDI file: the phrase of every answered round, once, in
+/// order (the rounds [`replay_model`] replays), each over its own pass of the backing chords
+/// of the task it was played in. A phrase proposed again (after a resume or a change of
+/// task) counts once, as the one that was answered. Returns the number of phrases written.
 pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
     let contents = log::read(path)?;
     let (config, _) = contents.header(path)?;
@@ -67,39 +79,25 @@ pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
     let mut task = first.clone();
     let mut melody: Vec<Note> = Vec::new();
     let mut chords = Vec::new();
-    // Every played phrase counts, answered or not: the export is what was heard.
-    let mut phrases = 0u32;
+    let mut phrases = 0usize;
     let mut offset = 0u32;
-    let mut last_round = None;
-    for (_, record) in &contents.records {
-        let (round, candidates, played) = match record {
-            Record::Settings { task: config, .. } => {
+    for entry in contents.timeline().entries {
+        let logged = match entry {
+            Entry::Settings(config) => {
                 // A log whose later task does not build keeps the task it had.
                 if let Ok(spec) = config.to_task() {
                     task = spec;
                 }
-                // After a change of task the round is proposed again, over the new task.
-                last_round = None;
                 continue;
             }
-            Record::Phrase {
-                round,
-                candidates,
-                played,
-                ..
-            } => (round, candidates, played),
-            _ => continue,
+            Entry::Answered(logged, _) => logged,
         };
-        if last_round == Some(*round) {
-            continue;
-        }
-        let Some(events) = candidates.get(*played) else {
+        let Some(events) = logged.candidates.get(logged.played) else {
             continue;
         };
         let Ok(notes) = task.setting.encoding.to_notes(events) else {
             continue;
         };
-        last_round = Some(*round);
         let length = task.setting.length as u32;
         melody.extend(notes.into_iter().map(|n| Note {
             start: n.start + offset,
@@ -128,7 +126,7 @@ pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
         ..MidiSong::new(melody, steps_per_quarter)
     };
     song.write(out)?;
-    Ok(phrases as usize)
+    Ok(phrases)
 }
 
 /// A logged round (of the log at `path`) rebuilt for the listener model only: features, no

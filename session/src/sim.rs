@@ -163,15 +163,19 @@ pub struct SimReport {
     pub rounds_run: u64,
 }
 
+pub use crate::config::{check_held_out, MAX_HELD_OUT_PAIRS};
+
 /// Runs `session` with a simulated listener until it has answered `rounds` rounds in all:
 /// each round the listener rates the played phrase and answers the A/B question. Then asks
-/// `held_out_pairs` questions about fresh phrases to measure the model.
+/// `held_out_pairs` questions (at most [`MAX_HELD_OUT_PAIRS`]) about fresh phrases to
+/// measure the model.
 pub fn run(
     session: &mut Session,
     listener: &SimListener,
     rounds: u64,
     held_out_pairs: usize,
 ) -> Result<SimReport, SessionError> {
+    check_held_out(held_out_pairs)?;
     let mut latencies = Vec::new();
     let mut since_feedback: Option<Instant> = None;
     let start_round = session.rounds_done();

@@ -1,8 +1,16 @@
 //! The web front end: a local page that plays the agent's phrases in the browser and sends
 //! back ratings and A/B answers.
 //!
-//! [`WebServer::bind`] serves one [`Session`] over HTTP with [`tiny_http`] (a few threads,
-//! no async runtime). The page, its script and its style sheet are compiled into the binary;
+//! [`WebServer::bind`] listens, and [`WebServer::run`] serves one [`Session`] over HTTP with
+//! a small server of threads (no async runtime): one thread per connection up to
+//! [`BindOptions::max_connections`] (more are answered 503), and every request must arrive,
+//! headers and body, within [`BindOptions::request_deadline`] (else 408), so slow or
+//! flooding clients hold at most a bounded number of connections for a bounded time. The
+//! page's state is answered from a copy published after every change, never from behind the
+//! session's lock, and a change of task pre-trains its agent outside that lock (one change at
+//! a time: a second one asked meanwhile gets a 503 with `Retry-After`); so `GET /api/state`
+//! answers at once while ratings, retasks and floods are being served. The page, its script
+//! and its style sheet are compiled into the binary;
 //! the browser synthesises the lead, a pad and a bass with WebAudio, so nothing is fetched
 //! from anywhere else. Every answer goes through [`Session::feedback`], so it lands in the
 //! session's durable log exactly as in the terminal, and `--resume` continues a web session.
@@ -29,7 +37,9 @@
 //! fields or values out of range; 404 for an unknown path; 405 (with `Allow`) for a wrong
 //! method; 409 for a stale `round` or a change of task that the agent cannot follow; 411/413
 //! for a body without a length or over [`MAX_BODY`] bytes; 415 for a `POST` that is not JSON;
-//! 403 for a foreign `Host`. Feedback is checked once, by [`Session::feedback`]: a rating
+//! 403 for a foreign `Host`; 408 for a request that did not arrive within the deadline; 503
+//! (with `Retry-After: 1`) while the server is at its connection limit or another change of
+//! task is being prepared. Feedback is checked once, by [`Session::feedback`]: a rating
 //! outside 1..=5 or an A/B answer to a round that asked none is a 400 from there. A fault of
 //! the server (the log cannot be written, the agent fails) is a 500.
 //!
@@ -54,16 +64,18 @@
 //!  "propose_ms": 4.2}
 //! ```
 
-use crate::engine::Session;
+use crate::engine::{RetaskPlan, Session};
 use crate::error::SessionError;
+use crate::http::{self, Head, Limits, Service};
 use crate::round::{Candidate, Choice, Feedback, Round};
 use cadenza_env::improv::ImprovConfig;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
+
+pub use crate::http::Reply;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -81,6 +93,11 @@ pub struct BindOptions {
     pub port: u16,
     /// Allow an address other than loopback (the page has no authentication).
     pub allow_remote: bool,
+    /// Connections served at once; more are answered 503 at once (default 64).
+    pub max_connections: usize,
+    /// Time for a whole request, headers and body, to arrive (default 5 s); a slower one
+    /// gets a 408 and its connection is closed.
+    pub request_deadline: Duration,
 }
 
 impl Default for BindOptions {
@@ -89,6 +106,8 @@ impl Default for BindOptions {
             host: "127.0.0.1".to_string(),
             port: 8765,
             allow_remote: false,
+            max_connections: 64,
+            request_deadline: Duration::from_secs(5),
         }
     }
 }
@@ -122,11 +141,11 @@ impl BindOptions {
     }
 }
 
-/// A session served over HTTP. See the module docs.
+/// A bound address, ready to serve a session. See the module docs.
 pub struct WebServer {
-    server: Arc<tiny_http::Server>,
+    listener: TcpListener,
     address: SocketAddr,
-    state: Arc<Mutex<WebState>>,
+    options: BindOptions,
 }
 
 impl std::fmt::Debug for WebServer {
@@ -138,28 +157,26 @@ impl std::fmt::Debug for WebServer {
 }
 
 impl WebServer {
-    /// Binds the address (checked by [`BindOptions::address`]) for `session`.
-    pub fn bind(session: Session, options: &BindOptions) -> Result<Self, SessionError> {
+    /// Binds the address (checked by [`BindOptions::address`]). Bind before making the
+    /// session: an address in use then costs no pre-training and leaves no log behind.
+    pub fn bind(options: &BindOptions) -> Result<Self, SessionError> {
         let wanted = options.address()?;
-        let server = tiny_http::Server::http(wanted).map_err(|e| SessionError::Bind {
+        if options.max_connections == 0 || options.request_deadline.is_zero() {
+            return Err(SessionError::Bind {
+                address: wanted.to_string(),
+                message: "max_connections and request_deadline must be positive".into(),
+            });
+        }
+        let bind_error = |e: std::io::Error| SessionError::Bind {
             address: wanted.to_string(),
             message: e.to_string(),
-        })?;
-        let address = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| SessionError::Bind {
-                address: wanted.to_string(),
-                message: "not an IP listener".into(),
-            })?;
+        };
+        let listener = TcpListener::bind(wanted).map_err(bind_error)?;
+        let address = listener.local_addr().map_err(bind_error)?;
         Ok(Self {
-            server: Arc::new(server),
+            listener,
             address,
-            state: Arc::new(Mutex::new(WebState {
-                session,
-                allow_remote: options.allow_remote,
-                port: address.port(),
-            })),
+            options: options.clone(),
         })
     }
 
@@ -173,114 +190,145 @@ impl WebServer {
         format!("http://{}/", self.address)
     }
 
-    /// Serves requests on `threads` threads until the process ends. Requests run one at a
-    /// time against the session (each takes milliseconds; a change of task pre-trains).
-    pub fn run(self, threads: usize) {
-        let handles: Vec<_> = (0..threads.max(1))
-            .map(|_| {
-                let server = Arc::clone(&self.server);
-                let state = Arc::clone(&self.state);
-                std::thread::spawn(move || {
-                    for request in server.incoming_requests() {
-                        serve(&state, request);
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            let _ = h.join();
+    /// Serves `session` until the process ends.
+    pub fn run(self, session: Session) {
+        let limits = Limits {
+            max_connections: self.options.max_connections,
+            request_deadline: self.options.request_deadline,
+            max_body: MAX_BODY,
+        };
+        let service = WebService {
+            view: Mutex::new(View::of(&session)),
+            session: Mutex::new(session),
+            retasking: Mutex::new(()),
+            allow_remote: self.options.allow_remote,
+            port: self.address.port(),
+        };
+        http::serve(self.listener, limits, Arc::new(service));
+    }
+}
+
+/// What the page is shown, published after every change of the session, so that reading it
+/// never waits for the session.
+struct View {
+    state: Value,
+    /// The phrase waiting for feedback, once proposed.
+    phrase: Option<Value>,
+}
+
+impl View {
+    fn of(session: &Session) -> Self {
+        Self {
+            state: state_json(session),
+            phrase: session
+                .pending()
+                .map(|round| pending_phrase_json(session, round)),
         }
     }
 }
 
-/// What the request handlers share.
-struct WebState {
-    session: Session,
+/// The session behind the server.
+struct WebService {
+    session: Mutex<Session>,
+    view: Mutex<View>,
+    /// Held while a change of task is prepared (pre-training, outside the session's lock).
+    retasking: Mutex<()>,
     allow_remote: bool,
     port: u16,
 }
 
-/// An answer before it is sent.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    /// HTTP status.
-    pub status: u16,
-    /// Content type.
-    pub content_type: &'static str,
-    /// Body.
-    pub body: String,
-    /// Methods allowed, for a 405.
-    pub allow: Option<&'static str>,
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Reply {
-    fn json(status: u16, value: &Value) -> Self {
-        Self {
-            status,
-            content_type: "application/json",
-            body: value.to_string(),
-            allow: None,
+impl WebService {
+    /// Runs `f` on the session, then publishes what the page is shown.
+    fn with_session<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let mut session = lock(&self.session);
+        let result = f(&mut session);
+        let view = View::of(&session);
+        *lock(&self.view) = view;
+        result
+    }
+
+    fn phrase(&self) -> Reply {
+        let start = Instant::now();
+        let cached = lock(&self.view).phrase.clone();
+        let result = match cached {
+            Some(phrase) => Ok(phrase),
+            None => self.with_session(phrase_json),
+        };
+        match result {
+            Ok(mut phrase) => {
+                phrase["propose_ms"] = json!(start.elapsed().as_secs_f64() * 1e3);
+                Reply::json(200, &phrase)
+            }
+            Err(reply) => reply,
         }
     }
 
-    fn error(status: u16, message: impl std::fmt::Display) -> Self {
-        Self::json(status, &json!({ "error": message.to_string() }))
-    }
-
-    fn asset(content_type: &'static str, body: &str) -> Self {
-        Self {
-            status: 200,
-            content_type,
-            body: body.to_string(),
-            allow: None,
+    /// `POST /api/settings`, pre-training outside the session's lock.
+    fn settings(&self, body: &[u8]) -> Reply {
+        let request: SettingsRequest = match parse(body) {
+            Ok(r) => r,
+            Err(reply) => return reply,
+        };
+        let _gate = match self.retasking.try_lock() {
+            Ok(gate) => gate,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Reply::error(
+                    503,
+                    "another change of task is being prepared: try again in a moment",
+                )
+            }
+        };
+        let plan = plan_settings(&lock(&self.session), request);
+        let prepared = match plan.and_then(|plan| plan.prepare().map_err(session_error)) {
+            Ok(prepared) => prepared,
+            Err(reply) => return reply,
+        };
+        let result = self.with_session(|session| {
+            session.apply_retask(prepared).map_err(retask_error)?;
+            let phrase = phrase_json(session)?;
+            Ok(json!({ "state": state_json(session), "phrase": phrase }))
+        });
+        match result {
+            Ok(value) => Reply::json(200, &value),
+            Err(reply) => reply,
         }
     }
 }
 
-fn header<'a>(request: &'a tiny_http::Request, name: &str) -> Option<&'a str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-}
-
-fn serve(state: &Mutex<WebState>, mut request: tiny_http::Request) {
-    let reply = match read_request(state, &mut request) {
-        Ok((method, path, body)) => {
-            let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-            handle(&mut state.session, &method, &path, &body)
-        }
-        Err(reply) => reply,
-    };
-    let mut response = tiny_http::Response::from_string(reply.body)
-        .with_status_code(reply.status)
-        .with_header(header_of("Content-Type", reply.content_type))
-        .with_header(header_of("Cache-Control", "no-store"))
-        .with_header(header_of("X-Content-Type-Options", "nosniff"));
-    if let Some(allow) = reply.allow {
-        response = response.with_header(header_of("Allow", allow));
+impl Service for WebService {
+    fn check(&self, head: &Head) -> Result<(), Reply> {
+        check_head(head, self.allow_remote, self.port)
     }
-    // A client that went away is no concern of the session's.
-    let _ = request.respond(response);
+
+    fn respond(&self, head: &Head, body: &[u8]) -> Reply {
+        match head.path.as_str() {
+            "/api/state" => Reply::json(200, &lock(&self.view).state),
+            "/api/phrase" => self.phrase(),
+            "/api/settings" => self.settings(body),
+            path => self.with_session(|session| handle(session, &head.method, path, body)),
+        }
+    }
 }
 
-fn header_of(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
-        .unwrap_or_else(|_| tiny_http::Header::from_bytes(&b"X-Invalid"[..], &b"1"[..]).unwrap())
+fn asset(content_type: &'static str, body: &str) -> Reply {
+    Reply {
+        status: 200,
+        content_type,
+        body: body.to_string(),
+        allow: None,
+    }
 }
 
-/// Checks what does not need the session (host, size, content type) and reads the body.
-fn read_request(
-    state: &Mutex<WebState>,
-    request: &mut tiny_http::Request,
-) -> Result<(String, String, Vec<u8>), Reply> {
-    let (allow_remote, port) = {
-        let s = state.lock().unwrap_or_else(|p| p.into_inner());
-        (s.allow_remote, s.port)
-    };
+/// Checks what does not need the session (host, route, content type), before the body is
+/// read.
+fn check_head(head: &Head, allow_remote: bool, port: u16) -> Result<(), Reply> {
     if !allow_remote {
-        let host = header(request, "Host").unwrap_or("");
+        let host = head.header("Host").unwrap_or("");
         if !host_is_local(host, port) {
             return Err(Reply::error(
                 403,
@@ -290,12 +338,9 @@ fn read_request(
             ));
         }
     }
-    let method = request.method().as_str().to_uppercase();
-    let path = request.url().split('?').next().unwrap_or("").to_string();
-    check_route(&method, &path)?;
-    let mut body = Vec::new();
-    if method == "POST" {
-        let content_type = header(request, "Content-Type").unwrap_or("");
+    check_route(&head.method, &head.path)?;
+    if head.method == "POST" {
+        let content_type = head.header("Content-Type").unwrap_or("");
         if !content_type
             .trim()
             .to_ascii_lowercase()
@@ -306,31 +351,8 @@ fn read_request(
                 format!("Content-Type '{content_type}': expected application/json"),
             ));
         }
-        match request.body_length() {
-            Some(n) if n > MAX_BODY => {
-                return Err(Reply::error(
-                    413,
-                    format!("a body of {n} bytes: expected at most {MAX_BODY}"),
-                ));
-            }
-            _ => {}
-        }
-        let reader = request.as_reader();
-        if reader
-            .take(MAX_BODY as u64 + 1)
-            .read_to_end(&mut body)
-            .is_err()
-        {
-            return Err(Reply::error(400, "the body could not be read"));
-        }
-        if body.len() > MAX_BODY {
-            return Err(Reply::error(
-                413,
-                format!("a body over {MAX_BODY} bytes: expected at most {MAX_BODY}"),
-            ));
-        }
     }
-    Ok((method, path, body))
+    Ok(())
 }
 
 fn host_is_local(host: &str, port: u16) -> bool {
@@ -393,9 +415,9 @@ pub fn handle(session: &mut Session, method: &str, path: &str, body: &[u8]) -> R
         return reply;
     }
     let result = match path {
-        "/" | "/index.html" => return Reply::asset("text/html; charset=utf-8", INDEX_HTML),
-        "/app.js" => return Reply::asset("text/javascript; charset=utf-8", APP_JS),
-        "/style.css" => return Reply::asset("text/css; charset=utf-8", STYLE_CSS),
+        "/" | "/index.html" => return asset("text/html; charset=utf-8", INDEX_HTML),
+        "/app.js" => return asset("text/javascript; charset=utf-8", APP_JS),
+        "/style.css" => return asset("text/css; charset=utf-8", STYLE_CSS),
         "/api/state" => Ok(state_json(session)),
         "/api/phrase" => phrase_reply(session),
         "/api/rate" => rate(session, body),
@@ -481,7 +503,24 @@ fn prefer(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
 }
 
 fn settings(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
-    let request: SettingsRequest = parse(body)?;
+    let prepared = plan_settings(session, parse(body)?)?
+        .prepare()
+        .map_err(session_error)?;
+    session.apply_retask(prepared).map_err(retask_error)?;
+    let phrase = phrase_json(session)?;
+    Ok(json!({ "state": state_json(session), "phrase": phrase }))
+}
+
+/// A change of task the session cannot follow is a 409; anything else as [`session_error`].
+fn retask_error(e: SessionError) -> Reply {
+    match e {
+        e @ SessionError::Config { .. } => Reply::error(409, e),
+        e => session_error(e),
+    }
+}
+
+/// The change of task a settings request asks of `session`, checked.
+fn plan_settings(session: &Session, request: SettingsRequest) -> Result<RetaskPlan, Reply> {
     if request.key.is_none() && request.progression.is_none() && request.tempo.is_none() {
         return Err(Reply::error(
             400,
@@ -501,13 +540,7 @@ fn settings(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
     // Validate before touching the session: a bad field changes nothing.
     task.to_task()
         .map_err(|e| Reply::error(400, format!("settings: {e}")))?;
-    match session.retask(task) {
-        Ok(()) => {}
-        Err(e @ SessionError::Config { .. }) => return Err(Reply::error(409, e)),
-        Err(e) => return Err(session_error(e)),
-    }
-    let phrase = phrase_json(session)?;
-    Ok(json!({ "state": state_json(session), "phrase": phrase }))
+    session.plan_retask(task).map_err(retask_error)
 }
 
 fn notes_json(session: &Session, candidate: &Candidate) -> Value {
@@ -534,7 +567,15 @@ fn phrase_reply(session: &mut Session) -> Result<Value, Reply> {
 
 /// The phrase waiting for feedback, proposing it first if needed.
 fn phrase_json(session: &mut Session) -> Result<Value, Reply> {
-    let round: Round = session.propose().map_err(session_error)?.clone();
+    session.propose().map_err(session_error)?;
+    let round = session
+        .pending()
+        .ok_or_else(|| Reply::error(500, "internal error: no phrase after proposing one"))?;
+    Ok(pending_phrase_json(session, round))
+}
+
+/// The phrase of `round`, as the page shows it.
+fn pending_phrase_json(session: &Session, round: &Round) -> Value {
     let task = session.task();
     let played = round.played();
     let pair = round.pair.map(|(a, b)| {
@@ -545,7 +586,7 @@ fn phrase_json(session: &mut Session) -> Result<Value, Reply> {
         json!({ "a": side(a), "b": side(b) })
     });
     let config = &session.config().task;
-    Ok(json!({
+    json!({
         "round": round.index,
         "events": played.events,
         "notes": notes_json(session, played),
@@ -562,7 +603,7 @@ fn phrase_json(session: &mut Session) -> Result<Value, Reply> {
         "theory": played.theory,
         "utility": played.utility,
         "pair": pair,
-    }))
+    })
 }
 
 /// The session's state as the page shows it.
@@ -604,7 +645,7 @@ mod tests {
         let mut options = BindOptions {
             host: "0.0.0.0".into(),
             port: 0,
-            allow_remote: false,
+            ..BindOptions::default()
         };
         let err = options.address().unwrap_err().to_string();
         assert!(err.contains("--allow-remote"), "{err}");

@@ -3,8 +3,10 @@
 use anyhow::{bail, Context, Result};
 use cadenza_agents::run::RunDir;
 use cadenza_agents::train::evaluate_batch;
+use cadenza_agents::trained::TrainedCheckpoint;
 use cadenza_agents::{ActMode, Agent, TrainEnv};
 use cadenza_env::encoding::Event;
+use cadenza_env::io::write_atomic;
 use cadenza_env::midi::MidiSong;
 use cadenza_env::{ComposeEnv, Reward, TaskSpec, ZeroReward};
 use clap::Args;
@@ -28,7 +30,7 @@ pub struct GenerateArgs {
     /// Run directory written by `cadenza train`.
     #[arg(long, value_name = "DIR")]
     from: PathBuf,
-    /// Number of melodies.
+    /// Number of melodies (at most 1,000,000).
     #[arg(long, default_value_t = 1)]
     count: usize,
     /// Seed of the first melody.
@@ -51,12 +53,30 @@ pub struct GenerateArgs {
     device: String,
 }
 
+/// Most melodies one `generate` samples (`--count`): they are held in memory until written,
+/// about a hundred bytes each at 32 steps, so the limit keeps a typo from exhausting memory.
+pub const MAX_COUNT: usize = 1_000_000;
+
 pub fn run(args: GenerateArgs) -> Result<()> {
-    if args.count == 0 {
-        bail!("--count must be at least 1");
+    if !(1..=MAX_COUNT).contains(&args.count) {
+        bail!(
+            "--count {}: expected 1..={MAX_COUNT} melodies (see \"Limits\" in the README)",
+            args.count
+        );
     }
     let (run, info) = RunDir::open(&args.from)?;
     let task = info.task()?;
+    // run.json names the task; the checkpoint must have been trained for it (run.json may
+    // have been edited), else the agent would act outside the task's actions.
+    TrainedCheckpoint::open(&run.checkpoint_dir(&info))
+        .and_then(|checkpoint| checkpoint.check_task(&task))
+        .with_context(|| {
+            format!(
+                "--from {}: run.json names the task '{}', but the agent's checkpoint is not for it",
+                args.from.display(),
+                task.name
+            )
+        })?;
     let mut agent = run.load_agent(&info, args.device.parse()?)?;
     let mode = if args.greedy {
         ActMode::Greedy
@@ -75,7 +95,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             "encoding": task.setting.encoding.to_string(),
             "melodies": melodies,
         });
-        std::fs::write(&args.out, format!("{value}\n"))
+        write_atomic(&args.out, format!("{value}\n").as_bytes())
             .with_context(|| format!("cannot write {}", args.out.display()))?;
         eprintln!(
             "wrote {} melodies to {}",

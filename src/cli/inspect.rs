@@ -63,7 +63,7 @@ pub fn run(args: InspectArgs) -> Result<()> {
     let text = serde_json::to_string(&json)?;
     if let Some(out) = &args.out {
         super::common::check_output_path(out)?;
-        std::fs::write(out, format!("{text}\n"))
+        cadenza_env::io::write_atomic(out, format!("{text}\n").as_bytes())
             .with_context(|| format!("cannot write {}", out.display()))?;
     }
     let mut shown = String::new();

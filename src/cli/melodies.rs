@@ -18,6 +18,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use cadenza_env::encoding::{Event, EventEncoding, Note};
+use cadenza_env::limits::MAX_MELODY_STEPS;
 use cadenza_env::midi::{
     import_bytes, ImportOptions, ImportedMelody, KeySignature, MidiError, OutOfRange,
 };
@@ -175,6 +176,16 @@ impl MelodySet {
     }
 }
 
+/// Why an entry of a melody folder is not read, when it is not a regular file (after
+/// symbolic links): reading a FIFO, a socket or a device would block or never end.
+pub fn not_regular(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => None,
+        Ok(_) => Some("not a regular file (a FIFO, a socket or a device): not read".to_string()),
+        Err(e) => Some(format!("cannot read: {e}")),
+    }
+}
+
 /// Reads melodies from `path` (see the module docs for the accepted forms; `-` is stdin).
 pub fn read_melodies(path: &Path, options: &ReadOptions) -> Result<MelodySet> {
     if path.as_os_str() == "-" {
@@ -218,26 +229,24 @@ pub fn read_text(text: &str, source: &str, options: &ReadOptions) -> Result<Melo
         let names: Vec<String> = (0..lists.len()).map(|i| format!("melodies[{i}]")).collect();
         (encoding, lists, names)
     } else {
-        let (lists, lines) = parse_event_text(text, source)?;
+        let (lists, lines) = parse_event_text(text, source, options.encoding())?;
         let names = lines.iter().map(|l| format!("line {l}")).collect();
         (options.encoding(), lists, names)
     };
     if lists.is_empty() {
         bail!("{source}: holds no melodies");
     }
-    let mut melodies = Vec::with_capacity(lists.len());
-    for (m, (list, name)) in lists.into_iter().zip(names).enumerate() {
-        encoding
-            .validate(&list)
-            .map_err(|e| anyhow!("{source}: melody {m} ({name}): {e}"))?;
-        // In range of the encoding, so every value fits an event byte.
-        let events = list.into_iter().map(|e| e as Event).collect();
-        melodies.push(Melody {
+    // The parsers checked every event against the encoding and every length against the
+    // limit, naming the number as it was written.
+    let melodies = lists
+        .into_iter()
+        .zip(names)
+        .map(|(events, name)| Melody {
             source: name,
             events,
             midi: None,
-        });
-    }
+        })
+        .collect();
     Ok(MelodySet {
         encoding,
         melodies,
@@ -245,12 +254,65 @@ pub fn read_text(text: &str, source: &str, options: &ReadOptions) -> Result<Melo
     })
 }
 
+/// Checks one event number against `encoding`; `at` says where it was, for the error.
+fn check_event(number: u64, encoding: EventEncoding, at: impl FnOnce() -> String) -> Result<Event> {
+    match Event::try_from(number) {
+        Ok(event) if usize::from(event) < encoding.num_events() => Ok(event),
+        _ => Err(outside_encoding(&number, encoding, at())),
+    }
+}
+
+/// An event outside `encoding`, named as it was written (a number past every integer type
+/// included), not as whatever a conversion made of it.
+fn outside_encoding(
+    shown: &dyn std::fmt::Display,
+    encoding: EventEncoding,
+    at: String,
+) -> anyhow::Error {
+    anyhow!(
+        "{at}: event {shown} is outside the encoding {encoding} (valid: 0..={})",
+        encoding.num_events() - 1
+    )
+}
+
+/// Checks a melody's length against [`MAX_MELODY_STEPS`] before it is stored.
+fn check_length(steps: usize, at: impl FnOnce() -> String) -> Result<()> {
+    if steps > MAX_MELODY_STEPS {
+        bail!(
+            "{}: {steps} events, but a melody may last at most {MAX_MELODY_STEPS} steps (see \"Limits\" in the README)",
+            at()
+        );
+    }
+    Ok(())
+}
+
 fn parse_json(
     text: &str,
     source: &str,
     options: &ReadOptions,
-) -> Result<(EventEncoding, Vec<Vec<u32>>)> {
+) -> Result<(EventEncoding, Vec<Vec<Event>>)> {
     use serde_json::Value;
+    if let Some((name, lists)) = parse_json_compact(text) {
+        let encoding = match name {
+            None => options.encoding(),
+            Some(name) => name
+                .parse::<EventEncoding>()
+                .map_err(|e| anyhow!("{source}: field \"encoding\": {e}"))?,
+        };
+        for (m, events) in lists.iter().enumerate() {
+            check_length(events.len(), || {
+                format!("{source}: melody {m} (melodies[{m}])")
+            })?;
+            for (position, &event) in events.iter().enumerate() {
+                check_event(u64::from(event), encoding, || {
+                    format!("{source}: melody {m} (melodies[{m}]), position {position}")
+                })?;
+            }
+        }
+        return Ok((encoding, lists));
+    }
+    // Not in the form, or something in it is wrong: read it as a JSON tree, which can say
+    // exactly what and where.
     let value: Value = serde_json::from_str(text).with_context(|| {
         format!(
             "{source}: not valid JSON (expected {{\"encoding\": \"rl-tuner-38\", \"melodies\": [[events...], ...]}})"
@@ -290,22 +352,46 @@ fn parse_json(
                 kind(&melody)
             );
         };
+        check_length(events.len(), || {
+            format!("{source}: melody {m} (melodies[{m}])")
+        })?;
         let mut out = Vec::with_capacity(events.len());
         for (position, event) in events.iter().enumerate() {
-            let number = event
-                .as_u64()
-                .ok_or_else(|| {
-                    anyhow!(
-                        "{source}: melody {m} (melodies[{m}]), position {position}: expected an event number 0..={}, found {event}",
-                        encoding.num_events() - 1
-                    )
-                })?;
-            // Anything past u32 is out of every encoding; `validate` reports it.
-            out.push(u32::try_from(number).unwrap_or(u32::MAX));
+            let at = || format!("{source}: melody {m} (melodies[{m}]), position {position}");
+            let number = event.as_u64().ok_or_else(|| {
+                anyhow!(
+                    "{}: expected an event number 0..={}, found {event}",
+                    at(),
+                    encoding.num_events() - 1
+                )
+            })?;
+            out.push(check_event(number, encoding, at)?);
         }
         lists.push(out);
     }
     Ok((encoding, lists))
+}
+
+/// The melodies of a well-formed input in the `score` form (or a bare list of lists), read
+/// straight into event bytes: a million melodies of 32 steps take 32 MB this way, against
+/// more than a gigabyte as a JSON tree. `None` for anything else, including an event past 255
+/// or an encoding that is not a string; [`parse_json`] then reads the tree to name the fault.
+fn parse_json_compact(text: &str) -> Option<(Option<String>, Vec<Vec<Event>>)> {
+    #[derive(serde::Deserialize)]
+    struct Form {
+        #[serde(default, deserialize_with = "some_string")]
+        encoding: Option<String>,
+        melodies: Vec<Vec<Event>>,
+    }
+    fn some_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        <String as serde::Deserialize>::deserialize(d).map(Some)
+    }
+    if text.starts_with('{') {
+        let form: Form = serde_json::from_str(text).ok()?;
+        Some((form.encoding, form.melodies))
+    } else {
+        Some((None, serde_json::from_str(text).ok()?))
+    }
 }
 
 fn kind(value: &serde_json::Value) -> &'static str {
@@ -320,8 +406,12 @@ fn kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-/// Event lines and their 1-based line numbers.
-fn parse_event_text(text: &str, source: &str) -> Result<(Vec<Vec<u32>>, Vec<usize>)> {
+/// Event lines (checked against `encoding`) and their 1-based line numbers.
+fn parse_event_text(
+    text: &str,
+    source: &str,
+    encoding: EventEncoding,
+) -> Result<(Vec<Vec<Event>>, Vec<usize>)> {
     let mut lists = Vec::new();
     let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -333,15 +423,21 @@ fn parse_event_text(text: &str, source: &str) -> Result<(Vec<Vec<u32>>, Vec<usiz
         if tokens.is_empty() {
             continue;
         }
+        check_length(tokens.len(), || format!("{source}: line {}", i + 1))?;
         let mut events = Vec::with_capacity(tokens.len());
         for (position, token) in tokens.iter().enumerate() {
-            let event = token.parse::<u32>().map_err(|_| {
-                anyhow!(
-                    "{source}: line {}, position {position}: expected an event number, found '{token}' \
+            let at = || format!("{source}: line {}, position {position}", i + 1);
+            let event = match token.parse::<u64>() {
+                Ok(number) => check_event(number, encoding, at)?,
+                Err(_) if token.bytes().all(|b| b.is_ascii_digit()) => {
+                    return Err(outside_encoding(token, encoding, at()))
+                }
+                Err(_) => bail!(
+                    "{}: expected an event number, found '{token}' \
                      (inputs are JSON, MIDI, or lines of event numbers such as '14 1 1 0 16')",
-                    i + 1
-                )
-            })?;
+                    at()
+                ),
+            };
             events.push(event);
         }
         lists.push(events);
@@ -518,6 +614,10 @@ fn read_dir(dir: &Path, options: &ReadOptions) -> Result<MelodySet> {
             skipped.push(skip(
                 "a directory (subdirectories are not searched)".to_string(),
             ));
+            continue;
+        }
+        if let Some(reason) = not_regular(&path) {
+            skipped.push(skip(reason));
             continue;
         }
         if !has_midi_extension(&path) {

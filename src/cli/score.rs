@@ -3,9 +3,12 @@
 use super::common;
 use super::melodies::{self, ReadOptions};
 use anyhow::{bail, Context, Result};
-use cadenza_reward::score::score_melody;
+use cadenza_env::io::write_atomic_with;
+use cadenza_reward::score::{score_melody, ScoredMelody, ScoredStep};
 use clap::Args;
-use serde_json::{json, Map, Value};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 /// Score melodies with a reward: every step's reward and the value of every term.
@@ -13,7 +16,7 @@ use std::path::PathBuf;
 /// Input: a JSON file `{"encoding": "rl-tuner-38", "melodies": [[events...], ...]}` (a bare
 /// list of lists is also accepted), a .mid file, or a directory of .mid files (transposed to
 /// C for the rl-tuner task). Output: `{"melodies": [{"steps": [{"reward": r, "terms":
-/// {"name": v, ...}}, ...], "total": t}, ...]}`.
+/// {"name": v, ...}}, ...], "total": t}, ...]}`, written melody by melody as it is scored.
 ///
 /// The `rl-tuner` preset reproduces Magenta's `reward_music_theory` exactly, restarting its
 /// composition every 32 steps as Magenta's training does.
@@ -60,38 +63,110 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     set.warn_skipped();
     set.require_encoding(task.setting.encoding, &format!("task {}", task.name))?;
     let names = reward.term_names();
-    let mut out = Vec::with_capacity(set.melodies.len());
-    for melody in &set.melodies {
-        let scored = score_melody(&mut reward, &task.setting, &melody.events);
-        // JSON has no infinity: a reward that overflowed would be printed as null.
-        if let Some(step) = scored.steps.iter().position(|s| !s.reward.is_finite()) {
-            bail!(
-                "--reward {}: melody {} scores {} at step {step}: the reward's weights or \
-                 parameters overflow",
-                args.reward,
-                melody.source,
-                scored.steps[step].reward
-            );
+    // JSON has no infinity: a reward that overflowed would be written as null.
+    let mut overflow = None;
+    let mut write = |out: &mut dyn Write| -> std::io::Result<()> {
+        out.write_all(b"{\"melodies\":[")?;
+        for (i, melody) in set.melodies.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            let scored = score_melody(&mut reward, &task.setting, &melody.events);
+            if let Some(step) = scored.steps.iter().position(|s| !s.reward.is_finite()) {
+                overflow = Some(format!(
+                    "--reward {}: melody {} scores {} at step {step}: the reward's weights or \
+                     parameters overflow",
+                    args.reward, melody.source, scored.steps[step].reward
+                ));
+                return Err(std::io::Error::other("a reward overflowed"));
+            }
+            let json = ScoredJson {
+                source: &melody.source,
+                names: &names,
+                scored: &scored,
+            };
+            serde_json::to_writer(&mut *out, &json)?;
         }
-        let steps: Vec<Value> = scored
-            .steps
-            .iter()
-            .map(|s| {
-                let terms: Map<String, Value> = names
-                    .iter()
-                    .zip(&s.terms)
-                    .map(|(n, v)| (n.clone(), json!(v)))
-                    .collect();
-                json!({"reward": s.reward, "terms": terms})
-            })
-            .collect();
-        out.push(json!({"source": melody.source, "steps": steps, "total": scored.total}));
+        out.write_all(b"]}\n")?;
+        out.flush()
+    };
+    let written = match &args.out {
+        Some(path) => write_atomic_with(path, |temp| {
+            let mut file = BufWriter::new(File::create(temp)?);
+            write(&mut file)
+        })
+        .with_context(|| format!("cannot write {}", path.display())),
+        None => {
+            let mut stdout = BufWriter::new(std::io::stdout().lock());
+            match write(&mut stdout) {
+                // A reader that went away (`| head`) did not want the rest.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("cannot write to standard output"),
+            }
+        }
+    };
+    if let Some(message) = overflow {
+        bail!(message);
     }
-    let text = serde_json::to_string(&json!({ "melodies": out }))? + "\n";
-    match &args.out {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => melodies::print_stdout(&text)?,
+    written
+}
+
+/// One melody's scores as JSON, serialised straight from the scores: the output is written
+/// melody by melody, never held whole in memory (a million melodies of 32 steps would be
+/// gigabytes as a JSON tree).
+struct ScoredJson<'a> {
+    source: &'a str,
+    names: &'a [String],
+    scored: &'a ScoredMelody,
+}
+
+impl Serialize for ScoredJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("source", self.source)?;
+        map.serialize_entry("steps", &Steps(self))?;
+        map.serialize_entry("total", &self.scored.total)?;
+        map.end()
     }
-    Ok(())
+}
+
+/// The `steps` list of a [`ScoredJson`]: `{"reward": r, "terms": {"name": v, ...}}` each.
+struct Steps<'a, 'b>(&'a ScoredJson<'b>);
+
+impl Serialize for Steps<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let names = self.0.names;
+        let mut seq = serializer.serialize_seq(Some(self.0.scored.steps.len()))?;
+        for step in &self.0.scored.steps {
+            seq.serialize_element(&Step { names, step })?;
+        }
+        seq.end()
+    }
+}
+
+struct Step<'a> {
+    names: &'a [String],
+    step: &'a ScoredStep,
+}
+
+impl Serialize for Step<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("reward", &self.step.reward)?;
+        map.serialize_entry("terms", &Terms(self))?;
+        map.end()
+    }
+}
+
+struct Terms<'a, 'b>(&'a Step<'b>);
+
+impl Serialize for Terms<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Step { names, step } = self.0;
+        let mut map = serializer.serialize_map(Some(names.len()))?;
+        for (name, value) in names.iter().zip(&step.terms) {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }

@@ -98,8 +98,8 @@ struct RunArgs {
     /// Task config (TOML of the improv task: key, progression, tempo, length).
     #[arg(long)]
     task_config: Option<PathBuf>,
-    /// Q-learning steps before the session starts.
-    #[arg(long, default_value_t = 300_000)]
+    /// Q-learning steps before the session starts (about 2 s on a laptop core).
+    #[arg(long, default_value_t = 2_000_000)]
     pretrain_steps: u64,
     /// Candidate phrases per round.
     #[arg(long, default_value_t = 16)]
@@ -163,13 +163,8 @@ pub fn run(args: SessionArgs) -> Result<()> {
 
 fn replay(log: &Path, out: Option<&Path>) -> Result<()> {
     let replay = replay_model(log).with_context(|| format!("replaying {}", log.display()))?;
-    for c in &replay.corrupt {
-        eprintln!(
-            "{}:{}: skipped a corrupt line: {}",
-            log.display(),
-            c.line,
-            c.message
-        );
+    for line in replay.report.lines(log) {
+        eprintln!("{line}");
     }
     let model = &replay.model;
     let weights: serde_json::Map<String, serde_json::Value> = model
@@ -184,7 +179,10 @@ fn replay(log: &Path, out: Option<&Path>) -> Result<()> {
         "ratings": replay.ratings.iter().map(|r| r.1).collect::<Vec<_>>(),
         "bias": model.bias(),
         "weights": weights,
-        "corrupt_lines": replay.corrupt.iter().map(|c| c.line).collect::<Vec<_>>(),
+        "corrupt_lines": replay.report.corrupt.iter().map(|c| c.line).collect::<Vec<_>>(),
+        "skipped_rounds": replay.report.skipped,
+        "notices": replay.report.notices,
+        "unchecked_records": replay.report.unchecked,
     });
     if let Some(out) = out {
         super::common::check_output_path(out)?;
@@ -195,15 +193,10 @@ fn replay(log: &Path, out: Option<&Path>) -> Result<()> {
 
 fn start(args: &RunArgs) -> Result<Session> {
     if let Some(path) = &args.resume {
-        let (session, corrupt) =
+        let (session, report) =
             Session::resume(path).with_context(|| format!("resuming {}", path.display()))?;
-        for c in corrupt {
-            eprintln!(
-                "{}:{}: skipped a corrupt line: {}",
-                path.display(),
-                c.line,
-                c.message
-            );
+        for line in report.lines(path) {
+            eprintln!("{line}");
         }
         eprintln!(
             "resumed {} at round {}",
@@ -308,6 +301,8 @@ fn live(args: RunArgs) -> Result<()> {
     match &args.listener {
         Some(name) => {
             let listener = SimListener::by_name(name, args.seed)?;
+            // Before pre-training, so that a bad count does not cost the wait.
+            sim::check_held_out(args.held_out).context("--held-out")?;
             let mut session = start(&args)?;
             let report = sim::run(&mut session, &listener, args.rounds, args.held_out)?;
             if args.json {
@@ -391,16 +386,26 @@ fn show(session: &Session, title: &str, events: &[u8]) {
     );
 }
 
+/// Asks until one of `allowed` is answered; `None` at the end of the input. A line that is
+/// not UTF-8 (a stray byte from the terminal) is an answer like any other wrong one: the
+/// question is asked again, and the rating already given in the round is kept.
 fn ask(prompt: &str, allowed: &[&str]) -> Result<Option<String>> {
-    let stdin = std::io::stdin();
+    ask_from(&mut std::io::stdin().lock(), prompt, allowed)
+}
+
+fn ask_from(input: &mut impl BufRead, prompt: &str, allowed: &[&str]) -> Result<Option<String>> {
     loop {
         print!("{prompt} ");
         std::io::stdout().flush()?;
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line)? == 0 {
+        let mut bytes = Vec::new();
+        if input
+            .read_until(b'\n', &mut bytes)
+            .context("cannot read the answer from standard input")?
+            == 0
+        {
             return Ok(None);
         }
-        let answer = line.trim().to_lowercase();
+        let answer = String::from_utf8_lossy(&bytes).trim().to_lowercase();
         if allowed.contains(&answer.as_str()) {
             return Ok(Some(answer));
         }
@@ -414,17 +419,18 @@ fn web(args: &RunArgs) -> Result<()> {
         host: args.host.clone(),
         port: args.port,
         allow_remote: args.allow_remote,
+        ..BindOptions::default()
     };
-    // Refuse a bad address before spending time on pre-training.
-    options.address()?;
+    // Bind before the session starts: an address in use then costs no pre-training and
+    // leaves no log behind to block the next run with the same --log.
+    let server = WebServer::bind(&options)?;
     let session = start(args)?;
-    let server = WebServer::bind(session, &options)?;
     print_stdout(&format!("listening on {}\n", server.url()))?;
     eprintln!(
         "open {} in a browser; Ctrl-C ends the session",
         server.url()
     );
-    server.run(4);
+    server.run(session);
     Ok(())
 }
 

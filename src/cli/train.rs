@@ -80,7 +80,7 @@ fn make_agent(plan: &TrainPlan) -> Result<(Box<dyn Agent>, serde_json::Value)> {
         seed: plan.train.seed,
         device: plan.device,
     })?;
-    let config = plan.kind.effective_config(&plan.agent_table)?;
+    let config = plan.kind.effective_config(&plan.agent_table, &plan.task)?;
     Ok((agent, config))
 }
 

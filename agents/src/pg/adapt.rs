@@ -165,6 +165,12 @@ pub(crate) fn recorded_checkpoint(dir: &Path) -> Result<(String, PathBuf, Vec<u8
     Ok((header.kind, header.path, bytes))
 }
 
+/// The observation size and number of actions the policy checkpoint in `dir` records.
+pub(crate) fn recorded_dims(dir: &Path) -> Result<(usize, usize), AgentError> {
+    let header = policy::read_header(dir)?;
+    Ok((header.obs_dim, header.num_actions))
+}
+
 impl PolicyAdapter {
     /// The policy saved in checkpoint directory `dir` (of `reinforce`, `a2c` or `ppo`), on
     /// `device`, adapting with `config`.

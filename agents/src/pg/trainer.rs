@@ -74,7 +74,8 @@ pub(crate) trait Algorithm:
 pub struct TrainingConfig {
     /// The network.
     pub model: ModelConfig,
-    /// Sub-envs the training loop should step together. Range 1..=4096.
+    /// Sub-envs the training loop should step together. Range
+    /// 1..=[`MAX_ENVS`](cadenza_env::limits::MAX_ENVS).
     pub num_envs: usize,
     /// Steps per sub-env in one rollout. Range 1..=65536.
     pub num_steps: usize,
@@ -103,7 +104,7 @@ impl TrainingConfig {
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<(), AgentError> {
         self.model.validate()?;
-        super::config::check_count("num_envs", self.num_envs, 4096)?;
+        super::config::check_count("num_envs", self.num_envs, cadenza_env::limits::MAX_ENVS)?;
         super::config::check_count("num_steps", self.num_steps, 65536)?;
         super::config::check_real("learning_rate", self.learning_rate, 0.0, 1.0, true)?;
         super::config::check_real("gamma", self.gamma, 0.0, 1.0, false)

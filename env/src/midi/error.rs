@@ -79,11 +79,35 @@ pub enum MidiError {
         max: u8,
     },
     /// The melody is too long to become one event per step.
-    #[error("the melody lasts {steps} steps; at most {max} can become events")]
+    #[error("the melody lasts {steps} steps; at most {max} can become events (see \"Limits\" in the README)")]
     TooLong {
         /// Steps up to the end of the last note.
         steps: usize,
-        /// The limit, [`MAX_EVENT_STEPS`](super::MAX_EVENT_STEPS).
+        /// The limit, [`MAX_MELODY_STEPS`](crate::limits::MAX_MELODY_STEPS).
+        max: usize,
+    },
+    /// A note of the file ends past the longest melody allowed.
+    #[error(
+        "note {note} of track {track}{} (MIDI pitch {pitch}, ticks {start_tick}..{end_tick}) ends at step {steps}, \
+         but a melody may last at most {max} steps (see \"Limits\" in the README)",
+        in_file(.file)
+    )]
+    NoteTooLong {
+        /// The file, when the bytes came from one.
+        file: Option<PathBuf>,
+        /// The track.
+        track: usize,
+        /// The note's index among the track's notes (0-based, after note pairing).
+        note: usize,
+        /// Its MIDI pitch.
+        pitch: u8,
+        /// The tick where it starts.
+        start_tick: u64,
+        /// The tick where it ends.
+        end_tick: u64,
+        /// The step where it ends on the import grid.
+        steps: u64,
+        /// The limit, [`MAX_MELODY_STEPS`](crate::limits::MAX_MELODY_STEPS).
         max: usize,
     },
     /// The notes could not be turned into events.
@@ -117,7 +141,8 @@ impl MidiError {
             | MidiError::Unsupported { file, .. }
             | MidiError::NoMelody { file, .. }
             | MidiError::NoSuchTrack { file, .. }
-            | MidiError::Polyphony { file, .. } => *file = Some(path.to_path_buf()),
+            | MidiError::Polyphony { file, .. }
+            | MidiError::NoteTooLong { file, .. } => *file = Some(path.to_path_buf()),
             _ => {}
         }
         self

@@ -7,13 +7,10 @@ use midly::{EventIter, MetaMessage, MidiMessage, Timing, TrackEventKind};
 use super::error::MidiError;
 use super::key_signature::KeySignature;
 use crate::encoding::{Event, EventEncoding, Note};
+use crate::limits::MAX_MELODY_STEPS;
 
 /// MIDI channel index (0-based) reserved for drums by General MIDI: channel 10.
 pub const DRUM_CHANNEL: u8 = 9;
-
-/// Most steps [`ImportedMelody::to_events`] produces (about 12 days of sixteenths at 120
-/// quarter notes per minute), so that a hostile file cannot make it allocate gigabytes.
-pub const MAX_EVENT_STEPS: usize = 1 << 26;
 
 /// What to do when several notes start on the same tick of the melody track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -134,17 +131,19 @@ impl ImportedMelody {
             .map_or(0, |n| n.start as usize + n.duration as usize)
     }
 
-    /// The melody as one event per step (up to the end of the last note) in `encoding`.
+    /// The melody as one event per step (up to the end of the last note) in `encoding`; a
+    /// melody longer than [`MAX_MELODY_STEPS`] is [`MidiError::TooLong`] (an imported one
+    /// never is: the import refuses it).
     pub fn to_events(
         &self,
         encoding: EventEncoding,
         out_of_range: OutOfRange,
     ) -> Result<Vec<Event>, MidiError> {
         let steps = self.length_steps();
-        if steps > MAX_EVENT_STEPS {
+        if steps > MAX_MELODY_STEPS {
             return Err(MidiError::TooLong {
                 steps,
-                max: MAX_EVENT_STEPS,
+                max: MAX_MELODY_STEPS,
             });
         }
         let (min, max) = (encoding.min_pitch(), encoding.max_pitch());
@@ -279,7 +278,7 @@ pub fn import_bytes(bytes: &[u8], options: &ImportOptions) -> Result<ImportedMel
         ..ImportReport::default()
     };
     let timed = monophonic(track, chosen, options.polyphony, &mut report)?;
-    let notes = quantize(&timed, tpq, spq, &mut report)?;
+    let notes = quantize(&timed, chosen, tpq, spq, &mut report)?;
 
     let meta = FileMeta::collect(&tracks, &mut report);
     Ok(ImportedMelody {
@@ -567,18 +566,25 @@ fn monophonic(
     Ok(notes)
 }
 
+/// The step `tick` rounds to (halves up), in exact integer arithmetic and without a bound.
+fn end_step(tick: u64, tpq: u16, spq: u32) -> u128 {
+    let num = u128::from(tick) * u128::from(spq) * 2 + u128::from(tpq);
+    num / (u128::from(tpq) * 2)
+}
+
 /// Rounds `tick` to the nearest step (halves up), in exact integer arithmetic.
 fn to_step(tick: u64, tpq: u16, spq: u32) -> Result<u32, MidiError> {
-    let num = u128::from(tick) * u128::from(spq) * 2 + u128::from(tpq);
-    let step = num / (u128::from(tpq) * 2);
-    u32::try_from(step).map_err(|_| MidiError::Unsupported {
+    u32::try_from(end_step(tick, tpq, spq)).map_err(|_| MidiError::Unsupported {
         file: None,
         what: format!("a note at tick {tick} lies beyond the last representable step"),
     })
 }
 
+/// Puts the notes of track `track` on the grid. A note that ends past
+/// [`MAX_MELODY_STEPS`] is an error before anything is allocated for its steps.
 fn quantize(
     timed: &[TimedNote],
+    track: usize,
     tpq: u16,
     spq: u32,
     report: &mut ImportReport,
@@ -587,7 +593,21 @@ fn quantize(
     let shift = |tick: u64, step: u32| (tick as f64 - f64::from(step) * ticks_per_step).abs();
     let mut notes: Vec<Note> = Vec::with_capacity(timed.len());
     let (mut total, mut max, mut moved) = (0.0f64, 0.0f64, 0usize);
-    for note in timed {
+    for (index, note) in timed.iter().enumerate() {
+        // The end is the latest point of a note, and notes come in order of their starts.
+        let steps = end_step(note.end, tpq, spq);
+        if steps > MAX_MELODY_STEPS as u128 {
+            return Err(MidiError::NoteTooLong {
+                file: None,
+                track,
+                note: index,
+                pitch: note.pitch,
+                start_tick: note.start,
+                end_tick: note.end,
+                steps: u64::try_from(steps).unwrap_or(u64::MAX),
+                max: MAX_MELODY_STEPS,
+            });
+        }
         let start = to_step(note.start, tpq, spq)?;
         let end = to_step(note.end, tpq, spq)?;
         let (on_shift, off_shift) = (shift(note.start, start), shift(note.end, end));

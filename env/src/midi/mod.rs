@@ -71,6 +71,11 @@
 //! Pitches are kept as they are: ranges are the business of an encoding, see
 //! [`ImportedMelody::to_events`].
 //!
+//! A melody may last at most [`MAX_MELODY_STEPS`](crate::limits::MAX_MELODY_STEPS) steps on
+//! its grid: a note that ends later is [`MidiError::NoteTooLong`], naming the track, the note
+//! and the limit, found while the file is read and before its steps are allocated (a file of
+//! a few hundred bytes can hold notes that last billions of ticks).
+//!
 //! # Export layout
 //!
 //! [`MidiSong::to_bytes`] writes format 1 at 480 ticks per quarter note (or a multiple of the
@@ -88,6 +93,6 @@ pub use error::MidiError;
 pub use export::{ChordSpan, MidiSong, DEFAULT_TICKS_PER_QUARTER, MELODY_TRACK};
 pub use import::{
     import_bytes, import_file, ImportOptions, ImportReport, ImportedMelody, OutOfRange, Polyphony,
-    DRUM_CHANNEL, MAX_EVENT_STEPS,
+    DRUM_CHANNEL,
 };
 pub use key_signature::KeySignature;

@@ -6,6 +6,7 @@
 
 use super::layout::ObservationLayout;
 use super::spec::TaskSpec;
+use crate::compact_state::CompactState;
 use crate::reward::Setting;
 
 impl TaskSpec {
@@ -21,8 +22,10 @@ impl TaskSpec {
                 chords: false,
                 progress: false,
             },
-            state_history: 2,
-            state_melodic_context: true,
+            state: CompactState::RecentEvents {
+                history: 2,
+                melodic_context: true,
+            },
             tempo_qpm: 120.0,
             meter: (4, 4),
             key_signature: (0, false),

@@ -2,6 +2,7 @@
 
 use super::improv::ImprovConfig;
 use super::layout::ObservationLayout;
+use crate::compact_state::CompactState;
 use crate::encoding::{EncodingError, Event, Note};
 use crate::midi::{ChordSpan, KeySignature, MidiSong};
 use crate::reward::Setting;
@@ -28,18 +29,8 @@ pub struct TaskSpec {
     pub setting: Setting,
     /// What the observation holds.
     pub layout: ObservationLayout,
-    /// How many recent events the compact discrete state keeps (at most 4). `rl-tuner` keeps
-    /// two: with the step index that is few enough states for a tabular agent to visit each
-    /// often within a few million steps.
-    pub state_history: usize,
-    /// Whether the compact state also holds the melodic context that RL Tuner-style rewards
-    /// remember beyond the last events: the number of distinct pitches among the last seven
-    /// events (capped at 3: an eighth event makes a motif with three) and the direction of a
-    /// pending leap (a leap of a fifth or more not yet answered by a step back past its
-    /// origin or a leap the other way). `rl-tuner` keeps it: it lets a tabular agent learn
-    /// the motif and leap terms, and about doubles the states visited (99k instead of 43k in
-    /// 5 million steps).
-    pub state_melodic_context: bool,
+    /// What the compact discrete state for tabular agents holds.
+    pub state: CompactState,
     /// Tempo in quarter notes per minute (for MIDI and playback).
     pub tempo_qpm: f64,
     /// Time signature (numerator, denominator).

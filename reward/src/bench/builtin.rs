@@ -91,6 +91,14 @@ pub fn builtin_detects(name: &str) -> Option<(Vec<Corruption>, &'static str)> {
             &[Tritone, Semitone, Reversed, ShuffledBars, RandomWalk],
             "rewards ending on the tonic or a chord tone, held; these corruptions move the ending",
         ),
+        "pitch_variety" => (
+            &[RepeatedNotes, Trill],
+            "penalises figures looped a third time and stretches on few pitches; repeated-note runs and trills are both",
+        ),
+        "fast_runs" => (
+            &[Sixteenths],
+            "penalises a wall of the shortest note value; the sixteenths corruption plays every note as one",
+        ),
         "in_scale" => (
             &[Tritone, Semitone, RandomNotes, RandomWalk],
             "penalises pitches outside the key's scale",
@@ -103,7 +111,7 @@ pub fn builtin_detects(name: &str) -> Option<(Vec<Corruption>, &'static str)> {
                  not to prefer real melodies to random_notes (see the failure's reason)",
             ))
         }
-        "improv" => return Some((union(&improv::IMPROV_TERM_NAMES), "the union of its ten terms")),
+        "improv" => return Some((union(&improv::IMPROV_TERM_NAMES), "the union of its twelve terms")),
         "in-scale" => return builtin_detects("in_scale"),
         "zero" => (&[], "a constant baseline for speed; detects nothing"),
         _ => return None,

@@ -51,11 +51,20 @@ pub enum Corruption {
     /// The pitches kept in order, all with one length (`length / notes` steps) and no rests;
     /// the steps left over at the end are silence.
     FlatRhythm,
+    /// Runs of [`CorruptConfig::repeat_run`] consecutive notes become a trill: the run's
+    /// first pitch alternating with the pitch a whole tone above it (below it at the top of
+    /// the encoding), rhythm kept. The degenerate optimum an optimizer finds when every
+    /// chord-scale note pays.
+    Trill,
+    /// The pitches kept in order, each one step long (the grid's shortest value), back to
+    /// back from the start; the steps left over at the end are silence. The other degenerate
+    /// optimum: a wall of sixteenths.
+    Sixteenths,
 }
 
 impl Corruption {
     /// Every corruption, in report order.
-    pub const ALL: [Corruption; 8] = [
+    pub const ALL: [Corruption; 10] = [
         Corruption::RandomNotes,
         Corruption::ShuffledBars,
         Corruption::Reversed,
@@ -64,6 +73,8 @@ impl Corruption {
         Corruption::Tritone,
         Corruption::Semitone,
         Corruption::FlatRhythm,
+        Corruption::Trill,
+        Corruption::Sixteenths,
     ];
 
     /// The name used in reports and JSON (snake case).
@@ -77,6 +88,8 @@ impl Corruption {
             Corruption::Tritone => "tritone",
             Corruption::Semitone => "semitone",
             Corruption::FlatRhythm => "flat_rhythm",
+            Corruption::Trill => "trill",
+            Corruption::Sixteenths => "sixteenths",
         }
     }
 
@@ -98,6 +111,10 @@ impl Corruption {
             Corruption::Tritone => "transposed up a tritone (out of key)",
             Corruption::Semitone => "transposed up a semitone (out of key)",
             Corruption::FlatRhythm => "every note the same length, no rests",
+            Corruption::Trill => "runs of consecutive notes become a trill (rhythm kept)",
+            Corruption::Sixteenths => {
+                "every note one step long, back to back (a wall of sixteenths)"
+            }
         }
     }
 }
@@ -322,6 +339,33 @@ pub fn corrupt<R: Rng + ?Sized>(
                 note.duration = d;
             }
         }
+        Corruption::Trill => {
+            let run = config.repeat_run;
+            if n < run {
+                return Err(too_short(run, n, "notes"));
+            }
+            let hi = encoding.max_pitch();
+            for group in notes.chunks_mut(run) {
+                let base = group[0].pitch;
+                let other = if base.saturating_add(2) <= hi {
+                    base + 2
+                } else {
+                    base.saturating_sub(2).max(encoding.min_pitch())
+                };
+                for (i, note) in group.iter_mut().enumerate() {
+                    note.pitch = if i % 2 == 0 { base } else { other };
+                }
+            }
+        }
+        Corruption::Sixteenths => {
+            if n < 2 {
+                return Err(too_short(2, n, "notes"));
+            }
+            for (i, note) in notes.iter_mut().enumerate() {
+                note.start = i as u32;
+                note.duration = 1;
+            }
+        }
         Corruption::ShuffledBars => unreachable!("handled above"),
     }
     let out = encoding
@@ -332,6 +376,7 @@ pub fn corrupt<R: Rng + ?Sized>(
             corruption,
             reason: match corruption {
                 Corruption::FlatRhythm => "its rhythm is already flat",
+                Corruption::Sixteenths => "it is already a wall of one-step notes",
                 Corruption::Reversed => "it is a palindrome",
                 _ => "the change cancels out",
             },

@@ -118,5 +118,7 @@ pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), Corp
         source,
     };
     let text = serde_json::to_string(value).map_err(|e| io(std::io::Error::other(e)))?;
-    std::fs::write(path, text).map_err(io)
+    // Atomic and durable: a full disk leaves the previous file (or none), never a truncated
+    // or empty one.
+    cadenza_env::io::write_atomic(path, text.as_bytes()).map_err(io)
 }

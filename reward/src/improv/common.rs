@@ -83,23 +83,10 @@ pub(crate) fn pc_bit(pitch: u8) -> u16 {
 /// The key's tonic triad, used as "the chord" when a task has no progression: the third is
 /// major when the key scale holds a major third above the tonic, else minor.
 #[inline]
-pub(crate) fn tonic_triad(setting: &Setting) -> u16 {
-    let tonic = setting.tonic % 12;
-    let at = |interval: u8| pc_bit(tonic + interval);
-    let third = if setting.scale & at(4) != 0 {
-        at(4)
-    } else {
-        at(3)
-    };
-    at(0) | third | at(7)
-}
-
-/// Chord tones under `step`: the chord's tones, or the tonic triad without a progression.
-#[inline]
 pub(crate) fn chord_tones_at(setting: &Setting, step: usize) -> u16 {
     match setting.chord_at(step) {
         Some(chord) if chord.tones != 0 => chord.tones,
-        _ => tonic_triad(setting),
+        _ => setting.tonic_triad(),
     }
 }
 

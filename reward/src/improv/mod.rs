@@ -19,6 +19,8 @@
 //! | `phrase_breath` | [`PhraseBreath`] | rests at phrase ends | no rest for bars on end, fragmenting rests |
 //! | `motif_development` | [`MotifDevelopment`] | exact, transposed, rhythmic restatements (capped) | — |
 //! | `cadence` | [`Cadence`] | ending on the tonic or a chord tone, held | ending on anything else |
+//! | `pitch_variety` | [`PitchVariety`] | — | trills, drones, figures looped a third time, stretches on few pitches |
+//! | `fast_runs` | [`FastRuns`] | — | a wall of the shortest note value |
 //!
 //! Each term is its own [`Reward`](cadenza_env::Reward) with one term name and a plain-data
 //! parameter struct (`…Params`: `Default`, serde with unknown fields denied,
@@ -138,9 +140,11 @@ mod chord_tone;
 pub(crate) mod common;
 mod contour;
 mod error;
+mod fast_runs;
 mod leap;
 mod motif;
 mod phrase;
+mod pitch_variety;
 mod preset;
 mod range;
 mod resolution;
@@ -153,9 +157,11 @@ pub use chord_scale::{ChordScaleMembership, ChordScaleMembershipParams};
 pub use chord_tone::{ChordToneOnStrongBeat, ChordToneOnStrongBeatParams};
 pub use contour::{Contour, ContourParams};
 pub use error::ImprovError;
+pub use fast_runs::{FastRuns, FastRunsParams, FAST_RUNS_MEMORY};
 pub use leap::{LeapRecovery, LeapRecoveryParams};
 pub use motif::{MotifDevelopment, MotifDevelopmentParams, MOTIF_MEMORY};
 pub use phrase::{PhraseBreath, PhraseBreathParams};
+pub use pitch_variety::{PitchVariety, PitchVarietyParams, PITCH_VARIETY_MEMORY};
 pub use preset::{ImprovReward, ImprovWeights, Weighted};
 pub use range::{RangeTessitura, RangeTessituraParams};
 pub use resolution::{NonChordToneResolution, NonChordToneResolutionParams};

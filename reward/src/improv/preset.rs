@@ -5,9 +5,11 @@ use super::chord_scale::{ChordScaleMembership, ChordScaleMembershipParams};
 use super::chord_tone::{ChordToneOnStrongBeat, ChordToneOnStrongBeatParams};
 use super::contour::{Contour, ContourParams};
 use super::error::{check_real, ImprovError, MAX_MAGNITUDE};
+use super::fast_runs::{FastRuns, FastRunsParams};
 use super::leap::{LeapRecovery, LeapRecoveryParams};
 use super::motif::{MotifDevelopment, MotifDevelopmentParams};
 use super::phrase::{PhraseBreath, PhraseBreathParams};
+use super::pitch_variety::{PitchVariety, PitchVarietyParams};
 use super::range::{RangeTessitura, RangeTessituraParams};
 use super::resolution::{NonChordToneResolution, NonChordToneResolutionParams};
 use super::rhythm::{RhythmicVariety, RhythmicVarietyParams};
@@ -166,6 +168,10 @@ pub struct ImprovWeights {
     pub motif_development: Weighted<MotifDevelopmentParams>,
     /// Cadence ([`Cadence`]).
     pub cadence: Weighted<CadenceParams>,
+    /// Pitch variety: no trills, drones or loops ([`PitchVariety`]).
+    pub pitch_variety: Weighted<PitchVarietyParams>,
+    /// Fast runs: no wall of the shortest note value ([`FastRuns`]).
+    pub fast_runs: Weighted<FastRunsParams>,
 }
 
 impl ImprovWeights {
@@ -194,7 +200,26 @@ impl ImprovWeights {
             self.phrase_breath.weight,
             self.motif_development.weight,
             self.cadence.weight,
+            self.pitch_variety.weight,
+            self.fast_runs.weight,
         ]
+    }
+
+    /// Sets the weights, in the order of [`IMPROV_TERM_NAMES`] (parameters unchanged).
+    pub fn set_weights(&mut self, weights: [f64; IMPROV_TERM_COUNT]) {
+        let [w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11] = weights;
+        self.chord_tone_on_strong_beat.weight = w0;
+        self.chord_scale.weight = w1;
+        self.non_chord_tone_resolution.weight = w2;
+        self.leap_recovery.weight = w3;
+        self.range_tessitura.weight = w4;
+        self.contour.weight = w5;
+        self.rhythmic_variety.weight = w6;
+        self.phrase_breath.weight = w7;
+        self.motif_development.weight = w8;
+        self.cadence.weight = w9;
+        self.pitch_variety.weight = w10;
+        self.fast_runs.weight = w11;
     }
 
     /// Checks every weight and parameter; errors name the field as `section.field`.
@@ -213,6 +238,8 @@ impl ImprovWeights {
             self.phrase_breath.params.validate(),
             self.motif_development.params.validate(),
             self.cadence.params.validate(),
+            self.pitch_variety.params.validate(),
+            self.fast_runs.params.validate(),
         ];
         for (name, result) in IMPROV_TERM_NAMES.iter().zip(results) {
             result.map_err(|e| e.in_section(name))?;
@@ -242,6 +269,8 @@ pub struct ImprovReward {
     phrase_breath: PhraseBreath,
     motif_development: MotifDevelopment,
     cadence: Cadence,
+    pitch_variety: PitchVariety,
+    fast_runs: FastRuns,
 }
 
 impl Default for ImprovReward {
@@ -284,6 +313,9 @@ impl ImprovReward {
             motif_development: MotifDevelopment::new(config.motif_development.params)
                 .map_err(section(MotifDevelopment::NAME))?,
             cadence: Cadence::new(config.cadence.params).map_err(section(Cadence::NAME))?,
+            pitch_variety: PitchVariety::new(config.pitch_variety.params)
+                .map_err(section(PitchVariety::NAME))?,
+            fast_runs: FastRuns::new(config.fast_runs.params).map_err(section(FastRuns::NAME))?,
         })
     }
 
@@ -316,6 +348,8 @@ impl ImprovReward {
             &mut self.phrase_breath,
             &mut self.motif_development,
             &mut self.cadence,
+            &mut self.pitch_variety,
+            &mut self.fast_runs,
         ]
     }
 }
@@ -371,6 +405,8 @@ impl Reward for ImprovReward {
         total += weighted_step(&mut self.phrase_breath, w[7], ctx, slots.next());
         total += weighted_step(&mut self.motif_development, w[8], ctx, slots.next());
         total += weighted_step(&mut self.cadence, w[9], ctx, slots.next());
+        total += weighted_step(&mut self.pitch_variety, w[10], ctx, slots.next());
+        total += weighted_step(&mut self.fast_runs, w[11], ctx, slots.next());
         total
     }
 }

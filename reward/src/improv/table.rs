@@ -5,9 +5,11 @@ use super::cadence::Cadence;
 use super::chord_scale::ChordScaleMembership;
 use super::chord_tone::ChordToneOnStrongBeat;
 use super::contour::Contour;
+use super::fast_runs::FastRuns;
 use super::leap::LeapRecovery;
 use super::motif::MotifDevelopment;
 use super::phrase::PhraseBreath;
+use super::pitch_variety::PitchVariety;
 use super::range::RangeTessitura;
 use super::resolution::NonChordToneResolution;
 use super::rhythm::RhythmicVariety;
@@ -17,7 +19,7 @@ use serde::de::DeserializeOwned;
 use std::fmt;
 
 /// Number of improvisation terms (and of terms in the `improv` preset).
-pub const IMPROV_TERM_COUNT: usize = 10;
+pub const IMPROV_TERM_COUNT: usize = 12;
 
 /// Every improvisation term, in the order the `improv` preset reports them.
 pub const IMPROV_TERMS: [TermEntry; IMPROV_TERM_COUNT] = [
@@ -31,6 +33,8 @@ pub const IMPROV_TERMS: [TermEntry; IMPROV_TERM_COUNT] = [
     TermEntry::of::<PhraseBreath>(),
     TermEntry::of::<MotifDevelopment>(),
     TermEntry::of::<Cadence>(),
+    TermEntry::of::<PitchVariety>(),
+    TermEntry::of::<FastRuns>(),
 ];
 
 /// Names of the terms of [`IMPROV_TERMS`], in its order. They double as the section names

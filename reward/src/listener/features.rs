@@ -7,11 +7,17 @@
 //! phrases".
 
 use super::error::ListenerError;
-use crate::improv::{ImprovReward, IMPROV_TERM_COUNT, IMPROV_TERM_NAMES};
+use crate::improv::{ImprovReward, ImprovWeights, IMPROV_TERM_COUNT, IMPROV_TERM_NAMES};
 use cadenza_env::{Event, Reward, Setting, StepContext, HOLD, REST};
 
+/// The improvisation terms a listener sees: the first ten of
+/// [`IMPROV_TERMS`](crate::improv::IMPROV_TERMS), with their default parameters and weight 1,
+/// whatever the `improv` preset's weights. Terms added to the preset later are not features,
+/// so saved listener models and the models replayed from old session logs keep their meaning.
+pub const LISTENER_TERM_COUNT: usize = 10;
+
 /// Number of phrase features.
-pub const NUM_FEATURES: usize = IMPROV_TERM_COUNT + 10;
+pub const NUM_FEATURES: usize = LISTENER_TERM_COUNT + 10;
 
 /// Names of the statistics after the improvisation terms.
 const STAT_NAMES: [&str; 10] = [
@@ -27,8 +33,8 @@ const STAT_NAMES: [&str; 10] = [
     "rest_fraction",
 ];
 
-/// Names of the features, in order: the improvisation terms ([`IMPROV_TERM_NAMES`], each the
-/// per-step mean of its value over the phrase), then:
+/// Names of the features, in order: the first [`LISTENER_TERM_COUNT`] improvisation terms
+/// ([`IMPROV_TERM_NAMES`], each the per-step mean of its value over the phrase), then:
 ///
 /// - `step_fraction`: intervals of 1 or 2 semitones, over all intervals between notes;
 /// - `leap_fraction`: intervals of 5 semitones or more;
@@ -45,13 +51,13 @@ const STAT_NAMES: [&str; 10] = [
 pub const FEATURE_NAMES: [&str; NUM_FEATURES] = {
     let mut names = [""; NUM_FEATURES];
     let mut i = 0;
-    while i < IMPROV_TERM_COUNT {
+    while i < LISTENER_TERM_COUNT {
         names[i] = IMPROV_TERM_NAMES[i];
         i += 1;
     }
     let mut j = 0;
     while j < STAT_NAMES.len() {
-        names[IMPROV_TERM_COUNT + j] = STAT_NAMES[j];
+        names[LISTENER_TERM_COUNT + j] = STAT_NAMES[j];
         j += 1;
     }
     names
@@ -77,10 +83,18 @@ impl Default for FeatureExtractor {
 }
 
 impl FeatureExtractor {
-    /// An extractor with the default `improv` preset.
+    /// An extractor of the listener's terms (see [`LISTENER_TERM_COUNT`]).
     pub fn new() -> Self {
+        let mut weights = ImprovWeights::default();
+        weights.set_weights(std::array::from_fn(|i| {
+            if i < LISTENER_TERM_COUNT {
+                1.0
+            } else {
+                0.0
+            }
+        }));
         Self {
-            improv: ImprovReward::preset(),
+            improv: ImprovReward::new(&weights).expect("default parameters are valid"),
             terms: [0.0; IMPROV_TERM_COUNT],
         }
     }
@@ -115,7 +129,7 @@ impl FeatureExtractor {
 
         // Improvisation terms, per-step mean.
         self.improv.reset(setting);
-        let mut sums = [0.0; IMPROV_TERM_COUNT];
+        let mut sums = [0.0; LISTENER_TERM_COUNT];
         for (step, &action) in events.iter().enumerate() {
             let ctx = StepContext {
                 setting,
@@ -142,14 +156,7 @@ impl FeatureExtractor {
             pos == 0 || (beats >= 4 && beats % 2 == 0 && pos == steps_per_bar / 2)
         };
         let tonic = usize::from(setting.tonic % 12);
-        let tonic_triad = {
-            let third = if setting.scale & (1 << ((tonic + 4) % 12)) != 0 {
-                4
-            } else {
-                3
-            };
-            (1u16 << tonic) | (1 << ((tonic + third) % 12)) | (1 << ((tonic + 7) % 12))
-        };
+        let tonic_triad = setting.tonic_triad();
         let rel = |pitch: u8| (usize::from(pitch) + 12 - tonic) % 12;
 
         let (mut notes, mut steps, mut leaps, mut intervals) = (0usize, 0usize, 0usize, 0usize);
@@ -224,7 +231,7 @@ impl FeatureExtractor {
             close(current_start, events.len(), &mut syncopated);
         }
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        let stats = &mut out[IMPROV_TERM_COUNT..];
+        let stats = &mut out[LISTENER_TERM_COUNT..];
         stats[0] = ratio(steps, intervals);
         stats[1] = ratio(leaps, intervals);
         stats[2] = ratio(abs_sum, intervals) / 12.0;

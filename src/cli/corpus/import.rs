@@ -173,9 +173,9 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
 
     let report = report_json(&args, &corpus, &rejected, seen, &stats);
     let path = args.out.join(REPORT_FILE);
-    std::fs::write(
+    cadenza_env::io::write_atomic(
         &path,
-        format!("{}\n", serde_json::to_string_pretty(&report)?),
+        format!("{}\n", serde_json::to_string_pretty(&report)?).as_bytes(),
     )
     .with_context(|| format!("cannot write {}", path.display()))?;
 
@@ -207,15 +207,25 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
         );
     }
     let keys = &report["keys"];
+    // The agreements are shares of the files with a signature: none without one.
+    let agreement = match (
+        keys["exact_agreement"].as_f64(),
+        keys["signature_agreement"].as_f64(),
+    ) {
+        (Some(exact), Some(signature)) => format!(
+            "where a signature exists, key finding names the same key in {:.1}% and the same \
+             signature (or its relative key) in {:.1}%",
+            100.0 * exact,
+            100.0 * signature
+        ),
+        _ => "no file has a key signature to check key finding against".to_string(),
+    };
     say!(
         text,
         "keys: {} files with a key signature, {} transposed by Krumhansl–Schmuckler key finding; \
-         where a signature exists, key finding names the same key in {:.1}% and the same \
-         signature (or its relative key) in {:.1}%",
+         {agreement}",
         keys["with_signature"],
         keys["transposed_by_key_finding"],
-        100.0 * keys["exact_agreement"].as_f64().unwrap_or(f64::NAN),
-        100.0 * keys["signature_agreement"].as_f64().unwrap_or(f64::NAN),
     );
     let q = &report["quantisation"];
     say!(
@@ -290,6 +300,9 @@ fn import_one(
             "directories",
             "a directory (subdirectories are not searched)".into(),
         ));
+    }
+    if let Some(reason) = melodies::not_regular(path) {
+        return Err(("not regular files", reason));
     }
     let is_midi = path
         .extension()

@@ -5,7 +5,9 @@ use std::fmt::Display;
 use std::ops::RangeInclusive;
 
 use super::ImprovConfig;
+use crate::compact_state::CompactState;
 use crate::encoding::EventEncoding;
+use crate::limits::MAX_MELODY_STEPS;
 use crate::music::{Key, Meter, Mode, Pitch, Progression, Tempo};
 use crate::reward::{ChordFrame, Setting};
 use crate::task::error::TaskError;
@@ -63,7 +65,7 @@ impl ImprovConfig {
         let meter: Meter = self.meter.parse().map_err(|e| field("meter", e))?;
         let tempo = Tempo::new(self.tempo).map_err(|e| field("tempo", e))?;
         in_range("steps_per_quarter", self.steps_per_quarter, 1..=48, "")?;
-        in_range("length", self.length, 1..=1_000_000, " steps")?;
+        in_range("length", self.length, 1..=MAX_MELODY_STEPS, " steps")?;
         in_range("history", self.history, 1..=16, "")?;
         let steps_per_bar = meter
             .steps_per_bar(self.steps_per_quarter)
@@ -147,8 +149,7 @@ impl ImprovConfig {
                 chords: true,
                 progress: true,
             },
-            state_history: 2,
-            state_melodic_context: false,
+            state: CompactState::Harmonic,
             tempo_qpm: tempo.bpm(),
             meter: (meter.numerator(), meter.denominator()),
             key_signature,
