@@ -5,7 +5,7 @@
 use crate::agent;
 use crate::config::{config_error, SessionConfig};
 use crate::error::SessionError;
-use crate::log::{self, Entry, LogReport, LoggedRound, Record, SessionLog};
+use crate::log::{self, Entry, LogLock, LogReport, LoggedRound, Record, SessionLog};
 use crate::rng::{self, STREAM_CALIBRATION, STREAM_HELD_OUT, STREAM_ROUNDS};
 use crate::round::{Calibration, Candidate, Feedback, Round};
 use cadenza_agents::tabular::{TabularAdapter, TabularAgent};
@@ -207,6 +207,8 @@ impl Session {
     /// proposed again. Corrupt lines, and the rounds they leave unusable, are skipped and
     /// every other round is replayed; the report says what was skipped.
     pub fn resume(path: &Path) -> Result<(Self, LogReport), SessionError> {
+        // Locked before it is read: no other writer may add rounds this replay misses.
+        let lock = LogLock::acquire(path)?;
         let contents = log::read(path)?;
         let (config, calibration) = contents.header(path)?;
         if !calibration.is_usable() {
@@ -264,7 +266,7 @@ impl Session {
                 }
             }
         }
-        session.log = Some(SessionLog::append_to(path, &contents)?);
+        session.log = Some(SessionLog::append_to(path, &contents, lock)?);
         let report = LogReport {
             corrupt: contents.corrupt,
             skipped: timeline.skipped,
