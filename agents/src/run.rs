@@ -30,6 +30,7 @@
 use crate::agent::{Agent, AgentError, DeviceChoice};
 use crate::registry::{self, AgentKind};
 use crate::train::{CheckpointSink, TrainConfig, TrainError, CHECKPOINT_DIR, METRICS_FILE};
+use crate::trained::TrainedCheckpoint;
 use cadenza_env::io::{LockError, LockFile};
 use cadenza_env::TaskSpec;
 use serde::{Deserialize, Serialize};
@@ -458,12 +459,27 @@ impl RunDir {
     }
 
     /// The trained agent, restored through the registry by the kind `run.json` names.
+    ///
+    /// The checkpoint must have been trained for the task `run.json` names (the file may have
+    /// been edited): an error says the task differs, instead of the agent acting outside the
+    /// task's actions later.
     pub fn load_agent(
         &self,
         info: &RunInfo,
         device: DeviceChoice,
     ) -> Result<Box<dyn Agent>, RunError> {
-        Ok(info.kind()?.load(&self.checkpoint_dir(info), device)?)
+        let checkpoint = self.checkpoint_dir(info);
+        let task = info.task()?;
+        TrainedCheckpoint::open(&checkpoint)
+            .and_then(|trained| trained.check_task(&task))
+            .map_err(|e| RunError::Corrupt {
+                path: self.path.join(RUN_FILE),
+                message: format!(
+                    "it names the task '{}', but the agent's checkpoint is not for it: {e}",
+                    task.name
+                ),
+            })?;
+        Ok(info.kind()?.load(&checkpoint, device)?)
     }
 }
 
