@@ -170,6 +170,7 @@ fn main() -> anyhow::Result<()> {
     let mut scratch = pg::build(&BuildSpec {
         kind: "ppo",
         config: &toml::Table::new(),
+        task: None,
         obs_dim: 184,
         num_actions: 38,
         device: DeviceChoice::Cpu,

@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     let reward = || Box::new(RlTunerReward::default()) as Box<dyn Reward>;
 
     let started = Instant::now();
-    let num_envs = pg::recommended_envs(kind, &config)?;
+    let num_envs = pg::recommended_envs(kind, &config, Some(&task))?;
     let envs: Vec<TrainEnv> = (0..num_envs)
         .map(|_| ComposeEnv::new(task.clone(), reward()))
         .collect();
@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
     let mut agent = pg::build(&BuildSpec {
         kind,
         config: &config,
+        task: Some(&task),
         obs_dim: envs.obs_dim(),
         num_actions: envs.num_actions(),
         device: DeviceChoice::Auto,

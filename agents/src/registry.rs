@@ -168,7 +168,8 @@ impl AgentKind {
     /// The agent's whole config: `given` laid over the kind's defaults, checked, as JSON
     /// (what `run.json` records). Unknown keys and wrong types are errors naming the key.
     /// Tabular kinds take their defaults from the task's compact state
-    /// ([`TabularConfig::defaults_for`]).
+    /// ([`TabularConfig::defaults_for`]), policy-gradient kinds from the task
+    /// (`PpoConfig::defaults_for`: an entropy target on improvisation tasks).
     pub fn effective_config(
         &self,
         given: &toml::Table,
@@ -180,16 +181,16 @@ impl AgentKind {
                 let config = TabularConfig::from_table(given, task.state)?;
                 to_json(&config)
             }
-            _ => self.effective_network_config(given),
+            _ => self.effective_network_config(given, task),
         }
     }
 
-    /// How many sub-envs this kind trains on when the user does not say.
-    pub fn default_envs(&self, given: &toml::Table) -> Result<usize, AgentError> {
+    /// How many sub-envs this kind trains on `task` when the user does not say.
+    pub fn default_envs(&self, given: &toml::Table, task: &TaskSpec) -> Result<usize, AgentError> {
         self.ensure_built()?;
         match self.family {
             Family::Tabular(_) => Ok(tabular::TABULAR_LANES),
-            Family::PolicyGradient => self.network_envs(given),
+            Family::PolicyGradient => self.network_envs(given, task),
             Family::BehaviourCloning => Ok(1),
         }
     }
@@ -240,12 +241,13 @@ impl AgentKind {
     fn effective_network_config(
         &self,
         given: &toml::Table,
+        task: &TaskSpec,
     ) -> Result<serde_json::Value, AgentError> {
-        crate::pg::effective_config(self.name, given)
+        crate::pg::effective_config(self.name, given, Some(task))
     }
 
-    fn network_envs(&self, given: &toml::Table) -> Result<usize, AgentError> {
-        crate::pg::recommended_envs(self.name, given)
+    fn network_envs(&self, given: &toml::Table, task: &TaskSpec) -> Result<usize, AgentError> {
+        crate::pg::recommended_envs(self.name, given, Some(task))
     }
 
     fn build_network(
@@ -256,6 +258,7 @@ impl AgentKind {
         crate::pg::build(&crate::pg::BuildSpec {
             kind: self.name,
             config: spec.config,
+            task: Some(spec.task),
             obs_dim: spec.task.observation_dim(),
             num_actions,
             device: spec.device,
@@ -279,11 +282,12 @@ impl AgentKind {
     fn effective_network_config(
         &self,
         _given: &toml::Table,
+        _task: &TaskSpec,
     ) -> Result<serde_json::Value, AgentError> {
         self.ensure_built().map(|()| serde_json::Value::Null)
     }
 
-    fn network_envs(&self, _given: &toml::Table) -> Result<usize, AgentError> {
+    fn network_envs(&self, _given: &toml::Table, _task: &TaskSpec) -> Result<usize, AgentError> {
         self.ensure_built().map(|()| 1)
     }
 
@@ -384,9 +388,10 @@ mod tests {
     #[cfg(not(feature = "tch"))]
     #[test]
     fn a_libtorch_kind_without_tch_is_one_clear_error() {
+        let rl_tuner = TaskSpec::by_name("rl-tuner", None).unwrap();
         let err = lookup("ppo")
             .unwrap()
-            .default_envs(&toml::Table::new())
+            .default_envs(&toml::Table::new(), &rl_tuner)
             .unwrap_err();
         assert!(err.to_string().contains("--features tch"), "{err}");
     }

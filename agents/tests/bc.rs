@@ -186,6 +186,7 @@ fn prior_of_wrong_kind_or_shape_is_a_clear_error() {
     let ppo = pg::build(&BuildSpec {
         kind: "ppo",
         config: &toml::Table::new(),
+        task: None,
         obs_dim: 184,
         num_actions: 38,
         device: DeviceChoice::Cpu,

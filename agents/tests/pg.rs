@@ -2,7 +2,7 @@
 #![cfg(feature = "tch")]
 
 use cadenza_agents::pg::{self, BuildSpec, DeviceChoice, Sample};
-use cadenza_agents::{ActMode, Agent, AgentError, TrainEnv};
+use cadenza_agents::{ActMode, Agent, AgentError, LearnStats, TrainEnv};
 use cadenza_env::vector::VecEnv;
 use cadenza_env::{ComposeEnv, InScaleReward, Reward, TaskSpec};
 use rand::SeedableRng;
@@ -27,6 +27,7 @@ fn build(kind: &str, config: &str, seed: u64, total: u64) -> Box<dyn Agent> {
     pg::build(&BuildSpec {
         kind,
         config: &table(config),
+        task: None,
         obs_dim: 184,
         num_actions: 38,
         device: DeviceChoice::Cpu,
@@ -320,6 +321,7 @@ fn configs_are_validated_with_the_field_named() {
         BuildSpec {
             kind: "ppo",
             config,
+            task: None,
             obs_dim: 184,
             num_actions: 38,
             device: DeviceChoice::Cpu,
@@ -340,11 +342,11 @@ fn configs_are_validated_with_the_field_named() {
     });
     assert!(err.contains("reinforce, a2c, ppo"), "{err}");
     assert_eq!(
-        pg::recommended_envs("ppo", &empty).unwrap(),
+        pg::recommended_envs("ppo", &empty, None).unwrap(),
         pg::PpoConfig::default().training.num_envs
     );
     assert_eq!(
-        pg::recommended_envs("a2c", &table("num_envs = 5")).unwrap(),
+        pg::recommended_envs("a2c", &table("num_envs = 5"), None).unwrap(),
         5
     );
     assert!("tpu".parse::<DeviceChoice>().is_err());
@@ -387,4 +389,129 @@ fn batched_evaluation_agrees_with_one_episode_at_a_time() {
             "an untrained policy samples varied melodies"
         );
     }
+}
+
+/// A reward whose one best melody rests on every step: the easiest policy to collapse onto.
+struct RestsPay;
+
+impl Reward for RestsPay {
+    fn term_names(&self) -> Vec<String> {
+        vec!["rest".to_string()]
+    }
+    fn reset(&mut self, _setting: &cadenza_env::Setting) {}
+    fn step(&mut self, ctx: &cadenza_env::StepContext<'_>, terms: &mut [f64]) -> f64 {
+        terms[0] = if ctx.action == cadenza_env::REST {
+            1.0
+        } else {
+            0.0
+        };
+        terms[0]
+    }
+}
+
+/// Small, fast PPO settings for the improvisation tests; the improvisation defaults supply
+/// the entropy target.
+const SMALL_PPO: &str = "num_envs = 16\nnum_steps = 32\nminibatch_size = 512\n\
+                         learning_rate = 0.01\nmodel = { hidden = 32 }\n";
+
+fn improv_ppo(config: &str, seed: u64, total: u64) -> Box<dyn Agent> {
+    let task = TaskSpec::by_name("improv", None).unwrap();
+    pg::build(&BuildSpec {
+        kind: "ppo",
+        config: &table(config),
+        task: Some(&task),
+        obs_dim: task.observation_dim(),
+        num_actions: task.setting.encoding.num_events(),
+        device: DeviceChoice::Cpu,
+        seed,
+        total_steps: Some(total),
+    })
+    .unwrap()
+}
+
+fn rest_envs(n: usize, seed: u64) -> VecEnv<TrainEnv> {
+    let task = TaskSpec::by_name("improv", None).unwrap();
+    let envs = (0..n)
+        .map(|_| ComposeEnv::new(task.clone(), Box::new(RestsPay) as Box<dyn Reward>))
+        .collect();
+    let mut envs = VecEnv::new(envs, 1).unwrap();
+    envs.reset(Some(seed)).unwrap();
+    envs
+}
+
+/// The policy's mean entropy over the updates of the last `learn` call of `chunks`.
+fn entropy_after(agent: &mut dyn Agent, steps: u64, chunks: u64) -> (f64, LearnStats) {
+    let mut envs = rest_envs(16, 0);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut last = None;
+    for _ in 0..chunks {
+        last = Some(agent.learn(&mut envs, steps / chunks, &mut rng).unwrap());
+    }
+    let stats = last.unwrap();
+    (stats.scalars["entropy"], stats)
+}
+
+/// On an improvisation task PPO's defaults hold the policy's entropy near their target even
+/// where one melody earns the most; the fixed entropy bonus (the defaults before the target,
+/// `kl_coef = 0` and the target's rate 0) collapses onto that melody within the same steps.
+#[test]
+fn ppo_keeps_its_entropy_on_improv_where_one_melody_pays() {
+    let steps = 40_960;
+    let mut tuned = improv_ppo(SMALL_PPO, 1, steps);
+    let (entropy, stats) = entropy_after(tuned.as_mut(), steps, 4);
+    let kl_coef = stats.scalars["kl_coef"];
+    assert!(
+        entropy > 0.8,
+        "tuned: entropy {entropy:.3} (kl_coef {kl_coef:.3})"
+    );
+    assert!(
+        kl_coef > pg::ppo::MIN_KL_COEF && kl_coef < pg::ppo::MAX_KL_COEF,
+        "kl_coef {kl_coef}"
+    );
+
+    let fixed = format!("{SMALL_PPO}kl_coef = 0.0\n[entropy_target]\nrate = 0.0\n");
+    let mut fixed = improv_ppo(&fixed, 1, steps);
+    let (entropy, stats) = entropy_after(fixed.as_mut(), steps, 4);
+    assert!(entropy < 0.3, "fixed bonus: entropy {entropy:.3}");
+    assert!(!stats.scalars.contains_key("kl_coef"));
+}
+
+/// The tuned coefficient is part of the checkpoint: an agent restored from it trains on
+/// exactly as the agent that wrote it, and a save of either holds the same coefficient.
+#[test]
+fn ppo_resumes_with_its_tuned_coefficient() {
+    let total = 8_192;
+    let mut agent = improv_ppo(SMALL_PPO, 2, total);
+    let mut envs = rest_envs(16, 0);
+    agent
+        .learn(&mut envs, total / 2, &mut ChaCha8Rng::seed_from_u64(0))
+        .unwrap();
+    let dir = checkpoint_dir("ppo-state");
+    agent.save(&dir).unwrap();
+    let header: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(pg::HEADER_FILE)).unwrap())
+            .unwrap();
+    let saved = header["state"]["kl_coef"].as_f64().unwrap();
+    assert!(saved != 0.3, "the coefficient moved from its start: {saved}");
+    let mut resumed = pg::load(&dir, DeviceChoice::Cpu).unwrap();
+    resumed.set_total_steps(total);
+
+    // Both go on over the same fresh envs (five of them, so that neither keeps its
+    // episodes in flight) with the same seed.
+    let go_on = |agent: &mut dyn Agent, tag: &str| {
+        let mut envs = rest_envs(5, 9);
+        let stats = agent
+            .learn(&mut envs, total / 2, &mut ChaCha8Rng::seed_from_u64(4))
+            .unwrap();
+        let out = checkpoint_dir(&format!("ppo-state-{tag}"));
+        agent.save(&out).unwrap();
+        let weights = std::fs::read(out.join(pg::WEIGHTS_FILE)).unwrap();
+        let _ = std::fs::remove_dir_all(&out);
+        (stats.scalars["kl_coef"], stats.episode_returns, weights)
+    };
+    let (a, b) = (go_on(agent.as_mut(), "a"), go_on(resumed.as_mut(), "b"));
+    assert_eq!(a.0, b.0, "kl_coef");
+    assert_eq!(a.1, b.1, "episode returns");
+    assert!(a.2 == b.2, "weights differ");
+    let _ = std::fs::remove_dir_all(&dir);
 }

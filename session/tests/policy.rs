@@ -34,6 +34,7 @@ fn train_checkpoint(dir: &Path, steps: u64) {
     let mut agent = pg::build(&BuildSpec {
         kind: "ppo",
         config: &config.parse().unwrap(),
+        task: None,
         obs_dim,
         num_actions: task.setting.encoding.num_events(),
         device: DeviceChoice::Cpu,

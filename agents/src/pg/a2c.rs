@@ -57,6 +57,9 @@ pub type A2cAgent = PgAgent<A2cConfig>;
 
 impl Algorithm for A2cConfig {
     const KIND: &'static str = "a2c";
+    type State = ();
+
+    fn initial_state(&self) {}
 
     fn shared(&self) -> (&TrainingConfig, &LossConfig) {
         (&self.training, &self.loss)
@@ -74,7 +77,7 @@ impl Algorithm for A2cConfig {
     // -----------------------------------------------------------------------------------------
     // Advantages: n-step returns (GAE with the configured λ)
     // -----------------------------------------------------------------------------------------
-    fn advantages(&self, ro: &mut Rollout, _stats: &mut LearnStats) {
+    fn advantages(&self, _state: &(), ro: &mut Rollout, _stats: &mut LearnStats) {
         let gamma = self.training.gamma as f32;
         rollout::compute_advantages(ro, gamma, self.gae_lambda as f32);
     }

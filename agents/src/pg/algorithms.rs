@@ -2,7 +2,7 @@
 //! and the config functions of this module dispatch through: one row per algorithm.
 
 use super::a2c::A2cConfig;
-use super::config::{parse, to_json};
+use super::config::{overlay, parse, to_json};
 use super::models;
 use super::policy::HeaderInfo;
 use super::ppo::PpoConfig;
@@ -10,6 +10,7 @@ use super::reinforce::ReinforceConfig;
 use super::trainer::{Algorithm, PgAgent};
 use crate::agent::DeviceChoice;
 use crate::agent::{Agent, AgentError};
+use cadenza_env::TaskSpec;
 use tch::Device;
 
 /// Everything [`build`](super::build) needs.
@@ -21,6 +22,9 @@ pub struct BuildSpec<'a> {
     /// [`A2cConfig`] or [`PpoConfig`]; missing fields take their defaults, an empty table
     /// gives the defaults).
     pub config: &'a toml::Table,
+    /// The task whose defaults the config is laid over ([`PpoConfig::defaults_for`]); none:
+    /// the algorithm's plain defaults.
+    pub task: Option<&'a TaskSpec>,
     /// Length of the observation vector.
     pub obs_dim: usize,
     /// Number of actions.
@@ -43,8 +47,17 @@ pub(super) struct Entry {
     pub(super) kind: &'static str,
     pub(super) build: fn(&BuildSpec<'_>, Device) -> AgentResult,
     pub(super) restore: fn(&HeaderInfo, Device) -> AgentResult,
-    pub(super) num_envs: fn(&toml::Table) -> Result<usize, AgentError>,
-    pub(super) effective_config: fn(&toml::Table) -> Result<serde_json::Value, AgentError>,
+    pub(super) num_envs: fn(&toml::Table, Option<&TaskSpec>) -> Result<usize, AgentError>,
+    pub(super) effective_config:
+        fn(&toml::Table, Option<&TaskSpec>) -> Result<serde_json::Value, AgentError>,
+}
+
+/// `given` laid over the defaults of `A` for `task` (none: its plain defaults).
+fn settle<A: Algorithm>(given: &toml::Table, task: Option<&TaskSpec>) -> Result<A, AgentError> {
+    match task {
+        None => parse::<A>(given),
+        Some(task) => overlay(given, A::defaults_for(task)),
+    }
 }
 
 impl Entry {
@@ -52,14 +65,14 @@ impl Entry {
         Self {
             kind: A::KIND,
             build: |spec, device| {
-                let config = parse::<A>(spec.config)?;
+                let config = settle::<A>(spec.config, spec.task)?;
                 let (d, a) = (spec.obs_dim, spec.num_actions);
                 let agent = PgAgent::new(config, d, a, device, spec.seed, spec.total_steps)?;
                 Ok(Box::new(agent))
             },
             restore: |header, device| Ok(Box::new(PgAgent::<A>::restore(header, device)?)),
-            num_envs: |config| Ok(parse::<A>(config)?.shared().0.num_envs),
-            effective_config: |config| to_json(&parse::<A>(config)?),
+            num_envs: |config, task| Ok(settle::<A>(config, task)?.shared().0.num_envs),
+            effective_config: |config, task| to_json(&settle::<A>(config, task)?),
         }
     }
 }

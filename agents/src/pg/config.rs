@@ -31,24 +31,38 @@ where
 /// Refuses a top-level key of `given` that the config `base` does not have, in serde's words
 /// ("unknown field ..., expected one of ..."). Serde cannot say it itself: the shared fields
 /// of the algorithms' configs are flattened in, and a struct with flattened fields does not
-/// know its own field names.
-pub(super) fn refuse_unknown_keys<C: serde::Serialize>(
-    given: &toml::Table,
-    base: &C,
-) -> Result<(), AgentError> {
-    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(base) else {
-        return Ok(());
+/// know its own field names, and ignores keys it does not know. A field that `base` leaves
+/// out of its serialisation (an optional table that is off, such as PPO's `entropy_target`
+/// on `rl-tuner`) is known by reading it alone: the config then serialises it, or refuses
+/// what it holds.
+pub(super) fn refuse_unknown_keys<C>(given: &toml::Table, base: &C) -> Result<(), AgentError>
+where
+    C: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let fields_of = |config: &C| match serde_json::to_value(config) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
     };
-    match given.keys().find(|key| !fields.contains_key(key.as_str())) {
-        None => Ok(()),
-        Some(key) => {
+    let fields = fields_of(base);
+    if fields.is_empty() {
+        return Ok(());
+    }
+    for (key, value) in given.iter().filter(|(key, _)| !fields.contains_key(*key)) {
+        let alone = toml::Table::from_iter([(key.clone(), value.clone())]);
+        let known = match C::deserialize(toml::Value::Table(alone)) {
+            Ok(config) => fields_of(&config).contains_key(key),
+            Err(e) if e.message().starts_with(&format!("unknown field `{key}`")) => false,
+            Err(e) => return Err(config_error(e.message())),
+        };
+        if !known {
             let expected: Vec<String> = fields.keys().map(|name| format!("`{name}`")).collect();
-            Err(config_error(&format!(
+            return Err(config_error(&format!(
                 "unknown field `{key}`, expected one of {}",
                 expected.join(", ")
-            )))
+            )));
         }
     }
+    Ok(())
 }
 
 /// [`overlay`] of a config given as TOML text (none: `base` itself).

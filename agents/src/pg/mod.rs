@@ -17,6 +17,7 @@
 //! let agent = pg::build(&BuildSpec {
 //!     kind: "ppo",
 //!     config: &config,
+//!     task: None,
 //!     obs_dim: 184,
 //!     num_actions: 38,
 //!     device: DeviceChoice::Auto,
@@ -55,7 +56,7 @@ pub use backend::{cuda_available, init_backend};
 pub use bc::{BcAgent, BcConfig};
 pub use models::{Activation, ModelConfig, PolicyArch};
 pub use policy::{HEADER_FILE, OPTIMIZER_FILE, WEIGHTS_FILE};
-pub use ppo::{PpoAgent, PpoConfig};
+pub use ppo::{EntropyTarget, PpoAgent, PpoConfig, PpoState};
 pub use reinforce::{ReinforceAgent, ReinforceConfig};
 pub use rollout::LossConfig;
 pub use trainer::{PgAgent, TrainingConfig};
@@ -82,18 +83,28 @@ pub fn build(spec: &BuildSpec<'_>) -> Result<Box<dyn Agent>, AgentError> {
     (algorithm(spec.kind)?.build)(spec, device)
 }
 
-/// The number of sub-envs the config of `kind` asks the training loop for.
-pub fn recommended_envs(kind: &str, config: &toml::Table) -> Result<usize, AgentError> {
-    (algorithm(kind)?.num_envs)(config)
+/// The number of sub-envs the config of `kind` asks the training loop for on `task` (none:
+/// with the agent's plain defaults).
+pub fn recommended_envs(
+    kind: &str,
+    config: &toml::Table,
+    task: Option<&TaskSpec>,
+) -> Result<usize, AgentError> {
+    (algorithm(kind)?.num_envs)(config, task)
 }
 
 /// The whole config of `kind` (one of [`PG_KINDS`] or [`bc::KIND`]): `config` laid over the
-/// agent's defaults, as JSON.
-pub fn effective_config(kind: &str, config: &toml::Table) -> Result<serde_json::Value, AgentError> {
+/// agent's defaults for `task` (none: its plain defaults; [`PpoConfig::defaults_for`]), as
+/// JSON.
+pub fn effective_config(
+    kind: &str,
+    config: &toml::Table,
+    task: Option<&TaskSpec>,
+) -> Result<serde_json::Value, AgentError> {
     if kind == bc::KIND {
         return to_json(&parse::<BcConfig>(config)?);
     }
-    (algorithm(kind)?.effective_config)(config)
+    (algorithm(kind)?.effective_config)(config, task)
 }
 
 /// Whether `dir` holds a policy-gradient checkpoint (its header file exists).

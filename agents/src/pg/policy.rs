@@ -190,12 +190,18 @@ struct Header<C> {
     /// Env steps trained (0 where not recorded).
     #[serde(default)]
     steps_done: u64,
+    /// What the algorithm learns besides the weights (PPO's tuned entropy coefficient);
+    /// absent where it has none.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    state: serde_json::Value,
 }
 
 /// What a training agent saves besides its weights.
 pub(crate) struct TrainingState<'a> {
     pub optimizer: &'a Optim,
     pub steps_done: u64,
+    /// The algorithm's state, as JSON (null: none).
+    pub state: serde_json::Value,
 }
 
 fn checkpoint_error(path: &Path, message: impl std::fmt::Display) -> AgentError {
@@ -253,6 +259,7 @@ pub(crate) fn save<C: Serialize>(
         config,
         optimizer: training.as_ref().map(|_| OPTIMIZER_FILE.to_string()),
         steps_done: training.as_ref().map_or(0, |t| t.steps_done),
+        state: training.map_or(serde_json::Value::Null, |t| t.state),
     };
     let text = serde_json::to_string_pretty(&header)
         .map_err(|e| checkpoint_error(&dir.join(HEADER_FILE), e))?;
@@ -272,6 +279,8 @@ pub(crate) struct HeaderInfo {
     pub optimizer: Option<PathBuf>,
     pub steps_done: u64,
     pub config: serde_json::Value,
+    /// The algorithm's state (null: none saved).
+    pub state: serde_json::Value,
     pub path: PathBuf,
 }
 
@@ -318,6 +327,7 @@ pub(crate) fn read_header(dir: &Path) -> Result<HeaderInfo, AgentError> {
         optimizer: header.optimizer.map(|name| dir.join(name)),
         steps_done: header.steps_done,
         config: header.config,
+        state: header.state,
         path,
     })
 }
@@ -331,6 +341,18 @@ impl HeaderInfo {
                 format!("bad config for kind '{}': {e}", self.kind),
             )
         })
+    }
+}
+
+impl HeaderInfo {
+    /// The algorithm's state, as type `S` (none where the checkpoint holds none).
+    pub fn state<S: DeserializeOwned>(&self) -> Result<Option<S>, AgentError> {
+        if self.state.is_null() {
+            return Ok(None);
+        }
+        serde_json::from_value(self.state.clone())
+            .map(Some)
+            .map_err(|e| checkpoint_error(&self.path, format!("bad state: {e}")))
     }
 }
 

@@ -59,6 +59,9 @@ pub type ReinforceAgent = PgAgent<ReinforceConfig>;
 
 impl Algorithm for ReinforceConfig {
     const KIND: &'static str = "reinforce";
+    type State = ();
+
+    fn initial_state(&self) {}
 
     fn shared(&self) -> (&TrainingConfig, &LossConfig) {
         (&self.training, &self.loss)
@@ -67,7 +70,7 @@ impl Algorithm for ReinforceConfig {
     // -----------------------------------------------------------------------------------------
     // Advantages: Monte-Carlo returns minus the baseline (GAE with λ = 1)
     // -----------------------------------------------------------------------------------------
-    fn advantages(&self, ro: &mut Rollout, _stats: &mut LearnStats) {
+    fn advantages(&self, _state: &(), ro: &mut Rollout, _stats: &mut LearnStats) {
         rollout::compute_advantages(ro, self.training.gamma as f32, 1.0);
     }
 

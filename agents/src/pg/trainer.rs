@@ -23,6 +23,7 @@ use super::policy::{self, HeaderInfo, Policy, TrainingState};
 use super::rollout::{self, LossConfig, Rollout, RunState};
 use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
 use cadenza_env::vector::VecEnv;
+use cadenza_env::TaskSpec;
 
 /// What differs between the policy-gradient algorithms, implemented by each one's config.
 pub(crate) trait Algorithm:
@@ -33,6 +34,21 @@ pub(crate) trait Algorithm:
 
     /// Whether `learn` reports where its time goes (`rollout_s` and `update_s`).
     const TIMES_PHASES: bool = false;
+
+    /// What the algorithm learns besides the weights and the optimizer's moments (PPO's
+    /// tuned entropy coefficient): saved in the checkpoint header, where a value that
+    /// serialises to nothing (`()`, `None`) leaves no field.
+    type State: Serialize + DeserializeOwned + std::fmt::Debug + Send;
+
+    /// The state a fresh agent starts from (and one restored from a checkpoint written
+    /// without it).
+    fn initial_state(&self) -> Self::State;
+
+    /// The defaults for `task`: [`Default::default`] unless the algorithm has settings of
+    /// its own for some tasks.
+    fn defaults_for(_task: &TaskSpec) -> Self {
+        Self::default()
+    }
 
     /// The parts of the config every algorithm has.
     fn shared(&self) -> (&TrainingConfig, &LossConfig);
@@ -50,12 +66,13 @@ pub(crate) trait Algorithm:
 
     /// Fills the advantages and returns of a freshly collected rollout (after reshaping its
     /// rewards, where the algorithm does).
-    fn advantages(&self, ro: &mut Rollout, stats: &mut LearnStats);
+    fn advantages(&self, state: &Self::State, ro: &mut Rollout, stats: &mut LearnStats);
 
     /// Improves `net` on the rollout: by default one gradient step on all of it
     /// ([`rollout::one_step_update`]).
     fn update(
         &self,
+        _state: &mut Self::State,
         net: &Net,
         opt: &mut Optim,
         ro: &Rollout,
@@ -125,7 +142,8 @@ impl TrainingConfig {
 /// [`A2cAgent`](super::A2cAgent), [`ReinforceAgent`](super::ReinforceAgent)). Build one with
 /// [`crate::pg::build`].
 #[derive(Debug)]
-pub struct PgAgent<A> {
+#[allow(private_bounds)]
+pub struct PgAgent<A: Algorithm> {
     config: A,
     policy: Policy,
     opt: Optim,
@@ -136,6 +154,8 @@ pub struct PgAgent<A> {
     run: RunState,
     /// The rollout buffer for those envs.
     rollout: Rollout,
+    /// What the algorithm learns besides the weights.
+    state: A::State,
 }
 
 // Only this crate's algorithms implement `Algorithm`, and everything here is crate-private.
@@ -155,7 +175,9 @@ impl<A: Algorithm> PgAgent<A> {
         loss.validate()?;
         let net = Net::new(device, obs_dim, num_actions, &training.model, seed);
         let opt = config.optimizer(&net.vs, training.learning_rate);
+        let state = config.initial_state();
         Ok(Self {
+            state,
             config,
             policy: Policy::new(net),
             opt,
@@ -167,12 +189,15 @@ impl<A: Algorithm> PgAgent<A> {
     }
 
     /// The agent saved with the checkpoint header `header`: its weights, its optimizer's
-    /// state and the env steps it trained.
+    /// state, the env steps it trained and the algorithm's state.
     pub(crate) fn restore(header: &HeaderInfo, device: Device) -> Result<Self, AgentError> {
         let (d, a) = (header.obs_dim, header.num_actions);
         let mut agent = Self::new(header.config()?, d, a, device, 0, None)?;
         policy::load_weights(&mut agent.policy.net, &header.weights)?;
         policy::restore_training(header, &mut agent.opt, &mut agent.steps_done)?;
+        if let Some(state) = header.state()? {
+            agent.state = state;
+        }
         Ok(agent)
     }
 
@@ -181,7 +206,8 @@ impl<A: Algorithm> PgAgent<A> {
     }
 }
 
-impl<A> PgAgent<A> {
+#[allow(private_bounds)]
+impl<A: Algorithm> PgAgent<A> {
     /// The configuration.
     pub fn config(&self) -> &A {
         &self.config
@@ -221,12 +247,13 @@ impl<A: Algorithm> Agent for PgAgent<A> {
             let started = Instant::now();
             rollout::collect(net, envs, run, ro, rng, &mut stats)?;
             // Advantages: the algorithm's.
-            self.config.advantages(ro, &mut stats);
+            self.config.advantages(&self.state, ro, &mut stats);
             self.steps_done += stats.steps - before;
 
             // Update: the algorithm's loss.
             let collected = Instant::now();
-            self.config.update(net, &mut self.opt, ro, rng, &mut stats);
+            let state = &mut self.state;
+            self.config.update(state, net, &mut self.opt, ro, rng, &mut stats);
             if A::TIMES_PHASES {
                 let scalars = &mut stats.scalars;
                 *scalars.entry("rollout_s".to_string()).or_default() +=
@@ -258,9 +285,12 @@ impl<A: Algorithm> Agent for PgAgent<A> {
     }
 
     fn save(&self, dir: &Path) -> Result<(), AgentError> {
+        let state = serde_json::to_value(&self.state)
+            .map_err(|e| AgentError::Other(format!("{} state as JSON: {e}", A::KIND)))?;
         let training = TrainingState {
             optimizer: &self.opt,
             steps_done: self.steps_done,
+            state,
         };
         policy::save(dir, A::KIND, &self.policy.net, &self.config, Some(training))
     }

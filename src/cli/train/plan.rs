@@ -111,7 +111,7 @@ impl TrainPlan {
             None if in_file("num_envs") => train.num_envs,
             None => match previous {
                 Some(p) => p.train.num_envs,
-                None => kind.default_envs(&agent_table)?,
+                None => kind.default_envs(&agent_table, &task)?,
             },
         };
         // The flag, else the [train] table, else the resumed run's; else (in `execute`) the
