@@ -524,3 +524,66 @@ fn train_settings_are_honoured_or_refused() {
     assert!(err.contains("is not empty and holds no run"), "{err}");
     assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1);
 }
+
+/// PPO on `improv` trains with its improvisation defaults: run.json records the entropy
+/// target, the metrics report the tuned `kl_coef`, the checkpoint holds the last one, and a
+/// resumed run goes on from it (its first update steps from the saved coefficient, not from
+/// the config's start). On `rl-tuner` none of it appears.
+#[cfg(feature = "tch")]
+#[test]
+fn ppo_on_improv_tunes_and_keeps_its_entropy_reward() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let dir = run.to_str().unwrap();
+    let common = [
+        "--eval-every",
+        "4096",
+        "--eval-episodes",
+        "4",
+        "--samples",
+        "0",
+        "--quiet",
+        "--out",
+        dir,
+    ];
+    let mut args = vec!["train", "--task", "improv", "--agent", "ppo", "--steps", "4096"];
+    args.extend(common);
+    cadenza(&args);
+    let info = read_json(&run.join("run.json"));
+    assert_eq!(info["agent_config"]["entropy_target"]["entropy"], 1.2);
+    assert_eq!(info["agent_config"]["kl_coef"], 0.3);
+    let last_coef = |run: &Path| {
+        let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+        let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+        last["scalars"]["kl_coef"].as_f64().unwrap()
+    };
+    let tuned = last_coef(&run);
+    let header = read_json(&run.join("checkpoint").join("policy.json"));
+    assert_eq!(header["state"]["kl_coef"].as_f64(), Some(tuned));
+    assert!(tuned != 0.3, "{tuned}");
+
+    let mut args = vec!["train", "--resume", dir, "--steps", "2048"];
+    args.extend(common);
+    cadenza(&args);
+    // The resumed run's one update (64 envs × 32 steps) stepped ln β from the saved value by
+    // the target's rate times the entropy's shortfall.
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    let entropy = last["scalars"]["entropy"].as_f64().unwrap();
+    let expected = (tuned.ln() + 0.05 * (1.2 - entropy)).exp();
+    let resumed = last_coef(&run);
+    assert!(
+        (resumed - expected).abs() < 1e-12 * expected,
+        "{tuned} -> {resumed}, expected {expected}"
+    );
+
+    let plain = tmp.path().join("plain");
+    cadenza(&[
+        "train", "--task", "rl-tuner", "--agent", "ppo", "--steps", "2048", "--quiet",
+        "--samples", "0", "--out", plain.to_str().unwrap(),
+    ]);
+    let info = read_json(&plain.join("run.json"));
+    assert!(info["agent_config"].get("entropy_target").is_none());
+    let header = read_json(&plain.join("checkpoint").join("policy.json"));
+    assert!(header.get("state").is_none());
+}
