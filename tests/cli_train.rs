@@ -546,7 +546,9 @@ fn ppo_on_improv_tunes_and_keeps_its_entropy_reward() {
         "--out",
         dir,
     ];
-    let mut args = vec!["train", "--task", "improv", "--agent", "ppo", "--steps", "4096"];
+    let mut args = vec![
+        "train", "--task", "improv", "--agent", "ppo", "--steps", "4096",
+    ];
     args.extend(common);
     cadenza(&args);
     let info = read_json(&run.join("run.json"));
@@ -554,7 +556,8 @@ fn ppo_on_improv_tunes_and_keeps_its_entropy_reward() {
     assert_eq!(info["agent_config"]["kl_coef"], 0.3);
     let last_coef = |run: &Path| {
         let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-        let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+        let last: serde_json::Value =
+            serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
         last["scalars"]["kl_coef"].as_f64().unwrap()
     };
     let tuned = last_coef(&run);
@@ -579,8 +582,18 @@ fn ppo_on_improv_tunes_and_keeps_its_entropy_reward() {
 
     let plain = tmp.path().join("plain");
     cadenza(&[
-        "train", "--task", "rl-tuner", "--agent", "ppo", "--steps", "2048", "--quiet",
-        "--samples", "0", "--out", plain.to_str().unwrap(),
+        "train",
+        "--task",
+        "rl-tuner",
+        "--agent",
+        "ppo",
+        "--steps",
+        "2048",
+        "--quiet",
+        "--samples",
+        "0",
+        "--out",
+        plain.to_str().unwrap(),
     ]);
     let info = read_json(&plain.join("run.json"));
     assert!(info["agent_config"].get("entropy_target").is_none());

@@ -489,10 +489,12 @@ fn ppo_resumes_with_its_tuned_coefficient() {
     let dir = checkpoint_dir("ppo-state");
     agent.save(&dir).unwrap();
     let header: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(pg::HEADER_FILE)).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join(pg::HEADER_FILE)).unwrap()).unwrap();
     let saved = header["state"]["kl_coef"].as_f64().unwrap();
-    assert!(saved != 0.3, "the coefficient moved from its start: {saved}");
+    assert!(
+        saved != 0.3,
+        "the coefficient moved from its start: {saved}"
+    );
     let mut resumed = pg::load(&dir, DeviceChoice::Cpu).unwrap();
     resumed.set_total_steps(total);
 

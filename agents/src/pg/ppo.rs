@@ -59,7 +59,11 @@ pub struct PpoConfig {
     /// Stop a rollout's epochs early once the approximate KL exceeds this. Default none.
     pub target_kl: Option<f64>,
     /// β of the per-step penalty `−β · log π(a|s)` added to every reward, the policy's half
-    /// of a KL penalty. Default 0.0 (off), range [0, 1e6].
+    /// of a KL penalty. Default 0.0 (off); on improvisation tasks 0.3, where an
+    /// [`EntropyTarget`] tunes it. Range [0, 1e6].
+    ///
+    /// Without a prior it is an entropy reward: the return becomes `Σ r + β · H(π)` along
+    /// the trajectory, maximum-entropy RL with temperature `β`.
     ///
     /// With a reward that holds `β · log p_prior(a|s)` (the env's `prior_logp` term of
     /// KL-controlled fine-tuning) the return becomes `Σ r − β · KL(π ‖ p_prior)` along the
@@ -390,7 +394,10 @@ mod tests {
         // A coefficient of 0 (off) starts from the least one; no entropy, no step.
         assert_eq!(target.next_coef(0.0, 5.0), MIN_KL_COEF);
         assert_eq!(target.next_coef(0.2, f64::NAN), 0.2);
-        let still = EntropyTarget { rate: 0.0, ..target };
+        let still = EntropyTarget {
+            rate: 0.0,
+            ..target
+        };
         assert_eq!(still.next_coef(0.2, 0.0), 0.2);
         // Held below the target, it doubles in about 14 updates (ln 2 / 0.05).
         let mut coef = 0.1;

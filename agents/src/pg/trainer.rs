@@ -253,7 +253,8 @@ impl<A: Algorithm> Agent for PgAgent<A> {
             // Update: the algorithm's loss.
             let collected = Instant::now();
             let state = &mut self.state;
-            self.config.update(state, net, &mut self.opt, ro, rng, &mut stats);
+            self.config
+                .update(state, net, &mut self.opt, ro, rng, &mut stats);
             if A::TIMES_PHASES {
                 let scalars = &mut stats.scalars;
                 *scalars.entry("rollout_s".to_string()).or_default() +=
