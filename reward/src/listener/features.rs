@@ -99,6 +99,10 @@ impl FeatureExtractor {
     /// An extractor of the listener's terms (see [`LISTENER_TERM_COUNT`]).
     pub fn new() -> Self {
         let mut weights = ImprovWeights::default();
+        // The parameters the listener's features were defined with, whatever the preset's
+        // balance has become since: the leap term paid a recovered leap on balance then.
+        weights.leap_recovery.params.leap_penalty = 0.5;
+        weights.leap_recovery.params.recovery_reward = 1.0;
         weights.set_weights(std::array::from_fn(|i| {
             if i < LISTENER_TERM_COUNT {
                 1.0
