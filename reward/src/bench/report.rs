@@ -2,6 +2,7 @@
 
 use super::config::BenchConfig;
 use super::error::Skipped;
+use super::exploit::{ExploitFailure, Exploitation};
 use super::melody::Frame;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -63,6 +64,9 @@ pub struct TermReport {
     pub why: String,
     /// Corruptions it is meant to detect but did not (AUC not above 0.5).
     pub failures: Vec<Failure>,
+    /// What optimizers of the term alone wrote, one row per agent (empty until the caller
+    /// runs the exploitation audit: [`BenchReport::add_exploitation`]).
+    pub exploit: Vec<Exploitation>,
 }
 
 impl TermReport {
@@ -102,6 +106,8 @@ pub struct BenchReport {
     pub correlation: Correlation,
     /// Every (term, corruption) the term is meant to detect but did not.
     pub failures: Vec<Failure>,
+    /// Every term whose optimizer is meant to write music but did not (exploitation audit).
+    pub exploit_failures: Vec<ExploitFailure>,
     /// Melodies and rewards left out.
     pub skipped: Vec<Skipped>,
     /// Seconds the run took.
