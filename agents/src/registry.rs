@@ -122,6 +122,16 @@ pub fn names() -> String {
         .join(", ")
 }
 
+/// The softmax temperature an agent samples melodies at unless told otherwise: the
+/// `temperature` of its effective config ([`AgentKind::effective_config`]; the tabular kinds
+/// have one), else 1.
+pub fn sampling_temperature(config: &serde_json::Value) -> f64 {
+    config
+        .get("temperature")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(1.0)
+}
+
 /// What [`AgentKind::build`] needs besides the kind.
 #[derive(Debug, Clone, Copy)]
 pub struct BuildSpec<'a> {

@@ -501,6 +501,36 @@ pub fn train(
     })
 }
 
+/// Trains `agent` on `envs` for `steps` env steps, in calls to [`Agent::learn`] of at most
+/// `chunk_steps`, with nothing evaluated, logged or saved: for short runs whose result is
+/// judged elsewhere (the reward bench's exploitation audit, its `--train` outcome). Seeded as
+/// [`train`] seeds a fresh run: the envs are reset with `seed`, the agent's generator is
+/// seeded with it. Returns the steps taken (the agent may overshoot by part of a rollout).
+pub fn learn_for(
+    agent: &mut dyn Agent,
+    envs: &mut VecEnv<TrainEnv>,
+    steps: u64,
+    seed: u64,
+    chunk_steps: u64,
+) -> Result<u64, TrainError> {
+    envs.reset(Some(seed))
+        .map_err(|e| TrainError::Agent(AgentError::Env(e)))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut done = 0u64;
+    while done < steps {
+        let chunk = chunk_steps.max(1).min(steps - done);
+        let taken = agent.learn(envs, chunk, &mut rng)?.steps;
+        if taken == 0 {
+            return Err(TrainError::Agent(AgentError::Other(format!(
+                "agent '{}' took no steps when asked for {chunk}",
+                agent.kind()
+            ))));
+        }
+        done += taken;
+    }
+    Ok(done)
+}
+
 fn progress_bar(total: u64, show: bool) -> ProgressBar {
     if !show || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();

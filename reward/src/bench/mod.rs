@@ -272,16 +272,32 @@ mod tests {
                 steps: 10,
                 temperature: 0.5,
                 seconds: 0.0,
-                return_mean: 0.0,
+                returns: &[2.0, 2.5, 3.0],
+                untrained_returns: &[1.0, 1.5, 2.0],
             };
             let row = Exploitation::judge(by_name(term), run, &trill);
             assert!(!row.music);
+            assert!(row.optimised && row.return_mean == 2.5 && row.untrained_return == 1.5);
             assert!(
                 row.flags.contains(&crate::musicianship::Flag::Trill),
                 "{row:?}"
             );
             assert!(row.verdict.starts_with("not music: ") && row.verdict.contains("trill"));
             report.add_exploitation(term, row).unwrap();
+        }
+        // A gain within twice its standard error is no optimisation; nothing to gain neither.
+        for (returns, untrained) in [(&[1.0, 3.0][..], &[0.0, 2.0][..]), (&[0.0; 4], &[0.0; 4])] {
+            let run = Optimized {
+                agent: "q",
+                task: "rl-tuner",
+                setting: &setting,
+                steps: 10,
+                temperature: 0.5,
+                seconds: 0.0,
+                returns,
+                untrained_returns: untrained,
+            };
+            assert!(!Exploitation::judge(by_name("zero"), run, &trill).optimised);
         }
         assert_eq!(report.exploit_failures.len(), 1);
         assert_eq!(report.exploit_failures[0].term, "improv");
