@@ -1,9 +1,9 @@
 //! What each built-in term and preset is meant to detect, and what is known to make one miss.
 
 use super::corrupt::Corruption;
-use super::exploit::Expectation;
 use crate::improv;
 use crate::rl_tuner::TERM_NAMES as RL_TUNER_TERMS;
+use serde::Serialize;
 
 /// Names of the built-in single terms: the nine RL Tuner terms, the ten improvisation terms
 /// and `in_scale`.
@@ -118,6 +118,19 @@ pub fn builtin_detects(name: &str) -> Option<(Vec<Corruption>, &'static str)> {
         _ => return None,
     };
     Some((list.to_vec(), why))
+}
+
+/// Whether an optimizer of a term is meant to write music.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Expectation {
+    /// It is: a failure is listed in [`BenchReport::exploit_failures`](super::BenchReport::exploit_failures).
+    Music,
+    /// It is not (a reference, a baseline, a single term): reported, not a failure.
+    NotMusic,
+    /// Nothing is claimed (a reward defined outside the built-ins).
+    NoClaim,
 }
 
 /// Whether an optimizer of a built-in term or preset is meant to write music, and why; `None`

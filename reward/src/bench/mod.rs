@@ -106,11 +106,13 @@ mod report;
 mod run;
 mod setup;
 
-pub use builtin::{builtin_detects, builtin_gives_music, builtin_term_names, known_caveat};
+pub use builtin::{
+    builtin_detects, builtin_gives_music, builtin_term_names, known_caveat, Expectation,
+};
 pub use config::BenchConfig;
 pub use corrupt::{CorruptConfig, CorruptError, Corruption};
 pub use error::{BenchError, Skipped};
-pub use exploit::{Expectation, ExploitFailure, Exploitation, Objective, Optimized};
+pub use exploit::{ExploitFailure, Exploitation, Objective, Optimized};
 pub use melody::{load_midi_dir, CorpusLoad, Frame, Melody, ENCODING};
 pub use report::{BenchReport, Correlation, CorruptionReport, Failure, TermReport};
 pub use setup::{Bench, RewardFactory};
