@@ -227,7 +227,7 @@ mod tests {
         let melody: Vec<u8> = (0..64u32).map(|i| ((i * 7 + i / 5) % 38) as u8).collect();
         let mut whole = RlTunerReward::default();
         let mut terms = vec![0.0; NUM_TERMS];
-        let mut per_term = vec![0.0; NUM_TERMS];
+        let mut per_term = [0.0; NUM_TERMS];
         let total = play_episode(&mut whole, &setting, &melody, &mut terms, |_, t| {
             for (sum, v) in per_term.iter_mut().zip(t) {
                 *sum += v;
