@@ -24,4 +24,4 @@ if [ -z "${CADENZA_FEATURES+set}" ] && [ -e .libtorch/torch/lib/libtorch_cpu.so 
   features=tch
 fi
 cargo build --bin cadenza ${features:+--features "$features"}
-CADENZA_BIN="$PWD/target/debug/cadenza" node tests/web/e2e.mjs
+CADENZA_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/cadenza" node tests/web/e2e.mjs

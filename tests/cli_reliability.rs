@@ -309,4 +309,22 @@ fn generate_bounds_count_and_says_when_run_json_names_another_task() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(err.matches("trained on").count(), 1, "{err}");
     assert!(!err.contains("outside the action space"), "{err}");
+    // Resuming the edited run says the same, before training anything.
+    let err = fails(
+        &[
+            "train",
+            "--resume",
+            s(&run),
+            "--steps",
+            "1000",
+            "--out",
+            s(&run),
+        ],
+        None,
+    );
+    assert!(
+        err.contains("'rl-tuner'") && err.contains("'improv'") && err.contains("run.json"),
+        "{err}"
+    );
+    assert!(!err.contains("outside the action space"), "{err}");
 }

@@ -320,3 +320,49 @@ fn bench_refuses_agents_that_cannot_maximise_a_term() {
         assert!(stderr.contains(message), "{agents}: {stderr}");
     }
 }
+
+#[test]
+fn score_refuses_weights_that_overflow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let melodies = tmp.path().join("m.json");
+    let events: Vec<u32> = (0..32).map(|i| 14 + (i % 8)).collect();
+    std::fs::write(
+        &melodies,
+        serde_json::json!({"encoding": "rl-tuner-38", "melodies": [events]}).to_string(),
+    )
+    .unwrap();
+    let reward = tmp.path().join("huge.toml");
+    std::fs::write(
+        &reward,
+        "[rl_tuner]\nweight = 1e308\n\n[in_scale]\nweight = 1e308\n",
+    )
+    .unwrap();
+    let out = cadenza(&["score", "--reward", path(&reward), "--in", path(&melodies)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(err.contains("[rl_tuner] weight = "), "{err}");
+    assert!(err.contains("[-1e6, 1e6]"), "{err}");
+    // The largest weights allowed still score to finite numbers.
+    std::fs::write(
+        &reward,
+        "[rl_tuner]\nweight = 1e6\n\n[in_scale]\nweight = -1e6\n",
+    )
+    .unwrap();
+    let out = cadenza(&["score", "--reward", path(&reward), "--in", path(&melodies)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["melodies"][0]["total"].is_f64());
+    assert!(v["melodies"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["reward"].is_f64()));
+}

@@ -175,6 +175,61 @@ fn survives_kill_9_and_resumes() {
 }
 
 #[test]
+fn a_log_has_one_writer_and_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("session.jsonl");
+    let sim = ["session", "--listener", "sim:stepwise", "--seed", "3"];
+    let out = cadenza()
+        .args(sim)
+        .args(["--rounds", "2", "--log"])
+        .arg(&log)
+        .args(SMALL)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = cadenza()
+        .args(sim)
+        .args(["--rounds", "100000", "--resume"])
+        .arg(&log)
+        .args(SMALL)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while answered(&log) < 4 {
+        assert!(start.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = cadenza()
+        .args(sim)
+        .args(["--rounds", "100", "--resume"])
+        .arg(&log)
+        .args(SMALL)
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let holder = format!("in use by cadenza session (pid {} on ", child.id());
+    assert!(err.contains(&holder), "{err}");
+    // Only the holder wrote: its rounds follow each other, none twice.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let rounds: Vec<u64> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "feedback")
+        .map(|v| v["round"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rounds, (0..rounds.len() as u64).collect::<Vec<_>>());
+}
+
+#[test]
 fn held_out_past_its_limit_is_refused_before_pre_training() {
     let out = cadenza()
         .args(["session", "--listener", "sim:stepwise", "--rounds", "1"])

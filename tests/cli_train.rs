@@ -211,3 +211,316 @@ fn resume_continues_the_step_count() {
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 3);
 }
+
+fn cadenza_fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_cadenza"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    assert!(!out.status.success(), "cadenza {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The `step` of every line of a run's metrics.jsonl.
+fn metric_steps(run: &Path) -> Vec<u64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["step"].as_u64().unwrap()
+        })
+        .collect()
+}
+
+/// Starts `cadenza train` of a long tabular run into `run`, checkpointing every chunk.
+#[cfg(unix)]
+fn start_long_run(tmp: &Path, run: &Path) -> std::process::Child {
+    let config = tmp.join("often.toml");
+    std::fs::write(
+        &config,
+        "[train]\ncheckpoint_secs = 0\nchunk_steps = 4000\n",
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_cadenza"))
+        .args(["train", "--agent", "q", "--steps", "1000000000"])
+        .args([
+            "--eval-every",
+            "6000",
+            "--eval-episodes",
+            "2",
+            "--samples",
+            "1",
+        ])
+        .args(["--quiet", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(run)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs")
+}
+
+/// Waits until `run`'s run.json records at least `steps` trained steps; panics if `child`
+/// ends first.
+#[cfg(unix)]
+fn wait_for_steps(child: &mut std::process::Child, run: &Path, steps: u64) -> u64 {
+    // Only a guard against hanging: the runs get there in a second or two.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("train ended early: {status}");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "{} never recorded {steps} steps",
+                run.join("run.json").display()
+            );
+        }
+        let done = std::fs::read_to_string(run.join("run.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["steps_done"].as_u64());
+        if let Some(done) = done.filter(|&d| d >= steps) {
+            return done;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(unix)]
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_killed_run_resumes_from_its_last_checkpoint() {
+    for name in ["KILL", "TERM", "HUP"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("run");
+        let dir = run.to_str().unwrap();
+        let mut child = start_long_run(tmp.path(), &run);
+        wait_for_steps(&mut child, &run, 20_000);
+        signal(&child, name);
+        let status = child.wait().unwrap();
+        let steps = read_json(&run.join("run.json"))["steps_done"]
+            .as_u64()
+            .unwrap();
+        assert!(steps >= 20_000, "{name}: {steps}");
+        if name == "KILL" {
+            assert!(!status.success());
+            // As if killed after an evaluation and before its checkpoint: the line goes.
+            let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+            let last: serde_json::Value =
+                serde_json::from_str(text.lines().last().unwrap()).unwrap();
+            let mut ahead = last.clone();
+            ahead["step"] = serde_json::json!(steps + 3000);
+            std::fs::write(run.join("metrics.jsonl"), format!("{text}{ahead}\n{{\"ste")).unwrap();
+        } else {
+            // Like Ctrl-C: stops at a chunk boundary, then saves and reports as usual.
+            assert!(status.success(), "{name}: {status}");
+            let summary = read_json(&run.join("summary.json"));
+            assert_eq!(summary["interrupted"], true, "{name}");
+            assert_eq!(summary["steps"], steps, "{name}");
+            assert_eq!(metric_steps(&run).last(), Some(&steps), "{name}");
+        }
+        cadenza(&[
+            "train",
+            "--resume",
+            dir,
+            "--out",
+            dir,
+            "--steps",
+            "12000",
+            "--eval-every",
+            "6000",
+            "--eval-episodes",
+            "2",
+            "--samples",
+            "1",
+            "--quiet",
+        ]);
+        let info = read_json(&run.join("run.json"));
+        assert_eq!(info["steps_done"], steps + 12_000, "{name}");
+        // No line outlives its checkpoint: the steps go up to the end, each once.
+        let logged = metric_steps(&run);
+        assert!(logged.windows(2).all(|w| w[0] < w[1]), "{name}: {logged:?}");
+        assert_eq!(logged.last(), Some(&(steps + 12_000)), "{name}: {logged:?}");
+        assert!(logged.contains(&(steps + 6_000)), "{name}: {logged:?}");
+        assert!(!logged.contains(&(steps + 3_000)), "{name}: {logged:?}");
+        let names: Vec<_> = std::fs::read_dir(&run)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.ends_with(".next") || n.ends_with(".old")),
+            "{names:?}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_run_directory_has_one_writer_and_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let dir = run.to_str().unwrap();
+    let mut child = start_long_run(tmp.path(), &run);
+    wait_for_steps(&mut child, &run, 0);
+    let holder = format!("in use by cadenza train (pid {} on ", child.id());
+    let err = cadenza_fails(&["train", "--resume", dir, "--out", dir, "--steps", "1000"]);
+    assert!(err.contains(&holder), "{err}");
+    let other = tmp.path().join("other");
+    let err = cadenza_fails(&[
+        "train",
+        "--resume",
+        dir,
+        "--out",
+        other.to_str().unwrap(),
+        "--steps",
+        "1000",
+    ]);
+    assert!(err.contains(&holder), "{err}");
+    let err = cadenza_fails(&["train", "--agent", "q", "--steps", "1000", "--out", dir]);
+    assert!(err.contains("--resume") || err.contains(&holder), "{err}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn train_settings_are_honoured_or_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = |name: &str, text: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let short = |out: &Path, config: &str| {
+        cadenza(&[
+            "train",
+            "--agent",
+            "q",
+            "--steps",
+            "2000",
+            "--eval-episodes",
+            "2",
+            "--samples",
+            "1",
+            "--quiet",
+            "--config",
+            config,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        read_json(&out.join("run.json"))
+    };
+    // [train] temperature wins over the agent's; [train] num_envs = 1 is one env.
+    let run = tmp.path().join("settled");
+    let info = short(
+        &run,
+        &config(
+            "t.toml",
+            "temperature = 0.7\n[train]\ntemperature = 0.25\nnum_envs = 1\n",
+        ),
+    );
+    assert_eq!(info["temperature"], 0.25);
+    assert_eq!(info["train"]["temperature"], 0.25);
+    assert_eq!(info["train"]["num_envs"], 1);
+    assert_eq!(read_json(&run.join("summary.json"))["temperature"], 0.25);
+    // ... and a resumed run keeps them.
+    let dir = run.to_str().unwrap();
+    cadenza(&[
+        "train",
+        "--resume",
+        dir,
+        "--out",
+        dir,
+        "--steps",
+        "1000",
+        "--eval-episodes",
+        "2",
+        "--samples",
+        "1",
+        "--quiet",
+    ]);
+    let info = read_json(&run.join("run.json"));
+    assert_eq!(info["temperature"], 0.25);
+    assert_eq!(info["train"]["num_envs"], 1);
+
+    // num_envs = 0 is an error naming the field, before anything is written.
+    let zero = config("zero.toml", "[train]\nnum_envs = 0\n");
+    let none = tmp.path().join("none");
+    let err = cadenza_fails(&[
+        "train",
+        "--agent",
+        "q",
+        "--steps",
+        "100",
+        "--config",
+        &zero,
+        "--out",
+        none.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("num_envs") && err.contains("1..=4096"),
+        "{err}"
+    );
+    assert!(!none.exists());
+
+    // An edited steps_done that would wrap around.
+    let mut info = read_json(&run.join("run.json"));
+    let good = info.clone();
+    info["steps_done"] = serde_json::json!(u64::MAX - 10);
+    std::fs::write(run.join("run.json"), info.to_string()).unwrap();
+    let err = cadenza_fails(&["train", "--resume", dir, "--out", dir, "--steps", "1000"]);
+    assert!(
+        err.contains("steps_done") && err.contains("run.json"),
+        "{err}"
+    );
+
+    // A checkpoint outside the run (another run's table).
+    let mut info = good.clone();
+    info["checkpoint"] = serde_json::json!("../other/checkpoint");
+    std::fs::write(run.join("run.json"), info.to_string()).unwrap();
+    let err = cadenza_fails(&["train", "--resume", dir, "--out", dir, "--steps", "1000"]);
+    assert!(err.contains("field 'checkpoint'"), "{err}");
+    let out = tmp.path().join("x.json");
+    let err = cadenza_fails(&[
+        "generate",
+        "--from",
+        dir,
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("field 'checkpoint'"), "{err}");
+
+    // A non-empty directory that holds no run is not a run directory to write.
+    let busy = tmp.path().join("busy");
+    std::fs::create_dir_all(&busy).unwrap();
+    std::fs::write(busy.join("notes.txt"), "mine").unwrap();
+    let err = cadenza_fails(&[
+        "train",
+        "--agent",
+        "q",
+        "--steps",
+        "100",
+        "--out",
+        busy.to_str().unwrap(),
+    ]);
+    assert!(err.contains("is not empty and holds no run"), "{err}");
+    assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1);
+}

@@ -4,8 +4,14 @@
 //! steps. Every [`TrainConfig::eval_every`] steps (and at the end) it evaluates the agent on
 //! [`TrainConfig::eval_episodes`] episodes whose env seeds are fixed, once greedily and once
 //! sampling, and appends one JSON line to `DIR/metrics.jsonl` (see [`EvalRecord`]). A stop
-//! flag (set by Ctrl-C through [`interrupt_flag`]) ends training at the next chunk boundary;
-//! either way the agent's checkpoint is saved into `DIR/checkpoint/`.
+//! flag (set by Ctrl-C, SIGTERM or SIGHUP through [`interrupt_flag`]) ends training at the
+//! next chunk boundary; either way the agent's checkpoint is saved at the end.
+//!
+//! A run killed outright (SIGKILL, a power cut) loses at most the last
+//! [`TrainConfig::checkpoint_secs`] seconds: at the first chunk boundary after that many
+//! seconds the loop hands the agent and its step count to a [`CheckpointSink`]
+//! ([`crate::run::RunDir`] commits the checkpoint and `run.json` together, so a resumed run
+//! goes on from the last commit).
 //!
 //! Everything random is seeded from [`TrainConfig::seed`]: two runs with the same seed write
 //! the same metrics (timings aside) and the same checkpoint.
@@ -49,6 +55,9 @@ pub enum TrainError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A checkpoint could not be committed.
+    #[error(transparent)]
+    Checkpoint(Box<dyn std::error::Error + Send + Sync>),
     /// A configuration value is out of range.
     #[error("invalid train config: field '{field}': {message}")]
     Config {
@@ -81,6 +90,10 @@ pub struct TrainConfig {
     /// Number of environments trained on together, 1..=[`MAX_ENVS`]
     /// (default 1).
     pub num_envs: usize,
+    /// Seconds between checkpoints during training, at least 0: the agent is saved at the
+    /// first chunk boundary after this many seconds (0: every chunk), and always at the
+    /// end. Bounds the work a killed run loses (default 10).
+    pub checkpoint_secs: f64,
 }
 
 impl Default for TrainConfig {
@@ -94,6 +107,7 @@ impl Default for TrainConfig {
             chunk_steps: 65_536,
             temperature: 1.0,
             num_envs: 1,
+            checkpoint_secs: 10.0,
         }
     }
 }
@@ -126,6 +140,12 @@ impl TrainConfig {
             return bad(
                 "num_envs",
                 &format!("must be in 1..={MAX_ENVS}, got {}", self.num_envs),
+            );
+        }
+        if !(self.checkpoint_secs.is_finite() && self.checkpoint_secs >= 0.0) {
+            return bad(
+                "checkpoint_secs",
+                "must be a finite number of seconds, at least 0",
             );
         }
         Ok(())
@@ -339,8 +359,8 @@ pub struct TrainOutcome {
     pub wall_s: f64,
 }
 
-/// A process-wide flag set by Ctrl-C (the handler is installed on the first call). Training
-/// checks it at chunk boundaries.
+/// A process-wide flag set by Ctrl-C, SIGTERM or SIGHUP (the handler is installed on the
+/// first call). Training checks it at chunk boundaries.
 pub fn interrupt_flag() -> &'static AtomicBool {
     static FLAG: OnceLock<&'static AtomicBool> = OnceLock::new();
     FLAG.get_or_init(|| {
@@ -352,8 +372,15 @@ pub fn interrupt_flag() -> &'static AtomicBool {
     })
 }
 
+/// Where the loop saves the agent during and at the end of training.
+pub trait CheckpointSink: std::fmt::Debug {
+    /// Saves `agent`, trained for `steps_done` env steps in all (a resumed run's earlier
+    /// steps included), so that a run killed afterwards resumes from here.
+    fn save(&mut self, agent: &dyn Agent, steps_done: u64) -> Result<(), TrainError>;
+}
+
 /// Where a run writes and how it reports.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct RunOptions<'a> {
     /// The run directory (exists).
     pub out: &'a Path,
@@ -363,6 +390,9 @@ pub struct RunOptions<'a> {
     pub progress: bool,
     /// Set to stop at the next chunk boundary.
     pub stop: Option<&'a AtomicBool>,
+    /// Where checkpoints go; without one the agent is saved into `out/checkpoint/` alone
+    /// (a run directory's `run.json` would then not follow it).
+    pub checkpoints: Option<&'a mut dyn CheckpointSink>,
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -389,7 +419,14 @@ pub fn train(
         .open(&metrics_path)
         .map_err(io_error(&metrics_path))?;
     let checkpoint_dir = options.out.join(CHECKPOINT_DIR);
-    std::fs::create_dir_all(&checkpoint_dir).map_err(io_error(&checkpoint_dir))?;
+    let mut sink = options.checkpoints;
+    let mut save = |agent: &dyn Agent, steps_done: u64| match sink.as_deref_mut() {
+        Some(sink) => sink.save(agent, steps_done),
+        None => {
+            std::fs::create_dir_all(&checkpoint_dir).map_err(io_error(&checkpoint_dir))?;
+            Ok(agent.save(&checkpoint_dir)?)
+        }
+    };
 
     // --- setup -------------------------------------------------------------------------------
     envs.reset(Some(config.seed))
@@ -405,6 +442,7 @@ pub fn train(
     let mut learn_secs = 0.0f64;
     let mut learn_steps = 0u64;
     let mut interrupted = false;
+    let mut last_save = Instant::now();
 
     // --- the loop ------------------------------------------------------------------------------
     while done < config.steps {
@@ -486,10 +524,14 @@ pub fn train(
             interrupted = true;
             break;
         }
+        if done < config.steps && last_save.elapsed().as_secs_f64() >= config.checkpoint_secs {
+            save(&*agent, options.start_step + done)?;
+            last_save = Instant::now();
+        }
     }
 
     // --- checkpoint ------------------------------------------------------------------------
-    agent.save(&checkpoint_dir)?;
+    save(&*agent, options.start_step + done)?;
     bar.finish_and_clear();
     Ok(TrainOutcome {
         steps: done,
@@ -589,6 +631,7 @@ mod tests {
             start_step: 0,
             progress: false,
             stop: None,
+            checkpoints: None,
         };
         train(
             &mut agent,
@@ -693,6 +736,7 @@ mod tests {
                 start_step: 0,
                 progress: false,
                 stop: Some(&stop),
+                checkpoints: None,
             },
         )
         .unwrap();
@@ -700,6 +744,81 @@ mod tests {
         assert_eq!(out.steps, 1000);
         assert!(dir.join(CHECKPOINT_DIR).join("tabular.ckpt").is_file());
         assert_eq!(read_metrics(&dir.join(METRICS_FILE)).unwrap().len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Records the step counts it was handed, and saves like a run would.
+    #[derive(Debug)]
+    struct Recorder {
+        dir: PathBuf,
+        steps: Vec<u64>,
+    }
+
+    impl CheckpointSink for Recorder {
+        fn save(&mut self, agent: &dyn Agent, steps_done: u64) -> Result<(), TrainError> {
+            agent.save(&self.dir)?;
+            self.steps.push(steps_done);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn checkpoints_follow_their_cadence() {
+        let dir = std::env::temp_dir().join(format!("cadenza-train-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = |checkpoint_secs| TrainConfig {
+            steps: 10_000,
+            chunk_steps: 3_000,
+            eval_every: 5_000,
+            eval_episodes: 2,
+            checkpoint_secs,
+            ..TrainConfig::default()
+        };
+        let run = |config: &TrainConfig| {
+            let mut agent = TabularAgent::new(
+                Algorithm::QLearning,
+                TabularConfig::default(),
+                "rl-tuner",
+                38,
+                config.steps,
+            )
+            .unwrap();
+            let mut envs = VecEnv::new(vec![env()], 1).unwrap();
+            let mut sink = Recorder {
+                dir: dir.join("ckpt"),
+                steps: Vec::new(),
+            };
+            std::fs::create_dir_all(&sink.dir).unwrap();
+            train(
+                &mut agent,
+                &mut envs,
+                &mut [env()],
+                config,
+                RunOptions {
+                    out: &dir,
+                    start_step: 40,
+                    progress: false,
+                    stop: None,
+                    checkpoints: Some(&mut sink),
+                },
+            )
+            .unwrap();
+            sink.steps
+        };
+        // Chunks end at 3000, 5000 (an evaluation), 8000 and 10000.
+        assert_eq!(run(&config(0.0)), [3_040, 5_040, 8_040, 10_040]);
+        assert_eq!(run(&config(1e9)), [10_040]);
+        assert!(dir.join("ckpt").join("tabular.ckpt").is_file());
+        assert!(!dir.join(CHECKPOINT_DIR).exists());
+        let bad = TrainConfig {
+            checkpoint_secs: -1.0,
+            ..TrainConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("checkpoint_secs"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

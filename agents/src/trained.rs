@@ -216,8 +216,8 @@ fn policy_checkpoint(dir: &Path) -> Result<(String, PathBuf, Vec<u8>), AgentErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::Agent;
     use crate::tabular::{AdaptMode, Algorithm, TabularAgent, TabularConfig};
-    use crate::Agent;
 
     #[test]
     fn a_tabular_checkpoint_names_its_kind_and_fits_its_task_only() {

@@ -8,6 +8,10 @@
 //! to is replaced, the link stays), and a path that names something other than a regular
 //! file (a directory, a device such as `/dev/null`, a FIFO, a socket) is refused with an
 //! error naming it, rather than replaced by a regular file.
+//!
+//! [`LockFile`] is the one way a process claims a run directory or a session log for
+//! itself: an exclusive lock that names its holder, so that a second writer is refused with
+//! a message saying who has it.
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -150,7 +154,7 @@ fn describe(kind: &fs::FileType) -> &'static str {
 
 /// Flushes the directory holding `path`, so that a rename into it is on disk.
 #[cfg(unix)]
-fn sync_dir(path: &Path) -> io::Result<()> {
+pub fn sync_dir(path: &Path) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -172,8 +176,144 @@ fn sync_dir(path: &Path) -> io::Result<()> {
 
 /// Directories cannot be opened as files here; the rename is as durable as the system makes it.
 #[cfg(not(unix))]
-fn sync_dir(_path: &Path) -> io::Result<()> {
+pub fn sync_dir(_path: &Path) -> io::Result<()> {
     Ok(())
+}
+
+/// An exclusive lock on a resource (a run directory, a session log), held until the value
+/// is dropped or the process ends, however it ends.
+///
+/// The lock is the operating system's advisory lock ([`File::try_lock`]) on a lock file;
+/// the holder writes who it is into that file (process id, host, start time, command) so
+/// that [`LockFile::acquire`] can tell a second process who holds it. The file is left in
+/// place on release: removing it would let two processes lock two different files of the
+/// same name.
+#[derive(Debug)]
+pub struct LockFile {
+    // Only held: the lock lives as long as this handle.
+    _file: File,
+    path: PathBuf,
+}
+
+/// Why a [`LockFile`] could not be taken.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockError {
+    /// Another process holds the lock.
+    #[error("{} is in use by {holder} (lock file {}); wait for it to finish or stop it first", resource.display(), path.display())]
+    Held {
+        /// What is locked.
+        resource: PathBuf,
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as it wrote itself into the lock file.
+        holder: String,
+    },
+    /// The lock file could not be opened, locked or written.
+    #[error("cannot lock {}: {source}", path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+impl LockFile {
+    /// Takes the exclusive lock at `path` (created if missing) for `resource`, without
+    /// waiting, and writes the holder's description (`command` names what holds it, e.g.
+    /// `cadenza train`) into it. If another process holds it, the error names that process.
+    pub fn acquire(path: &Path, resource: &Path, command: &str) -> Result<Self, LockError> {
+        let fail = |source| LockError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(fail)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = io::Read::read_to_string(&mut file, &mut text);
+                let holder = match text.trim() {
+                    "" => "another process (it has not yet written who it is)".to_string(),
+                    who => who.to_string(),
+                };
+                return Err(LockError::Held {
+                    resource: resource.to_path_buf(),
+                    path: path.to_path_buf(),
+                    holder,
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(fail(e)),
+        }
+        // Written in place, not replaced: a new file would not carry the lock.
+        let holder = format!(
+            "{command} (pid {} on {}, since {})\n",
+            std::process::id(),
+            host_name(),
+            utc_now()
+        );
+        file.set_len(0)
+            .and_then(|()| io::Write::write_all(&mut file, holder.as_bytes()))
+            .and_then(|()| file.sync_data())
+            .map_err(fail)?;
+        Ok(Self {
+            _file: file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// This machine's name, as far as the system tells it without a library.
+fn host_name() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "an unnamed host".to_string())
+}
+
+/// The current time as `YYYY-MM-DD HH:MM:SS UTC`.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 #[cfg(test)]
@@ -324,5 +464,34 @@ mod tests {
     fn a_path_without_a_file_name_is_refused() {
         let err = write_atomic(Path::new("/"), b"x").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn a_lock_is_exclusive_and_names_its_holder() {
+        let dir = scratch("lock");
+        let path = dir.join("lock");
+        let held = LockFile::acquire(&path, &dir, "cadenza test").unwrap();
+        assert_eq!(held.path(), path);
+        let err = LockFile::acquire(&path, &dir, "cadenza other").unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, LockError::Held { .. }), "{message}");
+        assert!(message.contains("is in use by cadenza test"), "{message}");
+        assert!(
+            message.contains(&format!("pid {}", std::process::id())),
+            "{message}"
+        );
+        assert!(message.contains(" UTC"), "{message}");
+        drop(held);
+        let again = LockFile::acquire(&path, &dir, "cadenza other").unwrap();
+        let text = fs::read_to_string(again.path()).unwrap();
+        assert!(text.starts_with("cadenza other (pid "), "{text}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_424), (2025, 12, 2));
     }
 }

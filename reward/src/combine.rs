@@ -22,12 +22,17 @@
 
 use cadenza_env::{Reward, Setting, StepContext};
 
+/// Largest magnitude of a part's weight: far above any useful scale of the terms (whose
+/// values are at most a few hundred), and far enough below `f64::MAX` that a weighted sum of
+/// them cannot overflow to infinity.
+pub const MAX_WEIGHT: f64 = 1e6;
+
 /// Errors of reward composition.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CombineError {
-    /// A weight that is NaN or infinite.
-    #[error("weight of '{part}' is {weight}: expected a finite number")]
+    /// A weight that is NaN, infinite or larger in magnitude than [`MAX_WEIGHT`].
+    #[error("weight of '{part}' is {weight}: expected a finite number in [-{MAX_WEIGHT:e}, {MAX_WEIGHT:e}]")]
     NonFiniteWeight {
         /// The part.
         part: String,
@@ -80,7 +85,7 @@ impl WeightedSum {
         weight: f64,
         reward: Box<dyn Reward>,
     ) -> Result<&mut Self, CombineError> {
-        if !weight.is_finite() {
+        if !(weight.is_finite() && weight.abs() <= MAX_WEIGHT) {
             return Err(CombineError::NonFiniteWeight {
                 part: name.to_string(),
                 weight,

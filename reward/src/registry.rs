@@ -4,8 +4,9 @@
 //! harmony-aware improvisation terms), `in-scale` (one simple term) and `zero`.
 //!
 //! A reward definition is a TOML file whose sections are the parts of a weighted sum, in
-//! order. A section is named after a component; `weight` (default 1) scales it, every other
-//! key is a parameter of that component, and unknown keys are errors that name them:
+//! order. A section is named after a component; `weight` (default 1, at most 1e6 either way)
+//! scales it, every other key is a parameter of that component, and unknown keys are errors
+//! that name them:
 //!
 //! ```toml
 //! [rl_tuner]                    # Magenta's nine terms (parameters: RlTunerConfig)
@@ -26,7 +27,7 @@
 //! ends; see [`crate::listener`]), `in_scale`, `zero`, and each improvisation term by name
 //! ([`crate::improv::IMPROV_TERM_NAMES`]).
 
-use crate::combine::{CombineError, WeightedSum};
+use crate::combine::{CombineError, WeightedSum, MAX_WEIGHT};
 use crate::corpus::{CorpusReward, NgramModel};
 use crate::improv::{self, params_from_toml as params, ImprovReward};
 use crate::rl_tuner::{RlTunerConfig, RlTunerReward};
@@ -158,9 +159,9 @@ pub fn from_toml_str(text: &str, base: &Path, file: &str) -> Result<WeightedSum,
                 )))
             }
         };
-        if !weight.is_finite() {
+        if !(weight.is_finite() && weight.abs() <= MAX_WEIGHT) {
             return Err(invalid(format!(
-                "[{name}] weight = {weight}: expected a finite number"
+                "[{name}] weight = {weight}: expected a finite number in [-{MAX_WEIGHT:e}, {MAX_WEIGHT:e}]"
             )));
         }
         let reward = component(&name, section, base)
@@ -298,6 +299,8 @@ mod tests {
             ("[rl_tunr]\n", "rl_tunr"),
             ("[rl_tuner]\nweight = \"x\"\n", "weight"),
             ("[rl_tuner]\nweight = nan\n", "finite"),
+            ("[rl_tuner]\nweight = 1e308\n", "[-1e6, 1e6]"),
+            ("[in_scale]\nweight = -2e6\n", "[in_scale] weight"),
             ("[rl_tuner]\ntonic_rewrd = 1.0\n", "tonic_rewrd"),
             ("[in_scale]\nfoo = 1\n", "foo"),
             ("[corpus]\nmodel = \"missing.json\"\n", "missing.json"),

@@ -5,7 +5,7 @@
 use crate::agent;
 use crate::config::{config_error, SessionConfig};
 use crate::error::SessionError;
-use crate::log::{self, Entry, LogReport, LoggedRound, Record, SessionLog};
+use crate::log::{self, Entry, LogLock, LogReport, LoggedRound, Record, SessionLog};
 use crate::rng::{self, STREAM_CALIBRATION, STREAM_HELD_OUT, STREAM_ROUNDS};
 use crate::round::{Calibration, Candidate, Feedback, Round};
 use cadenza_agents::tabular::{TabularAdapter, TabularAgent};
@@ -13,7 +13,9 @@ use cadenza_agents::{Adapter, Observation, RatedEpisode};
 use cadenza_env::improv::ImprovConfig as TaskConfig;
 use cadenza_env::{ComposeEnv, Environment, Event, TaskSpec};
 use cadenza_reward::improv::ImprovReward;
-use cadenza_reward::listener::{FeatureExtractor, ListenerConfig, ListenerModel, NUM_FEATURES};
+use cadenza_reward::listener::{
+    FeatureExtractor, ListenerConfig, ListenerModel, FEATURE_RESOLUTION, NUM_FEATURES,
+};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
@@ -168,12 +170,20 @@ impl Session {
                 let mut probe = session.model.clone();
                 probe.calibrate(&features)?;
                 let (center, scale) = probe.standardisation();
+                // No spread below what a listener hears: a consistent agent's phrases barely
+                // vary, and standardising by that would turn an inaudible change into
+                // several standard deviations of taste.
+                let scale: Vec<f64> = scale
+                    .iter()
+                    .zip(FEATURE_RESOLUTION)
+                    .map(|(&s, floor)| s.max(floor))
+                    .collect();
                 let n = theory.len() as f64;
                 let mean = theory.iter().sum::<f64>() / n;
                 let std = (theory.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n).sqrt();
                 Calibration {
                     center: center.to_vec(),
-                    scale: scale.to_vec(),
+                    scale,
                     theory_mean: mean,
                     theory_std: if std > 1e-9 { std } else { 1.0 },
                 }
@@ -197,6 +207,8 @@ impl Session {
     /// proposed again. Corrupt lines, and the rounds they leave unusable, are skipped and
     /// every other round is replayed; the report says what was skipped.
     pub fn resume(path: &Path) -> Result<(Self, LogReport), SessionError> {
+        // Locked before it is read: no other writer may add rounds this replay misses.
+        let lock = LogLock::acquire(path)?;
         let contents = log::read(path)?;
         let (config, calibration) = contents.header(path)?;
         if !calibration.is_usable() {
@@ -254,7 +266,7 @@ impl Session {
                 }
             }
         }
-        session.log = Some(SessionLog::append_to(path, &contents)?);
+        session.log = Some(SessionLog::append_to(path, &contents, lock)?);
         let report = LogReport {
             corrupt: contents.corrupt,
             skipped: timeline.skipped,

@@ -30,6 +30,11 @@
 //! keep the later of two lines with the same number. Where the log goes is a [`LogStorage`]:
 //! a file, or in tests a storage that fails on purpose.
 //!
+//! One process writes a log at a time: a writer holds an exclusive lock on `LOG.lock` beside
+//! it ([`LogLock`]) while it lives, taken before the log is read to be continued, and a second
+//! writer (`session --resume LOG` twice) is refused with a message naming the process that
+//! holds it.
+//!
 //! # Reading
 //!
 //! Reading is forgiving: a line that is not a valid record, or whose checksum fails, is
@@ -45,6 +50,7 @@ use crate::error::SessionError;
 use crate::round::{Calibration, Choice, Feedback};
 use cadenza_env::hash::fnv1a64;
 use cadenza_env::improv::ImprovConfig;
+use cadenza_env::io::LockFile;
 use cadenza_env::Event;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fs::{File, OpenOptions};
@@ -220,9 +226,40 @@ impl LogStorage for File {
     }
 }
 
+/// The exclusive lock of a log file, held by its one writer (see the module docs).
+#[derive(Debug)]
+pub struct LogLock {
+    // Only held: the lock lives as long as this handle.
+    _file: LockFile,
+}
+
+impl LogLock {
+    /// Locks the log at `path` for this process; the error names the process that holds it.
+    /// A log that does not exist is reported as reading it reports it.
+    pub fn acquire(path: &Path) -> Result<Self, SessionError> {
+        if !path.is_file() {
+            File::open(path).map_err(io_error(path))?;
+        }
+        Self::take(path)
+    }
+
+    fn take(path: &Path) -> Result<Self, SessionError> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        LockFile::acquire(Path::new(&name), path, "cadenza session")
+            .map(|file| Self { _file: file })
+            .map_err(|e| SessionError::Log {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
+    }
+}
+
 /// An open log, appending. See the module docs.
 #[derive(Debug)]
 pub struct SessionLog {
+    /// The file's lock (none for other storage).
+    _lock: Option<LogLock>,
     storage: Box<dyn LogStorage>,
     path: String,
     /// Bytes of complete, flushed lines.
@@ -243,6 +280,7 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SessionError + '_ {
 impl SessionLog {
     /// A new log at `path`; an existing non-empty file is an error (resume it instead).
     pub fn create(path: &Path) -> Result<Self, SessionError> {
+        let lock = LogLock::take(path)?;
         if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
             return Err(SessionError::Log {
                 path: path.display().to_string(),
@@ -254,18 +292,16 @@ impl SessionLog {
             .append(true)
             .open(path)
             .map_err(io_error(path))?;
-        Ok(Self::with_storage(
-            Box::new(file),
-            &path.display().to_string(),
-            0,
-            0,
-        ))
+        let mut log = Self::with_storage(Box::new(file), &path.display().to_string(), 0, 0);
+        log._lock = Some(lock);
+        Ok(log)
     }
 
     /// A log written to `storage` (named `name` in errors) that already holds `len` bytes of
     /// complete lines and whose next record is number `next_seq`.
     pub fn with_storage(storage: Box<dyn LogStorage>, name: &str, len: u64, next_seq: u64) -> Self {
         Self {
+            _lock: None,
             storage,
             path: name.to_string(),
             len,
@@ -275,9 +311,13 @@ impl SessionLog {
     }
 
     /// Opens an existing log for appending, its records numbered on from `contents` (the log
-    /// as read). A torn last line (no newline) is closed first, so that new records start on
-    /// a line of their own.
-    pub fn append_to(path: &Path, contents: &LogContents) -> Result<Self, SessionError> {
+    /// as read, under `lock`, which the log then holds). A torn last line (no newline) is
+    /// closed first, so that new records start on a line of their own.
+    pub fn append_to(
+        path: &Path,
+        contents: &LogContents,
+        lock: LogLock,
+    ) -> Result<Self, SessionError> {
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -295,12 +335,14 @@ impl SessionLog {
                 len += 1;
             }
         }
-        Ok(Self::with_storage(
+        let mut log = Self::with_storage(
             Box::new(file),
             &path.display().to_string(),
             len,
             contents.next_seq,
-        ))
+        );
+        log._lock = Some(lock);
+        Ok(log)
     }
 
     /// The line of `record` with sequence number `seq` (see the module docs), newline
@@ -784,6 +826,31 @@ mod tests {
             played: 0,
             pair: Some((0, 1)),
         }
+    }
+
+    #[test]
+    fn a_log_has_one_writer_and_says_who() {
+        let dir = std::env::temp_dir().join(format!("cadenza-log-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.jsonl");
+        let first = SessionLog::create(&path).unwrap();
+        let err = LogLock::acquire(&path).unwrap_err().to_string();
+        assert!(err.contains("is in use by cadenza session (pid"), "{err}");
+        assert!(SessionLog::create(&path).is_err());
+        drop(first);
+        let lock = LogLock::acquire(&path).unwrap();
+        let contents = read(&path).unwrap();
+        let again = SessionLog::append_to(&path, &contents, lock).unwrap();
+        let err = LogLock::acquire(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        drop(again);
+        let missing = LogLock::acquire(&dir.join("none.jsonl")).unwrap_err();
+        assert!(matches!(missing, SessionError::Io { .. }), "{missing}");
+        assert!(!dir.join("none.jsonl.lock").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -3,7 +3,6 @@
 use anyhow::{bail, Context, Result};
 use cadenza_agents::run::RunDir;
 use cadenza_agents::train::evaluate_batch;
-use cadenza_agents::trained::TrainedCheckpoint;
 use cadenza_agents::{ActMode, Agent, TrainEnv};
 use cadenza_env::encoding::Event;
 use cadenza_env::io::write_atomic;
@@ -66,17 +65,6 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     }
     let (run, info) = RunDir::open(&args.from)?;
     let task = info.task()?;
-    // run.json names the task; the checkpoint must have been trained for it (run.json may
-    // have been edited), else the agent would act outside the task's actions.
-    TrainedCheckpoint::open(&run.checkpoint_dir(&info))
-        .and_then(|checkpoint| checkpoint.check_task(&task))
-        .with_context(|| {
-            format!(
-                "--from {}: run.json names the task '{}', but the agent's checkpoint is not for it",
-                args.from.display(),
-                task.name
-            )
-        })?;
     let mut agent = run.load_agent(&info, args.device.parse()?)?;
     let mode = if args.greedy {
         ActMode::Greedy

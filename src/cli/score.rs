@@ -2,7 +2,7 @@
 
 use super::common;
 use super::melodies::{self, ReadOptions};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use cadenza_env::io::write_atomic_with;
 use cadenza_reward::score::{score_melody, ScoredMelody, ScoredStep};
 use clap::Args;
@@ -63,6 +63,8 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     set.warn_skipped();
     set.require_encoding(task.setting.encoding, &format!("task {}", task.name))?;
     let names = reward.term_names();
+    // JSON has no infinity: a reward that overflowed would be written as null.
+    let mut overflow = None;
     let mut write = |out: &mut dyn Write| -> std::io::Result<()> {
         out.write_all(b"{\"melodies\":[")?;
         for (i, melody) in set.melodies.iter().enumerate() {
@@ -70,6 +72,14 @@ pub fn run(args: ScoreArgs) -> Result<()> {
                 out.write_all(b",")?;
             }
             let scored = score_melody(&mut reward, &task.setting, &melody.events);
+            if let Some(step) = scored.steps.iter().position(|s| !s.reward.is_finite()) {
+                overflow = Some(format!(
+                    "--reward {}: melody {} scores {} at step {step}: the reward's weights or \
+                     parameters overflow",
+                    args.reward, melody.source, scored.steps[step].reward
+                ));
+                return Err(std::io::Error::other("a reward overflowed"));
+            }
             let json = ScoredJson {
                 source: &melody.source,
                 names: &names,
@@ -80,22 +90,25 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         out.write_all(b"]}\n")?;
         out.flush()
     };
-    match &args.out {
+    let written = match &args.out {
         Some(path) => write_atomic_with(path, |temp| {
             let mut file = BufWriter::new(File::create(temp)?);
             write(&mut file)
         })
-        .with_context(|| format!("cannot write {}", path.display()))?,
+        .with_context(|| format!("cannot write {}", path.display())),
         None => {
             let mut stdout = BufWriter::new(std::io::stdout().lock());
             match write(&mut stdout) {
                 // A reader that went away (`| head`) did not want the rest.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => other.context("cannot write to standard output")?,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("cannot write to standard output"),
             }
         }
+    };
+    if let Some(message) = overflow {
+        bail!(message);
     }
-    Ok(())
+    written
 }
 
 /// One melody's scores as JSON, serialised straight from the scores: the output is written

@@ -13,7 +13,7 @@ use super::{common, eval, generate, plot};
 use anyhow::Result;
 pub use args::TrainArgs;
 use cadenza_agents::registry::{self, BuildSpec};
-use cadenza_agents::run::{RunDir, RunInfo, RUN_FORMAT};
+use cadenza_agents::run::{RunCheckpoints, RunDir, RunInfo, RUN_FORMAT};
 use cadenza_agents::train::{self as trainer, RunOptions};
 use cadenza_agents::{ActMode, Agent, AgentKind, TrainEnv};
 use cadenza_env::vector::VecEnv;
@@ -99,7 +99,7 @@ pub(crate) fn fresh_agent(
 /// Trains as the plan says and writes the run directory.
 fn execute(plan: TrainPlan) -> Result<()> {
     let mut train = plan.train.clone();
-    let mut envs = VecEnv::new(make_envs(&plan, train.num_envs.max(1))?, 1)?;
+    let mut envs = VecEnv::new(make_envs(&plan, train.num_envs)?, 1)?;
     // Evaluation plays its episodes in waves over these envs: a network then picks the
     // actions of a whole wave in one forward pass.
     let mut eval_envs = make_envs(&plan, train.eval_episodes.clamp(1, EVAL_BATCH))?;
@@ -110,10 +110,8 @@ fn execute(plan: TrainPlan) -> Result<()> {
     train.temperature = temperature;
     train.validate()?;
 
-    let run = RunDir::create(&plan.out, plan.resume.as_ref().map(|(d, _)| d.path()))?;
-    if let Some((from, _)) = &plan.resume {
-        run.copy_metrics_from(from)?;
-    }
+    let run = RunDir::create(&plan.out, plan.resume.as_ref().map(|(d, _)| d))?;
+    run.start_metrics(plan.resume.as_ref().map(|(d, p)| (d, p.steps_done)))?;
     let kind = plan.kind.name;
     let task = &plan.task;
     let mut info = RunInfo {
@@ -133,6 +131,8 @@ fn execute(plan: TrainPlan) -> Result<()> {
         prior: plan.prior.as_ref().map(|p| p.dir.display().to_string()),
         kl_coef: plan.prior.as_ref().map(|p| p.kl_coef),
     };
+    // From the start the directory is a run that --resume continues, whenever it is killed.
+    run.commit(agent.as_ref(), &mut info)?;
 
     eprintln!(
         "training {kind} on {} (reward {}) for {} steps with {} env(s), seed {}; writing {}",
@@ -148,10 +148,13 @@ fn execute(plan: TrainPlan) -> Result<()> {
         start_step: plan.start_step,
         progress: plan.progress,
         stop: Some(trainer::interrupt_flag()),
+        checkpoints: Some(&mut RunCheckpoints {
+            run: &run,
+            info: &mut info,
+        }),
     };
+    // Each checkpoint, the last one included, is committed with run.json's steps_done.
     let outcome = trainer::train(agent.as_mut(), &mut envs, &mut eval_envs, &train, options)?;
-    info.steps_done = outcome.total_steps;
-    run.write_info(&info)?;
 
     // --- samples, plot, summary --------------------------------------------------------------------
     let records = trainer::read_metrics(&run.metrics_path())?;

@@ -19,6 +19,19 @@ pub const LISTENER_TERM_COUNT: usize = 10;
 /// Number of phrase features.
 pub const NUM_FEATURES: usize = LISTENER_TERM_COUNT + 10;
 
+/// The smallest difference in each feature ([`FEATURE_NAMES`] order) that a listener is taken
+/// to hear: half the standard deviation of the feature over real tunes (the tuning half of
+/// the held-out corpus, 64 steps each; `tests/listener_resolution.rs` measures it and checks
+/// these values against it). A session standardises features by the spread of its agent's
+/// phrases; an agent that plays consistently has a tiny spread, and without this floor a
+/// difference nobody hears would count as several standard deviations of taste.
+/// `syncopation_fraction` does not vary in the folk corpus (its tunes barely syncopate): its
+/// resolution is one syncopated note in twenty.
+pub const FEATURE_RESOLUTION: [f64; NUM_FEATURES] = [
+    0.013, 0.013, 0.014, 0.0075, 0.0035, 0.005, 0.034, 0.0085, 0.004, 0.01, // terms
+    0.08, 0.038, 0.017, 0.47, 0.05, 0.13, 0.11, 0.039, 0.063, 0.039, // statistics
+];
+
 /// Names of the statistics after the improvisation terms.
 const STAT_NAMES: [&str; 10] = [
     "step_fraction",

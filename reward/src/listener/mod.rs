@@ -41,6 +41,9 @@ mod model;
 mod reward;
 
 pub use error::ListenerError;
-pub use features::{feature_index, FeatureExtractor, FEATURE_NAMES, NUM_FEATURES};
+pub use features::{
+    feature_index, FeatureExtractor, FEATURE_NAMES, FEATURE_RESOLUTION, LISTENER_TERM_COUNT,
+    NUM_FEATURES,
+};
 pub use model::{Feedback, ListenerConfig, ListenerModel, MODEL_FORMAT, MODEL_VERSION};
 pub use reward::ListenerReward;

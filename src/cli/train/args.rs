@@ -8,16 +8,19 @@ use std::path::PathBuf;
 /// Writes DIR/metrics.jsonl (one evaluation per line: sampled and greedy returns, per-term
 /// means, steps/s), DIR/checkpoint/, DIR/run.json, DIR/learning_curve.svg, DIR/summary.json
 /// and DIR/samples/*.mid, then prints a summary: the final return, Magenta's RL Tuner metrics
-/// of 100 sampled melodies, and one melody as a piano roll. Ctrl-C stops at the next chunk
-/// boundary and still saves everything; continue with --resume DIR (the checkpoint keeps
-/// the optimizer's moments and the steps trained, so schedules and Adam go on where they
-/// stopped).
+/// of 100 sampled melodies, and one melody as a piano roll. Ctrl-C, SIGTERM and SIGHUP stop
+/// at the next chunk boundary and still save everything; a run killed outright keeps its
+/// last checkpoint (written with run.json every `checkpoint_secs`, 10 by default).
+/// Continue with --resume DIR (the checkpoint keeps the optimizer's moments and the steps
+/// trained, so schedules and Adam go on where they stopped). One process writes a run
+/// directory at a time; --out must be new, empty, or the run being resumed.
 ///
 /// Agents: q (Q-learning), sarsa, expected-sarsa, soft-q (soft Q-learning); with `--features tch` also reinforce, a2c,
 /// ppo. --config takes a TOML file of the agent's fields (e.g. `gamma = 0.9`,
 /// `epsilon_end = 0.02`, `temperature = 1.0` for the tabular agents) and an optional [train]
-/// table (`eval_every`, `eval_episodes`, `eval_seed`, `chunk_steps`, `temperature`,
-/// `num_envs`).
+/// table (`eval_every`, `eval_episodes`, `eval_seed`, `chunk_steps`, `checkpoint_secs`,
+/// `temperature`, `num_envs`; a field given there wins over the agent's and the resumed
+/// run's, flags win over it).
 ///
 /// Learning from examples (`--features tch`): `--agent bc --in CORPUS_DIR` behaviour-clones a
 /// prior (the policy network as a next-event model of the melodies; --config takes the
@@ -53,7 +56,7 @@ pub struct TrainArgs {
     /// Continue the run in this directory (its run.json and checkpoint).
     #[arg(long, value_name = "DIR")]
     pub(super) resume: Option<PathBuf>,
-    /// Run directory to write (created; must not already hold another run).
+    /// Run directory to write (created; new, empty, or the run being resumed).
     #[arg(long, value_name = "DIR")]
     pub(super) out: PathBuf,
     /// Evaluate every this many steps [default: steps / 20, at least 10000].

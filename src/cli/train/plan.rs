@@ -55,7 +55,8 @@ pub struct TrainPlan {
     pub samples: usize,
     /// Whether to show progress.
     pub progress: bool,
-    /// The sampling temperature the user asked for (else the agent's own).
+    /// The sampling temperature asked for by the flag, the [train] table or the resumed run
+    /// (else the agent's own).
     pub temperature: Option<f64>,
 }
 
@@ -66,11 +67,16 @@ impl TrainPlan {
             bail!("--in is for --agent bc (the melodies a prior learns from)");
         }
         let resume = match &args.resume {
-            Some(dir) => Some(RunDir::open(dir)?),
+            Some(dir) => Some(RunDir::open_to_resume(dir)?),
             None => None,
         };
         RunDir::check_free(&args.out, args.resume.as_deref())?;
         let (agent_table, file_train) = read_config(args.config.as_deref())?;
+        let (file_train, file_keys) = match file_train {
+            Some((train, keys)) => (Some(train), keys),
+            None => (None, Vec::new()),
+        };
+        let in_file = |key: &str| file_keys.iter().any(|k| k == key);
         let (kind, task, task_config, reward) = match &resume {
             Some((_, prev)) => Self::resumed(args, prev)?,
             None => Self::fresh(args)?,
@@ -102,9 +108,24 @@ impl TrainPlan {
         }
         train.num_envs = match args.envs {
             Some(n) => n,
-            None if train.num_envs > 1 => train.num_envs,
-            None => kind.default_envs(&agent_table)?,
+            None if in_file("num_envs") => train.num_envs,
+            None => match previous {
+                Some(p) => p.train.num_envs,
+                None => kind.default_envs(&agent_table)?,
+            },
         };
+        // The flag, else the [train] table, else the resumed run's; else (in `execute`) the
+        // agent's own.
+        let temperature = args
+            .temperature
+            .or_else(|| in_file("temperature").then_some(train.temperature))
+            .or_else(|| previous.map(|p| p.temperature));
+        let mut settled = train.clone();
+        settled.temperature = temperature.unwrap_or(settled.temperature);
+        settled.validate().with_context(|| match &args.config {
+            Some(path) => format!("--config {} with the flags given", path.display()),
+            None => "the flags given".to_string(),
+        })?;
 
         let prior = match (&args.prior, previous.and_then(|p| p.prior.as_ref())) {
             (Some(dir), _) => Some(PriorSpec {
@@ -124,6 +145,19 @@ impl TrainPlan {
             );
         }
         let start_step = previous.map_or(0, |p| p.steps_done);
+        if start_step.checked_add(train.steps).is_none() {
+            bail!(
+                "{}: steps_done = {start_step} is more than a run can count: with {} more \
+                 steps the total would pass {}",
+                args.resume
+                    .as_deref()
+                    .unwrap_or(Path::new("."))
+                    .join(cadenza_agents::run::RUN_FILE)
+                    .display(),
+                train.steps,
+                u64::MAX
+            );
+        }
         Ok(Self {
             kind,
             task,
@@ -139,7 +173,7 @@ impl TrainPlan {
             device: args.device.parse()?,
             samples: args.samples,
             progress: !args.quiet,
-            temperature: args.temperature,
+            temperature,
         })
     }
 
@@ -202,8 +236,13 @@ impl TrainPlan {
     }
 }
 
-/// The agent's fields and the optional [train] table of a `--config` file, parsed once.
-pub fn read_config(path: Option<&Path>) -> Result<(toml::Table, Option<TrainConfig>)> {
+/// A `--config` file's [train] table: the protocol, and the names of the fields it gives.
+pub type FileTrain = (TrainConfig, Vec<String>);
+
+/// The agent's fields and the optional [train] table of a `--config` file, parsed once; with
+/// the table, the names of the fields it gives (a field it leaves out keeps its default,
+/// which the plan may settle otherwise).
+pub fn read_config(path: Option<&Path>) -> Result<(toml::Table, Option<FileTrain>)> {
     let Some(path) = path else {
         return Ok((toml::Table::new(), None));
     };
@@ -212,11 +251,16 @@ pub fn read_config(path: Option<&Path>) -> Result<(toml::Table, Option<TrainConf
     let mut table: toml::Table =
         toml::from_str(&text).with_context(|| format!("--config {}", path.display()))?;
     let train = match table.remove("train") {
-        Some(value) => Some(
-            value
+        Some(value) => {
+            let keys = value
+                .as_table()
+                .map(|t| t.keys().cloned().collect())
+                .unwrap_or_default();
+            let train = value
                 .try_into::<TrainConfig>()
-                .with_context(|| format!("--config {}: [train] table", path.display()))?,
-        ),
+                .with_context(|| format!("--config {}: [train] table", path.display()))?;
+            Some((train, keys))
+        }
         None => None,
     };
     Ok((table, train))
