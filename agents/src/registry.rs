@@ -381,6 +381,8 @@ mod tests {
         assert_eq!(config["exploration"], "boltzmann");
         assert_eq!(config["initial_value"], harmonic["initial_value"]);
         assert_eq!(config["temperature"], 0.7);
+        assert_eq!(sampling_temperature(&config), 0.7);
+        assert_eq!(sampling_temperature(&serde_json::json!({"lr": 0.1})), 1.0);
         let rl_tuner = TaskSpec::by_name("rl-tuner", None).unwrap();
         let config = kind
             .effective_config(&toml::Table::new(), &rl_tuner)

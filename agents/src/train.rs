@@ -606,6 +606,27 @@ mod tests {
         ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(InScaleReward))
     }
 
+    #[test]
+    fn learn_for_takes_the_budget_and_is_seeded() {
+        let learn = |seed: u64| {
+            let mut agent = TabularAgent::new(
+                Algorithm::QLearning,
+                TabularConfig::default(),
+                "rl-tuner",
+                38,
+                5_000,
+            )
+            .unwrap();
+            let mut envs = VecEnv::new(vec![env(), env()], 1).unwrap();
+            let steps = learn_for(&mut agent, &mut envs, 5_000, seed, 1_500).unwrap();
+            (steps, crate::tabular::encode_checkpoint(&agent))
+        };
+        let (steps, table) = learn(7);
+        assert_eq!(steps, 5_000);
+        assert_eq!(learn(7).1, table);
+        assert_ne!(learn(8).1, table);
+    }
+
     fn run(dir: &Path, seed: u64) -> TrainOutcome {
         let config = TrainConfig {
             steps: 20_000,
