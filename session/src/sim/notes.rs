@@ -8,8 +8,8 @@
 //!
 //! - each has a taste `t` in [0, 1] over the notes (the table below);
 //! - each demands musicianship: a phrase that fails a floor of
-//!   [`MUSIC`](cadenza_reward::musicianship::MUSIC) (measured by
-//!   [`measure`](cadenza_reward::musicianship::measure)) has utility `min(t, 0.25)` and rates
+//!   [`MUSIC`] (measured by
+//!   [`measure`]) has utility `min(t, 0.25)` and rates
 //!   at most 2, so random notes rate low whatever their register or contour;
 //! - the utility `U` (the taste, gated) rates `1 + 4·U` plus Gaussian noise (σ = 0.5),
 //!   rounded and clamped to 1..=5, and answers "A or B?" with Bradley-Terry probability
