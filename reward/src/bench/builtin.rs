@@ -113,6 +113,18 @@ pub fn builtin_detects(name: &str) -> Option<(Vec<Corruption>, &'static str)> {
             ))
         }
         "improv" => return Some((union(&improv::IMPROV_TERM_NAMES), "the union of its twelve terms")),
+        "rl-tuner+" => {
+            return Some((
+                union(&[
+                    "key",
+                    "pitch_variety",
+                    "fast_runs",
+                    "leap_recovery",
+                ]),
+                "the union of the terms that fix Magenta's optimum: the key penalty, loops, \
+                 sixteenth walls and leaps",
+            ))
+        }
         "in-scale" => return builtin_detects("in_scale"),
         "zero" => (&[], "a constant baseline for speed; detects nothing"),
         _ => return None,
@@ -153,6 +165,13 @@ pub fn builtin_gives_music(name: &str) -> Option<(Expectation, &'static str)> {
             "the reference that fails: Magenta's reward, reproduced exactly, pays each note \
              for its own rules (in key, motifs, resolved leaps) and nothing for rhythm, so its \
              optimizer writes notes on every step",
+        ),
+        "rl-tuner+" => (
+            NotMusic,
+            "music with its recipe (soft Q-learning at α = 2.5 with a sampling margin of 8, \
+             docs/configs/rl-tuner-plus.toml: every group passes on seeds 0-2), not with the \
+             audit's default agent: Q-learning with rl-tuner's ε-greedy defaults samples its \
+             optimistic, untried actions and plays wrong notes",
         ),
         "in_scale" | "in-scale" => (
             NotMusic,
