@@ -22,8 +22,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("feedback_to_next_phrase", |b| {
         b.iter(|| {
             let round = session.propose().expect("propose").clone();
-            let features = &round.played().features;
-            let rating = listener.rate(&session, features, round.index);
+            let rating = listener.rate(&session, round.played(), round.index);
             session
                 .feedback(Feedback {
                     rating: Some(rating),

@@ -66,6 +66,8 @@ fn bench_reports_every_term_as_json_and_markdown() {
         "in-scale",
         "--reward",
         "no_such_term",
+        "--exploit-steps",
+        "0",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -130,6 +132,8 @@ fn bench_trains_outcome_agents() {
         "2000",
         "--eval-episodes",
         "5",
+        "--exploit-steps",
+        "0",
     ]);
     assert!(
         out.status.success(),
@@ -175,10 +179,146 @@ fn bench_fails_only_when_nothing_usable_remains() {
         "0",
         "--timing-runs",
         "1",
+        "--exploit-steps",
+        "0",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("broken.mid"), "{stderr}");
+}
+
+/// `terms[].exploit` of a report, the timings taken out.
+fn exploit_rows(json: &serde_json::Value) -> Vec<serde_json::Value> {
+    json["terms"]
+        .as_array()
+        .expect("a terms list")
+        .iter()
+        .flat_map(|t| t["exploit"].as_array().expect("an exploit list").clone())
+        .map(|mut row| {
+            row.as_object_mut().expect("a row").remove("seconds");
+            row
+        })
+        .collect()
+}
+
+#[test]
+fn bench_audits_what_maximising_each_term_writes() {
+    let dir = slice(3);
+    let out_dir = tempfile::tempdir().expect("a temp dir");
+    let run = |out: Option<&Path>| {
+        let mut args = vec![
+            "rewards",
+            "bench",
+            "--corpus",
+            path(dir.path()),
+            "--json",
+            "--resamples",
+            "0",
+            "--timing-runs",
+            "1",
+            "--reward",
+            "improv",
+            "--reward",
+            "key",
+            "--reward",
+            "zero",
+            "--exploit-steps",
+            "3000",
+            "--seed",
+            "3",
+        ];
+        if let Some(out) = out {
+            args.extend(["--out", path(out)]);
+        }
+        let out = cadenza(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+    };
+    let json = run(Some(out_dir.path()));
+    assert_eq!(json["exploit"]["steps"], 3000);
+    assert_eq!(json["exploit"]["agents"], serde_json::json!(["q"]));
+    assert_eq!(json["exploit"]["melodies"], 100);
+    let terms = json["terms"].as_array().expect("a terms list");
+    assert_eq!(terms.len(), 1 + 12 + 1 + 1);
+    for t in terms {
+        let rows = t["exploit"].as_array().expect("an exploit list");
+        assert_eq!(rows.len(), 1, "{t}");
+        let row = &rows[0];
+        assert_eq!(row["agent"], "q");
+        assert!(row["steps"].as_u64().expect("steps") >= 3000);
+        assert_eq!(row["musicianship"]["melodies"], 100);
+        for group in ["harmony", "line", "rhythm", "variety"] {
+            let score = row["musicianship"]["mean"][group]
+                .as_f64()
+                .expect("a score");
+            assert!((0.0..=1.0).contains(&score), "{group}: {row}");
+        }
+        assert!(row["flags"].is_array() && row["degeneracy"]["looped"].is_number());
+        assert!(row["return_mean"].is_number() && row["untrained_return"].is_number());
+        let verdict = row["verdict"].as_str().expect("a verdict");
+        assert_eq!(row["music"] == true, verdict == "music", "{row}");
+        let task = if ["key", "zero"].contains(&t["name"].as_str().expect("a name")) {
+            "rl-tuner"
+        } else {
+            "improv"
+        };
+        assert_eq!(row["task"], task, "{}", t["name"]);
+        let expected = if t["name"] == "improv" {
+            "music"
+        } else {
+            "not_music"
+        };
+        assert_eq!(row["expected"], expected, "{}", t["name"]);
+    }
+    // Nothing to gain from the zero reward: its row is not optimised.
+    let zero = terms.iter().find(|t| t["name"] == "zero").expect("zero");
+    assert_eq!(zero["exploit"][0]["optimised"], false);
+    // 3000 steps are far too few for music: the improv preset fails its expectation.
+    let failures = json["exploit_failures"].as_array().expect("a failure list");
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["term"], "improv");
+    for file in ["report.md", "report.json", "exploit.svg"] {
+        assert!(out_dir.path().join(file).is_file(), "{file}");
+    }
+    let md = std::fs::read_to_string(out_dir.path().join("report.md")).expect("report.md");
+    assert!(
+        md.contains("## Exploitation") && md.contains("maximised gives") && md.contains("(FAIL)"),
+        "{md}"
+    );
+    // Deterministic under the seed, whatever the threads did.
+    assert_eq!(exploit_rows(&json), exploit_rows(&run(None)));
+}
+
+#[test]
+fn bench_refuses_agents_that_cannot_maximise_a_term() {
+    let dir = slice(2);
+    let mut cases = vec![
+        ("bc", "example melodies"),
+        ("dqn", "unknown agent 'dqn'"),
+        (",", "at least one agent kind"),
+    ];
+    if !cfg!(feature = "tch") {
+        cases.push(("q,ppo", "--features tch"));
+    }
+    for (agents, message) in cases {
+        let out = cadenza(&[
+            "rewards",
+            "bench",
+            "--corpus",
+            path(dir.path()),
+            "--reward",
+            "key",
+            "--exploit-agents",
+            agents,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{agents}");
+        assert!(stderr.contains(message), "{agents}: {stderr}");
+    }
 }
 
 #[test]

@@ -122,6 +122,16 @@ pub fn names() -> String {
         .join(", ")
 }
 
+/// The softmax temperature an agent samples melodies at unless told otherwise: the
+/// `temperature` of its effective config ([`AgentKind::effective_config`]; the tabular kinds
+/// have one), else 1.
+pub fn sampling_temperature(config: &serde_json::Value) -> f64 {
+    config
+        .get("temperature")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(1.0)
+}
+
 /// What [`AgentKind::build`] needs besides the kind.
 #[derive(Debug, Clone, Copy)]
 pub struct BuildSpec<'a> {
@@ -375,6 +385,8 @@ mod tests {
         assert_eq!(config["exploration"], "boltzmann");
         assert_eq!(config["initial_value"], harmonic["initial_value"]);
         assert_eq!(config["temperature"], 0.7);
+        assert_eq!(sampling_temperature(&config), 0.7);
+        assert_eq!(sampling_temperature(&serde_json::json!({"lr": 0.1})), 1.0);
         let rl_tuner = TaskSpec::by_name("rl-tuner", None).unwrap();
         let config = kind
             .effective_config(&toml::Table::new(), &rl_tuner)

@@ -543,6 +543,36 @@ pub fn train(
     })
 }
 
+/// Trains `agent` on `envs` for `steps` env steps, in calls to [`Agent::learn`] of at most
+/// `chunk_steps`, with nothing evaluated, logged or saved: for short runs whose result is
+/// judged elsewhere (the reward bench's exploitation audit, its `--train` outcome). Seeded as
+/// [`train`] seeds a fresh run: the envs are reset with `seed`, the agent's generator is
+/// seeded with it. Returns the steps taken (the agent may overshoot by part of a rollout).
+pub fn learn_for(
+    agent: &mut dyn Agent,
+    envs: &mut VecEnv<TrainEnv>,
+    steps: u64,
+    seed: u64,
+    chunk_steps: u64,
+) -> Result<u64, TrainError> {
+    envs.reset(Some(seed))
+        .map_err(|e| TrainError::Agent(AgentError::Env(e)))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut done = 0u64;
+    while done < steps {
+        let chunk = chunk_steps.max(1).min(steps - done);
+        let taken = agent.learn(envs, chunk, &mut rng)?.steps;
+        if taken == 0 {
+            return Err(TrainError::Agent(AgentError::Other(format!(
+                "agent '{}' took no steps when asked for {chunk}",
+                agent.kind()
+            ))));
+        }
+        done += taken;
+    }
+    Ok(done)
+}
+
 fn progress_bar(total: u64, show: bool) -> ProgressBar {
     if !show || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -574,6 +604,27 @@ mod tests {
 
     fn env() -> TrainEnv {
         ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(InScaleReward))
+    }
+
+    #[test]
+    fn learn_for_takes_the_budget_and_is_seeded() {
+        let learn = |seed: u64| {
+            let mut agent = TabularAgent::new(
+                Algorithm::QLearning,
+                TabularConfig::default(),
+                "rl-tuner",
+                38,
+                5_000,
+            )
+            .unwrap();
+            let mut envs = VecEnv::new(vec![env(), env()], 1).unwrap();
+            let steps = learn_for(&mut agent, &mut envs, 5_000, seed, 1_500).unwrap();
+            (steps, crate::tabular::encode_checkpoint(&agent))
+        };
+        let (steps, table) = learn(7);
+        assert_eq!(steps, 5_000);
+        assert_eq!(learn(7).1, table);
+        assert_ne!(learn(8).1, table);
     }
 
     fn run(dir: &Path, seed: u64) -> TrainOutcome {

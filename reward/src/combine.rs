@@ -1,4 +1,6 @@
-//! [`WeightedSum`]: several rewards summed with weights, every term still reported.
+//! [`WeightedSum`]: several rewards summed with weights, every term still reported; and
+//! [`OneTerm`]: one term of a reward as a reward of its own (what an optimizer of that term
+//! alone maximises).
 //!
 //! Each part keeps its own terms; a part with more than one term reports them as
 //! `part.term` (for example `rl_tuner.key`), a part with one term under that term's name.
@@ -147,5 +149,109 @@ impl Reward for WeightedSum {
             total += part.weight * value;
         }
         total
+    }
+}
+
+/// One term of a reward, as a reward whose total is that term's value: what an agent trained
+/// on the term alone maximises (the reward bench's exploitation audit trains on each of
+/// Magenta's nine terms this way). The wrapped reward still computes all its terms; their
+/// buffer is allocated once, here.
+///
+/// ```
+/// use cadenza_env::{Reward, Setting, StepContext};
+/// use cadenza_reward::combine::OneTerm;
+/// use cadenza_reward::rl_tuner::RlTunerReward;
+/// let mut key = OneTerm::new(Box::new(RlTunerReward::default()), 0).unwrap();
+/// assert_eq!(key.term_names(), ["key"]);
+/// let setting = Setting::rl_tuner();
+/// key.reset(&setting);
+/// let mut terms = [0.0];
+/// let ctx = StepContext { setting: &setting, step: 0, history: &[], action: 3 }; // C#3
+/// assert_eq!(key.step(&ctx, &mut terms), -1.0);
+/// ```
+pub struct OneTerm {
+    reward: Box<dyn Reward>,
+    index: usize,
+    name: String,
+    all: Vec<f64>,
+}
+
+impl std::fmt::Debug for OneTerm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneTerm")
+            .field("name", &self.name)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OneTerm {
+    /// Term `index` of `reward`; `None` when the reward has no such term.
+    pub fn new(reward: Box<dyn Reward>, index: usize) -> Option<Self> {
+        let names = reward.term_names();
+        let name = names.get(index)?.clone();
+        Some(Self {
+            reward,
+            index,
+            name,
+            all: vec![0.0; names.len()],
+        })
+    }
+}
+
+impl Reward for OneTerm {
+    fn term_names(&self) -> Vec<String> {
+        vec![self.name.clone()]
+    }
+
+    fn reset(&mut self, setting: &Setting) {
+        self.reward.reset(setting);
+    }
+
+    #[inline]
+    fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
+        self.reward.step(ctx, &mut self.all);
+        let value = self.all[self.index];
+        if let Some(t) = terms.first_mut() {
+            *t = value;
+        }
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rl_tuner::{RlTunerReward, NUM_TERMS};
+    use crate::score::play_episode;
+
+    #[test]
+    fn one_term_pays_exactly_that_term_and_the_terms_add_up() {
+        let setting = Setting::rl_tuner();
+        // Two compositions of a line with repeats, leaps and notes out of key.
+        let melody: Vec<u8> = (0..64u32).map(|i| ((i * 7 + i / 5) % 38) as u8).collect();
+        let mut whole = RlTunerReward::default();
+        let mut terms = vec![0.0; NUM_TERMS];
+        let mut per_term = [0.0; NUM_TERMS];
+        let total = play_episode(&mut whole, &setting, &melody, &mut terms, |_, t| {
+            for (sum, v) in per_term.iter_mut().zip(t) {
+                *sum += v;
+            }
+        });
+        let mut sum_of_parts = 0.0;
+        for (i, expected) in per_term.iter().enumerate() {
+            let mut one = OneTerm::new(Box::new(RlTunerReward::default()), i).unwrap();
+            let mut slot = [0.0];
+            let got = play_episode(&mut one, &setting, &melody, &mut slot, |v, t| {
+                assert_eq!(v, t[0]);
+            });
+            assert_eq!(got, *expected, "term {i}");
+            sum_of_parts += got;
+        }
+        assert!(
+            (sum_of_parts - total).abs() < 1e-9,
+            "{sum_of_parts} vs {total}"
+        );
+        assert!(OneTerm::new(Box::new(RlTunerReward::default()), NUM_TERMS).is_none());
     }
 }

@@ -1,7 +1,9 @@
 //! Rewards by name: presets, and reward definitions in TOML.
 //!
-//! Presets: `rl-tuner` (Magenta RL Tuner's `reward_music_theory`, exactly), `improv` (the
-//! harmony-aware improvisation terms), `in-scale` (one simple term) and `zero`.
+//! Presets: `rl-tuner` (Magenta RL Tuner's `reward_music_theory`, exactly: a reference whose
+//! optimum is not music), `rl-tuner+` (Magenta's rules with what their optimum gets wrong
+//! fixed: [`RL_TUNER_PLUS`]), `improv` (the harmony-aware improvisation terms), `in-scale`
+//! (one simple term) and `zero`.
 //!
 //! A reward definition is a TOML file whose sections are the parts of a weighted sum, in
 //! order. A section is named after a component; `weight` (default 1, at most 1e6 either way)
@@ -36,7 +38,26 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Names of the built-in presets.
-pub const PRESET_NAMES: &[&str] = &["rl-tuner", "improv", "in-scale", "zero"];
+pub const PRESET_NAMES: &[&str] = &["rl-tuner", "rl-tuner+", "improv", "in-scale", "zero"];
+
+/// The `rl-tuner+` preset: Magenta's rules with what their optimum gets wrong fixed, as a
+/// reward definition (see the module docs). Its recipe, soft Q-learning at α = 2.5 with a
+/// sampling margin of 8, is `docs/configs/rl-tuner-plus.toml`; `docs/musicianship.md` has
+/// what it writes.
+pub const RL_TUNER_PLUS: &str = r#"# Magenta's nine terms, with an out-of-key note charged 6 instead of 1: the autocorrelation
+# penalty on raw event numbers made one out-of-key note pay (docs/q-learning.md), and an
+# optimizer played it.
+[rl_tuner]
+key_penalty = -6.0
+
+# What Magenta's rules let an optimizer do: loop a short figure, fill every step with a
+# sixteenth, and leap about (its motif and interval terms pay for distinct pitches; a
+# recovered leap still costs here, five times the improv preset's weight).
+[pitch_variety]
+[fast_runs]
+[leap_recovery]
+weight = 5.0
+"#;
 
 /// Names of the components a TOML reward definition may use, besides the single
 /// improvisation terms.
@@ -101,6 +122,10 @@ pub fn default_preset(task: &str) -> &'static str {
 pub fn preset(name: &str) -> Result<Box<dyn Reward>, RegistryError> {
     match name {
         "rl-tuner" => Ok(Box::new(RlTunerReward::default())),
+        "rl-tuner+" => Ok(Box::new(
+            from_toml_str(RL_TUNER_PLUS, Path::new("."), "the rl-tuner+ preset")
+                .expect("the rl-tuner+ preset is a valid definition"),
+        )),
         "improv" => Ok(Box::new(ImprovReward::preset())),
         "in-scale" => Ok(Box::new(InScaleReward)),
         "zero" => Ok(Box::new(ZeroReward)),
@@ -278,7 +303,46 @@ mod tests {
             preset(name).unwrap();
         }
         let err = preset("rl_tunr").err().unwrap().to_string();
-        assert!(err.contains("rl-tuner, improv"), "{err}");
+        assert!(err.contains("rl-tuner, rl-tuner+, improv"), "{err}");
+    }
+
+    #[test]
+    fn rl_tuner_plus_charges_what_magentas_optimum_plays() {
+        use crate::score::score_melody;
+        let setting = cadenza_env::Setting::rl_tuner();
+        let mut plus = preset("rl-tuner+").unwrap();
+        let names = plus.term_names();
+        for term in [
+            "rl_tuner.key",
+            "pitch_variety",
+            "fast_runs",
+            "leap_recovery",
+        ] {
+            assert!(names.iter().any(|n| n == term), "{term} in {names:?}");
+        }
+        let key = names.iter().position(|n| n == "rl_tuner.key").unwrap();
+        // C4 D4 E4 F4 in eighths, then the same with F#4 for F4: the out-of-key note costs 6.
+        let line: Vec<u8> = [14u8, 1, 16, 1, 18, 1, 19, 1].repeat(4);
+        let mut sharp = line.clone();
+        sharp[6] = 20;
+        let key_total = |events: &[u8], reward: &mut Box<dyn Reward>| {
+            let scored = score_melody(reward.as_mut(), &setting, events);
+            scored.steps.iter().map(|s| s.terms[key]).sum::<f64>()
+        };
+        assert_eq!(
+            key_total(&sharp, &mut plus) - key_total(&line, &mut plus),
+            -6.0
+        );
+        // A trill in sixteenths, which Magenta's rules let pass, pays heavily here.
+        let trill: Vec<u8> = [26u8, 25, 26, 28].repeat(8);
+        let total =
+            |reward: &mut Box<dyn Reward>| score_melody(reward.as_mut(), &setting, &trill).total;
+        let mut magenta = preset("rl-tuner").unwrap();
+        let (magenta, plus) = (total(&mut magenta), total(&mut plus));
+        assert!(
+            plus + 40.0 < magenta,
+            "rl-tuner+ {plus}, rl-tuner {magenta}"
+        );
     }
 
     #[test]

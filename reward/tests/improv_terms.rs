@@ -285,22 +285,22 @@ fn improv_leap_recovery() {
     let s = setting(16, None);
     let mut term = LeapRecovery::default();
     assert_eq!(term.term_names(), vec!["leap_recovery"]);
-    // Every leap is charged -0.5 where it is made (step 4 below), so a recovered leap nets
-    // +0.5 and an unrecovered one -0.5: leaping at random does not pay.
-    // C4 up a sixth to A4, then a step back to G4: +1.
+    // Every leap is charged -1 where it is made (step 4 below), so a recovered leap nets
+    // -0.25 and an unrecovered one -1: leaping does not pay, recovering softens it.
+    // C4 up a sixth to A4, then a step back to G4: +0.75.
     assert_values(
         &run(&mut term, &s, &seq(&[(60, 4), (69, 4), (67, 8)])),
-        &[(4, -0.5), (8, 1.0)],
+        &[(4, -1.0), (8, 0.75)],
     );
-    // ... or on up to D5: -1.
+    // ... or on up to D5: -1 more.
     assert_values(
         &run(&mut term, &s, &seq(&[(60, 4), (69, 4), (74, 8)])),
-        &[(4, -0.5), (8, -1.0)],
+        &[(4, -1.0), (8, -1.0)],
     );
     // ... or a fourth back down: 0 (the gap stays open, the charge stays).
     assert_values(
         &run(&mut term, &s, &seq(&[(60, 4), (69, 4), (64, 8)])),
-        &[(4, -0.5)],
+        &[(4, -1.0)],
     );
     // A repeated A postpones the judgement; a rest does not break it.
     assert_values(
@@ -309,14 +309,14 @@ fn improv_leap_recovery() {
             &s,
             &seq(&[(60, 4), (69, 4), (69, 2), (0, 2), (67, 4)]),
         ),
-        &[(4, -0.5), (12, 1.0)],
+        &[(4, -1.0), (12, 0.75)],
     );
     // A fourth is not a leap that needs recovery.
     assert_values(&run(&mut term, &s, &seq(&[(60, 4), (65, 4), (69, 8)])), &[]);
     // Downward leaps too: G5 down to A4, then up a step to B4.
     assert_values(
         &run(&mut term, &s, &seq(&[(79, 4), (69, 4), (71, 8)])),
-        &[(4, -0.5), (8, 1.0)],
+        &[(4, -1.0), (8, 0.75)],
     );
     // A wild note leaps in and out: two charges, and the leap out goes unrecovered when the
     // line carries on the same way (E F [B5] G F).
@@ -326,7 +326,7 @@ fn improv_leap_recovery() {
             &s,
             &seq(&[(64, 2), (65, 2), (83, 2), (67, 2), (65, 8)]),
         ),
-        &[(4, -0.5), (6, -0.5)],
+        &[(4, -1.0), (6, -1.0)],
     );
 }
 

@@ -14,10 +14,21 @@ use cadenza_env::improv::ImprovConfig as TaskConfig;
 use cadenza_env::{ComposeEnv, Environment, Event, TaskSpec};
 use cadenza_reward::improv::ImprovReward;
 use cadenza_reward::listener::{
-    FeatureExtractor, ListenerConfig, ListenerModel, FEATURE_RESOLUTION, NUM_FEATURES,
+    FeatureExtractor, ListenerConfig, ListenerModel, FEATURE_RESOLUTION, NAMED_FEATURE_COUNT,
+    NUM_FEATURES,
 };
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
+
+/// The error of a logged calibration over a number of features this build cannot model.
+pub(crate) fn feature_count_error(dim: usize) -> SessionError {
+    config_error(
+        "calibration",
+        format!(
+            "{dim} features: this build models {NUM_FEATURES} (or {NAMED_FEATURE_COUNT}, as logs written before the note profile calibrated)"
+        ),
+    )
+}
 
 /// A change of task, checked against the session (see [`Session::plan_retask`]), not yet
 /// prepared.
@@ -131,9 +142,18 @@ impl Session {
 
         let env = ComposeEnv::new(task.clone(), ImprovReward::preset());
         let obs = vec![0.0; env.observation_space().dim()];
-        let model = ListenerModel::for_phrases(ListenerConfig {
-            prior_variance: config.prior_variance,
-        })?;
+        // A log written before the note profile calibrated the named features only: its
+        // model reads those, so that it replays as it was.
+        let dim = calibration
+            .as_ref()
+            .map_or(NUM_FEATURES, |c| c.center.len());
+        let model = ListenerModel::for_phrase_prefix(
+            dim,
+            ListenerConfig {
+                prior_variance: config.prior_variance,
+            },
+        )
+        .map_err(|_| feature_count_error(dim))?;
         let mut session = Self {
             calibration: Calibration {
                 center: vec![0.0; NUM_FEATURES],
@@ -466,7 +486,8 @@ impl Session {
             rewards.push(self.env.step_into(e as usize, &mut self.obs)?.reward);
         }
         let theory = rewards.iter().sum::<f64>() / events.len() as f64;
-        let features = self.extractor.extract(&self.task.setting, &events)?;
+        let mut features = self.extractor.extract(&self.task.setting, &events)?;
+        features.truncate(self.model.dim());
         let utility = self.model.utility(&features)?;
         let score = (theory - self.calibration.theory_mean) / self.calibration.theory_std
             + self.config.listener_weight * utility;

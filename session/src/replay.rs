@@ -27,14 +27,20 @@ pub struct Replay {
 }
 
 /// Rebuilds the listener model from a log, without the agent: the features of the logged
-/// phrases, standardised by the logged calibration, fed in the logged order.
+/// phrases, standardised by the logged calibration, fed in the logged order. A log written
+/// before the note profile calibrated the named features only, and its model reads those.
 pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
     let contents = log::read(path)?;
     let (config, calibration) = contents.header(path)?;
     let mut task = config.task.to_task()?;
-    let mut model = ListenerModel::for_phrases(ListenerConfig {
-        prior_variance: config.prior_variance,
-    })?;
+    let dim = calibration.center.len();
+    let mut model = ListenerModel::for_phrase_prefix(
+        dim,
+        ListenerConfig {
+            prior_variance: config.prior_variance,
+        },
+    )
+    .map_err(|_| crate::engine::feature_count_error(dim))?;
     model.set_standardisation(&calibration.center, &calibration.scale)?;
     let mut extractor = FeatureExtractor::new();
     let mut ratings = Vec::new();
@@ -48,7 +54,7 @@ pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
             }
             Entry::Answered(logged, feedback) => (logged, feedback),
         };
-        let round = model_round(path, &task, &mut extractor, &logged)?;
+        let round = model_round(path, &task, &mut extractor, dim, &logged)?;
         round.teach(&mut model, feedback)?;
         if let Some(r) = feedback.rating {
             ratings.push((logged.round, r));
@@ -135,13 +141,16 @@ fn model_round(
     path: &Path,
     task: &TaskSpec,
     extractor: &mut FeatureExtractor,
+    dim: usize,
     logged: &LoggedRound,
 ) -> Result<Round, SessionError> {
     logged.check(path, None)?;
     let mut candidates = Vec::new();
     for events in &logged.candidates {
+        let mut features = extractor.extract(&task.setting, events)?;
+        features.truncate(dim);
         candidates.push(Candidate {
-            features: extractor.extract(&task.setting, events)?,
+            features,
             events: events.clone(),
             theory: 0.0,
             utility: 0.0,

@@ -60,6 +60,7 @@
 //!  "chords": [{"start": 0, "steps": 16, "symbol": "Dm7", "pitches": [62, 65, 69, 72]}],
 //!  "tempo": 120.0, "steps_per_quarter": 4, "steps_per_bar": 16, "length": 64,
 //!  "low": 60, "high": 84, "key": "C major", "theory": 0.8, "utility": 0.2,
+//!  "musicianship": {"harmony": 0.95, "line": 0.8, "rhythm": 0.6, "variety": 0.93, "failures": []},
 //!  "pair": {"a": {"notes": [...], "utility": 0.1}, "b": {"notes": [...], "utility": -0.3}},
 //!  "propose_ms": 4.2}
 //! ```
@@ -69,6 +70,7 @@ use crate::error::SessionError;
 use crate::http::{self, Head, Limits, Service};
 use crate::round::{Candidate, Choice, Feedback, Round};
 use cadenza_env::improv::ImprovConfig;
+use cadenza_reward::musicianship::{self, MUSIC};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -586,9 +588,14 @@ fn pending_phrase_json(session: &Session, round: &Round) -> Value {
         json!({ "a": side(a), "b": side(b) })
     });
     let config = &session.config().task;
+    let scores = musicianship::measure(&task.setting, &played.events).scores();
     json!({
         "round": round.index,
         "events": played.events,
+        "musicianship": {
+            "harmony": scores.harmony, "line": scores.line, "rhythm": scores.rhythm,
+            "variety": scores.variety, "failures": MUSIC.failures(&scores),
+        },
         "notes": notes_json(session, played),
         "chords": task.backing.iter().map(|c| json!({
             "start": c.start, "steps": c.steps, "symbol": c.symbol, "pitches": c.pitches,

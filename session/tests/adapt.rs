@@ -54,7 +54,7 @@ fn policy_utility(session: &mut Session, listener: &SimListener) -> f64 {
     let phrases = session.held_out(60).unwrap();
     phrases
         .iter()
-        .map(|c| listener.utility(session, &c.features))
+        .map(|c| listener.utility(session, c))
         .sum::<f64>()
         / phrases.len() as f64
 }

@@ -234,3 +234,59 @@ fn export_writes_each_answered_round_once() {
     assert_eq!(replay::export_midi(&path, &mid).unwrap(), 40);
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+/// A log written before the note profile calibrated the 20 named features: its model is
+/// rebuilt over those, and the session resumes and plays on; a calibration of any other size
+/// is refused with a message that names the calibration.
+#[test]
+fn logs_from_before_the_note_profile_replay_and_resume() {
+    use cadenza_reward::listener::{NAMED_FEATURE_COUNT, NUM_FEATURES};
+    use cadenza_session::log::Record;
+    let path = temp("named-only");
+    let listener = SimListener::by_name("sim:bluesy", 2).unwrap();
+    let mut session = Session::new(config(2), Some(&path)).unwrap();
+    sim::run(&mut session, &listener, 6, 0).unwrap();
+    drop(session);
+
+    let old = path.with_file_name("old.jsonl");
+    let rewrite = |to: &Path, keep: usize| {
+        let _ = std::fs::remove_file(to);
+        let mut out = SessionLog::create(to).unwrap();
+        for (_, record) in log::read(&path).unwrap().records {
+            let record = match record {
+                Record::Calibration { mut calibration } => {
+                    calibration.center.truncate(keep);
+                    calibration.scale.truncate(keep);
+                    Record::Calibration { calibration }
+                }
+                other => other,
+            };
+            out.append(&record).unwrap();
+        }
+    };
+    rewrite(&old, NAMED_FEATURE_COUNT);
+    let replayed = replay::replay_model(&old).unwrap();
+    assert_eq!(replayed.model.dim(), NAMED_FEATURE_COUNT);
+    assert_eq!(replayed.rounds, 6);
+    assert_eq!(
+        replay::replay_model(&path).unwrap().model.dim(),
+        NUM_FEATURES
+    );
+
+    let (mut resumed, _) = Session::resume(&old).unwrap();
+    assert_eq!(resumed.model().dim(), NAMED_FEATURE_COUNT);
+    assert_eq!(
+        resumed.propose().unwrap().played().features.len(),
+        NAMED_FEATURE_COUNT
+    );
+    sim::run(&mut resumed, &listener, 8, 0).unwrap();
+    drop(resumed);
+
+    let odd = path.with_file_name("odd.jsonl");
+    rewrite(&odd, 7);
+    let message = replay::replay_model(&odd).unwrap_err().to_string();
+    assert!(
+        message.contains("calibration") && message.contains("7 features"),
+        "{message}"
+    );
+}

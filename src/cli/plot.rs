@@ -220,22 +220,24 @@ pub fn grouped_bars(path: &Path, plot: &GroupedBars<'_>) -> Result<()> {
     let ns = plot.series.len().max(1);
     let root = canvas(path, (1000, plot.height + plot.legend_height))?;
     let (main, legend) = root.split_vertically(plot.height);
+    // Row i (top to bottom) is centred on y = nr - 1 - i, so that the axis's key points,
+    // whole numbers, fall on the rows' middles and carry their names.
+    let top = nr as f64 - 0.5;
     let mut chart = chart(
         &main,
         plot.caption,
         plot.frame,
         0.0f64..1.0f64,
-        0.0f64..nr as f64,
+        -0.5f64..top,
     )?;
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .y_labels(nr.max(1) * 2)
+        .y_labels(nr.max(1))
         .y_label_formatter(&|y| {
-            // One label per row, at its middle.
-            let i = y.floor() as usize;
-            if (y - i as f64 - 0.5).abs() < 0.3 && i < nr {
-                plot.rows[nr - 1 - i].clone()
+            let i = y.round();
+            if (y - i).abs() < 1e-6 && (0.0..nr as f64).contains(&i) {
+                plot.rows[nr - 1 - i as usize].clone()
             } else {
                 String::new()
             }
@@ -243,7 +245,7 @@ pub fn grouped_bars(path: &Path, plot: &GroupedBars<'_>) -> Result<()> {
         .x_desc(plot.x_desc)
         .draw()?;
     for (ri, row) in plot.bars.iter().enumerate() {
-        let base = (nr - 1 - ri) as f64;
+        let base = (nr - 1 - ri) as f64 - 0.5;
         for (si, bar) in row.iter().enumerate() {
             let Some((value, solid)) = *bar else {
                 continue;
@@ -264,7 +266,7 @@ pub fn grouped_bars(path: &Path, plot: &GroupedBars<'_>) -> Result<()> {
     }
     if let Some(x) = plot.reference {
         chart.draw_series(LineSeries::new(
-            [(x, 0.0), (x, nr as f64)],
+            [(x, -0.5), (x, top)],
             BLACK.stroke_width(1),
         ))?;
     }
@@ -333,4 +335,37 @@ pub fn heat_map(
     }
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouped_bars_name_every_row() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        for nr in [1usize, 3, 10, 25] {
+            let rows: Vec<String> = (0..nr).map(|i| format!("row_{i}_name")).collect();
+            let path = dir.path().join(format!("bars{nr}.svg"));
+            grouped_bars(
+                &path,
+                &GroupedBars {
+                    caption: "test",
+                    frame: Frame::ROWS,
+                    x_desc: "x",
+                    rows: rows.clone(),
+                    series: vec!["a".into(), "b".into()],
+                    bars: vec![vec![Some((0.5, true)), Some((0.25, false))]; nr],
+                    reference: Some(0.5),
+                    height: (60 + nr * 18).max(300) as u32,
+                    legend_height: 40,
+                },
+            )
+            .expect("drawn");
+            let svg = std::fs::read_to_string(&path).expect("written");
+            for row in &rows {
+                assert_eq!(svg.matches(row.as_str()).count(), 1, "{row} of {nr}");
+            }
+        }
+    }
 }

@@ -309,10 +309,14 @@ fn live(args: RunArgs) -> Result<()> {
                 print_stdout(&format!("{}\n", serde_json::to_string(&report)?))
             } else {
                 print_stdout(&format!(
-                    "{}: {} rounds, improvement {:+.2} (last 10 vs first 10), held-out A/B accuracy {:.0}% ({} pairs), median latency {:.2} ms\nratings: {:?}\n",
+                    "{}: {} rounds, improvement {:+.2} (last 10 vs first 10), utility {:.3} -> {:.3}, musicianship passing {:.0}% -> {:.0}%, held-out A/B accuracy {:.0}% ({} pairs), median latency {:.2} ms\nratings: {:?}\n",
                     report.listener,
                     report.ratings.len(),
                     report.improvement,
+                    report.utility_first,
+                    report.utility_last,
+                    100.0 * report.musicianship_first.passing_share,
+                    100.0 * report.musicianship_last.passing_share,
                     100.0 * report.ab_accuracy,
                     report.held_out_pairs,
                     report.latency_ms_median,

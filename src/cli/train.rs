@@ -15,7 +15,7 @@ pub use args::TrainArgs;
 use cadenza_agents::registry::{self, BuildSpec};
 use cadenza_agents::run::{RunCheckpoints, RunDir, RunInfo, RUN_FORMAT};
 use cadenza_agents::train::{self as trainer, RunOptions};
-use cadenza_agents::{ActMode, Agent, TrainEnv};
+use cadenza_agents::{ActMode, Agent, AgentKind, TrainEnv};
 use cadenza_env::vector::VecEnv;
 use cadenza_env::ComposeEnv;
 use plan::TrainPlan;
@@ -73,14 +73,26 @@ fn make_agent(plan: &TrainPlan) -> Result<(Box<dyn Agent>, serde_json::Value)> {
             plan.device,
         );
     }
-    let agent = plan.kind.build(&BuildSpec {
-        config: &plan.agent_table,
-        task: &plan.task,
-        total_steps: plan.train.steps,
-        seed: plan.train.seed,
-        device: plan.device,
-    })?;
-    let config = plan.kind.effective_config(&plan.agent_table, &plan.task)?;
+    fresh_agent(
+        plan.kind,
+        &BuildSpec {
+            config: &plan.agent_table,
+            task: &plan.task,
+            total_steps: plan.train.steps,
+            seed: plan.train.seed,
+            device: plan.device,
+        },
+    )
+}
+
+/// A fresh agent of `kind` built through the registry, with its effective config (what
+/// `run.json` records and [`registry::sampling_temperature`] reads).
+pub(crate) fn fresh_agent(
+    kind: &AgentKind,
+    spec: &BuildSpec<'_>,
+) -> Result<(Box<dyn Agent>, serde_json::Value)> {
+    let agent = kind.build(spec)?;
+    let config = kind.effective_config(spec.config, spec.task)?;
     Ok((agent, config))
 }
 
@@ -92,12 +104,9 @@ fn execute(plan: TrainPlan) -> Result<()> {
     // actions of a whole wave in one forward pass.
     let mut eval_envs = make_envs(&plan, train.eval_episodes.clamp(1, EVAL_BATCH))?;
     let (mut agent, agent_config) = make_agent(&plan)?;
-    let temperature = plan.temperature.unwrap_or_else(|| {
-        agent_config
-            .get("temperature")
-            .and_then(|t| t.as_f64())
-            .unwrap_or(1.0)
-    });
+    let temperature = plan
+        .temperature
+        .unwrap_or_else(|| registry::sampling_temperature(&agent_config));
     train.temperature = temperature;
     train.validate()?;
 

@@ -3,6 +3,7 @@
 use super::corrupt::Corruption;
 use crate::improv;
 use crate::rl_tuner::TERM_NAMES as RL_TUNER_TERMS;
+use serde::Serialize;
 
 /// Names of the built-in single terms: the nine RL Tuner terms, the ten improvisation terms
 /// and `in_scale`.
@@ -112,11 +113,80 @@ pub fn builtin_detects(name: &str) -> Option<(Vec<Corruption>, &'static str)> {
             ))
         }
         "improv" => return Some((union(&improv::IMPROV_TERM_NAMES), "the union of its twelve terms")),
+        "rl-tuner+" => {
+            return Some((
+                union(&[
+                    "key",
+                    "pitch_variety",
+                    "fast_runs",
+                    "leap_recovery",
+                ]),
+                "the union of the terms that fix Magenta's optimum: the key penalty, loops, \
+                 sixteenth walls and leaps",
+            ))
+        }
         "in-scale" => return builtin_detects("in_scale"),
         "zero" => (&[], "a constant baseline for speed; detects nothing"),
         _ => return None,
     };
     Some((list.to_vec(), why))
+}
+
+/// Whether an optimizer of a term is meant to write music.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Expectation {
+    /// It is: a failure is listed in [`BenchReport::exploit_failures`](super::BenchReport::exploit_failures).
+    Music,
+    /// It is not (a reference, a baseline, a single term): reported, not a failure.
+    NotMusic,
+    /// Nothing is claimed (a reward defined outside the built-ins).
+    NoClaim,
+}
+
+/// Whether an optimizer of a built-in term or preset is meant to write music, and why; `None`
+/// for a name that is not built in.
+///
+/// Only the `improv` preset is: its terms were calibrated so that the trill, the drone and
+/// the wall of sixteenths do not pay (`pitch_variety`, `fast_runs`). `rl-tuner` is the
+/// reference that does not, a single term judges one aspect of a melody, and `in-scale` and
+/// `zero` are baselines.
+pub fn builtin_gives_music(name: &str) -> Option<(Expectation, &'static str)> {
+    use Expectation::*;
+    Some(match name {
+        "improv" => (
+            Music,
+            "the improvisation preset is meant to be maximised by music: its terms are \
+             calibrated against the trill, the drone and the wall of sixteenths",
+        ),
+        "rl-tuner" => (
+            NotMusic,
+            "the reference that fails: Magenta's reward, reproduced exactly, pays each note \
+             for its own rules (in key, motifs, resolved leaps) and nothing for rhythm, so its \
+             optimizer writes notes on every step",
+        ),
+        "rl-tuner+" => (
+            NotMusic,
+            "music with its recipe (soft Q-learning at α = 2.5 with a sampling margin of 8, \
+             docs/configs/rl-tuner-plus.toml: every group passes on seeds 0-2), not with the \
+             audit's default agent: Q-learning with rl-tuner's ε-greedy defaults samples its \
+             optimistic, untried actions and plays wrong notes",
+        ),
+        "in_scale" | "in-scale" => (
+            NotMusic,
+            "a one-rule baseline: any melody in the key's scale, in any rhythm, maximises it",
+        ),
+        "zero" => (
+            NotMusic,
+            "a constant baseline: every melody is optimal, so the optimizer plays at random",
+        ),
+        name if builtin_term_names().contains(&name) => (
+            NotMusic,
+            "a single term judges one aspect of a melody; alone it is not expected to give music",
+        ),
+        _ => return None,
+    })
 }
 
 /// What is known to make a built-in term miss a corruption it is meant to detect, found by

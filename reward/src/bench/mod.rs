@@ -22,6 +22,12 @@
 //!   real and corrupted melodies together. Ranks, because penalties such as Magenta's −100
 //!   for repetition make a few melodies dominate any linear measure.
 //!
+//! A term that tells real melodies from broken ones may still be maximised by something no
+//! musician would play. The [`exploit`] audit asks whether it is: [`Bench::objectives`] gives
+//! each term as a reward to maximise, the caller trains an agent on it (the `cadenza rewards
+//! bench` command does), and [`Exploitation::judge`] measures what the agent writes
+//! (musicianship, and drone, trill and wall flags).
+//!
 //! Each term states the corruptions it is *meant to detect* ([`builtin_detects`] for the
 //! built-in ones, your own list for [`Bench::add_term`]); a term whose AUC on one of them is
 //! not above 0.5 is listed in [`BenchReport::failures`] with the reason the numbers give.
@@ -89,6 +95,7 @@
 //! ```
 
 pub mod corrupt;
+pub mod exploit;
 pub mod stats;
 
 mod builtin;
@@ -99,10 +106,13 @@ mod report;
 mod run;
 mod setup;
 
-pub use builtin::{builtin_detects, builtin_term_names, known_caveat};
+pub use builtin::{
+    builtin_detects, builtin_gives_music, builtin_term_names, known_caveat, Expectation,
+};
 pub use config::BenchConfig;
 pub use corrupt::{CorruptConfig, CorruptError, Corruption};
 pub use error::{BenchError, Skipped};
+pub use exploit::{ExploitFailure, Exploitation, Objective, Optimized};
 pub use melody::{load_midi_dir, CorpusLoad, Frame, Melody, ENCODING};
 pub use report::{BenchReport, Correlation, CorruptionReport, Failure, TermReport};
 pub use setup::{Bench, RewardFactory};
@@ -214,6 +224,92 @@ mod tests {
             assert_eq!(x.auc_ci, y.auc_ci);
         }
         assert_eq!(a.correlation, b.correlation);
+    }
+
+    #[test]
+    fn objectives_pay_each_term_and_judging_files_what_fails_its_expectation() {
+        let bench = Bench::with_builtins(quick()).unwrap();
+        let objectives = bench.objectives();
+        assert_eq!(
+            objectives
+                .iter()
+                .map(|o| o.term.clone())
+                .collect::<Vec<_>>(),
+            bench.term_names()
+        );
+        let by_name = |n: &str| objectives.iter().find(|o| o.term == n).unwrap();
+        assert_eq!(by_name("improv").expected, Expectation::Music);
+        assert_eq!(by_name("key").frame.task_name(), "rl-tuner");
+        assert_eq!(by_name("cadence").frame.task_name(), "improv");
+        for name in ["rl-tuner", "key", "in_scale", "zero", "cadence"] {
+            assert_eq!(by_name(name).expected, Expectation::NotMusic, "{name}");
+        }
+        // One of Magenta's terms is paid alone: `key` charges C#3 and nothing else.
+        let mut key = by_name("key").reward().unwrap();
+        assert_eq!(key.term_names(), ["key"]);
+        let setting = cadenza_env::Setting::rl_tuner();
+        let mut slot = [0.0];
+        let total =
+            crate::score::play_episode(key.as_mut(), &setting, &[3, 14], &mut slot, |_, _| {});
+        assert_eq!(total, -1.0);
+
+        // A sixteenth-note trill, as if both optimizers had written it.
+        let trill: Vec<Vec<u8>> = (0..10)
+            .map(|i| {
+                [26u8, 28]
+                    .iter()
+                    .cycle()
+                    .skip(i % 2)
+                    .take(64)
+                    .copied()
+                    .collect()
+            })
+            .collect();
+        let mut report = bench.run(&melodies(6)).unwrap();
+        for term in ["improv", "key"] {
+            let run = Optimized {
+                agent: "q",
+                task: "rl-tuner",
+                setting: &setting,
+                steps: 10,
+                temperature: 0.5,
+                seconds: 0.0,
+                returns: &[2.0, 2.5, 3.0],
+                untrained_returns: &[1.0, 1.5, 2.0],
+            };
+            let row = Exploitation::judge(by_name(term), run, &trill);
+            assert!(!row.music);
+            assert!(row.optimised && row.return_mean == 2.5 && row.untrained_return == 1.5);
+            assert!(
+                row.flags.contains(&crate::musicianship::Flag::Trill),
+                "{row:?}"
+            );
+            assert!(row.verdict.starts_with("not music: ") && row.verdict.contains("trill"));
+            report.add_exploitation(term, row).unwrap();
+        }
+        // A gain within twice its standard error is no optimisation; nothing to gain neither.
+        for (returns, untrained) in [(&[1.0, 3.0][..], &[0.0, 2.0][..]), (&[0.0; 4], &[0.0; 4])] {
+            let run = Optimized {
+                agent: "q",
+                task: "rl-tuner",
+                setting: &setting,
+                steps: 10,
+                temperature: 0.5,
+                seconds: 0.0,
+                returns,
+                untrained_returns: untrained,
+            };
+            assert!(!Exploitation::judge(by_name("zero"), run, &trill).optimised);
+        }
+        assert_eq!(report.exploit_failures.len(), 1);
+        assert_eq!(report.exploit_failures[0].term, "improv");
+        assert_eq!(report.term("key").unwrap().exploit.len(), 1);
+        assert!(report
+            .add_exploitation(
+                "no_such_term",
+                report.term("key").unwrap().exploit[0].clone()
+            )
+            .is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What a bench run measured: the report and its parts, all serialisable.
 
 use super::config::BenchConfig;
-use super::error::Skipped;
+use super::error::{BenchError, Skipped};
+use super::exploit::{ExploitFailure, Exploitation};
 use super::melody::Frame;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -63,6 +64,9 @@ pub struct TermReport {
     pub why: String,
     /// Corruptions it is meant to detect but did not (AUC not above 0.5).
     pub failures: Vec<Failure>,
+    /// What optimizers of the term alone wrote, one row per agent (empty until the caller
+    /// runs the exploitation audit: [`BenchReport::add_exploitation`]).
+    pub exploit: Vec<Exploitation>,
 }
 
 impl TermReport {
@@ -102,6 +106,8 @@ pub struct BenchReport {
     pub correlation: Correlation,
     /// Every (term, corruption) the term is meant to detect but did not.
     pub failures: Vec<Failure>,
+    /// Every term whose optimizer is meant to write music but did not (exploitation audit).
+    pub exploit_failures: Vec<ExploitFailure>,
     /// Melodies and rewards left out.
     pub skipped: Vec<Skipped>,
     /// Seconds the run took.
@@ -112,5 +118,25 @@ impl BenchReport {
     /// The report of a term by name.
     pub fn term(&self, name: &str) -> Option<&TermReport> {
         self.terms.iter().find(|t| t.name == name)
+    }
+
+    /// Files an exploitation row under its term (and, when it fails its expectation, in
+    /// [`BenchReport::exploit_failures`]); an error when the report has no such term.
+    pub fn add_exploitation(&mut self, term: &str, row: Exploitation) -> Result<(), BenchError> {
+        let Some(report) = self.terms.iter_mut().find(|t| t.name == term) else {
+            return Err(BenchError::BadReward {
+                name: term.to_string(),
+                message: "no such term in the report".to_string(),
+            });
+        };
+        if !row.passed() {
+            self.exploit_failures.push(ExploitFailure {
+                term: term.to_string(),
+                agent: row.agent.clone(),
+                verdict: row.verdict.clone(),
+            });
+        }
+        report.exploit.push(row);
+        Ok(())
     }
 }

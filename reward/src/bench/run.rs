@@ -50,6 +50,7 @@ impl Bench {
             terms,
             correlation,
             failures,
+            exploit_failures: Vec::new(),
             skipped,
             seconds: started.elapsed().as_secs_f64(),
         })
@@ -449,6 +450,7 @@ fn judge_term(cfg: &BenchConfig, k: usize, term: &ScoredTerm<'_>, speed: Speed) 
         meant_to_detect: detects.iter().map(|c| c.name().to_string()).collect(),
         why: t.why.clone(),
         failures,
+        exploit: Vec::new(),
     }
 }
 

@@ -83,7 +83,8 @@ impl Bench {
         })
     }
 
-    /// A bench of every built-in preset and term (`rl-tuner`, `improv`, `in-scale`, `zero`).
+    /// A bench of every built-in preset and term (`rl-tuner`, `rl-tuner+`, `improv`,
+    /// `in-scale`, `zero`).
     pub fn with_builtins(config: BenchConfig) -> Result<Self, BenchError> {
         let mut bench = Self::new(config)?;
         for name in registry::PRESET_NAMES {
@@ -129,6 +130,11 @@ impl Bench {
                 for name in improv::IMPROV_TERM_NAMES {
                     self.add_reward(name)?;
                 }
+            }
+            "rl-tuner+" => {
+                self.add_builtin("rl-tuner+", "rl-tuner+", Frame::RlTuner, || {
+                    registry::preset("rl-tuner+").expect("a built-in preset builds")
+                });
             }
             "in-scale" | "in_scale" => {
                 self.add_builtin("in_scale", "in-scale", Frame::RlTuner, || {

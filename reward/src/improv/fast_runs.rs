@@ -29,7 +29,7 @@ impl Default for FastRunsParams {
         Self {
             fast_steps: 1,
             window_notes: 8,
-            max_fast: 4,
+            max_fast: 3,
             fast_penalty: 2.0,
         }
     }
@@ -64,7 +64,7 @@ impl TermParams for FastRunsParams {
 /// fills, between longer values: in the project's folk corpus under a fifth of the intervals
 /// are sixteenths, and a wall of them is what a keyboard arpeggiator plays, not a melody.
 ///
-/// **Example:** straight sixteenths pay nothing for their first four notes after the first,
+/// **Example:** straight sixteenths pay nothing for their first three notes after the first,
 /// then `-2` on every further note; a line in eighths with an occasional pair of
 /// sixteenths pays nothing.
 ///
@@ -181,8 +181,8 @@ mod tests {
     #[test]
     fn a_wall_of_sixteenths_pays_after_max_fast() {
         let values = run(&[20u8; 12]);
-        assert!(values[..5].iter().all(|&v| v == 0.0), "{values:?}");
-        assert!(values[5..].iter().all(|&v| v == -2.0), "{values:?}");
+        assert!(values[..4].iter().all(|&v| v == 0.0), "{values:?}");
+        assert!(values[4..].iter().all(|&v| v == -2.0), "{values:?}");
     }
 
     #[test]
@@ -191,7 +191,7 @@ mod tests {
         for bar in 0..4 {
             for beat in 0..4u8 {
                 if beat == 3 && bar % 2 == 0 {
-                    events.extend([20 + beat, 22 + beat, 21, 20]);
+                    events.extend([20 + beat, 22 + beat, 21, HOLD]);
                 } else {
                     events.extend([20 + beat, HOLD, 22, HOLD]);
                 }

@@ -16,7 +16,10 @@ pub struct LeapRecoveryParams {
     /// Largest interval, in semitones, that counts as a step (1..=3).
     pub max_step: u8,
     /// Penalty (subtracted) for making a leap that needs recovery, charged on the leap itself
-    /// (0..=100). Below `recovery_reward`, so that a recovered leap still earns on balance.
+    /// (0..=100). Above `recovery_reward`, so that a recovered leap costs a little on
+    /// balance: a leap is allowed where the other terms want it (a chord tone on the beat),
+    /// but leaping and stepping back is no way to earn (an optimizer would zig-zag between
+    /// registers).
     pub leap_penalty: f64,
     /// Reward for a step in the opposite direction right after a leap (0..=100).
     pub recovery_reward: f64,
@@ -30,8 +33,8 @@ impl Default for LeapRecoveryParams {
         Self {
             leap_over: 5,
             max_step: 2,
-            leap_penalty: 0.5,
-            recovery_reward: 1.0,
+            leap_penalty: 1.0,
+            recovery_reward: 0.75,
             same_direction_penalty: 1.0,
         }
     }
@@ -60,7 +63,7 @@ impl TermParams for LeapRecoveryParams {
 /// repeated pitches postpone the judgement, rests do not break it. A step back scores
 /// `+recovery_reward`, a further skip or leap in the leap's direction scores
 /// `-same_direction_penalty`, anything else `0`. With the defaults a recovered leap nets
-/// `+0.5`, a leap left unrecovered `-0.5` and a leap followed by another one onward `-1.5`.
+/// `-0.25`, a leap left unrecovered `-1` and a leap followed by another one onward `-2`.
 ///
 /// The charge on the leap is what makes the term about *recovery* rather than about leaping:
 /// were recoveries only paid, every leap would be a free chance to earn, and a line that

@@ -7,7 +7,9 @@
 //! 1. [`FeatureExtractor`] describes a phrase by [`NUM_FEATURES`] numbers ([`FEATURE_NAMES`]):
 //!    the per-step mean of each improvisation term, and interval, rhythm and pitch
 //!    statistics (steps and leaps, density, syncopation, range, chord tones on strong beats,
-//!    blue notes).
+//!    blue notes), then a note profile that names no taste (pitch by quarter of the phrase,
+//!    register, signed intervals, motion, onsets, durations, silences), so that tastes
+//!    nobody wrote a feature for can be learnt.
 //! 2. [`ListenerModel`] is a Bayesian logistic / Bradley-Terry regression over the
 //!    standardised features: a Gaussian posterior (Laplace approximation) that learns from
 //!    tens of reactions, knows how unsure it is, and picks the most informative A/B pair to
@@ -43,7 +45,7 @@ mod reward;
 pub use error::ListenerError;
 pub use features::{
     feature_index, FeatureExtractor, FEATURE_NAMES, FEATURE_RESOLUTION, LISTENER_TERM_COUNT,
-    NUM_FEATURES,
+    NAMED_FEATURE_COUNT, NOTE_PROFILE_COUNT, NUM_FEATURES,
 };
 pub use model::{Feedback, ListenerConfig, ListenerModel, MODEL_FORMAT, MODEL_VERSION};
 pub use reward::ListenerReward;

@@ -25,7 +25,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::error::ListenerError;
-use super::features::FEATURE_NAMES;
+use super::features::{FEATURE_NAMES, NAMED_FEATURE_COUNT, NUM_FEATURES};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -152,6 +152,19 @@ impl ListenerModel {
     /// A model over the phrase features ([`super::FEATURE_NAMES`]).
     pub fn for_phrases(config: ListenerConfig) -> Result<Self, ListenerError> {
         Self::new(&FEATURE_NAMES, config)
+    }
+
+    /// A model over the first `dim` phrase features: all of them ([`NUM_FEATURES`]), or the
+    /// named ones only ([`NAMED_FEATURE_COUNT`]), as sessions logged before the note profile
+    /// calibrated. Any other `dim` is a [`ListenerError::Dimension`].
+    pub fn for_phrase_prefix(dim: usize, config: ListenerConfig) -> Result<Self, ListenerError> {
+        if dim != NUM_FEATURES && dim != NAMED_FEATURE_COUNT {
+            return Err(ListenerError::Dimension {
+                expected: NUM_FEATURES,
+                got: dim,
+            });
+        }
+        Self::new(&FEATURE_NAMES[..dim], config)
     }
 
     fn prior_covariance(&self) -> Vec<f64> {

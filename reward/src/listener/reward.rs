@@ -1,7 +1,7 @@
 //! [`ListenerReward`]: a listener model as a reward term.
 
 use super::error::ListenerError;
-use super::features::{FeatureExtractor, NUM_FEATURES};
+use super::features::{FeatureExtractor, FEATURE_NAMES, NAMED_FEATURE_COUNT, NUM_FEATURES};
 use super::model::ListenerModel;
 use cadenza_env::{Event, Reward, Setting, StepContext};
 use std::sync::Arc;
@@ -24,12 +24,21 @@ impl ListenerReward {
     /// The term's name.
     pub const NAME: &'static str = "listener";
 
-    /// A term scoring with `model`, which must be over the phrase features.
+    /// A term scoring with `model`, which must be over the phrase features: all of them, or
+    /// the named ones of a model saved before the note profile (its first
+    /// [`NAMED_FEATURE_COUNT`](super::NAMED_FEATURE_COUNT)).
     pub fn new(model: Arc<ListenerModel>) -> Result<Self, ListenerError> {
-        if model.dim() != NUM_FEATURES {
+        let dim = model.dim();
+        let names_match = dim <= NUM_FEATURES
+            && model
+                .feature_names()
+                .iter()
+                .zip(FEATURE_NAMES)
+                .all(|(a, b)| a == b);
+        if !names_match || (dim != NUM_FEATURES && dim != NAMED_FEATURE_COUNT) {
             return Err(ListenerError::Dimension {
                 expected: NUM_FEATURES,
-                got: model.dim(),
+                got: dim,
             });
         }
         Ok(Self {
@@ -67,7 +76,10 @@ impl Reward for ListenerReward {
                 .extractor
                 .extract_into(ctx.setting, &self.phrase, &mut self.features)
             {
-                Ok(()) => self.model.utility(&self.features).unwrap_or(0.0),
+                Ok(()) => self
+                    .model
+                    .utility(&self.features[..self.model.dim()])
+                    .unwrap_or(0.0),
                 Err(_) => 0.0,
             }
         } else {

@@ -16,6 +16,10 @@
 //! A set adds diversity ([`crate::diversity`]): the share of distinct melodies and the mean
 //! pairwise edit distance per step, which tell a set of copies of one good phrase from music.
 //!
+//! [`Degeneracy`] names the known exploit a set falls into ([`Flag`]: a drone, a trill, a
+//! wall of the shortest note value), with ceilings in [`DEGENERATE`]; the reward bench's
+//! exploitation audit flags what an optimizer writes with it.
+//!
 //! # Thresholds
 //!
 //! [`MUSIC`] holds the floors a set's mean group scores must reach to count as music:
@@ -40,12 +44,14 @@
 //! assert!(!MUSIC.failures(&scores).is_empty());
 //! ```
 
+mod degenerate;
 mod harmony;
 mod line;
 mod notes;
 mod rhythm;
 mod variety;
 
+pub use degenerate::{Ceilings, Degeneracy, Flag, DEGENERATE};
 pub use harmony::Harmony;
 pub use line::{Line, LEAP};
 pub use rhythm::Rhythm;

@@ -2,7 +2,7 @@
 
 use super::notes::{share, Grid, Played};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// Rhythm criteria of one melody, each in [0, 1].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -41,7 +41,8 @@ impl Rhythm {
         }
         let breaths = ends.iter().filter(|&&end| breathes(end)).count();
 
-        let mut lengths: HashMap<usize, usize> = HashMap::new();
+        // Ordered, so that the entropy sums its terms in the same order in every process.
+        let mut lengths: BTreeMap<usize, usize> = BTreeMap::new();
         for n in notes {
             *lengths.entry(n.duration.min(grid.bar)).or_default() += 1;
         }

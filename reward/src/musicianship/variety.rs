@@ -36,12 +36,9 @@ impl Variety {
             .windows(3)
             .filter(|w| w[2] == w[0] && w[1] != w[0])
             .count();
-        let ostinato = (1..=MAX_PERIOD)
-            .filter(|&p| pitches.len() > p)
-            .map(|p| {
-                let same = (p..pitches.len()).filter(|&i| pitches[i] == pitches[i - p]);
-                same.count() as f64 / (pitches.len() - p) as f64
-            })
+        let ostinato = period_shares(&pitches)
+            .into_iter()
+            .flatten()
             .fold(if pitches.len() < 2 { 1.0 } else { 0.0 }, f64::max);
         Self {
             range: high - low,
@@ -62,4 +59,16 @@ impl Variety {
             + (1.0 - self.ostinato))
             / 5.0
     }
+}
+
+/// For each period `p` in 1..=[`MAX_PERIOD`] (index `p - 1`), the share of notes equal to the
+/// note `p` before; `None` where the melody has `p` notes or fewer.
+pub(crate) fn period_shares(pitches: &[u8]) -> [Option<f64>; MAX_PERIOD] {
+    std::array::from_fn(|k| {
+        let p = k + 1;
+        (pitches.len() > p).then(|| {
+            let same = (p..pitches.len()).filter(|&i| pitches[i] == pitches[i - p]);
+            same.count() as f64 / (pitches.len() - p) as f64
+        })
+    })
 }

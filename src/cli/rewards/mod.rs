@@ -1,7 +1,9 @@
 //! `cadenza rewards`: benchmarking reward terms on a corpus (the logic lives in
-//! `cadenza_reward::bench`; this module reads the corpus, trains the optional outcome agents
-//! ([`outcome`]) and writes the report ([`report`]) and its plots ([`plots`])).
+//! `cadenza_reward::bench`; this module reads the corpus, runs the exploitation audit
+//! ([`exploit`]: an agent trained on each term, what it writes judged), trains the optional
+//! outcome agents ([`outcome`]) and writes the report ([`report`]) and its plots ([`plots`])).
 
+mod exploit;
 mod outcome;
 mod plots;
 mod report;
@@ -11,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use cadenza_reward::bench::{self, Bench, BenchConfig, Skipped};
 use cadenza_reward::registry;
 use clap::{Args, Subcommand};
+use exploit::AuditPlan;
 use outcome::train_outcomes;
 use report::{summary, write_report, Output};
 use std::path::{Path, PathBuf};
@@ -24,9 +27,14 @@ pub enum RewardsCommand {
     /// Every term of every reward given is scored on the corpus melodies (transposed to C
     /// major / A minor, whole melodies up to --max-steps steps) and on corrupted versions of
     /// them: random notes, shuffled bars, reversed, a random walk, repeated notes,
-    /// transposed by a tritone or a semitone, flattened rhythm. With --train, a tabular
-    /// Q-learning agent is trained on each preset for the same budget and Magenta's
-    /// evaluation metrics of what it plays are compared.
+    /// transposed by a tritone or a semitone, flattened rhythm, a trill, sixteenths.
+    ///
+    /// Then the exploitation audit: an agent (tabular Q-learning unless --exploit-agents
+    /// says otherwise) is trained on each term alone for --exploit-steps steps, on the task
+    /// of the term (rl-tuner or improv), and the 100 melodies it then writes get a
+    /// musicianship verdict and drone / trill / wall flags: does maximising the term give
+    /// music? With --train, a tabular Q-learning agent is trained on each preset on the
+    /// rl-tuner task and Magenta's evaluation metrics of what it plays are compared.
     ///
     /// Example: cadenza rewards bench --corpus corpus/dev --out bench-report
     Bench(RewardsBench),
@@ -69,6 +77,15 @@ pub struct RewardsBench {
     /// Evaluation episodes per trained agent (with --train).
     #[arg(long, default_value_t = 200)]
     eval_episodes: usize,
+    /// Env steps each agent of the exploitation audit trains on each term for; 0 skips the
+    /// audit.
+    #[arg(long, value_name = "STEPS", default_value_t = exploit::DEFAULT_STEPS)]
+    exploit_steps: u64,
+    /// Agent kinds the audit trains on each term, comma-separated (e.g. q,ppo; ppo needs a
+    /// build with --features tch and takes about 14 s of CPU per million steps and term,
+    /// q well under 1 s).
+    #[arg(long, value_name = "KINDS", default_value = "q")]
+    exploit_agents: String,
 }
 
 pub fn run(cmd: RewardsCommand) -> Result<()> {
@@ -87,6 +104,7 @@ fn bench_rewards(args: RewardsBench) -> Result<()> {
         max_melodies: args.max_melodies,
         ..BenchConfig::default()
     };
+    let audit = AuditPlan::resolve(args.exploit_steps, &args.exploit_agents, args.seed)?;
     let mut bench = Bench::new(config)?;
     let specs: Vec<String> = if args.rewards.is_empty() {
         registry::PRESET_NAMES
@@ -100,10 +118,14 @@ fn bench_rewards(args: RewardsBench) -> Result<()> {
     let skipped_rewards = add_rewards(&mut bench, &specs)?;
     let (corpus, skipped_files) = read_corpus(&args.corpus)?;
 
-    let report = bench.run(&corpus)?;
+    let mut report = bench.run(&corpus)?;
     for s in &report.skipped {
         eprintln!("skipped {}: {}", s.item, s.reason);
     }
+    let exploit_skipped = match &audit {
+        Some(plan) => exploit::audit(&bench, &mut report, plan),
+        None => Vec::new(),
+    };
     let (outcome, outcome_skipped) = match args.train {
         Some(budget) => {
             let trainable: Vec<&String> = specs
@@ -122,6 +144,8 @@ fn bench_rewards(args: RewardsBench) -> Result<()> {
         corpus: args.corpus.display().to_string(),
         skipped_files,
         skipped_rewards,
+        exploit: audit,
+        exploit_skipped,
         outcome,
         outcome_skipped,
         wall_s: started.elapsed().as_secs_f64(),

@@ -1,17 +1,16 @@
 //! `rewards bench --train`: the same agent trained on each preset, judged by Magenta's
 //! evaluation metrics of what it plays.
 
+use crate::cli::train::fresh_agent;
 use anyhow::Result;
-use cadenza_agents::tabular::{Algorithm, TabularAgent, TabularConfig};
-use cadenza_agents::train::evaluate;
-use cadenza_agents::{ActMode, Agent, TrainEnv};
+use cadenza_agents::registry::BuildSpec;
+use cadenza_agents::train::{evaluate, learn_for, TrainConfig};
+use cadenza_agents::{registry as agents, ActMode, DeviceChoice, TrainEnv};
 use cadenza_env::vector::VecEnv;
 use cadenza_env::{ComposeEnv, TaskSpec};
 use cadenza_reward::bench::Skipped;
 use cadenza_reward::metrics::RlTunerMetrics;
 use cadenza_reward::registry;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -91,26 +90,28 @@ fn train_outcome(spec: &str, budget: u64, seed: u64, episodes: usize) -> Result<
             registry::load(Some(spec), "rl-tuner")?,
         ))
     };
+    // One env, as the outcome has always trained (tabular kinds default to several lanes).
     let mut envs = VecEnv::new(vec![make()?], 1)?;
-    envs.reset(Some(seed))?;
-    let num_actions = task.setting.encoding.num_events();
-    let mut agent = TabularAgent::new(
-        Algorithm::QLearning,
-        TabularConfig::default(),
-        "rl-tuner",
-        num_actions,
-        budget.max(1),
+    let (mut agent, _) = fresh_agent(
+        agents::lookup("q")?,
+        &BuildSpec {
+            config: &toml::Table::new(),
+            task: &task,
+            total_steps: budget.max(1),
+            seed,
+            device: DeviceChoice::Cpu,
+        },
     )?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut done = 0;
-    while done < budget {
-        let chunk = (budget - done).min(65_536);
-        let stats = agent.learn(&mut envs, chunk, &mut rng)?;
-        done += stats.steps.max(1);
-    }
+    let done = learn_for(
+        agent.as_mut(),
+        &mut envs,
+        budget,
+        seed,
+        TrainConfig::default().chunk_steps,
+    )?;
     let mut eval_env = make()?;
     let eval = evaluate(
-        &mut agent,
+        agent.as_mut(),
         &mut eval_env,
         episodes.max(1),
         seed.wrapping_add(1_000_000),

@@ -4,17 +4,29 @@ use super::outcome::{Outcome, OUTCOME_METRICS};
 use crate::cli::plot::{self, Frame, GroupedBars};
 use anyhow::Result;
 use cadenza_reward::bench::BenchReport;
+use cadenza_reward::musicianship::MUSIC;
 use std::path::Path;
 
-/// Draws every plot of the report into `dir`: auc.svg, correlation.svg and, after
-/// training, outcome.svg. Returns what failed, one message per plot.
-pub(super) fn write_all(dir: &Path, r: &BenchReport, outcome: Option<&[Outcome]>) -> Vec<String> {
+/// Draws every plot of the report into `dir`: auc.svg, correlation.svg, after the
+/// exploitation audit exploit.svg, after training outcome.svg. Returns what failed, one
+/// message per plot.
+pub(super) fn write_all(
+    dir: &Path,
+    r: &BenchReport,
+    audited: bool,
+    outcome: Option<&[Outcome]>,
+) -> Vec<String> {
     let mut errors = Vec::new();
     if let Err(e) = auc(&dir.join("auc.svg"), r) {
         errors.push(format!("auc.svg: {e:#}"));
     }
     if let Err(e) = correlation(&dir.join("correlation.svg"), r) {
         errors.push(format!("correlation.svg: {e:#}"));
+    }
+    if audited {
+        if let Err(e) = exploit(&dir.join("exploit.svg"), r) {
+            errors.push(format!("exploit.svg: {e:#}"));
+        }
     }
     if let Some(outcome) = outcome.filter(|o| !o.is_empty()) {
         if let Err(e) = self::outcome(&dir.join("outcome.svg"), outcome) {
@@ -54,6 +66,55 @@ fn auc(path: &Path, r: &BenchReport) -> Result<()> {
             reference: Some(0.5),
             height,
             legend_height: 80,
+        },
+    )
+}
+
+/// The exploitation audit: one group per term and agent, one bar per musicianship group
+/// (its mean score over the sampled melodies); solid bars reach the group's floor, pale bars
+/// fall short of it.
+fn exploit(path: &Path, r: &BenchReport) -> Result<()> {
+    let groups = ["harmony", "line", "rhythm", "variety"];
+    let floors = [MUSIC.harmony, MUSIC.line, MUSIC.rhythm, MUSIC.variety];
+    let mut rows = Vec::new();
+    let mut bars = Vec::new();
+    for t in &r.terms {
+        for e in &t.exploit {
+            let mean = &e.musicianship.mean;
+            let flags: Vec<&str> = e.flags.iter().map(|f| f.name()).collect();
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", flags.join(", "))
+            };
+            rows.push(format!("{} ({}){flags}", t.name, e.agent));
+            bars.push(
+                [mean.harmony, mean.line, mean.rhythm, mean.variety]
+                    .iter()
+                    .zip(floors)
+                    .map(|(&score, floor)| Some((score, score >= floor)))
+                    .collect(),
+            );
+        }
+    }
+    let height = (60 + rows.len() * (groups.len() * 5 + 8)).max(300) as u32;
+    plot::grouped_bars(
+        path,
+        &GroupedBars {
+            caption:
+                "Musicianship of what an optimizer of each term writes (pale: below the floor)",
+            frame: Frame {
+                caption_size: 18,
+                y_label_area: 300,
+                ..Frame::ROWS
+            },
+            x_desc: "mean group score",
+            rows,
+            series: groups.iter().map(|g| g.to_string()).collect(),
+            bars,
+            reference: None,
+            height,
+            legend_height: 40,
         },
     )
 }

@@ -1,10 +1,12 @@
 //! The report of `rewards bench`: the table printed, and report.json, report.md and the plots
 //! written with --out.
 
+use super::exploit::AuditPlan;
 use super::outcome::{Outcome, OUTCOME_METRICS};
 use super::plots;
 use anyhow::{Context, Result};
-use cadenza_reward::bench::{BenchReport, Skipped};
+use cadenza_reward::bench::{BenchReport, Expectation, Exploitation, Skipped};
+use cadenza_reward::musicianship::{DEGENERATE, MUSIC};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,6 +19,9 @@ pub(super) struct Output<'a> {
     pub(super) corpus: String,
     pub(super) skipped_files: Vec<Skipped>,
     pub(super) skipped_rewards: Vec<Skipped>,
+    /// The exploitation audit's settings (`None`: not run); its rows are under each term.
+    pub(super) exploit: Option<AuditPlan>,
+    pub(super) exploit_skipped: Vec<Skipped>,
     pub(super) outcome: Option<Vec<Outcome>>,
     pub(super) outcome_skipped: Vec<Skipped>,
     pub(super) wall_s: f64,
@@ -59,6 +64,16 @@ pub(super) fn summary(out: &Output<'_>) -> String {
     for f in &r.failures {
         let _ = writeln!(s, "FAIL {} on {}: {}", f.term, f.corruption, f.reason);
     }
+    if let Some(plan) = &out.exploit {
+        s.push_str(&exploit_table(r, plan, false));
+        for f in &r.exploit_failures {
+            let _ = writeln!(
+                s,
+                "FAIL {} maximised by {}: meant to give music, {}",
+                f.term, f.agent, f.verdict
+            );
+        }
+    }
     if let Some(outcome) = &out.outcome {
         s.push_str(&outcome_table(outcome, false));
     }
@@ -71,6 +86,141 @@ fn abbreviate(name: &str) -> String {
 
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_string(), |a| format!("{a:.2}"))
+}
+
+/// Every exploitation row with the term it optimised, in report order.
+fn exploit_rows(r: &BenchReport) -> impl Iterator<Item = (&str, &Exploitation)> {
+    r.terms
+        .iter()
+        .flat_map(|t| t.exploit.iter().map(move |e| (t.name.as_str(), e)))
+}
+
+/// The untrained agent's return, starred where training did not raise the return beyond
+/// noise (the row then says more about the agent than about the term).
+fn untrained(e: &Exploitation) -> String {
+    let star = if e.optimised { "" } else { "*" };
+    format!("{:.1}{star}", e.untrained_return)
+}
+
+/// What a row was expected to give, in a word.
+fn expected_word(e: &Exploitation) -> &'static str {
+    match e.expected {
+        Expectation::Music => "music",
+        Expectation::NotMusic => "not music",
+        _ => "no claim",
+    }
+}
+
+/// The exploitation audit as a table: per term and agent, the four group scores, distinct
+/// melodies, flags and the verdict.
+fn exploit_table(r: &BenchReport, plan: &AuditPlan, markdown: bool) -> String {
+    let mut s = String::new();
+    let header = [
+        "term",
+        "agent",
+        "task",
+        "return",
+        "untrained",
+        "harmony",
+        "line",
+        "rhythm",
+        "variety",
+        "distinct",
+        "flags",
+        "verdict",
+        "expected",
+    ];
+    if markdown {
+        md_row(&mut s, header);
+        md_rule(
+            &mut s,
+            [
+                "---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---",
+                "---", "---",
+            ],
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "\nExploitation: each term maximised alone ({} steps, {} melodies sampled; \
+             * = training did not raise the return beyond noise)",
+            plan.steps, plan.melodies
+        );
+        let _ = writeln!(
+            s,
+            "{:<28} {:<5} {:<8} {:>8} {:>9} {:>7} {:>5} {:>6} {:>7} {:>8}  {:<11} verdict",
+            "term",
+            "agent",
+            "task",
+            "return",
+            "untrained",
+            "harmony",
+            "line",
+            "rhythm",
+            "variety",
+            "distinct",
+            "flags"
+        );
+    }
+    for (term, e) in exploit_rows(r) {
+        let m = &e.musicianship;
+        let flags: Vec<&str> = e.flags.iter().map(|f| f.name()).collect();
+        let flags = if flags.is_empty() {
+            "—".to_string()
+        } else {
+            flags.join(", ")
+        };
+        let group = |score: f64, floor: f64| {
+            let cell = format!("{score:.2}");
+            if markdown && score < floor {
+                format!("**{cell}**")
+            } else {
+                cell
+            }
+        };
+        if markdown {
+            let verdict = if e.passed() {
+                e.verdict.clone()
+            } else {
+                format!("**{}** (FAIL)", e.verdict)
+            };
+            md_row(
+                &mut s,
+                [
+                    format!("`{term}`"),
+                    e.agent.clone(),
+                    e.task.clone(),
+                    format!("{:.1}", e.return_mean),
+                    untrained(e),
+                    group(m.mean.harmony, MUSIC.harmony),
+                    group(m.mean.line, MUSIC.line),
+                    group(m.mean.rhythm, MUSIC.rhythm),
+                    group(m.mean.variety, MUSIC.variety),
+                    format!("{}/{}", m.distinct_melodies, m.melodies),
+                    flags,
+                    verdict,
+                    expected_word(e).to_string(),
+                ],
+            );
+        } else {
+            let fail = if e.passed() { "" } else { "  FAIL" };
+            let _ = writeln!(
+                s,
+                "{term:<28} {:<5} {:<8} {:>8.1} {:>9} {:>7.2} {:>5.2} {:>6.2} {:>7.2} {:>8}  {flags:<11} {}{fail}",
+                e.agent,
+                e.task,
+                e.return_mean,
+                untrained(e),
+                m.mean.harmony,
+                m.mean.line,
+                m.mean.rhythm,
+                m.mean.variety,
+                format!("{}/{}", m.distinct_melodies, m.melodies),
+                e.verdict,
+            );
+        }
+    }
+    s
 }
 
 /// The outcome side by side: one column per preset.
@@ -143,7 +293,12 @@ pub(super) fn write_report(dir: &Path, out: &Output<'_>) -> Result<()> {
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(out)?)
         .with_context(|| format!("cannot write {}", dir.join("report.json").display()))?;
     // A plot that fails (say, a font problem) must not lose the report itself.
-    let plot_errors = plots::write_all(dir, out.report, out.outcome.as_deref());
+    let plot_errors = plots::write_all(
+        dir,
+        out.report,
+        out.exploit.is_some(),
+        out.outcome.as_deref(),
+    );
     for e in &plot_errors {
         eprintln!("plot failed: {e}");
     }
@@ -191,6 +346,9 @@ fn markdown(out: &Output<'_>, plot_errors: &[String]) -> String {
         r.correlation.rows
     );
     let _ = writeln!(md, "![Correlation heat map](correlation.svg)\n");
+    if let Some(plan) = &out.exploit {
+        exploit_section(&mut md, r, plan);
+    }
     if let Some(outcome) = &out.outcome {
         outcome_section(&mut md, outcome);
     }
@@ -199,6 +357,7 @@ fn markdown(out: &Output<'_>, plot_errors: &[String]) -> String {
         .iter()
         .chain(&out.skipped_rewards)
         .chain(&r.skipped)
+        .chain(&out.exploit_skipped)
         .chain(&out.outcome_skipped)
         .collect();
     if !skipped.is_empty() {
@@ -260,19 +419,23 @@ fn discrimination_section(md: &mut String, r: &BenchReport) {
          reward named under *timed as* (the nine RL Tuner terms are computed together).\n"
     );
     let corruptions = r.corruptions.iter().map(|c| c.name.as_str());
+    let audited = r.terms.iter().any(|t| !t.exploit.is_empty());
+    let optimum: &[&str] = if audited { &["maximised gives"] } else { &[] };
     md_row(
         md,
         ["term", "timed as", "ns/step", "steps/s"]
             .into_iter()
             .chain(corruptions)
-            .chain(["passes"]),
+            .chain(["passes"])
+            .chain(optimum.iter().copied()),
     );
     md_rule(
         md,
         ["---", "---", "---:", "---:"]
             .into_iter()
             .chain(r.corruptions.iter().map(|_| "---:"))
-            .chain(["---"]),
+            .chain(["---"])
+            .chain(optimum.iter().map(|_| "---")),
     );
     for t in &r.terms {
         let aucs = r.corruptions.iter().map(|c| {
@@ -293,7 +456,14 @@ fn discrimination_section(md: &mut String, r: &BenchReport) {
             ]
             .into_iter()
             .chain(aucs)
-            .chain([if t.passed() { "yes" } else { "**no**" }.to_string()]),
+            .chain([if t.passed() { "yes" } else { "**no**" }.to_string()])
+            .chain(audited.then(|| {
+                t.exploit
+                    .iter()
+                    .map(|e| format!("{}: {}", e.agent, e.verdict))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })),
         );
     }
     let _ = writeln!(md, "\n![AUC per term and corruption](auc.svg)\n");
@@ -361,6 +531,58 @@ fn failures_section(md: &mut String, r: &BenchReport) {
             ],
         );
     }
+}
+
+fn exploit_section(md: &mut String, r: &BenchReport, plan: &AuditPlan) {
+    let agents: Vec<&str> = plan.agents.iter().map(|k| k.name).collect();
+    let _ = writeln!(md, "## Exploitation: does maximising a term give music?\n");
+    let _ = writeln!(
+        md,
+        "Each term alone is the reward of a fresh agent ({}, the task's default config) trained \
+         for {} env steps on the term's task (RL Tuner terms, `in_scale` and `zero` on \
+         `rl-tuner`; improvisation terms on `improv`), seed {}. It then samples {} melodies at \
+         its own temperature (seed {}), judged by the musicianship report (group means against \
+         the floors harmony {}, line {}, rhythm {}, variety {}, **bold** below; distinct \
+         melodies and edit distance) and the degenerate-optimum flags: **drone** (mean share of \
+         notes repeating the previous pitch >= {}), **trill** (not a drone, and mean \
+         alternation >= {} or a looped 2-4 note figure >= {}), **wall** (mean share of \
+         one-step notes >= {}). *return* is the mean return of the sampled melodies under the \
+         term, *untrained* that of the same kind of agent untrained, sampled the same way; a \
+         star marks a row whose training did not raise the return beyond twice its standard \
+         error, whose melodies then say more about the agent than about the term. A single \
+         term is not expected to give music; `improv` is, `rl-tuner` is the \
+         reference that does not, `in_scale` and `zero` are baselines.\n",
+        agents.join(", "),
+        plan.steps,
+        plan.seed,
+        plan.melodies,
+        plan.sample_seed,
+        MUSIC.harmony,
+        MUSIC.line,
+        MUSIC.rhythm,
+        MUSIC.variety,
+        DEGENERATE.repeated,
+        DEGENERATE.alternation,
+        DEGENERATE.looped,
+        DEGENERATE.shortest,
+    );
+    md.push_str(&exploit_table(r, plan, true));
+    let _ = writeln!(
+        md,
+        "\n![Musicianship of what each optimizer writes](exploit.svg)\n"
+    );
+    if r.exploit_failures.is_empty() {
+        let _ = writeln!(
+            md,
+            "Every term meant to give music when maximised (the `improv` preset) does."
+        );
+    } else {
+        let _ = writeln!(md, "Meant to give music when maximised, but did not:\n");
+        for f in &r.exploit_failures {
+            let _ = writeln!(md, "- `{}` ({}): {}", f.term, f.agent, f.verdict);
+        }
+    }
+    let _ = writeln!(md);
 }
 
 fn outcome_section(md: &mut String, outcome: &[Outcome]) {
