@@ -5,27 +5,20 @@
 //! Measured on the evaluation half of the held-out corpus (see `common`); run with
 //! `--nocapture` to print the figures.
 
-use cadenza_env::{Event, Reward, Setting, StepContext, HOLD};
+use cadenza_env::{Event, Reward, Setting, HOLD};
 use cadenza_reward::improv::{FastRuns, PitchVariety};
+use cadenza_reward::score::score_melody;
 
 mod common;
 use common::{held_out, tune};
 
-/// Total of one term over a melody, and the melody's notes.
+/// A term's charge per note over a melody (its negated total over the number of notes).
 fn penalty_per_note<R: Reward>(term: &mut R, setting: &Setting, melody: &[Event]) -> f64 {
-    term.reset(setting);
-    let mut total = 0.0;
-    let mut notes = 0usize;
-    for step in 0..melody.len() {
-        let ctx = StepContext {
-            setting,
-            step,
-            history: &melody[..step],
-            action: melody[step],
-        };
-        total += term.step(&ctx, &mut [0.0]);
-        notes += usize::from(setting.encoding.pitch_of(melody[step]).is_some());
-    }
+    let total = score_melody(term, setting, melody).total;
+    let notes = melody
+        .iter()
+        .filter(|&&e| setting.encoding.pitch_of(e).is_some())
+        .count();
     -total / notes.max(1) as f64
 }
 
