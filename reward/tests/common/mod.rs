@@ -9,6 +9,7 @@
 
 use cadenza_env::midi::{import_file, ImportOptions, OutOfRange};
 use cadenza_env::{Event, EventEncoding, Setting};
+use cadenza_reward::corpus::find_key;
 use std::path::{Path, PathBuf};
 
 pub fn corpus_files() -> Vec<PathBuf> {
@@ -47,7 +48,12 @@ pub fn tune(path: &Path, steps: usize) -> (Setting, Vec<Event>) {
     } else {
         ((16 / u16::from(den.max(1))).max(1), u16::from(num.max(1)))
     };
-    let (major_tonic, minor) = imported.key_signature.map_or((0, false), |k| {
+    // A file without a key signature is read in the key its notes suggest
+    // (Krumhansl-Schmuckler, as `corpus import` does).
+    let signature = imported
+        .key_signature
+        .or_else(|| find_key(&imported.notes).map(|estimate| estimate.key.to_signature()));
+    let (major_tonic, minor) = signature.map_or((0, false), |k| {
         ((i32::from(k.sharps) * 7).rem_euclid(12) as u8, k.minor)
     });
     let major_scale: u16 = [0u8, 2, 4, 5, 7, 9, 11]
