@@ -206,10 +206,7 @@ impl HarmonicContext {
         let fast = u64::from(self.fast_bits.count_ones() as usize * 2 > FAST_WINDOW);
         let bar = setting.steps_per_bar().max(1);
         let position = (step % bar) as u64 & 0xff;
-        let tones = u64::from(match setting.chord_at(step) {
-            Some(chord) if chord.tones != 0 => chord.tones,
-            _ => setting.tonic_triad(),
-        }) & 0xfff;
+        let tones = u64::from(setting.chord_tones_at(step)) & 0xfff;
         let bar_index = step / bar;
         let odd_bar = (bar_index % 2) as u64;
         let last_bar = u64::from(bar_index + 1 >= setting.length.div_ceil(bar));

@@ -78,6 +78,16 @@ impl Setting {
         bit(0) | third | bit(7)
     }
 
+    /// The chord tones sounding at `step` as pitch-class bits: the chord's, or the tonic triad
+    /// without a progression (or where a chord frame leaves its tones empty).
+    #[inline]
+    pub fn chord_tones_at(&self, step: usize) -> u16 {
+        match self.chord_at(step) {
+            Some(chord) if chord.tones != 0 => chord.tones,
+            _ => self.tonic_triad(),
+        }
+    }
+
     /// The chord under `step`, if the task has a progression. Steps past the end of the
     /// progression wrap around, as a backing band would loop it.
     #[inline]

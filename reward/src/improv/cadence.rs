@@ -1,8 +1,6 @@
 //! `cadence`: ending on a stable tone, and staying there.
 
-use super::common::{
-    chord_tones_at, classify, pc_bit, restart_on_first_step, write_one, Ev, Meter,
-};
+use super::common::{classify, pc_bit, restart_on_first_step, write_one, Ev, Meter};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
 use super::term::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
@@ -107,7 +105,7 @@ impl Cadence {
         let bit = pc_bit(pitch);
         let base = if bit == pc_bit(setting.tonic) {
             p.tonic_reward
-        } else if chord_tones_at(setting, step) & bit != 0 {
+        } else if setting.chord_tones_at(step) & bit != 0 {
             p.chord_tone_reward
         } else {
             return -p.unstable_penalty;

@@ -1,6 +1,6 @@
 //! `chord_tone_on_strong_beat`: chord tones where the ear checks the harmony.
 
-use super::common::{chord_tones_at, classify, pc_bit, write_one, Ev, Meter};
+use super::common::{classify, pc_bit, write_one, Ev, Meter};
 use super::error::{check_real, ImprovError, MAX_MAGNITUDE};
 use super::term::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
@@ -88,7 +88,7 @@ impl Reward for ChordToneOnStrongBeat {
                     || (self.params.mid_bar && meter.is_mid_bar(ctx.step));
                 if !strong {
                     0.0
-                } else if chord_tones_at(ctx.setting, ctx.step) & pc_bit(pitch) != 0 {
+                } else if ctx.setting.chord_tones_at(ctx.step) & pc_bit(pitch) != 0 {
                     self.params.strong_reward
                 } else {
                     -self.params.non_chord_penalty

@@ -80,16 +80,6 @@ pub(crate) fn pc_bit(pitch: u8) -> u16 {
     1 << (pitch % 12)
 }
 
-/// The key's tonic triad, used as "the chord" when a task has no progression: the third is
-/// major when the key scale holds a major third above the tonic, else minor.
-#[inline]
-pub(crate) fn chord_tones_at(setting: &Setting, step: usize) -> u16 {
-    match setting.chord_at(step) {
-        Some(chord) if chord.tones != 0 => chord.tones,
-        _ => setting.tonic_triad(),
-    }
-}
-
 /// Chord-scale under `step`: the chord's scale (always including its tones), or the key scale
 /// without a progression or when a frame leaves its scale empty.
 #[inline]

@@ -73,7 +73,7 @@ impl TermParams for PitchVarietyParams {
 /// two chord-scale neighbours earns those payments on every sixteenth, and an optimizer finds
 /// it. A melody moves through its range: a figure may be stated twice, but a third statement
 /// back to back is a loop, and eight notes that use three pitches are a trill or a drone, not
-/// a line. Real tunes rarely trigger either (measured in `tests/improv_preset.rs` on the
+/// a line. Real tunes rarely trigger either (measured in `tests/anti_gaming.rs` on the
 /// project's folk corpus).
 ///
 /// **Example:** the trill C5 B4 C5 D5 C5 B4 … loses `loop_penalty` from its ninth note on

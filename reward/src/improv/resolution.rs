@@ -1,6 +1,6 @@
 //! `non_chord_tone_resolution`: non-chord tones that move by step.
 
-use super::common::{chord_scale_at, chord_tones_at, onset_in_episode, pc_bit, write_one};
+use super::common::{chord_scale_at, onset_in_episode, pc_bit, write_one};
 use super::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
 use super::term::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
@@ -130,7 +130,7 @@ impl Reward for NonChordToneResolution {
         let Some(pitch) = onset_in_episode(self, ctx) else {
             return write_one(terms, 0.0);
         };
-        let tones = chord_tones_at(ctx.setting, ctx.step);
+        let tones = ctx.setting.chord_tones_at(ctx.step);
         let non_chord = tones & pc_bit(pitch) == 0;
         // Diatonic to the key or to the chord's own scale (an avoid note such as F over Cmaj7
         // is still a scale note, and a secondary dominant's chord-scale brings its own).

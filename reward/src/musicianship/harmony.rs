@@ -1,6 +1,6 @@
 //! Harmony: does the line sit on the chords and in the key?
 
-use super::notes::{chord_tones_at, pc_bit, scale_at, share, Grid, Played};
+use super::notes::{pc_bit, scale_at, share, Grid, Played};
 use cadenza_env::Setting;
 use serde::Serialize;
 
@@ -22,7 +22,7 @@ pub struct Harmony {
 impl Harmony {
     pub(crate) fn measure(setting: &Setting, notes: &[Played]) -> Self {
         let grid = Grid::of(setting);
-        let is_chord_tone = |n: &Played| chord_tones_at(setting, n.start) & pc_bit(n.pitch) != 0;
+        let is_chord_tone = |n: &Played| setting.chord_tones_at(n.start) & pc_bit(n.pitch) != 0;
         let on_beat: Vec<&Played> = notes.iter().filter(|n| n.start % grid.beat == 0).collect();
         let strong = if on_beat.is_empty() {
             share(

@@ -1,6 +1,6 @@
 //! A melody read as notes and rests on its step grid, the form every criterion works on.
 
-pub(crate) use crate::improv::common::{chord_tones_at, pc_bit};
+pub(crate) use crate::improv::common::pc_bit;
 use cadenza_env::{Event, Setting, HOLD, REST};
 
 /// One note of a monophonic line.
