@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn events_outside_the_encoding_do_not_panic() {
         let s = setting(0, C_MAJOR, 8);
-        let chords = estimate_chords(&s, &[9999, 3, HOLD, REST, 200, 1, 1, 1]);
+        let chords = estimate_chords(&s, &[255, 3, HOLD, REST, 200, 1, 1, 1]);
         assert_eq!(chords.len(), 8);
     }
 }
