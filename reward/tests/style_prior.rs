@@ -52,7 +52,10 @@ fn the_shipped_model_is_reproducible() {
         fitted, BUILTIN_MODEL_JSON,
         "the shipped style model differs from a refit; refresh it with CADENZA_WRITE_STYLE_MODEL=1"
     );
-    assert_eq!(*StyleModel::builtin(), StyleModel::from_json_str(&fitted).unwrap());
+    assert_eq!(
+        *StyleModel::builtin(),
+        StyleModel::from_json_str(&fitted).unwrap()
+    );
 }
 
 /// Harmony helps: on held-out tunes, the model fitted over estimated chords predicts better
@@ -93,7 +96,10 @@ fn harmony_lowers_held_out_nll() {
     let uniform = (held[0].0.encoding.num_events() as f64).ln();
     eprintln!("held-out NLL/event: chords {nll_chords:.4}, tonic only {nll_tonic:.4}, uniform {uniform:.4}");
     assert!(nll_chords < nll_tonic - 0.01, "{nll_chords} vs {nll_tonic}");
-    assert!(nll_chords < 0.5 * uniform, "{nll_chords} vs uniform {uniform}");
+    assert!(
+        nll_chords < 0.5 * uniform,
+        "{nll_chords} vs uniform {uniform}"
+    );
 }
 
 /// Mean `style_log_prob` per step of a melody.

@@ -18,9 +18,14 @@ use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub enum CorpusCommand {
-    /// Fit an n-gram model (interpolated Kneser–Ney) to melodies and save it as JSON.
+    /// Fit a corpus model to melodies and save it as JSON: an n-gram model (interpolated
+    /// Kneser–Ney), or with `--kind style` the chord-conditioned style prior.
     ///
-    /// The model can then score melodies (`cadenza corpus eval`) or serve as a corpus reward.
+    /// The n-gram model can then score melodies (`cadenza corpus eval`) or serve as a corpus
+    /// reward (`[corpus]` in a reward definition). The style prior reads every note relative
+    /// to the chord under it (estimated from the melody: one chord per half bar from the
+    /// key's triads), the key and the last interval, so it serves any key and progression
+    /// (`[style]` in a reward definition).
     /// MIDI input is quantised to sixteenths and, for rl-tuner-38, transposed to C major / A
     /// minor. With --valid-fraction, that share of the files (drawn with --seed) is held out
     /// and the held-out fit is reported.
@@ -132,6 +137,11 @@ pub struct FitArgs {
     /// The model file to write (JSON).
     #[arg(long, value_name = "MODEL.json")]
     out: PathBuf,
+    /// The kind of model: `ngram` (events from the last N-1 events, for rl-tuner's corpus
+    /// term) or `style` (over the harmony, in each file's own key and meter, for the
+    /// improvisation tasks' style term; --order and the position flags do not apply).
+    #[arg(long, value_enum, default_value_t = ModelKind::Ngram)]
+    kind: ModelKind,
     /// Order N: events are predicted from the last N-1 events (1..=8).
     #[arg(long, default_value_t = 3)]
     order: usize,
@@ -144,6 +154,15 @@ pub struct FitArgs {
     /// Print one JSON object instead of sentences.
     #[arg(long)]
     json: bool,
+}
+
+/// The kinds of model `corpus fit` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelKind {
+    /// Variable-order Markov model over events.
+    Ngram,
+    /// Chord-conditioned style prior.
+    Style,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +238,9 @@ fn fit(args: FitArgs) -> Result<()> {
     let mut text = String::new();
     let set = args.input.read()?;
     super::common::check_output_path(&args.out)?;
+    if args.kind == ModelKind::Style {
+        return fit_style(&args, &set);
+    }
     let (train, valid) = split(set.events(), args.valid_fraction, args.seed)?;
     let config = NgramConfig {
         order: args.order,
@@ -268,6 +290,61 @@ fn fit(args: FitArgs) -> Result<()> {
             say!(text,
                 "held out: {} melodies ({valid_events} events), NLL {nll:.4} nats per event, perplexity {:.3}",
                 valid.len(),
+                nll.exp()
+            );
+        }
+    }
+    print_stdout(&text)
+}
+
+/// `fit --kind style`: each melody in its own meter and key, chords estimated.
+fn fit_style(args: &FitArgs, set: &melodies::MelodySet) -> Result<()> {
+    use cadenza_reward::style::StyleModel;
+    let mut text = String::new();
+    let is_valid = split::held_out(set.melodies.len(), args.valid_fraction, args.seed)?;
+    let examples: Vec<(cadenza_env::Setting, &[cadenza_env::Event])> = set
+        .melodies
+        .iter()
+        .map(|m| (m.setting(set.encoding), m.events.as_slice()))
+        .collect();
+    let side = |valid: bool| {
+        examples
+            .iter()
+            .zip(&is_valid)
+            .filter(move |(_, &v)| v == valid)
+            .map(|((s, m), _)| (s, *m))
+    };
+    let model = StyleModel::fit(side(false)).context("cannot fit the style model")?;
+    model.save(&args.out)?;
+    let (train_melodies, train_events) = model.training_size();
+    let valid_melodies = is_valid.iter().filter(|&&v| v).count();
+    let held_out = if valid_melodies == 0 {
+        None
+    } else {
+        Some(model.nll_per_event(side(true))?)
+    };
+    if args.json {
+        let out = serde_json::json!({
+            "model": args.out.display().to_string(),
+            "kind": "style",
+            "encoding": set.encoding.to_string(),
+            "train_melodies": train_melodies,
+            "train_events": train_events,
+            "valid_melodies": valid_melodies,
+            "valid_nll_per_event": held_out,
+            "valid_perplexity": held_out.map(f64::exp),
+        });
+        say!(text, "{out}");
+    } else {
+        say!(
+            text,
+            "fitted a style prior ({}, chords estimated per half bar) on {train_melodies} melodies ({train_events} events); wrote {}",
+            set.encoding,
+            args.out.display()
+        );
+        if let Some(nll) = held_out {
+            say!(text,
+                "held out: {valid_melodies} melodies, NLL {nll:.4} nats per event, perplexity {:.3}",
                 nll.exp()
             );
         }

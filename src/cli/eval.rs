@@ -174,6 +174,13 @@ pub fn musicianship_table(text: &mut String, m: &Value) {
             MUSIC.edit_distance_per_step
         );
     }
+    if let Some(x) = m["style_nll_per_event"].as_f64() {
+        say!(
+            text,
+            "  {:<52} {x:>10.3}  (folk tunes ~1.3, random 4-10)",
+            "style prior NLL per event (nats)"
+        );
+    }
     let failures: Vec<&str> = m["failures"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())

@@ -126,6 +126,41 @@ pub struct Melody {
     pub midi: Option<MidiInfo>,
 }
 
+impl Melody {
+    /// The musical frame of the melody in `encoding`: its file's meter and key (the key after
+    /// transposition, found by Krumhansl–Schmuckler where the file has no signature), no
+    /// chords. Melodies read from JSON, and files whose meter does not fit the grid, are read
+    /// as 4/4 sixteenths in C major.
+    pub fn setting(&self, encoding: EventEncoding) -> cadenza_env::Setting {
+        use cadenza_env::music::{Key, Meter, Mode, PitchClass};
+        let c_major = Key::new(PitchClass::wrapping(0), Mode::Major);
+        let plain = || -> cadenza_env::Setting {
+            let four_four = Meter::new(4, 4).expect("4/4 is a meter");
+            cadenza_env::Setting::for_tune(encoding, self.events.len(), four_four, 4, c_major)
+                .expect("4/4 fits a grid of sixteenths")
+        };
+        let Some(info) = &self.midi else {
+            return plain();
+        };
+        let key = info
+            .key_after
+            .and_then(|k| Key::from_key_signature(k.sharps, k.minor).ok())
+            .unwrap_or(c_major);
+        let (num, den) = info.time_signature.unwrap_or((4, 4));
+        Meter::new(num, den)
+            .and_then(|meter| {
+                cadenza_env::Setting::for_tune(
+                    encoding,
+                    self.events.len(),
+                    meter,
+                    info.steps_per_quarter,
+                    key,
+                )
+            })
+            .unwrap_or_else(|_| plain())
+    }
+}
+
 /// A file of a directory that gave no melody, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {

@@ -404,8 +404,7 @@ impl StyleModel {
                 .map(f64::exp);
             for kind in 0..PREVIOUS_KINDS {
                 let kind_counts = sum(rows(kind));
-                let kind_p =
-                    log_normalise(&kind_counts, &metric_p, RHYTHM_BACKOFF).map(f64::exp);
+                let kind_p = log_normalise(&kind_counts, &metric_p, RHYTHM_BACKOFF).map(f64::exp);
                 for row in rows(kind) {
                     rhythm.push(log_normalise(row, &kind_p, RHYTHM_BACKOFF));
                 }
@@ -449,7 +448,8 @@ impl StyleModel {
     fn pitch_score(&self, at: &Lookup, pitch: u8) -> f64 {
         let chord_pc = usize::from((pitch % 12 + 12 - at.root) % 12);
         let key_pc = usize::from((pitch % 12 + 12 - at.tonic) % 12);
-        let mut score = self.chord_pitch[at.chord_row][chord_pc] + self.key_pitch[at.key_row][key_pc];
+        let mut score =
+            self.chord_pitch[at.chord_row][chord_pc] + self.key_pitch[at.key_row][key_pc];
         if let Some(i) = at.interval_index(pitch) {
             score += self.interval[at.interval_row][i];
         }
@@ -470,7 +470,13 @@ impl StyleModel {
     /// `log P(event | state, step)` under `setting`; `-inf` for an event outside the encoding.
     /// Costs one pass over the encoding's pitches when the event is an onset, no allocation.
     #[inline]
-    pub fn log_prob(&self, setting: &Setting, step: usize, state: &StyleState, event: Event) -> f64 {
+    pub fn log_prob(
+        &self,
+        setting: &Setting,
+        step: usize,
+        state: &StyleState,
+        event: Event,
+    ) -> f64 {
         let at = Lookup::new(setting, step, state);
         let rhythm = &self.rhythm[at.rhythm_row];
         match event {
@@ -598,7 +604,9 @@ impl StyleModel {
     /// The model of a JSON text written by [`StyleModel::save`].
     pub fn from_json_str(text: &str) -> Result<Self, String> {
         Self::from_json(text).map_err(|e| match e {
-            JsonError::Kind(found) => format!("holds a model of kind '{found}', expected '{FORMAT}'"),
+            JsonError::Kind(found) => {
+                format!("holds a model of kind '{found}', expected '{FORMAT}'")
+            }
             JsonError::Version(found) => {
                 format!("has format version {found}, this build reads version {VERSION}")
             }
