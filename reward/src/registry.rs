@@ -20,8 +20,10 @@
 //! floor = -10.0
 //!
 //! [style]                       # log-probability under the chord-conditioned style prior
-//! weight = 0.5                  # (model = "style.json" from `cadenza corpus fit --model
+//! weight = 0.5                  # (model = "style.json" from `cadenza corpus fit --kind
 //!                               # style`; without it, the model shipped with Cadenza)
+//! part = "pitch"                # "all" (default): log P(event); "pitch": only new notes'
+//!                               # pitches, against a uniform choice
 //!
 //! [chord_tone_on_strong_beat]   # any single improvisation term, with its parameters
 //! weight = 2.0
@@ -233,6 +235,8 @@ struct StyleParams {
     model: Option<PathBuf>,
     #[serde(default = "default_floor")]
     floor: f64,
+    #[serde(default)]
+    part: crate::style::StylePart,
 }
 
 #[derive(serde::Deserialize)]
@@ -291,6 +295,7 @@ fn component(
             };
             Box::new(
                 StyleReward::new(model)
+                    .with_part(p.part)
                     .with_floor(p.floor)
                     .map_err(|e| err(&e))?,
             )
@@ -400,6 +405,7 @@ mod tests {
             ("[style]\nmodel = \"missing.json\"\n", "missing.json"),
             ("[style]\nfloor = nan\n", "floor"),
             ("[style]\nmodl = \"x.json\"\n", "modl"),
+            ("[style]\npart = \"rhythm\"\n", "rhythm"),
             ("[listener]\nmodl = \"x.json\"\n", "modl"),
             ("weight = 1\n", "section"),
             ("[rl_tuner\n", "test.toml"),

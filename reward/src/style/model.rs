@@ -467,6 +467,28 @@ impl StyleModel {
         z.ln()
     }
 
+    /// For an onset of `event`: `log P(pitch | onset) + ln(pitches in the encoding)`, how much
+    /// likelier the model finds this pitch than a uniform choice among the encoding's pitches
+    /// (positive for a likely note, negative for an unlikely one); `None` for a hold, a rest
+    /// or an event outside the encoding. The rhythm is left out, so a term built on it charges
+    /// nothing for playing a note rather than holding one.
+    #[inline]
+    pub fn pitch_log_ratio(
+        &self,
+        setting: &Setting,
+        step: usize,
+        state: &StyleState,
+        event: Event,
+    ) -> Option<f64> {
+        if event == REST || event == HOLD {
+            return None;
+        }
+        let pitch = setting.encoding.pitch_of(event)?;
+        let at = Lookup::new(setting, step, state);
+        let pitches = f64::from(setting.encoding.max_pitch() - setting.encoding.min_pitch()) + 1.0;
+        Some(self.pitch_score(&at, pitch) - self.log_pitch_normaliser(setting, &at) + pitches.ln())
+    }
+
     /// `log P(event | state, step)` under `setting`; `-inf` for an event outside the encoding.
     /// Costs one pass over the encoding's pitches when the event is an onset, no allocation.
     #[inline]

@@ -36,7 +36,22 @@ use crate::corpus::CorpusError;
 pub struct StyleReward {
     model: Arc<StyleModel>,
     floor: f64,
+    part: StylePart,
     state: StyleState,
+}
+
+/// What of each event the style term scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StylePart {
+    /// The whole event: `log P(event)`, rhythm and pitch. As a reward it charges a new note
+    /// more than a hold (a pitch is one choice among dozens), so it leans towards fewer notes.
+    #[default]
+    All,
+    /// Only the pitch of each new note, against a uniform choice
+    /// ([`StyleModel::pitch_log_ratio`]); holds and rests score 0. Leaves the rhythm to the
+    /// other terms.
+    Pitch,
 }
 
 impl StyleReward {
@@ -50,6 +65,7 @@ impl StyleReward {
         Self {
             model,
             floor: Self::DEFAULT_FLOOR,
+            part: StylePart::All,
             state: StyleState::new(),
         }
     }
@@ -69,6 +85,12 @@ impl StyleReward {
         }
         self.floor = floor;
         Ok(self)
+    }
+
+    /// Sets what of each event the term scores.
+    pub fn with_part(mut self, part: StylePart) -> Self {
+        self.part = part;
+        self
     }
 
     /// The model.
@@ -91,10 +113,16 @@ impl Reward for StyleReward {
         if ctx.step == 0 {
             self.state = StyleState::new();
         }
-        let value = self
-            .model
-            .log_prob(ctx.setting, ctx.step, &self.state, ctx.action)
-            .max(self.floor);
+        let value = match self.part {
+            StylePart::All => self
+                .model
+                .log_prob(ctx.setting, ctx.step, &self.state, ctx.action)
+                .max(self.floor),
+            StylePart::Pitch => self
+                .model
+                .pitch_log_ratio(ctx.setting, ctx.step, &self.state, ctx.action)
+                .map_or(0.0, |v| v.max(self.floor)),
+        };
         self.state.advance(ctx.setting, ctx.action);
         if let Some(term) = terms.first_mut() {
             *term = value;
