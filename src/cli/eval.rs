@@ -181,6 +181,13 @@ pub fn musicianship_table(text: &mut String, m: &Value) {
             "style prior NLL per event (nats)"
         );
     }
+    if let Some(x) = m["corpus_distance"]["mean_overlap"].as_f64() {
+        say!(
+            text,
+            "  {:<52} {x:>10.3}  (held-out tunes ~0.95)",
+            "overlap with the reference corpus (MGEval-style)"
+        );
+    }
     let failures: Vec<&str> = m["failures"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
