@@ -284,3 +284,34 @@ fn the_term_is_stateful_and_total() {
         assert!(v.is_finite() && v >= StyleReward::DEFAULT_FLOOR, "{v}");
     }
 }
+
+/// The whole next-event distribution sums to one and agrees with `log_prob` on every event,
+/// over a progression, mid-melody.
+#[test]
+fn distribution_and_log_prob_agree() {
+    use cadenza_env::TaskSpec;
+    use cadenza_reward::style::StyleState;
+    let task = TaskSpec::by_name("improv", None).unwrap();
+    let setting = &task.setting;
+    let model = StyleModel::builtin();
+    let mut state = StyleState::new();
+    let melody: Vec<Event> = (0..21u8)
+        .map(|i| match i % 3 {
+            0 => 2 + (i * 5) % 30,
+            1 => HOLD,
+            _ => REST,
+        })
+        .collect();
+    let mut dist = vec![0.0; setting.encoding.num_events()];
+    for (step, &event) in melody.iter().enumerate() {
+        model
+            .distribution(setting, step, &state, &mut dist)
+            .unwrap();
+        assert!((dist.iter().sum::<f64>() - 1.0).abs() < 1e-9, "step {step}");
+        for (e, p) in dist.iter().enumerate() {
+            let lp = model.log_prob(setting, step, &state, e as Event);
+            assert!((lp.exp() - p).abs() < 1e-12, "step {step} event {e}");
+        }
+        state.advance(setting, event);
+    }
+}

@@ -128,6 +128,11 @@ pub struct StyleModel {
     chord_pitch: Vec<[f64; 12]>,
     key_pitch: Vec<[f64; 12]>,
     interval: Vec<[f64; INTERVALS]>,
+    /// The pitch experts as probabilities (the exponentials of the log tables), so that the
+    /// normaliser over the encoding's pitches costs two multiplications a pitch, no `exp`.
+    chord_pitch_p: Vec<[f64; 12]>,
+    key_pitch_p: Vec<[f64; 12]>,
+    interval_p: Vec<[f64; INTERVALS]>,
 }
 
 /// What the model remembers of a melody so far: a few numbers, updated per event, so a step
@@ -417,12 +422,18 @@ impl StyleModel {
         };
         let chord_pitch = smooth(&counts.chord_pitch);
         let key_pitch = smooth(&counts.key_pitch);
-        let interval = counts
+        let interval: Vec<[f64; INTERVALS]> = counts
             .interval
             .iter()
             .map(|r| log_normalise(r, &uniform(), INTERVALS as f64 * PSEUDO_COUNT))
             .collect();
+        let chord_pitch_p = chord_pitch.iter().map(|r| r.map(f64::exp)).collect();
+        let key_pitch_p = key_pitch.iter().map(|r| r.map(f64::exp)).collect();
+        let interval_p = interval.iter().map(|r| r.map(f64::exp)).collect();
         Self {
+            chord_pitch_p,
+            key_pitch_p,
+            interval_p,
             counts,
             melodies,
             events,
@@ -460,9 +471,18 @@ impl StyleModel {
     #[inline]
     fn log_pitch_normaliser(&self, setting: &Setting, at: &Lookup) -> f64 {
         let (lo, hi) = (setting.encoding.min_pitch(), setting.encoding.max_pitch());
+        let chord = &self.chord_pitch_p[at.chord_row];
+        let key = &self.key_pitch_p[at.key_row];
+        let interval = &self.interval_p[at.interval_row];
         let mut z = 0.0;
         for pitch in lo..=hi {
-            z += self.pitch_score(at, pitch).exp();
+            let pc = pitch % 12;
+            let mut w = chord[usize::from((pc + 12 - at.root) % 12)]
+                * key[usize::from((pc + 12 - at.tonic) % 12)];
+            if let Some(i) = at.interval_index(pitch) {
+                w *= interval[i];
+            }
+            z += w;
         }
         z.ln()
     }
