@@ -85,7 +85,7 @@
 
 mod error;
 mod export;
-mod import;
+pub(crate) mod import;
 mod key_signature;
 
 pub use crate::encoding::{Event, EventEncoding, Note};
