@@ -1287,8 +1287,10 @@ mod tests {
         assert_eq!(pitches(&m), [66, 66, 65, 65, 54, 78, 90, 58]);
         assert_eq!(m.key_signature, Some(KeySignature { sharps: 1, minor: false }));
         assert_eq!(m.time_signature, Some((4, 4)));
+        // A dorian borrows G major's signature: F is sharp.
         let m = one("X:1\nK:Ador\nF c\n");
-        assert_eq!(m.key_signature, Some(KeySignature { sharps: 0, minor: false }));
+        assert_eq!(m.key_signature, Some(KeySignature { sharps: 1, minor: false }));
+        assert_eq!(pitches(&m), [66, 72]);
         let m = one("X:1\nK:Bbm\nD\n");
         assert_eq!(m.key_signature, Some(KeySignature { sharps: -5, minor: true }));
         assert_eq!(pitches(&m), [61]);
