@@ -89,7 +89,13 @@ impl AbcError {
     pub fn category(&self) -> String {
         match self {
             AbcError::Syntax { message, .. } => {
-                let head = message.split(':').next().unwrap_or(message);
+                // "K: field ...: why" counts as a bad K: field; "unexpected '*': expected ..."
+                // by what was found.
+                let mut chars = message.chars();
+                if let (Some(f), Some(':')) = (chars.next(), chars.next()) {
+                    return format!("ABC syntax: bad {f}: field");
+                }
+                let head = message.split(": ").next().unwrap_or(message);
                 format!("ABC syntax: {head}")
             }
             AbcError::Unsupported { what, .. } => {

@@ -328,12 +328,16 @@ impl<'a> Reader<'a> {
         // The file header's key is a default; the tune's own K: starts the body.
         self.in_body = false;
         let mut saw_key = false;
+        let mut continued_comment = false;
         for &(line, text) in lines {
             let at = At {
                 tune: self.tune,
                 line,
             };
-            if text.starts_with('%') {
+            // A comment (or a %% directive) that ends in a backslash goes on to the next line,
+            // as some collections write long directives.
+            if text.starts_with('%') || continued_comment {
+                continued_comment = text.trim_end().ends_with('\\');
                 continue;
             }
             if let Some((field, value)) = field_line(text) {
@@ -446,6 +450,15 @@ impl<'a> Reader<'a> {
     fn music_line(&mut self, text: &str, at: &At<'_>) -> Result<(), AbcError> {
         let chars: Vec<char> = text.chars().collect();
         let mut i = 0usize;
+        // An ending number at the start of a line belongs to the bar line that ended the
+        // previous one (`... :|` then `2 ...`).
+        let first = chars.iter().position(|c| !c.is_whitespace()).unwrap_or(chars.len());
+        if chars.get(first).is_some_and(char::is_ascii_digit)
+            && matches!(self.elems.last(), Some(Elem::Bar(_)))
+            && !self.other_voice
+        {
+            i = self.ending(&chars, first, at)?;
+        }
         while i < chars.len() {
             let c = chars[i];
             let col = i + 1;
@@ -776,6 +789,13 @@ impl<'a> Reader<'a> {
                 None => return Err(at.syntax(i + 1, "unclosed chord: expected ']' on the same line")),
                 Some(']') => break,
                 Some(' ') => j += 1,
+                // A rest among a chord's notes sounds nothing over them.
+                Some('z' | 'x') => {
+                    let (_, next) = parse_length(chars, j + 1).ok_or_else(|| {
+                        at.syntax(j + 2, "a rest length: expected a number, '/' or a fraction")
+                    })?;
+                    j = next;
+                }
                 Some('-') => {
                     tie = true;
                     j += 1;
@@ -1325,6 +1345,14 @@ mod tests {
         assert_eq!(pitches(&m), [60, 62, 60, 62, 64]);
         let m = one("X:1\nL:1/4\nK:C\n|: C [1 D :| [2 E |]\n");
         assert_eq!(pitches(&m), [60, 62, 60, 64]);
+    }
+
+    #[test]
+    fn habits_of_real_collections_are_read() {
+        // An ending number on the line after its bar line (Ryan's Mammoth), a %% directive
+        // continued by a backslash (Aird's Airs), a rest inside a chord.
+        let m = one("X:1\nL:1/4\nK:C\n%%Bfly 0 3 \\\n 0 0 3\n|: C D |\n1 E :|\n2 F [C2z2] |]\n");
+        assert_eq!(pitches(&m), [60, 62, 64, 60, 62, 65, 60]);
     }
 
     #[test]
