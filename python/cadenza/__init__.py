@@ -49,6 +49,7 @@ __all__ = [
     "make_vec",
     "score",
     "to_midi",
+    "write_song",
 ]
 
 
@@ -165,6 +166,32 @@ def to_midi(
         None if tempo is None else float(tempo),
         None if program is None else int(program),
         bool(chords),
+    )
+
+
+def write_song(
+    events: Any,
+    path: Union[str, os.PathLike],
+    task: str = "rl-tuner",
+    config: ConfigLike = None,
+    title: Optional[str] = None,
+    tempo: Optional[float] = None,
+    chords: bool = True,
+    format: Optional[str] = None,
+) -> None:
+    """Writes a melody (events of ``task``) as MIDI, ABC or MusicXML: ``format`` (``"midi"``,
+    ``"abc"``, ``"musicxml"``) or the one the extension of ``path`` names (``.mid``,
+    ``.abc``, ``.musicxml``). The task's tempo, meter and key come along, and its backing
+    chords, as chord symbols in ABC and MusicXML, when ``chords`` is true."""
+    _cadenza.write_song(
+        _events(events, "events", 1),
+        os.fspath(path),
+        task,
+        to_toml(config),
+        title,
+        None if tempo is None else float(tempo),
+        bool(chords),
+        format,
     )
 
 
