@@ -363,7 +363,7 @@ impl<'a> Reader<'a> {
                 } else {
                     return Err(at.syntax(
                         1,
-                        "music before the K: field: expected header fields (X:, T:, M:, L:, Q:) \
+                        "music before the K field: expected header fields (X:, T:, M:, L:, Q:) \
                          and then K:, the last field before the notes",
                     ));
                 }
@@ -601,7 +601,7 @@ impl<'a> Reader<'a> {
             _ => {
                 return Err(at.syntax(
                     i + 1,
-                    format!("found {c:?} after an accidental: expected a note letter A-G or a-g"),
+                    format!("an accidental without a note: found {c:?} after it, expected a note letter A-G or a-g"),
                 ))
             }
         };
