@@ -63,10 +63,24 @@ fn an_abc_folder_and_the_same_tunes_as_midi_import_to_the_same_events() {
     ok(&["corpus", "import", "--in", s(&mid), "--out", s(&out_mid)]);
     let text = ok(&["corpus", "import", "--in", s(&abc), "--out", s(&out_abc)]);
     assert!(text.contains("imported 40 melodies"), "{text}");
-    let (a, b) = (json(&out_mid.join("corpus.json")), json(&out_abc.join("corpus.json")));
+    let (a, b) = (
+        json(&out_mid.join("corpus.json")),
+        json(&out_abc.join("corpus.json")),
+    );
     assert_eq!(a["melodies"], b["melodies"]);
-    for (x, y) in a["files"].as_array().unwrap().iter().zip(b["files"].as_array().unwrap()) {
-        for field in ["split", "key_signature", "transposed", "time_signature", "steps_per_bar"] {
+    for (x, y) in a["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(b["files"].as_array().unwrap())
+    {
+        for field in [
+            "split",
+            "key_signature",
+            "transposed",
+            "time_signature",
+            "steps_per_bar",
+        ] {
             assert_eq!(x[field], y[field], "{field}");
         }
     }
@@ -85,7 +99,10 @@ fn abc_collections_import_tune_by_tune_with_harmony_and_reasons() {
         s(&out),
     ]);
     assert!(text.contains("imported 3 melodies"), "{text}");
-    assert!(text.contains("harmony: 3 of 3 melodies carry chord symbols"), "{text}");
+    assert!(
+        text.contains("harmony: 3 of 3 melodies carry chord symbols"),
+        "{text}"
+    );
     assert!(text.contains("X:3 \"Broken\", line 27, column 7"), "{text}");
     let report = json(&out.join("report.json"));
     assert_eq!(report["with_harmony"], 3);
@@ -99,12 +116,31 @@ fn abc_collections_import_tune_by_tune_with_harmony_and_reasons() {
 
     // The same folder feeds fit, and inspect reads one tune of a file.
     let model = dir.path().join("model.json");
-    ok(&["corpus", "fit", "--in", s(&repo("tests/data/abc")), "--out", s(&model), "--order", "2"]);
-    let shown = ok(&["inspect", s(&repo("tests/data/abc/reels.abc")), "--tune", "2"]);
+    ok(&[
+        "corpus",
+        "fit",
+        "--in",
+        s(&repo("tests/data/abc")),
+        "--out",
+        s(&model),
+        "--order",
+        "2",
+    ]);
+    let shown = ok(&[
+        "inspect",
+        s(&repo("tests/data/abc/reels.abc")),
+        "--tune",
+        "2",
+    ]);
     assert!(shown.contains("Lead Sheet Waltz"), "{shown}");
     assert!(shown.contains("harmony:  8 chord symbols"), "{shown}");
     assert!(shown.contains("1 decorations; 1 lyrics lines"), "{shown}");
-    let out = cadenza(&["inspect", s(&repo("tests/data/abc/reels.abc")), "--tune", "3"]);
+    let out = cadenza(&[
+        "inspect",
+        s(&repo("tests/data/abc/reels.abc")),
+        "--tune",
+        "3",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 27, column 7"));
 }
@@ -123,11 +159,32 @@ fn render_writes_abc_and_musicxml_that_read_back() {
     let xml = dir.path().join("m.musicxml");
     let txt = dir.path().join("m.txt");
     for out in [&abc, &xml] {
-        ok(&["render", "--events", events, "--task", "improv", "--config", s(&config), "--out", s(out)]);
+        ok(&[
+            "render",
+            "--events",
+            events,
+            "--task",
+            "improv",
+            "--config",
+            s(&config),
+            "--out",
+            s(out),
+        ]);
     }
-    ok(&["render", "--events", events, "--out", s(&txt), "--format", "abc"]);
+    ok(&[
+        "render",
+        "--events",
+        events,
+        "--out",
+        s(&txt),
+        "--format",
+        "abc",
+    ]);
     let abc_text = std::fs::read_to_string(&abc).unwrap();
-    assert!(abc_text.contains("\"C\"") && abc_text.contains("\"G7\""), "{abc_text}");
+    assert!(
+        abc_text.contains("\"C\"") && abc_text.contains("\"G7\""),
+        "{abc_text}"
+    );
     assert!(std::fs::read_to_string(&txt).unwrap().starts_with("X:1\n"));
     let xml_text = std::fs::read_to_string(&xml).unwrap();
     assert!(xml_text.contains("<score-partwise"));
@@ -139,8 +196,17 @@ fn render_writes_abc_and_musicxml_that_read_back() {
     let expected: Vec<u64> = events.split(' ').map(|e| e.parse().unwrap()).collect();
     assert_eq!(value["melodies"][0], serde_json::json!(expected));
 
-    let out = cadenza(&["render", "--events", events, "--out", s(&dir.path().join("m.pdf"))]);
+    let out = cadenza(&[
+        "render",
+        "--events",
+        events,
+        "--out",
+        s(&dir.path().join("m.pdf")),
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot tell the format") && err.contains(".musicxml"), "{err}");
+    assert!(
+        err.contains("cannot tell the format") && err.contains(".musicxml"),
+        "{err}"
+    );
 }

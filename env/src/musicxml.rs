@@ -213,7 +213,8 @@ impl MidiSong {
                 if let Some(symbol) = &piece.chord {
                     harmony_xml(&mut out, symbol);
                 }
-                let parts = values(piece.steps, spq).map_err(|r| invalid("steps_per_quarter", r))?;
+                let parts =
+                    values(piece.steps, spq).map_err(|r| invalid("steps_per_quarter", r))?;
                 for (k, value) in parts.iter().enumerate() {
                     let tie_stop = piece.pitch.is_some() && (k > 0 || piece.tie_from_previous);
                     let tie_start =

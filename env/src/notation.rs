@@ -146,7 +146,7 @@ pub(crate) fn values(steps: u32, spq: u32) -> Result<Vec<Value>, String> {
     // Type index of 2^j units: units = 4 quarters * p / 2^index.
     let kind_of = |units: u32| -> Option<&'static str> {
         let whole = 4 * p;
-        if units == 0 || whole % units != 0 || !(whole / units).is_power_of_two() {
+        if units == 0 || !whole.is_multiple_of(units) || !(whole / units).is_power_of_two() {
             return None;
         }
         let index = (whole / units).trailing_zeros() as usize;
@@ -168,7 +168,7 @@ pub(crate) fn values(steps: u32, spq: u32) -> Result<Vec<Value>, String> {
             "{spq} steps per quarter need notes shorter than a 1024th"
         ));
     }
-    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     let mut left = steps;
     let mut out = Vec::new();
     while left > 0 {
@@ -214,15 +214,20 @@ pub(crate) fn signature_accidentals(sharps: i8) -> [i8; 7] {
 pub(crate) fn spell(pitch: u8, sharps: i8) -> (usize, i8, i32) {
     let pc = pitch % 12;
     let key = signature_accidentals(sharps);
-    let in_key = (0..7).find(|&l| (i32::from(NATURAL[l]) + i32::from(key[l])).rem_euclid(12) == i32::from(pc));
+    let in_key = (0..7)
+        .find(|&l| (i32::from(NATURAL[l]) + i32::from(key[l])).rem_euclid(12) == i32::from(pc));
     let natural = (0..7).find(|&l| NATURAL[l] == pc);
     let (letter, alter) = match (in_key, natural) {
         (Some(l), _) => (l, key[l]),
         (None, Some(l)) => (l, 0),
         (None, None) if sharps >= 0 => ((0..7).find(|&l| NATURAL[l] + 1 == pc).unwrap_or(0), 1),
-        (None, None) => ((0..7).find(|&l| (NATURAL[l] + 11) % 12 == pc).unwrap_or(0), -1),
+        (None, None) => (
+            (0..7).find(|&l| (NATURAL[l] + 11) % 12 == pc).unwrap_or(0),
+            -1,
+        ),
     };
-    let octave = (i32::from(pitch) - i32::from(NATURAL[letter]) - i32::from(alter)).div_euclid(12) - 1;
+    let octave =
+        (i32::from(pitch) - i32::from(NATURAL[letter]) - i32::from(alter)).div_euclid(12) - 1;
     (letter, alter, octave)
 }
 
@@ -235,7 +240,11 @@ mod tests {
     #[test]
     fn values_are_plain_or_dotted() {
         let kinds = |steps| -> Vec<(&str, u8)> {
-            values(steps, 4).unwrap().iter().map(|v| (v.kind, v.dots)).collect()
+            values(steps, 4)
+                .unwrap()
+                .iter()
+                .map(|v| (v.kind, v.dots))
+                .collect()
         };
         assert_eq!(kinds(4), [("quarter", 0)]);
         assert_eq!(kinds(6), [("quarter", 1)]);
@@ -243,7 +252,14 @@ mod tests {
         assert_eq!(kinds(16), [("whole", 0)]);
         assert_eq!(kinds(20), [("whole", 0), ("quarter", 0)]);
         // Three steps per quarter: a step is a triplet eighth, a quarter three of them.
-        assert_eq!(values(3, 3).unwrap(), [Value { steps: 3, kind: "quarter", dots: 1 }]);
+        assert_eq!(
+            values(3, 3).unwrap(),
+            [Value {
+                steps: 3,
+                kind: "quarter",
+                dots: 1
+            }]
+        );
         assert_eq!(base_unit(3), 2);
     }
 
@@ -261,17 +277,39 @@ mod tests {
     fn notes_are_cut_at_bar_lines_and_chord_changes() {
         let song = MidiSong {
             chords: vec![
-                ChordSpan { start: 0, duration: 8, pitches: vec![], symbol: Some("C".into()) },
-                ChordSpan { start: 8, duration: 8, pitches: vec![], symbol: Some("G7".into()) },
+                ChordSpan {
+                    start: 0,
+                    duration: 8,
+                    pitches: vec![],
+                    symbol: Some("C".into()),
+                },
+                ChordSpan {
+                    start: 8,
+                    duration: 8,
+                    pitches: vec![],
+                    symbol: Some("G7".into()),
+                },
             ],
             time_signature: (2, 4),
-            ..MidiSong::new(vec![Note { pitch: 60, start: 2, duration: 12 }], 4)
+            ..MidiSong::new(
+                vec![Note {
+                    pitch: 60,
+                    start: 2,
+                    duration: 12,
+                }],
+                4,
+            )
         };
         let bars = measures(&song).unwrap();
         assert_eq!(bars.len(), 2);
-        let shape: Vec<Vec<(Option<u8>, u32, bool, bool)>> = bars
+        type Shape = (Option<u8>, u32, bool, bool);
+        let shape: Vec<Vec<Shape>> = bars
             .iter()
-            .map(|b| b.iter().map(|p| (p.pitch, p.steps, p.tie_from_previous, p.tie_to_next)).collect())
+            .map(|b| {
+                b.iter()
+                    .map(|p| (p.pitch, p.steps, p.tie_from_previous, p.tie_to_next))
+                    .collect()
+            })
             .collect();
         assert_eq!(
             shape,

@@ -31,7 +31,10 @@ mod abc {
             .skip(1)
             .filter(|n| !pitched_only || n.contains("<pitch>"))
             .map(|n| {
-                let d = n.split("<duration>").nth(1).and_then(|d| d.split('<').next());
+                let d = n
+                    .split("<duration>")
+                    .nth(1)
+                    .and_then(|d| d.split('<').next());
                 d.and_then(|d| d.parse::<u64>().ok()).expect("a duration")
             })
             .sum()
@@ -54,7 +57,10 @@ mod abc {
             };
             let abc = song.to_abc().unwrap();
             let tunes = import_str(&abc, &ImportOptions::default());
-            let back = tunes[0].melody.as_ref().unwrap_or_else(|e| panic!("{}: {e}\n{abc}", path.display()));
+            let back = tunes[0]
+                .melody
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{}: {e}\n{abc}", path.display()));
             assert_eq!(back.notes, m.notes, "{}\n{abc}", path.display());
             assert_eq!(back.time_signature, Some(song.time_signature));
             assert_eq!(back.key_signature, m.key_signature);
@@ -66,7 +72,12 @@ mod abc {
             let (num, den) = song.time_signature;
             let bar = 16 * u64::from(num) / u64::from(den);
             let measures = xml.matches("<measure ").count() as u64;
-            assert_eq!(xml_durations(&xml, false), measures * bar, "{}", path.display());
+            assert_eq!(
+                xml_durations(&xml, false),
+                measures * bar,
+                "{}",
+                path.display()
+            );
             let sounding: u64 = m.notes.iter().map(|n| u64::from(n.duration)).sum();
             assert_eq!(xml_durations(&xml, true), sounding, "{}", path.display());
         }
@@ -155,15 +166,29 @@ mod abc {
 
     #[test]
     fn the_fixture_tunes_read_with_their_chords_and_the_broken_one_is_named() {
-        let tunes = read_file(&fixtures().join("reels.abc"), None, &ImportOptions::default()).unwrap();
+        let tunes = read_file(
+            &fixtures().join("reels.abc"),
+            None,
+            &ImportOptions::default(),
+        )
+        .unwrap();
         assert_eq!(tunes.len(), 3);
         let reel = tunes[0].melody.as_ref().unwrap();
         // Four bars played twice, less the first ending's bar on the second pass.
         assert_eq!(reel.time_signature, Some((2, 2)));
-        assert_eq!(reel.key_signature, Some(KeySignature { sharps: 2, minor: false }));
+        assert_eq!(
+            reel.key_signature,
+            Some(KeySignature {
+                sharps: 2,
+                minor: false
+            })
+        );
         assert_eq!(reel.length_steps(), 8 * 16);
         let chords: Vec<String> = reel.harmony.iter().map(|(_, c)| c.to_string()).collect();
-        assert_eq!(chords, ["D", "G", "A", "D", "A7", "D", "D", "G", "A", "D", "A7", "D"]);
+        assert_eq!(
+            chords,
+            ["D", "G", "A", "D", "A7", "D", "D", "G", "A", "D", "A7", "D"]
+        );
 
         let waltz = tunes[1].melody.as_ref().unwrap();
         assert_eq!(waltz.tempo_qpm, 100.0);
@@ -185,15 +210,24 @@ mod abc {
     #[test]
     fn unreadable_inputs_are_errors_not_panics() {
         let tunes = import_str("X:1\nK:Q\nC\n", &ImportOptions::default());
-        assert!(matches!(&tunes[0].melody, Err(AbcError::Syntax { message, .. }) if message.contains("expected a key")));
+        assert!(
+            matches!(&tunes[0].melody, Err(AbcError::Syntax { message, .. }) if message.contains("expected a key"))
+        );
         let tunes = import_str("X:1\nK:C\nC & D\n", &ImportOptions::default());
-        assert!(matches!(&tunes[0].melody, Err(AbcError::Unsupported { .. })));
+        assert!(matches!(
+            &tunes[0].melody,
+            Err(AbcError::Unsupported { .. })
+        ));
         let tunes = import_str("X:1\nK:C\nC99999999999\n", &ImportOptions::default());
         assert!(tunes[0].melody.is_err());
         // Repeats past the melody limit are refused before their steps are laid out.
         let long = format!("X:1\nL:64/1\nK:C\n{}\n", "|: C C C C :|".repeat(400));
         let tunes = import_str(&long, &ImportOptions::default());
-        assert!(matches!(&tunes[0].melody, Err(AbcError::TooLong { .. })), "{}", tunes[0].melody.is_ok());
+        assert!(
+            matches!(&tunes[0].melody, Err(AbcError::TooLong { .. })),
+            "{}",
+            tunes[0].melody.is_ok()
+        );
         assert_eq!(Format::from_path("x.ABC".as_ref()), Some(Format::Abc));
     }
 
@@ -201,7 +235,10 @@ mod abc {
         for spq in [4, 3, 1] {
             for tune in import_bytes(bytes, &options(spq)) {
                 if let Ok(m) = tune.melody {
-                    assert!(m.notes.windows(2).all(|w| w[0].start + w[0].duration <= w[1].start));
+                    assert!(m
+                        .notes
+                        .windows(2)
+                        .all(|w| w[0].start + w[0].duration <= w[1].start));
                     assert!(m.notes.iter().all(|n| n.duration >= 1));
                     assert!(m.harmony.windows(2).all(|w| w[0].0 < w[1].0));
                 }

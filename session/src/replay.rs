@@ -85,11 +85,7 @@ pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
 /// order (the rounds [`replay_model`] replays), each over its own pass of the backing chords
 /// of the task it was played in. A phrase proposed again (after a resume or a change of
 /// task) counts once, as the one that was answered. Returns the number of phrases written.
-pub fn export_song(
-    path: &Path,
-    out: &Path,
-    format: Option<Format>,
-) -> Result<usize, SessionError> {
+pub fn export_song(path: &Path, out: &Path, format: Option<Format>) -> Result<usize, SessionError> {
     let contents = log::read(path)?;
     let (config, _) = contents.header(path)?;
     let first = config.task.to_task()?;

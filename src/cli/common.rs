@@ -39,7 +39,8 @@ pub fn reward(spec: Option<&str>, task: &TaskSpec) -> Result<Box<dyn Reward>> {
 
 /// Parses a file format name for clap (`midi`, `abc`, `musicxml`).
 pub fn parse_format(name: &str) -> Result<cadenza_env::formats::Format, String> {
-    name.parse().map_err(|e: cadenza_env::formats::FormatError| e.to_string())
+    name.parse()
+        .map_err(|e: cadenza_env::formats::FormatError| e.to_string())
 }
 
 /// Checks that a path's parent directory exists, so a long run does not fail at the end.

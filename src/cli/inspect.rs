@@ -293,9 +293,17 @@ fn summary(args: &InspectArgs, imported: &ImportedMelody, melody: &Melody) -> St
         line(format!(
             "harmony:  {} chord symbols (step:chord{}) {}{}",
             i.harmony.len(),
-            if i.transposed != 0 { ", transposed with the melody" } else { "" },
+            if i.transposed != 0 {
+                ", transposed with the melody"
+            } else {
+                ""
+            },
             shown.join(" "),
-            if i.harmony.len() > shown.len() { " ..." } else { "" }
+            if i.harmony.len() > shown.len() {
+                " ..."
+            } else {
+                ""
+            }
         ));
     }
     if let Some(i) = info {

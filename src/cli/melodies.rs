@@ -20,8 +20,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use cadenza_env::encoding::{Event, EventEncoding, Note};
-use cadenza_env::limits::MAX_MELODY_STEPS;
 use cadenza_env::formats::{self, Format};
+use cadenza_env::limits::MAX_MELODY_STEPS;
 use cadenza_env::midi::{ImportOptions, ImportedMelody, KeySignature, OutOfRange};
 use cadenza_env::music::Chord;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -222,7 +222,9 @@ pub fn read_melodies(path: &Path, options: &ReadOptions) -> Result<MelodySet> {
         }
         if melodies.is_empty() {
             match skipped.into_iter().next() {
-                Some(first) if format == Format::Midi => bail!("{}: {}", path.display(), first.reason),
+                Some(first) if format == Format::Midi => {
+                    bail!("{}: {}", path.display(), first.reason)
+                }
                 Some(first) => bail!("no usable melodies in {}: {}", path.display(), first.reason),
                 None => bail!("{}: holds no tunes", path.display()),
             }
@@ -510,12 +512,14 @@ pub fn read_tunes(
             let result = match tune.melody {
                 Err(e) => Err((e.category(), e.to_string())),
                 Ok(imported) => {
-                    match melody_from_midi(&imported, source.clone(), options.encoding(), options.transpose) {
+                    match melody_from_midi(
+                        &imported,
+                        source.clone(),
+                        options.encoding(),
+                        options.transpose,
+                    ) {
                         Ok(melody) => Ok((imported, melody)),
-                        Err(e) => Err((
-                            "not encodable".to_string(),
-                            format!("{}: {e:#}", source),
-                        )),
+                        Err(e) => Err(("not encodable".to_string(), format!("{}: {e:#}", source))),
                     }
                 }
             };

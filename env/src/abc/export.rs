@@ -13,8 +13,8 @@ fn key_name(key: Option<KeySignature>) -> String {
         "Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#",
     ];
     const MINOR: [&str; 15] = [
-        "Abm", "Ebm", "Bbm", "Fm", "Cm", "Gm", "Dm", "Am", "Em", "Bm", "F#m", "C#m", "G#m",
-        "D#m", "A#m",
+        "Abm", "Ebm", "Bbm", "Fm", "Cm", "Gm", "Dm", "Am", "Em", "Bm", "F#m", "C#m", "G#m", "D#m",
+        "A#m",
     ];
     match key {
         None => "none".to_string(),
@@ -28,7 +28,10 @@ fn key_name(key: Option<KeySignature>) -> String {
 /// A length of `steps` in unit notes of `unit_steps` steps: `""`, `2`, `/`, `3/2`, `/4`.
 fn length(steps: u32, unit_steps: (u32, u32)) -> String {
     // steps / (unit_n / unit_d) = steps * unit_d / unit_n
-    let (n, d) = (u64::from(steps) * u64::from(unit_steps.1), u64::from(unit_steps.0));
+    let (n, d) = (
+        u64::from(steps) * u64::from(unit_steps.1),
+        u64::from(unit_steps.0),
+    );
     let g = gcd(n, d);
     let (n, d) = (n / g, d / g);
     match (n, d) {
@@ -69,7 +72,7 @@ impl MidiSong {
         let bars = measures(self).map_err(|r| invalid("song", r))?;
         let spq = self.steps_per_quarter;
         // L:1/8 when an eighth is a whole number of steps, else L:1/4.
-        let (unit_name, unit_steps) = if spq % 2 == 0 {
+        let (unit_name, unit_steps) = if spq.is_multiple_of(2) {
             ("1/8", (spq / 2, 1))
         } else {
             ("1/4", (spq, 1))
@@ -176,7 +179,13 @@ mod tests {
                 symbol: Some("G".into()),
             }],
             ..MidiSong::new(
-                vec![n(67, 0, 4), n(66, 4, 2), n(65, 6, 2), n(65, 8, 2), n(77, 10, 6)],
+                vec![
+                    n(67, 0, 4),
+                    n(66, 4, 2),
+                    n(65, 6, 2),
+                    n(65, 8, 2),
+                    n(77, 10, 6),
+                ],
                 4,
             )
         };

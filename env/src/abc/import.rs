@@ -236,7 +236,11 @@ impl At<'_> {
     }
 }
 
-fn read_tune(lines: &[(usize, &str)], header: &[(usize, &str)], options: &ImportOptions) -> AbcTune {
+fn read_tune(
+    lines: &[(usize, &str)],
+    header: &[(usize, &str)],
+    options: &ImportOptions,
+) -> AbcTune {
     let line = lines.first().map_or(1, |l| l.0);
     let number = lines
         .first()
@@ -248,8 +252,7 @@ fn read_tune(lines: &[(usize, &str)], header: &[(usize, &str)], options: &Import
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty());
     let name = label(number, title.as_deref(), line);
-    let melody = Reader::new(&name, options)
-        .and_then(|mut r| r.read(header, lines, title.clone()));
+    let melody = Reader::new(&name, options).and_then(|mut r| r.read(header, lines, title.clone()));
     AbcTune {
         number,
         title,
@@ -374,22 +377,33 @@ impl<'a> Reader<'a> {
     }
 
     /// One header or inline field. `column` is where its value starts, for errors.
-    fn field(&mut self, field: char, value: &str, at: &At<'_>, column: usize) -> Result<(), AbcError> {
+    fn field(
+        &mut self,
+        field: char,
+        value: &str,
+        at: &At<'_>,
+        column: usize,
+    ) -> Result<(), AbcError> {
         let value = strip_comment(value).trim();
         match field {
             'L' => {
-                let unit = parse_fraction(value)
-                    .filter(|r| r.n > 0)
-                    .ok_or_else(|| at.syntax(column, format!("L: field {value:?}: expected a unit note length such as 1/8")))?;
+                let unit = parse_fraction(value).filter(|r| r.n > 0).ok_or_else(|| {
+                    at.syntax(
+                        column,
+                        format!("L: field {value:?}: expected a unit note length such as 1/8"),
+                    )
+                })?;
                 self.fields.unit = Some(unit);
             }
             'M' => {
-                let meter = parse_meter(value).map_err(|m| at.syntax(column, format!("M: field {value:?}: {m}")))?;
+                let meter = parse_meter(value)
+                    .map_err(|m| at.syntax(column, format!("M: field {value:?}: {m}")))?;
                 if self.in_body && self.fields.meter != meter {
                     self.report.time_signature_changes += 1;
                 }
                 self.fields.meter = meter;
-                self.fields.bar_length = meter.and_then(|(n, d)| Ratio::of(u64::from(n), u64::from(d)));
+                self.fields.bar_length =
+                    meter.and_then(|(n, d)| Ratio::of(u64::from(n), u64::from(d)));
                 if !self.in_body || self.first_meter.is_none() {
                     self.first_meter = Some(meter);
                 }
@@ -406,7 +420,8 @@ impl<'a> Reader<'a> {
                 }
             }
             'K' => {
-                let (key, signature) = parse_key(value).map_err(|m| at.syntax(column, format!("K: field {value:?}: {m}")))?;
+                let (key, signature) = parse_key(value)
+                    .map_err(|m| at.syntax(column, format!("K: field {value:?}: {m}")))?;
                 if self.in_body && self.fields.signature != signature {
                     self.report.key_signature_changes += 1;
                 }
@@ -419,7 +434,8 @@ impl<'a> Reader<'a> {
             }
             'V' => {
                 let id = value.split_whitespace().next().unwrap_or("").to_string();
-                if self.voice.is_none() && self.elems.iter().any(|e| matches!(e, Elem::Note { .. })) {
+                if self.voice.is_none() && self.elems.iter().any(|e| matches!(e, Elem::Note { .. }))
+                {
                     // Music before the first V: field is the first voice, V:1.
                     self.voice = Some("1".to_string());
                 }
@@ -452,7 +468,10 @@ impl<'a> Reader<'a> {
         let mut i = 0usize;
         // An ending number at the start of a line belongs to the bar line that ended the
         // previous one (`... :|` then `2 ...`).
-        let first = chars.iter().position(|c| !c.is_whitespace()).unwrap_or(chars.len());
+        let first = chars
+            .iter()
+            .position(|c| !c.is_whitespace())
+            .unwrap_or(chars.len());
         if chars.get(first).is_some_and(char::is_ascii_digit)
             && matches!(self.elems.last(), Some(Elem::Bar(_)))
             && !self.other_voice
@@ -467,7 +486,10 @@ impl<'a> Reader<'a> {
                 '%' => break,
                 '"' => {
                     let end = find(&chars, i + 1, '"').ok_or_else(|| {
-                        at.syntax(col, "unclosed chord symbol: expected a closing '\"' on the same line")
+                        at.syntax(
+                            col,
+                            "unclosed chord symbol: expected a closing '\"' on the same line",
+                        )
                     })?;
                     let symbol: String = chars[i + 1..end].iter().collect();
                     self.chord_symbol(&symbol);
@@ -493,7 +515,10 @@ impl<'a> Reader<'a> {
                 }
                 '{' => {
                     let end = find(&chars, i + 1, '}').ok_or_else(|| {
-                        at.syntax(col, "unclosed grace notes: expected a closing '}' on the same line")
+                        at.syntax(
+                            col,
+                            "unclosed grace notes: expected a closing '}' on the same line",
+                        )
                     })?;
                     self.report.grace_notes_skipped += 1;
                     i = end + 1;
@@ -507,7 +532,12 @@ impl<'a> Reader<'a> {
                     }
                 }
                 '-' => {
-                    if let Some(Elem::Note { tie, pitch: Some(_), .. }) = self.elems.last_mut() {
+                    if let Some(Elem::Note {
+                        tie,
+                        pitch: Some(_),
+                        ..
+                    }) = self.elems.last_mut()
+                    {
                         if !self.other_voice {
                             *tie = true;
                         }
@@ -518,14 +548,22 @@ impl<'a> Reader<'a> {
                 '|' | ':' => i = self.bar(&chars, i, at)?,
                 '[' => i = self.bracket(&chars, i, at)?,
                 'z' | 'x' | 'Z' | 'X' => {
-                    let (length, next) = parse_length(&chars, i + 1)
-                        .ok_or_else(|| at.syntax(i + 2, "a rest length: expected a number, '/' or a fraction such as 3/2"))?;
+                    let (length, next) = parse_length(&chars, i + 1).ok_or_else(|| {
+                        at.syntax(
+                            i + 2,
+                            "a rest length: expected a number, '/' or a fraction such as 3/2",
+                        )
+                    })?;
                     let length = if c == 'Z' || c == 'X' {
                         let bar = self.fields.bar_length.ok_or_else(|| {
-                            at.syntax(col, "a multi-bar rest (Z) needs a meter (M:) to know the bar length")
+                            at.syntax(
+                                col,
+                                "a multi-bar rest (Z) needs a meter (M:) to know the bar length",
+                            )
                         })?;
                         // Z4 is four bars: the "length" counts bars, not unit notes.
-                        bar.mul(length).ok_or_else(|| at.syntax(col, "rest too long"))?
+                        bar.mul(length)
+                            .ok_or_else(|| at.syntax(col, "rest too long"))?
                     } else {
                         self.note_length(length, at, col)?
                     };
@@ -575,7 +613,12 @@ impl<'a> Reader<'a> {
     }
 
     /// A note at `chars[i..]`: (MIDI pitch, written length, next index).
-    fn note(&mut self, chars: &[char], mut i: usize, at: &At<'_>) -> Result<(u8, Ratio, usize), AbcError> {
+    fn note(
+        &mut self,
+        chars: &[char],
+        mut i: usize,
+        at: &At<'_>,
+    ) -> Result<(u8, Ratio, usize), AbcError> {
         let start = i;
         let mut explicit: Option<i8> = None;
         while let Some(&c) = chars.get(i) {
@@ -616,7 +659,8 @@ impl<'a> Reader<'a> {
         }
         let alter = match explicit {
             Some(a) => {
-                self.bar_accidentals.retain(|&(l, o, _)| !(l == letter && o == octave));
+                self.bar_accidentals
+                    .retain(|&(l, o, _)| !(l == letter && o == octave));
                 self.bar_accidentals.push((letter, octave, a));
                 a
             }
@@ -627,11 +671,20 @@ impl<'a> Reader<'a> {
                 .map_or(self.fields.key[letter], |&(_, _, a)| a),
         };
         let midi = 60 + 12 * i64::from(octave) + i64::from(NATURAL[letter]) + i64::from(alter);
-        let pitch = u8::try_from(midi).ok().filter(|&p| p <= 127).ok_or_else(|| {
-            at.syntax(start + 1, format!("the note is MIDI pitch {midi}, outside 0..=127"))
-        })?;
+        let pitch = u8::try_from(midi)
+            .ok()
+            .filter(|&p| p <= 127)
+            .ok_or_else(|| {
+                at.syntax(
+                    start + 1,
+                    format!("the note is MIDI pitch {midi}, outside 0..=127"),
+                )
+            })?;
         let (length, next) = parse_length(chars, i).ok_or_else(|| {
-            at.syntax(i + 1, "a note length: expected a number, '/' or a fraction such as 3/2")
+            at.syntax(
+                i + 1,
+                "a note length: expected a number, '/' or a fraction such as 3/2",
+            )
         })?;
         Ok((pitch, length, next))
     }
@@ -679,19 +732,33 @@ impl<'a> Reader<'a> {
             n += 1;
         }
         if n > 3 {
-            return Err(at.syntax(i + 1, "a broken rhythm: expected >, >> or >>> (or <, <<, <<<)"));
+            return Err(at.syntax(
+                i + 1,
+                "a broken rhythm: expected >, >> or >>> (or <, <<, <<<)",
+            ));
         }
         // > : 3/2 then 1/2; >> : 7/4 then 1/4; >>> : 15/8 then 1/8.
         let den = 1u64 << n;
         let long = Ratio::of(2 * den - 1, den).unwrap_or(Ratio { n: 1, d: 1 });
         let short = Ratio::of(1, den).unwrap_or(Ratio { n: 1, d: 1 });
-        let (before, after) = if c == '>' { (long, short) } else { (short, long) };
+        let (before, after) = if c == '>' {
+            (long, short)
+        } else {
+            (short, long)
+        };
         match self.elems.last_mut() {
             Some(Elem::Note { length, .. }) if !self.other_voice => {
-                *length = length.mul(before).ok_or_else(|| at.syntax(i + 1, "a note length too fine to read"))?;
+                *length = length
+                    .mul(before)
+                    .ok_or_else(|| at.syntax(i + 1, "a note length too fine to read"))?;
             }
             _ if self.other_voice => {}
-            _ => return Err(at.syntax(i + 1, format!("{c:?} (broken rhythm): expected a note or rest before it"))),
+            _ => {
+                return Err(at.syntax(
+                    i + 1,
+                    format!("{c:?} (broken rhythm): expected a note or rest before it"),
+                ))
+            }
         }
         self.broken = Some(after);
         Ok(i + n)
@@ -737,15 +804,29 @@ impl<'a> Reader<'a> {
         let mut list = Vec::new();
         loop {
             let (n, next) = number(chars, i);
-            let Some(n) = n.and_then(|n| u32::try_from(n).ok()).filter(|n| (1..=MAX_ENDING).contains(n)) else {
-                return Err(at.syntax(col, format!("an ending: expected numbers 1..={MAX_ENDING} such as [1 or [1,3 or [1-2")));
+            let Some(n) = n
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| (1..=MAX_ENDING).contains(n))
+            else {
+                return Err(at.syntax(
+                    col,
+                    format!(
+                        "an ending: expected numbers 1..={MAX_ENDING} such as [1 or [1,3 or [1-2"
+                    ),
+                ));
             };
             i = next;
             if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(char::is_ascii_digit) {
                 let (m, next) = number(chars, i + 1);
-                let m = m.and_then(|m| u32::try_from(m).ok()).filter(|&m| m >= n && m <= MAX_ENDING).ok_or_else(|| {
-                    at.syntax(col, format!("an ending range: expected n-m with n <= m <= {MAX_ENDING}"))
-                })?;
+                let m = m
+                    .and_then(|m| u32::try_from(m).ok())
+                    .filter(|&m| m >= n && m <= MAX_ENDING)
+                    .ok_or_else(|| {
+                        at.syntax(
+                            col,
+                            format!("an ending range: expected n-m with n <= m <= {MAX_ENDING}"),
+                        )
+                    })?;
                 list.extend(n..=m);
                 i = next;
             } else {
@@ -766,7 +847,10 @@ impl<'a> Reader<'a> {
         let next = chars.get(i + 1).copied();
         if next.is_some_and(|c| c.is_ascii_alphabetic()) && chars.get(i + 2) == Some(&':') {
             let end = find(chars, i + 3, ']').ok_or_else(|| {
-                at.syntax(i + 1, "unclosed inline field: expected ']' on the same line")
+                at.syntax(
+                    i + 1,
+                    "unclosed inline field: expected ']' on the same line",
+                )
             })?;
             let value: String = chars[i + 3..end].iter().collect();
             let field = next.unwrap_or(' ');
@@ -786,7 +870,9 @@ impl<'a> Reader<'a> {
         let mut tie = false;
         loop {
             match chars.get(j) {
-                None => return Err(at.syntax(i + 1, "unclosed chord: expected ']' on the same line")),
+                None => {
+                    return Err(at.syntax(i + 1, "unclosed chord: expected ']' on the same line"))
+                }
                 Some(']') => break,
                 Some(' ') => j += 1,
                 // A rest among a chord's notes sounds nothing over them.
@@ -805,7 +891,8 @@ impl<'a> Reader<'a> {
                     j += 1;
                 }
                 Some('!') => {
-                    let end = find(chars, j + 1, '!').ok_or_else(|| at.syntax(j + 1, "unclosed decoration: expected '!'"))?;
+                    let end = find(chars, j + 1, '!')
+                        .ok_or_else(|| at.syntax(j + 1, "unclosed decoration: expected '!'"))?;
                     self.report.decorations_skipped += 1;
                     j = end + 1;
                 }
@@ -819,18 +906,27 @@ impl<'a> Reader<'a> {
                     j = next;
                 }
                 Some(&c) => {
-                    return Err(at.syntax(j + 1, format!("unexpected {c:?} in a chord: expected notes and then ']'")))
+                    return Err(at.syntax(
+                        j + 1,
+                        format!("unexpected {c:?} in a chord: expected notes and then ']'"),
+                    ))
                 }
             }
         }
-        let (outer, next) = parse_length(chars, j + 1)
-            .ok_or_else(|| at.syntax(j + 2, "a chord length: expected a number, '/' or a fraction"))?;
+        let (outer, next) = parse_length(chars, j + 1).ok_or_else(|| {
+            at.syntax(
+                j + 2,
+                "a chord length: expected a number, '/' or a fraction",
+            )
+        })?;
         let Some((pitch, first)) = best else {
             // An empty chord `[]` holds nothing.
             return Ok(next);
         };
         self.report.simultaneous_dropped += count - 1;
-        let written = first.mul(outer).ok_or_else(|| at.syntax(i + 1, "chord length too fine"))?;
+        let written = first
+            .mul(outer)
+            .ok_or_else(|| at.syntax(i + 1, "chord length too fine"))?;
         let length = self.note_length(written, at, i + 1)?;
         self.push(Elem::Note {
             pitch: Some(pitch),
@@ -884,7 +980,9 @@ impl<'a> Reader<'a> {
                     match pitch {
                         Some(p) => {
                             let joined = tied
-                                && timed.last().is_some_and(|n| n.pitch == *p && n.end == start);
+                                && timed
+                                    .last()
+                                    .is_some_and(|n| n.pitch == *p && n.end == start);
                             match (joined, timed.last_mut()) {
                                 (true, Some(last)) => last.end = end,
                                 _ if end > start => timed.push(TimedNote {
@@ -918,7 +1016,8 @@ impl<'a> Reader<'a> {
             .map_err(|_| too_long())?;
         let mut harmony: Vec<(u32, Chord)> = Vec::with_capacity(chords.len());
         for (tick, chord) in chords {
-            let step = ((u128::from(tick) * u128::from(spq) * 2 + u128::from(ABC_TICKS_PER_QUARTER))
+            let step = ((u128::from(tick) * u128::from(spq) * 2
+                + u128::from(ABC_TICKS_PER_QUARTER))
                 / (2 * u128::from(ABC_TICKS_PER_QUARTER))) as u32;
             match harmony.last_mut() {
                 // Two symbols on one step: the later one is what sounds.
@@ -993,7 +1092,9 @@ fn expand(elems: &[Elem]) -> Vec<&Elem> {
             if s.ending.is_some_and(|e| e.contains(&pass)) {
                 return true;
             }
-            if s.close.is_some_and(|b| b.repeat_start || b.double && !b.repeat_end) {
+            if s.close
+                .is_some_and(|b| b.repeat_start || b.double && !b.repeat_end)
+            {
                 return false;
             }
         }
@@ -1056,14 +1157,23 @@ fn letter_index(c: char) -> usize {
 }
 
 fn find(chars: &[char], from: usize, c: char) -> Option<usize> {
-    chars.get(from..)?.iter().position(|&x| x == c).map(|p| p + from)
+    chars
+        .get(from..)?
+        .iter()
+        .position(|&x| x == c)
+        .map(|p| p + from)
 }
 
 /// A decimal number at `chars[i..]` (None when there is none or it is too large).
 fn number(chars: &[char], mut i: usize) -> (Option<u64>, usize) {
     let mut value: Option<u64> = None;
     while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
-        value = Some(value.unwrap_or(0).saturating_mul(10).saturating_add(u64::from(d)));
+        value = Some(
+            value
+                .unwrap_or(0)
+                .saturating_mul(10)
+                .saturating_add(u64::from(d)),
+        );
         i += 1;
     }
     (value.filter(|&v| v <= MAX_NUMBER), i)
@@ -1129,7 +1239,10 @@ fn parse_meter(text: &str) -> Result<Option<(u8, u8)>, String> {
     let (n, d) = t.split_once('/').ok_or_else(|| expected.to_string())?;
     let mut num = 0u32;
     for part in n.trim_matches(['(', ')']).split('+') {
-        num += part.trim().parse::<u32>().map_err(|_| expected.to_string())?;
+        num += part
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| expected.to_string())?;
     }
     let den: u32 = d.trim().parse().map_err(|_| expected.to_string())?;
     if num == 0 || num > 255 || !den.is_power_of_two() || den > 128 {
@@ -1184,9 +1297,18 @@ fn parse_key(text: &str) -> Result<([i8; 7], Option<KeySignature>), String> {
         let mut key = [0i8; 7];
         key[3] = 1;
         key[0] = 1;
-        return Ok((key, Some(KeySignature { sharps: 2, minor: false })));
+        return Ok((
+            key,
+            Some(KeySignature {
+                sharps: 2,
+                minor: false,
+            }),
+        ));
     }
-    if matches!(lower.as_str(), "treble" | "bass" | "alto" | "tenor" | "perc" | "clef") {
+    if matches!(
+        lower.as_str(),
+        "treble" | "bass" | "alto" | "tenor" | "perc" | "clef"
+    ) {
         return Ok(([0; 7], None));
     }
     let mut chars = first.chars();
@@ -1249,16 +1371,23 @@ fn parse_key(text: &str) -> Result<([i8; 7], Option<KeySignature>), String> {
     Ok((key, Some(KeySignature { sharps, minor })))
 }
 
-fn apply_explicit<'t>(key: &mut [i8; 7], tokens: impl Iterator<Item = &'t str>) -> Result<(), String> {
+fn apply_explicit<'t>(
+    key: &mut [i8; 7],
+    tokens: impl Iterator<Item = &'t str>,
+) -> Result<(), String> {
     for token in tokens {
         let lower = token.to_ascii_lowercase();
-        if matches!(lower.as_str(), "treble" | "bass" | "alto" | "tenor" | "perc" | "clef" | "none")
-            || lower.starts_with("clef")
+        if matches!(
+            lower.as_str(),
+            "treble" | "bass" | "alto" | "tenor" | "perc" | "clef" | "none"
+        ) || lower.starts_with("clef")
             || lower.starts_with("octave")
             || lower.starts_with("transpose")
             || lower.starts_with("middle")
             || lower.starts_with("stafflines")
-            || lower.chars().all(|c| c.is_ascii_digit() || c == '+' || c == '-')
+            || lower
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '+' || c == '-')
         {
             continue;
         }
@@ -1273,10 +1402,15 @@ fn apply_explicit<'t>(key: &mut [i8; 7], tokens: impl Iterator<Item = &'t str>) 
                     letter = Some(letter_index(c.to_ascii_uppercase()));
                     break;
                 }
-                _ => return Err(format!("explicit accidental {token:?}: expected ^f, _b or =c")),
+                _ => {
+                    return Err(format!(
+                        "explicit accidental {token:?}: expected ^f, _b or =c"
+                    ))
+                }
             }
         }
-        let letter = letter.ok_or_else(|| format!("explicit accidental {token:?}: expected ^f, _b or =c"))?;
+        let letter = letter
+            .ok_or_else(|| format!("explicit accidental {token:?}: expected ^f, _b or =c"))?;
         key[letter] = acc.clamp(-2, 2);
     }
     Ok(())
@@ -1305,14 +1439,32 @@ mod tests {
         let m = one("X:1\nT:t\nM:4/4\nL:1/8\nK:G\nF ^F =F F | F, f f' _B, |\n");
         // F is sharp in G; =F holds for the rest of the bar at that octave; the bar line clears it.
         assert_eq!(pitches(&m), [66, 66, 65, 65, 54, 78, 90, 58]);
-        assert_eq!(m.key_signature, Some(KeySignature { sharps: 1, minor: false }));
+        assert_eq!(
+            m.key_signature,
+            Some(KeySignature {
+                sharps: 1,
+                minor: false
+            })
+        );
         assert_eq!(m.time_signature, Some((4, 4)));
         // A dorian borrows G major's signature: F is sharp.
         let m = one("X:1\nK:Ador\nF c\n");
-        assert_eq!(m.key_signature, Some(KeySignature { sharps: 1, minor: false }));
+        assert_eq!(
+            m.key_signature,
+            Some(KeySignature {
+                sharps: 1,
+                minor: false
+            })
+        );
         assert_eq!(pitches(&m), [66, 72]);
         let m = one("X:1\nK:Bbm\nD\n");
-        assert_eq!(m.key_signature, Some(KeySignature { sharps: -5, minor: true }));
+        assert_eq!(
+            m.key_signature,
+            Some(KeySignature {
+                sharps: -5,
+                minor: true
+            })
+        );
         assert_eq!(pitches(&m), [61]);
         let m = one("X:1\nK:D exp ^f\nc f\n");
         assert_eq!(pitches(&m), [72, 78]);
@@ -1324,10 +1476,20 @@ mod tests {
         let m = one("X:1\nL:1/8\nK:C\nC2 D/ E/ F3/2 G> A | B-B c<d (3efg a4 |\n");
         assert_eq!(
             timing(&m),
-            [(0, 4), (4, 1), (5, 1), (6, 3), (9, 3), (12, 1), (13, 4), (17, 1), (18, 3)]
-                .into_iter()
-                .chain([(21, 1), (22, 2), (24, 1), (25, 8)])
-                .collect::<Vec<_>>()
+            [
+                (0, 4),
+                (4, 1),
+                (5, 1),
+                (6, 3),
+                (9, 3),
+                (12, 1),
+                (13, 4),
+                (17, 1),
+                (18, 3)
+            ]
+            .into_iter()
+            .chain([(21, 1), (22, 2), (24, 1), (25, 8)])
+            .collect::<Vec<_>>()
         );
         // The tuplet's notes are 4/3 steps: quantised, with the move reported.
         assert!(m.report.moved_onset_fraction > 0.0);
@@ -1338,7 +1500,10 @@ mod tests {
     #[test]
     fn repeats_and_endings_are_played() {
         let m = one("X:1\nL:1/4\nK:C\n|: C D |1 E :|2 F |] G A :: B c :|\n");
-        assert_eq!(pitches(&m), [60, 62, 64, 60, 62, 65, 67, 69, 67, 69, 71, 72, 71, 72]);
+        assert_eq!(
+            pitches(&m),
+            [60, 62, 64, 60, 62, 65, 67, 69, 67, 69, 71, 72, 71, 72]
+        );
         let m = one("X:1\nL:1/4\nK:C\nC |: D |1 E :|2 F :|3 G | A ||\n");
         assert_eq!(pitches(&m), [60, 62, 64, 62, 65, 62, 67, 69]);
         let m = one("X:1\nL:1/4\nK:C\nC D :| E\n");
@@ -1360,7 +1525,10 @@ mod tests {
         let m = one("X:1\nM:3/4\nL:1/4\nK:G\n\"G\"B \"^up\"A G | \"D7\"A2 \"Em(G)\"B |\n");
         let harmony: Vec<(u32, String)> =
             m.harmony.iter().map(|(s, c)| (*s, c.to_string())).collect();
-        assert_eq!(harmony, [(0, "G".into()), (12, "D7".into()), (20, "Em".into())]);
+        assert_eq!(
+            harmony,
+            [(0, "G".into()), (12, "D7".into()), (20, "Em".into())]
+        );
         assert_eq!(m.report.annotations_skipped, 1);
     }
 
@@ -1381,7 +1549,10 @@ mod tests {
         let text = "%abc\nL:1/4\n\nX:1\nT:Good\nK:C\nCDE\n\nX:2\nT:Bad\nK:C\nC D ? E\n\nX:3\nT:Silent\nK:C\nz4|\n";
         let tunes = import_str(text, &ImportOptions::default());
         assert_eq!(tunes.len(), 3);
-        assert_eq!(timing(tunes[0].melody.as_ref().unwrap()), [(0, 4), (4, 4), (8, 4)]);
+        assert_eq!(
+            timing(tunes[0].melody.as_ref().unwrap()),
+            [(0, 4), (4, 4), (8, 4)]
+        );
         let err = tunes[1].melody.clone().unwrap_err().to_string();
         assert!(err.contains("X:2 \"Bad\""), "{err}");
         assert!(err.contains("line 12, column 5"), "{err}");

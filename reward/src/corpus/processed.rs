@@ -232,7 +232,10 @@ mod tests {
             transposed: -2,
             folded: 0,
             notes: 2,
-            harmony: vec![(0, "D".parse().expect("a chord")), (8, "A7".parse().expect("a chord"))],
+            harmony: vec![
+                (0, "D".parse().expect("a chord")),
+                (8, "A7".parse().expect("a chord")),
+            ],
             quantisation: Quantisation::default(),
         };
         ProcessedCorpus {
