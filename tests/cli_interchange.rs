@@ -210,3 +210,45 @@ fn render_writes_abc_and_musicxml_that_read_back() {
         "{err}"
     );
 }
+
+#[test]
+fn generate_writes_lead_sheets_as_musicxml_and_abc() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(&[
+        "train",
+        "--task",
+        "improv",
+        "--agent",
+        "q",
+        "--steps",
+        "2000",
+        "--out",
+        s(&run),
+    ]);
+    let xml = dir.path().join("one.musicxml");
+    ok(&["generate", "--from", s(&run), "--out", s(&xml)]);
+    let text = std::fs::read_to_string(&xml).unwrap();
+    assert!(text.contains("<score-partwise version=\"4.0\">"));
+    assert!(text.contains("<harmony>") && text.contains("<fifths>") && text.contains("<beats>"));
+
+    let many = dir.path().join("many");
+    ok(&[
+        "generate",
+        "--from",
+        s(&run),
+        "--count",
+        "2",
+        "--format",
+        "abc",
+        "--out",
+        s(&many),
+    ]);
+    for i in 0..2 {
+        let path = many.join(format!("melody-00{i}.abc"));
+        let tunes =
+            cadenza_env::formats::read_file(&path, None, &ImportOptions::default()).unwrap();
+        let melody = tunes[0].melody.as_ref().unwrap();
+        assert!(!melody.harmony.is_empty(), "{}", path.display());
+    }
+}

@@ -241,7 +241,47 @@ mod abc {
                         .all(|w| w[0].start + w[0].duration <= w[1].start));
                     assert!(m.notes.iter().all(|n| n.duration >= 1));
                     assert!(m.harmony.windows(2).all(|w| w[0].0 < w[1].0));
+                    round_trip(&m);
                 }
+            }
+        }
+    }
+
+    /// A tune that reads is written back as ABC (ABC -> events -> ABC) and must read again
+    /// to the same notes, harmony and key.
+    fn round_trip(m: &cadenza_env::midi::ImportedMelody) {
+        let song = m.to_song();
+        let (num, den) = song.time_signature;
+        let whole_bar =
+            (u64::from(song.steps_per_quarter) * 4 * u64::from(num)).is_multiple_of(u64::from(den));
+        let abc = match song.to_abc() {
+            Ok(abc) => abc,
+            Err(e) => {
+                assert!(!whole_bar, "{e}");
+                return;
+            }
+        };
+        let again = import_str(&abc, &options(song.steps_per_quarter));
+        let back = again[0]
+            .melody
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{e}\n{abc}"));
+        assert_eq!(back.notes, m.notes, "{abc}");
+        assert_eq!(back.harmony, m.harmony, "{abc}");
+        assert_eq!(back.key_signature, m.key_signature);
+    }
+
+    #[test]
+    fn the_fixture_tunes_round_trip_abc_to_events_to_abc() {
+        for file in ["reels.abc", "jig.abc"] {
+            let tunes = read_file(&fixtures().join(file), None, &ImportOptions::default()).unwrap();
+            let read: Vec<_> = tunes
+                .iter()
+                .filter_map(|t| t.melody.as_ref().ok())
+                .collect();
+            assert!(!read.is_empty());
+            for tune in read {
+                round_trip(tune);
             }
         }
     }

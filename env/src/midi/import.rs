@@ -143,6 +143,36 @@ pub struct ImportedMelody {
 }
 
 impl ImportedMelody {
+    /// The melody as a song to write in any format: its notes, title, tempo, meter (4/4 when
+    /// it has none), key, and its harmony as chords (each sounding until the next one, the
+    /// last until the melody ends, voiced from C3), so that a tune read from one format is
+    /// written in another with its chord symbols.
+    pub fn to_song(&self) -> super::MidiSong {
+        let end = self.length_steps() as u32;
+        let chords = self
+            .harmony
+            .iter()
+            .enumerate()
+            .map(|(i, (start, chord))| {
+                let until = self.harmony.get(i + 1).map_or(end, |next| next.0);
+                super::ChordSpan {
+                    start: *start,
+                    duration: until.saturating_sub(*start).max(1),
+                    pitches: chord.voicing(48),
+                    symbol: Some(chord.to_string()),
+                }
+            })
+            .collect();
+        super::MidiSong {
+            title: self.title.clone(),
+            tempo_qpm: self.tempo_qpm,
+            time_signature: self.time_signature.unwrap_or((4, 4)),
+            key_signature: self.key_signature,
+            chords,
+            ..super::MidiSong::new(self.notes.clone(), self.steps_per_quarter)
+        }
+    }
+
     /// Number of steps up to the end of the last note.
     pub fn length_steps(&self) -> usize {
         self.notes
