@@ -263,10 +263,13 @@ fn with_file(e: FormatError, path: &Path) -> FormatError {
     }
 }
 
-/// The format of `path`: `format` when given, else its extension's.
+/// The format of `path`: `format` when given, else its extension's; a path without an
+/// extension is MIDI (as every command wrote before there were other formats), one whose
+/// extension names no format an error.
 pub fn format_of(path: &Path, format: Option<Format>) -> Result<Format, FormatError> {
     format
         .or_else(|| Format::from_path(path))
+        .or_else(|| path.extension().is_none().then_some(Format::Midi))
         .ok_or_else(|| FormatError::UnknownExtension {
             path: path.to_path_buf(),
             expected: Format::ALL

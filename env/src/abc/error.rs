@@ -54,8 +54,8 @@ pub enum AbcError {
         /// The limit, [`MAX_MELODY_STEPS`](crate::limits::MAX_MELODY_STEPS).
         max: usize,
     },
-    /// A song cannot be written as ABC.
-    #[error("cannot write ABC: {field}: {reason}")]
+    /// A song cannot be written as ABC, or an import option is out of range.
+    #[error("invalid {field}: {reason}")]
     Invalid {
         /// The field of the song.
         field: String,
