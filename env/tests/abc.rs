@@ -164,6 +164,52 @@ mod abc {
         }
     }
 
+    /// A chord track with more notes than the melody is still the accompaniment: the
+    /// melody comes from the other track and the chords become its harmony, without naming
+    /// a track.
+    #[test]
+    fn a_dense_chord_track_is_harmony_not_melody() {
+        let notes: Vec<Note> = (0..8)
+            .map(|i| Note {
+                pitch: 72 + i as u8,
+                start: 4 * i,
+                duration: 4,
+            })
+            .collect();
+        let chords = vec![
+            ChordSpan {
+                start: 0,
+                duration: 16,
+                pitches: vec![48, 52, 55, 59],
+                symbol: Some("Cmaj7".into()),
+            },
+            ChordSpan {
+                start: 16,
+                duration: 16,
+                pitches: vec![43, 47, 50, 53],
+                symbol: Some("G7".into()),
+            },
+        ];
+        // 20 chord notes against 8 melody notes.
+        let mut song = MidiSong {
+            chords,
+            ..MidiSong::new(notes.clone(), 4)
+        };
+        for extra in 0..4 {
+            song.chords.push(ChordSpan {
+                start: 32 + 4 * extra,
+                duration: 4,
+                pitches: vec![40, 44, 47],
+                symbol: None,
+            });
+        }
+        let m = midi::import_bytes(&song.to_bytes().unwrap(), &ImportOptions::default()).unwrap();
+        assert_eq!(m.report.track, midi::MELODY_TRACK);
+        assert_eq!(m.notes, notes);
+        let harmony: Vec<String> = m.harmony.iter().map(|(s, c)| format!("{s}:{c}")).collect();
+        assert_eq!(harmony, ["0:Cmaj7", "16:G7"]);
+    }
+
     #[test]
     fn the_fixture_tunes_read_with_their_chords_and_the_broken_one_is_named() {
         let tunes = read_file(

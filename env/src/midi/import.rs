@@ -292,11 +292,16 @@ pub fn import_bytes(bytes: &[u8], options: &ImportOptions) -> Result<ImportedMel
         }
         Some(t) => t,
         None => {
+            // A track that carries chord symbols is an accompaniment, not the melody, however
+            // many notes its chords hold; it is taken only when no other track has notes.
+            let melodic = |t: &TrackData| t.note_ons > 0 && !t.has_chord_symbols();
+            let any_melodic = tracks.iter().any(melodic);
             // `max_by_key` keeps the last of equals; reversing keeps the first.
             let (index, _) = tracks
                 .iter()
                 .enumerate()
                 .rev()
+                .filter(|(_, t)| !any_melodic || melodic(t))
                 .max_by_key(|(_, t)| t.note_ons)
                 .ok_or_else(|| parse_msg("no tracks"))?;
             index
@@ -451,6 +456,13 @@ fn check_chunks(bytes: &[u8]) -> Result<(), MidiError> {
             "truncated: the header declares {declared} track(s) but the file holds {found}"
         ))),
         _ => Ok(()),
+    }
+}
+
+impl TrackData {
+    /// Whether some text event of the track reads as a chord symbol (a chord track).
+    fn has_chord_symbols(&self) -> bool {
+        self.texts.iter().any(|(_, t)| t.parse::<Chord>().is_ok())
     }
 }
 
