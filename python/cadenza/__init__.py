@@ -204,8 +204,9 @@ def from_midi(
 ) -> np.ndarray:
     """Reads the melody of a MIDI file as events of ``task`` (one per step of its grid).
 
-    ``track`` picks a track (default: the one with the most notes); ``fold_octaves`` moves
-    notes outside the task's range by octaves instead of raising ``ValueError``.
+    ``track`` picks a track (default: the one with the most notes, chord tracks aside);
+    ``fold_octaves`` moves notes outside the task's range by octaves instead of raising
+    ``ValueError``.
     """
     if track is not None and int(track) < 0:
         raise ValueError(f"track must be >= 0, got {track}")

@@ -90,7 +90,8 @@ fn song_of(
 
 /// Reads the melody of the MIDI file at `path` as events of the task's encoding on the
 /// task's step grid (int64, one per step). `track` picks a track (default: the one with the
-/// most notes); `fold_octaves` moves out-of-range notes by octaves instead of failing.
+/// most notes, chord tracks aside); `fold_octaves` moves out-of-range notes by octaves
+/// instead of failing.
 #[pyfunction]
 #[pyo3(signature = (path, task="rl-tuner", config=None, track=None, fold_octaves=false))]
 pub(crate) fn from_midi<'py>(

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 /// Read a MIDI or ABC file as a melody: its events (the `score` input form) and a summary.
 ///
-/// The melody is read from one track (the one with the most notes, or --track) or, in an ABC
-/// file, from one tune (the first, or --tune X), made
+/// The melody is read from one track (the one with the most notes, chord tracks aside, or
+/// --track) or, in an ABC file, from one tune (the first, or --tune X), made
 /// monophonic and quantised to a grid of --steps-per-quarter steps, then encoded; for the
 /// rl-tuner-38 encoding it is first transposed to C major / A minor (see --transpose). Without
 /// --json a summary comes first: title, tempo, meter, key, notes, what quantisation moved or
@@ -37,7 +37,7 @@ pub struct InspectArgs {
     /// Transposition before encoding.
     #[arg(long, value_enum, default_value_t = Transpose::Auto)]
     transpose: Transpose,
-    /// Track to read (0-based) [default: the one with the most notes].
+    /// Track to read (0-based) [default: the one with the most notes, chord tracks aside].
     #[arg(long, value_name = "N")]
     track: Option<usize>,
     /// Steps per quarter note of the grid (4 = sixteenth notes).
