@@ -57,14 +57,16 @@ pub enum CorpusCommand {
     ///
     /// Example: cadenza corpus orders --in corpus/dev --orders 1-6 --valid-fraction 0.2 --json
     Orders(OrdersArgs),
-    /// Import a directory of MIDI files into a processed corpus that fit, eval and
+    /// Import a directory of MIDI and ABC files into a processed corpus that fit, eval and
     /// `train --agent bc` read.
     ///
-    /// Each file is quantised (--steps-per-quarter), transposed to C major / A minor by its
-    /// key signature or, without one, by Krumhansl–Schmuckler key finding, and encoded. Files
-    /// that give no melody (not MIDI, corrupt, no notes, drums only) are skipped with their
-    /// reason; the command fails only when no file is usable. OUT receives corpus.json (every
-    /// melody, with per-file records), train.json and valid.json (the split by file, drawn
+    /// Each file (each tune of an ABC file) is quantised (--steps-per-quarter), transposed to
+    /// C major / A minor by its key signature or, without one, by Krumhansl–Schmuckler key
+    /// finding, and encoded; chord symbols (ABC quotes, a MIDI chord track) are kept as the
+    /// melody's harmony. Files and tunes that give no melody (not a melody file, corrupt, no
+    /// notes, drums only, an ABC syntax error) are skipped with their reason; the command
+    /// fails only when nothing is usable. OUT receives corpus.json (every melody, with
+    /// per-melody records and harmony), train.json and valid.json (the split by file, drawn
     /// as `fit --valid-fraction F --seed S` draws it), report.json (skips, quantisation,
     /// keys found and their agreement with the signatures) and pitch/interval/length plots.
     ///
@@ -170,7 +172,7 @@ pub struct EvalArgs {
     /// A model written by `cadenza corpus fit`, or a policy run/checkpoint directory.
     #[arg(long, value_name = "MODEL.json|DIR")]
     model: PathBuf,
-    /// Melodies: a directory of .mid files, a .mid file, or a JSON file of events in the
+    /// Melodies: a directory of .mid and .abc files, a .mid or .abc file, or a JSON file of events in the
     /// model's encoding.
     #[arg(long = "in", value_name = "DIR|FILE")]
     input: PathBuf,

@@ -29,7 +29,7 @@ use std::path::PathBuf;
 /// Example: cadenza eval --task improv --in melodies.json
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Melodies: a JSON file, a .mid file, a directory of .mid files, or - for stdin.
+    /// Melodies: a JSON file, a .mid or .abc file, a directory of .mid and .abc files, or - for stdin.
     #[arg(long = "in")]
     input: PathBuf,
     /// Print one JSON object instead of a table.
