@@ -252,3 +252,27 @@ fn generate_writes_lead_sheets_as_musicxml_and_abc() {
         assert!(!melody.harmony.is_empty(), "{}", path.display());
     }
 }
+
+/// A lead sheet's chords reach the style prior: `corpus fit --kind style` fits the tunes that
+/// carry chord symbols over them (and says how many), the others over estimated chords.
+#[test]
+fn the_style_prior_is_fitted_over_lead_sheet_chords() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("style.json");
+    let text = ok(&[
+        "corpus",
+        "fit",
+        "--kind",
+        "style",
+        "--in",
+        s(&repo("tests/data/abc/reels.abc")),
+        "--out",
+        s(&out),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["train_melodies"], 2, "{v}");
+    assert_eq!(v["train_melodies_with_chords"], 2, "{v}");
+    let model = json(&out);
+    assert_eq!(model["format"], "cadenza-style-model");
+}

@@ -25,6 +25,38 @@ pub struct ChordFrame {
     pub scale: u16,
 }
 
+impl ChordFrame {
+    /// The frame of `chord`, the `index`-th chord of its progression.
+    pub fn of(chord: &crate::music::Chord, index: u16) -> Self {
+        Self {
+            index,
+            root: chord.root().index(),
+            tones: chord.tones_mask(),
+            scale: chord.scale_mask(),
+        }
+    }
+
+    /// One frame per step for `length` steps from a lead sheet's harmony, (onset step, chord)
+    /// in order of onset: each step takes the last chord that started at or before it (the
+    /// first chord before any has started). Empty when `harmony` is.
+    pub fn per_step(harmony: &[(u32, crate::music::Chord)], length: usize) -> Vec<Self> {
+        let Some(first) = harmony.first() else {
+            return Vec::new();
+        };
+        let mut frames = Vec::with_capacity(length);
+        let mut current = ChordFrame::of(&first.1, 0);
+        let mut next = 1;
+        for step in 0..length {
+            while next < harmony.len() && harmony[next].0 as usize <= step {
+                current = ChordFrame::of(&harmony[next].1, next.min(usize::from(u16::MAX)) as u16);
+                next += 1;
+            }
+            frames.push(current);
+        }
+        frames
+    }
+}
+
 /// The musical frame a melody is composed in, flattened for fast lookups.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setting {
@@ -212,5 +244,23 @@ impl Reward for InScaleReward {
         };
         terms[0] = value;
         value
+    }
+}
+
+#[cfg(test)]
+mod chord_frame_tests {
+    use super::ChordFrame;
+    use crate::music::{Chord, ChordQuality, PitchClass};
+
+    #[test]
+    fn per_step_holds_each_chord_until_the_next() {
+        let c = Chord::new(PitchClass::wrapping(0), ChordQuality::Major);
+        let g7 = Chord::new(PitchClass::wrapping(7), ChordQuality::Dominant7);
+        let frames = ChordFrame::per_step(&[(2, c), (5, g7.clone())], 8);
+        let roots: Vec<u8> = frames.iter().map(|f| f.root).collect();
+        assert_eq!(roots, [0, 0, 0, 0, 0, 7, 7, 7]);
+        assert_eq!(frames[6].index, 1);
+        assert_eq!(frames[6].tones, g7.tones_mask());
+        assert!(ChordFrame::per_step(&[], 8).is_empty());
     }
 }

@@ -316,6 +316,11 @@ fn fit_style(args: &FitArgs, set: &melodies::MelodySet) -> Result<()> {
             .filter(move |(_, &v)| v == valid)
             .map(|((s, m), _)| (s, *m))
     };
+    let with_chords = examples
+        .iter()
+        .zip(&is_valid)
+        .filter(|((s, _), &v)| !v && !s.chords.is_empty())
+        .count();
     let model = StyleModel::fit(side(false)).context("cannot fit the style model")?;
     model.save(&args.out)?;
     let (train_melodies, train_events) = model.training_size();
@@ -329,6 +334,7 @@ fn fit_style(args: &FitArgs, set: &melodies::MelodySet) -> Result<()> {
         let out = serde_json::json!({
             "model": args.out.display().to_string(),
             "kind": "style",
+            "train_melodies_with_chords": with_chords,
             "encoding": set.encoding.to_string(),
             "train_melodies": train_melodies,
             "train_events": train_events,
@@ -340,7 +346,7 @@ fn fit_style(args: &FitArgs, set: &melodies::MelodySet) -> Result<()> {
     } else {
         say!(
             text,
-            "fitted a style prior ({}, chords estimated per half bar) on {train_melodies} melodies ({train_events} events); wrote {}",
+            "fitted a style prior ({}) on {train_melodies} melodies ({train_events} events; {with_chords} with their own chords, the others harmonised per half bar); wrote {}",
             set.encoding,
             args.out.display()
         );

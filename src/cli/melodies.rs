@@ -132,9 +132,10 @@ pub struct Melody {
 
 impl Melody {
     /// The musical frame of the melody in `encoding`: its file's meter and key (the key after
-    /// transposition, found by Krumhansl–Schmuckler where the file has no signature), no
-    /// chords. Melodies read from JSON, and files whose meter does not fit the grid, are read
-    /// as 4/4 sixteenths in C major.
+    /// transposition, found by Krumhansl–Schmuckler where the file has no signature), and its
+    /// chords where it came with some (a lead sheet's harmony), else none. Melodies read from
+    /// JSON, and files whose meter does not fit the grid, are read as 4/4 sixteenths in C
+    /// major.
     pub fn setting(&self, encoding: EventEncoding) -> cadenza_env::Setting {
         use cadenza_env::music::{Key, Meter, Mode, PitchClass};
         let c_major = Key::new(PitchClass::wrapping(0), Mode::Major);
@@ -151,7 +152,7 @@ impl Melody {
             .and_then(|k| Key::from_key_signature(k.sharps, k.minor).ok())
             .unwrap_or(c_major);
         let (num, den) = info.time_signature.unwrap_or((4, 4));
-        Meter::new(num, den)
+        let mut setting = Meter::new(num, den)
             .and_then(|meter| {
                 cadenza_env::Setting::for_tune(
                     encoding,
@@ -161,7 +162,9 @@ impl Melody {
                     key,
                 )
             })
-            .unwrap_or_else(|_| plain())
+            .unwrap_or_else(|_| plain());
+        setting.chords = cadenza_env::ChordFrame::per_step(&info.harmony, self.events.len());
+        setting
     }
 }
 

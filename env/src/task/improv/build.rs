@@ -94,12 +94,7 @@ impl ImprovConfig {
             .map_err(|e| field("progression", e))?;
         let chords: Vec<ChordFrame> = per_step
             .iter()
-            .map(|(index, chord)| ChordFrame {
-                index: *index,
-                root: chord.root().index(),
-                tones: chord.tones_mask(),
-                scale: chord.scale_mask(),
-            })
+            .map(|(index, chord)| ChordFrame::of(chord, *index))
             .collect();
         let mut backing: Vec<BackingChord> = Vec::new();
         for (step, (index, chord)) in per_step.iter().enumerate() {
