@@ -58,6 +58,7 @@
 mod agent;
 pub mod audio;
 mod config;
+pub mod controls;
 mod engine;
 mod error;
 mod http;
@@ -71,6 +72,7 @@ pub mod sim;
 pub mod web;
 
 pub use config::{Adaptation, AgentSource, SessionConfig};
+pub use controls::Controls;
 pub use engine::{PreparedTask, RetaskPlan, Session};
 pub use error::SessionError;
 pub use round::{Calibration, Candidate, Choice, Feedback, Round};

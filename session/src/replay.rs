@@ -52,6 +52,9 @@ pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
                 task = config.to_task()?;
                 continue;
             }
+            // The controls steer only what is sampled next: the model learns from the
+            // logged phrases.
+            Entry::Controls(_) => continue,
             Entry::Answered(logged, feedback) => (logged, feedback),
         };
         let round = model_round(path, &task, &mut extractor, dim, &logged)?;
@@ -96,6 +99,7 @@ pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
                 }
                 continue;
             }
+            Entry::Controls(_) => continue,
             Entry::Answered(logged, _) => logged,
         };
         let Some(events) = logged.candidates.get(logged.played) else {
@@ -155,6 +159,7 @@ fn model_round(
             theory: 0.0,
             utility: 0.0,
             score: 0.0,
+            musical: false,
             states: Vec::new(),
             rewards: Vec::new(),
         });

@@ -377,6 +377,7 @@ mod note_listener_tests {
             theory: 0.0,
             utility: 0.0,
             score: 0.0,
+            musical: false,
             states: Vec::new(),
             rewards: Vec::new(),
         }
