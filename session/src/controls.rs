@@ -348,6 +348,50 @@ pub(crate) fn exploration(rng: &mut impl rand::Rng) -> Steering {
     })
 }
 
+/// What a phrase does in the controls' terms: what the page shows beside it, and what a
+/// test of the controls measures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Measures {
+    /// Note attacks per beat.
+    pub notes_per_beat: f64,
+    /// The share of steps that are silent.
+    pub rest_share: f64,
+    /// The share of notes outside the key's scale.
+    pub chromatic_share: f64,
+    /// The lowest pitch played (0 for a silent phrase).
+    pub lowest: u8,
+    /// The highest pitch played (0 for a silent phrase).
+    pub highest: u8,
+    /// The mean pitch of the notes, weighted by duration (0 for a silent phrase).
+    pub mean_pitch: f64,
+}
+
+/// The [`Measures`] of `events`, a phrase in `setting` (events outside the encoding make a
+/// silent phrase).
+pub fn describe(setting: &Setting, events: &[Event]) -> Measures {
+    let notes = setting.encoding.to_notes(events).unwrap_or_default();
+    let steps = events.len().max(1) as f64;
+    let sounding: u32 = notes.iter().map(|n| n.duration).sum();
+    let beats = steps / f64::from(setting.steps_per_beat.max(1));
+    let chromatic = notes
+        .iter()
+        .filter(|n| setting.scale & (1 << (n.pitch % 12)) == 0)
+        .count();
+    let weight = f64::from(sounding.max(1));
+    Measures {
+        notes_per_beat: notes.len() as f64 / beats,
+        rest_share: (1.0 - f64::from(sounding) / steps).max(0.0),
+        chromatic_share: chromatic as f64 / notes.len().max(1) as f64,
+        lowest: notes.iter().map(|n| n.pitch).min().unwrap_or(0),
+        highest: notes.iter().map(|n| n.pitch).max().unwrap_or(0),
+        mean_pitch: notes
+            .iter()
+            .map(|n| f64::from(n.pitch) * f64::from(n.duration))
+            .sum::<f64>()
+            / weight,
+    }
+}
+
 /// The sum of two steerings, each dimension within ±[`MAX_STEER`].
 pub(crate) fn add(a: &Steering, b: &Steering) -> Steering {
     std::array::from_fn(|d| (a[d] + b[d]).clamp(-MAX_STEER, MAX_STEER))

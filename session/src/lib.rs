@@ -71,7 +71,7 @@ mod round;
 pub mod sim;
 pub mod web;
 
-pub use config::{Adaptation, AgentSource, SessionConfig};
+pub use config::{Adaptation, AgentSource, SessionConfig, DEFAULT_STEERING};
 pub use controls::Controls;
 pub use engine::{PreparedTask, RetaskPlan, Session};
 pub use error::SessionError;

@@ -110,6 +110,15 @@ struct RunArgs {
     /// Weight of the listener model against the theory floor.
     #[arg(long, default_value_t = 2.0)]
     listener_weight: f64,
+    /// Gain of the listener model's learnt taste (register, density, space, chromatic,
+    /// contour, skips, arc) on how phrases are sampled; 0 samples the agent as it is.
+    #[arg(long, default_value_t = cadenza_session::DEFAULT_STEERING)]
+    steering: f64,
+    /// Let adaptation play and reinforce phrases that fail a musicianship floor (by default
+    /// a round plays its best candidate that is music, and the agent never moves towards one
+    /// that is not).
+    #[arg(long)]
+    no_musicianship_guard: bool,
     /// Held-out A/B questions asked at the end of a simulated session.
     #[arg(long, default_value_t = 200)]
     held_out: usize,
@@ -239,6 +248,8 @@ fn start(args: &RunArgs) -> Result<Session> {
         candidates: args.candidates,
         temperature: args.temperature,
         listener_weight: args.listener_weight,
+        steering: args.steering,
+        musicianship_guard: !args.no_musicianship_guard,
         adaptation,
         agent,
         ..SessionConfig::default()
