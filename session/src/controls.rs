@@ -13,7 +13,8 @@
 //! `density`: notes per beat and short notes; ...), and the model's preference along it is
 //! its utility's slope along that unit direction, with its posterior standard deviation.
 //! With a positive [`SessionConfig::steering`](crate::SessionConfig::steering) the learnt
-//! preference steers the sampling too, through the same biases, so that what the model has
+//! preference (shrunk towards 0 by one posterior standard deviation, so that what the model
+//! is not sure of steers nothing) steers the sampling too, through the same biases, so that what the model has
 //! learnt shows in the next phrase at once, even when the agent's own updates cannot follow
 //! it yet; and the candidates of a round spread around that steering (each but the first
 //! gets a seeded random offset per dimension), so that the model hears contrasts along
@@ -52,7 +53,7 @@ pub const DIMENSION_COUNT: usize = DIMENSIONS.len();
 /// Bias at the top (and, negated, the bottom) of the range per unit of `register`.
 pub const REGISTER_NATS: f64 = 2.0;
 /// Bias of a note attack per unit of `density`.
-pub const DENSITY_NATS: f64 = 1.5;
+pub const DENSITY_NATS: f64 = 2.5;
 /// Bias of a rest per unit of `space`.
 pub const SPACE_NATS: f64 = 2.5;
 /// Bias of a note outside the key per unit of `chromatic`.
@@ -236,10 +237,16 @@ pub fn learnt(model: &ListenerModel) -> [Learnt; DIMENSION_COUNT] {
     })
 }
 
-/// The steering of the learnt taste: `gain` times each preference, within ±1.
+/// The steering of the learnt taste: `gain` times each preference shrunk towards 0 by one
+/// posterior standard deviation (a preference the model is not sure of steers nothing),
+/// within ±1.
 pub fn learnt_steering(model: &ListenerModel, gain: f64) -> Steering {
     let learnt = learnt(model);
-    std::array::from_fn(|d| (gain * learnt[d].preference).clamp(-1.0, 1.0))
+    std::array::from_fn(|d| {
+        let l = learnt[d];
+        let sure = (l.preference.abs() - l.sd).max(0.0) * l.preference.signum();
+        (gain * sure).clamp(-1.0, 1.0)
+    })
 }
 
 /// The biases and the mask of one step of a steered phrase (see the module docs); the
@@ -344,7 +351,8 @@ pub(crate) fn exploration(rng: &mut impl rand::Rng) -> Steering {
     std::array::from_fn(|_| {
         let u1: f64 = rng.random::<f64>().max(1e-12);
         let u2: f64 = rng.random();
-        EXPLORATION * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        let e: f64 = std::env::var("TUNE_EXPLORE").ok().and_then(|v| v.parse().ok()).unwrap_or(EXPLORATION); // TUNE
+        e * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     })
 }
 

@@ -587,12 +587,24 @@ impl Session {
             let mut rng = rng::stream(self.config.seed, STREAM_ROUNDS + self.round);
             let mut candidates = Vec::with_capacity(self.config.candidates);
             let steering = self.steering();
-            for k in 0..self.config.candidates {
-                // The first candidate follows the round's steering; the others, when the
-                // learnt taste steers, spread around it.
+            let asked = self.controls.steering();
+            let learnt = controls::learnt_steering(&self.model, self.config.steering);
+            let n = self.config.candidates;
+            for k in 0..n {
+                // Every candidate follows the controls; the learnt taste steers them on a
+                // ladder, from not at all (the agent as it is) to fully, so that a round
+                // always holds the agent's own phrases beside the steered ones and the
+                // model picks how far to go; the candidates after the first spread around
+                // their rung.
                 let own = match steering {
-                    Some(s) if k > 0 && self.config.steering > 0.0 => {
-                        Some(controls::add(&s, &controls::exploration(&mut rng)))
+                    Some(_) if self.config.steering > 0.0 => {
+                        let rung = k as f64 / (n - 1).max(1) as f64;
+                        let scaled: Steering = std::array::from_fn(|d| rung * learnt[d]);
+                        let mut s = controls::add(&asked, &scaled);
+                        if k > 0 {
+                            s = controls::add(&s, &controls::exploration(&mut rng));
+                        }
+                        Some(s)
                     }
                     other => other,
                 };
