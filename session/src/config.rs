@@ -16,7 +16,7 @@ pub struct SessionConfig {
     /// Q-learning steps on the `improv` reward at session start, 1..=100,000,000 (default
     /// 2,000,000).
     pub pretrain_steps: u64,
-    /// Candidate phrases sampled per round, 2..=64 (default 16).
+    /// Candidate phrases sampled per round, 2..=64 (default 24).
     pub candidates: usize,
     /// Softmax temperature over Q-values when sampling, in (0, 100] (default 0.5).
     pub temperature: f64,
@@ -36,7 +36,7 @@ pub struct SessionConfig {
     #[serde(skip_serializing_if = "Adaptation::is_default")]
     pub adaptation: Adaptation,
     /// Gain of the listener model's learnt taste on the sampling of phrases, in [0, 100]
-    /// (default 4; see [`crate::controls`]): each musical dimension is steered by `steering`
+    /// (default 2; see [`crate::controls`]): each musical dimension is steered by `steering`
     /// times the model's preference along it (within ±1), and the candidates of a round
     /// spread around it. 0 samples the agent as it is. A log written before it existed
     /// reads 0, so that it replays as it was.
@@ -99,7 +99,7 @@ impl Default for SessionConfig {
             task: TaskConfig::default(),
             seed: 0,
             pretrain_steps: 2_000_000,
-            candidates: 16,
+            candidates: 24,
             temperature: 0.5,
             listener_weight: 2.0,
             calibration_phrases: 64,
@@ -114,7 +114,7 @@ impl Default for SessionConfig {
 }
 
 /// The default [`SessionConfig::steering`].
-pub const DEFAULT_STEERING: f64 = 4.0;
+pub const DEFAULT_STEERING: f64 = 2.0;
 
 fn zero() -> f64 {
     0.0

@@ -13,8 +13,8 @@
 //! `density`: notes per beat and short notes; ...), and the model's preference along it is
 //! its utility's slope along that unit direction, with its posterior standard deviation.
 //! With a positive [`SessionConfig::steering`](crate::SessionConfig::steering) the learnt
-//! preference (shrunk towards 0 by one posterior standard deviation, so that what the model
-//! is not sure of steers nothing) steers the sampling too, through the same biases, so that what the model has
+//! preference (shrunk towards 0 by [`SHRINK`] posterior standard deviations, so that what the
+//! model is unsure of steers little) steers the sampling too, through the same biases, so that what the model has
 //! learnt shows in the next phrase at once, even when the agent's own updates cannot follow
 //! it yet; and the candidates of a round spread around that steering (each but the first
 //! gets a seeded random offset per dimension), so that the model hears contrasts along
@@ -27,7 +27,7 @@
 //! | `space` | a rest: [`SPACE_NATS`] |
 //! | `chromatic` | a note outside the key's scale: [`CHROMATIC_NATS`] |
 //! | `falling` | a note below the previous one `+`, above it `−`: [`FALLING_NATS`] |
-//! | `skips` | a note 3 to 7 semitones from the previous one: [`SKIPS_NATS`] |
+//! | `skips` | a note 3 to 7 semitones from the previous one, on in the line's direction (an arpeggio): [`SKIPS_NATS`] |
 //! | `arc` | a note, by its height times its place in the phrase (high late, low early): [`ARC_NATS`] |
 
 use crate::config::config_error;
@@ -151,6 +151,59 @@ impl Controls {
     }
 }
 
+/// The words of a control command typed in the terminal ([`Controls::command`]).
+pub const COMMAND_HELP: &str = "range LOW HIGH (MIDI pitches; 'range' alone for the whole range), \
+density X, space X, chromatic X (X in -1..=1), reset";
+
+impl Controls {
+    /// The controls after a command typed in the terminal (see [`COMMAND_HELP`]): `None` if
+    /// `line` is no control command, else the new controls, checked against `setting`, or
+    /// an error naming the field.
+    pub fn command(&self, setting: &Setting, line: &str) -> Option<Result<Self, SessionError>> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (&word, args) = words.split_first()?;
+        let mut next = self.clone();
+        let number = |field: &str, text: Option<&&str>| -> Result<f64, SessionError> {
+            let text = text.ok_or_else(|| {
+                config_error(field, "expected a number in -1..=1 after the word".into())
+            })?;
+            text.parse::<f64>()
+                .map_err(|_| config_error(field, format!("'{text}': expected a number in -1..=1")))
+        };
+        let pitch = |field: &str, text: &str| -> Result<u8, SessionError> {
+            text.parse::<u8>()
+                .map_err(|_| config_error(field, format!("'{text}': expected a MIDI pitch")))
+        };
+        let result = match (word.to_ascii_lowercase().as_str(), args) {
+            ("range", []) => {
+                next.low = None;
+                next.high = None;
+                Ok(())
+            }
+            ("range", [low, high]) => pitch("controls.low", low).and_then(|low| {
+                next.low = Some(low);
+                next.high = Some(pitch("controls.high", high)?);
+                Ok(())
+            }),
+            ("range", _) => Err(config_error(
+                "controls.low",
+                "expected 'range LOW HIGH' or 'range'".into(),
+            )),
+            ("density", [..]) => number("controls.density", args.first()).map(|x| next.density = x),
+            ("space", [..]) => number("controls.space", args.first()).map(|x| next.space = x),
+            ("chromatic", [..]) => {
+                number("controls.chromatic", args.first()).map(|x| next.chromatic = x)
+            }
+            ("reset", []) => {
+                next = Self::default();
+                Ok(())
+            }
+            _ => return None,
+        };
+        Some(result.and_then(|()| next.validate(setting).map(|()| next)))
+    }
+}
+
 /// The model's preference along one musical dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Learnt {
@@ -237,14 +290,18 @@ pub fn learnt(model: &ListenerModel) -> [Learnt; DIMENSION_COUNT] {
     })
 }
 
-/// The steering of the learnt taste: `gain` times each preference shrunk towards 0 by one
-/// posterior standard deviation (a preference the model is not sure of steers nothing),
-/// within ±1.
+/// How many posterior standard deviations a learnt preference is shrunk towards 0 before it
+/// steers (see [`learnt_steering`]).
+pub const SHRINK: f64 = 0.25;
+
+/// The steering of the learnt taste: `gain` times each preference shrunk towards 0 by
+/// [`SHRINK`] posterior standard deviations (a preference the model is unsure of steers
+/// little), within ±1.
 pub fn learnt_steering(model: &ListenerModel, gain: f64) -> Steering {
     let learnt = learnt(model);
     std::array::from_fn(|d| {
         let l = learnt[d];
-        let sure = (l.preference.abs() - l.sd).max(0.0) * l.preference.signum();
+        let sure = (l.preference.abs() - SHRINK * l.sd).max(0.0) * l.preference.signum();
         (gain * sure).clamp(-1.0, 1.0)
     })
 }
@@ -259,22 +316,29 @@ pub(crate) struct StepSteer {
     pub mask: Vec<bool>,
 }
 
-/// Where a phrase being sampled is: its last attacked pitch and its step.
+/// Where a phrase being sampled is: its last attacked pitch, the direction of the last
+/// interval (-1, 0 or 1) and its step.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Context {
     pub previous: Option<u8>,
+    pub direction: i8,
     pub step: usize,
 }
 
 impl Context {
     /// After `event`.
     pub fn after(self, setting: &Setting, event: Event) -> Self {
-        let previous = match event {
-            REST | HOLD => self.previous,
-            e => setting.encoding.pitch_of(e).or(self.previous),
+        let (previous, direction) = match (event, self.previous) {
+            (REST | HOLD, _) => (self.previous, self.direction),
+            (e, last) => match (setting.encoding.pitch_of(e), last) {
+                (Some(p), Some(q)) if p != q => (Some(p), if p > q { 1 } else { -1 }),
+                (Some(p), _) => (Some(p), self.direction),
+                (None, _) => (self.previous, self.direction),
+            },
         };
         Self {
             previous,
+            direction,
             step: self.step + 1,
         }
     }
@@ -324,7 +388,10 @@ impl StepSteer {
                         } else if p > q {
                             b -= steering[4] * FALLING_NATS;
                         }
-                        if (3..=7).contains(&p.abs_diff(q)) {
+                        // A skip that carries on the line's direction: an arpeggio.
+                        let turn = context.direction != 0
+                            && (p > q) != (context.direction > 0);
+                        if (3..=7).contains(&p.abs_diff(q)) && !turn {
                             b += steering[5] * SKIPS_NATS;
                         }
                     }
@@ -343,7 +410,7 @@ impl StepSteer {
 
 /// The spread (standard deviation per dimension) of the candidates around a round's
 /// steering, when the learnt taste steers.
-pub const EXPLORATION: f64 = 0.5;
+pub const EXPLORATION: f64 = 0.3;
 
 /// A seeded random offset of a candidate's steering: [`EXPLORATION`] times a standard normal
 /// per dimension.
@@ -351,8 +418,7 @@ pub(crate) fn exploration(rng: &mut impl rand::Rng) -> Steering {
     std::array::from_fn(|_| {
         let u1: f64 = rng.random::<f64>().max(1e-12);
         let u2: f64 = rng.random();
-        let e: f64 = std::env::var("TUNE_EXPLORE").ok().and_then(|v| v.parse().ok()).unwrap_or(EXPLORATION); // TUNE
-        e * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        EXPLORATION * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     })
 }
 
@@ -471,6 +537,32 @@ mod tests {
     }
 
     #[test]
+    fn terminal_commands_set_the_controls() {
+        let s = setting();
+        let c = Controls::default();
+        let set = |c: &Controls, line: &str| c.command(&s, line).unwrap().unwrap();
+        let c = set(&c, "range 62 79");
+        assert_eq!((c.low, c.high), (Some(62), Some(79)));
+        let c = set(&c, "space 0.5");
+        let c = set(&c, "Density -1");
+        assert_eq!((c.space, c.density), (0.5, -1.0));
+        assert_eq!(set(&c, "range").low, None);
+        assert_eq!(set(&c, "reset"), Controls::default());
+        assert!(c.command(&s, "4").is_none() && c.command(&s, "").is_none());
+        for (line, field) in [
+            ("space lots", "controls.space"),
+            ("chromatic", "controls.chromatic"),
+            ("chromatic 3", "controls.chromatic"),
+            ("range 60", "controls.low"),
+            ("range 60 62", "controls.high"),
+            ("range C4 G5", "controls.low"),
+        ] {
+            let err = c.command(&s, line).unwrap().unwrap_err().to_string();
+            assert!(err.contains(field), "{line}: {err}");
+        }
+    }
+
+    #[test]
     fn biases_follow_the_steering() {
         let s = setting();
         let n = s.encoding.num_events();
@@ -479,6 +571,7 @@ mod tests {
         let ev = |p: u8| s.encoding.event_of_pitch(p).unwrap() as usize;
         let context = Context {
             previous: Some(67),
+            direction: 1,
             step: 0,
         };
         let (low, high) = (s.encoding.min_pitch(), s.encoding.max_pitch());
@@ -506,7 +599,9 @@ mod tests {
         step.fill(&s, &env_mask, (low, high), &one(4), context);
         assert!(step.bias[ev(65)] > 0.0 && step.bias[ev(69)] < 0.0);
         step.fill(&s, &env_mask, (low, high), &one(5), context);
-        assert_eq!((step.bias[ev(72)], step.bias[ev(69)]), (SKIPS_NATS, 0.0));
+        // Up from G after a rise: C above is an arpeggio, E below turns back, A is a step.
+        assert_eq!(step.bias[ev(72)], SKIPS_NATS);
+        assert_eq!((step.bias[ev(64)], step.bias[ev(69)]), (0.0, 0.0));
         step.fill(&s, &env_mask, (low, high), &one(0), context);
         assert!(step.bias[ev(high)] > 1.9 && step.bias[ev(low)] < -1.9);
         // The arc: high notes are pushed down early and up late.

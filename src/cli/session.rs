@@ -102,7 +102,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 2_000_000)]
     pretrain_steps: u64,
     /// Candidate phrases per round.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 24)]
     candidates: usize,
     /// Sampling temperature.
     #[arg(long, default_value_t = 0.5)]
@@ -510,6 +510,16 @@ fn interactive(args: &RunArgs) -> Result<()> {
             &format!("\nphrase {}", n + 1),
             &round.played().events,
         );
+        let m = cadenza_session::controls::describe(&session.task().setting, &round.played().events);
+        println!(
+            "{}-{} (mean {:.1}), {:.2} notes a beat, {:.0}% rests, {:.0}% outside the key",
+            m.lowest,
+            m.highest,
+            m.mean_pitch,
+            m.notes_per_beat,
+            100.0 * m.rest_share,
+            100.0 * m.chromatic_share
+        );
         if let Some(midi) = &mut midi {
             midi.play(&session, &round.played().events)?;
         } else {
@@ -520,11 +530,15 @@ fn interactive(args: &RunArgs) -> Result<()> {
                 player,
             )?;
         }
-        let Some(answer) = ask("rate 1-5 (q quits):", &["1", "2", "3", "4", "5", "q"])? else {
+        let Some(answer) = ask_rating(&mut session)? else {
             break;
         };
         if answer == "q" {
             break;
+        }
+        if answer.is_empty() {
+            // The controls changed: the next phrase follows them.
+            continue;
         }
         let rating: u8 = answer.parse().context("a rating")?;
         let mut preference = None;
@@ -565,6 +579,45 @@ fn interactive(args: &RunArgs) -> Result<()> {
     }
     println!("{} rounds rated.", session.rounds_done());
     Ok(())
+}
+
+/// Asks for a rating; a control command (`space 1`, `range 60 72`, ...) sets the session's
+/// controls instead and answers "" (the phrase waiting is then dropped, so the caller plays
+/// the next one). `None` at the end of the input.
+fn ask_rating(session: &mut Session) -> Result<Option<String>> {
+    let ratings = ["1", "2", "3", "4", "5", "q"];
+    let mut input = std::io::stdin().lock();
+    loop {
+        print!("rate 1-5, or ask: {} (q quits): ", cadenza_session::controls::COMMAND_HELP);
+        std::io::stdout().flush()?;
+        let mut bytes = Vec::new();
+        if input
+            .read_until(b'\n', &mut bytes)
+            .context("cannot read the answer from standard input")?
+            == 0
+        {
+            return Ok(None);
+        }
+        let answer = String::from_utf8_lossy(&bytes).trim().to_lowercase();
+        if ratings.contains(&answer.as_str()) {
+            return Ok(Some(answer));
+        }
+        let setting = session.task().setting.clone();
+        match session.controls().command(&setting, &answer) {
+            Some(Ok(controls)) => {
+                session.set_controls(controls)?;
+                let c = session.controls();
+                let (low, high) = c.range(&setting);
+                println!(
+                    "asking for: range {low}-{high}, density {:+}, space {:+}, chromatic {:+}",
+                    c.density, c.space, c.chromatic
+                );
+                return Ok(Some(String::new()));
+            }
+            Some(Err(e)) => println!("{e}"),
+            None => println!("please answer one of: {}", ratings.join(" ")),
+        }
+    }
 }
 
 fn top_weights(session: &Session) -> String {
