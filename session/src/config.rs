@@ -43,9 +43,9 @@ pub struct SessionConfig {
     #[serde(default = "zero")]
     pub steering: f64,
     /// Keep adaptation to music (default true): a round plays its best-scored candidate that
-    /// passes every musicianship floor (the best of all only when none does), and the agent
-    /// is never moved towards a candidate that fails one. A log written before it existed
-    /// reads false.
+    /// passes every musicianship floor (the best of all only when none does), so that the
+    /// listener hears, rates and teaches the model with music. A log written before it
+    /// existed reads false.
     #[serde(default)]
     pub musicianship_guard: bool,
     /// A trained agent to start from instead of pre-training one (default none): tabular, or

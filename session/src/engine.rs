@@ -711,33 +711,17 @@ impl Session {
             .iter()
             .map(|c| self.model.utility(&c.features))
             .collect::<Result<_, _>>()?;
-        // With the musicianship guard the mean is over the candidates that are music, and a
-        // candidate that is not never pulls the agent its way.
-        let guard = self.config.musicianship_guard && round.candidates.iter().any(|c| c.musical);
-        let counted = |c: &Candidate| !guard || c.musical;
-        let (sum, n) = round
-            .candidates
-            .iter()
-            .zip(&utilities)
-            .filter(|(c, _)| counted(c))
-            .fold((0.0, 0usize), |(s, n), (_, u)| (s + u, n + 1));
-        let mean = sum / n.max(1) as f64;
+        let mean = utilities.iter().sum::<f64>() / utilities.len() as f64;
         let weight = self.config.listener_weight;
         let episodes: Vec<RatedEpisode<'_>> = round
             .candidates
             .iter()
             .zip(&utilities)
-            .map(|(c, u)| {
-                let mut advantage = (weight * (u - mean)).clamp(-10.0, 10.0);
-                if self.config.musicianship_guard && !c.musical {
-                    advantage = advantage.min(0.0);
-                }
-                RatedEpisode {
-                    actions: &c.events,
-                    states: &c.states,
-                    rewards: &c.rewards,
-                    advantage,
-                }
+            .map(|(c, u)| RatedEpisode {
+                actions: &c.events,
+                states: &c.states,
+                rewards: &c.rewards,
+                advantage: (weight * (u - mean)).clamp(-10.0, 10.0),
             })
             .collect();
         // The listener's reward per step is measured in units of the theory score's spread,
@@ -749,15 +733,15 @@ impl Session {
     }
 
     /// Fresh phrases for held-out evaluation, from their own random stream (the session's
-    /// rounds are unaffected); at most twice
+    /// rounds are unaffected), as the agent itself plays them (unsteered by the controls
+    /// and the learnt taste); at most twice
     /// [`MAX_HELD_OUT_PAIRS`](crate::sim::MAX_HELD_OUT_PAIRS).
     pub fn held_out(&mut self, count: usize) -> Result<Vec<Candidate>, SessionError> {
         crate::config::check_held_out(count.div_ceil(2))?;
         let mut rng = rng::stream(self.config.seed, STREAM_HELD_OUT);
         let mut out = Vec::with_capacity(count);
-        let steering = self.steering();
         for _ in 0..count {
-            let events = self.sample_events(&mut rng, steering.as_ref())?;
+            let events = self.sample_events(&mut rng, None)?;
             out.push(self.evaluate(events)?);
         }
         Ok(out)

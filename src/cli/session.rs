@@ -114,9 +114,8 @@ struct RunArgs {
     /// contour, skips, arc) on how phrases are sampled; 0 samples the agent as it is.
     #[arg(long, default_value_t = cadenza_session::DEFAULT_STEERING)]
     steering: f64,
-    /// Let adaptation play and reinforce phrases that fail a musicianship floor (by default
-    /// a round plays its best candidate that is music, and the agent never moves towards one
-    /// that is not).
+    /// Let a round play a phrase that fails a musicianship floor when the listener model
+    /// scores it best (by default a round plays its best candidate that is music).
     #[arg(long)]
     no_musicianship_guard: bool,
     /// Held-out A/B questions asked at the end of a simulated session.
