@@ -209,3 +209,43 @@ fn a_resumed_session_plays_on_with_the_logged_controls() {
     assert_eq!(again, expected, "the resumed session proposes what it would have");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The musicianship guard: a round plays its best candidate that is music whenever one is;
+/// without the guard the same rounds play the best score, music or not.
+#[test]
+fn the_guard_plays_music_whenever_a_candidate_is_music() {
+    let run = |guard: bool| {
+        let mut session = Session::new(
+            SessionConfig {
+                seed: 2,
+                pretrain_steps: 200_000,
+                calibration_phrases: 8,
+                candidates: 16,
+                musicianship_guard: guard,
+                ..SessionConfig::default()
+            },
+            None,
+        )
+        .unwrap();
+        let (mut unmusical_played, mut rounds_with_music) = (0, 0);
+        for _ in 0..12 {
+            let round = session.propose().unwrap().clone();
+            if round.candidates.iter().any(|c| c.musical) {
+                rounds_with_music += 1;
+                unmusical_played += usize::from(!round.played().musical);
+            }
+            session
+                .feedback(Feedback {
+                    rating: Some(3),
+                    preference: None,
+                })
+                .unwrap();
+        }
+        (unmusical_played, rounds_with_music)
+    };
+    let (guarded, with_music) = run(true);
+    assert!(with_music > 0, "no round had a musical candidate");
+    assert_eq!(guarded, 0, "{guarded} rounds played a phrase that is not music");
+    let (unguarded, _) = run(false);
+    assert!(unguarded > 0, "the test cannot tell the guard from its absence");
+}
