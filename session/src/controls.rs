@@ -370,10 +370,10 @@ impl StepSteer {
             0.0
         };
         let mut any = false;
-        for a in 0..n {
+        for (a, &env_allows) in env_mask.iter().enumerate() {
             let (allowed, bias) = match setting.encoding.pitch_of(a as Event) {
-                None if a as Event == REST => (env_mask[a], steering[2] * SPACE_NATS),
-                None => (env_mask[a], 0.0),
+                None if a as Event == REST => (env_allows, steering[2] * SPACE_NATS),
+                None => (env_allows, 0.0),
                 Some(p) => {
                     let height = (f64::from(p) - mid) / half;
                     let mut b = steering[0] * REGISTER_NATS * height
@@ -389,13 +389,12 @@ impl StepSteer {
                             b -= steering[4] * FALLING_NATS;
                         }
                         // A skip that carries on the line's direction: an arpeggio.
-                        let turn = context.direction != 0
-                            && (p > q) != (context.direction > 0);
+                        let turn = context.direction != 0 && (p > q) != (context.direction > 0);
                         if (3..=7).contains(&p.abs_diff(q)) && !turn {
                             b += steering[5] * SKIPS_NATS;
                         }
                     }
-                    (env_mask[a] && (range.0..=range.1).contains(&p), b)
+                    (env_allows && (range.0..=range.1).contains(&p), b)
                 }
             };
             self.mask[a] = allowed;
@@ -595,7 +594,10 @@ mod tests {
         assert_eq!(step.bias[HOLD as usize], 0.0);
         // C major: F# is out of the key, G in it.
         step.fill(&s, &env_mask, (low, high), &one(3), context);
-        assert_eq!((step.bias[ev(66)], step.bias[ev(67)]), (CHROMATIC_NATS, 0.0));
+        assert_eq!(
+            (step.bias[ev(66)], step.bias[ev(67)]),
+            (CHROMATIC_NATS, 0.0)
+        );
         step.fill(&s, &env_mask, (low, high), &one(4), context);
         assert!(step.bias[ev(65)] > 0.0 && step.bias[ev(69)] < 0.0);
         step.fill(&s, &env_mask, (low, high), &one(5), context);

@@ -4,7 +4,7 @@
 
 use crate::agent;
 use crate::config::{config_error, SessionConfig};
-use crate::controls::{self, Context, Controls, StepSteer, Steering};
+use crate::controls::{self, Context, Controls, Steering, StepSteer};
 use crate::error::SessionError;
 use crate::log::{self, Entry, LogLock, LogReport, LoggedRound, Record, SessionLog};
 use crate::rng::{self, STREAM_CALIBRATION, STREAM_HELD_OUT, STREAM_ROUNDS};
@@ -14,11 +14,11 @@ use cadenza_agents::{Adapter, Observation, RatedEpisode};
 use cadenza_env::improv::ImprovConfig as TaskConfig;
 use cadenza_env::{ComposeEnv, Environment, Event, TaskSpec};
 use cadenza_reward::improv::ImprovReward;
-use cadenza_reward::musicianship::{measure, MUSIC};
 use cadenza_reward::listener::{
     FeatureExtractor, ListenerConfig, ListenerModel, FEATURE_RESOLUTION, NAMED_FEATURE_COUNT,
     NUM_FEATURES,
 };
+use cadenza_reward::musicianship::{measure, MUSIC};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
@@ -536,7 +536,10 @@ impl Session {
             steering = controls::add(&steering, &learnt);
         }
         let (low, high) = self.controls.range(&self.task.setting);
-        let whole = (self.task.setting.encoding.min_pitch(), self.task.setting.encoding.max_pitch());
+        let whole = (
+            self.task.setting.encoding.min_pitch(),
+            self.task.setting.encoding.max_pitch(),
+        );
         let steered = steering.iter().any(|&s| s != 0.0)
             || (low, high) != whole
             || self.config.steering > 0.0;

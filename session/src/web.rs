@@ -559,7 +559,10 @@ fn set_controls(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
             }
             "density" | "space" | "chromatic" => {
                 let x = v.as_f64().ok_or_else(|| {
-                    Reply::error(400, format!("field '{name}': {v}: expected a number in -1..=1"))
+                    Reply::error(
+                        400,
+                        format!("field '{name}': {v}: expected a number in -1..=1"),
+                    )
                 })?;
                 match name.as_str() {
                     "density" => controls.density = x,

@@ -98,9 +98,15 @@ fn each_control_moves_the_next_phrase_its_way_and_keeps_it_music() {
     let (chromatic, in_key) = (chromatic / r, in_key / r);
     // Measurable, not marginal: a third more notes per beat, half as much again of rests, and
     // twice the share of notes outside the key.
-    assert!(denser > 1.3 * sparser, "notes per beat {denser} against {sparser}");
+    assert!(
+        denser > 1.3 * sparser,
+        "notes per beat {denser} against {sparser}"
+    );
     assert!(spacious > 1.5 * plain, "rests {spacious} against {plain}");
-    assert!(chromatic > 2.0 * in_key, "outside the key {chromatic} against {in_key}");
+    assert!(
+        chromatic > 2.0 * in_key,
+        "outside the key {chromatic} against {in_key}"
+    );
     let music = played.iter().filter(|p| is_music(&session, p)).count();
     assert!(
         music * 4 >= played.len() * 3,
@@ -206,7 +212,10 @@ fn a_resumed_session_plays_on_with_the_logged_controls() {
     assert_eq!(resumed.controls(), &controls);
     assert_eq!(resumed.rounds_done(), 3);
     let again = resumed.propose().unwrap().played().events.clone();
-    assert_eq!(again, expected, "the resumed session proposes what it would have");
+    assert_eq!(
+        again, expected,
+        "the resumed session proposes what it would have"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -245,7 +254,13 @@ fn the_guard_plays_music_whenever_a_candidate_is_music() {
     };
     let (guarded, with_music) = run(true);
     assert!(with_music > 0, "no round had a musical candidate");
-    assert_eq!(guarded, 0, "{guarded} rounds played a phrase that is not music");
+    assert_eq!(
+        guarded, 0,
+        "{guarded} rounds played a phrase that is not music"
+    );
     let (unguarded, _) = run(false);
-    assert!(unguarded > 0, "the test cannot tell the guard from its absence");
+    assert!(
+        unguarded > 0,
+        "the test cannot tell the guard from its absence"
+    );
 }

@@ -509,7 +509,8 @@ fn interactive(args: &RunArgs) -> Result<()> {
             &format!("\nphrase {}", n + 1),
             &round.played().events,
         );
-        let m = cadenza_session::controls::describe(&session.task().setting, &round.played().events);
+        let m =
+            cadenza_session::controls::describe(&session.task().setting, &round.played().events);
         println!(
             "{}-{} (mean {:.1}), {:.2} notes a beat, {:.0}% rests, {:.0}% outside the key",
             m.lowest,
@@ -587,7 +588,10 @@ fn ask_rating(session: &mut Session) -> Result<Option<String>> {
     let ratings = ["1", "2", "3", "4", "5", "q"];
     let mut input = std::io::stdin().lock();
     loop {
-        print!("rate 1-5, or ask: {} (q quits): ", cadenza_session::controls::COMMAND_HELP);
+        print!(
+            "rate 1-5, or ask: {} (q quits): ",
+            cadenza_session::controls::COMMAND_HELP
+        );
         std::io::stdout().flush()?;
         let mut bytes = Vec::new();
         if input

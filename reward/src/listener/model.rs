@@ -746,7 +746,10 @@ mod tests {
             for h in [-1e-4, 1e-4] {
                 let mut theta = m.mean.clone();
                 theta[i] += h;
-                assert!(m.objective(&theta, &mut phi) >= at - 1e-9, "not the MAP along {i}");
+                assert!(
+                    m.objective(&theta, &mut phi) >= at - 1e-9,
+                    "not the MAP along {i}"
+                );
             }
         }
     }
