@@ -535,6 +535,42 @@ mod tests {
         assert!(Controls::default().validate(&s).is_ok());
     }
 
+    /// A listener who rates high registers up: the model's learnt taste reads as "higher"
+    /// and steers the register up, and little else.
+    #[test]
+    fn the_learnt_taste_reads_the_models_weights_in_musical_terms() {
+        use cadenza_reward::listener::{feature_index, ListenerConfig, NUM_FEATURES};
+        let mut model =
+            ListenerModel::for_phrase_prefix(NUM_FEATURES, ListenerConfig::default()).unwrap();
+        let high = feature_index("register_high").unwrap();
+        let low = feature_index("register_low").unwrap();
+        for k in 0..30 {
+            let up = k % 2 == 0;
+            let mut features = vec![0.0; NUM_FEATURES];
+            features[high] = if up { 1.0 } else { -1.0 };
+            features[low] = -features[high];
+            model
+                .observe(cadenza_reward::listener::Feedback::Rating {
+                    features,
+                    rating: if up { 5 } else { 1 },
+                })
+                .unwrap();
+        }
+        let learnt = learnt(&model);
+        let steering = learnt_steering(&model, 2.0);
+        assert_eq!(learnt[0].name, "register");
+        assert!(learnt[0].preference > 0.5, "{learnt:?}");
+        assert!(steering[0] > 0.5, "{steering:?}");
+        for d in 1..DIMENSION_COUNT {
+            if d != 6 {
+                assert!(steering[d].abs() < 0.05, "{}: {steering:?}", DIMENSIONS[d]);
+            }
+        }
+        let fresh =
+            ListenerModel::for_phrase_prefix(NUM_FEATURES, ListenerConfig::default()).unwrap();
+        assert_eq!(learnt_steering(&fresh, 2.0), [0.0; DIMENSION_COUNT]);
+    }
+
     #[test]
     fn terminal_commands_set_the_controls() {
         let s = setting();

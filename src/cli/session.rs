@@ -20,8 +20,10 @@ use std::path::{Path, PathBuf};
 /// Interactive (no --listener): each phrase is drawn as a piano roll with its chords,
 /// rendered to a WAV file and played with the system's player (aplay, paplay or afplay)
 /// when there is one. Type 1-5 and Enter to rate, a or b to answer an A/B question, q to
-/// quit. With --listener sim:stepwise | sim:syncopated | sim:bluesy a simulated listener
-/// answers instead. --log writes every phrase, rating and model update to a JSONL file,
+/// quit; ask in musical terms with `range 60 72`, `density -0.5`, `space 1`, `chromatic 0.5`
+/// or `reset`, and the next phrase follows. With --listener sim:NAME (sim:stepwise,
+/// sim:syncopated, sim:bluesy, sim:high, sim:falling, sim:arpeggio, sim:climax) a simulated
+/// listener answers instead. --log writes every phrase, rating and model update to a JSONL file,
 /// fsynced; --resume continues a session from its log. --midi-out NAME also plays each
 /// phrase live through a MIDI port (build with `--features midi-out`).
 ///
