@@ -1,5 +1,5 @@
 //! Rating-to-next-phrase latency of a session: one piece of feedback (model refit and
-//! preference-table update) plus the next proposal (16 candidates sampled, scored and
+//! preference-table update) plus the next proposal (24 candidates sampled, steered, scored and
 //! reranked, an A/B pair chosen), after 40 rounds of history.
 
 use cadenza_session::sim::SimListener;

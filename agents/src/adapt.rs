@@ -48,8 +48,16 @@ pub trait Adapter: Send + std::fmt::Debug {
     fn begin_episode(&mut self);
 
     /// The adapted policy's next action for `obs`, sampled with `rng`; `None` when every
-    /// action is masked out.
-    fn sample(&mut self, obs: &Observation<'_>, rng: &mut ChaCha8Rng) -> Option<usize>;
+    /// action is masked out. `bias[a]` (empty for none, else one per action) is added to
+    /// action `a`'s log-probability before sampling, in nats: how a session steers the
+    /// phrase towards what the listener asks (more rests, fewer notes, ...) without changing
+    /// the agent.
+    fn sample(
+        &mut self,
+        obs: &Observation<'_>,
+        bias: &[f64],
+        rng: &mut ChaCha8Rng,
+    ) -> Option<usize>;
 
     /// Moves the agent towards the listener's taste on one batch of rated episodes, all
     /// played from resets of `env`. The listener's per-step reward is an episode's

@@ -16,7 +16,7 @@ pub struct SessionConfig {
     /// Q-learning steps on the `improv` reward at session start, 1..=100,000,000 (default
     /// 2,000,000).
     pub pretrain_steps: u64,
-    /// Candidate phrases sampled per round, 2..=64 (default 16).
+    /// Candidate phrases sampled per round, 2..=64 (default 24).
     pub candidates: usize,
     /// Softmax temperature over Q-values when sampling, in (0, 100] (default 0.5).
     pub temperature: f64,
@@ -35,6 +35,19 @@ pub struct SessionConfig {
     /// How the agent adapts between phrases (default `preference`).
     #[serde(skip_serializing_if = "Adaptation::is_default")]
     pub adaptation: Adaptation,
+    /// Gain of the listener model's learnt taste on the sampling of phrases, in [0, 100]
+    /// (default 2; see [`crate::controls`]): each musical dimension is steered by `steering`
+    /// times the model's preference along it (within ±1), and the candidates of a round
+    /// spread around it. 0 samples the agent as it is. A log written before it existed
+    /// reads 0, so that it replays as it was.
+    #[serde(default = "zero")]
+    pub steering: f64,
+    /// Keep adaptation to music (default true): a round plays its best-scored candidate that
+    /// passes every musicianship floor (the best of all only when none does), so that the
+    /// listener hears, rates and teaches the model with music. A log written before it
+    /// existed reads false.
+    #[serde(default)]
+    pub musicianship_guard: bool,
     /// A trained agent to start from instead of pre-training one (default none): tabular, or
     /// (feature `tch`) policy-gradient. Its task must be this config's `task`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,16 +99,25 @@ impl Default for SessionConfig {
             task: TaskConfig::default(),
             seed: 0,
             pretrain_steps: 2_000_000,
-            candidates: 16,
+            candidates: 24,
             temperature: 0.5,
             listener_weight: 2.0,
             calibration_phrases: 64,
             adapt_rate: 0.3,
             prior_variance: 1.0,
             adaptation: Adaptation::Preference,
+            steering: DEFAULT_STEERING,
+            musicianship_guard: true,
             agent: None,
         }
     }
+}
+
+/// The default [`SessionConfig::steering`].
+pub const DEFAULT_STEERING: f64 = 2.0;
+
+fn zero() -> f64 {
+    0.0
 }
 
 pub(crate) fn config_error(field: &str, message: String) -> SessionError {
@@ -161,6 +183,7 @@ impl SessionConfig {
         real("listener_weight", self.listener_weight, 0.0, 100.0, false)?;
         real("adapt_rate", self.adapt_rate, 0.0, 1.0, true)?;
         real("prior_variance", self.prior_variance, 0.0, 100.0, true)?;
+        real("steering", self.steering, 0.0, 100.0, false)?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::agent;
 use crate::config::{config_error, SessionConfig};
+use crate::controls::{self, Context, Controls, Steering, StepSteer};
 use crate::error::SessionError;
 use crate::log::{self, Entry, LogLock, LogReport, LoggedRound, Record, SessionLog};
 use crate::rng::{self, STREAM_CALIBRATION, STREAM_HELD_OUT, STREAM_ROUNDS};
@@ -17,6 +18,7 @@ use cadenza_reward::listener::{
     FeatureExtractor, ListenerConfig, ListenerModel, FEATURE_RESOLUTION, NAMED_FEATURE_COUNT,
     NUM_FEATURES,
 };
+use cadenza_reward::musicianship::{measure, MUSIC};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
@@ -90,6 +92,10 @@ pub struct Session {
     ratings: Vec<(u64, u8)>,
     obs: Vec<f32>,
     log: Option<SessionLog>,
+    /// What the listener asked for in musical terms.
+    controls: Controls,
+    /// Scratch of one steered step.
+    steer: StepSteer,
 }
 
 impl std::fmt::Debug for Session {
@@ -166,6 +172,8 @@ impl Session {
             pending: None,
             ratings: Vec::new(),
             log: None,
+            controls: Controls::default(),
+            steer: StepSteer::default(),
             config,
             task,
             agent,
@@ -182,7 +190,7 @@ impl Session {
                 let mut features = Vec::new();
                 let mut theory = Vec::new();
                 for _ in 0..session.config.calibration_phrases {
-                    let events = session.sample_events(&mut rng)?;
+                    let events = session.sample_events(&mut rng, None)?;
                     let c = session.evaluate(events)?;
                     features.push(c.features);
                     theory.push(c.theory);
@@ -257,6 +265,10 @@ impl Session {
         let first_skipped = timeline.skipped.iter().map(|s| s.round).min();
         for entry in timeline.entries {
             match entry {
+                Entry::Controls(controls) => {
+                    session.controls = controls;
+                    session.pending = None;
+                }
                 Entry::Settings(task) => {
                     if task != session.config.task {
                         let prepared = session.plan_retask(task)?.prepare()?;
@@ -447,26 +459,91 @@ impl Session {
         &self.ratings
     }
 
-    /// One phrase sampled from the agent (see [`Adapter::sample`]).
-    fn sample_events(&mut self, rng: &mut ChaCha8Rng) -> Result<Vec<Event>, SessionError> {
+    /// One phrase sampled from the agent (see [`Adapter::sample`]); with `steering`, within
+    /// the controls' range and biased by the steering (see [`crate::controls`]).
+    fn sample_events(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        steering: Option<&Steering>,
+    ) -> Result<Vec<Event>, SessionError> {
         let length = self.task.setting.length;
         let mut events = Vec::with_capacity(length);
         self.env.reset_into(None, &mut self.obs)?;
         self.agent.begin_episode();
+        let range = self.controls.range(&self.task.setting);
+        let mut context = Context::default();
         for _ in 0..length {
+            let (mask, bias): (&[bool], &[f64]) = match steering {
+                Some(steering) => {
+                    self.steer.fill(
+                        &self.task.setting,
+                        self.env.action_mask(),
+                        range,
+                        steering,
+                        context,
+                    );
+                    (&self.steer.mask, &self.steer.bias)
+                }
+                None => (self.env.action_mask(), &[]),
+            };
             let observation = Observation {
                 dense: &self.obs,
                 state: self.env.discrete_state(),
-                mask: self.env.action_mask(),
+                mask,
             };
             let action = self
                 .agent
-                .sample(&observation, rng)
+                .sample(&observation, bias, rng)
                 .ok_or_else(|| SessionError::Internal("every action is masked out".into()))?;
             self.env.step_into(action, &mut self.obs)?;
+            context = context.after(&self.task.setting, action as Event);
             events.push(action as Event);
         }
         Ok(events)
+    }
+
+    /// What the listener asked for in musical terms.
+    pub fn controls(&self) -> &Controls {
+        &self.controls
+    }
+
+    /// Sets what the listener asks for in musical terms (checked against the task: a bad
+    /// field is a [`SessionError::Config`] naming it, and nothing changes). The phrase
+    /// waiting for feedback, if any, is dropped, so that the very next phrase proposed
+    /// follows the controls. Logged, so that a resumed session plays on with them.
+    pub fn set_controls(&mut self, controls: Controls) -> Result<(), SessionError> {
+        controls.validate(&self.task.setting)?;
+        if controls == self.controls {
+            return Ok(());
+        }
+        if let Some(log) = &mut self.log {
+            log.append(&Record::Controls {
+                round: self.round,
+                controls: controls.clone(),
+            })?;
+        }
+        self.controls = controls;
+        self.pending = None;
+        Ok(())
+    }
+
+    /// The steering of this round's phrases: the controls plus the learnt taste (see
+    /// [`crate::controls`]); `None` when nothing steers (the agent's own phrases).
+    pub fn steering(&self) -> Option<Steering> {
+        let mut steering = self.controls.steering();
+        if self.config.steering > 0.0 {
+            let learnt = controls::learnt_steering(&self.model, self.config.steering);
+            steering = controls::add(&steering, &learnt);
+        }
+        let (low, high) = self.controls.range(&self.task.setting);
+        let whole = (
+            self.task.setting.encoding.min_pitch(),
+            self.task.setting.encoding.max_pitch(),
+        );
+        let steered = steering.iter().any(|&s| s != 0.0)
+            || (low, high) != whole
+            || self.config.steering > 0.0;
+        steered.then_some(steering)
     }
 
     /// Scores a phrase: states visited, theory floor, features, utility, combined score.
@@ -486,6 +563,9 @@ impl Session {
             rewards.push(self.env.step_into(e as usize, &mut self.obs)?.reward);
         }
         let theory = rewards.iter().sum::<f64>() / events.len() as f64;
+        let musical = MUSIC
+            .failures(&measure(&self.task.setting, &events).scores())
+            .is_empty();
         let mut features = self.extractor.extract(&self.task.setting, &events)?;
         features.truncate(self.model.dim());
         let utility = self.model.utility(&features)?;
@@ -497,6 +577,7 @@ impl Session {
             theory,
             utility,
             score,
+            musical,
             states,
             rewards,
         })
@@ -508,8 +589,29 @@ impl Session {
         if self.pending.is_none() {
             let mut rng = rng::stream(self.config.seed, STREAM_ROUNDS + self.round);
             let mut candidates = Vec::with_capacity(self.config.candidates);
-            for _ in 0..self.config.candidates {
-                let events = self.sample_events(&mut rng)?;
+            let steering = self.steering();
+            let asked = self.controls.steering();
+            let learnt = controls::learnt_steering(&self.model, self.config.steering);
+            let n = self.config.candidates;
+            for k in 0..n {
+                // Every candidate follows the controls; the learnt taste steers them on a
+                // ladder, from not at all (the agent as it is) to fully, so that a round
+                // always holds the agent's own phrases beside the steered ones and the
+                // model picks how far to go; the candidates after the first spread around
+                // their rung.
+                let own = match steering {
+                    Some(_) if self.config.steering > 0.0 => {
+                        let rung = k as f64 / (n - 1).max(1) as f64;
+                        let scaled: Steering = std::array::from_fn(|d| rung * learnt[d]);
+                        let mut s = controls::add(&asked, &scaled);
+                        if k > 0 {
+                            s = controls::add(&s, &controls::exploration(&mut rng));
+                        }
+                        Some(s)
+                    }
+                    other => other,
+                };
+                let events = self.sample_events(&mut rng, own.as_ref())?;
                 candidates.push(self.evaluate(events)?);
             }
             let round = self.finish_round(self.round, candidates)?;
@@ -527,9 +629,12 @@ impl Session {
     }
 
     fn finish_round(&self, index: u64, candidates: Vec<Candidate>) -> Result<Round, SessionError> {
+        // With the guard, the best of the candidates that are music, if any is.
+        let guard = self.config.musicianship_guard && candidates.iter().any(|c| c.musical);
         let played = candidates
             .iter()
             .enumerate()
+            .filter(|(_, c)| !guard || c.musical)
             .max_by(|a, b| a.1.score.total_cmp(&b.1.score))
             .map_or(0, |(i, _)| i);
         let features: Vec<Vec<f64>> = candidates.iter().map(|c| c.features.clone()).collect();
@@ -631,14 +736,15 @@ impl Session {
     }
 
     /// Fresh phrases for held-out evaluation, from their own random stream (the session's
-    /// rounds are unaffected); at most twice
+    /// rounds are unaffected), as the agent itself plays them (unsteered by the controls
+    /// and the learnt taste); at most twice
     /// [`MAX_HELD_OUT_PAIRS`](crate::sim::MAX_HELD_OUT_PAIRS).
     pub fn held_out(&mut self, count: usize) -> Result<Vec<Candidate>, SessionError> {
         crate::config::check_held_out(count.div_ceil(2))?;
         let mut rng = rng::stream(self.config.seed, STREAM_HELD_OUT);
         let mut out = Vec::with_capacity(count);
         for _ in 0..count {
-            let events = self.sample_events(&mut rng)?;
+            let events = self.sample_events(&mut rng, None)?;
             out.push(self.evaluate(events)?);
         }
         Ok(out)

@@ -19,6 +19,13 @@
 //!    table towards the candidates the model now likes, so that the very next proposal
 //!    already reflects the reaction.
 //!
+//! A listener can also ask in musical terms ([`Controls`]: a range, a density, space,
+//! chromaticism; [`Session::set_controls`]): the next phrase is sampled within the range and
+//! biased towards what was asked. The listener model's learnt taste, read in the same terms
+//! ([`controls::learnt`]), steers the sampling too ([`SessionConfig::steering`]), and a
+//! musicianship guard plays the best candidate that is music
+//! ([`SessionConfig::musicianship_guard`]).
+//!
 //! How the agent samples and adapts is the agent's business: the session drives it through
 //! the [`Adapter`](cadenza_agents::Adapter) contract of `cadenza-agents`, and itself only
 //! proposes, reacts and logs.
@@ -59,6 +66,7 @@
 mod agent;
 pub mod audio;
 mod config;
+pub mod controls;
 mod engine;
 mod error;
 mod http;
@@ -71,7 +79,8 @@ mod round;
 pub mod sim;
 pub mod web;
 
-pub use config::{Adaptation, AgentSource, SessionConfig};
+pub use config::{Adaptation, AgentSource, SessionConfig, DEFAULT_STEERING};
+pub use controls::Controls;
 pub use engine::{PreparedTask, RetaskPlan, Session};
 pub use error::SessionError;
 pub use round::{Calibration, Candidate, Choice, Feedback, Round};

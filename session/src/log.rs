@@ -46,6 +46,7 @@
 //! (the listener model, a MIDI file of the session) is in [`replay`](crate::replay).
 
 use crate::config::SessionConfig;
+use crate::controls::Controls;
 use crate::error::SessionError;
 use crate::round::{Calibration, Choice, Feedback};
 use cadenza_env::hash::fnv1a64;
@@ -111,6 +112,14 @@ pub enum Record {
         round: u64,
         /// The new task.
         task: ImprovConfig,
+    },
+    /// What the listener asked for in musical terms, from this round on (see
+    /// [`Controls`]).
+    Controls {
+        /// The round about to be proposed.
+        round: u64,
+        /// The controls.
+        controls: Controls,
     },
     /// The listener model after the update (for reading; replay recomputes it).
     Model {
@@ -455,6 +464,8 @@ impl LoggedRound {
 pub enum Entry {
     /// The task changed.
     Settings(ImprovConfig),
+    /// The musical controls changed.
+    Controls(Controls),
     /// A round was answered.
     Answered(LoggedRound, Feedback),
 }
@@ -667,7 +678,7 @@ impl LogContents {
             .into_iter()
             .filter_map(|e| match e {
                 Entry::Answered(round, feedback) => Some((round, feedback)),
-                Entry::Settings(_) => None,
+                Entry::Settings(_) | Entry::Controls(_) => None,
             })
             .collect()
     }
@@ -799,6 +810,9 @@ impl LogContents {
                     }
                 }
                 Record::Settings { task, .. } => out.entries.push(Entry::Settings(task.clone())),
+                Record::Controls { controls, .. } => {
+                    out.entries.push(Entry::Controls(controls.clone()))
+                }
                 Record::Session { .. } | Record::Calibration { .. } | Record::Model { .. } => {}
             }
         }

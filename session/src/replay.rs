@@ -53,6 +53,9 @@ pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
                 task = config.to_task()?;
                 continue;
             }
+            // The controls steer only what is sampled next: the model learns from the
+            // logged phrases.
+            Entry::Controls(_) => continue,
             Entry::Answered(logged, feedback) => (logged, feedback),
         };
         let round = model_round(path, &task, &mut extractor, dim, &logged)?;
@@ -103,6 +106,7 @@ pub fn export_song(path: &Path, out: &Path, format: Option<Format>) -> Result<us
                 }
                 continue;
             }
+            Entry::Controls(_) => continue,
             Entry::Answered(logged, _) => logged,
         };
         let Some(events) = logged.candidates.get(logged.played) else {
@@ -162,6 +166,7 @@ fn model_round(
             theory: 0.0,
             utility: 0.0,
             score: 0.0,
+            musical: false,
             states: Vec::new(),
             rewards: Vec::new(),
         });

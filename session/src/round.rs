@@ -39,6 +39,9 @@ pub struct Candidate {
     pub utility: f64,
     /// Combined score: standardised theory + λ · utility.
     pub score: f64,
+    /// Whether it passes every musicianship floor
+    /// ([`MUSIC`](cadenza_reward::musicianship::MUSIC)).
+    pub musical: bool,
     /// The compact state before each event (empty for rounds rebuilt for replay).
     pub(crate) states: Vec<u64>,
     /// Per-step `improv` rewards (empty for rounds rebuilt for replay).

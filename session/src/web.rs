@@ -30,6 +30,7 @@
 //! | `POST /api/rate` `{"round": 3, "rating": 4, "preference": "a"}` | rates the phrase of round 3 (1..=5), optionally answering its A/B question; `{"state", "phrase"}` with the next phrase |
 //! | `POST /api/prefer` `{"round": 3, "choice": "b"}` | answers round 3's A/B question without a rating; `{"state", "phrase"}` |
 //! | `POST /api/settings` `{"key": "F major", "progression": "blues", "tempo": 100}` | changes the task between phrases (any subset of the three; see [`Session::retask`]); `{"state", "phrase"}` |
+//! | `POST /api/controls` `{"low": 62, "high": 76, "density": -0.5, "space": 1, "chromatic": 0}` | asks for a range, a density, space, chromaticism ([`Controls`](crate::Controls); any subset, the others kept; `null` clears `low`/`high`); the phrase waiting is replaced by one that follows them; `{"state", "phrase"}` |
 //!
 //! `round` must be the round of the phrase waiting for feedback, so that a double click or a
 //! stale page cannot rate the wrong phrase. Malformed requests change nothing and get a 4xx
@@ -50,8 +51,15 @@
 //!  "settings": {"key": "C major", "progression": "ii-v-i", "tempo": 120.0},
 //!  "task_locked": false, "agent": "pre-trained", "adaptation": "preference", "logging": true,
 //!  "model": {"bias": 0.1, "features": [{"name": "step_fraction", "weight": 0.4, "sd": 0.7}]},
+//!  "controls": {"low": 48, "high": 84, "density": 0.0, "space": 1.0, "chromatic": 0.0},
+//!  "taste": [{"name": "register", "preference": 0.2, "sd": 0.3, "steer": 0.8}, ...],
+//!  "steering": 4.0, "musicianship_guard": true,
 //!  "progressions": ["ii-v-i", "blues", ...]}
 //! ```
+//!
+//! `controls` holds the range in force (the task's where none was asked); `taste` is what the
+//! listener model has learnt along each musical dimension ([`controls::learnt`]) and how far
+//! the next phrase is steered along it (controls and learnt taste together).
 //!
 //! ## Phrase
 //!
@@ -61,10 +69,13 @@
 //!  "tempo": 120.0, "steps_per_quarter": 4, "steps_per_bar": 16, "length": 64,
 //!  "low": 60, "high": 84, "key": "C major", "theory": 0.8, "utility": 0.2,
 //!  "musicianship": {"harmony": 0.95, "line": 0.8, "rhythm": 0.6, "variety": 0.93, "failures": []},
+//!  "measures": {"notes_per_beat": 1.5, "rest_share": 0.1, "chromatic_share": 0.05,
+//!               "lowest": 62, "highest": 79, "mean_pitch": 70.2},
 //!  "pair": {"a": {"notes": [...], "utility": 0.1}, "b": {"notes": [...], "utility": -0.3}},
 //!  "propose_ms": 4.2}
 //! ```
 
+use crate::controls;
 use crate::engine::{RetaskPlan, Session};
 use crate::error::SessionError;
 use crate::http::{self, Head, Limits, Service};
@@ -424,6 +435,7 @@ pub fn handle(session: &mut Session, method: &str, path: &str, body: &[u8]) -> R
         "/api/phrase" => phrase_reply(session),
         "/api/rate" => rate(session, body),
         "/api/prefer" => prefer(session, body),
+        "/api/controls" => set_controls(session, body),
         _ => settings(session, body),
     };
     match result {
@@ -436,7 +448,7 @@ pub fn handle(session: &mut Session, method: &str, path: &str, body: &[u8]) -> R
 fn check_route(method: &str, path: &str) -> Result<(), Reply> {
     let allowed = match path {
         "/" | "/index.html" | "/app.js" | "/style.css" | "/api/state" | "/api/phrase" => "GET",
-        "/api/rate" | "/api/prefer" | "/api/settings" => "POST",
+        "/api/rate" | "/api/prefer" | "/api/settings" | "/api/controls" => "POST",
         _ => return Err(Reply::error(404, format!("no such path: {path}"))),
     };
     if method != allowed {
@@ -510,6 +522,66 @@ fn settings(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
         .map_err(session_error)?;
     session.apply_retask(prepared).map_err(retask_error)?;
     let phrase = phrase_json(session)?;
+    Ok(json!({ "state": state_json(session), "phrase": phrase }))
+}
+
+/// `POST /api/controls`: the fields given replace the session's; each is checked here for
+/// its type and by [`Controls::validate`] for its range, and a bad one is a 400 naming it.
+fn set_controls(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
+    const FIELDS: &str = "low, high, density, space, chromatic";
+    let value: Value = parse(body)?;
+    let Value::Object(fields) = value else {
+        return Err(Reply::error(
+            400,
+            format!("request body: expected a JSON object with any of the fields {FIELDS}"),
+        ));
+    };
+    let mut controls = session.controls().clone();
+    for (name, v) in &fields {
+        match name.as_str() {
+            "low" | "high" => {
+                let pitch = if v.is_null() {
+                    None
+                } else {
+                    let p = v.as_u64().filter(|&p| p <= 127).ok_or_else(|| {
+                        Reply::error(
+                            400,
+                            format!("field '{name}': {v}: expected a MIDI pitch (an integer 0..=127) or null"),
+                        )
+                    })?;
+                    Some(p as u8)
+                };
+                if name == "low" {
+                    controls.low = pitch;
+                } else {
+                    controls.high = pitch;
+                }
+            }
+            "density" | "space" | "chromatic" => {
+                let x = v.as_f64().ok_or_else(|| {
+                    Reply::error(
+                        400,
+                        format!("field '{name}': {v}: expected a number in -1..=1"),
+                    )
+                })?;
+                match name.as_str() {
+                    "density" => controls.density = x,
+                    "space" => controls.space = x,
+                    _ => controls.chromatic = x,
+                }
+            }
+            other => {
+                return Err(Reply::error(
+                    400,
+                    format!("unknown field '{other}': expected {FIELDS}"),
+                ))
+            }
+        }
+    }
+    let start = Instant::now();
+    session.set_controls(controls).map_err(session_error)?;
+    let mut phrase = phrase_json(session)?;
+    phrase["propose_ms"] = json!(start.elapsed().as_secs_f64() * 1e3);
     Ok(json!({ "state": state_json(session), "phrase": phrase }))
 }
 
@@ -592,6 +664,7 @@ fn pending_phrase_json(session: &Session, round: &Round) -> Value {
     json!({
         "round": round.index,
         "events": played.events,
+        "measures": controls::describe(&task.setting, &played.events),
         "musicianship": {
             "harmony": scores.harmony, "line": scores.line, "rhythm": scores.rhythm,
             "variety": scores.variety, "failures": MUSIC.failures(&scores),
@@ -639,8 +712,36 @@ pub fn state_json(session: &Session) -> Value {
         "adaptation": config.adaptation,
         "logging": session.is_logging(),
         "model": { "bias": model.bias(), "features": features },
+        "controls": controls_json(session),
+        "taste": taste_json(session),
+        "steering": config.steering,
+        "musicianship_guard": config.musicianship_guard,
         "progressions": cadenza_env::music::Progression::preset_names().collect::<Vec<_>>(),
     })
+}
+
+/// The controls in force, with the range resolved against the task.
+fn controls_json(session: &Session) -> Value {
+    let c = session.controls();
+    let (low, high) = c.range(&session.task().setting);
+    json!({
+        "low": low, "high": high,
+        "density": c.density, "space": c.space, "chromatic": c.chromatic,
+    })
+}
+
+/// What the model has learnt in musical terms, with the steering of the next phrase.
+fn taste_json(session: &Session) -> Value {
+    let steering = session.steering().unwrap_or_default();
+    Value::Array(
+        controls::learnt(session.model())
+            .iter()
+            .zip(steering)
+            .map(|(l, steer)| {
+                json!({ "name": l.name, "preference": l.preference, "sd": l.sd, "steer": steer })
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

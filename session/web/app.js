@@ -374,6 +374,77 @@ function drawModel() {
   $("model-meta").textContent = `— ${s.observations} observations`;
 }
 
+// The learnt taste in musical terms: preference ± sd as a bar, the steering as a marker.
+const TASTE_WORDS = {
+  register: ["lower", "higher"], density: ["fewer notes", "more notes"],
+  space: ["less space", "more space"], chromatic: ["in key", "chromatic"],
+  falling: ["rising", "falling"], skips: ["stepwise", "skips"], arc: ["peak early", "peak late"],
+};
+
+function drawTaste() {
+  const s = ui.state;
+  if (!s || !s.taste) return;
+  const rows = s.taste;
+  const labelW = 110, barW = 520, rowH = 22, pad = 8, rightW = 110;
+  const extent = Math.max(0.5, ...rows.map((t) => Math.abs(t.preference) + t.sd));
+  const cx = labelW + barW / 2;
+  const scale = (barW / 2 - pad) / extent;
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  const height = rows.length * rowH + 8;
+  svg.setAttribute("viewBox", `0 0 ${labelW + barW + rightW} ${height}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "learnt taste in musical terms");
+  const el = (name, attrs, text) => {
+    const e = document.createElementNS(ns, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    svg.appendChild(e);
+    return e;
+  };
+  rows.forEach((t, i) => {
+    const yMid = 4 + i * rowH + rowH / 2;
+    const [left, right] = TASTE_WORDS[t.name] || ["less", "more"];
+    el("text", { x: labelW - 8, y: yMid + 4, "text-anchor": "end" }, left);
+    el("text", { x: labelW + barW + 8, y: yMid + 4 }, right);
+    const x1 = cx + Math.min(0, t.preference) * scale;
+    el("rect", { x: x1, y: yMid - 6, width: Math.max(1, Math.abs(t.preference) * scale), height: 12,
+      rx: 2, fill: t.preference >= 0 ? "#7bc86c" : "#e06c75", "data-taste": t.name,
+      "data-preference": t.preference.toFixed(3), "data-steer": t.steer.toFixed(3) });
+    const lo = cx + (t.preference - t.sd) * scale, hi = cx + (t.preference + t.sd) * scale;
+    el("line", { x1: lo, x2: hi, y1: yMid, y2: yMid, stroke: "#e8e6e3", "stroke-width": 1.5 });
+    // The steering, on its own scale: ±1.5 spans the chart.
+    const sx = cx + (t.steer / 1.5) * (barW / 2 - pad);
+    el("text", { x: sx, y: yMid + 10, "text-anchor": "middle", fill: "#f0a04b" }, "▲");
+  });
+  el("line", { x1: cx, x2: cx, y1: 2, y2: height - 2, stroke: "#5b6270" });
+  $("taste-chart").replaceChildren(svg);
+}
+
+function renderControls() {
+  const c = ui.state && ui.state.controls;
+  if (!c) return;
+  for (const field of ["low", "high", "density", "space", "chromatic"]) {
+    const input = $(`ctl-${field}`);
+    if (document.activeElement !== input) input.value = c[field];
+  }
+}
+
+function applyControls() {
+  const body = {
+    low: Number($("ctl-low").value), high: Number($("ctl-high").value),
+    density: Number($("ctl-density").value), space: Number($("ctl-space").value),
+    chromatic: Number($("ctl-chromatic").value),
+  };
+  showStatus("playing what you asked for…");
+  send("/api/controls", body);
+}
+
+function resetControls() {
+  showStatus("asking for nothing…");
+  send("/api/controls", { low: null, high: null, density: 0, space: 0, chromatic: 0 });
+}
+
 // --------------------------------------------------------------------------------------
 // State, phrase, feedback
 // --------------------------------------------------------------------------------------
@@ -382,6 +453,8 @@ function renderState() {
   const s = ui.state;
   if (!s) return;
   drawModel();
+  drawTaste();
+  renderControls();
   const history = $("history");
   history.replaceChildren(...s.ratings.map((r) => {
     const bar = document.createElement("div");
@@ -419,6 +492,16 @@ function renderPhrase() {
     : "no A/B question this round";
   $("phrase-info").textContent =
     `phrase ${p.round + 1} · ${p.key} · ${p.tempo} qpm · ${p.chords.map((c) => c.symbol).join(" | ")}`;
+  const m = p.measures;
+  if (m) {
+    $("measures").textContent = `this phrase: ${m.lowest}–${m.highest} (mean ${m.mean_pitch.toFixed(1)}) · ` +
+      `${m.notes_per_beat.toFixed(2)} notes a beat · ${(100 * m.rest_share).toFixed(0)}% rests · ` +
+      `${(100 * m.chromatic_share).toFixed(0)}% outside the key`;
+    $("measures").dataset.notesPerBeat = m.notes_per_beat;
+    $("measures").dataset.restShare = m.rest_share;
+    $("measures").dataset.highest = m.highest;
+    $("measures").dataset.lowest = m.lowest;
+  }
   showStatus(`round ${p.round + 1} · ${ui.state ? ui.state.ratings.length : 0} ratings` +
     (ui.lastLatencyMs !== null ? ` · next phrase in ${ui.lastLatencyMs.toFixed(0)} ms` : ""));
   drawRoll(null);
@@ -438,6 +521,7 @@ async function send(path, body) {
     renderState();
     renderPhrase();
     if ($("autoplay").checked && path !== "/api/settings") play("played");
+    document.body.dataset.round = String(ui.phrase.round);
   } catch (e) {
     showStatus(e.message, true);
   } finally {
@@ -447,7 +531,7 @@ async function send(path, body) {
 }
 
 function setButtons(enabled) {
-  for (const b of document.querySelectorAll("#ratings button, #apply")) b.disabled = !enabled;
+  for (const b of document.querySelectorAll("#ratings button, #apply, #ctl-apply, #ctl-reset")) b.disabled = !enabled;
   if (enabled) renderPhraseButtons();
 }
 
@@ -501,13 +585,15 @@ $("prefer-a").addEventListener("click", () => choose("a"));
 $("prefer-b").addEventListener("click", () => choose("b"));
 $("send-ab").addEventListener("click", sendChoice);
 $("apply").addEventListener("click", applySettings);
+$("ctl-apply").addEventListener("click", applyControls);
+$("ctl-reset").addEventListener("click", resetControls);
 for (const b of document.querySelectorAll("#ratings button")) {
   b.addEventListener("click", () => rate(Number(b.dataset.rating)));
 }
 
 document.addEventListener("keydown", (e) => {
   if (e.target instanceof HTMLInputElement) {
-    if (e.key === "Enter") applySettings();
+    if (e.key === "Enter") (e.target.id.startsWith("ctl-") ? applyControls : applySettings)();
     return;
   }
   if (e.ctrlKey || e.metaKey || e.altKey) return;

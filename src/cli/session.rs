@@ -20,8 +20,10 @@ use std::path::{Path, PathBuf};
 /// Interactive (no --listener): each phrase is drawn as a piano roll with its chords,
 /// rendered to a WAV file and played with the system's player (aplay, paplay or afplay)
 /// when there is one. Type 1-5 and Enter to rate, a or b to answer an A/B question, q to
-/// quit. With --listener sim:stepwise | sim:syncopated | sim:bluesy a simulated listener
-/// answers instead. --log writes every phrase, rating and model update to a JSONL file,
+/// quit; ask in musical terms with `range 60 72`, `density -0.5`, `space 1`, `chromatic 0.5`
+/// or `reset`, and the next phrase follows. With --listener sim:NAME (sim:stepwise,
+/// sim:syncopated, sim:bluesy, sim:high, sim:falling, sim:arpeggio, sim:climax) a simulated
+/// listener answers instead. --log writes every phrase, rating and model update to a JSONL file,
 /// fsynced; --resume continues a session from its log. --midi-out NAME also plays each
 /// phrase live through a MIDI port (build with `--features midi-out`).
 ///
@@ -105,7 +107,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 2_000_000)]
     pretrain_steps: u64,
     /// Candidate phrases per round.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 24)]
     candidates: usize,
     /// Sampling temperature.
     #[arg(long, default_value_t = 0.5)]
@@ -113,6 +115,14 @@ struct RunArgs {
     /// Weight of the listener model against the theory floor.
     #[arg(long, default_value_t = 2.0)]
     listener_weight: f64,
+    /// Gain of the listener model's learnt taste (register, density, space, chromatic,
+    /// contour, skips, arc) on how phrases are sampled; 0 samples the agent as it is.
+    #[arg(long, default_value_t = cadenza_session::DEFAULT_STEERING)]
+    steering: f64,
+    /// Let a round play a phrase that fails a musicianship floor when the listener model
+    /// scores it best (by default a round plays its best candidate that is music).
+    #[arg(long)]
+    no_musicianship_guard: bool,
     /// Held-out A/B questions asked at the end of a simulated session.
     #[arg(long, default_value_t = 200)]
     held_out: usize,
@@ -243,6 +253,8 @@ fn start(args: &RunArgs) -> Result<Session> {
         candidates: args.candidates,
         temperature: args.temperature,
         listener_weight: args.listener_weight,
+        steering: args.steering,
+        musicianship_guard: !args.no_musicianship_guard,
         adaptation,
         agent,
         ..SessionConfig::default()
@@ -503,6 +515,17 @@ fn interactive(args: &RunArgs) -> Result<()> {
             &format!("\nphrase {}", n + 1),
             &round.played().events,
         );
+        let m =
+            cadenza_session::controls::describe(&session.task().setting, &round.played().events);
+        println!(
+            "{}-{} (mean {:.1}), {:.2} notes a beat, {:.0}% rests, {:.0}% outside the key",
+            m.lowest,
+            m.highest,
+            m.mean_pitch,
+            m.notes_per_beat,
+            100.0 * m.rest_share,
+            100.0 * m.chromatic_share
+        );
         if let Some(midi) = &mut midi {
             midi.play(&session, &round.played().events)?;
         } else {
@@ -513,11 +536,15 @@ fn interactive(args: &RunArgs) -> Result<()> {
                 player,
             )?;
         }
-        let Some(answer) = ask("rate 1-5 (q quits):", &["1", "2", "3", "4", "5", "q"])? else {
+        let Some(answer) = ask_rating(&mut session)? else {
             break;
         };
         if answer == "q" {
             break;
+        }
+        if answer.is_empty() {
+            // The controls changed: the next phrase follows them.
+            continue;
         }
         let rating: u8 = answer.parse().context("a rating")?;
         let mut preference = None;
@@ -558,6 +585,48 @@ fn interactive(args: &RunArgs) -> Result<()> {
     }
     println!("{} rounds rated.", session.rounds_done());
     Ok(())
+}
+
+/// Asks for a rating; a control command (`space 1`, `range 60 72`, ...) sets the session's
+/// controls instead and answers "" (the phrase waiting is then dropped, so the caller plays
+/// the next one). `None` at the end of the input.
+fn ask_rating(session: &mut Session) -> Result<Option<String>> {
+    let ratings = ["1", "2", "3", "4", "5", "q"];
+    let mut input = std::io::stdin().lock();
+    loop {
+        print!(
+            "rate 1-5, or ask: {} (q quits): ",
+            cadenza_session::controls::COMMAND_HELP
+        );
+        std::io::stdout().flush()?;
+        let mut bytes = Vec::new();
+        if input
+            .read_until(b'\n', &mut bytes)
+            .context("cannot read the answer from standard input")?
+            == 0
+        {
+            return Ok(None);
+        }
+        let answer = String::from_utf8_lossy(&bytes).trim().to_lowercase();
+        if ratings.contains(&answer.as_str()) {
+            return Ok(Some(answer));
+        }
+        let setting = session.task().setting.clone();
+        match session.controls().command(&setting, &answer) {
+            Some(Ok(controls)) => {
+                session.set_controls(controls)?;
+                let c = session.controls();
+                let (low, high) = c.range(&setting);
+                println!(
+                    "asking for: range {low}-{high}, density {:+}, space {:+}, chromatic {:+}",
+                    c.density, c.space, c.chromatic
+                );
+                return Ok(Some(String::new()));
+            }
+            Some(Err(e)) => println!("{e}"),
+            None => println!("please answer one of: {}", ratings.join(" ")),
+        }
+    }
 }
 
 fn top_weights(session: &Session) -> String {

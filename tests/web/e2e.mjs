@@ -185,6 +185,34 @@ try {
   check("the session log holds the A/B answers", feedback.filter((r) => r.preference).length === expectedPrefs);
   check("the session log has a model record per answer", records.filter((r) => r.type === "model").length === 5);
 
+  // Musical controls: a narrow range high up and more space; the very next phrase follows
+  // (within the range, more rests than the phrase before), and the page shows the learnt
+  // taste in the same terms.
+  const beforeControls = await page.evaluate(() => window.cadenza.phrase.measures);
+  await page.fill("#ctl-low", "67");
+  await page.fill("#ctl-high", "79");
+  await page.$eval("#ctl-space", (e) => { e.value = "1"; });
+  await page.click("#ctl-apply");
+  await page.waitForFunction(() => window.cadenza.state.controls.space === 1 && !window.cadenza.busy, null,
+    { timeout: 30_000 });
+  const steered = await page.evaluate(() => window.cadenza.phrase);
+  check("the controls reach the session", JSON.stringify((await api("/api/state")).controls) ===
+    JSON.stringify({ low: 67, high: 79, density: 0, space: 1, chromatic: 0 }));
+  check("the next phrase keeps to the range asked for",
+    steered.notes.length > 0 && steered.notes.every((n) => n.pitch >= 67 && n.pitch <= 79),
+    JSON.stringify(steered.notes.map((n) => n.pitch)));
+  check("the next phrase has more space", steered.measures.rest_share > beforeControls.rest_share,
+    `${beforeControls.rest_share} -> ${steered.measures.rest_share}`);
+  check("the next phrase is still music", steered.musicianship.failures.length === 0,
+    JSON.stringify(steered.musicianship));
+  const shown = await page.$eval("#measures", (e) => e.textContent);
+  check("the page shows the phrase in the controls' terms", shown.includes("rests"), shown);
+  const tasteRows = await page.$$eval("#taste-chart rect[data-taste]", (rs) => rs.map((r) => r.dataset.taste));
+  check("the page shows the learnt taste in musical terms",
+    ["register", "density", "space", "chromatic"].every((n) => tasteRows.includes(n)), tasteRows.join(","));
+  const controlRecords = readFileSync(log, "utf8").split("\n").filter((l) => l.includes('"type":"controls"'));
+  check("the controls are logged", controlRecords.length === 1, `${controlRecords.length}`);
+
   // Settings: the tempo control changes the session (logged), the page follows.
   await page.fill("#tempo", "96");
   await page.click("#apply");

@@ -378,9 +378,16 @@ impl Adapter for PolicyAdapter {
     }
 
     /// A sample of the policy's own distribution (temperature 1, so that the updates stay
-    /// on-policy).
-    fn sample(&mut self, obs: &Observation<'_>, rng: &mut ChaCha8Rng) -> Option<usize> {
-        let action = self.act(obs, 1.0, rng);
+    /// on-policy), tilted by `bias` where the session steers.
+    fn sample(
+        &mut self,
+        obs: &Observation<'_>,
+        bias: &[f64],
+        rng: &mut ChaCha8Rng,
+    ) -> Option<usize> {
+        let action = self
+            .policy
+            .act_biased(obs, ActMode::Sample { temperature: 1.0 }, bias, rng);
         obs.mask
             .get(action)
             .copied()

@@ -56,6 +56,19 @@ impl Policy {
     /// Picks an action for one observation. Infallible by contract: an observation of the
     /// wrong length gets the first allowed action.
     pub fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
+        self.act_biased(obs, mode, &[], rng)
+    }
+
+    /// [`Policy::act`] with `bias[a]` (in nats of the sampling distribution; shorter than
+    /// the actions or empty for none) added to each action's log-probability before the
+    /// choice: how a session steers a policy's phrases towards what a listener asks.
+    pub fn act_biased(
+        &mut self,
+        obs: &Observation<'_>,
+        mode: ActMode,
+        bias: &[f64],
+        rng: &mut ChaCha8Rng,
+    ) -> usize {
         let na = self.net.num_actions;
         let allowed = |a: usize| obs.mask.get(a).copied().unwrap_or(true);
         let first_allowed = (0..na).find(|&a| allowed(a)).unwrap_or(0);
@@ -82,6 +95,17 @@ impl Policy {
                 .to_kind(Kind::Float)
                 .to_device(Device::Cpu)
                 .copy_data(&mut self.logits, na);
+        }
+        if !bias.is_empty() {
+            let scale = match mode {
+                ActMode::Sample { temperature } if temperature.is_finite() && temperature > 0.0 => {
+                    temperature
+                }
+                _ => 1.0,
+            };
+            for (logit, &b) in self.logits.iter_mut().zip(bias) {
+                *logit += (b * scale) as f32;
+            }
         }
         choose(&mut self.logits, obs.mask, mode, rng)
     }

@@ -178,8 +178,14 @@ impl Adapter for TabularAdapter {
     fn begin_episode(&mut self) {}
 
     /// A softmax at the configured temperature over Q-value plus preference, among the
-    /// allowed actions that are tried (all allowed ones where none is).
-    fn sample(&mut self, obs: &Observation<'_>, rng: &mut ChaCha8Rng) -> Option<usize> {
+    /// allowed actions that are tried (all allowed ones where none is), each logit plus its
+    /// `bias`.
+    fn sample(
+        &mut self,
+        obs: &Observation<'_>,
+        bias: &[f64],
+        rng: &mut ChaCha8Rng,
+    ) -> Option<usize> {
         let inv_t = 1.0 / self.config.temperature;
         let mask = obs.mask;
         let allowed_at = |a: usize| mask.get(a).copied().unwrap_or(false);
@@ -196,7 +202,7 @@ impl Adapter for TabularAdapter {
             *logit = if allowed {
                 let base = row.map_or(0.0, |r| f64::from(table.row(r)[a]));
                 let add = extra.map_or(0.0, |e| f64::from(e[a]));
-                (base + add) * inv_t
+                (base + add) * inv_t + bias.get(a).copied().unwrap_or(0.0)
             } else {
                 f64::NEG_INFINITY
             };
@@ -349,10 +355,30 @@ mod tests {
         };
         let mut seen = [0; 4];
         for _ in 0..200 {
-            seen[a.sample(&obs(&mask), &mut rng).unwrap()] += 1;
+            seen[a.sample(&obs(&mask), &[], &mut rng).unwrap()] += 1;
         }
         assert_eq!((seen[0], seen[2]), (0, 0), "{seen:?}");
         assert!(seen[1] > 50 && seen[3] > 50, "{seen:?}");
-        assert_eq!(a.sample(&obs(&[false; 4]), &mut rng), None);
+        assert_eq!(a.sample(&obs(&[false; 4]), &[], &mut rng), None);
+    }
+
+    #[test]
+    fn a_bias_tilts_the_samples() {
+        let mut a = adapter(AdaptMode::Preference);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mask = [true; 4];
+        let obs = Observation {
+            dense: &[],
+            state: 3,
+            mask: &mask,
+        };
+        let bias = [0.0, 3.0, 0.0, -30.0];
+        let mut seen = [0; 4];
+        for _ in 0..400 {
+            seen[a.sample(&obs, &bias, &mut rng).unwrap()] += 1;
+        }
+        // e^3 ≈ 20 times as likely as each unbiased action; -30 nats is never.
+        assert_eq!(seen[3], 0, "{seen:?}");
+        assert!(seen[1] > 300, "{seen:?}");
     }
 }

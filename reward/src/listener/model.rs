@@ -36,6 +36,8 @@ pub const MODEL_VERSION: u32 = 1;
 
 /// Newton iterations per refit at most; warm starts need two or three.
 const MAX_NEWTON: usize = 25;
+/// Halvings of a Newton step at most, when the full step does not lower the objective.
+const MAX_HALVINGS: usize = 30;
 /// Newton stops when no weight moves by more than this.
 const NEWTON_TOLERANCE: f64 = 1e-7;
 /// The bias prior is this much wider than the weights': how much a listener likes music in
@@ -335,6 +337,24 @@ impl ListenerModel {
         }
     }
 
+    /// The negative log posterior at `theta` (up to a constant): the Gaussian prior plus
+    /// the logistic loss of every observation. `phi` is scratch of `dim() + 1`.
+    fn objective(&self, theta: &[f64], phi: &mut [f64]) -> f64 {
+        let mut f: f64 = theta
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t * t / (2.0 * self.prior_variance(i)))
+            .sum();
+        for obs in &self.observations {
+            let y = self.row(obs, phi);
+            let z: f64 = phi.iter().zip(theta).map(|(a, b)| a * b).sum();
+            // -y log σ(z) - (1 - y) log(1 - σ(z)) = softplus(z) - y z, computed stably.
+            let softplus = z.max(0.0) + (-z.abs()).exp().ln_1p();
+            f += softplus - y * z;
+        }
+        f
+    }
+
     /// Newton's method to the MAP, then the covariance at it (the Laplace approximation).
     fn refit(&mut self) {
         let n = self.dim() + 1;
@@ -369,10 +389,27 @@ impl ListenerModel {
                 break;
             };
             let step = cholesky_solve(&chol, n, &grad);
+            // Damped: the full Newton step unless it fails to lower the negative log
+            // posterior, then halves of it. Features far outside the calibration (many
+            // standard deviations) make the full step overshoot, and undamped Newton then
+            // runs away to weights in the hundreds.
+            let before = self.objective(&theta, &mut phi);
+            let mut t = 1.0;
+            let mut trial = vec![0.0; n];
+            for _ in 0..MAX_HALVINGS {
+                for i in 0..n {
+                    trial[i] = theta[i] - t * step[i];
+                }
+                if self.objective(&trial, &mut phi) <= before {
+                    break;
+                }
+                t *= 0.5;
+            }
             let mut moved = 0.0f64;
             for i in 0..n {
-                theta[i] -= step[i];
-                moved = moved.max(step[i].abs());
+                let delta = theta[i] - trial[i];
+                moved = moved.max(delta.abs());
+                theta[i] = trial[i];
             }
             if moved < NEWTON_TOLERANCE {
                 break;
@@ -668,6 +705,53 @@ mod tests {
 
     fn model() -> ListenerModel {
         ListenerModel::new(&["a", "b", "c", "d", "e"], ListenerConfig::default()).unwrap()
+    }
+
+    /// Phrases far outside the calibration (tens of standard deviations, as when a session
+    /// steers its phrases away from what it calibrated on) with noisy ratings: undamped
+    /// Newton overshot and ran away to weights in the hundreds; the damped fit stays at the
+    /// MAP, where the gradient of the log posterior vanishes.
+    #[test]
+    fn features_far_outside_the_calibration_do_not_make_the_fit_run_away() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut m = model();
+        for k in 0..60 {
+            let x: Vec<f64> = (0..5).map(|_| 30.0 * gaussian(&mut rng)).collect();
+            let rating = if k % 3 == 0 {
+                3
+            } else {
+                1 + (rng.random::<f64>() * 5.0) as u8 % 5
+            };
+            m.observe(Feedback::Rating {
+                features: x.clone(),
+                rating,
+            })
+            .unwrap();
+            if k % 2 == 0 {
+                let y: Vec<f64> = (0..5).map(|_| 30.0 * gaussian(&mut rng)).collect();
+                m.observe(Feedback::Preference {
+                    a: x,
+                    b: y,
+                    a_preferred: rng.random::<bool>(),
+                })
+                .unwrap();
+            }
+            let worst = m.weights().iter().fold(0.0f64, |a, w| a.max(w.abs()));
+            assert!(worst < 5.0, "after {k}: weights {:?}", m.weights());
+        }
+        let n = m.dim() + 1;
+        let mut phi = vec![0.0; n];
+        let at = m.objective(&m.mean, &mut phi);
+        for i in 0..n {
+            for h in [-1e-4, 1e-4] {
+                let mut theta = m.mean.clone();
+                theta[i] += h;
+                assert!(
+                    m.objective(&theta, &mut phi) >= at - 1e-9,
+                    "not the MAP along {i}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -241,6 +241,8 @@ pub struct SimReport {
     pub musicianship_first: MusicianshipReport,
     /// Musicianship of the last 10 phrases played in this process.
     pub musicianship_last: MusicianshipReport,
+    /// What the listener model has learnt at the end, in musical terms.
+    pub taste: Vec<crate::controls::Learnt>,
 }
 
 pub use crate::config::{check_held_out, MAX_HELD_OUT_PAIRS};
@@ -337,6 +339,7 @@ pub fn run(
         utility_last,
         musicianship_first,
         musicianship_last,
+        taste: crate::controls::learnt(session.model()).to_vec(),
     })
 }
 
@@ -377,6 +380,7 @@ mod note_listener_tests {
             theory: 0.0,
             utility: 0.0,
             score: 0.0,
+            musical: false,
             states: Vec::new(),
             rewards: Vec::new(),
         }
