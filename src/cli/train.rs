@@ -10,7 +10,7 @@ mod plan;
 mod report;
 
 use super::{common, eval, generate, plot};
-use anyhow::Result;
+use anyhow::{Context, Result};
 pub use args::TrainArgs;
 use cadenza_agents::registry::{self, BuildSpec};
 use cadenza_agents::run::{RunCheckpoints, RunDir, RunInfo, RUN_FORMAT};
@@ -39,23 +39,31 @@ pub fn run(args: TrainArgs) -> Result<()> {
     execute(TrainPlan::resolve(&args)?)
 }
 
-/// Envs of the plan's task and reward (with the prior's term in a KL-controlled run).
+/// Envs of the plan's task and reward. A KL-controlled run's prior is not in them: the agent
+/// scores it for all envs of a step at once ([`Agent::attach_prior`]), so its evaluations
+/// report the theory reward alone.
 fn make_envs(plan: &TrainPlan, count: usize) -> Result<Vec<TrainEnv>> {
     (0..count)
         .map(|_| {
             let reward = common::reward(Some(&plan.reward), &plan.task)?;
-            let reward = match &plan.prior {
-                None => reward,
-                Some(prior) => bc::wrap_reward(reward, prior, &plan.task)?,
-            };
             Ok(ComposeEnv::new(plan.task.clone(), reward))
         })
         .collect()
 }
 
 /// The agent of the plan, with its effective config for run.json: restored from the resumed
-/// run, started from the prior, or fresh.
+/// run, started from the prior, or fresh; in a KL-controlled run with the prior attached.
 fn make_agent(plan: &TrainPlan) -> Result<(Box<dyn Agent>, serde_json::Value)> {
+    let (mut agent, config) = build_agent(plan)?;
+    if let Some(prior) = &plan.prior {
+        agent
+            .attach_prior(&prior.dir, &plan.task, prior.kl_coef)
+            .with_context(|| format!("--prior {}", prior.dir.display()))?;
+    }
+    Ok((agent, config))
+}
+
+fn build_agent(plan: &TrainPlan) -> Result<(Box<dyn Agent>, serde_json::Value)> {
     if let Some((dir, prev)) = &plan.resume {
         let mut agent = dir.load_agent(prev, plan.device)?;
         // Schedules (learning-rate annealing, exploration decay) go on over the whole

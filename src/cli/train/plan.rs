@@ -19,8 +19,9 @@ const DEFAULT_STEPS: u64 = 2_000_000;
 pub struct PriorSpec {
     /// The prior's run or checkpoint directory.
     pub dir: std::path::PathBuf,
-    /// `c`: the reward is `r_theory + c · (log p_prior(a|s) − log π(a|s))`, the prior's half in
-    /// the env's reward, the policy's half added by PPO (its `kl_coef`).
+    /// `c`: the reward is `r_theory + c · (log p_prior(a|s) − log π(a|s))`, the prior's half
+    /// scored by the agent for all envs of a step at once (`Agent::attach_prior`), the
+    /// policy's half added by PPO (its `kl_coef`).
     pub kl_coef: f64,
 }
 
