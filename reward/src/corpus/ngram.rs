@@ -659,6 +659,8 @@ pub struct ContextTable {
     levels: Vec<(u64, KeyMap<u64, u32>)>,
     /// `rows[r * vocab + e]`: `ln P(e | context r)`.
     rows: Vec<f64>,
+    /// The last row: the uniform distribution, for a model that knows no context at all.
+    uniform_row: u32,
 }
 
 impl ContextTable {
@@ -680,11 +682,25 @@ impl ContextTable {
             }
             levels.push((model.levels[level].mask, index));
         }
+        let uniform_row = (rows.len() / vocab.max(1)) as u32;
+        rows.extend(std::iter::repeat_n(-(vocab as f64).ln(), vocab));
         Self {
             vocab,
             levels,
             rows,
+            uniform_row,
         }
+    }
+
+    /// The row of a packed context: that of the deepest level that knows it.
+    fn row_of(&self, key: u64) -> u32 {
+        for (mask, index) in &self.levels {
+            if let Some(&row) = index.get(&(key & mask)) {
+                return row;
+            }
+        }
+        // Only a model without any event lacks the empty context: the uniform row.
+        self.uniform_row
     }
 
     /// `ln P(event | packed context)`, for a context packed by the model (last `N-1` events
@@ -695,14 +711,7 @@ impl ContextTable {
         if e >= self.vocab {
             return f64::NEG_INFINITY;
         }
-        for (mask, index) in &self.levels {
-            if let Some(&row) = index.get(&(key & mask)) {
-                return self.rows[row as usize * self.vocab + e];
-            }
-        }
-        // Only a model without any training event has no empty context, and `fit` refuses
-        // to make one.
-        -(self.vocab as f64).ln()
+        self.rows[self.row_of(key) as usize * self.vocab + e]
     }
 
     /// Number of rows (contexts over all levels).
