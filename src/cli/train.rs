@@ -104,6 +104,21 @@ pub(crate) fn fresh_agent(
     Ok((agent, config))
 }
 
+/// The run's time split for summary.json: seconds per phase, with the learner's share and
+/// the steps per second of learning.
+fn time_split_json(outcome: &trainer::TrainOutcome) -> serde_json::Value {
+    let t = &outcome.time;
+    serde_json::json!({
+        "learn_s": t.learn_s,
+        "env_s": t.env_s,
+        "prior_s": t.prior_s,
+        "learner_s": t.learner_s(),
+        "eval_s": t.eval_s,
+        "checkpoint_s": t.checkpoint_s,
+        "learn_steps_per_sec": outcome.steps as f64 / t.learn_s.max(1e-9),
+    })
+}
+
 /// Trains as the plan says and writes the run directory.
 fn execute(plan: TrainPlan) -> Result<()> {
     let mut train = plan.train.clone();
@@ -187,6 +202,7 @@ fn execute(plan: TrainPlan) -> Result<()> {
         "steps": outcome.total_steps,
         "interrupted": outcome.interrupted,
         "wall_s": outcome.wall_s,
+        "time": time_split_json(&outcome),
         "final": last,
         "sampled_melodies": melodies.len(),
         "distinct": distinct,
@@ -200,6 +216,8 @@ fn execute(plan: TrainPlan) -> Result<()> {
         outcome_steps: outcome.total_steps,
         interrupted: outcome.interrupted,
         wall_s: outcome.wall_s,
+        time: &outcome.time,
+        steps: outcome.steps,
         last,
         distinct,
         count: melodies.len(),
