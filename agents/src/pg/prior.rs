@@ -139,8 +139,9 @@ pub(super) fn check_prior_shape(dir: &Path, net: &Net, shape: Shape) -> Result<(
 
 /// A frozen prior network and its coefficient `c`, evaluated for all sub-envs of a rollout
 /// step at once. Its recurrent state (a GRU prior) is zeroed at each sub-env's episode start,
-/// as the policy's is.
-pub(crate) struct RolloutPrior {
+/// as the policy's is. PPO holds one after [`Agent::attach_prior`](crate::Agent::attach_prior);
+/// [`RolloutPrior::open`] and [`RolloutPrior::score_host`] serve benchmarks and tests.
+pub struct RolloutPrior {
     net: Net,
     coef: f64,
     /// Steps of the observation window: a step at or past it has no observation and scores 0.
@@ -184,6 +185,32 @@ impl RolloutPrior {
         })
     }
 
+    /// [`RolloutPrior::load`] on the device `device` chooses.
+    pub fn open(
+        dir: &Path,
+        task: &TaskSpec,
+        coef: f64,
+        device: crate::agent::DeviceChoice,
+    ) -> Result<Self, AgentError> {
+        Self::load(dir, task, coef, super::backend::resolve_device(device)?)
+    }
+
+    /// [`RolloutPrior::score`] on observations in host memory (`n × obs_dim` floats).
+    pub fn score_host(
+        &mut self,
+        obs: &[f32],
+        starts: &[f32],
+        steps: &[usize],
+        actions: &[usize],
+        out: &mut [f32],
+    ) {
+        let n = actions.len() as i64;
+        let x = Tensor::from_slice(obs)
+            .view([n, self.net.obs_dim as i64])
+            .to_device(self.net.device());
+        self.score(&x, starts, steps, actions, out);
+    }
+
     /// `c`, the prior's weight in the reward.
     pub(crate) fn coef(&self) -> f64 {
         self.coef
@@ -195,7 +222,7 @@ impl RolloutPrior {
     }
 
     /// Forgets the recurrent state (the next batch starts every sub-env's episode).
-    pub(crate) fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.hidden = None;
     }
 
