@@ -38,7 +38,7 @@ fn bench_prior(c: &mut Criterion) {
         epochs: 1,
         ..BcConfig::default()
     };
-    let agent = bc::train(&config, &task, &tunes, &[], DeviceChoice::Cpu, 0, |_| {})
+    let agent = bc::train(&config, &task, &tunes, &tunes, DeviceChoice::Cpu, 0, |_| {})
         .expect("a prior trains");
     let dir = std::env::temp_dir().join(format!("cadenza-bench-prior-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
