@@ -6,7 +6,10 @@
 //! as "Tuning Recurrent Neural Networks with Reinforcement Learning"). Their recipe: learn a
 //! prior `p(a|s)` from data (here: [`train`], teacher forcing), then improve it by RL on
 //! music-theory rewards with the reward `r_MT(a,s)/c + log p(a|s)` (Eq. 3), starting from
-//! the prior's weights ([`ppo_from_prior`] and [`PriorReward`]).
+//! the prior's weights ([`ppo_from_prior`]). Training scores the prior for all envs of a
+//! rollout step in one batched pass ([`Agent::attach_prior`], [`RolloutPrior`]);
+//! [`PriorReward`] scores it one env step at a time inside a reward, the reference the
+//! batched scores are tested against.
 //!
 //! # Observations from long tunes
 //!
@@ -625,6 +628,11 @@ pub fn ppo_from_prior(
 /// `E[r_MT] - c·KL(π‖p)`, the KL-control of Sequence Tutor.
 ///
 /// Terms: the inner reward's, then `prior_logp` (already multiplied by `kl_coef`).
+///
+/// One forward pass per env step: `cadenza train --prior` scores the prior through
+/// [`Agent::attach_prior`] instead, for all envs of a step at once (about 5x cheaper per
+/// step: `cargo bench --features tch --bench prior`), with the same values
+/// (`agents/tests/bc.rs`). This type is that path's reference.
 pub struct PriorReward {
     inner: Box<dyn Reward>,
     prior: Net,

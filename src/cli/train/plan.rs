@@ -101,8 +101,7 @@ impl TrainPlan {
             .as_ref()
             .map(|t| t.steps)
             .filter(|&s| s != TrainConfig::default().steps);
-        let kl_controlled =
-            args.prior.is_some() || previous.is_some_and(|p| p.prior.is_some());
+        let kl_controlled = args.prior.is_some() || previous.is_some_and(|p| p.prior.is_some());
         let default_steps = if kl_controlled {
             PRIOR_DEFAULT_STEPS
         } else {
