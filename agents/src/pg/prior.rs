@@ -185,7 +185,9 @@ impl RolloutPrior {
         })
     }
 
-    /// [`RolloutPrior::load`] on the device `device` chooses.
+    /// The behaviour-cloned prior saved in `dir` (a `bc` checkpoint or its run directory),
+    /// for the observations of `task`, weighted by `coef`, on the device `device` chooses.
+    /// Wrong kind, sizes or shapes are an [`AgentError::Checkpoint`] naming the file.
     pub fn open(
         dir: &Path,
         task: &TaskSpec,
@@ -195,7 +197,11 @@ impl RolloutPrior {
         Self::load(dir, task, coef, super::backend::resolve_device(device)?)
     }
 
-    /// [`RolloutPrior::score`] on observations in host memory (`n × obs_dim` floats).
+    /// Scores one step of `n` sub-envs from observations in host memory (`n × obs_dim`
+    /// floats): `starts[i]` is 1.0 where sub-env `i` starts an episode, `steps[i]` is the
+    /// step index of its action. Writes `log p_prior(actions[i] | obs_i)` into `out[i]`, 0
+    /// for a step past the observation window or an action outside the prior's. One forward
+    /// pass, no gradients.
     pub fn score_host(
         &mut self,
         obs: &[f32],
