@@ -19,7 +19,7 @@
 #[cfg(feature = "tch")]
 fn main() -> anyhow::Result<()> {
     use anyhow::Context;
-    use cadenza::agents::pg::bc::{self, BcConfig, PriorReward, Tune};
+    use cadenza::agents::pg::bc::{self, BcConfig, Tune};
     use cadenza::agents::pg::{self, BuildSpec, DeviceChoice};
     use cadenza::agents::{ActMode, Agent, TrainEnv};
     use cadenza::env::midi::{import_file, ImportOptions, OutOfRange};
@@ -148,19 +148,10 @@ fn main() -> anyhow::Result<()> {
         };
         Ok(Box::new(RlTunerReward::new(config)?))
     };
-    let make_envs = |with_prior: bool| -> anyhow::Result<VecEnv<TrainEnv>> {
+    let make_envs = |tuned: bool| -> anyhow::Result<VecEnv<TrainEnv>> {
         let mut envs = Vec::new();
         for _ in 0..32 {
-            let reward: Box<dyn Reward> = if with_prior {
-                Box::new(PriorReward::new(
-                    tuned_theory()?,
-                    &prior_dir,
-                    &task,
-                    kl_coef,
-                )?)
-            } else {
-                theory()
-            };
+            let reward = if tuned { tuned_theory()? } else { theory() };
             envs.push(ComposeEnv::new(task.clone(), reward));
         }
         let mut envs = VecEnv::new(envs, 1)?;
@@ -188,6 +179,10 @@ fn main() -> anyhow::Result<()> {
         0,
         Some(steps),
     )?;
+    // The prior's half, `c · log p_prior(a|s)`: PPO scores it for all envs of a rollout step
+    // in one batched pass (`PriorReward` would score it inside each env's reward, one env
+    // step at a time).
+    tuned.attach_prior(&prior_dir, &task, kl_coef)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     scratch.learn(&mut make_envs(false)?, steps, &mut rng)?;
     tuned.learn(&mut make_envs(true)?, steps, &mut rng)?;

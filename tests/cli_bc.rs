@@ -165,6 +165,26 @@ fn bc_prior_skips_bad_files_and_feeds_generate_eval_and_prior() {
     );
     let info = std::fs::read_to_string(Path::new(&tuned).join("run.json")).unwrap();
     assert!(info.contains("\"kl_coef\": 0.5"), "{info}");
+    // The agent scores the prior (batched) and the summary splits learning's time into the
+    // envs, the prior and the learner; the metrics log the prior's mean log-probability.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("; env ") && stdout.contains(", prior ") && stdout.contains(", learner "),
+        "{stdout}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(&tuned).join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    let time = &summary["time"];
+    for key in ["learn_s", "env_s", "prior_s", "learner_s", "eval_s"] {
+        assert!(
+            time[key].as_f64().is_some_and(|s| s >= 0.0),
+            "{key}: {time}"
+        );
+    }
+    let prior_logp = summary["final"]["scalars"]["prior_logp"].as_f64().unwrap();
+    assert!(prior_logp < 0.0 && prior_logp.is_finite(), "{prior_logp}");
     let again = root.path().join("again").display().to_string();
     let out = run(&tuned, &again);
     assert!(!out.status.success());

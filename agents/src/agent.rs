@@ -171,4 +171,26 @@ pub trait Agent: Send {
     fn effective_config(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
+
+    /// Makes [`Agent::learn`] pay each step `kl_coef · log p_prior(a|s)` on top of the env's
+    /// reward, where `p_prior` is the frozen behaviour-cloned prior saved in `prior` (a `bc`
+    /// checkpoint or its run directory) for the observations of `task`: the prior's half of
+    /// KL-controlled fine-tuning. The agent scores all sub-envs of a step in one batched pass.
+    /// The prior is not saved with the agent (a resumed run attaches it again). Only a
+    /// policy network can; the default answers with an error.
+    fn attach_prior(
+        &mut self,
+        prior: &Path,
+        task: &cadenza_env::TaskSpec,
+        kl_coef: f64,
+    ) -> Result<(), AgentError> {
+        let _ = (prior, task, kl_coef);
+        Err(AgentError::Config {
+            field: "prior".to_string(),
+            message: format!(
+                "a '{}' agent cannot learn from a prior (KL-controlled fine-tuning is PPO's)",
+                self.kind()
+            ),
+        })
+    }
 }

@@ -357,6 +357,35 @@ pub struct TrainOutcome {
     pub last_sampled: Evaluation,
     /// Seconds spent.
     pub wall_s: f64,
+    /// Where those seconds went.
+    pub time: TimeSplit,
+}
+
+/// Where a run's seconds went: learning (split, where the agent reports it, into stepping
+/// the envs, scoring a prior and the rest, the learner), evaluating and checkpointing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TimeSplit {
+    /// Seconds inside [`Agent::learn`].
+    pub learn_s: f64,
+    /// Of those, seconds stepping the envs (their reward included), where the agent times
+    /// them (the policy-gradient agents' `env_s`; tabular agents step and learn in one loop
+    /// and report none).
+    pub env_s: Option<f64>,
+    /// Of those, seconds scoring a KL-controlled run's prior (`prior_s`), where there is one.
+    pub prior_s: Option<f64>,
+    /// Seconds of the evaluations.
+    pub eval_s: f64,
+    /// Seconds writing checkpoints.
+    pub checkpoint_s: f64,
+}
+
+impl TimeSplit {
+    /// The learner's seconds: learning minus the envs and the prior (all of learning where
+    /// the agent does not time its envs).
+    pub fn learner_s(&self) -> f64 {
+        (self.learn_s - self.env_s.unwrap_or(0.0) - self.prior_s.unwrap_or(0.0)).max(0.0)
+    }
 }
 
 /// A process-wide flag set by Ctrl-C, SIGTERM or SIGHUP (the handler is installed on the
@@ -443,6 +472,7 @@ pub fn train(
     let mut learn_steps = 0u64;
     let mut interrupted = false;
     let mut last_save = Instant::now();
+    let mut time = TimeSplit::default();
 
     // --- the loop ------------------------------------------------------------------------------
     while done < config.steps {
@@ -452,7 +482,14 @@ pub fn train(
             .min(config.steps - done);
         let t0 = Instant::now();
         let stats = agent.learn(envs, chunk, &mut rng)?;
-        learn_secs += t0.elapsed().as_secs_f64();
+        let learned = t0.elapsed().as_secs_f64();
+        learn_secs += learned;
+        time.learn_s += learned;
+        for (name, total) in [("env_s", &mut time.env_s), ("prior_s", &mut time.prior_s)] {
+            if let Some(&s) = stats.scalars.get(name) {
+                *total.get_or_insert(0.0) += s;
+            }
+        }
         if stats.steps == 0 {
             return Err(TrainError::Agent(AgentError::Other(format!(
                 "agent '{}' took no steps when asked for {chunk}",
@@ -468,6 +505,7 @@ pub fn train(
         let stopping = options.stop.is_some_and(|s| s.load(Ordering::SeqCst));
         if done >= next_eval || done >= config.steps || stopping {
             // --- evaluate ------------------------------------------------------------------
+            let evaluating = Instant::now();
             let sampled = evaluate_batch(
                 agent,
                 eval_envs,
@@ -484,6 +522,7 @@ pub fn train(
                 config.eval_seed,
                 ActMode::Greedy,
             )?;
+            time.eval_s += evaluating.elapsed().as_secs_f64();
             let steps_per_sec = learn_steps as f64 / learn_secs.max(1e-9);
             let record = EvalRecord {
                 step: options.start_step + done,
@@ -525,13 +564,17 @@ pub fn train(
             break;
         }
         if done < config.steps && last_save.elapsed().as_secs_f64() >= config.checkpoint_secs {
+            let saving = Instant::now();
             save(&*agent, options.start_step + done)?;
+            time.checkpoint_s += saving.elapsed().as_secs_f64();
             last_save = Instant::now();
         }
     }
 
     // --- checkpoint ------------------------------------------------------------------------
+    let saving = Instant::now();
     save(&*agent, options.start_step + done)?;
+    time.checkpoint_s += saving.elapsed().as_secs_f64();
     bar.finish_and_clear();
     Ok(TrainOutcome {
         steps: done,
@@ -540,6 +583,7 @@ pub fn train(
         records,
         last_sampled,
         wall_s: started.elapsed().as_secs_f64(),
+        time,
     })
 }
 

@@ -128,11 +128,9 @@ fn kl_fine_tuning_is_deterministic_and_logs_the_penalty() {
         let mut ppo =
             bc::ppo_from_prior(&dir, Some(config), &task, DeviceChoice::Cpu, 3, Some(1024))
                 .unwrap();
+        ppo.attach_prior(&dir, &task, 0.5).unwrap();
         let envs = (0..4)
-            .map(|_| {
-                let reward = PriorReward::new(Box::new(ZeroReward), &dir, &task, 0.5).unwrap();
-                ComposeEnv::new(task.clone(), Box::new(reward) as Box<dyn Reward>)
-            })
+            .map(|_| ComposeEnv::new(task.clone(), Box::new(ZeroReward) as Box<dyn Reward>))
             .collect();
         let mut envs = VecEnv::new(envs, 1).unwrap();
         envs.reset(Some(3)).unwrap();
@@ -162,6 +160,72 @@ fn kl_fine_tuning_is_deterministic_and_logs_the_penalty() {
     ));
     assert!(e.to_string().contains("kl_coef"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The prior a PPO agent scores for all envs of a rollout step in one batched pass
+/// ([`Agent::attach_prior`]) gives the rewards the per-env reference (`PriorReward`, one
+/// forward pass per env step) gives: over the first rollout (same seed, same policy, so the
+/// same actions) the episode returns on a zero theory reward, `Σ c · log p_prior`, agree to
+/// float rounding (a batched matrix product may round differently from one row). MLP and GRU
+/// priors (the GRU's state zeroed at every episode start); the envs are seeded apart so the
+/// sub-envs' melodies differ.
+#[test]
+fn batched_prior_scores_equal_the_per_env_reward() {
+    use cadenza_env::vector::VecEnv;
+    use cadenza_env::ComposeEnv;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    let task = TaskSpec::rl_tuner();
+    for arch in [PolicyArch::Mlp, PolicyArch::Gru] {
+        let (agent, _) = trained(arch);
+        let dir = temp_dir(&format!("batched-{arch:?}"));
+        agent.save(&dir).unwrap();
+        // The policy's half off (kl_coef = 0), so the returns are the prior's half alone; one
+        // rollout of 4 envs x 48 steps (one call of 100 steps) crosses an episode boundary.
+        let config = "kl_coef = 0.0\nnum_steps = 48\nminibatch_size = 64";
+        let returns = |batched: bool| {
+            let mut ppo =
+                bc::ppo_from_prior(&dir, Some(config), &task, DeviceChoice::Cpu, 5, Some(4096))
+                    .unwrap();
+            let envs = (0..4)
+                .map(|_| {
+                    let reward: Box<dyn Reward> = if batched {
+                        Box::new(ZeroReward)
+                    } else {
+                        Box::new(PriorReward::new(Box::new(ZeroReward), &dir, &task, 0.5).unwrap())
+                    };
+                    ComposeEnv::new(task.clone(), reward)
+                })
+                .collect();
+            if batched {
+                ppo.attach_prior(&dir, &task, 0.5).unwrap();
+            }
+            let mut envs = VecEnv::new(envs, 1).unwrap();
+            envs.reset(Some(9)).unwrap();
+            let stats = ppo
+                .learn(&mut envs, 100, &mut ChaCha8Rng::seed_from_u64(5))
+                .unwrap();
+            (
+                stats.episode_returns,
+                stats.scalars.get("prior_logp").copied(),
+            )
+        };
+        let (reference, none) = returns(false);
+        let (batched, logp) = returns(true);
+        assert_eq!(none, None, "{arch:?}: no prior attached, no prior_logp");
+        assert_eq!(reference.len(), 4, "{arch:?}: one episode per env");
+        assert_eq!(batched.len(), reference.len(), "{arch:?}");
+        for (b, r) in batched.iter().zip(&reference) {
+            assert!(*r < 0.0, "{arch:?}: a return of log-probabilities, {r}");
+            assert!(
+                (b - r).abs() <= 1e-4 * r.abs(),
+                "{arch:?}: batched {batched:?} against per-env {reference:?}"
+            );
+        }
+        let logp = logp.expect("the mean log p_prior is logged");
+        assert!(logp < 0.0 && logp > -(38f64).ln(), "{arch:?}: {logp}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// The error of a call expected to fail (agents have no `Debug`, so no `unwrap_err`).

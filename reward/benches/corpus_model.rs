@@ -1,4 +1,7 @@
-//! Cost of one `CorpusReward::step` at orders 2, 4 and 6.
+//! Cost of one `CorpusReward::step` at orders 2, 4 and 6, and of one log-probability through
+//! the model's reference path (`log_prob`: a hash lookup and a binary search per level)
+//! against its context table (`log_prob_fast`, what the reward uses), on a corpus-like
+//! walk and on random histories (most of whose contexts the model never saw).
 //!
 //! The model is fitted on synthetic melodies from a skewed random walk, which gives count tables
 //! of a realistic shape (many contexts, most events unseen after most contexts) without needing
@@ -68,5 +71,47 @@ fn bench_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_step);
+fn bench_lookup(c: &mut Criterion) {
+    let setting = Setting::rl_tuner();
+    let train = melodies(&setting, 600, 256, 1);
+    let walk = melodies(&setting, 1, 1024, 2).remove(0);
+    let mut rng = StdRng::seed_from_u64(3);
+    let random: Vec<Event> = (0..1024)
+        .map(|_| rng.random_range(0..setting.encoding.num_events()) as Event)
+        .collect();
+    let mut group = c.benchmark_group("ngram_log_prob");
+    for order in [4, 6] {
+        let config = NgramConfig {
+            order,
+            use_position: true,
+            ..NgramConfig::default()
+        };
+        let model = NgramModel::fit(config, setting.encoding, setting.steps_per_bar(), &train)
+            .expect("synthetic melodies fit");
+        model.context_table();
+        for (name, events) in [("walk", &walk), ("random", &random)] {
+            for fast in [false, true] {
+                let id = format!(
+                    "{}/{name}/order{order}",
+                    if fast { "table" } else { "reference" }
+                );
+                group.bench_function(id, |b| {
+                    let mut step = 0;
+                    b.iter(|| {
+                        step = (step + 1) % events.len();
+                        let context = &events[step.saturating_sub(order - 1)..step];
+                        black_box(if fast {
+                            model.log_prob_fast(black_box(context), step, events[step])
+                        } else {
+                            model.log_prob(black_box(context), step, events[step])
+                        })
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_step, bench_lookup);
 criterion_main!(benches);

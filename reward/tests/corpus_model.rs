@@ -487,3 +487,62 @@ fn loading_other_kinds_versions_and_damaged_files_names_the_file() {
     json["kind"] = "ngram".into();
     assert!(format!("{model:?}").contains("NgramModel"));
 }
+
+/// The context table (one row of log-probabilities per context of every level, looked up
+/// from the deepest level that knows the history) gives `log_prob` to the last bit: every
+/// order 1-6, with and without the position (both class kinds), over the histories of
+/// held-out melodies (contexts the model never saw included), short histories at a melody's
+/// start, an event outside the encoding in the history, and every event of the encoding.
+#[test]
+fn context_table_equals_the_reference_log_probs_exactly() {
+    let enc = EventEncoding::RL_TUNER_38;
+    let train = source_melodies(60, 48, 3);
+    let held_out = source_melodies(12, 40, 99);
+    for order in 1..=6 {
+        for (use_position, classes) in [
+            (false, PositionClasses::Step),
+            (true, PositionClasses::Step),
+            (true, PositionClasses::Metric),
+        ] {
+            let model =
+                NgramModel::fit(config(order, use_position, classes), enc, 16, &train).unwrap();
+            let mut checked = 0usize;
+            for melody in held_out.iter().chain(&train[..4]) {
+                for step in 0..melody.len() {
+                    let context = &melody[..step];
+                    for event in 0..enc.num_events() as Event {
+                        let reference = model.log_prob(context, step, event);
+                        let fast = model.log_prob_fast(context, step, event);
+                        assert_eq!(
+                            fast.to_bits(),
+                            reference.to_bits(),
+                            "order {order}, position {use_position} {classes:?}, step {step}, \
+                             event {event}: {fast} against {reference}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+            // An unknown event in the history backs off past it, in both paths.
+            let odd = [5, 200, 7];
+            for event in 0..enc.num_events() as Event {
+                let (r, f) = (
+                    model.log_prob(&odd, 3, event),
+                    model.log_prob_fast(&odd, 3, event),
+                );
+                assert_eq!(
+                    f.to_bits(),
+                    r.to_bits(),
+                    "order {order}: unknown in history"
+                );
+            }
+            assert_eq!(model.log_prob_fast(&odd, 3, 200), f64::NEG_INFINITY);
+            assert!(checked > 10_000);
+            let table = model.context_table();
+            assert!(
+                table.num_rows() > order,
+                "one row per context of every level"
+            );
+        }
+    }
+}

@@ -10,7 +10,7 @@ mod plan;
 mod report;
 
 use super::{common, eval, generate, plot};
-use anyhow::Result;
+use anyhow::{Context, Result};
 pub use args::TrainArgs;
 use cadenza_agents::registry::{self, BuildSpec};
 use cadenza_agents::run::{RunCheckpoints, RunDir, RunInfo, RUN_FORMAT};
@@ -39,23 +39,31 @@ pub fn run(args: TrainArgs) -> Result<()> {
     execute(TrainPlan::resolve(&args)?)
 }
 
-/// Envs of the plan's task and reward (with the prior's term in a KL-controlled run).
+/// Envs of the plan's task and reward. A KL-controlled run's prior is not in them: the agent
+/// scores it for all envs of a step at once ([`Agent::attach_prior`]), so its evaluations
+/// report the theory reward alone.
 fn make_envs(plan: &TrainPlan, count: usize) -> Result<Vec<TrainEnv>> {
     (0..count)
         .map(|_| {
             let reward = common::reward(Some(&plan.reward), &plan.task)?;
-            let reward = match &plan.prior {
-                None => reward,
-                Some(prior) => bc::wrap_reward(reward, prior, &plan.task)?,
-            };
             Ok(ComposeEnv::new(plan.task.clone(), reward))
         })
         .collect()
 }
 
 /// The agent of the plan, with its effective config for run.json: restored from the resumed
-/// run, started from the prior, or fresh.
+/// run, started from the prior, or fresh; in a KL-controlled run with the prior attached.
 fn make_agent(plan: &TrainPlan) -> Result<(Box<dyn Agent>, serde_json::Value)> {
+    let (mut agent, config) = build_agent(plan)?;
+    if let Some(prior) = &plan.prior {
+        agent
+            .attach_prior(&prior.dir, &plan.task, prior.kl_coef)
+            .with_context(|| format!("--prior {}", prior.dir.display()))?;
+    }
+    Ok((agent, config))
+}
+
+fn build_agent(plan: &TrainPlan) -> Result<(Box<dyn Agent>, serde_json::Value)> {
     if let Some((dir, prev)) = &plan.resume {
         let mut agent = dir.load_agent(prev, plan.device)?;
         // Schedules (learning-rate annealing, exploration decay) go on over the whole
@@ -94,6 +102,21 @@ pub(crate) fn fresh_agent(
     let agent = kind.build(spec)?;
     let config = kind.effective_config(spec.config, spec.task)?;
     Ok((agent, config))
+}
+
+/// The run's time split for summary.json: seconds per phase, with the learner's share and
+/// the steps per second of learning.
+fn time_split_json(outcome: &trainer::TrainOutcome) -> serde_json::Value {
+    let t = &outcome.time;
+    serde_json::json!({
+        "learn_s": t.learn_s,
+        "env_s": t.env_s,
+        "prior_s": t.prior_s,
+        "learner_s": t.learner_s(),
+        "eval_s": t.eval_s,
+        "checkpoint_s": t.checkpoint_s,
+        "learn_steps_per_sec": outcome.steps as f64 / t.learn_s.max(1e-9),
+    })
 }
 
 /// Trains as the plan says and writes the run directory.
@@ -179,6 +202,7 @@ fn execute(plan: TrainPlan) -> Result<()> {
         "steps": outcome.total_steps,
         "interrupted": outcome.interrupted,
         "wall_s": outcome.wall_s,
+        "time": time_split_json(&outcome),
         "final": last,
         "sampled_melodies": melodies.len(),
         "distinct": distinct,
@@ -192,6 +216,8 @@ fn execute(plan: TrainPlan) -> Result<()> {
         outcome_steps: outcome.total_steps,
         interrupted: outcome.interrupted,
         wall_s: outcome.wall_s,
+        time: &outcome.time,
+        steps: outcome.steps,
         last,
         distinct,
         count: melodies.len(),

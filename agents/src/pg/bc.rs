@@ -6,7 +6,10 @@
 //! as "Tuning Recurrent Neural Networks with Reinforcement Learning"). Their recipe: learn a
 //! prior `p(a|s)` from data (here: [`train`], teacher forcing), then improve it by RL on
 //! music-theory rewards with the reward `r_MT(a,s)/c + log p(a|s)` (Eq. 3), starting from
-//! the prior's weights ([`ppo_from_prior`] and [`PriorReward`]).
+//! the prior's weights ([`ppo_from_prior`]). Training scores the prior for all envs of a
+//! rollout step in one batched pass ([`Agent::attach_prior`], [`RolloutPrior`]);
+//! [`PriorReward`] scores it one env step at a time inside a reward, the reference the
+//! batched scores are tested against.
 //!
 //! # Observations from long tunes
 //!
@@ -33,21 +36,23 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use super::models::{Activation, ModelConfig, Net, PolicyArch};
-use super::policy::{self, Policy, HEADER_FILE};
+use super::policy::{self, Policy};
 use super::ppo::{PpoAgent, PpoConfig};
+use super::prior::{check_prior_kind, check_prior_shape, load_net, Shape};
+pub use super::prior::{checkpoint_dir, RolloutPrior};
 use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
 use cadenza_env::encoding::Event;
 use cadenza_env::vector::VecEnv;
 use cadenza_env::{Reward, Setting, StepContext, TaskSpec};
 
 /// The kind name of a behaviour-cloned checkpoint.
-pub const KIND: &str = "bc";
+pub const KIND: &str = super::prior::PRIOR_KIND;
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -140,64 +145,6 @@ pub struct Tune {
     pub events: Vec<Event>,
     /// Steps per bar of the tune's meter (windows start on bar lines).
     pub steps_per_bar: usize,
-}
-
-/// What the observation holds, read off the task (only history blocks and the step index are
-/// supported: the `rl-tuner` layout).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Shape {
-    history: usize,
-    num_events: usize,
-    length: usize,
-}
-
-impl Shape {
-    fn of(task: &TaskSpec) -> Result<Self, AgentError> {
-        let l = &task.layout;
-        if l.bar_position || l.chords || l.progress || !l.step_index {
-            return Err(super::models::config_error(
-                "task",
-                &format!(
-                    "behaviour cloning supports observations of recent events and the step index \
-                     (the rl-tuner task), not the layout of task '{}'",
-                    task.name
-                ),
-            ));
-        }
-        Ok(Self {
-            history: l.history,
-            num_events: task.setting.encoding.num_events(),
-            length: task.setting.length,
-        })
-    }
-
-    fn dim(&self) -> usize {
-        self.history * self.num_events + self.length
-    }
-
-    /// Length of the non-overlapping scoring windows of a tune with this bar length.
-    fn eval_stride(&self, steps_per_bar: usize) -> usize {
-        let bar = steps_per_bar.max(1);
-        if bar >= self.length {
-            self.length
-        } else {
-            bar * (self.length / bar)
-        }
-    }
-
-    /// Writes the observation before event `t` of `events`, in the window starting at
-    /// `start` (`t - start < length`), into `out` (`dim()` floats, overwritten).
-    fn write(&self, events: &[Event], t: usize, start: usize, out: &mut [f32]) {
-        out.fill(0.0);
-        let ne = self.num_events;
-        let recent = &events[t.saturating_sub(self.history)..t];
-        for (block, &e) in out.chunks_exact_mut(ne).zip(recent.iter().rev()) {
-            if let Some(x) = block.get_mut(e as usize) {
-                *x = 1.0;
-            }
-        }
-        out[self.history * ne + (t - start)] = 1.0;
-    }
 }
 
 /// Splits tunes (one per file) into training and validation sets exactly as `cadenza corpus`
@@ -579,44 +526,6 @@ fn score_net(net: &Net, shape: Shape, tunes: &[Tune]) -> NllReport {
 // Checkpoints as priors
 // ---------------------------------------------------------------------------------------------
 
-/// The checkpoint directory of `dir`: `dir` itself when it holds a checkpoint, else
-/// `dir/checkpoint` (a run directory written by `cadenza train`).
-pub fn checkpoint_dir(dir: &Path) -> PathBuf {
-    if dir.join(HEADER_FILE).is_file() {
-        dir.to_path_buf()
-    } else {
-        dir.join(crate::train::CHECKPOINT_DIR)
-    }
-}
-
-#[derive(Deserialize)]
-struct ModelOnly {
-    #[serde(default)]
-    model: ModelConfig,
-}
-
-/// A policy network restored from any policy-gradient checkpoint (its `model` config and
-/// weights), with the checkpoint's kind.
-fn load_net(dir: &Path, device: Device) -> Result<(Net, String), AgentError> {
-    let dir = checkpoint_dir(dir);
-    let header = policy::read_header(&dir)?;
-    let model: ModelOnly =
-        serde_json::from_value(header.config.clone()).map_err(|e| AgentError::Checkpoint {
-            path: header.path.display().to_string(),
-            message: format!("bad model config: {e}"),
-        })?;
-    model.model.validate()?;
-    if header.obs_dim == 0 || header.num_actions == 0 {
-        return Err(AgentError::Checkpoint {
-            path: header.path.display().to_string(),
-            message: "obs_dim and num_actions must be positive".to_string(),
-        });
-    }
-    let mut net = Net::new(device, header.obs_dim, header.num_actions, &model.model, 0);
-    policy::load_weights(&mut net, &header.weights)?;
-    Ok((net, header.kind))
-}
-
 /// NLL per event and accuracy on `tunes` of the policy saved in `dir` (a checkpoint or a run
 /// directory; any policy-gradient kind), for the observations of `task`.
 pub fn score_checkpoint(
@@ -637,23 +546,6 @@ pub fn score(agent: &BcAgent, task: &TaskSpec, tunes: &[Tune]) -> Result<NllRepo
     let shape = Shape::of(task)?;
     check_tunes(tunes, shape, "scored")?;
     Ok(score_net(&agent.policy.net, shape, tunes))
-}
-
-fn check_prior_shape(dir: &Path, net: &Net, shape: Shape) -> Result<(), AgentError> {
-    if net.obs_dim != shape.dim() || net.num_actions != shape.num_events {
-        return Err(AgentError::Checkpoint {
-            path: checkpoint_dir(dir).join(HEADER_FILE).display().to_string(),
-            message: format!(
-                "the prior was trained for {} observation floats and {} actions, this task has \
-                 {} and {}",
-                net.obs_dim,
-                net.num_actions,
-                shape.dim(),
-                shape.num_events
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// A PPO agent whose network starts as the behaviour-cloned prior in `prior` (a checkpoint of
@@ -736,6 +628,11 @@ pub fn ppo_from_prior(
 /// `E[r_MT] - c·KL(π‖p)`, the KL-control of Sequence Tutor.
 ///
 /// Terms: the inner reward's, then `prior_logp` (already multiplied by `kl_coef`).
+///
+/// One forward pass per env step: `cadenza train --prior` scores the prior through
+/// [`Agent::attach_prior`] instead, for all envs of a step at once (about 5x cheaper per
+/// step: `cargo bench --features tch --bench prior`), with the same values
+/// (`agents/tests/bc.rs`). This type is that path's reference.
 pub struct PriorReward {
     inner: Box<dyn Reward>,
     prior: Net,
@@ -769,14 +666,7 @@ impl PriorReward {
         let shape = Shape::of(task)?;
         super::backend::init_backend();
         let (net, kind) = load_net(prior, Device::Cpu)?;
-        if kind != KIND {
-            return Err(AgentError::Checkpoint {
-                path: checkpoint_dir(prior).join(HEADER_FILE).display().to_string(),
-                message: format!(
-                    "holds a '{kind}' agent, but --prior needs a behaviour-cloned prior (kind '{KIND}')"
-                ),
-            });
-        }
+        check_prior_kind(prior, &kind)?;
         check_prior_shape(prior, &net, shape)?;
         Ok(Self {
             inner,

@@ -44,6 +44,7 @@ mod models;
 mod optim;
 mod policy;
 pub mod ppo;
+mod prior;
 pub mod reinforce;
 mod rollout;
 mod trainer;

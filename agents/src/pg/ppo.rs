@@ -65,8 +65,9 @@ pub struct PpoConfig {
     /// Without a prior it is an entropy reward: the return becomes `Σ r + β · H(π)` along
     /// the trajectory, maximum-entropy RL with temperature `β`.
     ///
-    /// With a reward that holds `β · log p_prior(a|s)` (the env's `prior_logp` term of
-    /// KL-controlled fine-tuning) the return becomes `Σ r − β · KL(π ‖ p_prior)` along the
+    /// With `β · log p_prior(a|s)` in the reward (KL-controlled fine-tuning: the prior
+    /// attached with [`Agent::attach_prior`](crate::Agent::attach_prior), or a
+    /// [`PriorReward`](super::bc::PriorReward) in the env) the return becomes `Σ r − β · KL(π ‖ p_prior)` along the
     /// trajectory: the KL-regularised objective of Sequence Tutor (Jaques et al., 2017,
     /// `r_MT/c + log p − log π`, times `c = β`) and of Ziegler et al. (2019). Without it the
     /// reward `log p_prior` alone is maximised by the prior's mode, and the policy collapses

@@ -19,6 +19,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::models::{masked_log_softmax, Net};
 use super::optim::Optim;
+use super::prior::RolloutPrior;
 use crate::agent::{AgentError, LearnStats, TrainEnv};
 
 /// What carries over from one rollout to the next: where each sub-env is in its episode
@@ -33,6 +34,8 @@ pub(crate) struct RunState {
     episode_return: Vec<f64>,
     /// The recurrent state of each sub-env (GRU only).
     hidden: Option<Tensor>,
+    /// The step index of each sub-env's next action in its episode.
+    step_index: Vec<usize>,
 }
 
 /// One rollout of `steps` steps of `envs` sub-envs, time-major (`index = t * envs + i`) (the
@@ -52,6 +55,9 @@ pub(crate) struct Rollout {
     pub terminated: Vec<bool>,
     pub valid: Vec<bool>,
     pub starts: Vec<f32>,
+    /// `log p_prior(a|s)` of each action taken, in a KL-controlled run (0 elsewhere): what the
+    /// prior's half of the reward, `c · log p_prior`, was computed from.
+    pub prior_logp: Vec<f32>,
     /// Action masks, 1.0 = allowed; only filled when some action was masked in this rollout.
     pub masks: Vec<f32>,
     pub any_masked: bool,
@@ -82,6 +88,7 @@ impl Rollout {
             terminated: vec![false; n],
             valid: vec![false; n],
             starts: vec![0.0; n],
+            prior_logp: vec![0.0; n],
             masks: vec![1.0; n * num_actions],
             any_masked: false,
             last_values: vec![0.0; envs],
@@ -113,6 +120,7 @@ impl RunState {
             episode_start: vec![true; n],
             episode_return: vec![0.0; n],
             hidden: net.initial_state(n),
+            step_index: vec![0; n],
         })
     }
 
@@ -142,9 +150,16 @@ pub(crate) fn sample(logp: &[f32], rng: &mut ChaCha8Rng) -> usize {
 }
 
 /// Fills `ro` with `ro.steps` steps of every sub-env. Returns env steps taken (valid ones)
-/// and finished episodes' returns into `stats`.
+/// and finished episodes' returns into `stats`, with the seconds spent stepping the envs
+/// (`env_s`) and scoring the prior (`prior_s`).
+///
+/// With a `prior` (KL-controlled fine-tuning) each step's actions are scored by it in one
+/// batched forward pass on the observations the policy saw, and `c · log p_prior(a|s)` is
+/// added to the env's reward of every valid step (its mean `log p_prior` goes to the
+/// `prior_logp` scalar).
 pub(crate) fn collect(
     net: &Net,
+    mut prior: Option<&mut RolloutPrior>,
     envs: &mut VecEnv<TrainEnv>,
     state: &mut RunState,
     ro: &mut Rollout,
@@ -157,6 +172,8 @@ pub(crate) fn collect(
     let recurrent = net.is_recurrent();
     ro.h0 = state.hidden.as_ref().map(|h| h.copy());
     ro.any_masked = false;
+    let (mut env_s, mut prior_s) = (0.0f64, 0.0f64);
+    let (mut prior_sum, mut prior_count) = (0.0f64, 0usize);
     for t in 0..ro.steps {
         let base = t * n;
         ro.obs[base * d..(base + n) * d].copy_from_slice(envs.observations());
@@ -213,19 +230,51 @@ pub(crate) fn collect(
             ro.actions[base + i] = a as i64;
             ro.logprobs[base + i] = lp[a];
         }
+        let coef = match prior.as_deref_mut() {
+            Some(prior) => {
+                let started = std::time::Instant::now();
+                prior.score(
+                    &obs,
+                    &ro.starts[base..base + n],
+                    &state.step_index,
+                    &ro.step_actions,
+                    &mut ro.prior_logp[base..base + n],
+                );
+                prior_s += started.elapsed().as_secs_f64();
+                prior.coef()
+            }
+            None => 0.0,
+        };
+        let started = std::time::Instant::now();
         envs.step(&ro.step_actions)?;
+        env_s += started.elapsed().as_secs_f64();
         let (rewards, term, trunc) = (envs.rewards(), envs.terminated(), envs.truncated());
         for i in 0..n {
             let idx = base + i;
             let valid = ro.valid[idx];
             let done = valid && (term[i] || trunc[i]);
-            ro.rewards[idx] = rewards[i] as f32;
+            // The prior's half of the KL reward, as the per-env `PriorReward` adds it: in f64,
+            // to the env's total, on valid steps only (an autoreset step scores nothing).
+            let reward = if valid && coef != 0.0 {
+                let logp = ro.prior_logp[idx];
+                prior_sum += f64::from(logp);
+                prior_count += 1;
+                rewards[i] + coef * f64::from(logp)
+            } else {
+                rewards[i]
+            };
+            ro.rewards[idx] = reward as f32;
             ro.done[idx] = done;
             ro.terminated[idx] = valid && term[i];
             if valid {
                 stats.steps += 1;
-                state.episode_return[i] += rewards[i];
+                state.episode_return[i] += reward;
             }
+            state.step_index[i] = if valid && !done {
+                state.step_index[i] + 1
+            } else {
+                0
+            };
             if done {
                 stats.episode_returns.push(state.episode_return[i]);
                 state.episode_return[i] = 0.0;
@@ -233,6 +282,16 @@ pub(crate) fn collect(
             state.pending_reset[i] = done;
             // An autoreset step brings in the first observation of the next episode.
             state.episode_start[i] = !valid;
+        }
+    }
+
+    *stats.scalars.entry("env_s".to_string()).or_default() += env_s;
+    if prior.is_some() {
+        *stats.scalars.entry("prior_s".to_string()).or_default() += prior_s;
+        if prior_count > 0 {
+            stats
+                .scalars
+                .insert("prior_logp".to_string(), prior_sum / prior_count as f64);
         }
     }
 

@@ -20,6 +20,7 @@ use tch::{nn, Device};
 use super::models::{ModelConfig, Net};
 use super::optim::Optim;
 use super::policy::{self, HeaderInfo, Policy, TrainingState};
+use super::prior::RolloutPrior;
 use super::rollout::{self, LossConfig, Rollout, RunState};
 use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
 use cadenza_env::vector::VecEnv;
@@ -156,6 +157,8 @@ pub struct PgAgent<A: Algorithm> {
     rollout: Rollout,
     /// What the algorithm learns besides the weights.
     state: A::State,
+    /// The frozen prior of KL-controlled fine-tuning ([`Agent::attach_prior`]).
+    prior: Option<RolloutPrior>,
 }
 
 // Only this crate's algorithms implement `Algorithm`, and everything here is crate-private.
@@ -185,6 +188,7 @@ impl<A: Algorithm> PgAgent<A> {
             steps_done: 0,
             run: RunState::default(),
             rollout: Rollout::default(),
+            prior: None,
         })
     }
 
@@ -230,6 +234,9 @@ impl<A: Algorithm> Agent for PgAgent<A> {
         let net = &self.policy.net;
         if !self.run.fits(envs) {
             self.run = RunState::start(net, envs)?;
+            if let Some(prior) = &mut self.prior {
+                prior.reset();
+            }
         }
         let n = envs.num_envs();
         if self.rollout.envs != n {
@@ -245,7 +252,7 @@ impl<A: Algorithm> Agent for PgAgent<A> {
             // Rollout: one forward pass per step for all sub-envs, no gradients.
             let before = stats.steps;
             let started = Instant::now();
-            rollout::collect(net, envs, run, ro, rng, &mut stats)?;
+            rollout::collect(net, self.prior.as_mut(), envs, run, ro, rng, &mut stats)?;
             // Advantages: the algorithm's.
             self.config.advantages(&self.state, ro, &mut stats);
             self.steps_done += stats.steps - before;
@@ -302,5 +309,28 @@ impl<A: Algorithm> Agent for PgAgent<A> {
 
     fn effective_config(&self) -> serde_json::Value {
         super::config::to_json(&self.config).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn attach_prior(
+        &mut self,
+        prior: &Path,
+        task: &TaskSpec,
+        kl_coef: f64,
+    ) -> Result<(), AgentError> {
+        let net = &self.policy.net;
+        let loaded = RolloutPrior::load(prior, task, kl_coef, net.device())?;
+        if loaded.dims() != (net.obs_dim, net.num_actions) {
+            let (d, a) = loaded.dims();
+            return Err(AgentError::Checkpoint {
+                path: super::prior::checkpoint_dir(prior).display().to_string(),
+                message: format!(
+                    "the prior was trained for {d} observation floats and {a} actions, the \
+                     policy for {} and {}",
+                    net.obs_dim, net.num_actions
+                ),
+            });
+        }
+        self.prior = Some(loaded);
+        Ok(())
     }
 }

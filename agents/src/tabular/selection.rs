@@ -202,6 +202,10 @@ pub(super) fn epsilon_threshold(epsilon: f64) -> u64 {
     (epsilon.clamp(0.0, 1.0) * 4_294_967_296.0) as u64
 }
 
+/// Most actions whose softmax weights [`softmax_sample`] keeps on the stack (a larger row
+/// computes each weight twice).
+const WEIGHT_BUFFER: usize = 128;
+
 /// Softmax sampling at `temperature` (> 0) over the allowed actions whose value is within
 /// `margin` of the best.
 pub(super) fn softmax_sample(
@@ -222,12 +226,23 @@ pub(super) fn softmax_sample(
             0.0
         }
     };
-    let total: f64 = (0..row.len()).map(weight).sum();
+    // Each weight is one `exp`, most of a Boltzmann step's cost: computed once into a buffer
+    // on the stack and read in both passes (the same values, summed in the same order, as
+    // computing them in each pass, so the draws are unchanged).
+    let mut buffer = [0.0f64; WEIGHT_BUFFER];
+    let cached = row.len() <= WEIGHT_BUFFER;
+    if cached {
+        for (a, w) in buffer[..row.len()].iter_mut().enumerate() {
+            *w = weight(a);
+        }
+    }
+    let weight_of = |a: usize| if cached { buffer[a] } else { weight(a) };
+    let total: f64 = (0..row.len()).map(weight_of).sum();
     let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
     let mut acc = 0.0;
     let mut last = None;
     for a in 0..row.len() {
-        let w = weight(a);
+        let w = weight_of(a);
         if w > 0.0 {
             acc += w;
             last = Some(a);

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
 use cadenza_env::encoding::{Event, EventEncoding};
 use serde::{Deserialize, Serialize};
@@ -292,6 +293,8 @@ pub struct NgramModel {
     levels: Vec<Level>,
     training_melodies: usize,
     training_events: u64,
+    /// The model laid out for per-step lookups, built on first use.
+    table: OnceLock<ContextTable>,
 }
 
 impl fmt::Debug for NgramModel {
@@ -402,6 +405,7 @@ impl NgramModel {
             levels,
             training_melodies,
             training_events,
+            table: OnceLock::new(),
         }
     }
 
@@ -440,6 +444,57 @@ impl NgramModel {
         self.training_events
     }
 
+    /// The model laid out for one lookup per step ([`ContextTable`]), built on the first
+    /// call (milliseconds and a few MB for a model of a few hundred tunes)
+    /// and kept: [`CorpusReward`](crate::corpus::CorpusReward) asks for it when it is made.
+    pub fn context_table(&self) -> &ContextTable {
+        self.table.get_or_init(|| ContextTable::new(self))
+    }
+
+    /// `ln P(event | context, position)` through the [`ContextTable`]: the same value as
+    /// [`NgramModel::log_prob`], to the last bit, in one hash probe per level above the
+    /// deepest that knows the context and one read. Builds the table on the first call.
+    #[inline]
+    pub fn log_prob_fast(&self, context: &[Event], position: usize, event: Event) -> f64 {
+        self.context_table()
+            .log_prob_packed(self.pack(context, position), event)
+    }
+
+    /// Number of contexts of level `level` (0 = the empty context).
+    pub(crate) fn level_contexts(&self, level: usize) -> usize {
+        self.levels[level].contexts.len()
+    }
+
+    /// The packed contexts of level `level`, in a fixed order (sorted).
+    pub(crate) fn level_keys(&self, level: usize) -> Vec<u64> {
+        let mut keys: Vec<u64> = self.levels[level].contexts.keys().copied().collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Writes `P(e | key)` for every event into `out` (`num_events` long) for a context
+    /// `key` whose deepest known level is `level`: the levels `0..=level` of `distribution`,
+    /// with its arithmetic (the levels above do not know `key`, so `prob` skips them too).
+    pub(crate) fn distribution_to_level(&self, key: u64, level: usize, out: &mut [f64]) {
+        out.fill(1.0 / self.vocab as f64);
+        for level in &self.levels[..=level] {
+            let Some(entry) = level.contexts.get(&(key & level.mask)) else {
+                continue;
+            };
+            for p in out.iter_mut() {
+                *p *= entry.backoff;
+            }
+            let children =
+                &level.children[entry.start as usize..(entry.start + entry.len) as usize];
+            for child in children {
+                out[usize::from(child.event)] += level.discount_count(child.count);
+            }
+            for p in out.iter_mut() {
+                *p /= entry.total;
+            }
+        }
+    }
+
     /// The three discounts `[D1, D2, D3+]` of each level of the back-off chain, empty context
     /// first: level `k < N` conditions on the last `k` events; with `use_position`, level `N`
     /// conditions on the position and the last `N-1` events.
@@ -455,7 +510,7 @@ impl NgramModel {
 
     /// Packs the last `N-1` events of `context` (padded with begin-of-melody) and the position.
     #[inline]
-    fn pack(&self, context: &[Event], position: usize) -> u64 {
+    pub(crate) fn pack(&self, context: &[Event], position: usize) -> u64 {
         let n = (self.config.order - 1).min(context.len());
         let mut key = self.bos_key;
         for (i, &event) in context[context.len() - n..].iter().rev().enumerate() {
@@ -573,6 +628,105 @@ impl NgramModel {
         }
         out.sort_unstable();
         out
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model laid out for one lookup per step
+// ---------------------------------------------------------------------------------------------
+
+/// An [`NgramModel`] laid out for a reward that asks one log-probability per env step: the
+/// whole next-event distribution of every context the model knows, precomputed as a row of
+/// natural-log probabilities.
+///
+/// The model's back-off chain is closed downwards (a lower level's contexts are made from the
+/// higher level's, so a context seen at one level is seen at every level below), so the
+/// distribution after a history depends only on the deepest level that knows its context.
+/// A lookup packs the last `N-1` events and the position once, probes the levels from the
+/// top for that context (one hash probe each, stopping at the first hit) and reads one float
+/// of its row: no binary search, no arithmetic, no allocation, and a cost independent of
+/// the melody's length. Every value equals [`NgramModel::log_prob`] to the last bit (the
+/// rows are computed with the same arithmetic, level by level, then `ln`).
+///
+/// Rows take `8 · V` bytes per context of every level (7,878 contexts, 2.4 MB, for the
+/// order-4 model of the 600-tune development corpus in the 38-event encoding), so the table
+/// is built once per model, on first use ([`NgramModel::context_table`]), and shared by every env that holds
+/// the model.
+#[derive(Debug, Clone)]
+pub struct ContextTable {
+    vocab: usize,
+    /// Per level, highest first: the level's context mask and its contexts' row indices.
+    levels: Vec<(u64, KeyMap<u64, u32>)>,
+    /// `rows[r * vocab + e]`: `ln P(e | context r)`.
+    rows: Vec<f64>,
+    /// The last row: the uniform distribution, for a model that knows no context at all.
+    uniform_row: u32,
+}
+
+impl ContextTable {
+    /// The table of `model` (see the type's docs).
+    pub(crate) fn new(model: &NgramModel) -> Self {
+        let vocab = model.num_events();
+        let num_levels = model.levels.len();
+        let contexts: usize = (0..num_levels).map(|l| model.level_contexts(l)).sum();
+        let mut rows = Vec::with_capacity(contexts * vocab);
+        let mut levels = Vec::with_capacity(num_levels);
+        let mut row = vec![0.0; vocab];
+        for level in (0..num_levels).rev() {
+            let mut index = KeyMap::default();
+            index.reserve(model.level_contexts(level));
+            for key in model.level_keys(level) {
+                model.distribution_to_level(key, level, &mut row);
+                index.insert(key, (rows.len() / vocab) as u32);
+                rows.extend(row.iter().map(|p| p.ln()));
+            }
+            levels.push((model.levels[level].mask, index));
+        }
+        let uniform_row = (rows.len() / vocab.max(1)) as u32;
+        rows.extend(std::iter::repeat_n(-(vocab as f64).ln(), vocab));
+        Self {
+            vocab,
+            levels,
+            rows,
+            uniform_row,
+        }
+    }
+
+    /// The row of a packed context: that of the deepest level that knows it.
+    fn row_of(&self, key: u64) -> u32 {
+        for (mask, index) in &self.levels {
+            if let Some(&row) = index.get(&(key & mask)) {
+                return row;
+            }
+        }
+        // Only a model without any event lacks the empty context: the uniform row.
+        self.uniform_row
+    }
+
+    /// `ln P(event | packed context)`, for a context packed by the model (last `N-1` events
+    /// and the position class); `-inf` for an event outside the encoding.
+    #[inline]
+    pub(crate) fn log_prob_packed(&self, key: u64, event: Event) -> f64 {
+        let e = usize::from(event);
+        if e >= self.vocab {
+            return f64::NEG_INFINITY;
+        }
+        self.rows[self.row_of(key) as usize * self.vocab + e]
+    }
+
+    /// Number of rows (contexts over all levels).
+    pub fn num_rows(&self) -> usize {
+        self.rows.len() / self.vocab.max(1)
+    }
+
+    /// Bytes the rows and their indices take, roughly.
+    pub fn bytes(&self) -> usize {
+        let index: usize = self
+            .levels
+            .iter()
+            .map(|(_, m)| m.capacity() * (std::mem::size_of::<(u64, u32)>() + 1))
+            .sum();
+        self.rows.len() * std::mem::size_of::<f64>() + index
     }
 }
 

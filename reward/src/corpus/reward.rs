@@ -14,8 +14,11 @@ use super::ngram::NgramModel;
 /// uniform back-off alone would give `-ln 38 ≈ -3.6` in RL Tuner's encoding, but a model trained
 /// on a large corpus can push unseen events far lower). Weights are applied by the caller.
 ///
-/// Each step looks at the last `N-1` events of the history only: `O(N log V)`, no allocation.
-/// The model is shared behind an [`Arc`], so vectorised environments hold one copy.
+/// Each step looks at the last `N-1` events of the history only, through the model's
+/// [`ContextTable`](super::ContextTable): a hash probe per level above the deepest that
+/// knows the context, one read, no allocation, whatever the melody's length. The model and
+/// its table are shared behind an [`Arc`], so vectorised environments hold one copy; the
+/// table is built when the first reward on a model is made.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -58,6 +61,8 @@ impl CorpusReward {
 
     /// A reward on `model` with the default floor.
     pub fn new(model: Arc<NgramModel>) -> Self {
+        // Built here, once per model, rather than on the first step.
+        model.context_table();
         Self {
             model,
             floor: Self::DEFAULT_FLOOR,
@@ -125,7 +130,7 @@ impl Reward for CorpusReward {
         // `max` also maps the -inf of an event outside the encoding to the floor.
         let value = self
             .model
-            .log_prob(context, ctx.step, ctx.action)
+            .log_prob_fast(context, ctx.step, ctx.action)
             .max(self.floor);
         if let Some(term) = terms.first_mut() {
             *term = value;

@@ -41,7 +41,8 @@ pub struct TrainArgs {
     /// Agent: q, sarsa, expected-sarsa, soft-q (or reinforce, a2c, ppo with `--features tch`).
     #[arg(long, required_unless_present = "resume")]
     pub(super) agent: Option<String>,
-    /// Env steps to train for [default: 2000000, or the [train] table's `steps`].
+    /// Env steps to train for [default: 2000000 (200000 with --prior), or the [train] table's
+    /// `steps`].
     #[arg(long)]
     pub(super) steps: Option<u64>,
     /// Seed of everything random in training.

@@ -14,4 +14,4 @@
 #[cfg_attr(not(feature = "tch"), path = "bc/unavailable.rs")]
 mod imp;
 
-pub use imp::{ppo_from_prior, run, wrap_reward};
+pub use imp::{ppo_from_prior, run};

@@ -13,14 +13,19 @@ use std::path::{Path, PathBuf};
 
 /// Env steps a run trains for when neither `--steps` nor the config's [train] table says.
 const DEFAULT_STEPS: u64 = 2_000_000;
+/// Env steps a KL-controlled run (`--prior`) trains for when neither `--steps` nor the
+/// config's [train] table says: the budget docs/learning-from-examples.md measured its
+/// recipe at (its melodies are the best Cadenza writes, in well under a minute of CPU).
+const PRIOR_DEFAULT_STEPS: u64 = 200_000;
 
 /// Where the prior of a KL-controlled run lives and how strongly it pulls.
 #[derive(Debug, Clone)]
 pub struct PriorSpec {
     /// The prior's run or checkpoint directory.
     pub dir: std::path::PathBuf,
-    /// `c`: the reward is `r_theory + c · (log p_prior(a|s) − log π(a|s))`, the prior's half in
-    /// the env's reward, the policy's half added by PPO (its `kl_coef`).
+    /// `c`: the reward is `r_theory + c · (log p_prior(a|s) − log π(a|s))`, the prior's half
+    /// scored by the agent for all envs of a step at once (`Agent::attach_prior`), the
+    /// policy's half added by PPO (its `kl_coef`).
     pub kl_coef: f64,
 }
 
@@ -96,7 +101,13 @@ impl TrainPlan {
             .as_ref()
             .map(|t| t.steps)
             .filter(|&s| s != TrainConfig::default().steps);
-        train.steps = args.steps.or(file_steps).unwrap_or(DEFAULT_STEPS);
+        let kl_controlled = args.prior.is_some() || previous.is_some_and(|p| p.prior.is_some());
+        let default_steps = if kl_controlled {
+            PRIOR_DEFAULT_STEPS
+        } else {
+            DEFAULT_STEPS
+        };
+        train.steps = args.steps.or(file_steps).unwrap_or(default_steps);
         train.seed = args.seed;
         if let Some(e) = args.eval_every {
             train.eval_every = e;
@@ -264,4 +275,36 @@ pub fn read_config(path: Option<&Path>) -> Result<(toml::Table, Option<FileTrain
         None => None,
     };
     Ok((table, train))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: TrainArgs,
+    }
+
+    fn plan(flags: &[&str]) -> TrainPlan {
+        let out = std::env::temp_dir().join(format!("cadenza-plan-{}", std::process::id()));
+        let out = out.display().to_string();
+        let mut argv = vec!["train", "--out", &out];
+        argv.extend_from_slice(flags);
+        TrainPlan::resolve(&Cli::parse_from(argv).args).unwrap()
+    }
+
+    /// A KL-controlled run defaults to the budget its recipe was measured at, so the
+    /// recommended command is quick without `--steps`; other runs keep theirs, and `--steps`
+    /// wins over either.
+    #[test]
+    fn prior_runs_default_to_the_recipe_budget() {
+        let kl = plan(&["--agent", "ppo", "--prior", "runs/bc", "--kl-coef", "3"]);
+        assert_eq!(kl.train.steps, PRIOR_DEFAULT_STEPS);
+        assert_eq!(plan(&["--agent", "ppo"]).train.steps, DEFAULT_STEPS);
+        let given = plan(&["--agent", "ppo", "--prior", "runs/bc", "--steps", "1000"]);
+        assert_eq!(given.train.steps, 1000);
+    }
 }

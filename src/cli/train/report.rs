@@ -4,7 +4,7 @@
 use crate::cli::{eval, generate, pianoroll};
 use anyhow::Result;
 use cadenza_agents::run::RunDir;
-use cadenza_agents::train::EvalRecord;
+use cadenza_agents::train::{EvalRecord, TimeSplit};
 use cadenza_env::encoding::{Event, EventEncoding};
 use cadenza_env::TaskSpec;
 use std::path::{Path, PathBuf};
@@ -54,6 +54,8 @@ pub(super) struct SummaryView<'a> {
     pub(super) outcome_steps: u64,
     pub(super) interrupted: bool,
     pub(super) wall_s: f64,
+    pub(super) time: &'a TimeSplit,
+    pub(super) steps: u64,
     pub(super) last: Option<&'a EvalRecord>,
     pub(super) distinct: usize,
     pub(super) count: usize,
@@ -83,6 +85,7 @@ pub(super) fn print_summary(v: &SummaryView<'_>) {
             r.steps_per_sec / 1e6
         );
     }
+    println!("{}", time_line(v.time, v.steps));
     println!("{} of {} sampled melodies distinct", v.distinct, v.count);
     match v.metrics {
         Some(m) => {
@@ -170,4 +173,27 @@ pub(super) fn print_summary(v: &SummaryView<'_>) {
             .file_name()
             .map_or("".into(), |n| n.to_string_lossy())
     );
+}
+
+/// Where the seconds went, as one line: the speed of learning, its split into the envs, the
+/// prior and the learner where the agent times them, evaluation and checkpoints.
+pub(super) fn time_line(t: &TimeSplit, steps: u64) -> String {
+    let rate = |secs: f64| steps as f64 / secs.max(1e-9);
+    let mut line = format!(
+        "time: learning {:.1} s ({:.0} steps/s",
+        t.learn_s,
+        rate(t.learn_s)
+    );
+    if let Some(env) = t.env_s {
+        line += &format!("; env {env:.1} s");
+        if let Some(prior) = t.prior_s {
+            line += &format!(", prior {prior:.1} s");
+        }
+        line += &format!(", learner {:.1} s", t.learner_s());
+    }
+    line += &format!(
+        "), evaluation {:.1} s, checkpoints {:.1} s",
+        t.eval_s, t.checkpoint_s
+    );
+    line
 }

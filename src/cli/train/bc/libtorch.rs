@@ -4,20 +4,8 @@ use crate::cli::train::args::TrainArgs;
 use crate::cli::train::plan::PriorSpec;
 use anyhow::{bail, Context, Result};
 use cadenza_agents::{Agent, DeviceChoice};
-use cadenza_env::{Reward, TaskSpec};
+use cadenza_env::TaskSpec;
 use std::path::Path;
-
-/// The reward of a KL-controlled run: `inner` plus `c · log p_prior`.
-pub fn wrap_reward(
-    inner: Box<dyn Reward>,
-    prior: &PriorSpec,
-    task: &TaskSpec,
-) -> Result<Box<dyn Reward>> {
-    use cadenza_agents::pg::bc::PriorReward;
-    let reward = PriorReward::new(inner, &prior.dir, task, prior.kl_coef)
-        .with_context(|| format!("--prior {}", prior.dir.display()))?;
-    Ok(Box::new(reward))
-}
 
 /// A PPO agent started from the prior's weights, with its config as JSON for run.json.
 pub fn ppo_from_prior(
@@ -30,7 +18,8 @@ pub fn ppo_from_prior(
 ) -> Result<(Box<dyn Agent>, serde_json::Value)> {
     use cadenza_agents::pg;
     let mut config = config;
-    // The same β weighs both halves of the KL: `+β log p_prior` in the reward (PriorReward)
+    // The same β weighs both halves of the KL: `+β log p_prior` (scored by the agent, see
+    // `Agent::attach_prior`)
     // and PPO's `−β log π`. A `kl_coef` in --config sets the second alone (0: the reward form
     // r_theory + c · log p_prior without the policy's half).
     if !config.contains_key("kl_coef") {

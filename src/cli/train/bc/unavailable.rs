@@ -4,7 +4,7 @@ use crate::cli::train::args::TrainArgs;
 use crate::cli::train::plan::PriorSpec;
 use anyhow::Result;
 use cadenza_agents::{Agent, DeviceChoice};
-use cadenza_env::{Reward, TaskSpec};
+use cadenza_env::TaskSpec;
 
 fn no_tch(what: &str) -> anyhow::Error {
     anyhow::anyhow!(
@@ -16,15 +16,6 @@ fn no_tch(what: &str) -> anyhow::Error {
 /// `cadenza train --agent bc`.
 pub fn run(_args: &TrainArgs) -> Result<()> {
     Err(no_tch("--agent bc"))
-}
-
-/// The reward of a KL-controlled run: `inner` plus `c · log p_prior`.
-pub fn wrap_reward(
-    _inner: Box<dyn Reward>,
-    _prior: &PriorSpec,
-    _task: &TaskSpec,
-) -> Result<Box<dyn Reward>> {
-    Err(no_tch("--prior"))
 }
 
 /// A PPO agent started from the prior's weights.
