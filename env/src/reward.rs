@@ -42,6 +42,9 @@ pub struct Setting {
     pub scale: u16,
     /// The chord under each step, when the task has a progression (else empty).
     pub chords: Vec<ChordFrame>,
+    /// Steps at the start of every episode that a partner plays (the call of a duet, which
+    /// the env feeds through the reward before the agent's first step); 0 outside duets.
+    pub call_steps: usize,
 }
 
 impl Setting {
@@ -55,6 +58,7 @@ impl Setting {
             tonic: 0,
             scale: 0b1010_1011_0101, // C D E F G A B
             chords: Vec::new(),
+            call_steps: 0,
         }
     }
 

@@ -83,6 +83,7 @@
 //!     tonic: 0,
 //!     scale: c_major,
 //!     chords,
+//!     call_steps: 0,
 //! };
 //!
 //! // (MIDI pitch, start step, duration in steps)

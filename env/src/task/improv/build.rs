@@ -141,6 +141,7 @@ impl ImprovConfig {
                 tonic: key.tonic.index(),
                 scale: key.scale_mask(),
                 chords,
+                call_steps: 0,
             },
             layout: ObservationLayout {
                 history: self.history,
@@ -148,6 +149,7 @@ impl ImprovConfig {
                 bar_position: true,
                 chords: true,
                 progress: true,
+                call: false,
             },
             state: CompactState::Harmonic,
             tempo_qpm: tempo.bpm(),
@@ -157,6 +159,7 @@ impl ImprovConfig {
             backing,
             mask_out_of_scale: self.mask_out_of_scale,
             improv: Some(self.clone()),
+            duet: None,
         })
     }
 }
