@@ -32,9 +32,9 @@
 
 use crate::compact_state::StateTracker;
 use crate::encoding::Event;
+use crate::encoding::{HOLD, REST};
 use crate::env::{EnvError, Environment, Transition};
 use crate::reward::{ChordFrame, Reward, StepContext};
-use crate::encoding::{HOLD, REST};
 use crate::space::{BoxSpace, Discrete};
 use crate::task::{call_dim, TaskSpec, CALL_EVENT_DIM};
 use rand::{RngCore, SeedableRng};
@@ -314,12 +314,22 @@ fn write_call_event(out: &mut [f32], setting: &crate::reward::Setting, step: usi
 
 /// The call's fixed observation features (see the module docs): its last `history` events,
 /// its rhythm by bar position and its summary.
-fn call_features(out: &mut [f32], setting: &crate::reward::Setting, call: &[Event], history: usize) {
+fn call_features(
+    out: &mut [f32],
+    setting: &crate::reward::Setting,
+    call: &[Event],
+    history: usize,
+) {
     out.fill(0.0);
     let mut offset = 0;
     for k in 0..history {
         if let Some(at) = call.len().checked_sub(k + 1) {
-            write_call_event(&mut out[offset..offset + CALL_EVENT_DIM], setting, at, call[at]);
+            write_call_event(
+                &mut out[offset..offset + CALL_EVENT_DIM],
+                setting,
+                at,
+                call[at],
+            );
         }
         offset += CALL_EVENT_DIM;
     }

@@ -25,9 +25,16 @@ fn corpus_task(split: &str) -> TaskSpec {
 
 #[test]
 fn every_partner_passes_the_checker() {
-    for task in [TaskSpec::by_name("duet", None).unwrap(), corpus_task("train")] {
+    for task in [
+        TaskSpec::by_name("duet", None).unwrap(),
+        corpus_task("train"),
+    ] {
         let report = check_env(|| ComposeEnv::new(task.clone(), InScaleReward));
-        assert!(report.passed(), "{}:\n{report}", task.duet.unwrap().partner.name());
+        assert!(
+            report.passed(),
+            "{}:\n{report}",
+            task.duet.unwrap().partner.name()
+        );
     }
     let masked = TaskSpec::by_name("duet", Some("mask_out_of_scale = true")).unwrap();
     let report = check_env(|| ComposeEnv::new(masked.clone(), ZeroReward));
@@ -43,7 +50,10 @@ fn the_call_opens_the_episode_and_the_agent_answers() {
     assert_eq!(info.step, 0);
     assert_eq!(env.melody().len(), calls);
     let call = env.melody().to_vec();
-    assert!(call.iter().any(|&e| e > HOLD), "the call strikes notes: {call:?}");
+    assert!(
+        call.iter().any(|&e| e > HOLD),
+        "the call strikes notes: {call:?}"
+    );
     assert_eq!(obs.len(), task.observation_dim());
     // Same seed, same call; another seed, another call.
     env.reset(Some(3)).unwrap();
@@ -96,7 +106,10 @@ fn the_reward_hears_the_call_before_the_answer_and_its_values_are_dropped() {
     assert_eq!(info.terms, vec![0.0]);
     assert_eq!(env.reward().fed.len(), calls);
     let step = env.step(5).unwrap();
-    assert_eq!(step.reward, calls as f64, "the answer's first step is step {calls}");
+    assert_eq!(
+        step.reward, calls as f64,
+        "the answer's first step is step {calls}"
+    );
     let fed = &env.reward().fed;
     assert_eq!(fed[calls], (calls, 5));
     let heard: Vec<Event> = fed[..calls].iter().map(|&(_, e)| e).collect();
@@ -130,8 +143,7 @@ fn the_observation_carries_the_call_relative_to_its_chord() {
     let task = task.with_partner(Arc::new(Fixed(call))).unwrap();
     let layout = task.layout;
     let per_bar = task.setting.steps_per_bar();
-    let base = task.observation_dim()
-        - cadenza_env::call_dim(layout.history, per_bar);
+    let base = task.observation_dim() - cadenza_env::call_dim(layout.history, per_bar);
     let mut env = ComposeEnv::new(task, ZeroReward);
     let (obs, _) = env.reset(Some(0)).unwrap();
     // The bad event was read as a rest.
@@ -173,11 +185,19 @@ fn the_compact_state_follows_the_call_at_its_echo_position() {
     let mut env = ComposeEnv::new(task, ZeroReward);
     env.reset(Some(0)).unwrap();
     let state = env.discrete_state();
-    assert_eq!((state >> 38) & 1, 1, "the call struck a note at its first step");
+    assert_eq!(
+        (state >> 38) & 1,
+        1,
+        "the call struck a note at its first step"
+    );
     assert_eq!((state >> 39) & 7, 0, "no move into the call's first note");
     assert_eq!((state >> 42) & 1, 0, "8 onsets in 32 steps is not busy");
     env.step(2).unwrap();
-    assert_eq!((env.discrete_state() >> 38) & 1, 0, "a hold at the echo position");
+    assert_eq!(
+        (env.discrete_state() >> 38) & 1,
+        0,
+        "a hold at the echo position"
+    );
     env.step(2).unwrap();
     let state = env.discrete_state();
     assert_eq!((state >> 38) & 1, 1);
@@ -220,8 +240,13 @@ fn a_corpus_without_pairs_is_a_clear_error() {
     let empty = std::env::temp_dir().join(format!("cadenza-duet-empty-{}", std::process::id()));
     std::fs::create_dir_all(&empty).unwrap();
     let toml = format!("partner = \"corpus\"\ncorpus = \"{}\"", empty.display());
-    let err = TaskSpec::by_name("duet", Some(&toml)).unwrap_err().to_string();
-    assert!(err.contains("corpus") && err.contains("no call/response pairs"), "{err}");
+    let err = TaskSpec::by_name("duet", Some(&toml))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("corpus") && err.contains("no call/response pairs"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&empty).unwrap();
 }
 
@@ -260,5 +285,9 @@ fn logged_calls_round_trip_and_bad_lines_are_named() {
     assert_eq!(LoggedCalls::format(env.melody(), enc), line);
     std::fs::remove_file(&path).unwrap();
     let config = DuetConfig::from_toml(&toml).unwrap();
-    assert!(config.to_task().unwrap_err().to_string().contains("cannot read"));
+    assert!(config
+        .to_task()
+        .unwrap_err()
+        .to_string()
+        .contains("cannot read"));
 }

@@ -2,7 +2,8 @@
 //!
 //! Presets: `rl-tuner` (Magenta RL Tuner's `reward_music_theory`, exactly: a reference whose
 //! optimum is not music), `rl-tuner+` (Magenta's rules with what their optimum gets wrong
-//! fixed: [`RL_TUNER_PLUS`]), `improv` (the harmony-aware improvisation terms), `in-scale`
+//! fixed: [`RL_TUNER_PLUS`]), `improv` (the harmony-aware improvisation terms), `duet` (the
+//! improvisation terms and the answer terms of [`crate::duet`]), `in-scale`
 //! (one simple term) and `zero`.
 //!
 //! A reward definition is a TOML file whose sections are the parts of a weighted sum, in
@@ -27,7 +28,7 @@
 //! Components: `rl_tuner`, `improv` (the whole preset; its terms as nested sections),
 //! `corpus`, `listener` (a saved listener model, `model = "taste.json"`, scored at phrase
 //! ends; see [`crate::listener`]), `in_scale`, `zero`, and each improvisation term by name
-//! ([`crate::improv::IMPROV_TERM_NAMES`]).
+//! ([`crate::improv::IMPROV_TERM_NAMES`]) or answer term ([`crate::duet::DUET_TERMS`]).
 
 use crate::combine::{CombineError, WeightedSum, MAX_WEIGHT};
 use crate::corpus::{CorpusReward, NgramModel};
@@ -38,7 +39,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Names of the built-in presets.
-pub const PRESET_NAMES: &[&str] = &["rl-tuner", "rl-tuner+", "improv", "in-scale", "zero"];
+pub const PRESET_NAMES: &[&str] = &[
+    "rl-tuner",
+    "rl-tuner+",
+    "improv",
+    "duet",
+    "in-scale",
+    "zero",
+];
 
 /// The `rl-tuner+` preset: Magenta's rules with what their optimum gets wrong fixed, as a
 /// reward definition (see the module docs). Its recipe, soft Q-learning at α = 2.5 with a
@@ -113,6 +121,8 @@ pub enum RegistryError {
 pub fn default_preset(task: &str) -> &'static str {
     if task == "improv" {
         "improv"
+    } else if task == "duet" {
+        "duet"
     } else {
         "rl-tuner"
     }
@@ -127,6 +137,10 @@ pub fn preset(name: &str) -> Result<Box<dyn Reward>, RegistryError> {
                 .expect("the rl-tuner+ preset is a valid definition"),
         )),
         "improv" => Ok(Box::new(ImprovReward::preset())),
+        "duet" => Ok(Box::new(
+            from_toml_str(crate::duet::DUET_PRESET, Path::new("."), "the duet preset")
+                .expect("the duet preset is a valid definition"),
+        )),
         "in-scale" => Ok(Box::new(InScaleReward)),
         "zero" => Ok(Box::new(ZeroReward)),
         _ => Err(RegistryError::UnknownPreset {

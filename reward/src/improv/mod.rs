@@ -140,7 +140,7 @@ mod chord_scale;
 mod chord_tone;
 pub(crate) mod common;
 mod contour;
-mod error;
+pub(crate) mod error;
 mod fast_runs;
 mod leap;
 mod motif;

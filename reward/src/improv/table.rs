@@ -67,7 +67,7 @@ impl fmt::Debug for TermEntry {
 }
 
 impl TermEntry {
-    const fn of<T: ImprovTerm + 'static>() -> Self {
+    pub(crate) const fn of<T: ImprovTerm + 'static>() -> Self {
         Self {
             name: T::NAME,
             with_defaults: boxed_default::<T>,
@@ -75,9 +75,13 @@ impl TermEntry {
         }
     }
 
-    /// The entry of the term called `name`.
+    /// The entry of the term called `name`: an improvisation term, or an answer term of
+    /// [`crate::duet::DUET_TERMS`].
     pub fn find(name: &str) -> Option<&'static TermEntry> {
-        IMPROV_TERMS.iter().find(|entry| entry.name == name)
+        IMPROV_TERMS
+            .iter()
+            .chain(crate::duet::DUET_TERMS.iter())
+            .find(|entry| entry.name == name)
     }
 
     /// The term with its default parameters.

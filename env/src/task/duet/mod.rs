@@ -193,7 +193,10 @@ impl DuetConfig {
 
     /// The task with the scripted partner, whatever `partner` says (for building frames).
     fn to_task_without_partner(&self) -> Result<TaskSpec, TaskError> {
-        for (name, bars) in [("call_bars", self.call_bars), ("answer_bars", self.answer_bars)] {
+        for (name, bars) in [
+            ("call_bars", self.call_bars),
+            ("answer_bars", self.answer_bars),
+        ] {
             if !(1..=8).contains(&bars) {
                 return Err(field(name, format!("{bars}: expected 1..=8 bars")));
             }
@@ -240,7 +243,10 @@ impl TaskSpec {
             }
             None => Err(field(
                 "partner",
-                format!("task '{}' is not a duet: only a duet has a partner", self.name),
+                format!(
+                    "task '{}' is not a duet: only a duet has a partner",
+                    self.name
+                ),
             )),
         }
     }
@@ -262,7 +268,10 @@ mod tests {
             ("answer_bars = 9", "answer_bars"),
             ("partner = \"robot\"", "partner"),
             ("partner = \"corpus\"\nsplit = \"most\"", "split"),
-            ("partner = \"corpus\"\ncorpus = \"no/such/folder\"", "corpus"),
+            (
+                "partner = \"corpus\"\ncorpus = \"no/such/folder\"",
+                "corpus",
+            ),
             ("partner = \"calls\"", "calls"),
             ("key = \"H major\"", "key"),
         ] {
@@ -273,7 +282,9 @@ mod tests {
                 .to_string();
             assert!(err.contains(name), "{toml}: {err}");
         }
-        let err = DuetConfig::from_toml("call_bar = 2").unwrap_err().to_string();
+        let err = DuetConfig::from_toml("call_bar = 2")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("call_bar"), "{err}");
     }
 

@@ -64,7 +64,11 @@ impl Partner for ScriptedPartner {
         let scale = &scale[..count];
         let per_beat = usize::from(setting.steps_per_beat.max(1));
         let per_bar = setting.steps_per_bar().max(1);
-        let unit = if per_beat % 2 == 0 { per_beat / 2 } else { per_beat };
+        let unit = if per_beat % 2 == 0 {
+            per_beat / 2
+        } else {
+            per_beat
+        };
         // One bar's rhythm, in units (an eighth in 4/4): never all the shortest value.
         let bar_units = per_bar / unit;
         let mut rhythm = [0usize; 64];
@@ -281,7 +285,11 @@ impl CorpusCalls {
                 if files.len() == 1 { "file" } else { "files" },
                 task.meter.0,
                 task.meter.1,
-                if task.key_signature.1 { "minor" } else { "major" },
+                if task.key_signature.1 {
+                    "minor"
+                } else {
+                    "major"
+                },
             )));
         }
         let split_name = match split {
@@ -392,8 +400,7 @@ impl LoggedCalls {
             field: "calls".to_string(),
             message: format!("{}: {message}", path.display()),
         };
-        let text =
-            std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
         let calls = Self::parse(&text, task).map_err(bad)?;
         Ok(Self {
             name: format!("calls:{}", path.display()),

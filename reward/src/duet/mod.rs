@@ -1,0 +1,287 @@
+//! Answer terms: the rewards of the `duet` task.
+//!
+//! In a duet the partner's call is the first `call_steps` events of the melody
+//! ([`Setting::call_steps`]), fed through the reward before the agent answers. An answer is
+//! judged on three things:
+//!
+//! - **it relates to the call without copying it**: [`CallMotif`] (`call_motif`) pays for a
+//!   three-note cell of the call taken up at other pitches, on another beat, or upside down,
+//!   and charges a literal copy; [`CallRhythm`] (`call_rhythm`) pays for the call's rhythm
+//!   echoed bar by bar, or for a calmer bar after a busy call;
+//! - **it resolves over the harmony**: the improvisation terms ([`crate::improv`]: chord
+//!   tones on strong beats, resolutions, the cadence on the last step), which hear the call
+//!   and the answer as one line;
+//! - **it is music**: the musicianship report ([`crate::musicianship`]) of the answer.
+//!
+//! The `duet` preset ([`DUET_PRESET`], `--reward duet`) is the improvisation preset plus the
+//! two answer terms. [`DUET_TERMS`] is the list of answer terms, found by the reward
+//! registry (a term as a TOML section) like the improvisation terms; the reward bench scores
+//! them on real call/response pairs of the corpus against shuffled pairs
+//! ([`crate::bench::duet`]).
+//!
+//! Like every improvisation term, each keeps a small fixed-size state (the call's notes, at
+//! most [`CALL_MEMORY_STEPS`] steps and [`CALL_MEMORY_NOTES`] notes of it) and allocates
+//! nothing per step.
+//!
+//! ```
+//! use cadenza_env::{Reward, TaskSpec};
+//! use cadenza_reward::duet::CallMotif;
+//! use cadenza_reward::score::score_melody;
+//! let task = TaskSpec::by_name("duet", Some("call_bars = 1\nanswer_bars = 1")).unwrap();
+//! let enc = task.setting.encoding;
+//! let line = |pitches: [u8; 4]| -> Vec<u8> {
+//!     pitches.iter().flat_map(|&p| [enc.event_of_pitch(p).unwrap(), 1, 1, 1]).collect()
+//! };
+//! let call = line([60, 62, 64, 67]); // C D E G in quarters
+//! let sequence = [call.clone(), line([65, 67, 69, 72])].concat(); // a fourth higher
+//! let parrot = [call.clone(), call.clone()].concat();
+//! let mut term = CallMotif::default();
+//! let total = |m: &[u8], t: &mut CallMotif| score_melody(t, &task.setting, m).total;
+//! assert_eq!(total(&sequence, &mut term), 2.0); // two cells taken up, moved
+//! assert_eq!(total(&parrot, &mut term), 0.0); // copied in place: nothing
+//! ```
+
+mod motif;
+mod rhythm;
+
+pub use motif::{CallMotif, CallMotifParams};
+pub use rhythm::{CallRhythm, CallRhythmParams};
+
+use crate::improv::common::Ev;
+use crate::improv::TermEntry;
+
+/// Number of answer terms.
+pub const DUET_TERM_COUNT: usize = 2;
+
+/// Every answer term, in the order the `duet` preset reports them after the improvisation
+/// terms.
+pub const DUET_TERMS: [TermEntry; DUET_TERM_COUNT] =
+    [TermEntry::of::<CallMotif>(), TermEntry::of::<CallRhythm>()];
+
+/// The `duet` preset as a reward definition: the improvisation preset and the answer terms.
+pub const DUET_PRESET: &str =
+    "# What an improviser is paid for, hearing the call and the answer as one line.
+[improv]
+
+# What an answer is paid for: the call's motif taken up and varied, its rhythm echoed.
+[call_motif]
+[call_rhythm]
+";
+
+/// Steps of a call the terms remember (longer calls are heard up to here).
+pub const CALL_MEMORY_STEPS: usize = 512;
+
+/// Notes of a call the terms remember.
+pub const CALL_MEMORY_NOTES: usize = 128;
+
+/// The call as the answer terms remember it: the pitch struck at each step, and its notes in
+/// order. Fixed-size: nothing is allocated per episode or step.
+#[derive(Debug, Clone)]
+pub(crate) struct CallMemory {
+    /// Pitch + 1 struck at each step, 0 where none.
+    struck: [u8; CALL_MEMORY_STEPS],
+    /// The call's notes in order: (pitch, step).
+    notes: [(u8, usize); CALL_MEMORY_NOTES],
+    count: usize,
+    onsets: usize,
+}
+
+impl Default for CallMemory {
+    fn default() -> Self {
+        Self {
+            struck: [0; CALL_MEMORY_STEPS],
+            notes: [(0, 0); CALL_MEMORY_NOTES],
+            count: 0,
+            onsets: 0,
+        }
+    }
+}
+
+impl CallMemory {
+    pub(crate) fn clear(&mut self) {
+        self.struck.fill(0);
+        self.count = 0;
+        self.onsets = 0;
+    }
+
+    /// Takes the call's event at `step`.
+    #[inline]
+    pub(crate) fn push(&mut self, step: usize, event: Ev) {
+        if let Ev::Onset(pitch) = event {
+            self.onsets += 1;
+            if let Some(slot) = self.struck.get_mut(step) {
+                *slot = pitch.saturating_add(1);
+            }
+            if self.count < CALL_MEMORY_NOTES {
+                self.notes[self.count] = (pitch, step);
+                self.count += 1;
+            }
+        }
+    }
+
+    /// The pitch the call struck at `step`.
+    #[inline]
+    pub(crate) fn pitch_at(&self, step: usize) -> Option<u8> {
+        self.struck.get(step).and_then(|&p| p.checked_sub(1))
+    }
+
+    /// Whether the call struck a note at `step`.
+    #[inline]
+    pub(crate) fn onset_at(&self, step: usize) -> bool {
+        self.struck.get(step).is_some_and(|&p| p != 0)
+    }
+
+    /// The call's onsets.
+    #[inline]
+    pub(crate) fn onsets(&self) -> usize {
+        self.onsets
+    }
+
+    /// How `cell` (the answer's last notes: pitch and step from the answer's start) relates
+    /// to the call of `calls` steps: the best match among the call's runs of as many notes,
+    /// `None` if none has its intervals (and, with `same_rhythm`, its inter-onset times).
+    /// Cells of unisons match nothing.
+    #[inline]
+    pub(crate) fn match_cell(
+        &self,
+        cell: &[(u8, usize)],
+        calls: usize,
+        same_rhythm: bool,
+    ) -> Option<CellMatch> {
+        let k = cell.len();
+        if k < 2 || cell.windows(2).all(|w| w[0].0 == w[1].0) {
+            return None;
+        }
+        let interval = |w: &[(u8, usize)], i: usize| i16::from(w[i + 1].0) - i16::from(w[i].0);
+        let gap = |w: &[(u8, usize)], i: usize| w[i + 1].1.wrapping_sub(w[i].1);
+        let (mut varied, mut inverted) = (false, false);
+        for window in self.notes[..self.count].windows(k) {
+            if same_rhythm && (0..k - 1).any(|i| gap(window, i) != gap(cell, i)) {
+                continue;
+            }
+            if (0..k - 1).all(|i| interval(window, i) == interval(cell, i)) {
+                let in_place = window
+                    .iter()
+                    .zip(cell)
+                    .all(|(c, a)| c.0 == a.0 && c.1 == a.1 % calls.max(1));
+                // A cell restated in place is a copy, whatever else it matches.
+                if in_place {
+                    return Some(CellMatch::Literal);
+                }
+                varied = true;
+            } else if (0..k - 1).all(|i| interval(window, i) == -interval(cell, i)) {
+                inverted = true;
+            }
+        }
+        if varied {
+            Some(CellMatch::Varied)
+        } else if inverted {
+            Some(CellMatch::Inverted)
+        } else {
+            None
+        }
+    }
+}
+
+/// How a cell of the answer relates to the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CellMatch {
+    /// At the call's own pitches and place.
+    Literal,
+    /// Upside down.
+    Inverted,
+    /// Moved: other pitches, or another place.
+    Varied,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::score_melody;
+    use cadenza_env::{Event, Reward, TaskSpec, HOLD, REST};
+
+    fn task() -> TaskSpec {
+        TaskSpec::by_name("duet", Some("call_bars = 1\nanswer_bars = 1")).unwrap()
+    }
+
+    /// Quarter notes of these pitches (0 = a quarter rest).
+    fn quarters(task: &TaskSpec, pitches: &[u8]) -> Vec<Event> {
+        let enc = task.setting.encoding;
+        pitches
+            .iter()
+            .flat_map(|&p| match p {
+                0 => [REST, HOLD, HOLD, HOLD],
+                _ => [enc.event_of_pitch(p).unwrap(), HOLD, HOLD, HOLD],
+            })
+            .collect()
+    }
+
+    fn total(reward: &mut dyn Reward, task: &TaskSpec, melody: &[Event]) -> f64 {
+        score_melody(reward, &task.setting, melody).total
+    }
+
+    #[test]
+    fn the_motif_pays_for_variation_and_charges_a_copy() {
+        let task = task();
+        let call = quarters(&task, &[60, 62, 64, 67]);
+        let mut term = CallMotif::default();
+        let inverted = [call.clone(), quarters(&task, &[72, 70, 68, 65])].concat();
+        assert_eq!(total(&mut term, &task, &inverted), 1.5);
+        let unrelated = [call.clone(), quarters(&task, &[72, 65, 71, 60])].concat();
+        assert_eq!(total(&mut term, &task, &unrelated), 0.0);
+        // Displaced by a beat: the same cell on other beats is taken up, not copied.
+        let displaced = [call.clone(), quarters(&task, &[0, 60, 62, 64])].concat();
+        assert_eq!(total(&mut term, &task, &displaced), 1.0);
+        // Eight notes in a row copied in place cost from the eighth on.
+        let task2 = TaskSpec::by_name("duet", None).unwrap();
+        let long = quarters(&task2, &[60, 62, 64, 67, 65, 64, 62, 60]);
+        assert_eq!(
+            total(&mut term, &task2, &[long.clone(), long].concat()),
+            -1.0
+        );
+        // A term without a call scores nothing.
+        let solo = TaskSpec::by_name("improv", Some("length = 32")).unwrap();
+        assert_eq!(total(&mut term, &solo, &displaced), 0.0);
+        // Parameters are checked, naming the field.
+        let bad = CallMotifParams {
+            copy_run: 0,
+            ..CallMotifParams::default()
+        };
+        let err = <CallMotif as crate::improv::ImprovTerm>::new(bad).unwrap_err();
+        assert!(err.to_string().contains("copy_run"), "{err}");
+    }
+
+    #[test]
+    fn the_rhythm_echoes_a_calm_call_and_contrasts_a_busy_one() {
+        let task = task();
+        let enc = task.setting.encoding;
+        let mut term = CallRhythm::default();
+        let call = quarters(&task, &[60, 62, 64, 67]);
+        let three = [call.clone(), quarters(&task, &[65, 64, 62, 0])].concat();
+        assert_eq!(total(&mut term, &task, &three), 0.75);
+        let sixteenths: Vec<Event> = (0..16)
+            .map(|k| {
+                enc.event_of_pitch([60, 62, 64, 65][k % 4] + (k / 4) as u8)
+                    .unwrap()
+            })
+            .collect();
+        let calm = [sixteenths.clone(), quarters(&task, &[67, 65, 64, 62])].concat();
+        assert_eq!(total(&mut term, &task, &calm), 1.0);
+        let wall = [sixteenths.clone(), sixteenths.clone()].concat();
+        assert_eq!(total(&mut term, &task, &wall), 0.0);
+        let silence = [sixteenths, vec![REST; 16]].concat();
+        assert_eq!(total(&mut term, &task, &silence), 0.0);
+    }
+
+    #[test]
+    fn the_registry_and_the_preset_find_the_answer_terms() {
+        for entry in DUET_TERMS {
+            assert!(TermEntry::find(entry.name).is_some(), "{}", entry.name);
+        }
+        let preset = crate::registry::preset("duet").unwrap();
+        let names = preset.term_names();
+        assert!(names.contains(&"call_motif".to_string()), "{names:?}");
+        assert!(names.contains(&"improv.cadence".to_string()), "{names:?}");
+        assert_eq!(crate::registry::default_preset("duet"), "duet");
+    }
+}
