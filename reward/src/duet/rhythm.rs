@@ -113,7 +113,7 @@ impl Reward for CallRhythm {
         self.called += u32::from(echoed);
         self.both += u32::from(struck && echoed);
         let bar = Meter::of(ctx.setting).bar;
-        let bar_ends = (ctx.step + 1) % bar == 0 || ctx.step + 1 == ctx.setting.length;
+        let bar_ends = (ctx.step + 1).is_multiple_of(bar) || ctx.step + 1 == ctx.setting.length;
         if !bar_ends {
             return write_one(terms, 0.0);
         }

@@ -166,8 +166,8 @@ pub enum Split {
 impl Split {
     fn keeps(self, index: usize) -> bool {
         match self {
-            Self::Train => index % 5 != 0,
-            Self::HeldOut => index % 5 == 0,
+            Self::Train => !index.is_multiple_of(5),
+            Self::HeldOut => index.is_multiple_of(5),
             Self::All => true,
         }
     }
