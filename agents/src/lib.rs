@@ -7,6 +7,7 @@
 
 pub mod adapt;
 pub mod agent;
+pub mod duet;
 mod checksum;
 #[cfg(feature = "tch")]
 pub mod pg;

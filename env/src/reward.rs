@@ -92,6 +92,26 @@ impl Setting {
         }
     }
 
+    /// The frame of a duet's answer alone: the steps after the call, with the chords under
+    /// them, and no call (what the musicianship report judges an answer in). A setting
+    /// without a call is returned as it is.
+    pub fn answer_frame(&self) -> Setting {
+        let calls = self.call_steps.min(self.length);
+        let chords = if self.chords.is_empty() {
+            Vec::new()
+        } else {
+            (calls..self.length)
+                .map(|step| self.chords[step % self.chords.len()])
+                .collect()
+        };
+        Setting {
+            length: self.length - calls,
+            chords,
+            call_steps: 0,
+            ..self.clone()
+        }
+    }
+
     /// The chord under `step`, if the task has a progression. Steps past the end of the
     /// progression wrap around, as a backing band would loop it.
     #[inline]

@@ -291,3 +291,28 @@ fn logged_calls_round_trip_and_bad_lines_are_named() {
         .to_string()
         .contains("cannot read"));
 }
+
+#[test]
+fn a_deaf_duet_leaves_the_call_out_of_what_the_agent_reads() {
+    let deaf = TaskSpec::by_name("duet", Some("hear_call = false")).unwrap();
+    let improv = TaskSpec::by_name("improv", None).unwrap();
+    assert_eq!(deaf.observation_dim(), improv.observation_dim());
+    assert_eq!(deaf.state, cadenza_env::CompactState::Harmonic);
+    let report = check_env(|| ComposeEnv::new(deaf.clone(), InScaleReward));
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn the_answer_frame_starts_at_the_answer_with_its_chords() {
+    let task = TaskSpec::by_name("duet", None).unwrap();
+    let setting = &task.setting;
+    let frame = setting.answer_frame();
+    assert_eq!(frame.length, 32);
+    assert_eq!(frame.call_steps, 0);
+    // The answer's bars are | C | G7 C |: C, then G7 for two beats, then C.
+    assert_eq!(frame.chord_at(0), setting.chord_at(32));
+    assert_eq!(frame.chord_at(16).unwrap().root, 7);
+    assert_eq!(frame.chord_at(31).unwrap().root, 0);
+    let solo = TaskSpec::by_name("improv", None).unwrap();
+    assert_eq!(solo.setting.answer_frame(), solo.setting);
+}

@@ -47,8 +47,52 @@ mod rhythm;
 pub use motif::{CallMotif, CallMotifParams};
 pub use rhythm::{CallRhythm, CallRhythmParams};
 
-use crate::improv::common::Ev;
+use crate::improv::common::{classify, Ev};
 use crate::improv::TermEntry;
+use cadenza_env::{Event, Setting};
+
+/// How far apart two phrases are, in `[0, 1]` (0: the same notes at the same times): the
+/// mean of a rhythm distance (1 − the Jaccard index of their onset steps; two silent phrases
+/// are 0 apart) and a pitch distance (over the steps where both sound a note, the mean
+/// difference of the sounding pitches in semitones over 12, capped at 1 a step; 1 when they
+/// never sound together). Phrases of unequal length are compared over the shorter.
+///
+/// It is the measure of the held-out duet evaluation (`docs/duet.md`): an answerer that
+/// listens answers a call closer to the phrase that answered it in the tune than to a phrase
+/// of another tune.
+pub fn phrase_distance(setting: &Setting, a: &[Event], b: &[Event]) -> f64 {
+    let (mut both, mut either) = (0u32, 0u32);
+    let (mut sounding_a, mut sounding_b) = (None::<u8>, None::<u8>);
+    let (mut pitch_sum, mut pitch_steps) = (0.0, 0u32);
+    for (&x, &y) in a.iter().zip(b) {
+        let (ex, ey) = (classify(setting, x), classify(setting, y));
+        let (ox, oy) = (matches!(ex, Ev::Onset(_)), matches!(ey, Ev::Onset(_)));
+        both += u32::from(ox && oy);
+        either += u32::from(ox || oy);
+        for (event, sounding) in [(ex, &mut sounding_a), (ey, &mut sounding_b)] {
+            match event {
+                Ev::Onset(pitch) => *sounding = Some(pitch),
+                Ev::Rest => *sounding = None,
+                Ev::Hold => {}
+            }
+        }
+        if let (Some(p), Some(q)) = (sounding_a, sounding_b) {
+            pitch_sum += (f64::from(p.abs_diff(q)) / 12.0).min(1.0);
+            pitch_steps += 1;
+        }
+    }
+    let rhythm = if either == 0 {
+        0.0
+    } else {
+        1.0 - f64::from(both) / f64::from(either)
+    };
+    let pitch = if pitch_steps == 0 {
+        1.0
+    } else {
+        pitch_sum / f64::from(pitch_steps)
+    };
+    (rhythm + pitch) / 2.0
+}
 
 /// Number of answer terms.
 pub const DUET_TERM_COUNT: usize = 2;
@@ -271,6 +315,22 @@ mod tests {
         assert_eq!(total(&mut term, &task, &wall), 0.0);
         let silence = [sixteenths, vec![REST; 16]].concat();
         assert_eq!(total(&mut term, &task, &silence), 0.0);
+    }
+
+    #[test]
+    fn phrase_distance_is_zero_for_the_same_phrase_and_grows_with_change() {
+        let task = task();
+        let a = quarters(&task, &[60, 62, 64, 67]);
+        let setting = &task.setting;
+        assert_eq!(phrase_distance(setting, &a, &a), 0.0);
+        let up = quarters(&task, &[72, 74, 76, 79]);
+        assert_eq!(phrase_distance(setting, &a, &up), 0.5); // same rhythm, an octave away
+        let half = quarters(&task, &[60, 0, 64, 0]);
+        let d = phrase_distance(setting, &a, &half);
+        assert!(d > 0.0 && d < 0.5, "{d}");
+        let silence = vec![REST; 16];
+        assert_eq!(phrase_distance(setting, &a, &silence), 1.0);
+        assert_eq!(phrase_distance(setting, &silence, &silence), 0.5);
     }
 
     #[test]

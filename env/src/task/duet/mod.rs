@@ -25,6 +25,8 @@
 //! calls = ""                     # partner = "calls": a file of logged calls
 //! mask_out_of_scale = false
 //! history = 4
+//! hear_call = true               # false: the agent's observation and state leave the call
+//!                                # out (an unconditioned baseline; the reward still hears it)
 //! ```
 //!
 //! The partners ([`partner`]): a scripted motif player, phrase pairs of real tunes (the call
@@ -98,6 +100,10 @@ pub struct DuetConfig {
     pub mask_out_of_scale: bool,
     /// Recent events (the agent's, and the call's) in the observation (1..=16). Default 4.
     pub history: usize,
+    /// Whether the observation and the compact state carry the call. `false` gives the
+    /// `improv` task's observation and state: an agent that answers without listening, the
+    /// baseline a listening answerer is measured against. Default true.
+    pub hear_call: bool,
 }
 
 impl Default for DuetConfig {
@@ -118,6 +124,7 @@ impl Default for DuetConfig {
             calls: String::new(),
             mask_out_of_scale: false,
             history: 4,
+            hear_call: true,
         }
     }
 }
@@ -220,8 +227,10 @@ impl DuetConfig {
         let mut task = improv.to_task()?;
         task.name = "duet".to_string();
         task.setting.call_steps = self.call_bars * steps_per_bar;
-        task.layout.call = true;
-        task.state = CompactState::Duet;
+        if self.hear_call {
+            task.layout.call = true;
+            task.state = CompactState::Duet;
+        }
         task.improv = None;
         task.duet = Some(DuetSpec {
             config: self.clone(),

@@ -9,6 +9,8 @@
 //!   responses are kept beside the calls: they are what an answer is measured against.
 //! - [`LoggedCalls`]: calls read from a text file, one a line (a person's calls from a
 //!   session, or another agent's in self-play).
+//! - [`GivenCall`]: a call set from outside before each reset: what a person just played,
+//!   or the other agent's last answer when two agents trade phrases.
 //!
 //! Any other source implements [`Partner`] and is given to
 //! [`TaskSpec::with_partner`](crate::TaskSpec::with_partner).
@@ -23,6 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Mutex;
 
 /// A partner of a duet: writes one call per episode.
 pub trait Partner: Send + Sync + fmt::Debug {
@@ -484,6 +487,40 @@ impl Partner for LoggedCalls {
         let call = &self.calls[rng.random_range(0..self.calls.len())];
         let n = out.len().min(call.len());
         out[..n].copy_from_slice(&call[..n]);
+        out[n..].fill(REST);
+    }
+}
+
+/// A call set from outside before each reset (see the module docs): share it through an
+/// `Arc` with [`TaskSpec::with_partner`], then [`GivenCall::set`] the call to answer.
+#[derive(Debug, Default)]
+pub struct GivenCall {
+    call: Mutex<Vec<Event>>,
+}
+
+impl GivenCall {
+    /// A partner that plays silence until a call is set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The call the next reset plays (cut or padded with rests to the task's call).
+    pub fn set(&self, call: &[Event]) {
+        let mut held = self.call.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.clear();
+        held.extend_from_slice(call);
+    }
+}
+
+impl Partner for GivenCall {
+    fn name(&self) -> &str {
+        "given"
+    }
+
+    fn call(&self, _rng: &mut ChaCha8Rng, _setting: &Setting, out: &mut [Event]) {
+        let held = self.call.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let n = out.len().min(held.len());
+        out[..n].copy_from_slice(&held[..n]);
         out[n..].fill(REST);
     }
 }
