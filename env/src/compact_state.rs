@@ -71,6 +71,7 @@ pub enum CompactState {
     /// | 38 | the call struck a note there |
     /// | 39..42 | the move into that note (as bits 8..11) |
     /// | 42 | a busy call (more than one onset a beat) |
+    /// | 43..45 | where the call's note there lies from the last pitch played: 0 no note or no pitch yet, 1 more than a whole tone below, 2 within a whole tone, 3 more than a whole tone above |
     Duet,
 }
 
@@ -86,6 +87,8 @@ pub(crate) struct StateTracker {
     stale: bool,
     /// Per call step: 1 + twice the move into a note struck there, 0 where none (duets).
     call_codes: Vec<u8>,
+    /// Per call step: the pitch event struck there (0 where none).
+    call_pitches: Vec<Event>,
     /// Onsets of the call.
     call_onsets: usize,
 }
@@ -130,15 +133,25 @@ impl StateTracker {
             CompactState::Duet => {
                 self.catch_up(setting, melody);
                 let calls = setting.call_steps.min(self.call_codes.len());
-                let echo = match step.checked_sub(calls) {
-                    Some(into) if calls > 0 && step >= calls => {
-                        u64::from(self.call_codes[into % calls])
-                    }
+                let (echo, pitch) = match step.checked_sub(calls) {
+                    Some(into) if calls > 0 && step >= calls => (
+                        u64::from(self.call_codes[into % calls]),
+                        self.call_pitches[into % calls],
+                    ),
+                    _ => (0, 0),
+                };
+                let last = self.harmonic.last_pitch;
+                let toward = match (setting.encoding.pitch_of(pitch), setting.encoding.pitch_of(last)) {
+                    (Some(call), Some(played)) => match i16::from(call) - i16::from(played) {
+                        d if d < -2 => 1u64,
+                        d if d > 2 => 3,
+                        _ => 2,
+                    },
                     _ => 0,
                 };
                 let per_beat = usize::from(setting.steps_per_beat.max(1));
                 let busy = u64::from(calls > 0 && self.call_onsets * per_beat > calls);
-                self.harmonic.code(setting, step) | (echo << 38) | (busy << 42)
+                self.harmonic.code(setting, step) | (echo << 38) | (busy << 42) | (toward << 43)
             }
         }
     }
@@ -157,12 +170,14 @@ impl StateTracker {
         if self.call_codes.len() != setting.call_steps {
             // Once per tracker: a task's call length never changes.
             self.call_codes.resize(setting.call_steps, 0);
+            self.call_pitches.resize(setting.call_steps, 0);
         }
         while self.seen < melody.len() {
             self.melodic.push(&melody[..self.seen], melody[self.seen]);
             self.harmonic.push(setting, self.seen, melody[self.seen]);
             if let Some(code) = self.call_codes.get_mut(self.seen) {
                 let struck = setting.encoding.pitch_of(melody[self.seen]).is_some();
+                self.call_pitches[self.seen] = if struck { melody[self.seen] } else { 0 };
                 *code = if struck {
                     self.call_onsets += 1;
                     1 | ((self.harmonic.move_class & 7) << 1)

@@ -214,6 +214,13 @@ fn corpus_pairs_are_consecutive_phrases_in_the_task_key() {
     let task = TaskSpec::by_name("duet", None).unwrap();
     let train = CorpusCalls::load(&corpus_dir(), Split::Train, &task).unwrap();
     let held = CorpusCalls::load(&corpus_dir(), Split::HeldOut, &task).unwrap();
+    println!(
+        "pairs: train {} (skipped files {}), held-out {} (skipped {})",
+        train.pairs().len(),
+        train.skipped(),
+        held.pairs().len(),
+        held.skipped()
+    );
     assert!(train.pairs().len() > 500, "{}", train.pairs().len());
     assert!(held.pairs().len() > 100, "{}", held.pairs().len());
     let train_files: std::collections::HashSet<_> =
@@ -315,4 +322,33 @@ fn the_answer_frame_starts_at_the_answer_with_its_chords() {
     assert_eq!(frame.chord_at(31).unwrap().root, 0);
     let solo = TaskSpec::by_name("improv", None).unwrap();
     assert_eq!(solo.setting.answer_frame(), solo.setting);
+}
+
+#[test]
+fn the_duet_state_says_where_the_echoed_call_note_lies() {
+    let task = TaskSpec::by_name("duet", None).unwrap();
+    let enc = task.setting.encoding;
+    let e = |pitch: u8| enc.event_of_pitch(pitch).unwrap();
+    let mut call = vec![HOLD; 32];
+    call[0] = e(72);
+    call[4] = e(60);
+    call[8] = e(66);
+    call[28] = REST;
+    let task = task.with_partner(Arc::new(Fixed(call))).unwrap();
+    let mut env = ComposeEnv::new(task, ZeroReward);
+    env.reset(Some(0)).unwrap();
+    // The last pitch played is the call's F#4 (66); the echo of step 0 is C5 (72): above.
+    assert_eq!((env.discrete_state() >> 43) & 3, 3);
+    for _ in 0..4 {
+        env.step(usize::from(e(67))).unwrap();
+    }
+    // Played G4; the echo of step 4 is C4: below.
+    assert_eq!((env.discrete_state() >> 43) & 3, 1);
+    for _ in 0..4 {
+        env.step(usize::from(HOLD)).unwrap();
+    }
+    // The echo of step 8 is F#4, a semitone from G4.
+    assert_eq!((env.discrete_state() >> 43) & 3, 2);
+    env.step(usize::from(HOLD)).unwrap();
+    assert_eq!((env.discrete_state() >> 43) & 3, 0, "no call note at step 9");
 }

@@ -8,8 +8,7 @@ use cadenza_agents::duet::Answerer;
 use cadenza_agents::run::RunDir;
 use cadenza_agents::{ActMode, Agent};
 use cadenza_env::duet::partner::{CorpusCalls, Split};
-use cadenza_env::encoding::Event;
-use cadenza_env::midi::{ChordSpan, MidiSong};
+use cadenza_env::duet::DuetPhrase;
 use cadenza_env::{Setting, TaskSpec};
 use cadenza_reward::duet::phrase_distance;
 use cadenza_reward::musicianship::{self, GroupScores};
@@ -32,7 +31,8 @@ use std::path::{Path, PathBuf};
 /// every fifth tune by name); each answer is compared with the response its tune gives and
 /// with the response of another tune (`phrase_distance`), and the report (JSON to stdout or
 /// --out) gives how often the real response is the closer one, the answer terms and the
-/// answers' musicianship; --baseline DIR measures a second run the same way.
+/// answers' musicianship; --baseline DIR measures a second run the same way. Answers are
+/// sampled at the run's temperature (--temperature, --greedy as for exchanges).
 ///
 /// Example: cadenza duet --agent runs/duet-q --rounds 8 --out duet.mid
 #[derive(Debug, Args)]
@@ -91,18 +91,24 @@ pub fn run(args: DuetArgs) -> Result<()> {
         let mut report = serde_json::Map::new();
         let pairs = CorpusCalls::load(&args.corpus, Split::HeldOut, &task)
             .with_context(|| format!("--corpus {}", args.corpus.display()))?;
-        let measured = evaluate(agent.as_mut(), &task, pairs.pairs(), args.seed, ActMode::Greedy)?;
+        let measured = evaluate(
+            agent.as_mut(),
+            &task,
+            pairs.pairs(),
+            args.seed,
+            mode(temperature)?,
+        )?;
         report.insert("pairs".into(), pairs.pairs().len().into());
         report.insert("agent".into(), serde_json::to_value(&measured)?);
         if let Some(baseline) = &args.baseline {
-            let (base_task, mut base_agent, _) = open(baseline, &args.device)?;
+            let (base_task, mut base_agent, base_temperature) = open(baseline, &args.device)?;
             let base_pairs = CorpusCalls::load(&args.corpus, Split::HeldOut, &base_task)?;
             let measured = evaluate(
                 base_agent.as_mut(),
                 &base_task,
                 base_pairs.pairs(),
                 args.seed,
-                ActMode::Greedy,
+                mode(base_temperature)?,
             )?;
             report.insert("baseline".into(), serde_json::to_value(&measured)?);
         }
@@ -153,7 +159,7 @@ pub fn run(args: DuetArgs) -> Result<()> {
             )?
         }
     };
-    let song = exchange_song(&task, &phrases)?;
+    let song = task.exchange_song(&phrases)?;
     song.write(out)
         .with_context(|| format!("cannot write MIDI {}", out.display()))?;
     eprintln!(
@@ -180,18 +186,6 @@ fn open(dir: &Path, device: &str) -> Result<(TaskSpec, Box<dyn Agent>, f64)> {
     Ok((task, agent, info.temperature))
 }
 
-/// One phrase of an exchange: who played it, its events, and whether it is a call (played
-/// over the task's call bars) or an answer.
-#[derive(Debug, Clone)]
-pub struct Phrase {
-    /// The player: `partner`, `agent` or `with`.
-    pub player: &'static str,
-    /// The events.
-    pub events: Vec<Event>,
-    /// Over the call's chords (else the answer's).
-    pub is_call: bool,
-}
-
 /// Rounds of the task's partner calling and the agent answering.
 fn against_partner(
     agent: &mut dyn Agent,
@@ -199,20 +193,20 @@ fn against_partner(
     rounds: usize,
     seed: u64,
     mode: ActMode,
-) -> Result<Vec<Phrase>> {
+) -> Result<Vec<DuetPhrase>> {
     let calls = task.call_steps();
     let melodies = super::generate::sample(agent, task, rounds, seed, mode)?;
     Ok(melodies
         .into_iter()
         .flat_map(|melody| {
             [
-                Phrase {
-                    player: "partner",
+                DuetPhrase {
+                    player: "partner".into(),
                     events: melody[..calls].to_vec(),
                     is_call: true,
                 },
-                Phrase {
-                    player: "agent",
+                DuetPhrase {
+                    player: "agent".into(),
                     events: melody[calls..].to_vec(),
                     is_call: false,
                 },
@@ -229,11 +223,11 @@ fn trade(
     task: &TaskSpec,
     rounds: usize,
     seed: u64,
-) -> Result<Vec<Phrase>> {
+) -> Result<Vec<DuetPhrase>> {
     let calls = task.call_steps();
     let opening = super::generate::sample(agents[0], task, 1, seed, modes[0])?;
-    let mut phrases = vec![Phrase {
-        player: "partner",
+    let mut phrases = vec![DuetPhrase {
+        player: "partner".into(),
         events: opening[0][..calls].to_vec(),
         is_call: true,
     }];
@@ -249,57 +243,13 @@ fn trade(
             modes[k],
             &mut answer,
         )?;
-        phrases.push(Phrase {
-            player: if k == 0 { "agent" } else { "with" },
+        phrases.push(DuetPhrase {
+            player: if k == 0 { "agent" } else { "with" }.into(),
             events: answer.clone(),
             is_call: false,
         });
     }
     Ok(phrases)
-}
-
-/// The chords of the task's backing between steps `from` and `to`, moved to start at
-/// `offset`.
-fn spans_between(task: &TaskSpec, from: u32, to: u32, offset: u32) -> Vec<ChordSpan> {
-    task.chord_spans(0)
-        .into_iter()
-        .filter_map(|span| {
-            let start = span.start.max(from);
-            let end = (span.start + span.duration).min(to);
-            (start < end).then(|| ChordSpan {
-                start: start - from + offset,
-                duration: end - start,
-                ..span
-            })
-        })
-        .collect()
-}
-
-/// The exchange as one song: the phrases one after another, each over the chords it was
-/// played over (a call over the call's bars of the progression, an answer over the
-/// answer's).
-pub fn exchange_song(task: &TaskSpec, phrases: &[Phrase]) -> Result<MidiSong> {
-    let calls = task.call_steps() as u32;
-    let length = task.setting.length as u32;
-    let mut melody = Vec::new();
-    let mut chords = Vec::new();
-    let mut offset = 0u32;
-    for phrase in phrases {
-        melody.extend_from_slice(&phrase.events);
-        let (from, to) = if phrase.is_call {
-            (0, calls)
-        } else {
-            (calls, length)
-        };
-        chords.extend(spans_between(task, from, to, offset));
-        offset += phrase.events.len() as u32;
-    }
-    let notes = task.setting.encoding.to_notes(&melody)?;
-    let players: Vec<&str> = phrases.iter().map(|p| p.player).collect();
-    Ok(MidiSong {
-        title: Some(format!("Cadenza duet: {}", players.join(" / "))),
-        ..task.song(notes, chords)
-    })
 }
 
 /// How an answerer answers held-out calls (see `docs/duet.md`).

@@ -55,6 +55,8 @@ use super::error::TaskError;
 use super::improv::ImprovConfig;
 use super::spec::TaskSpec;
 use crate::compact_state::CompactState;
+use crate::encoding::{EncodingError, Event};
+use crate::midi::{ChordSpan, MidiSong};
 use crate::music::Meter;
 use partner::{CorpusCalls, LoggedCalls, ScriptedPartner, Split};
 use serde::{Deserialize, Serialize};
@@ -240,7 +242,81 @@ impl DuetConfig {
     }
 }
 
+/// One phrase of a duet's exchange, for [`TaskSpec::exchange_song`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuetPhrase {
+    /// Who played it (`partner`, `agent`, a person's name...): the song's title lists them.
+    pub player: String,
+    /// Its events, one per step.
+    pub events: Vec<Event>,
+    /// Played over the call's bars of the progression (else over the answer's).
+    pub is_call: bool,
+}
+
 impl TaskSpec {
+    /// A duet's exchange as one song: the phrases one after another, each over the backing
+    /// chords it was played over (a call over the call's bars of the progression, an answer
+    /// over the answer's), in the task's frame. The title lists the players.
+    ///
+    /// ```
+    /// use cadenza_env::duet::DuetPhrase;
+    /// use cadenza_env::TaskSpec;
+    /// let task = TaskSpec::by_name("duet", None).unwrap();
+    /// let phrase = |player: &str, is_call| DuetPhrase {
+    ///     player: player.into(),
+    ///     events: [14, 1, 1, 1].repeat(8),
+    ///     is_call,
+    /// };
+    /// let phrases = [phrase("partner", true), phrase("agent", false), phrase("agent", false)];
+    /// let song = task.exchange_song(&phrases).unwrap();
+    /// assert_eq!(song.melody.len(), 24);
+    /// // | C | G7 | then | C | G7 C | twice.
+    /// let symbols: Vec<_> = song.chords.iter().map(|c| c.symbol.clone().unwrap()).collect();
+    /// assert_eq!(symbols, ["C", "G7", "C", "G7", "C", "C", "G7", "C"]);
+    /// assert_eq!(song.chords.last().map(|c| c.start + c.duration), Some(96));
+    /// ```
+    pub fn exchange_song(&self, phrases: &[DuetPhrase]) -> Result<MidiSong, EncodingError> {
+        let calls = self.setting.call_steps as u32;
+        let length = self.setting.length as u32;
+        let mut melody = Vec::new();
+        let mut chords = Vec::new();
+        let mut offset = 0u32;
+        for phrase in phrases {
+            melody.extend_from_slice(&phrase.events);
+            let (from, to) = if phrase.is_call {
+                (0, calls)
+            } else {
+                (calls, length)
+            };
+            // The phrase's bars of the progression, looped if the phrase is longer.
+            let steps = phrase.events.len() as u32;
+            let span = (to - from).max(1);
+            let mut done = 0;
+            while done < steps {
+                let take = (steps - done).min(span);
+                for chord in self.chord_spans(0) {
+                    let start = chord.start.max(from);
+                    let end = (chord.start + chord.duration).min(from + take);
+                    if start < end {
+                        chords.push(ChordSpan {
+                            start: start - from + offset + done,
+                            duration: end - start,
+                            ..chord
+                        });
+                    }
+                }
+                done += take;
+            }
+            offset += steps;
+        }
+        let notes = self.setting.encoding.to_notes(&melody)?;
+        let players: Vec<&str> = phrases.iter().map(|p| p.player.as_str()).collect();
+        Ok(MidiSong {
+            title: Some(format!("Cadenza duet: {}", players.join(" / "))),
+            ..self.song(notes, chords)
+        })
+    }
+
     /// The same duet with another partner (a self-play agent, a person's calls); an error
     /// for a task that is not a duet.
     pub fn with_partner(&self, partner: Arc<dyn Partner>) -> Result<Self, TaskError> {
