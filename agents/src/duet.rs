@@ -102,3 +102,187 @@ impl Answerer {
         Ok(())
     }
 }
+
+/// A tabular answerer learnt from examples: for every compact state of the duet task, how
+/// often each event followed in the responses of real call/response pairs, smoothed with
+/// `alpha` per event; it plays by sampling that distribution (at temperature 1; greedy takes
+/// the most frequent event). Fed with the `hear_call = false` task, the same counts ignore
+/// the call: the unconditioned model of the same kind.
+///
+/// [`CallResponseCounts::log_prob`] is the call-conditioned likelihood of a response, the
+/// measure of `docs/duet.md` besides the answers' distances.
+#[derive(Debug, Clone)]
+pub struct CallResponseCounts {
+    counts: std::collections::HashMap<u64, Vec<u32>>,
+    alpha: f64,
+    actions: usize,
+    task: TaskSpec,
+}
+
+impl CallResponseCounts {
+    /// Counts the responses of `pairs` (call, response) played in `task` (a duet) after
+    /// their calls; `alpha` (> 0) is added to every count.
+    pub fn fit(
+        task: &TaskSpec,
+        pairs: &[(Vec<Event>, Vec<Event>)],
+        alpha: f64,
+    ) -> Result<Self, AgentError> {
+        if !(alpha.is_finite() && alpha > 0.0) {
+            return Err(AgentError::Config {
+                field: "alpha".to_string(),
+                message: format!("{alpha}: expected a finite number above 0"),
+            });
+        }
+        let actions = task.setting.encoding.num_events();
+        let mut model = Self {
+            counts: std::collections::HashMap::new(),
+            alpha,
+            actions,
+            task: task.clone(),
+        };
+        let mut walker = Walker::new(task)?;
+        for (call, response) in pairs {
+            walker.walk(call, response, |state, event| {
+                let row = model
+                    .counts
+                    .entry(state)
+                    .or_insert_with(|| vec![0; actions]);
+                if let Some(count) = row.get_mut(usize::from(event)) {
+                    *count += 1;
+                }
+            })?;
+        }
+        Ok(model)
+    }
+
+    /// States seen in the examples.
+    pub fn states(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// The smoothed probability of `event` in `state`.
+    pub fn prob(&self, state: u64, event: usize) -> f64 {
+        let a = self.alpha;
+        match self.counts.get(&state) {
+            Some(row) => {
+                let total: u32 = row.iter().sum();
+                (f64::from(row.get(event).copied().unwrap_or(0)) + a)
+                    / (f64::from(total) + a * self.actions as f64)
+            }
+            None => 1.0 / self.actions as f64,
+        }
+    }
+
+    /// The mean log-probability per step of `response` after `call` (the call-conditioned
+    /// likelihood, in nats).
+    pub fn log_prob(&self, call: &[Event], response: &[Event]) -> Result<f64, AgentError> {
+        let mut walker = Walker::new(&self.task)?;
+        let (mut sum, mut steps) = (0.0, 0usize);
+        walker.walk(call, response, |state, event| {
+            sum += self.prob(state, usize::from(event)).ln();
+            steps += 1;
+        })?;
+        Ok(sum / steps.max(1) as f64)
+    }
+}
+
+/// Plays a call and then a given response through a duet env, reporting the compact state
+/// before each response event.
+struct Walker {
+    env: ComposeEnv<ZeroReward>,
+    call: Arc<GivenCall>,
+}
+
+impl Walker {
+    fn new(task: &TaskSpec) -> Result<Self, AgentError> {
+        let call = Arc::new(GivenCall::new());
+        let task = task
+            .with_partner(Arc::clone(&call) as Arc<dyn cadenza_env::duet::Partner>)
+            .map_err(|e| AgentError::Other(e.to_string()))?;
+        Ok(Self {
+            env: ComposeEnv::new(task, ZeroReward),
+            call,
+        })
+    }
+
+    fn walk(
+        &mut self,
+        call: &[Event],
+        response: &[Event],
+        mut visit: impl FnMut(u64, Event),
+    ) -> Result<(), AgentError> {
+        let env_error = |e: cadenza_env::EnvError| AgentError::Other(format!("duet env: {e}"));
+        self.call.set(call);
+        let mut observation = vec![0.0; self.env.observation_space().dim()];
+        self.env
+            .reset_into(Some(0), &mut observation)
+            .map_err(env_error)?;
+        for &event in response {
+            visit(self.env.discrete_state(), event);
+            let step = self
+                .env
+                .step_state(usize::from(event))
+                .map_err(env_error)?;
+            if step.terminated {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Agent for CallResponseCounts {
+    fn kind(&self) -> &'static str {
+        "call-response-counts"
+    }
+
+    fn learn(
+        &mut self,
+        _envs: &mut cadenza_env::vector::VecEnv<crate::TrainEnv>,
+        _steps: u64,
+        _rng: &mut ChaCha8Rng,
+    ) -> Result<crate::LearnStats, AgentError> {
+        Err(AgentError::Other(
+            "a call/response count model learns from examples (CallResponseCounts::fit), not from a reward".to_string(),
+        ))
+    }
+
+    fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
+        use rand::Rng;
+        let allowed = |a: usize| obs.mask.get(a).copied().unwrap_or(false);
+        let probs: Vec<f64> = (0..self.actions)
+            .map(|a| if allowed(a) { self.prob(obs.state, a) } else { 0.0 })
+            .collect();
+        let fallback = (0..self.actions).find(|&a| allowed(a)).unwrap_or(0);
+        match mode {
+            ActMode::Greedy => probs
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(fallback, |(a, _)| a),
+            ActMode::Sample { temperature } => {
+                let t = if temperature.is_finite() && temperature > 0.0 {
+                    temperature
+                } else {
+                    1.0
+                };
+                let weights: Vec<f64> = probs.iter().map(|p| p.powf(1.0 / t)).collect();
+                let total: f64 = weights.iter().sum();
+                let mut draw = rng.random::<f64>() * total;
+                for (a, w) in weights.iter().enumerate() {
+                    if *w > 0.0 && draw < *w {
+                        return a;
+                    }
+                    draw -= w;
+                }
+                fallback
+            }
+        }
+    }
+
+    fn save(&self, _dir: &std::path::Path) -> Result<(), AgentError> {
+        Err(AgentError::Other(
+            "a call/response count model is refitted from its examples, not saved".to_string(),
+        ))
+    }
+}

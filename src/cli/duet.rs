@@ -4,7 +4,8 @@
 //! are measured against the responses the tunes give.
 
 use anyhow::{bail, Context, Result};
-use cadenza_agents::duet::Answerer;
+use cadenza_agents::duet::{Answerer, CallResponseCounts};
+use cadenza_env::Event;
 use cadenza_agents::run::RunDir;
 use cadenza_agents::{ActMode, Agent};
 use cadenza_env::duet::partner::{CorpusCalls, Split};
@@ -38,8 +39,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 pub struct DuetArgs {
     /// Run directory of an agent trained on the duet task.
-    #[arg(long, value_name = "DIR")]
-    agent: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "clone")]
+    agent: Option<PathBuf>,
     /// A second agent to trade phrases with (self-play).
     #[arg(long = "with", value_name = "DIR")]
     with: Option<PathBuf>,
@@ -64,6 +65,11 @@ pub struct DuetArgs {
     /// With --evaluate: a second run to measure the same way (an unconditioned answerer).
     #[arg(long, value_name = "DIR", requires = "evaluate")]
     baseline: Option<PathBuf>,
+    /// With --evaluate: instead of runs, answerers learnt from the corpus's training pairs
+    /// (call/response counts per compact state, with and without hearing the call), measured
+    /// the same way, with the call-conditioned likelihood of the held-out responses.
+    #[arg(long, requires = "evaluate", conflicts_with_all = ["agent", "baseline"])]
+    clone: bool,
     /// With --evaluate: the corpus folder whose held-out tunes give the pairs.
     #[arg(long, value_name = "DIR", default_value = "data/corpus/oneills-dev")]
     corpus: PathBuf,
@@ -76,7 +82,14 @@ pub struct DuetArgs {
 const MAX_ROUNDS: usize = 1000;
 
 pub fn run(args: DuetArgs) -> Result<()> {
-    let (task, mut agent, temperature) = open(&args.agent, &args.device)?;
+    if args.clone {
+        let report = evaluate_clones(&args.corpus, args.seed)?;
+        return write_report(&report, args.out.as_deref());
+    }
+    let Some(agent_dir) = &args.agent else {
+        bail!("--agent DIR: the run of an agent trained on --task duet is required");
+    };
+    let (task, mut agent, temperature) = open(agent_dir, &args.device)?;
     let mode = |run_temperature: f64| -> Result<ActMode> {
         if args.greedy {
             return Ok(ActMode::Greedy);
@@ -112,17 +125,7 @@ pub fn run(args: DuetArgs) -> Result<()> {
             )?;
             report.insert("baseline".into(), serde_json::to_value(&measured)?);
         }
-        let text = serde_json::to_string_pretty(&report)? + "\n";
-        match &args.out {
-            Some(path) => {
-                super::common::check_output_path(path)?;
-                cadenza_env::io::write_atomic(path, text.as_bytes())
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                eprintln!("wrote {}", path.display());
-            }
-            None => print!("{text}"),
-        }
-        return Ok(());
+        return write_report(&serde_json::Value::Object(report), args.out.as_deref());
     }
     let Some(out) = &args.out else {
         bail!("--out: the MIDI file to write the exchange to is required (or use --evaluate)");
@@ -169,6 +172,89 @@ pub fn run(args: DuetArgs) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// Writes a JSON report to `out`, or to stdout.
+fn write_report(report: &serde_json::Value, out: Option<&Path>) -> Result<()> {
+    let text = serde_json::to_string_pretty(report)? + "\n";
+    match out {
+        Some(path) => {
+            super::common::check_output_path(path)?;
+            cadenza_env::io::write_atomic(path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// Smoothing of the call/response counts (added to every event's count).
+const CLONE_ALPHA: f64 = 0.1;
+
+/// `--evaluate --clone`: answerers learnt from the training pairs of `corpus`, with and
+/// without hearing the call, measured on its held-out pairs.
+fn evaluate_clones(corpus: &Path, seed: u64) -> Result<serde_json::Value> {
+    let mut report = serde_json::Map::new();
+    for (name, hear) in [("heard", true), ("deaf", false)] {
+        let config = format!(
+            "partner = \"corpus\"\ncorpus = \"{}\"\nhear_call = {hear}",
+            corpus.display().to_string().replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        let task = TaskSpec::by_name("duet", Some(&config))
+            .with_context(|| format!("--corpus {}", corpus.display()))?;
+        let train = CorpusCalls::load(corpus, Split::Train, &task)?;
+        let held = CorpusCalls::load(corpus, Split::HeldOut, &task)?;
+        let examples: Vec<(Vec<Event>, Vec<Event>)> = train
+            .pairs()
+            .iter()
+            .map(|p| (p.call.clone(), p.response.clone()))
+            .collect();
+        let mut model = CallResponseCounts::fit(&task, &examples, CLONE_ALPHA)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (mut real, mut other, mut wins) = (0.0, 0.0, 0.0);
+        let pairs = held.pairs();
+        for pair in pairs {
+            let different = loop {
+                let candidate = &pairs[rng.random_range(0..pairs.len())];
+                if candidate.file != pair.file {
+                    break candidate;
+                }
+            };
+            let r = model.log_prob(&pair.call, &pair.response)?;
+            let o = model.log_prob(&pair.call, &different.response)?;
+            real += r;
+            other += o;
+            wins += if r > o { 1.0 } else if r == o { 0.5 } else { 0.0 };
+        }
+        let n = pairs.len() as f64;
+        let measured = evaluate(
+            &mut model,
+            &task,
+            pairs,
+            seed,
+            ActMode::Sample { temperature: 1.0 },
+        )?;
+        report.insert(
+            name.into(),
+            serde_json::json!({
+                "training_pairs": train.pairs().len(),
+                "states": model.states(),
+                "log_likelihood_real": real / n,
+                "log_likelihood_other": other / n,
+                "likelier_real": wins / n,
+                "answers": measured,
+            }),
+        );
+    }
+    report.insert("pairs".into(), serde_json::json!(CorpusCalls::load(
+        corpus,
+        Split::HeldOut,
+        &TaskSpec::by_name("duet", None)?
+    )
+    .map(|c| c.pairs().len())
+    .unwrap_or(0)));
+    Ok(serde_json::Value::Object(report))
 }
 
 /// A run's task (a duet), agent and sampling temperature.
