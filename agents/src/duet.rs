@@ -219,10 +219,7 @@ impl Walker {
             .map_err(env_error)?;
         for &event in response {
             visit(self.env.discrete_state(), event);
-            let step = self
-                .env
-                .step_state(usize::from(event))
-                .map_err(env_error)?;
+            let step = self.env.step_state(usize::from(event)).map_err(env_error)?;
             if step.terminated {
                 break;
             }
@@ -238,10 +235,10 @@ impl Agent for CallResponseCounts {
 
     fn learn(
         &mut self,
-        _envs: &mut cadenza_env::vector::VecEnv<crate::TrainEnv>,
+        _envs: &mut cadenza_env::vector::VecEnv<crate::agent::TrainEnv>,
         _steps: u64,
         _rng: &mut ChaCha8Rng,
-    ) -> Result<crate::LearnStats, AgentError> {
+    ) -> Result<crate::agent::LearnStats, AgentError> {
         Err(AgentError::Other(
             "a call/response count model learns from examples (CallResponseCounts::fit), not from a reward".to_string(),
         ))
@@ -251,7 +248,13 @@ impl Agent for CallResponseCounts {
         use rand::Rng;
         let allowed = |a: usize| obs.mask.get(a).copied().unwrap_or(false);
         let probs: Vec<f64> = (0..self.actions)
-            .map(|a| if allowed(a) { self.prob(obs.state, a) } else { 0.0 })
+            .map(|a| {
+                if allowed(a) {
+                    self.prob(obs.state, a)
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let fallback = (0..self.actions).find(|&a| allowed(a)).unwrap_or(0);
         match mode {
@@ -284,5 +287,62 @@ impl Agent for CallResponseCounts {
         Err(AgentError::Other(
             "a call/response count model is refitted from its examples, not saved".to_string(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cadenza_env::{HOLD, REST};
+
+    fn quarters(task: &TaskSpec, pitches: &[u8]) -> Vec<Event> {
+        let enc = task.setting.encoding;
+        pitches
+            .iter()
+            .flat_map(|&p| match p {
+                0 => [REST, HOLD, HOLD, HOLD],
+                _ => [enc.event_of_pitch(p).unwrap(), HOLD, HOLD, HOLD],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counts_make_the_examples_likelier_and_answers_follow_them() {
+        let task = TaskSpec::by_name("duet", Some("call_bars = 1\nanswer_bars = 1")).unwrap();
+        let call = quarters(&task, &[60, 62, 64, 67]);
+        let response = quarters(&task, &[65, 64, 62, 60]);
+        let other = quarters(&task, &[72, 0, 71, 0]);
+        let model =
+            CallResponseCounts::fit(&task, &[(call.clone(), response.clone())], 0.1).unwrap();
+        assert!(model.states() >= 4);
+        let seen = model.log_prob(&call, &response).unwrap();
+        let unseen = model.log_prob(&call, &other).unwrap();
+        assert!(seen > unseen, "{seen} vs {unseen}");
+        // Greedy answers replay the one example.
+        let mut model = model;
+        let mut answerer = Answerer::new(&task).unwrap();
+        let mut answer = Vec::new();
+        answerer
+            .answer(&mut model, &call, 0, ActMode::Greedy, &mut answer)
+            .unwrap();
+        assert_eq!(answer, response);
+        assert!(CallResponseCounts::fit(&task, &[], 0.0).is_err());
+        assert!(model.save(std::path::Path::new(".")).is_err());
+        // Answering is deterministic under a seed.
+        let mut again = Vec::new();
+        let mode = ActMode::Sample { temperature: 1.0 };
+        answerer
+            .answer(&mut model, &call, 5, mode, &mut answer)
+            .unwrap();
+        answerer
+            .answer(&mut model, &call, 5, mode, &mut again)
+            .unwrap();
+        assert_eq!(answer, again);
+    }
+
+    #[test]
+    fn only_a_duet_has_an_answerer() {
+        let improv = TaskSpec::by_name("improv", None).unwrap();
+        assert!(Answerer::new(&improv).is_err());
     }
 }

@@ -7,8 +7,8 @@
 
 pub mod adapt;
 pub mod agent;
-pub mod duet;
 mod checksum;
+pub mod duet;
 #[cfg(feature = "tch")]
 pub mod pg;
 pub mod registry;

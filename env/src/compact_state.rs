@@ -141,7 +141,10 @@ impl StateTracker {
                     _ => (0, 0),
                 };
                 let last = self.harmonic.last_pitch;
-                let toward = match (setting.encoding.pitch_of(pitch), setting.encoding.pitch_of(last)) {
+                let toward = match (
+                    setting.encoding.pitch_of(pitch),
+                    setting.encoding.pitch_of(last),
+                ) {
                     (Some(call), Some(played)) => match i16::from(call) - i16::from(played) {
                         d if d < -2 => 1u64,
                         d if d > 2 => 3,

@@ -350,5 +350,9 @@ fn the_duet_state_says_where_the_echoed_call_note_lies() {
     // The echo of step 8 is F#4, a semitone from G4.
     assert_eq!((env.discrete_state() >> 43) & 3, 2);
     env.step(usize::from(HOLD)).unwrap();
-    assert_eq!((env.discrete_state() >> 43) & 3, 0, "no call note at step 9");
+    assert_eq!(
+        (env.discrete_state() >> 43) & 3,
+        0,
+        "no call note at step 9"
+    );
 }

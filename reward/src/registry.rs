@@ -295,7 +295,7 @@ fn component(
             no_params(&section)?;
             Box::new(ZeroReward)
         }
-        _ => match improv::TermEntry::find(name) {
+        _ => match improv::TermEntry::find(name).or_else(|| crate::duet::find_term(name)) {
             Some(term) => term.with_params(section)?,
             None => return Ok(None),
         },
@@ -309,6 +309,22 @@ mod tests {
 
     fn parse(text: &str) -> Result<WeightedSum, RegistryError> {
         from_toml_str(text, Path::new("."), "test.toml")
+    }
+
+    #[test]
+    fn the_duet_preset_and_sections_find_the_answer_terms() {
+        let names = preset("duet").unwrap().term_names();
+        assert!(names.contains(&"call_motif".to_string()), "{names:?}");
+        assert!(names.contains(&"improv.cadence".to_string()), "{names:?}");
+        assert_eq!(default_preset("duet"), "duet");
+        let sum =
+            parse("[call_rhythm]\nbusy_fraction = 0.5\n[call_motif]\ncell_notes = 4").unwrap();
+        assert_eq!(sum.term_names(), ["call_rhythm", "call_motif"]);
+        let err = parse("[call_motif]\ncell_notes = 9")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("cell_notes"), "{err}");
     }
 
     #[test]

@@ -5,11 +5,11 @@
 
 use anyhow::{bail, Context, Result};
 use cadenza_agents::duet::{Answerer, CallResponseCounts};
-use cadenza_env::Event;
 use cadenza_agents::run::RunDir;
 use cadenza_agents::{ActMode, Agent};
 use cadenza_env::duet::partner::{CorpusCalls, Split};
 use cadenza_env::duet::DuetPhrase;
+use cadenza_env::Event;
 use cadenza_env::{Setting, TaskSpec};
 use cadenza_reward::duet::phrase_distance;
 use cadenza_reward::musicianship::{self, GroupScores};
@@ -135,7 +135,13 @@ pub fn run(args: DuetArgs) -> Result<()> {
     }
     super::common::check_output_path(out)?;
     let phrases = match &args.with {
-        None => against_partner(agent.as_mut(), &task, args.rounds, args.seed, mode(temperature)?)?,
+        None => against_partner(
+            agent.as_mut(),
+            &task,
+            args.rounds,
+            args.seed,
+            mode(temperature)?,
+        )?,
         Some(other) => {
             let (other_task, mut other_agent, other_temperature) = open(other, &args.device)?;
             let s = (&task.setting, &other_task.setting);
@@ -199,7 +205,11 @@ fn evaluate_clones(corpus: &Path, seed: u64) -> Result<serde_json::Value> {
     for (name, hear) in [("heard", true), ("deaf", false)] {
         let config = format!(
             "partner = \"corpus\"\ncorpus = \"{}\"\nhear_call = {hear}",
-            corpus.display().to_string().replace('\\', "\\\\").replace('"', "\\\"")
+            corpus
+                .display()
+                .to_string()
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
         );
         let task = TaskSpec::by_name("duet", Some(&config))
             .with_context(|| format!("--corpus {}", corpus.display()))?;
@@ -225,7 +235,13 @@ fn evaluate_clones(corpus: &Path, seed: u64) -> Result<serde_json::Value> {
             let o = model.log_prob(&pair.call, &different.response)?;
             real += r;
             other += o;
-            wins += if r > o { 1.0 } else if r == o { 0.5 } else { 0.0 };
+            wins += if r > o {
+                1.0
+            } else if r == o {
+                0.5
+            } else {
+                0.0
+            };
         }
         let n = pairs.len() as f64;
         let measured = evaluate(
@@ -247,13 +263,16 @@ fn evaluate_clones(corpus: &Path, seed: u64) -> Result<serde_json::Value> {
             }),
         );
     }
-    report.insert("pairs".into(), serde_json::json!(CorpusCalls::load(
-        corpus,
-        Split::HeldOut,
-        &TaskSpec::by_name("duet", None)?
-    )
-    .map(|c| c.pairs().len())
-    .unwrap_or(0)));
+    report.insert(
+        "pairs".into(),
+        serde_json::json!(CorpusCalls::load(
+            corpus,
+            Split::HeldOut,
+            &TaskSpec::by_name("duet", None)?
+        )
+        .map(|c| c.pairs().len())
+        .unwrap_or(0)),
+    );
     Ok(serde_json::Value::Object(report))
 }
 
@@ -370,7 +389,10 @@ pub fn evaluate(
     mode: ActMode,
 ) -> Result<Measured> {
     if pairs.len() < 2 {
-        bail!("the held-out corpus gives {} pairs: expected at least 2", pairs.len());
+        bail!(
+            "the held-out corpus gives {} pairs: expected at least 2",
+            pairs.len()
+        );
     }
     let setting: &Setting = &task.setting;
     let mut answerer = Answerer::new(task)?;
@@ -385,7 +407,13 @@ pub fn evaluate(
     let mut answers = Vec::with_capacity(pairs.len());
     let mut answer = Vec::new();
     for (i, pair) in pairs.iter().enumerate() {
-        answerer.answer(agent, &pair.call, seed.wrapping_add(i as u64), mode, &mut answer)?;
+        answerer.answer(
+            agent,
+            &pair.call,
+            seed.wrapping_add(i as u64),
+            mode,
+            &mut answer,
+        )?;
         let other = loop {
             let candidate = &pairs[rng.random_range(0..pairs.len())];
             if candidate.file != pair.file || pairs.iter().all(|p| p.file == pair.file) {
@@ -405,13 +433,19 @@ pub fn evaluate(
         to_random += random;
         let melody = [pair.call.as_slice(), answer.as_slice()].concat();
         let mut step = 0;
-        play_episode(reward.as_mut(), setting, &melody, &mut terms, |_, values| {
-            if step >= pair.call.len() {
-                motif_sum += motif.map_or(0.0, |k| values[k]);
-                rhythm_sum += rhythm.map_or(0.0, |k| values[k]);
-            }
-            step += 1;
-        });
+        play_episode(
+            reward.as_mut(),
+            setting,
+            &melody,
+            &mut terms,
+            |_, values| {
+                if step >= pair.call.len() {
+                    motif_sum += motif.map_or(0.0, |k| values[k]);
+                    rhythm_sum += rhythm.map_or(0.0, |k| values[k]);
+                }
+                step += 1;
+            },
+        );
         answers.push(answer.clone());
     }
     let n = pairs.len() as f64;

@@ -1,6 +1,6 @@
 //! `call_motif`: the answer takes up the call's motif and varies it, without copying it.
 
-use super::{CallMemory, CellMatch};
+use super::call::{CallMemory, CellMatch};
 use crate::improv::common::{classify, write_one, Ev};
 use crate::improv::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
 use crate::improv::{ImprovTerm, TermParams};

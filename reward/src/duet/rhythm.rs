@@ -1,6 +1,6 @@
 //! `call_rhythm`: the answer echoes the call's rhythm, or calms a busy call down.
 
-use super::CallMemory;
+use super::call::CallMemory;
 use crate::improv::common::{classify, write_one, Ev, Meter};
 use crate::improv::error::{check_real, ImprovError, MAX_MAGNITUDE};
 use crate::improv::{ImprovTerm, TermParams};

@@ -75,13 +75,10 @@ impl TermEntry {
         }
     }
 
-    /// The entry of the term called `name`: an improvisation term, or an answer term of
-    /// [`crate::duet::DUET_TERMS`].
+    /// The entry of the improvisation term called `name` (the answer terms are found by
+    /// [`crate::duet::find_term`]).
     pub fn find(name: &str) -> Option<&'static TermEntry> {
-        IMPROV_TERMS
-            .iter()
-            .chain(crate::duet::DUET_TERMS.iter())
-            .find(|entry| entry.name == name)
+        IMPROV_TERMS.iter().find(|entry| entry.name == name)
     }
 
     /// The term with its default parameters.

@@ -18,24 +18,14 @@
 use crate::encoding::{Event, EventEncoding, HOLD, REST};
 use crate::midi::{import_file, ImportOptions, OutOfRange};
 use crate::reward::Setting;
+use crate::task::duet::{CallPair, Partner};
 use crate::task::error::TaskError;
 use crate::task::spec::TaskSpec;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
-
-/// A partner of a duet: writes one call per episode.
-pub trait Partner: Send + Sync + fmt::Debug {
-    /// A name for logs and equality of tasks (`scripted`, `corpus:DIR:train`, ...).
-    fn name(&self) -> &str;
-
-    /// Writes a call of `out.len()` events (the task's `call_steps`) in `setting`'s frame,
-    /// drawing what it needs from `rng` (the env's, so episodes follow the env's seed).
-    fn call(&self, rng: &mut ChaCha8Rng, setting: &Setting, out: &mut [Event]);
-}
 
 /// The scripted motif player (see the module docs). Deterministic under the env's seed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -186,19 +176,6 @@ impl FromStr for Split {
             other => Err(format!("'{other}': expected train, held-out or all")),
         }
     }
-}
-
-/// One call and the phrase that answered it in a real tune.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallPair {
-    /// The tune's file name.
-    pub file: String,
-    /// The bar the call starts on.
-    pub bar: usize,
-    /// The call (`call_steps` events in the task's encoding).
-    pub call: Vec<Event>,
-    /// The response (`length - call_steps` events).
-    pub response: Vec<Event>,
 }
 
 /// Phrase pairs of the tunes of a corpus folder, in a duet task's key and register (see the
@@ -506,7 +483,10 @@ impl GivenCall {
 
     /// The call the next reset plays (cut or padded with rests to the task's call).
     pub fn set(&self, call: &[Event]) {
-        let mut held = self.call.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut held = self
+            .call
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         held.clear();
         held.extend_from_slice(call);
     }
@@ -518,7 +498,10 @@ impl Partner for GivenCall {
     }
 
     fn call(&self, _rng: &mut ChaCha8Rng, _setting: &Setting, out: &mut [Event]) {
-        let held = self.call.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let held = self
+            .call
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let n = out.len().min(held.len());
         out[..n].copy_from_slice(&held[..n]);
         out[n..].fill(REST);
