@@ -13,7 +13,7 @@
 //! 4. the current and the next chord, each as a one-hot root (12 floats) and its chord tones
 //!    (12 floats, one per pitch class);
 //! 5. the fraction of the melody written so far (1 float);
-//! 6. in a duet, the partner's call (see [`call_dim`](crate::task::call_dim)): the call's
+//! 6. in a duet, the partner's call (see [`crate::task::call_dim`]): the call's
 //!    event at the same place in the call as the next step is in the answer (its echo
 //!    position), then the call's last `history` events, most recent first, each as 14 floats
 //!    (rest, hold, or the pitch class relative to the root of the chord under it, so that a

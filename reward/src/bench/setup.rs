@@ -89,7 +89,10 @@ impl Bench {
     /// ([`crate::bench::duet`]), real call/response pairs against shuffled ones.
     pub fn with_builtins(config: BenchConfig) -> Result<Self, BenchError> {
         let mut bench = Self::new(config)?;
-        for name in registry::PRESET_NAMES.iter().filter(|&&name| name != "duet") {
+        for name in registry::PRESET_NAMES
+            .iter()
+            .filter(|&&name| name != "duet")
+        {
             bench.add_reward(name)?;
         }
         Ok(bench)

@@ -32,7 +32,7 @@
 //! The partners ([`partner`]): a scripted motif player, phrase pairs of real tunes (the call
 //! is one phrase, the response the next: consecutive phrases of a tune are examples of
 //! answering), a file of logged calls (a person's, or another agent's in self-play), or any
-//! [`Partner`] given to [`TaskSpec::with_partner`].
+//! [`Partner`] given to [`TaskSpec::with_partner`](crate::TaskSpec::with_partner).
 //!
 //! The observation is the `improv` task's (recent events, bar position, chords, progress)
 //! followed by the call (see [`crate::compose`]); the compact state for tabular agents is
@@ -173,7 +173,7 @@ impl PartialEq for DuetSpec {
     }
 }
 
-/// One phrase of a duet's exchange, for [`TaskSpec::exchange_song`].
+/// One phrase of a duet's exchange, for [`TaskSpec::exchange_song`](crate::TaskSpec::exchange_song).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DuetPhrase {
     /// Who played it (`partner`, `agent`, a person's name...): the song's title lists them.
