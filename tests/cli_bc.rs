@@ -97,7 +97,7 @@ fn bc_prior_skips_bad_files_and_feeds_generate_eval_and_prior() {
         "{err}"
     );
     assert!(
-        err.contains("notes.txt") && err.contains("not a MIDI file"),
+        err.contains("notes.txt") && err.contains("not a melody file"),
         "{err}"
     );
     let summary: serde_json::Value =

@@ -96,7 +96,7 @@ fn import_skips_bad_files_with_reasons_and_finds_missing_keys() {
         ("drums only", 1),
         ("no notes", 1),
         ("malformed MIDI", 1),
-        ("not MIDI", 1),
+        ("not a melody file", 1),
     ] {
         assert_eq!(counts[category], n, "{category}: {counts}");
     }
@@ -174,7 +174,7 @@ fn import_fails_only_when_nothing_is_usable() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("no usable melodies"), "{stderr}");
     assert!(
-        stderr.contains("drums only") && stderr.contains("not MIDI"),
+        stderr.contains("drums only") && stderr.contains("not a melody file"),
         "{stderr}"
     );
     assert!(!out.join("corpus.json").exists());

@@ -281,7 +281,7 @@ fn corpus_fit_and_eval_on_a_small_subset() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("model.json: not a MIDI file"),
+        stderr(&out).contains("model.json: not a melody file"),
         "{}",
         stderr(&out)
     );
@@ -410,7 +410,7 @@ fn bad_inputs_fail_cleanly_or_are_skipped_with_a_reason() {
     let err = stderr(&out);
     assert!(err.contains("b.mid") && err.contains("truncated"), "{err}");
     assert!(err.contains("c.mid"), "{err}");
-    assert!(err.contains("d.json: not a MIDI file"), "{err}");
+    assert!(err.contains("d.json: not a melody file"), "{err}");
     let stats: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(stats["melodies"], 1);
     assert_eq!(stats["notes"], 4);

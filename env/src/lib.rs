@@ -26,16 +26,20 @@
 
 #![warn(missing_docs)]
 
+pub mod abc;
 pub mod check;
 pub mod compact_state;
 pub mod compose;
 pub mod encoding;
 pub mod env;
+pub mod formats;
 pub mod hash;
 pub mod io;
 pub mod limits;
 pub mod midi;
 pub mod music;
+pub mod musicxml;
+mod notation;
 pub mod reward;
 pub mod space;
 mod spin_pool;

@@ -62,6 +62,47 @@ impl Setting {
         }
     }
 
+    /// The frame of a tune read from a file: `length` steps on a grid of `steps_per_quarter`,
+    /// the meter's felt beat (a dotted quarter in compound meters: 6/8 has two beats of three
+    /// eighths), the key's tonic and scale, and no chords. Fails when a bar is not a whole
+    /// number of steps (7/8 at one step per quarter).
+    ///
+    /// ```
+    /// use cadenza_env::music::{Key, Meter};
+    /// use cadenza_env::{EventEncoding, Setting};
+    ///
+    /// let key = Key::from_key_signature(2, false)?; // D major
+    /// let setting = Setting::for_tune(EventEncoding::RL_TUNER_38, 48, Meter::new(6, 8)?, 4, key)?;
+    /// assert_eq!((setting.steps_per_beat, setting.beats_per_bar, setting.tonic), (6, 2, 2));
+    /// # Ok::<(), cadenza_env::music::MusicError>(())
+    /// ```
+    pub fn for_tune(
+        encoding: EventEncoding,
+        length: usize,
+        meter: crate::music::Meter,
+        steps_per_quarter: u32,
+        key: crate::music::Key,
+    ) -> Result<Self, crate::music::MusicError> {
+        let steps_per_bar = meter.steps_per_bar(steps_per_quarter)?;
+        let beats = u32::from(meter.main_beats().max(1));
+        // A bar that does not split into its felt beats on this grid counts as one beat.
+        let (steps_per_beat, beats_per_bar) = if steps_per_bar.is_multiple_of(beats) {
+            (steps_per_bar / beats, beats)
+        } else {
+            (steps_per_bar, 1)
+        };
+        Ok(Self {
+            encoding,
+            length,
+            steps_per_beat: u16::try_from(steps_per_beat).unwrap_or(u16::MAX),
+            beats_per_bar: u16::try_from(beats_per_bar).unwrap_or(u16::MAX),
+            tonic: key.tonic.index(),
+            scale: key.scale_mask(),
+            chords: Vec::new(),
+            call_steps: 0,
+        })
+    }
+
     /// Steps per bar.
     #[inline]
     pub fn steps_per_bar(&self) -> usize {

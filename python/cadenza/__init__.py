@@ -50,6 +50,7 @@ __all__ = [
     "make_vec",
     "score",
     "to_midi",
+    "write_song",
 ]
 
 
@@ -189,6 +190,32 @@ def duet_to_midi(
     _cadenza.duet_to_midi(parts, os.fspath(path), to_toml(config))
 
 
+def write_song(
+    events: Any,
+    path: Union[str, os.PathLike],
+    task: str = "rl-tuner",
+    config: ConfigLike = None,
+    title: Optional[str] = None,
+    tempo: Optional[float] = None,
+    chords: bool = True,
+    format: Optional[str] = None,
+) -> None:
+    """Writes a melody (events of ``task``) as MIDI, ABC or MusicXML: ``format`` (``"midi"``,
+    ``"abc"``, ``"musicxml"``) or the one the extension of ``path`` names (``.mid``,
+    ``.abc``, ``.musicxml``). The task's tempo, meter and key come along, and its backing
+    chords, as chord symbols in ABC and MusicXML, when ``chords`` is true."""
+    _cadenza.write_song(
+        _events(events, "events", 1),
+        os.fspath(path),
+        task,
+        to_toml(config),
+        title,
+        None if tempo is None else float(tempo),
+        bool(chords),
+        format,
+    )
+
+
 def from_midi(
     path: Union[str, os.PathLike],
     task: str = "rl-tuner",
@@ -198,8 +225,9 @@ def from_midi(
 ) -> np.ndarray:
     """Reads the melody of a MIDI file as events of ``task`` (one per step of its grid).
 
-    ``track`` picks a track (default: the one with the most notes); ``fold_octaves`` moves
-    notes outside the task's range by octaves instead of raising ``ValueError``.
+    ``track`` picks a track (default: the one with the most notes, chord tracks aside);
+    ``fold_octaves`` moves notes outside the task's range by octaves instead of raising
+    ``ValueError``.
     """
     if track is not None and int(track) < 0:
         raise ValueError(f"track must be >= 0, got {track}")

@@ -114,6 +114,16 @@ def to_midi(
     program: Optional[int] = None,
     chords: bool = True,
 ) -> None: ...
+def write_song(
+    events: npt.NDArray[np.int64],
+    path: Union[str, PathLike[str]],
+    task: str = "rl-tuner",
+    config: Optional[str] = None,
+    title: Optional[str] = None,
+    tempo: Optional[float] = None,
+    chords: bool = True,
+    format: Optional[str] = None,
+) -> None: ...
 def from_midi(
     path: Union[str, PathLike[str]],
     task: str = "rl-tuner",

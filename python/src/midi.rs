@@ -1,7 +1,9 @@
-//! `to_midi` and `from_midi`: melodies of a task as Standard MIDI Files.
+//! `to_midi`, `write_song` and `from_midi`: melodies of a task as Standard MIDI Files, ABC
+//! tunes and MusicXML scores.
 
 use crate::error::Error;
 use crate::spec;
+use cadenza_env::formats::{self, Format};
 use cadenza_env::midi::{import_file, ImportOptions, MidiSong, OutOfRange};
 use cadenza_env::Event;
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -23,6 +25,47 @@ pub(crate) fn to_midi(
     program: Option<u8>,
     chords: bool,
 ) -> PyResult<()> {
+    let song = song_of(events, task, config, title, tempo, program, chords)?;
+    py.detach(|| song.write(&path)).map_err(Error::from)?;
+    Ok(())
+}
+
+/// Writes `events` as a song at `path` in `format` (`midi`, `abc`, `musicxml`; default: the
+/// one the extension names), with the task's tempo, meter, key and chords (as chord symbols
+/// in ABC and MusicXML).
+#[pyfunction]
+#[pyo3(signature = (events, path, task="rl-tuner", config=None, title=None, tempo=None, chords=true, format=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_song(
+    py: Python<'_>,
+    events: PyReadonlyArray1<'_, i64>,
+    path: std::path::PathBuf,
+    task: &str,
+    config: Option<&str>,
+    title: Option<String>,
+    tempo: Option<f64>,
+    chords: bool,
+    format: Option<&str>,
+) -> PyResult<()> {
+    let format: Option<Format> = format
+        .map(|f| f.parse())
+        .transpose()
+        .map_err(|e: formats::FormatError| Error::argument("format", e.to_string()))?;
+    let song = song_of(events, task, config, title, tempo, None, chords)?;
+    py.detach(|| formats::write_song(&song, &path, format))
+        .map_err(|e| Error::argument("path", e.to_string()))?;
+    Ok(())
+}
+
+fn song_of(
+    events: PyReadonlyArray1<'_, i64>,
+    task: &str,
+    config: Option<&str>,
+    title: Option<String>,
+    tempo: Option<f64>,
+    program: Option<u8>,
+    chords: bool,
+) -> PyResult<MidiSong> {
     let task = spec::task(task, config)?;
     let encoding = task.setting.encoding;
     let events: Vec<u32> = events
@@ -36,15 +79,13 @@ pub(crate) fn to_midi(
     encoding.validate(&events).map_err(Error::from)?;
     let melody: Vec<Event> = events.iter().map(|&e| e as Event).collect();
     let song = task.melody_song(&melody).map_err(Error::from)?;
-    let song = MidiSong {
+    Ok(MidiSong {
         title: title.or_else(|| Some(format!("Cadenza: {}", task.name))),
         tempo_qpm: tempo.unwrap_or(song.tempo_qpm),
         melody_program: program.unwrap_or(song.melody_program),
         chords: if chords { song.chords } else { Vec::new() },
         ..song
-    };
-    py.detach(|| song.write(&path)).map_err(Error::from)?;
-    Ok(())
+    })
 }
 
 /// Writes a duet's exchange (`calls_and_answers`: (events, is_call, player) per phrase, in
@@ -84,7 +125,8 @@ pub(crate) fn duet_to_midi(
 
 /// Reads the melody of the MIDI file at `path` as events of the task's encoding on the
 /// task's step grid (int64, one per step). `track` picks a track (default: the one with the
-/// most notes); `fold_octaves` moves out-of-range notes by octaves instead of failing.
+/// most notes, chord tracks aside); `fold_octaves` moves out-of-range notes by octaves
+/// instead of failing.
 #[pyfunction]
 #[pyo3(signature = (path, task="rl-tuner", config=None, track=None, fold_octaves=false))]
 pub(crate) fn from_midi<'py>(

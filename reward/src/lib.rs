@@ -51,3 +51,4 @@ pub mod musicianship;
 pub mod registry;
 pub mod rl_tuner;
 pub mod score;
+pub mod style;

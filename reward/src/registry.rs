@@ -20,13 +20,19 @@
 //! model = "oneills.json"        # relative to this file; made by `cadenza corpus fit`
 //! floor = -10.0
 //!
+//! [style]                       # log-probability under the chord-conditioned style prior
+//! weight = 0.5                  # (model = "style.json" from `cadenza corpus fit --kind
+//!                               # style`; without it, the model shipped with Cadenza)
+//! part = "pitch"                # "all" (default): log P(event); "pitch": only new notes'
+//!                               # pitches, against a uniform choice
+//!
 //! [chord_tone_on_strong_beat]   # any single improvisation term, with its parameters
 //! weight = 2.0
 //! strong_reward = 1.0
 //! ```
 //!
 //! Components: `rl_tuner`, `improv` (the whole preset; its terms as nested sections),
-//! `corpus`, `listener` (a saved listener model, `model = "taste.json"`, scored at phrase
+//! `corpus`, `style` (see [`crate::style`]), `listener` (a saved listener model, `model = "taste.json"`, scored at phrase
 //! ends; see [`crate::listener`]), `in_scale`, `zero`, and each improvisation term by name
 //! ([`crate::improv::IMPROV_TERM_NAMES`]) or answer term ([`crate::duet::DUET_TERMS`]).
 
@@ -34,6 +40,7 @@ use crate::combine::{CombineError, WeightedSum, MAX_WEIGHT};
 use crate::corpus::{CorpusReward, NgramModel};
 use crate::improv::{self, params_from_toml as params, ImprovReward};
 use crate::rl_tuner::{RlTunerConfig, RlTunerReward};
+use crate::style::{StyleModel, StyleReward};
 use cadenza_env::{InScaleReward, Reward, ZeroReward};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -70,7 +77,7 @@ weight = 5.0
 /// Names of the components a TOML reward definition may use, besides the single
 /// improvisation terms.
 pub const COMPONENT_NAMES: &[&str] = &[
-    "rl_tuner", "improv", "corpus", "listener", "in_scale", "zero",
+    "rl_tuner", "improv", "corpus", "style", "listener", "in_scale", "zero",
 ];
 
 /// Errors of reward lookup and definition.
@@ -235,6 +242,17 @@ struct CorpusParams {
     floor: f64,
 }
 
+/// `[style]`: the chord-conditioned style prior; without `model`, the shipped one.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StyleParams {
+    model: Option<PathBuf>,
+    #[serde(default = "default_floor")]
+    floor: f64,
+    #[serde(default)]
+    part: crate::style::StylePart,
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListenerParams {
@@ -277,6 +295,21 @@ fn component(
             let model = NgramModel::load(&path).map_err(|e| err(&e))?;
             Box::new(
                 CorpusReward::new(Arc::new(model))
+                    .with_floor(p.floor)
+                    .map_err(|e| err(&e))?,
+            )
+        }
+        "style" => {
+            let p: StyleParams = params(section)?;
+            let model = match p.model {
+                Some(model) => {
+                    Arc::new(StyleModel::load(model_path(base, model)).map_err(|e| err(&e))?)
+                }
+                None => StyleModel::builtin(),
+            };
+            Box::new(
+                StyleReward::new(model)
+                    .with_part(p.part)
                     .with_floor(p.floor)
                     .map_err(|e| err(&e))?,
             )
@@ -399,6 +432,10 @@ mod tests {
             ("[in_scale]\nfoo = 1\n", "foo"),
             ("[corpus]\nmodel = \"missing.json\"\n", "missing.json"),
             ("[listener]\nmodel = \"missing.json\"\n", "missing.json"),
+            ("[style]\nmodel = \"missing.json\"\n", "missing.json"),
+            ("[style]\nfloor = nan\n", "floor"),
+            ("[style]\nmodl = \"x.json\"\n", "modl"),
+            ("[style]\npart = \"rhythm\"\n", "rhythm"),
             ("[listener]\nmodl = \"x.json\"\n", "modl"),
             ("weight = 1\n", "section"),
             ("[rl_tuner\n", "test.toml"),
@@ -406,5 +443,11 @@ mod tests {
             let err = parse(text).err().unwrap().to_string();
             assert!(err.contains(needle), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn style_section_defaults_to_the_shipped_model() {
+        let sum = parse("[style]\nweight = 0.5\n").unwrap();
+        assert_eq!(sum.term_names(), ["style_log_prob"]);
     }
 }

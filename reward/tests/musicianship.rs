@@ -74,7 +74,7 @@ fn degenerate_cases() -> Vec<(&'static str, Vec<Vec<Event>>)> {
 
 fn row(name: &str, r: &MusicianshipReport) -> String {
     format!(
-        "| {name:<22} | {:>4} | {:.3} | {:.3} | {:.3} | {:.3} | {:>5.1}% | {:>4} | {} | {} |",
+        "| {name:<22} | {:>4} | {:.3} | {:.3} | {:.3} | {:.3} | {:>5.1}% | {:>4} | {} | {} | {} |",
         r.melodies,
         r.mean.harmony,
         r.mean.line,
@@ -84,6 +84,8 @@ fn row(name: &str, r: &MusicianshipReport) -> String {
         r.distinct_melodies,
         r.edit_distance_per_step
             .map_or_else(|| "n/a".to_string(), |d| format!("{d:.3}")),
+        r.style_nll_per_event
+            .map_or_else(|| "n/a".to_string(), |d| format!("{d:.2}")),
         if r.failures.is_empty() {
             "music".to_string()
         } else {
@@ -102,7 +104,7 @@ fn corpus_passes_and_degenerate_melodies_fail() {
     assert!(tuning.len() >= 50 && evaluation.len() >= 50);
     let tuning_report = corpus_report(&tuning);
     let evaluation_report = corpus_report(&evaluation);
-    println!("| case | n | harmony | line | rhythm | variety | passing | distinct | edit distance / step | verdict |");
+    println!("| case | n | harmony | line | rhythm | variety | passing | distinct | edit distance / step | style NLL | verdict |");
     println!("{}", row("corpus (tuning)", &tuning_report));
     println!("{}", row("corpus (evaluation)", &evaluation_report));
     assert!(tuning_report.failures.is_empty(), "{tuning_report:?}");
@@ -112,9 +114,29 @@ fn corpus_passes_and_degenerate_melodies_fail() {
     );
 
     let setting = Setting::rl_tuner();
+    let corpus_nll = [&tuning_report, &evaluation_report]
+        .map(|r| r.style_nll_per_event.expect("corpus NLL"))
+        .into_iter()
+        .fold(f64::NEG_INFINITY, f64::max);
     for (name, melodies) in degenerate_cases() {
         let r = report(&setting, &melodies);
         println!("{}", row(name, &r));
+        // The style prior's likelihood tells the corpus from noise and from trills; it is
+        // no judge of repetition (an ostinato or a stepwise scale is likelier than a tune).
+        if [
+            "random events",
+            "random eighths",
+            "trill C5 B4 C5 D5",
+            "chromatic run",
+        ]
+        .contains(&name)
+        {
+            let nll = r.style_nll_per_event.expect("NLL");
+            assert!(
+                nll > corpus_nll + 1.0,
+                "{name}: style NLL {nll} vs corpus {corpus_nll}"
+            );
+        }
         assert!(
             r.failures.iter().any(|f| !is_set_level(f)),
             "{name} passes every group: {r:?}"
@@ -344,4 +366,98 @@ fn second_collection_plays_as_music() {
         .filter(|f| !is_set_level(f))
         .collect();
     assert!(groups.is_empty(), "{groups:?}: {r:?}");
+}
+
+/// The MGEval-style set distance: the evaluation set sits among the tuning set (the reference)
+/// as the reference's own tunes do; random notes, trills, ostinati and copies of one phrase
+/// do not.
+#[test]
+fn set_distance_tells_corpus_from_degenerate_sets() {
+    use cadenza_reward::musicianship::{set_distance, SetDistance};
+    let (tuning, evaluation) = held_out();
+    let (ref_settings, reference): (Vec<Setting>, Vec<Vec<Event>>) =
+        tuning.iter().map(|p| tune(p, STEPS)).unzip();
+    let (eval_settings, eval_melodies): (Vec<Setting>, Vec<Vec<Event>>) =
+        evaluation.iter().map(|p| tune(p, STEPS)).unzip();
+    // `settings`: one per melody, or one for all.
+    let against = |melodies: &[Vec<Event>], settings: &[Setting]| -> SetDistance {
+        set_distance(
+            melodies,
+            |i| &settings[i.min(settings.len() - 1)],
+            &reference,
+            |j| &ref_settings[j],
+        )
+        .expect("distance")
+    };
+    let row = |name: &str, d: &SetDistance| {
+        let per: Vec<String> = d
+            .features
+            .iter()
+            .map(|f| format!("{:.2}", f.overlap))
+            .collect();
+        println!(
+            "| {name:<22} | {:>3} | {:.3} | {:.3} | {} |",
+            d.melodies,
+            d.mean_overlap,
+            d.mean_kl,
+            per.join(" | ")
+        );
+    };
+    println!(
+        "| set | n | mean overlap | mean KL | {} |",
+        cadenza_reward::musicianship::FEATURE_NAMES.join(" | ")
+    );
+    let corpus = against(&eval_melodies, &eval_settings);
+    row("corpus (evaluation)", &corpus);
+    let setting = [Setting::rl_tuner()];
+    let mut worst_gap = f64::INFINITY;
+    for (name, melodies) in degenerate_cases() {
+        let d = against(&melodies, &setting);
+        row(name, &d);
+        worst_gap = worst_gap.min(corpus.mean_overlap - d.mean_overlap);
+    }
+    let (phrase_setting, phrase) = tune(&tuning[0], 32);
+    let copies = vec![phrase; 20];
+    let d = against(&copies, &[phrase_setting]);
+    row("20 copies of a phrase", &d);
+    worst_gap = worst_gap.min(corpus.mean_overlap - d.mean_overlap);
+    assert!(corpus.mean_overlap > 0.8, "{corpus:?}");
+    assert!(worst_gap > 0.2, "worst gap {worst_gap}");
+}
+
+/// The shipped reference of the report's corpus distance is the tuning set, exactly. To
+/// refresh it: `CADENZA_WRITE_REFERENCE=1 cargo test -p cadenza-reward --test musicianship`.
+#[test]
+fn the_shipped_reference_is_the_tuning_set() {
+    use cadenza_reward::musicianship::{ReferenceSet, BUILTIN_REFERENCE_JSON};
+    let (tuning, evaluation) = held_out();
+    let (settings, melodies): (Vec<Setting>, Vec<Vec<Event>>) =
+        tuning.iter().map(|p| tune(p, STEPS)).unzip();
+    let set = ReferenceSet {
+        source: format!(
+            "O'Neill's Music of Ireland (1903), data/corpus/oneills-dev: the musicianship \
+             tuning set ({} tunes: every 10th file by name from the first), each its first {STEPS} steps \
+             in its own key and meter",
+            melodies.len()
+        ),
+        melodies,
+        settings,
+    };
+    let json = set.to_json();
+    if std::env::var_os("CADENZA_WRITE_REFERENCE").is_some() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/reference-oneills.json");
+        std::fs::write(path, &json).unwrap();
+        return;
+    }
+    assert_eq!(
+        json, BUILTIN_REFERENCE_JSON,
+        "the shipped reference differs; refresh it with CADENZA_WRITE_REFERENCE=1"
+    );
+    assert_eq!(*ReferenceSet::builtin(), set);
+    // The report measures against it: the evaluation set sits among it.
+    let (eval_settings, eval_melodies): (Vec<Setting>, Vec<Vec<Event>>) =
+        evaluation.iter().map(|p| tune(p, STEPS)).unzip();
+    let r = report_with(&eval_melodies, |i| &eval_settings[i]);
+    let d = r.corpus_distance.expect("distance");
+    assert!(d.mean_overlap > 0.9, "{d:?}");
 }

@@ -50,6 +50,9 @@ pub enum SessionError {
     /// A MIDI file could not be written.
     #[error("MIDI: {0}")]
     Midi(#[from] cadenza_env::midi::MidiError),
+    /// A song could not be written in the format asked for.
+    #[error(transparent)]
+    Format(#[from] cadenza_env::formats::FormatError),
     /// The web server could not listen where asked.
     #[error("cannot serve on {address}: {message}")]
     Bind {

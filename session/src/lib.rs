@@ -25,7 +25,8 @@
 //!
 //! Everything is recorded in a durable JSONL [`log`]: a session killed at any moment resumes
 //! ([`Session::resume`]) losing at most the phrase being rated, a log rebuilds the listener
-//! model ([`replay::replay_model`]) and exports as one MIDI file ([`replay::export_midi`]).
+//! model ([`replay::replay_model`]) and exports as one MIDI, ABC or MusicXML file
+//! ([`replay::export_song`]).
 //! [`sim`] holds simulated listeners with hidden tastes, so sessions run without a person;
 //! [`audio`] renders phrases with their backing chords to WAV.
 //!

@@ -7,6 +7,7 @@
 use crate::error::SessionError;
 use crate::log::{self, Entry, LogReport, LoggedRound};
 use crate::round::{Candidate, Round};
+use cadenza_env::formats::Format;
 use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
 use cadenza_env::{Note, TaskSpec};
 use cadenza_reward::listener::{FeatureExtractor, ListenerConfig, ListenerModel};
@@ -74,11 +75,17 @@ pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
     })
 }
 
-/// Writes the whole session as one MIDI file: the phrase of every answered round, once, in
+/// Writes the whole session as one MIDI file; see [`export_song`].
+pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
+    export_song(path, out, Some(Format::Midi))
+}
+
+/// Writes the whole session as one file (MIDI, ABC or MusicXML: `format`, else the one the
+/// extension of `out` names): the phrase of every answered round, once, in
 /// order (the rounds [`replay_model`] replays), each over its own pass of the backing chords
 /// of the task it was played in. A phrase proposed again (after a resume or a change of
 /// task) counts once, as the one that was answered. Returns the number of phrases written.
-pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
+pub fn export_song(path: &Path, out: &Path, format: Option<Format>) -> Result<usize, SessionError> {
     let contents = log::read(path)?;
     let (config, _) = contents.header(path)?;
     let first = config.task.to_task()?;
@@ -131,7 +138,7 @@ pub fn export_midi(path: &Path, out: &Path) -> Result<usize, SessionError> {
         chords,
         ..MidiSong::new(melody, steps_per_quarter)
     };
-    song.write(out)?;
+    cadenza_env::formats::write_song(&song, out, format)?;
     Ok(phrases)
 }
 

@@ -86,6 +86,18 @@ fn resumed_session_continues_exactly() {
     )
     .unwrap();
     assert!(!imported.notes.is_empty());
+    // The same session as ABC (chord symbols in quotes) reads back to the same notes and
+    // carries the backing as its harmony, as the MIDI chord track does.
+    let abc = path.with_extension("abc");
+    assert_eq!(replay::export_song(&path, &abc, None).unwrap(), 6);
+    let tunes = cadenza_env::formats::read_file(&abc, None, &Default::default()).unwrap();
+    let from_abc = tunes[0].melody.as_ref().unwrap();
+    assert_eq!(from_abc.notes, imported.notes);
+    assert_eq!(from_abc.harmony, imported.harmony);
+    assert!(!from_abc.harmony.is_empty());
+    let xml = path.with_extension("musicxml");
+    assert_eq!(replay::export_song(&path, &xml, None).unwrap(), 6);
+    assert!(std::fs::read_to_string(&xml).unwrap().contains("<harmony>"));
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 

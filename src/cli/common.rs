@@ -37,6 +37,12 @@ pub fn reward(spec: Option<&str>, task: &TaskSpec) -> Result<Box<dyn Reward>> {
         .with_context(|| format!("reward '{}'", spec.unwrap_or("(task default)")))
 }
 
+/// Parses a file format name for clap (`midi`, `abc`, `musicxml`).
+pub fn parse_format(name: &str) -> Result<cadenza_env::formats::Format, String> {
+    name.parse()
+        .map_err(|e: cadenza_env::formats::FormatError| e.to_string())
+}
+
 /// Checks that a path's parent directory exists, so a long run does not fail at the end.
 pub fn check_output_path(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent() {

@@ -18,9 +18,14 @@ use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub enum CorpusCommand {
-    /// Fit an n-gram model (interpolated Kneser–Ney) to melodies and save it as JSON.
+    /// Fit a corpus model to melodies and save it as JSON: an n-gram model (interpolated
+    /// Kneser–Ney), or with `--kind style` the chord-conditioned style prior.
     ///
-    /// The model can then score melodies (`cadenza corpus eval`) or serve as a corpus reward.
+    /// The n-gram model can then score melodies (`cadenza corpus eval`) or serve as a corpus
+    /// reward (`[corpus]` in a reward definition). The style prior reads every note relative
+    /// to the chord under it (estimated from the melody: one chord per half bar from the
+    /// key's triads), the key and the last interval, so it serves any key and progression
+    /// (`[style]` in a reward definition).
     /// MIDI input is quantised to sixteenths and, for rl-tuner-38, transposed to C major / A
     /// minor. With --valid-fraction, that share of the files (drawn with --seed) is held out
     /// and the held-out fit is reported.
@@ -52,14 +57,16 @@ pub enum CorpusCommand {
     ///
     /// Example: cadenza corpus orders --in corpus/dev --orders 1-6 --valid-fraction 0.2 --json
     Orders(OrdersArgs),
-    /// Import a directory of MIDI files into a processed corpus that fit, eval and
+    /// Import a directory of MIDI and ABC files into a processed corpus that fit, eval and
     /// `train --agent bc` read.
     ///
-    /// Each file is quantised (--steps-per-quarter), transposed to C major / A minor by its
-    /// key signature or, without one, by Krumhansl–Schmuckler key finding, and encoded. Files
-    /// that give no melody (not MIDI, corrupt, no notes, drums only) are skipped with their
-    /// reason; the command fails only when no file is usable. OUT receives corpus.json (every
-    /// melody, with per-file records), train.json and valid.json (the split by file, drawn
+    /// Each file (each tune of an ABC file) is quantised (--steps-per-quarter), transposed to
+    /// C major / A minor by its key signature or, without one, by Krumhansl–Schmuckler key
+    /// finding, and encoded; chord symbols (ABC quotes, a MIDI chord track) are kept as the
+    /// melody's harmony. Files and tunes that give no melody (not a melody file, corrupt, no
+    /// notes, drums only, an ABC syntax error) are skipped with their reason; the command
+    /// fails only when nothing is usable. OUT receives corpus.json (every melody, with
+    /// per-melody records and harmony), train.json and valid.json (the split by file, drawn
     /// as `fit --valid-fraction F --seed S` draws it), report.json (skips, quantisation,
     /// keys found and their agreement with the signatures) and pitch/interval/length plots.
     ///
@@ -132,6 +139,11 @@ pub struct FitArgs {
     /// The model file to write (JSON).
     #[arg(long, value_name = "MODEL.json")]
     out: PathBuf,
+    /// The kind of model: `ngram` (events from the last N-1 events, for rl-tuner's corpus
+    /// term) or `style` (over the harmony, in each file's own key and meter, for the
+    /// improvisation tasks' style term; --order and the position flags do not apply).
+    #[arg(long, value_enum, default_value_t = ModelKind::Ngram)]
+    kind: ModelKind,
     /// Order N: events are predicted from the last N-1 events (1..=8).
     #[arg(long, default_value_t = 3)]
     order: usize,
@@ -146,12 +158,21 @@ pub struct FitArgs {
     json: bool,
 }
 
+/// The kinds of model `corpus fit` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelKind {
+    /// Variable-order Markov model over events.
+    Ngram,
+    /// Chord-conditioned style prior.
+    Style,
+}
+
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// A model written by `cadenza corpus fit`, or a policy run/checkpoint directory.
     #[arg(long, value_name = "MODEL.json|DIR")]
     model: PathBuf,
-    /// Melodies: a directory of .mid files, a .mid file, or a JSON file of events in the
+    /// Melodies: a directory of .mid and .abc files, a .mid or .abc file, or a JSON file of events in the
     /// model's encoding.
     #[arg(long = "in", value_name = "DIR|FILE")]
     input: PathBuf,
@@ -219,6 +240,9 @@ fn fit(args: FitArgs) -> Result<()> {
     let mut text = String::new();
     let set = args.input.read()?;
     super::common::check_output_path(&args.out)?;
+    if args.kind == ModelKind::Style {
+        return fit_style(&args, &set);
+    }
     let (train, valid) = split(set.events(), args.valid_fraction, args.seed)?;
     let config = NgramConfig {
         order: args.order,
@@ -268,6 +292,61 @@ fn fit(args: FitArgs) -> Result<()> {
             say!(text,
                 "held out: {} melodies ({valid_events} events), NLL {nll:.4} nats per event, perplexity {:.3}",
                 valid.len(),
+                nll.exp()
+            );
+        }
+    }
+    print_stdout(&text)
+}
+
+/// `fit --kind style`: each melody in its own meter and key, chords estimated.
+fn fit_style(args: &FitArgs, set: &melodies::MelodySet) -> Result<()> {
+    use cadenza_reward::style::StyleModel;
+    let mut text = String::new();
+    let is_valid = split::held_out(set.melodies.len(), args.valid_fraction, args.seed)?;
+    let examples: Vec<(cadenza_env::Setting, &[cadenza_env::Event])> = set
+        .melodies
+        .iter()
+        .map(|m| (m.setting(set.encoding), m.events.as_slice()))
+        .collect();
+    let side = |valid: bool| {
+        examples
+            .iter()
+            .zip(&is_valid)
+            .filter(move |(_, &v)| v == valid)
+            .map(|((s, m), _)| (s, *m))
+    };
+    let model = StyleModel::fit(side(false)).context("cannot fit the style model")?;
+    model.save(&args.out)?;
+    let (train_melodies, train_events) = model.training_size();
+    let valid_melodies = is_valid.iter().filter(|&&v| v).count();
+    let held_out = if valid_melodies == 0 {
+        None
+    } else {
+        Some(model.nll_per_event(side(true))?)
+    };
+    if args.json {
+        let out = serde_json::json!({
+            "model": args.out.display().to_string(),
+            "kind": "style",
+            "encoding": set.encoding.to_string(),
+            "train_melodies": train_melodies,
+            "train_events": train_events,
+            "valid_melodies": valid_melodies,
+            "valid_nll_per_event": held_out,
+            "valid_perplexity": held_out.map(f64::exp),
+        });
+        say!(text, "{out}");
+    } else {
+        say!(
+            text,
+            "fitted a style prior ({}, chords estimated per half bar) on {train_melodies} melodies ({train_events} events); wrote {}",
+            set.encoding,
+            args.out.display()
+        );
+        if let Some(nll) = held_out {
+            say!(text,
+                "held out: {valid_melodies} melodies, NLL {nll:.4} nats per event, perplexity {:.3}",
                 nll.exp()
             );
         }

@@ -29,7 +29,7 @@ use std::path::PathBuf;
 /// Example: cadenza eval --task improv --in melodies.json
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Melodies: a JSON file, a .mid file, a directory of .mid files, or - for stdin.
+    /// Melodies: a JSON file, a .mid or .abc file, a directory of .mid and .abc files, or - for stdin.
     #[arg(long = "in")]
     input: PathBuf,
     /// Print one JSON object instead of a table.
@@ -172,6 +172,20 @@ pub fn musicianship_table(text: &mut String, m: &Value) {
             "  {:<52} {x:>10.3}  >= {:.2}",
             "mean pairwise edit distance per step",
             MUSIC.edit_distance_per_step
+        );
+    }
+    if let Some(x) = m["style_nll_per_event"].as_f64() {
+        say!(
+            text,
+            "  {:<52} {x:>10.3}  (folk tunes ~1.3, random 4-10)",
+            "style prior NLL per event (nats)"
+        );
+    }
+    if let Some(x) = m["corpus_distance"]["mean_overlap"].as_f64() {
+        say!(
+            text,
+            "  {:<52} {x:>10.3}  (held-out tunes ~0.95)",
+            "overlap with the reference corpus (MGEval-style)"
         );
     }
     let failures: Vec<&str> = m["failures"]

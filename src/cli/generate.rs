@@ -1,10 +1,11 @@
-//! `cadenza generate`: melodies from a trained agent, as MIDI or JSON.
+//! `cadenza generate`: melodies from a trained agent, as MIDI, ABC, MusicXML or JSON.
 
 use anyhow::{bail, Context, Result};
 use cadenza_agents::run::RunDir;
 use cadenza_agents::train::evaluate_batch;
 use cadenza_agents::{ActMode, Agent, TrainEnv};
 use cadenza_env::encoding::Event;
+use cadenza_env::formats::{self, Format};
 use cadenza_env::io::write_atomic;
 use cadenza_env::midi::MidiSong;
 use cadenza_env::{ComposeEnv, Reward, TaskSpec, ZeroReward};
@@ -15,8 +16,9 @@ use std::path::{Path, PathBuf};
 
 /// Sample melodies from the agent trained in a run directory.
 ///
-/// Without --json, PATH is a .mid file (--count 1) or a directory of .mid files
-/// (melody-000.mid, ...). With --json, PATH is one JSON file in the form `cadenza score`
+/// Without --json, PATH is a .mid, .abc or .musicxml file (--count 1) or a directory of
+/// such files (melody-000.mid, ...; --format picks the format, MIDI by default), each with
+/// the task's tempo, meter, key and chord symbols. With --json, PATH is one JSON file in the form `cadenza score`
 /// reads: {"encoding": "rl-tuner-38", "melodies": [[events...], ...]}. Melody i plays on env
 /// seed S + i; the same --seed gives the same melodies. Sampling draws each event from a
 /// softmax over the agent's values (tabular) or from its policy, at --temperature; --greedy
@@ -41,9 +43,13 @@ pub struct GenerateArgs {
     /// Always take the best event.
     #[arg(long)]
     greedy: bool,
-    /// Output: a .mid file, a directory, or with --json a .json file.
+    /// Output: a .mid, .abc or .musicxml file, a directory, or with --json a .json file.
     #[arg(long, value_name = "PATH")]
     out: PathBuf,
+    /// Format of the melody files: midi, abc or musicxml [default: from the extension of
+    /// PATH, MIDI for a directory].
+    #[arg(long, value_parser = super::common::parse_format, conflicts_with = "json")]
+    format: Option<Format>,
     /// Write one JSON file instead of MIDI.
     #[arg(long)]
     json: bool,
@@ -94,23 +100,33 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     }
     if args.count == 1 && !args.out.is_dir() {
         super::common::check_output_path(&args.out)?;
-        write_midi(
+        let format = write_song(
             &task,
             &melodies[0],
             &args.out,
+            args.format,
             &format!("{} melody", info.agent),
         )?;
-        eprintln!("wrote {}", args.out.display());
+        eprintln!("wrote {} ({format})", args.out.display());
         return Ok(());
     }
+    let format = args.format.unwrap_or(Format::Midi);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create directory {}", args.out.display()))?;
     for (i, melody) in melodies.iter().enumerate() {
-        let path = args.out.join(format!("melody-{i:03}.mid"));
-        write_midi(&task, melody, &path, &format!("{} melody {i}", info.agent))?;
+        let path = args
+            .out
+            .join(format!("melody-{i:03}.{}", format.extension()));
+        write_song(
+            &task,
+            melody,
+            &path,
+            Some(format),
+            &format!("{} melody {i}", info.agent),
+        )?;
     }
     eprintln!(
-        "wrote {} MIDI files to {}",
+        "wrote {} {format} files to {}",
         melodies.len(),
         args.out.display()
     );
@@ -158,13 +174,18 @@ pub fn sample(
     Ok(melodies)
 }
 
-/// Writes a melody of `task` as a MIDI file, with the task's tempo, meter, key and chords.
-pub fn write_midi(task: &TaskSpec, melody: &[Event], path: &Path, title: &str) -> Result<()> {
+/// Writes a melody of `task` in `format` (or the one the extension names), with the task's
+/// tempo, meter, key and chords; returns the format written.
+pub fn write_song(
+    task: &TaskSpec,
+    melody: &[Event],
+    path: &Path,
+    format: Option<Format>,
+    title: &str,
+) -> Result<Format> {
     let song = MidiSong {
         title: Some(title.to_string()),
         ..task.melody_song(melody)?
     };
-    song.write(path)
-        .with_context(|| format!("cannot write MIDI {}", path.display()))?;
-    Ok(())
+    Ok(formats::write_song(&song, path, format)?)
 }

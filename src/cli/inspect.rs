@@ -1,17 +1,19 @@
-//! `cadenza inspect`: what a MIDI file holds, as events and in words.
+//! `cadenza inspect`: what a MIDI or ABC file holds, as events and in words.
 
 use super::melodies::{self, say, Melody, Transpose};
 use super::pianoroll;
 use anyhow::{Context, Result};
 use cadenza_env::encoding::EventEncoding;
-use cadenza_env::midi::{import_file, ImportOptions, ImportedMelody, KeySignature};
+use cadenza_env::formats;
+use cadenza_env::midi::{ImportOptions, ImportedMelody, KeySignature};
 use cadenza_env::music::Key;
 use clap::Args;
 use std::path::PathBuf;
 
-/// Read a MIDI file as a melody: its events (the `score` input form) and a summary.
+/// Read a MIDI or ABC file as a melody: its events (the `score` input form) and a summary.
 ///
-/// The melody is read from one track (the one with the most notes, or --track), made
+/// The melody is read from one track (the one with the most notes, chord tracks aside, or
+/// --track) or, in an ABC file, from one tune (the first, or --tune X), made
 /// monophonic and quantised to a grid of --steps-per-quarter steps, then encoded; for the
 /// rl-tuner-38 encoding it is first transposed to C major / A minor (see --transpose). Without
 /// --json a summary comes first: title, tempo, meter, key, notes, what quantisation moved or
@@ -20,9 +22,12 @@ use std::path::PathBuf;
 /// Example: cadenza inspect tune.mid --encoding range-55-88 --json > tune.json
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The MIDI file.
-    #[arg(value_name = "FILE.mid")]
+    /// The MIDI (.mid) or ABC (.abc) file.
+    #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// The tune of an ABC file to read, by its X: number [default: the first].
+    #[arg(long, value_name = "X")]
+    tune: Option<u32>,
     /// Print only the events JSON ({"encoding": ..., "melodies": [[...]], "meta": [...]}).
     #[arg(long)]
     json: bool,
@@ -32,7 +37,7 @@ pub struct InspectArgs {
     /// Transposition before encoding.
     #[arg(long, value_enum, default_value_t = Transpose::Auto)]
     transpose: Transpose,
-    /// Track to read (0-based) [default: the one with the most notes].
+    /// Track to read (0-based) [default: the one with the most notes, chord tracks aside].
     #[arg(long, value_name = "N")]
     track: Option<usize>,
     /// Steps per quarter note of the grid (4 = sixteenth notes).
@@ -52,11 +57,35 @@ pub fn run(args: InspectArgs) -> Result<()> {
         track: args.track,
         ..ImportOptions::default()
     };
-    let imported = import_file(&args.file, &options)?;
-    let source = args.file.file_name().map_or_else(
+    let tunes = formats::read_file(&args.file, None, &options)?;
+    let count = tunes.len();
+    let mut tunes = tunes.into_iter();
+    let tune = match args.tune {
+        None => tunes.next(),
+        Some(x) => tunes.find(|t| {
+            t.label
+                .as_deref()
+                .is_some_and(|l| l.split([' ', '"']).next() == Some(&format!("X:{x}")))
+        }),
+    };
+    let Some(tune) = tune else {
+        match args.tune {
+            Some(x) => anyhow::bail!(
+                "{}: no tune X:{x} among its {count} tune(s)",
+                args.file.display()
+            ),
+            None => anyhow::bail!("{}: holds no tunes", args.file.display()),
+        }
+    };
+    let imported = tune.melody?;
+    let name = args.file.file_name().map_or_else(
         || args.file.display().to_string(),
         |n| n.to_string_lossy().into(),
     );
+    let source = match &tune.label {
+        Some(label) => format!("{name} {label}"),
+        None => name,
+    };
     let melody = melodies::melody_from_midi(&imported, source, args.encoding, args.transpose)
         .with_context(|| args.file.display().to_string())?;
     let json = events_json(args.encoding, &melody, &imported);
@@ -99,6 +128,7 @@ fn events_json(
             "transposed": info.map_or(0, |i| i.transposed),
             "folded": info.map_or(0, |i| i.folded),
             "dropped": imported.report.dropped(),
+            "harmony": info.map_or_else(Vec::new, |i| i.harmony.clone()),
         }],
     })
 }
@@ -236,6 +266,45 @@ fn summary(args: &InspectArgs, imported: &ImportedMelody, melody: &Melody) -> St
     }
     if !changed.is_empty() {
         line(format!("changed:  {}", changed.join("; ")));
+    }
+    let mut skipped = Vec::new();
+    for (n, what) in [
+        (report.decorations_skipped, "decorations"),
+        (report.grace_notes_skipped, "grace-note groups"),
+        (report.lyric_lines_skipped, "lyrics lines"),
+        (report.annotations_skipped, "annotations"),
+        (report.chord_symbols_unread, "chord symbols not read"),
+        (report.other_voice_notes_skipped, "notes of other voices"),
+    ] {
+        if n > 0 {
+            skipped.push(format!("{n} {what}"));
+        }
+    }
+    if !skipped.is_empty() {
+        line(format!("skipped:  {}", skipped.join("; ")));
+    }
+    if let Some(i) = info.filter(|i| !i.harmony.is_empty()) {
+        let shown: Vec<String> = i
+            .harmony
+            .iter()
+            .take(16)
+            .map(|(step, chord)| format!("{step}:{chord}"))
+            .collect();
+        line(format!(
+            "harmony:  {} chord symbols (step:chord{}) {}{}",
+            i.harmony.len(),
+            if i.transposed != 0 {
+                ", transposed with the melody"
+            } else {
+                ""
+            },
+            shown.join(" "),
+            if i.harmony.len() > shown.len() {
+                " ..."
+            } else {
+                ""
+            }
+        ));
     }
     if let Some(i) = info {
         line(format!(

@@ -6,22 +6,24 @@
 //! - a JSON file in the `score` input form, `{"encoding": "rl-tuner-38", "melodies":
 //!   [[events...], ...]}`, or a bare list of lists (in the hinted encoding, else rl-tuner-38);
 //! - a text file of events, one melody per line (`14 1 1 0 16 ...`; `#` starts a comment);
-//! - a single `.mid` file;
-//! - a directory of `.mid` files, read in file-name order: other files are skipped and bad MIDI
-//!   files are skipped with their error, and only a directory with no usable melody fails;
+//! - a single `.mid` file, or an `.abc` file (every tune it holds; tunes that cannot be read
+//!   are skipped with their error);
+//! - a directory of `.mid` and `.abc` files, read in file-name order: other files are skipped,
+//!   and bad files and tunes are skipped with their error; only a directory with no usable
+//!   melody fails;
 //! - `-`: JSON or event text on standard input.
 //!
-//! MIDI is imported on a grid (four steps per quarter by default), optionally transposed so
+//! MIDI and ABC are imported (through [`cadenza_env::formats`]) on a grid (four steps per quarter by default), optionally transposed so
 //! that its tonic is C (see [`Transpose`]; by the key signature, or by Krumhansl–Schmuckler
 //! key finding when the file has none), and turned into events of the target encoding, with
 //! notes outside its range folded by octaves.
 
 use anyhow::{anyhow, bail, Context, Result};
 use cadenza_env::encoding::{Event, EventEncoding, Note};
+use cadenza_env::formats::{self, Format};
 use cadenza_env::limits::MAX_MELODY_STEPS;
-use cadenza_env::midi::{
-    import_bytes, ImportOptions, ImportedMelody, KeySignature, MidiError, OutOfRange,
-};
+use cadenza_env::midi::{ImportOptions, ImportedMelody, KeySignature, OutOfRange};
+use cadenza_env::music::Chord;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -99,6 +101,8 @@ pub struct MidiInfo {
     pub folded: usize,
     /// Notes in the melody.
     pub notes: usize,
+    /// The chord symbols that came with the melody, (onset step, chord), transposed with it.
+    pub harmony: Vec<(u32, Chord)>,
 }
 
 impl MidiInfo {
@@ -124,6 +128,41 @@ pub struct Melody {
     pub events: Vec<Event>,
     /// File metadata, for melodies read from MIDI.
     pub midi: Option<MidiInfo>,
+}
+
+impl Melody {
+    /// The musical frame of the melody in `encoding`: its file's meter and key (the key after
+    /// transposition, found by Krumhansl–Schmuckler where the file has no signature), no
+    /// chords. Melodies read from JSON, and files whose meter does not fit the grid, are read
+    /// as 4/4 sixteenths in C major.
+    pub fn setting(&self, encoding: EventEncoding) -> cadenza_env::Setting {
+        use cadenza_env::music::{Key, Meter, Mode, PitchClass};
+        let c_major = Key::new(PitchClass::wrapping(0), Mode::Major);
+        let plain = || -> cadenza_env::Setting {
+            let four_four = Meter::new(4, 4).expect("4/4 is a meter");
+            cadenza_env::Setting::for_tune(encoding, self.events.len(), four_four, 4, c_major)
+                .expect("4/4 fits a grid of sixteenths")
+        };
+        let Some(info) = &self.midi else {
+            return plain();
+        };
+        let key = info
+            .key_after
+            .and_then(|k| Key::from_key_signature(k.sharps, k.minor).ok())
+            .unwrap_or(c_major);
+        let (num, den) = info.time_signature.unwrap_or((4, 4));
+        Meter::new(num, den)
+            .and_then(|meter| {
+                cadenza_env::Setting::for_tune(
+                    encoding,
+                    self.events.len(),
+                    meter,
+                    info.steps_per_quarter,
+                    key,
+                )
+            })
+            .unwrap_or_else(|_| plain())
+    }
 }
 
 /// A file of a directory that gave no melody, and why.
@@ -202,18 +241,39 @@ pub fn read_melodies(path: &Path, options: &ReadOptions) -> Result<MelodySet> {
     }
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read melodies from {}", path.display()))?;
-    if is_midi(path, &bytes) {
-        let melody = read_midi_bytes(&bytes, path, options)?;
+    if let Some(format) = melody_format(path, &bytes) {
+        let tunes = read_tunes(path, format, options)
+            .map_err(|(_, reason)| anyhow!("{}: {reason}", path.display()))?;
+        let mut melodies = Vec::new();
+        let mut skipped = Vec::new();
+        for tune in tunes {
+            match tune.result {
+                Ok((_, melody)) => melodies.push(melody),
+                Err((_, reason)) => skipped.push(Skipped {
+                    path: path.to_path_buf(),
+                    reason,
+                }),
+            }
+        }
+        if melodies.is_empty() {
+            match skipped.into_iter().next() {
+                Some(first) if format == Format::Midi => {
+                    bail!("{}: {}", path.display(), first.reason)
+                }
+                Some(first) => bail!("no usable melodies in {}: {}", path.display(), first.reason),
+                None => bail!("{}: holds no tunes", path.display()),
+            }
+        }
         return Ok(MelodySet {
             encoding: options.encoding(),
-            melodies: vec![melody],
-            skipped: Vec::new(),
+            melodies,
+            skipped,
         });
     }
     let text = String::from_utf8(bytes).map_err(|_| {
         anyhow!(
-            "{}: expected a MIDI file (.mid), a JSON file of melodies or a text file of events, \
-             but the file is neither MIDI nor UTF-8 text",
+            "{}: expected a MIDI file (.mid), an ABC file (.abc), a JSON file of melodies or a text \
+             file of events, but the file is neither MIDI nor UTF-8 text",
             path.display()
         )
     })?;
@@ -446,25 +506,61 @@ fn parse_event_text(
     Ok((lists, lines))
 }
 
-fn is_midi(path: &Path, bytes: &[u8]) -> bool {
-    bytes.starts_with(b"MThd") || bytes.starts_with(b"RIFF") || has_midi_extension(path)
+/// The melody format of a file: by its extension, or MIDI by its first bytes.
+fn melody_format(path: &Path, bytes: &[u8]) -> Option<Format> {
+    if bytes.starts_with(b"MThd") || bytes.starts_with(b"RIFF") {
+        return Some(Format::Midi);
+    }
+    Format::from_path(path).filter(|f| f.can_read())
 }
 
-fn has_midi_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi"))
+/// One tune read from a melody file: the import and its melody, or the category and reason
+/// it was skipped.
+pub struct ReadTune {
+    /// The tune: the file name, with `X:3 "Title"` for a tune of an ABC file.
+    pub source: String,
+    /// The tune, or (category, reason) when it was skipped.
+    pub result: std::result::Result<(ImportedMelody, Melody), (String, String)>,
 }
 
-fn read_midi_bytes(bytes: &[u8], path: &Path, options: &ReadOptions) -> Result<Melody> {
-    let imported = import_bytes(bytes, &options.import)
-        .map_err(|e: MidiError| anyhow!("{}: {e}", path.display()))?;
-    let source = path.file_name().map_or_else(
+/// Every tune of a melody file in `format` (one for MIDI), each imported and encoded, or the
+/// (category, reason) the whole file was skipped. The one reader of melody files that the
+/// commands share, so that MIDI and ABC follow the same rules.
+pub fn read_tunes(
+    path: &Path,
+    format: Format,
+    options: &ReadOptions,
+) -> std::result::Result<Vec<ReadTune>, (String, String)> {
+    let tunes = formats::read_file(path, Some(format), &options.import)
+        .map_err(|e| (e.category(), e.to_string()))?;
+    let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into(),
     );
-    melody_from_midi(&imported, source, options.encoding(), options.transpose)
-        .with_context(|| path.display().to_string())
+    Ok(tunes
+        .into_iter()
+        .map(|tune| {
+            let source = match &tune.label {
+                Some(label) => format!("{name} {label}"),
+                None => name.clone(),
+            };
+            let result = match tune.melody {
+                Err(e) => Err((e.category(), e.to_string())),
+                Ok(imported) => {
+                    match melody_from_midi(
+                        &imported,
+                        source.clone(),
+                        options.encoding(),
+                        options.transpose,
+                    ) {
+                        Ok(melody) => Ok((imported, melody)),
+                        Err(e) => Err(("not encodable".to_string(), format!("{}: {e:#}", source))),
+                    }
+                }
+            };
+            ReadTune { source, result }
+        })
+        .collect())
 }
 
 /// A melody from an imported MIDI file: transposed as asked, then encoded with notes outside
@@ -512,6 +608,11 @@ pub fn melody_from_midi(
             transposed: shift,
             folded,
             notes: imported.notes.len(),
+            harmony: imported
+                .harmony
+                .iter()
+                .map(|(step, chord)| (*step, chord.transpose(shift)))
+                .collect(),
         }),
     })
 }
@@ -620,24 +721,23 @@ fn read_dir(dir: &Path, options: &ReadOptions) -> Result<MelodySet> {
             skipped.push(skip(reason));
             continue;
         }
-        if !has_midi_extension(&path) {
-            skipped.push(skip(
-                "not a MIDI file (expected a .mid or .midi extension)".to_string(),
-            ));
+        let Some(format) = Format::from_path(&path).filter(|f| f.can_read()) else {
+            skipped.push(skip(format!(
+                "not a melody file (expected {})",
+                Format::readable_extensions()
+            )));
             continue;
-        }
-        let result = std::fs::read(&path)
-            .map_err(|e| anyhow!("cannot read: {e}"))
-            .and_then(|bytes| {
-                let imported = import_bytes(&bytes, &options.import).map_err(|e| anyhow!(e))?;
-                let source = path
-                    .file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into());
-                melody_from_midi(&imported, source, options.encoding(), options.transpose)
-            });
-        match result {
-            Ok(melody) => melodies.push(melody),
-            Err(e) => skipped.push(skip(format!("{e:#}"))),
+        };
+        match read_tunes(&path, format, options) {
+            Err((_, reason)) => skipped.push(skip(reason)),
+            Ok(tunes) => {
+                for tune in tunes {
+                    match tune.result {
+                        Ok((_, melody)) => melodies.push(melody),
+                        Err((_, reason)) => skipped.push(skip(reason)),
+                    }
+                }
+            }
         }
     }
     bar.finish_and_clear();
@@ -652,8 +752,9 @@ fn read_dir(dir: &Path, options: &ReadOptions) -> Result<MelodySet> {
             None => "the directory is empty".to_string(),
         };
         bail!(
-            "no usable melodies in {}: expected .mid files; {detail}",
-            dir.display()
+            "no usable melodies in {}: expected {} files; {detail}",
+            dir.display(),
+            Format::readable_extensions()
         );
     }
     Ok(MelodySet {

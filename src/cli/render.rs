@@ -1,21 +1,23 @@
-//! `cadenza render`: melodies as events to a Standard MIDI File.
+//! `cadenza render`: melodies as events to a MIDI, ABC or MusicXML file.
 
 use super::melodies::{self, ReadOptions};
 use anyhow::{bail, Context, Result};
 use cadenza_env::encoding::Note;
+use cadenza_env::formats::{self, Format};
 use cadenza_env::midi::{ChordSpan, MidiSong};
 use cadenza_env::TaskSpec;
 use clap::Args;
 use std::path::PathBuf;
 
-/// Write melodies (events) as a MIDI file you can play.
+/// Write melodies (events) as a MIDI file you can play, or as ABC or MusicXML to read.
 ///
 /// The input is a JSON file in the `score` form ({"encoding": "rl-tuner-38", "melodies":
 /// [[events...], ...]}, or a bare list of lists), a text file with one melody of event numbers
 /// per line, `-` for standard input, or the events inline with --events. The task sets tempo,
 /// meter and key; with `--task improv` its backing chords are written as a second track under
-/// each melody. Several melodies are written one after another, each from a new bar with a
-/// bar of rest between; --index picks one.
+/// each melody (in ABC and MusicXML as chord symbols). Several melodies are written one after
+/// another, each from a new bar with a bar of rest between; --index picks one. The format
+/// follows the extension of --out (.mid, .abc, .musicxml) or --format.
 ///
 /// Example: cadenza render --events "14 1 1 0 16 1 18 1" --out melody.mid
 #[derive(Debug, Args)]
@@ -31,9 +33,12 @@ pub struct RenderArgs {
     /// One melody inline, event numbers separated by spaces (e.g. "14 1 1 0 16").
     #[arg(long, value_name = "EVENTS")]
     events: Option<String>,
-    /// The MIDI file to write.
-    #[arg(long, value_name = "FILE.mid")]
+    /// The file to write: .mid, .abc or .musicxml.
+    #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    /// Format of --out: midi, abc or musicxml [default: from its extension].
+    #[arg(long, value_parser = super::common::parse_format)]
+    format: Option<Format>,
     /// Task that sets tempo, meter, key and (improv) the backing chords: rl-tuner or improv.
     #[arg(long, default_value = "rl-tuner")]
     task: String,
@@ -76,6 +81,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
         }
     }
     super::common::check_output_path(&args.out)?;
+    formats::format_of(&args.out, args.format)?;
 
     let steps_per_quarter = task.steps_per_quarter();
     let (num, den) = task.meter;
@@ -108,10 +114,9 @@ pub fn run(args: RenderArgs) -> Result<()> {
         tempo_qpm: args.tempo.unwrap_or(task.tempo_qpm),
         ..task.song(notes, chords)
     };
-    song.write(&args.out)
-        .with_context(|| format!("cannot write MIDI {}", args.out.display()))?;
+    let format = formats::write_song(&song, &args.out, args.format)?;
     eprintln!(
-        "wrote {} melod{} ({} encoding, task {}) to {}",
+        "wrote {} melod{} ({} encoding, task {}) to {} ({format})",
         picked.len(),
         if picked.len() == 1 { "y" } else { "ies" },
         set.encoding,

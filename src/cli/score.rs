@@ -14,7 +14,7 @@ use std::path::PathBuf;
 /// Score melodies with a reward: every step's reward and the value of every term.
 ///
 /// Input: a JSON file `{"encoding": "rl-tuner-38", "melodies": [[events...], ...]}` (a bare
-/// list of lists is also accepted), a .mid file, or a directory of .mid files (transposed to
+/// list of lists is also accepted), a .mid or .abc file, or a directory of them (transposed to
 /// C for the rl-tuner task). Output: `{"melodies": [{"steps": [{"reward": r, "terms":
 /// {"name": v, ...}}, ...], "total": t}, ...]}`, written melody by melody as it is scored.
 ///
@@ -27,7 +27,7 @@ pub struct ScoreArgs {
     /// Reward preset (rl-tuner, improv, in-scale, zero) or a .toml reward definition.
     #[arg(long)]
     reward: String,
-    /// Melodies: a JSON file, a .mid file, a directory of .mid files, or - for stdin.
+    /// Melodies: a JSON file, a .mid or .abc file, a directory of .mid and .abc files, or - for stdin.
     #[arg(long = "in")]
     input: PathBuf,
     /// Write the JSON here instead of standard output.

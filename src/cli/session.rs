@@ -4,7 +4,7 @@ use super::melodies::print_stdout;
 use super::pianoroll;
 use anyhow::{bail, Context, Result};
 use cadenza_env::improv::ImprovConfig;
-use cadenza_session::replay::{export_midi, replay_model};
+use cadenza_session::replay::{export_song, replay_model};
 use cadenza_session::sim::{self, SimListener};
 use cadenza_session::web::{BindOptions, WebServer};
 use cadenza_session::{
@@ -64,14 +64,17 @@ enum SessionCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Write a whole session (every played phrase over its backing chords) as one MIDI
-    /// file.
+    /// Write a whole session (every played phrase over its backing chords) as one MIDI,
+    /// ABC or MusicXML file (by the extension of --out, or --format).
     Export {
         /// The session log.
         log: PathBuf,
-        /// The MIDI file to write.
+        /// The file to write: .mid, .abc or .musicxml.
         #[arg(long)]
         out: PathBuf,
+        /// Format of --out: midi, abc or musicxml [default: from its extension].
+        #[arg(long, value_parser = super::common::parse_format)]
+        format: Option<cadenza_env::formats::Format>,
     },
 }
 
@@ -150,10 +153,11 @@ struct RunArgs {
 pub fn run(args: SessionArgs) -> Result<()> {
     match args.command {
         Some(SessionCommand::Replay { log, out }) => replay(&log, out.as_deref()),
-        Some(SessionCommand::Export { log, out }) => {
+        Some(SessionCommand::Export { log, out, format }) => {
             super::common::check_output_path(&out)?;
-            let n =
-                export_midi(&log, &out).with_context(|| format!("exporting {}", log.display()))?;
+            cadenza_env::formats::format_of(&out, format)?;
+            let n = export_song(&log, &out, format)
+                .with_context(|| format!("exporting {}", log.display()))?;
             eprintln!("wrote {n} phrases to {}", out.display());
             Ok(())
         }

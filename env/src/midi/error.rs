@@ -135,7 +135,7 @@ fn in_file(file: &Option<PathBuf>) -> String {
 
 impl MidiError {
     /// Attaches the file the bytes came from, so that the message names it.
-    pub(super) fn with_file(mut self, path: &Path) -> Self {
+    pub(crate) fn with_file(mut self, path: &Path) -> Self {
         match &mut self {
             MidiError::Parse { file, .. }
             | MidiError::Unsupported { file, .. }

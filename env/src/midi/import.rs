@@ -8,6 +8,7 @@ use super::error::MidiError;
 use super::key_signature::KeySignature;
 use crate::encoding::{Event, EventEncoding, Note};
 use crate::limits::MAX_MELODY_STEPS;
+use crate::music::Chord;
 
 /// MIDI channel index (0-based) reserved for drums by General MIDI: channel 10.
 pub const DRUM_CHANNEL: u8 = 9;
@@ -90,6 +91,18 @@ pub struct ImportReport {
     pub mean_shift_ticks: f64,
     /// Fraction of onsets (0..=1) that were not already on the grid.
     pub moved_onset_fraction: f64,
+    /// Decorations (ABC `~`, `!trill!`, ...) skipped: they do not change the notes.
+    pub decorations_skipped: usize,
+    /// Grace-note groups (ABC `{g}`) skipped.
+    pub grace_notes_skipped: usize,
+    /// Lyrics lines (ABC `w:`, `W:`) skipped.
+    pub lyric_lines_skipped: usize,
+    /// Text annotations (ABC `"^text"`) skipped.
+    pub annotations_skipped: usize,
+    /// Chord symbols that are not chords the music model reads (e.g. `"N.C."`), skipped.
+    pub chord_symbols_unread: usize,
+    /// Notes of voices other than the melody's (ABC `V:`), skipped.
+    pub other_voice_notes_skipped: usize,
 }
 
 impl ImportReport {
@@ -121,9 +134,45 @@ pub struct ImportedMelody {
     pub raw_note_count: usize,
     /// What the importer changed.
     pub report: ImportReport,
+    /// The chord symbols that come with the melody, as (onset step, chord) in order of onset:
+    /// ABC's quoted chords, or the text events of a MIDI chord track (as [`MidiSong`] writes
+    /// them). A lead sheet's harmony, for chord-conditioned models; empty when there is none.
+    ///
+    /// [`MidiSong`]: super::MidiSong
+    pub harmony: Vec<(u32, Chord)>,
 }
 
 impl ImportedMelody {
+    /// The melody as a song to write in any format: its notes, title, tempo, meter (4/4 when
+    /// it has none), key, and its harmony as chords (each sounding until the next one, the
+    /// last until the melody ends, voiced from C3), so that a tune read from one format is
+    /// written in another with its chord symbols.
+    pub fn to_song(&self) -> super::MidiSong {
+        let end = self.length_steps() as u32;
+        let chords = self
+            .harmony
+            .iter()
+            .enumerate()
+            .map(|(i, (start, chord))| {
+                let until = self.harmony.get(i + 1).map_or(end, |next| next.0);
+                super::ChordSpan {
+                    start: *start,
+                    duration: until.saturating_sub(*start).max(1),
+                    pitches: chord.voicing(48),
+                    symbol: Some(chord.to_string()),
+                }
+            })
+            .collect();
+        super::MidiSong {
+            title: self.title.clone(),
+            tempo_qpm: self.tempo_qpm,
+            time_signature: self.time_signature.unwrap_or((4, 4)),
+            key_signature: self.key_signature,
+            chords,
+            ..super::MidiSong::new(self.notes.clone(), self.steps_per_quarter)
+        }
+    }
+
     /// Number of steps up to the end of the last note.
     pub fn length_steps(&self) -> usize {
         self.notes
@@ -243,11 +292,16 @@ pub fn import_bytes(bytes: &[u8], options: &ImportOptions) -> Result<ImportedMel
         }
         Some(t) => t,
         None => {
+            // A track that carries chord symbols is an accompaniment, not the melody, however
+            // many notes its chords hold; it is taken only when no other track has notes.
+            let melodic = |t: &TrackData| t.note_ons > 0 && !t.has_chord_symbols();
+            let any_melodic = tracks.iter().any(melodic);
             // `max_by_key` keeps the last of equals; reversing keeps the first.
             let (index, _) = tracks
                 .iter()
                 .enumerate()
                 .rev()
+                .filter(|(_, t)| !any_melodic || melodic(t))
                 .max_by_key(|(_, t)| t.note_ons)
                 .ok_or_else(|| parse_msg("no tracks"))?;
             index
@@ -281,6 +335,7 @@ pub fn import_bytes(bytes: &[u8], options: &ImportOptions) -> Result<ImportedMel
     let notes = quantize(&timed, chosen, tpq, spq, &mut report)?;
 
     let meta = FileMeta::collect(&tracks, &mut report);
+    let harmony = harmony_of(&tracks, chosen, tpq, spq);
     Ok(ImportedMelody {
         title: tracks[0].name.clone(),
         ticks_per_quarter: tpq,
@@ -291,7 +346,26 @@ pub fn import_bytes(bytes: &[u8], options: &ImportOptions) -> Result<ImportedMel
         notes,
         raw_note_count: track.note_ons,
         report,
+        harmony,
     })
+}
+
+/// The chord symbols of the file: text events that read as chords, in the tracks with
+/// notes other than the melody's (a chord track), on the step grid.
+fn harmony_of(tracks: &[TrackData], melody: usize, tpq: u16, spq: u32) -> Vec<(u32, Chord)> {
+    let mut chords: Vec<(u32, Chord)> = tracks
+        .iter()
+        .enumerate()
+        .filter(|&(i, t)| i != melody && t.note_ons > 0)
+        .flat_map(|(_, t)| t.texts.iter())
+        .filter_map(|(tick, text)| {
+            let chord = text.parse::<Chord>().ok()?;
+            Some((to_step(*tick, tpq, spq).ok()?, chord))
+        })
+        .collect();
+    chords.sort_by_key(|&(step, _)| step);
+    chords.dedup_by(|later, earlier| later.0 == earlier.0);
+    chords
 }
 
 fn smpte(frame_byte: u8, ticks_per_frame: u8) -> MidiError {
@@ -385,6 +459,13 @@ fn check_chunks(bytes: &[u8]) -> Result<(), MidiError> {
     }
 }
 
+impl TrackData {
+    /// Whether some text event of the track reads as a chord symbol (a chord track).
+    fn has_chord_symbols(&self) -> bool {
+        self.texts.iter().any(|(_, t)| t.parse::<Chord>().is_ok())
+    }
+}
+
 /// One channel-voice or meta event of interest, with its absolute tick.
 #[derive(Debug, Clone, Copy)]
 enum Item {
@@ -405,6 +486,8 @@ struct TrackData {
     tempos: Vec<(u64, u32)>,
     time_signatures: Vec<(u64, (u8, u8))>,
     key_signatures: Vec<(u64, KeySignature)>,
+    /// Text events (chord symbols, among others).
+    texts: Vec<(u64, String)>,
 }
 
 fn read_track(mut events: EventIter<'_>, index: usize) -> Result<TrackData, MidiError> {
@@ -456,6 +539,11 @@ fn read_track(mut events: EventIter<'_>, index: usize) -> Result<TrackData, Midi
                 MetaMessage::TrackName(name) if data.name.is_none() => {
                     data.name = text(name);
                 }
+                MetaMessage::Text(bytes) => {
+                    if let Some(t) = text(bytes) {
+                        data.texts.push((tick, t));
+                    }
+                }
                 // A tempo of 0 microseconds per quarter is meaningless; skip it.
                 MetaMessage::Tempo(t) if t.as_int() > 0 => data.tempos.push((tick, t.as_int())),
                 MetaMessage::TimeSignature(num, den_pow, _, _) if num > 0 && den_pow <= 7 => {
@@ -484,10 +572,10 @@ fn text(bytes: &[u8]) -> Option<String> {
 
 /// A note in ticks.
 #[derive(Debug, Clone, Copy)]
-struct TimedNote {
-    pitch: u8,
-    start: u64,
-    end: u64,
+pub(crate) struct TimedNote {
+    pub(crate) pitch: u8,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
 }
 
 /// Applies note pairing, last-note priority, the polyphony rule and drops zero-length notes.
@@ -581,8 +669,9 @@ fn to_step(tick: u64, tpq: u16, spq: u32) -> Result<u32, MidiError> {
 }
 
 /// Puts the notes of track `track` on the grid. A note that ends past
-/// [`MAX_MELODY_STEPS`] is an error before anything is allocated for its steps.
-fn quantize(
+/// [`MAX_MELODY_STEPS`] is an error before anything is allocated for its steps. ABC import
+/// lays its tunes on an exact timeline of ticks and quantises them here too.
+pub(crate) fn quantize(
     timed: &[TimedNote],
     track: usize,
     tpq: u16,

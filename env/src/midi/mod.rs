@@ -53,9 +53,11 @@
 //! 2. **Drums.** Notes on MIDI channel 10 (channel index 9) are not pitches and are ignored. A
 //!    file whose only notes are drums gives [`MidiError::NoMelody`].
 //! 3. **Track.** The melody comes from one track: [`ImportOptions::track`] if given, otherwise
-//!    the track with the most non-drum notes (the first of equals). A format 0 file has one
-//!    track. Files written by [`MidiSong`] with chords keep the melody in track
-//!    [`MELODY_TRACK`]; pass that index when the chord track could hold more notes.
+//!    the track with the most non-drum notes (the first of equals) among the tracks without
+//!    chord symbols: a track whose text events read as chords (as [`MidiSong`] writes its
+//!    accompaniment) is taken only when no other track has notes. A format 0 file has one
+//!    track. The chord symbols of the other tracks become the melody's
+//!    [`harmony`](ImportedMelody::harmony).
 //! 4. **Note pairing.** A note-on with velocity 0 is a note-off. A note-off ends the open note
 //!    of the same key and channel; one with no open note is ignored and counted. Notes still
 //!    open at the end of the track end at the track's last event.
@@ -85,7 +87,7 @@
 
 mod error;
 mod export;
-mod import;
+pub(crate) mod import;
 mod key_signature;
 
 pub use crate::encoding::{Event, EventEncoding, Note};

@@ -125,7 +125,7 @@
 //! Models are saved as JSON (`format_version`, `kind: "ngram"`, the configuration, and the
 //! highest-order counts, from which everything else is rebuilt exactly on load).
 
-mod error;
+pub(crate) mod error;
 mod file;
 mod key;
 mod ngram;

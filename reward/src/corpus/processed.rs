@@ -84,6 +84,11 @@ pub struct ProcessedFile {
     pub folded: usize,
     /// Notes in the melody.
     pub notes: usize,
+    /// The chord symbols that came with the melody (ABC quotes, a MIDI chord track), as
+    /// (onset step, chord) transposed with the melody: a lead sheet's harmony, for
+    /// chord-conditioned models. Empty (and not written) when the tune has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub harmony: Vec<(u32, cadenza_env::music::Chord)>,
     /// How far quantisation moved the notes.
     pub quantisation: Quantisation,
 }
@@ -227,6 +232,10 @@ mod tests {
             transposed: -2,
             folded: 0,
             notes: 2,
+            harmony: vec![
+                (0, "D".parse().expect("a chord")),
+                (8, "A7".parse().expect("a chord")),
+            ],
             quantisation: Quantisation::default(),
         };
         ProcessedCorpus {

@@ -1,14 +1,15 @@
-//! `cadenza corpus import`: a directory of MIDI files to a processed corpus
-//! ([`ProcessedCorpus`]) with a report of what happened to every file.
+//! `cadenza corpus import`: a directory of MIDI and ABC files to a processed corpus
+//! ([`ProcessedCorpus`]) with a report of what happened to every file and tune.
 
 use super::input::InputArgs;
 use super::split::held_out;
 use super::stats::{collect_stats, plot_histograms, Stats};
 use crate::cli::melodies::{
-    self, melody_from_midi, print_stdout, say, Melody, MelodySet, Skipped, Transpose,
+    self, print_stdout, read_tunes, say, Melody, MelodySet, ReadOptions, Skipped, Transpose,
 };
 use anyhow::{bail, Context, Result};
-use cadenza_env::midi::{import_bytes, ImportOptions, ImportedMelody, MidiError};
+use cadenza_env::formats::Format;
+use cadenza_env::midi::{ImportOptions, ImportedMelody};
 use cadenza_reward::corpus::{
     find_key, Key, KeySource, ProcessedCorpus, ProcessedFile, Quantisation, SplitSide,
     PROCESSED_FORMAT, PROCESSED_VERSION,
@@ -51,18 +52,19 @@ struct Accepted {
     record: ProcessedFile,
 }
 
-/// A skipped file: its short category (for the counts) and the full reason.
+/// A skipped file or tune: its short category (for the counts) and the full reason.
 struct Rejected {
     skipped: Skipped,
-    category: &'static str,
+    category: String,
 }
 
 pub(super) fn import(args: ImportArgs) -> Result<()> {
     let input = &args.input.input;
     if !input.is_dir() {
         bail!(
-            "--in {}: expected a directory of MIDI files (.mid), {}",
+            "--in {}: expected a directory of melody files ({}), {}",
             input.display(),
+            Format::readable_extensions(),
             if input.exists() {
                 "found a file"
             } else {
@@ -95,7 +97,7 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
     if accepted.is_empty() {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for r in &rejected {
-            *counts.entry(r.category).or_default() += 1;
+            *counts.entry(r.category.as_str()).or_default() += 1;
         }
         let detail = rejected
             .iter()
@@ -206,6 +208,29 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
             r.skipped.reason
         );
     }
+    if !rejected.is_empty() {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &rejected {
+            *counts.entry(r.category.as_str()).or_default() += 1;
+        }
+        let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        say!(
+            text,
+            "skipped by reason: {}",
+            counts
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    say!(
+        text,
+        "harmony: {} of {} melodies carry chord symbols",
+        report["with_harmony"],
+        corpus.melodies.len()
+    );
     let keys = &report["keys"];
     // The agreements are shares of the files with a signature: none without one.
     let agreement = match (
@@ -258,7 +283,8 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
     print_stdout(&text)
 }
 
-/// Every entry of `dir` in file-name order: melodies, skipped files and the entry count.
+/// Every entry of `dir` in file-name order: melodies (one per tune), skipped files and tunes,
+/// and the entry count.
 fn read_directory(
     dir: &Path,
     options: &ImportOptions,
@@ -275,67 +301,80 @@ fn read_directory(
     let seen = paths.len();
     let (mut accepted, mut rejected) = (Vec::new(), Vec::new());
     let bar = melodies::progress(paths.len(), "files");
+    let read = ReadOptions {
+        encoding: Some(args.input.encoding),
+        transpose: args.input.transpose,
+        import: options.clone(),
+    };
     for path in paths {
         bar.inc(1);
-        match import_one(&path, options, args) {
-            Ok(a) => accepted.push(a),
-            Err((category, reason)) => rejected.push(Rejected {
-                skipped: Skipped { path, reason },
-                category,
-            }),
+        let reject = |category: String, reason: String| Rejected {
+            skipped: Skipped {
+                path: path.clone(),
+                reason,
+            },
+            category,
+        };
+        match import_file(&path, &read, args) {
+            Err((category, reason)) => rejected.push(reject(category, reason)),
+            Ok(tunes) => {
+                for tune in tunes {
+                    match tune {
+                        Ok(a) => accepted.push(a),
+                        Err((category, reason)) => rejected.push(reject(category, reason)),
+                    }
+                }
+            }
         }
     }
     bar.finish_and_clear();
     Ok((accepted, rejected, seen))
 }
 
-/// One file to a melody and its record, or the category and reason it was skipped.
-fn import_one(
+/// A tune that gave a melody, or the category and reason it was skipped.
+type TuneResult = std::result::Result<Accepted, (String, String)>;
+
+/// One file to its tunes (one for MIDI, every tune of an ABC file), or the category and
+/// reason the whole file was skipped.
+fn import_file(
     path: &Path,
-    options: &ImportOptions,
+    read: &ReadOptions,
     args: &ImportArgs,
-) -> Result<Accepted, (&'static str, String)> {
+) -> std::result::Result<Vec<TuneResult>, (String, String)> {
     if path.is_dir() {
         return Err((
-            "directories",
+            "directories".into(),
             "a directory (subdirectories are not searched)".into(),
         ));
     }
     if let Some(reason) = melodies::not_regular(path) {
-        return Err(("not regular files", reason));
+        return Err(("not regular files".into(), reason));
     }
-    let is_midi = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi"));
-    if !is_midi {
+    let Some(format) = Format::from_path(path).filter(|f| f.can_read()) else {
         return Err((
-            "not MIDI",
-            "not a MIDI file (expected a .mid or .midi extension)".into(),
+            "not a melody file".into(),
+            format!(
+                "not a melody file (expected {})",
+                Format::readable_extensions()
+            ),
         ));
-    }
-    let bytes =
-        std::fs::read(path).map_err(|e| ("unreadable", format!("cannot read the file: {e}")))?;
-    let imported = import_bytes(&bytes, options).map_err(|e| (category(&e), e.to_string()))?;
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    };
+    let tunes = read_tunes(path, format, read)?;
     let encoding = args.input.encoding;
-    let melody = melody_from_midi(&imported, name.clone(), encoding, args.input.transpose)
-        .map_err(|e| ("not encodable", format!("{e:#}")))?;
-    let record = record_of(&imported, &melody, name, args.input.transpose, encoding);
-    Ok(Accepted { melody, record })
-}
-
-/// The short category of an import error, for the counts.
-fn category(e: &MidiError) -> &'static str {
-    match e {
-        MidiError::Parse { .. } => "malformed MIDI",
-        MidiError::Unsupported { .. } => "unsupported MIDI",
-        MidiError::NoMelody { reason, .. } if reason.contains("drum") => "drums only",
-        MidiError::NoMelody { .. } => "no notes",
-        _ => "other",
-    }
+    Ok(tunes
+        .into_iter()
+        .map(|tune| {
+            let (imported, melody) = tune.result?;
+            let record = record_of(
+                &imported,
+                &melody,
+                tune.source,
+                args.input.transpose,
+                encoding,
+            );
+            Ok(Accepted { melody, record })
+        })
+        .collect())
 }
 
 fn record_of(
@@ -368,6 +407,7 @@ fn record_of(
         transposed: info.map_or(0, |i| i.transposed),
         folded: info.map_or(0, |i| i.folded),
         notes: imported.notes.len(),
+        harmony: info.map_or_else(Vec::new, |i| i.harmony.clone()),
         quantisation: Quantisation {
             max_shift_ticks: r.max_shift_ticks,
             mean_shift_ticks: r.mean_shift_ticks,
@@ -388,7 +428,7 @@ fn report_json(
 ) -> serde_json::Value {
     let mut skip_counts: BTreeMap<&str, usize> = BTreeMap::new();
     for r in rejected {
-        *skip_counts.entry(r.category).or_default() += 1;
+        *skip_counts.entry(r.category.as_str()).or_default() += 1;
     }
     let files = &corpus.files;
     let with_signature: Vec<&ProcessedFile> =
@@ -423,6 +463,7 @@ fn report_json(
         "steps_per_quarter": corpus.steps_per_quarter,
         "entries": seen,
         "melodies": files.len(),
+        "with_harmony": files.iter().filter(|f| !f.harmony.is_empty()).count(),
         "skipped": rejected.iter().map(|r| serde_json::json!({
             "file": r.skipped.path.display().to_string(),
             "category": r.category,

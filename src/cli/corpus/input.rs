@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// Where melodies come from and how they become events.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Melodies: a directory of .mid files, a .mid file, or a JSON file of events.
+    /// Melodies: a directory of .mid and .abc files, a .mid or .abc file, or a JSON file of events.
     #[arg(long = "in", value_name = "DIR|FILE")]
     pub(super) input: PathBuf,
     /// Event encoding of MIDI input: rl-tuner-38 or range-LOW-HIGH (e.g. range-55-88).

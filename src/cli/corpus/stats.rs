@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
-    /// Melodies: a directory of .mid files, a .mid file, or a JSON file of events.
+    /// Melodies: a directory of .mid and .abc files, a .mid or .abc file, or a JSON file of events.
     #[arg(long = "in", value_name = "DIR|FILE")]
     pub(super) input: PathBuf,
     /// Event encoding of MIDI input (the default keeps every MIDI pitch).

@@ -46,7 +46,7 @@ pub struct RewardsBench {
     /// or a .toml reward definition; repeat for several. Default: every built-in preset.
     #[arg(long = "reward")]
     rewards: Vec<String>,
-    /// Directory of .mid files (or one file / a JSON file of melodies).
+    /// Directory of .mid and .abc files (or one file / a JSON file of melodies).
     #[arg(long)]
     corpus: PathBuf,
     /// Print one JSON object on stdout instead of a table.

@@ -81,7 +81,7 @@ pub struct TrainArgs {
     /// Where policy-gradient networks run: cpu, cuda (an error without a usable GPU) or auto.
     #[arg(long, default_value = "auto")]
     pub(super) device: String,
-    /// Melodies to behaviour-clone (--agent bc): a directory of .mid files.
+    /// Melodies to behaviour-clone (--agent bc): a directory of .mid and .abc files.
     #[arg(long = "in", value_name = "CORPUS_DIR")]
     pub(super) input: Option<PathBuf>,
     /// Fine-tune from this behaviour-cloned prior (--agent ppo): its run or checkpoint dir.

@@ -21,7 +21,13 @@ pub(super) fn write_samples(
     let mut paths = Vec::new();
     for (i, melody) in melodies.iter().take(count).enumerate() {
         let path = dir.join(format!("sample-{i:03}.mid"));
-        generate::write_midi(task, melody, &path, &format!("{kind} sample {i}"))?;
+        generate::write_song(
+            task,
+            melody,
+            &path,
+            Some(cadenza_env::formats::Format::Midi),
+            &format!("{kind} sample {i}"),
+        )?;
         paths.push(path);
     }
     Ok(paths)

@@ -82,7 +82,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 
     let Some(input) = &args.input else {
         bail!(
-            "--agent bc learns from melodies: pass --in CORPUS (a directory of .mid files, or a \
+            "--agent bc learns from melodies: pass --in CORPUS (a directory of .mid and .abc files, or a \
              corpus.json written by `cadenza corpus import`)"
         );
     };
