@@ -25,7 +25,7 @@ fn cadenza(args: &[&str]) -> Output {
 }
 
 fn train(dir: &Path, task: &str, config: Option<&Path>) {
-    let mut args = vec!["train", "--task", task, "--agent", "q", "--steps", "20000"];
+    let mut args = vec!["train", "--task", task, "--agent", "q", "--steps", "4000"];
     args.extend([
         "--eval-every",
         "20000",
