@@ -8,6 +8,7 @@
 pub mod adapt;
 pub mod agent;
 mod checksum;
+pub mod duet;
 #[cfg(feature = "tch")]
 pub mod pg;
 pub mod registry;

@@ -18,6 +18,11 @@
 //!   sixteenths, breaths at phrase ends, the final cadence), so the values a table learns for
 //!   them carry over between the places they recur.
 //!
+//! - **Duet** (`duet`): the harmonic state, plus what an answer echoes of the call: whether
+//!   the call struck a note at the same place in its bars (its echo position), the move into
+//!   that note, and whether the call was busy. Values learnt for answering one call carry
+//!   over to every call with the same rhythm and shape in another key or register.
+//!
 //! [`Environment::discrete_state`]: crate::Environment::discrete_state
 
 use crate::encoding::{Event, HOLD, NUM_SPECIAL_EVENTS, REST};
@@ -57,6 +62,17 @@ pub enum CompactState {
     /// | 36 | an odd bar (the second half of a two-bar phrase) |
     /// | 37 | the melody's last bar |
     Harmonic,
+    /// [`CompactState::Harmonic`]'s bits 0..38, and from the partner's call (the setting's
+    /// `call_steps` first events), at the echo position of the next step (the step as far
+    /// into the call as the next step is into the answer):
+    ///
+    /// | bits | what |
+    /// |---|---|
+    /// | 38 | the call struck a note there |
+    /// | 39..42 | the move into that note (as bits 8..11) |
+    /// | 42 | a busy call (more than one onset a beat) |
+    /// | 43..45 | where the call's note there lies from the last pitch played: 0 no note or no pitch yet, 1 more than a whole tone below, 2 within a whole tone, 3 more than a whole tone above |
+    Duet,
 }
 
 /// What the compact state has taken in of the melody, brought up to date when the state is
@@ -69,6 +85,12 @@ pub(crate) struct StateTracker {
     seen: usize,
     /// Set by a reset: the context belongs to the previous episode.
     stale: bool,
+    /// Per call step: 1 + twice the move into a note struck there, 0 where none (duets).
+    call_codes: Vec<u8>,
+    /// Per call step: the pitch event struck there (0 where none).
+    call_pitches: Vec<Event>,
+    /// Onsets of the call.
+    call_onsets: usize,
 }
 
 impl StateTracker {
@@ -108,6 +130,32 @@ impl StateTracker {
                 self.catch_up(setting, melody);
                 self.harmonic.code(setting, step)
             }
+            CompactState::Duet => {
+                self.catch_up(setting, melody);
+                let calls = setting.call_steps.min(self.call_codes.len());
+                let (echo, pitch) = match step.checked_sub(calls) {
+                    Some(into) if calls > 0 && step >= calls => (
+                        u64::from(self.call_codes[into % calls]),
+                        self.call_pitches[into % calls],
+                    ),
+                    _ => (0, 0),
+                };
+                let last = self.harmonic.last_pitch;
+                let toward = match (
+                    setting.encoding.pitch_of(pitch),
+                    setting.encoding.pitch_of(last),
+                ) {
+                    (Some(call), Some(played)) => match i16::from(call) - i16::from(played) {
+                        d if d < -2 => 1u64,
+                        d if d > 2 => 3,
+                        _ => 2,
+                    },
+                    _ => 0,
+                };
+                let per_beat = usize::from(setting.steps_per_beat.max(1));
+                let busy = u64::from(calls > 0 && self.call_onsets * per_beat > calls);
+                self.harmonic.code(setting, step) | (echo << 38) | (busy << 42) | (toward << 43)
+            }
         }
     }
 
@@ -120,10 +168,26 @@ impl StateTracker {
             self.harmonic = HarmonicContext::default();
             self.seen = 0;
             self.stale = false;
+            self.call_onsets = 0;
+        }
+        if self.call_codes.len() != setting.call_steps {
+            // Once per tracker: a task's call length never changes.
+            self.call_codes.resize(setting.call_steps, 0);
+            self.call_pitches.resize(setting.call_steps, 0);
         }
         while self.seen < melody.len() {
             self.melodic.push(&melody[..self.seen], melody[self.seen]);
             self.harmonic.push(setting, self.seen, melody[self.seen]);
+            if let Some(code) = self.call_codes.get_mut(self.seen) {
+                let struck = setting.encoding.pitch_of(melody[self.seen]).is_some();
+                self.call_pitches[self.seen] = if struck { melody[self.seen] } else { 0 };
+                *code = if struck {
+                    self.call_onsets += 1;
+                    1 | ((self.harmonic.move_class & 7) << 1)
+                } else {
+                    0
+                };
+            }
             self.seen += 1;
         }
     }

@@ -12,17 +12,31 @@
 //! 3. a one-hot of the position in the bar (`steps_per_bar` floats);
 //! 4. the current and the next chord, each as a one-hot root (12 floats) and its chord tones
 //!    (12 floats, one per pitch class);
-//! 5. the fraction of the melody written so far (1 float).
+//! 5. the fraction of the melody written so far (1 float);
+//! 6. in a duet, the partner's call (see [`crate::task::call_dim`]): the call's
+//!    event at the same place in the call as the next step is in the answer (its echo
+//!    position), then the call's last `history` events, most recent first, each as 14 floats
+//!    (rest, hold, or the pitch class relative to the root of the chord under it, so that a
+//!    call over C and an answer over F compare by function); the call's rhythm (for each
+//!    position in the bar, the share of the call's bars with an onset there); and a summary
+//!    of 4 floats: onsets per step, net direction (0.5 + semitones from first to last note /
+//!    48, clamped), range (semitones / 24, clamped) and the share of rising moves.
+//!
+//! In a duet the episode starts after the call: [`Environment::reset`] draws the call from
+//! the task's partner, feeds it through the reward (its values are discarded) and returns
+//! the observation of the answer's first step; [`ComposeEnv::melody`] holds the call and the
+//! answer, and [`Environment::elapsed_steps`] counts the agent's steps only.
 //!
 //! The `rl-tuner` task uses parts 1 and 2 with four history blocks: 38 * 4 + 32 = 184 floats,
 //! the layout of the Python baseline.
 
 use crate::compact_state::StateTracker;
 use crate::encoding::Event;
+use crate::encoding::{HOLD, REST};
 use crate::env::{EnvError, Environment, Transition};
 use crate::reward::{ChordFrame, Reward, StepContext};
 use crate::space::{BoxSpace, Discrete};
-use crate::task::TaskSpec;
+use crate::task::{call_dim, TaskSpec, CALL_EVENT_DIM};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
@@ -55,6 +69,11 @@ pub struct ComposeEnv<R> {
     /// What the compact state has taken in of the melody, brought up to date when the state is read
     /// (tabular agents) and never on the step path, which most users of the env never pay.
     state: RefCell<StateTracker>,
+    /// The call of the current duet episode (`call_steps` events; empty outside duets).
+    call: Vec<Event>,
+    /// The parts of the call's observation block fixed for an episode (its last events,
+    /// rhythm and summary), computed on reset.
+    call_features: Vec<f32>,
 }
 
 impl<R: Reward> ComposeEnv<R> {
@@ -66,7 +85,15 @@ impl<R: Reward> ComposeEnv<R> {
         let term_names: Arc<[String]> = reward.term_names().into();
         let (masks, masks_per_step) = task.masks();
         let next_chords = next_chord_per_step(&setting.chords);
+        let call_steps = setting.call_steps.min(setting.length);
+        let call_features = if task.layout.call {
+            vec![0.0; call_dim(task.layout.history, setting.steps_per_bar()) - CALL_EVENT_DIM]
+        } else {
+            Vec::new()
+        };
         Self {
+            call: vec![REST; call_steps],
+            call_features,
             melody: Vec::with_capacity(setting.length),
             phase: Phase::NeedsReset,
             terms: vec![0.0; term_names.len()],
@@ -200,6 +227,59 @@ impl<R: Reward> ComposeEnv<R> {
         }
         if layout.progress {
             obs[offset] = step as f32 / setting.length as f32;
+            offset += 1;
+        }
+        if layout.call {
+            let calls = self.call.len();
+            if running && calls > 0 && step >= calls {
+                let at = (step - calls) % calls;
+                write_call_event(
+                    &mut obs[offset..offset + CALL_EVENT_DIM],
+                    setting,
+                    at,
+                    self.call[at],
+                );
+            }
+            offset += CALL_EVENT_DIM;
+            obs[offset..offset + self.call_features.len()].copy_from_slice(&self.call_features);
+        }
+    }
+
+    /// Draws the episode's call from the task's partner, feeds it through the reward and
+    /// into the melody, and computes the call's fixed observation features.
+    fn play_call(&mut self) {
+        if self.call.is_empty() {
+            return;
+        }
+        if let Some(duet) = &self.task.duet {
+            duet.partner
+                .call(&mut self.rng, &self.task.setting, &mut self.call);
+        }
+        let setting = &self.task.setting;
+        for event in &mut self.call {
+            // A partner's event outside the encoding is read as a rest.
+            if !setting.encoding.contains(usize::from(*event)) {
+                *event = REST;
+            }
+        }
+        for (step, &action) in self.call.iter().enumerate() {
+            let ctx = StepContext {
+                setting,
+                step,
+                history: &self.melody,
+                action,
+            };
+            self.reward.step(&ctx, &mut self.terms);
+            self.melody.push(action);
+        }
+        self.terms.fill(0.0);
+        if !self.call_features.is_empty() {
+            call_features(
+                &mut self.call_features,
+                setting,
+                &self.call,
+                self.task.layout.history,
+            );
         }
     }
 
@@ -214,6 +294,80 @@ impl<R: Reward> ComposeEnv<R> {
         }
         Ok(())
     }
+}
+
+/// One call event as [`CALL_EVENT_DIM`] floats: rest, hold, or its pitch class relative to
+/// the root of the chord under it (the key's tonic without chords).
+fn write_call_event(out: &mut [f32], setting: &crate::reward::Setting, step: usize, event: Event) {
+    match event {
+        REST => out[0] = 1.0,
+        HOLD => out[1] = 1.0,
+        _ => match setting.encoding.pitch_of(event) {
+            Some(pitch) => {
+                let root = setting.chord_at(step).map_or(setting.tonic, |c| c.root);
+                out[2 + (usize::from(pitch) + 12 - usize::from(root % 12)) % 12] = 1.0;
+            }
+            None => out[1] = 1.0,
+        },
+    }
+}
+
+/// The call's fixed observation features (see the module docs): its last `history` events,
+/// its rhythm by bar position and its summary.
+fn call_features(
+    out: &mut [f32],
+    setting: &crate::reward::Setting,
+    call: &[Event],
+    history: usize,
+) {
+    out.fill(0.0);
+    let mut offset = 0;
+    for k in 0..history {
+        if let Some(at) = call.len().checked_sub(k + 1) {
+            write_call_event(
+                &mut out[offset..offset + CALL_EVENT_DIM],
+                setting,
+                at,
+                call[at],
+            );
+        }
+        offset += CALL_EVENT_DIM;
+    }
+    let per_bar = setting.steps_per_bar().max(1);
+    let bars = call.len().div_ceil(per_bar).max(1) as f32;
+    let (mut onsets, mut ups, mut moves) = (0usize, 0usize, 0usize);
+    let (mut first, mut last, mut low, mut high) = (None, None::<u8>, u8::MAX, 0u8);
+    for (step, &event) in call.iter().enumerate() {
+        if let Some(pitch) = setting.encoding.pitch_of(event) {
+            onsets += 1;
+            out[offset + step % per_bar] += 1.0 / bars;
+            first.get_or_insert(pitch);
+            if let Some(previous) = last {
+                if pitch != previous {
+                    moves += 1;
+                    ups += usize::from(pitch > previous);
+                }
+            }
+            last = Some(pitch);
+            low = low.min(pitch);
+            high = high.max(pitch);
+        }
+    }
+    offset += per_bar;
+    let summary = &mut out[offset..offset + crate::task::CALL_SUMMARY_DIM];
+    summary[0] = onsets as f32 / call.len().max(1) as f32;
+    if let (Some(first), Some(last)) = (first, last) {
+        let net = f32::from(last) - f32::from(first);
+        summary[1] = (0.5 + net / 48.0).clamp(0.0, 1.0);
+        summary[2] = (f32::from(high - low) / 24.0).clamp(0.0, 1.0);
+    } else {
+        summary[1] = 0.5;
+    }
+    summary[3] = if moves == 0 {
+        0.5
+    } else {
+        ups as f32 / moves as f32
+    };
 }
 
 fn write_chord(out: &mut [f32], chord: &ChordFrame) {
@@ -257,6 +411,7 @@ impl<R: Reward> Environment for ComposeEnv<R> {
         self.state.get_mut().mark_stale();
         self.terms.fill(0.0);
         self.reward.reset(&self.task.setting);
+        self.play_call();
         self.phase = Phase::Running;
         self.write_observation(observation);
         Ok(())
@@ -293,7 +448,7 @@ impl<R: Reward> Environment for ComposeEnv<R> {
     }
 
     fn elapsed_steps(&self) -> usize {
-        self.melody.len()
+        self.melody.len().saturating_sub(self.call.len())
     }
 
     /// The task's compact state after the melody so far (see [`CompactState`]).

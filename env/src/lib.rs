@@ -52,6 +52,6 @@ pub use encoding::{Event, EventEncoding, Note, HOLD, REST};
 pub use env::{EnvError, Environment, Info, Step, Transition};
 pub use reward::{ChordFrame, InScaleReward, Reward, Setting, StepContext, ZeroReward};
 pub use space::{BoxSpace, Discrete};
-pub use task::improv;
-pub use task::{ObservationLayout, TaskError, TaskSpec, TASK_NAMES};
+pub use task::{call_dim, ObservationLayout, TaskError, TaskSpec, CALL_EVENT_DIM, TASK_NAMES};
+pub use task::{duet, improv};
 pub use vector::{ThreadMode, VecEnv};

@@ -74,6 +74,9 @@ pub struct Setting {
     pub scale: u16,
     /// The chord under each step, when the task has a progression (else empty).
     pub chords: Vec<ChordFrame>,
+    /// Steps at the start of every episode that a partner plays (the call of a duet, which
+    /// the env feeds through the reward before the agent's first step); 0 outside duets.
+    pub call_steps: usize,
 }
 
 impl Setting {
@@ -87,6 +90,7 @@ impl Setting {
             tonic: 0,
             scale: 0b1010_1011_0101, // C D E F G A B
             chords: Vec::new(),
+            call_steps: 0,
         }
     }
 
@@ -127,6 +131,7 @@ impl Setting {
             tonic: key.tonic.index(),
             scale: key.scale_mask(),
             chords: Vec::new(),
+            call_steps: 0,
         })
     }
 
@@ -157,6 +162,26 @@ impl Setting {
         match self.chord_at(step) {
             Some(chord) if chord.tones != 0 => chord.tones,
             _ => self.tonic_triad(),
+        }
+    }
+
+    /// The frame of a duet's answer alone: the steps after the call, with the chords under
+    /// them, and no call (what the musicianship report judges an answer in). A setting
+    /// without a call is returned as it is.
+    pub fn answer_frame(&self) -> Setting {
+        let calls = self.call_steps.min(self.length);
+        let chords = if self.chords.is_empty() {
+            Vec::new()
+        } else {
+            (calls..self.length)
+                .map(|step| self.chords[step % self.chords.len()])
+                .collect()
+        };
+        Setting {
+            length: self.length - calls,
+            chords,
+            call_steps: 0,
+            ..self.clone()
         }
     }
 

@@ -43,6 +43,7 @@ __all__ = [
     "ENV_IDS",
     "Scores",
     "TASK_NAMES",
+    "duet_to_midi",
     "event_name",
     "from_midi",
     "make",
@@ -167,6 +168,26 @@ def to_midi(
         None if program is None else int(program),
         bool(chords),
     )
+
+
+def duet_to_midi(
+    phrases: Any,
+    path: Union[str, os.PathLike],
+    config: ConfigLike = None,
+) -> None:
+    """Writes a duet's exchange as one Standard MIDI File: ``phrases`` is a sequence of
+    ``(events, is_call, player)``, each phrase played over the backing chords of the call's
+    bars (``is_call``) or the answer's, one after another."""
+    parts = []
+    for k, phrase in enumerate(phrases):
+        try:
+            events, is_call, player = phrase
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"phrases[{k}]: expected (events, is_call, player), got {phrase!r}"
+            ) from None
+        parts.append(([int(e) for e in _events(events, f"phrases[{k}]", 1)], bool(is_call), str(player)))
+    _cadenza.duet_to_midi(parts, os.fspath(path), to_toml(config))
 
 
 def write_song(

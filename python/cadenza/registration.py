@@ -8,6 +8,7 @@ import gymnasium as gym
 ENV_IDS = {
     "cadenza/RLTuner-v0": "rl-tuner",
     "cadenza/Improv-v0": "improv",
+    "cadenza/Duet-v0": "duet",
 }
 
 

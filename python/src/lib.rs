@@ -39,6 +39,7 @@ fn _cadenza(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<vector::VecEnv>()?;
     m.add_function(wrap_pyfunction!(score::score, m)?)?;
     m.add_function(wrap_pyfunction!(midi::to_midi, m)?)?;
+    m.add_function(wrap_pyfunction!(midi::duet_to_midi, m)?)?;
     m.add_function(wrap_pyfunction!(midi::write_song, m)?)?;
     m.add_function(wrap_pyfunction!(midi::from_midi, m)?)?;
     m.add_function(wrap_pyfunction!(spec::task_names, m)?)?;

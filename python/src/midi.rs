@@ -88,6 +88,41 @@ fn song_of(
     })
 }
 
+/// Writes a duet's exchange (`calls_and_answers`: (events, is_call, player) per phrase, in
+/// order) as one MIDI file with each phrase over the backing chords it was played over (see
+/// `TaskSpec::exchange_song`).
+#[pyfunction]
+#[pyo3(signature = (phrases, path, config=None))]
+pub(crate) fn duet_to_midi(
+    py: Python<'_>,
+    phrases: Vec<(Vec<i64>, bool, String)>,
+    path: std::path::PathBuf,
+    config: Option<&str>,
+) -> PyResult<()> {
+    let task = spec::task("duet", config)?;
+    let encoding = task.setting.encoding;
+    let mut parts = Vec::with_capacity(phrases.len());
+    for (k, (events, is_call, player)) in phrases.into_iter().enumerate() {
+        let events: Vec<u32> = events
+            .iter()
+            .map(|&e| {
+                u32::try_from(e).map_err(|_| {
+                    Error::argument("phrases", format!("phrase {k}: event {e} is negative"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        encoding.validate(&events).map_err(Error::from)?;
+        parts.push(cadenza_env::duet::DuetPhrase {
+            player,
+            events: events.iter().map(|&e| e as Event).collect(),
+            is_call,
+        });
+    }
+    let song = task.exchange_song(&parts).map_err(Error::from)?;
+    py.detach(|| song.write(&path)).map_err(Error::from)?;
+    Ok(())
+}
+
 /// Reads the melody of the MIDI file at `path` as events of the task's encoding on the
 /// task's step grid (int64, one per step). `track` picks a track (default: the one with the
 /// most notes, chord tracks aside); `fold_octaves` moves out-of-range notes by octaves

@@ -8,6 +8,7 @@ TASKS = [
     ("improv", None),
     ("improv", {"key": "A minor", "length": 32, "progression": "| Am7 | Dm7 | E7 | Am7 |"}),
     ("improv", 'key = "F major"\nlength = 16\nmask_out_of_scale = true\n'),
+    ("duet", None),
 ]
 
 

@@ -37,6 +37,7 @@ fn setting(length: usize) -> Setting {
         tonic: 0,
         scale: c_major,
         chords: (0..length).map(|step| bars[(step / 16) % 4]).collect(),
+        call_steps: 0,
     }
 }
 

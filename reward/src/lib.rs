@@ -43,6 +43,7 @@ pub mod bench;
 pub mod combine;
 pub mod corpus;
 pub mod diversity;
+pub mod duet;
 pub mod improv;
 pub mod listener;
 pub mod metrics;

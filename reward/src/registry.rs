@@ -2,7 +2,8 @@
 //!
 //! Presets: `rl-tuner` (Magenta RL Tuner's `reward_music_theory`, exactly: a reference whose
 //! optimum is not music), `rl-tuner+` (Magenta's rules with what their optimum gets wrong
-//! fixed: [`RL_TUNER_PLUS`]), `improv` (the harmony-aware improvisation terms), `in-scale`
+//! fixed: [`RL_TUNER_PLUS`]), `improv` (the harmony-aware improvisation terms), `duet` (the
+//! improvisation terms and the answer terms of [`crate::duet`]), `in-scale`
 //! (one simple term) and `zero`.
 //!
 //! A reward definition is a TOML file whose sections are the parts of a weighted sum, in
@@ -33,7 +34,7 @@
 //! Components: `rl_tuner`, `improv` (the whole preset; its terms as nested sections),
 //! `corpus`, `style` (see [`crate::style`]), `listener` (a saved listener model, `model = "taste.json"`, scored at phrase
 //! ends; see [`crate::listener`]), `in_scale`, `zero`, and each improvisation term by name
-//! ([`crate::improv::IMPROV_TERM_NAMES`]).
+//! ([`crate::improv::IMPROV_TERM_NAMES`]) or answer term ([`crate::duet::DUET_TERMS`]).
 
 use crate::combine::{CombineError, WeightedSum, MAX_WEIGHT};
 use crate::corpus::{CorpusReward, NgramModel};
@@ -45,7 +46,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Names of the built-in presets.
-pub const PRESET_NAMES: &[&str] = &["rl-tuner", "rl-tuner+", "improv", "in-scale", "zero"];
+pub const PRESET_NAMES: &[&str] = &[
+    "rl-tuner",
+    "rl-tuner+",
+    "improv",
+    "duet",
+    "in-scale",
+    "zero",
+];
 
 /// The `rl-tuner+` preset: Magenta's rules with what their optimum gets wrong fixed, as a
 /// reward definition (see the module docs). Its recipe, soft Q-learning at α = 2.5 with a
@@ -120,6 +128,8 @@ pub enum RegistryError {
 pub fn default_preset(task: &str) -> &'static str {
     if task == "improv" {
         "improv"
+    } else if task == "duet" {
+        "duet"
     } else {
         "rl-tuner"
     }
@@ -134,6 +144,10 @@ pub fn preset(name: &str) -> Result<Box<dyn Reward>, RegistryError> {
                 .expect("the rl-tuner+ preset is a valid definition"),
         )),
         "improv" => Ok(Box::new(ImprovReward::preset())),
+        "duet" => Ok(Box::new(
+            from_toml_str(crate::duet::DUET_PRESET, Path::new("."), "the duet preset")
+                .expect("the duet preset is a valid definition"),
+        )),
         "in-scale" => Ok(Box::new(InScaleReward)),
         "zero" => Ok(Box::new(ZeroReward)),
         _ => Err(RegistryError::UnknownPreset {
@@ -314,7 +328,7 @@ fn component(
             no_params(&section)?;
             Box::new(ZeroReward)
         }
-        _ => match improv::TermEntry::find(name) {
+        _ => match improv::TermEntry::find(name).or_else(|| crate::duet::find_term(name)) {
             Some(term) => term.with_params(section)?,
             None => return Ok(None),
         },
@@ -328,6 +342,22 @@ mod tests {
 
     fn parse(text: &str) -> Result<WeightedSum, RegistryError> {
         from_toml_str(text, Path::new("."), "test.toml")
+    }
+
+    #[test]
+    fn the_duet_preset_and_sections_find_the_answer_terms() {
+        let names = preset("duet").unwrap().term_names();
+        assert!(names.contains(&"call_motif".to_string()), "{names:?}");
+        assert!(names.contains(&"improv.cadence".to_string()), "{names:?}");
+        assert_eq!(default_preset("duet"), "duet");
+        let sum =
+            parse("[call_rhythm]\nbusy_fraction = 0.5\n[call_motif]\ncell_notes = 4").unwrap();
+        assert_eq!(sum.term_names(), ["call_rhythm", "call_motif"]);
+        let err = parse("[call_motif]\ncell_notes = 9")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("cell_notes"), "{err}");
     }
 
     #[test]

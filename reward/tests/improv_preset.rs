@@ -35,6 +35,7 @@ fn two_five_one(length: usize) -> Setting {
         tonic: 0,
         scale: c_major,
         chords,
+        call_steps: 0,
     }
 }
 

@@ -44,6 +44,7 @@ fn setting(length: usize, chord: Option<ChordFrame>) -> Setting {
         tonic: 0,
         scale: c_major(),
         chords: chord.map(|c| vec![c; length]).unwrap_or_default(),
+        call_steps: 0,
     }
 }
 

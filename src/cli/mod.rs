@@ -3,6 +3,7 @@
 mod bench;
 mod common;
 mod corpus;
+mod duet;
 mod eval;
 mod generate;
 mod inspect;
@@ -53,6 +54,7 @@ enum Command {
     #[command(subcommand)]
     Rewards(rewards::RewardsCommand),
     Session(session::SessionArgs),
+    Duet(duet::DuetArgs),
 }
 
 /// Runs a parsed command line.
@@ -68,5 +70,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Corpus(cmd) => corpus::run(cmd),
         Command::Rewards(cmd) => rewards::run(cmd),
         Command::Session(args) => session::run(args),
+        Command::Duet(args) => duet::run(args),
     }
 }

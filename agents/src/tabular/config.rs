@@ -151,11 +151,12 @@ impl TabularConfig {
     /// Measured on `improv` (ii-V-I in C, 64 steps, 2 M steps, seed 0; `docs/q-learning.md`):
     /// Q-learning with these settings writes melodies whose musicianship passes every group
     /// (harmony 0.98, line 0.80, rhythm 0.59, variety 0.97); with the `rl-tuner` defaults it
-    /// plays random notes (harmony 0.40, line 0.32, rhythm 0.18).
+    /// plays random notes (harmony 0.40, line 0.32, rhythm 0.18). The duet state extends the
+    /// harmonic one and takes the same settings.
     pub fn defaults_for(state: CompactState) -> Self {
         match state {
             CompactState::RecentEvents { .. } => Self::default(),
-            CompactState::Harmonic => Self {
+            CompactState::Harmonic | CompactState::Duet => Self {
                 learning_rate: 0.5,
                 learning_rate_schedule: LearningRateSchedule::Visits,
                 epsilon_start: 0.05,

@@ -17,6 +17,8 @@ const PRESETS: &[(&str, &str)] = &[
     ),
     ("pop", "| C | G | Am | F |"),
     ("fifties", "| C | Am | F | G |"),
+    // A question and its answer: a half cadence, then a full one.
+    ("call-response", "| C | G7 | C | G7 C |"),
     (
         "rhythm-changes-a",
         "| Bb6 G7 | Cm7 F7 | Dm7 G7 | Cm7 F7 | Fm7 Bb7 | Eb Edim7 | Dm7 G7 | Cm7 F7 |",

@@ -1,7 +1,7 @@
 //! [`TaskError`], and the task names it offers when a name is unknown.
 
 /// Names of the built-in tasks.
-pub const TASK_NAMES: &[&str] = &["rl-tuner", "improv"];
+pub const TASK_NAMES: &[&str] = &["rl-tuner", "improv", "duet"];
 
 /// Errors of task construction.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -14,6 +14,8 @@ pub struct ObservationLayout {
     pub chords: bool,
     /// The fraction of the melody written so far.
     pub progress: bool,
+    /// The partner's call (duets): see [`crate::compose`] for its blocks.
+    pub call: bool,
 }
 
 impl ObservationLayout {
@@ -24,5 +26,24 @@ impl ObservationLayout {
             + if self.bar_position { steps_per_bar } else { 0 }
             + if self.chords { 48 } else { 0 }
             + usize::from(self.progress)
+            + if self.call {
+                call_dim(self.history, steps_per_bar)
+            } else {
+                0
+            }
     }
+}
+
+/// Floats of one call event in the observation: rest, hold, and the pitch class relative to
+/// the root of the chord under it.
+pub const CALL_EVENT_DIM: usize = 14;
+
+/// Floats of the call's summary: onset density, net direction, range, share of rising moves.
+pub const CALL_SUMMARY_DIM: usize = 4;
+
+/// Length of the call part of the observation: the aligned call event and the call's last
+/// `history` events ([`CALL_EVENT_DIM`] each), its rhythm by bar position (`steps_per_bar`),
+/// and its summary ([`CALL_SUMMARY_DIM`]).
+pub fn call_dim(history: usize, steps_per_bar: usize) -> usize {
+    (history + 1) * CALL_EVENT_DIM + steps_per_bar + CALL_SUMMARY_DIM
 }

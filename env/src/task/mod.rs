@@ -6,12 +6,15 @@
 //!   teaches what is musical), and the 184-float observation described in
 //!   [`crate::compose`].
 //! - `improv`: a melody improvised over a chord progression; see [`improv::ImprovConfig`].
+//! - `duet`: call and response: a partner's call, then the agent's answer, over a backing
+//!   progression; see [`duet`].
 //!
 //! A task is a [`TaskSpec`]: the musical frame rewards see, the [`ObservationLayout`], and
 //! what MIDI export and playback need. The files of this module depend one way: `error` and
 //! `layout` on nothing, `spec` on them and on the improv task's configuration, the tasks
 //! (`rl_tuner`, `improv`) on `spec`, and this file, the registry, on all of them.
 
+pub mod duet;
 mod error;
 pub mod improv;
 mod layout;
@@ -19,9 +22,10 @@ mod rl_tuner;
 mod spec;
 
 pub use error::{TaskError, TASK_NAMES};
-pub use layout::ObservationLayout;
+pub use layout::{call_dim, ObservationLayout, CALL_EVENT_DIM, CALL_SUMMARY_DIM};
 pub use spec::{BackingChord, TaskSpec};
 
+use duet::DuetConfig;
 use improv::ImprovConfig;
 
 impl TaskSpec {
@@ -39,6 +43,13 @@ impl TaskSpec {
                 };
                 config.to_task()
             }
+            "duet" => {
+                let config = match config {
+                    Some(text) => DuetConfig::from_toml(text)?,
+                    None => DuetConfig::default(),
+                };
+                config.to_task()
+            }
             _ => Err(TaskError::UnknownTask {
                 name: name.to_string(),
             }),
@@ -53,6 +64,11 @@ impl TaskSpec {
                 config.length = length;
                 config.to_task()
             }
+            None if self.duet.is_some() => Err(TaskError::InvalidField {
+                field: "length".to_string(),
+                message: "a duet's length is its call_bars and answer_bars: set those instead"
+                    .to_string(),
+            }),
             None => Err(TaskError::NotConfigurable(self.name.clone())),
         }
     }
@@ -65,7 +81,7 @@ mod tests {
     #[test]
     fn unknown_task_lists_names() {
         let err = TaskSpec::by_name("rl-tunr", None).unwrap_err();
-        assert!(err.to_string().contains("rl-tuner, improv"), "{err}");
+        assert!(err.to_string().contains("rl-tuner, improv, duet"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ impl TaskSpec {
                 bar_position: false,
                 chords: false,
                 progress: false,
+                call: false,
             },
             state: CompactState::RecentEvents {
                 history: 2,
@@ -33,6 +34,7 @@ impl TaskSpec {
             backing: Vec::new(),
             mask_out_of_scale: false,
             improv: None,
+            duet: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! [`TaskSpec`]: everything that defines a task, and what follows from it.
 
+use super::duet::DuetSpec;
 use super::improv::ImprovConfig;
 use super::layout::ObservationLayout;
 use crate::compact_state::CompactState;
@@ -45,6 +46,8 @@ pub struct TaskSpec {
     pub mask_out_of_scale: bool,
     /// The configuration a configurable task was built from.
     pub improv: Option<ImprovConfig>,
+    /// What makes the task a duet (its configuration and partner); `None` otherwise.
+    pub duet: Option<DuetSpec>,
 }
 
 impl TaskSpec {

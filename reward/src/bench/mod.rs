@@ -95,6 +95,7 @@
 //! ```
 
 pub mod corrupt;
+pub mod duet;
 pub mod exploit;
 pub mod stats;
 

@@ -84,10 +84,15 @@ impl Bench {
     }
 
     /// A bench of every built-in preset and term (`rl-tuner`, `rl-tuner+`, `improv`,
-    /// `in-scale`, `zero`).
+    /// `in-scale`, `zero`). The `duet` preset is left out: on melodies without a call it is
+    /// the `improv` preset, and its answer terms are judged by the duet case
+    /// ([`crate::bench::duet`]), real call/response pairs against shuffled ones.
     pub fn with_builtins(config: BenchConfig) -> Result<Self, BenchError> {
         let mut bench = Self::new(config)?;
-        for name in registry::PRESET_NAMES {
+        for name in registry::PRESET_NAMES
+            .iter()
+            .filter(|&&name| name != "duet")
+        {
             bench.add_reward(name)?;
         }
         Ok(bench)

@@ -83,6 +83,7 @@
 //!     tonic: 0,
 //!     scale: c_major,
 //!     chords,
+//!     call_steps: 0,
 //! };
 //!
 //! // (MIDI pitch, start step, duration in steps)
@@ -139,7 +140,7 @@ mod chord_scale;
 mod chord_tone;
 pub(crate) mod common;
 mod contour;
-mod error;
+pub(crate) mod error;
 mod fast_runs;
 mod leap;
 mod motif;

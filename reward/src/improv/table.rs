@@ -67,7 +67,7 @@ impl fmt::Debug for TermEntry {
 }
 
 impl TermEntry {
-    const fn of<T: ImprovTerm + 'static>() -> Self {
+    pub(crate) const fn of<T: ImprovTerm + 'static>() -> Self {
         Self {
             name: T::NAME,
             with_defaults: boxed_default::<T>,
@@ -75,7 +75,8 @@ impl TermEntry {
         }
     }
 
-    /// The entry of the term called `name`.
+    /// The entry of the improvisation term called `name` (the answer terms are found by
+    /// [`crate::duet::find_term`]).
     pub fn find(name: &str) -> Option<&'static TermEntry> {
         IMPROV_TERMS.iter().find(|entry| entry.name == name)
     }

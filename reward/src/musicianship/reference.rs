@@ -106,6 +106,7 @@ impl ReferenceSet {
                 tonic: t.tonic % 12,
                 scale: t.scale & 0x0fff,
                 chords: Vec::new(),
+                call_steps: 0,
             });
             set.melodies.push(t.events);
         }

@@ -227,6 +227,7 @@ mod tests {
             tonic,
             scale,
             chords: Vec::new(),
+            call_steps: 0,
         }
     }
 

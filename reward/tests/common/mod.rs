@@ -72,6 +72,7 @@ pub fn tune(path: &Path, steps: usize) -> (Setting, Vec<Event>) {
         },
         scale: major_scale,
         chords: Vec::new(),
+        call_steps: 0,
     };
     (setting, events)
 }

@@ -32,10 +32,10 @@ use std::path::PathBuf;
 /// Example: cadenza train --task rl-tuner --agent q --steps 5000000 --seed 1 --out runs/q1
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Task to learn: rl-tuner or improv.
+    /// Task to learn: rl-tuner, improv or duet.
     #[arg(long, default_value = "rl-tuner")]
     pub(super) task: String,
-    /// TOML file configuring the task (improv only).
+    /// TOML file configuring the task (improv and duet).
     #[arg(long, value_name = "FILE.toml")]
     pub(super) task_config: Option<PathBuf>,
     /// Agent: q, sarsa, expected-sarsa, soft-q (or reinforce, a2c, ppo with `--features tch`).

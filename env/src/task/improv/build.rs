@@ -136,6 +136,7 @@ impl ImprovConfig {
                 tonic: key.tonic.index(),
                 scale: key.scale_mask(),
                 chords,
+                call_steps: 0,
             },
             layout: ObservationLayout {
                 history: self.history,
@@ -143,6 +144,7 @@ impl ImprovConfig {
                 bar_position: true,
                 chords: true,
                 progress: true,
+                call: false,
             },
             state: CompactState::Harmonic,
             tempo_qpm: tempo.bpm(),
@@ -152,6 +154,7 @@ impl ImprovConfig {
             backing,
             mask_out_of_scale: self.mask_out_of_scale,
             improv: Some(self.clone()),
+            duet: None,
         })
     }
 }
