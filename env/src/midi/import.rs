@@ -138,7 +138,7 @@ pub struct ImportedMelody {
     /// ABC's quoted chords, or the text events of a MIDI chord track (as [`MidiSong`] writes
     /// them). A lead sheet's harmony, for chord-conditioned models; empty when there is none.
     ///
-    /// [`MidiSong`]: super::MidiSong
+    /// [`MidiSong`]: super::export::MidiSong
     pub harmony: Vec<(u32, Chord)>,
 }
 
@@ -147,7 +147,7 @@ impl ImportedMelody {
     /// it has none), key, and its harmony as chords (each sounding until the next one, the
     /// last until the melody ends, voiced from C3), so that a tune read from one format is
     /// written in another with its chord symbols.
-    pub fn to_song(&self) -> super::MidiSong {
+    pub fn to_song(&self) -> super::export::MidiSong {
         let end = self.length_steps() as u32;
         let chords = self
             .harmony
@@ -155,7 +155,7 @@ impl ImportedMelody {
             .enumerate()
             .map(|(i, (start, chord))| {
                 let until = self.harmony.get(i + 1).map_or(end, |next| next.0);
-                super::ChordSpan {
+                super::export::ChordSpan {
                     start: *start,
                     duration: until.saturating_sub(*start).max(1),
                     pitches: chord.voicing(48),
@@ -163,13 +163,13 @@ impl ImportedMelody {
                 }
             })
             .collect();
-        super::MidiSong {
+        super::export::MidiSong {
             title: self.title.clone(),
             tempo_qpm: self.tempo_qpm,
             time_signature: self.time_signature.unwrap_or((4, 4)),
             key_signature: self.key_signature,
             chords,
-            ..super::MidiSong::new(self.notes.clone(), self.steps_per_quarter)
+            ..super::export::MidiSong::new(self.notes.clone(), self.steps_per_quarter)
         }
     }
 
