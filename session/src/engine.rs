@@ -5,6 +5,7 @@
 use crate::agent;
 use crate::config::{config_error, SessionConfig};
 use crate::controls::{self, Context, Controls, Steering, StepSteer};
+use crate::duet::{CallNote, DuetPlayer};
 use crate::error::SessionError;
 use crate::log::{self, Entry, LogLock, LogReport, LoggedRound, Record, SessionLog};
 use crate::rng::{self, STREAM_CALIBRATION, STREAM_HELD_OUT, STREAM_ROUNDS};
@@ -96,6 +97,14 @@ pub struct Session {
     controls: Controls,
     /// Scratch of one steered step.
     steer: StepSteer,
+    /// The duet answerer, built on the first use of duet mode.
+    duet: Option<DuetPlayer>,
+    /// Duet exchanges answered so far (the next one's number).
+    duet_exchanges: u64,
+    /// The duet exchange whose answer waits for a rating.
+    duet_pending: Option<u64>,
+    /// Ratings of duet answers, by exchange.
+    duet_ratings: Vec<(u64, u8)>,
 }
 
 impl std::fmt::Debug for Session {
@@ -174,6 +183,10 @@ impl Session {
             log: None,
             controls: Controls::default(),
             steer: StepSteer::default(),
+            duet: None,
+            duet_exchanges: 0,
+            duet_pending: None,
+            duet_ratings: Vec::new(),
             config,
             task,
             agent,
@@ -296,6 +309,21 @@ impl Session {
                         }
                     }
                 }
+            }
+        }
+        for (_, record) in &contents.records {
+            match record {
+                Record::DuetCall { exchange, .. } => {
+                    session.duet_exchanges = session.duet_exchanges.max(exchange + 1);
+                    session.duet_pending = Some(*exchange);
+                }
+                Record::DuetRating { exchange, rating } => {
+                    session.duet_ratings.push((*exchange, *rating));
+                    if session.duet_pending == Some(*exchange) {
+                        session.duet_pending = None;
+                    }
+                }
+                _ => {}
             }
         }
         session.log = Some(SessionLog::append_to(path, &contents, lock)?);
@@ -457,6 +485,83 @@ impl Session {
     /// Ratings given so far, by round.
     pub fn ratings(&self) -> &[(u64, u8)] {
         &self.ratings
+    }
+
+    /// The duet answerer (see [`crate::duet`]), pre-trained on first use and after a change
+    /// of key, range or tempo.
+    pub fn duet(&mut self) -> Result<&mut DuetPlayer, SessionError> {
+        if !self
+            .duet
+            .as_ref()
+            .is_some_and(|d| d.fits(&self.config.task))
+        {
+            self.duet = Some(DuetPlayer::new(&self.config)?);
+        }
+        self.duet
+            .as_mut()
+            .ok_or_else(|| SessionError::Internal("no duet answerer after building one".into()))
+    }
+
+    /// Duet exchanges answered so far.
+    pub fn duet_exchanges(&self) -> u64 {
+        self.duet_exchanges
+    }
+
+    /// The duet exchange whose answer waits for a rating.
+    pub fn duet_pending(&self) -> Option<u64> {
+        self.duet_pending
+    }
+
+    /// Ratings of duet answers, by exchange.
+    pub fn duet_ratings(&self) -> &[(u64, u8)] {
+        &self.duet_ratings
+    }
+
+    /// Answers the listener's call (notes checked by [`DuetPlayer::call_events`]: a bad
+    /// note is a [`SessionError::Feedback`] naming it, and nothing changes): the exchange's
+    /// number, the call's events and the answer's. Logged (`duet_call`) before it returns.
+    pub fn duet_call(
+        &mut self,
+        notes: &[CallNote],
+    ) -> Result<(u64, Vec<Event>, Vec<Event>), SessionError> {
+        let exchange = self.duet_exchanges;
+        let player = self.duet()?;
+        let call = player.call_events(notes)?;
+        let answer = player.answer(&call, exchange)?;
+        if let Some(log) = &mut self.log {
+            log.append(&Record::DuetCall {
+                exchange,
+                call: call.clone(),
+                answer: answer.clone(),
+            })?;
+        }
+        self.duet_exchanges = exchange + 1;
+        self.duet_pending = Some(exchange);
+        Ok((exchange, call, answer))
+    }
+
+    /// Rates the answer of duet exchange `exchange` (1..=5), which must be the one waiting
+    /// for a rating. Logged (`duet_rating`) before it returns.
+    pub fn duet_rate(&mut self, exchange: u64, rating: u8) -> Result<(), SessionError> {
+        if !(1..=5).contains(&rating) {
+            return Err(SessionError::Feedback(format!(
+                "rating: {rating}: expected 1..=5"
+            )));
+        }
+        if self.duet_pending != Some(exchange) {
+            return Err(SessionError::Feedback(match self.duet_pending {
+                Some(p) => {
+                    format!("exchange: {exchange}: the answer waiting for a rating is exchange {p}")
+                }
+                None => format!("exchange: {exchange}: no duet answer is waiting for a rating"),
+            }));
+        }
+        if let Some(log) = &mut self.log {
+            log.append(&Record::DuetRating { exchange, rating })?;
+        }
+        self.duet_ratings.push((exchange, rating));
+        self.duet_pending = None;
+        Ok(())
     }
 
     /// One phrase sampled from the agent (see [`Adapter::sample`]); with `steering`, within

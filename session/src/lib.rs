@@ -67,6 +67,7 @@ mod agent;
 pub mod audio;
 mod config;
 pub mod controls;
+pub mod duet;
 mod engine;
 mod error;
 mod http;

@@ -137,6 +137,23 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
     },
+    /// A call the listener played in duet mode and the answer it got
+    /// ([`crate::duet`]).
+    DuetCall {
+        /// Exchange number, from 0.
+        exchange: u64,
+        /// The call's events (the duet task's encoding).
+        call: Vec<Event>,
+        /// The answer's events.
+        answer: Vec<Event>,
+    },
+    /// The listener's rating of a duet answer.
+    DuetRating {
+        /// Exchange number.
+        exchange: u64,
+        /// Rating, 1..=5.
+        rating: u8,
+    },
 }
 
 /// A line that could not be read as a record.
@@ -813,7 +830,11 @@ impl LogContents {
                 Record::Controls { controls, .. } => {
                     out.entries.push(Entry::Controls(controls.clone()))
                 }
-                Record::Session { .. } | Record::Calibration { .. } | Record::Model { .. } => {}
+                Record::Session { .. }
+                | Record::Calibration { .. }
+                | Record::Model { .. }
+                | Record::DuetCall { .. }
+                | Record::DuetRating { .. } => {}
             }
         }
         out.waiting = pending.map(|(_, p)| p);

@@ -76,11 +76,13 @@
 //! ```
 
 use crate::controls;
+use crate::duet::{self, CallNote};
 use crate::engine::{RetaskPlan, Session};
 use crate::error::SessionError;
 use crate::http::{self, Head, Limits, Service};
 use crate::round::{Candidate, Choice, Feedback, Round};
 use cadenza_env::improv::ImprovConfig;
+use cadenza_env::{Event, TaskSpec};
 use cadenza_reward::musicianship::{self, MUSIC};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -436,6 +438,9 @@ pub fn handle(session: &mut Session, method: &str, path: &str, body: &[u8]) -> R
         "/api/rate" => rate(session, body),
         "/api/prefer" => prefer(session, body),
         "/api/controls" => set_controls(session, body),
+        "/api/duet" => duet_frame(session),
+        "/api/duet/call" => duet_call(session, body),
+        "/api/duet/rate" => duet_rate(session, body),
         _ => settings(session, body),
     };
     match result {
@@ -447,8 +452,10 @@ pub fn handle(session: &mut Session, method: &str, path: &str, body: &[u8]) -> R
 /// 404 for an unknown path, 405 for a method the path does not take.
 fn check_route(method: &str, path: &str) -> Result<(), Reply> {
     let allowed = match path {
-        "/" | "/index.html" | "/app.js" | "/style.css" | "/api/state" | "/api/phrase" => "GET",
-        "/api/rate" | "/api/prefer" | "/api/settings" | "/api/controls" => "POST",
+        "/" | "/index.html" | "/app.js" | "/style.css" | "/api/state" | "/api/phrase"
+        | "/api/duet" => "GET",
+        "/api/rate" | "/api/prefer" | "/api/settings" | "/api/controls" | "/api/duet/call"
+        | "/api/duet/rate" => "POST",
         _ => return Err(Reply::error(404, format!("no such path: {path}"))),
     };
     if method != allowed {
@@ -686,6 +693,88 @@ fn pending_phrase_json(session: &Session, round: &Round) -> Value {
     })
 }
 
+/// `POST /api/duet/call`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DuetCallRequest {
+    notes: Vec<CallNote>,
+}
+
+/// `POST /api/duet/rate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DuetRateRequest {
+    exchange: u64,
+    rating: u8,
+}
+
+fn events_notes(task: &TaskSpec, events: &[Event]) -> Value {
+    let notes = task.setting.encoding.to_notes(events).unwrap_or_default();
+    Value::Array(
+        notes
+            .iter()
+            .map(|n| json!({ "pitch": n.pitch, "start": n.start, "duration": n.duration }))
+            .collect(),
+    )
+}
+
+/// `GET /api/duet`: the duet's frame (pre-training the answerer on first use): bars, steps,
+/// tempo, the range and the key's scale, the backing chords of the call and the answer.
+fn duet_frame(session: &mut Session) -> Result<Value, Reply> {
+    let start = Instant::now();
+    let steps_per_quarter = session.config().task.steps_per_quarter;
+    let player = session.duet().map_err(session_error)?;
+    let task = player.task();
+    let setting = &task.setting;
+    let encoding = setting.encoding;
+    let scale: Vec<u8> = (encoding.min_pitch()..=encoding.max_pitch())
+        .filter(|&p| setting.scale & (1 << (p % 12)) != 0)
+        .collect();
+    let frame = json!({
+        "call_bars": duet::CALL_BARS,
+        "answer_bars": duet::CALL_BARS,
+        "call_steps": setting.call_steps,
+        "length": setting.length,
+        "steps_per_bar": setting.steps_per_bar(),
+        "steps_per_quarter": steps_per_quarter,
+        "tempo": task.tempo_qpm,
+        "key": task.key_name,
+        "low": encoding.min_pitch(),
+        "high": encoding.max_pitch(),
+        "scale": scale,
+        "chords": task.backing.iter().map(|c| json!({
+            "start": c.start, "steps": c.steps, "symbol": c.symbol, "pitches": c.pitches,
+        })).collect::<Vec<_>>(),
+        "ready_ms": start.elapsed().as_secs_f64() * 1e3,
+    });
+    Ok(json!({ "state": state_json(session), "duet": frame }))
+}
+
+/// `POST /api/duet/call`: the answer to the listener's call, with `answer_ms`, the time
+/// from the call received to the answer ready.
+fn duet_call(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
+    let start = Instant::now();
+    let DuetCallRequest { notes } = parse(body)?;
+    let (exchange, call, answer) = session.duet_call(&notes).map_err(session_error)?;
+    let answer_ms = start.elapsed().as_secs_f64() * 1e3;
+    let task = session.duet().map_err(session_error)?.task();
+    let exchange_json = json!({
+        "exchange": exchange,
+        "call": events_notes(task, &call),
+        "answer": events_notes(task, &answer),
+        "answer_start": task.setting.call_steps,
+        "answer_ms": answer_ms,
+    });
+    Ok(json!({ "state": state_json(session), "exchange": exchange_json }))
+}
+
+/// `POST /api/duet/rate`.
+fn duet_rate(session: &mut Session, body: &[u8]) -> Result<Value, Reply> {
+    let DuetRateRequest { exchange, rating } = parse(body)?;
+    session.duet_rate(exchange, rating).map_err(session_error)?;
+    Ok(json!({ "state": state_json(session) }))
+}
+
 /// The session's state as the page shows it.
 pub fn state_json(session: &Session) -> Value {
     let model = session.model();
@@ -717,6 +806,11 @@ pub fn state_json(session: &Session) -> Value {
         "steering": config.steering,
         "musicianship_guard": config.musicianship_guard,
         "progressions": cadenza_env::music::Progression::preset_names().collect::<Vec<_>>(),
+        "duet": {
+            "exchanges": session.duet_exchanges(),
+            "pending": session.duet_pending(),
+            "ratings": session.duet_ratings().iter().map(|&(exchange, rating)| json!({ "exchange": exchange, "rating": rating })).collect::<Vec<_>>(),
+        },
     })
 }
 

@@ -1,0 +1,214 @@
+//! Duet mode: the listener plays a call, the session's duet answerer answers it.
+//!
+//! The answerer is a tabular Q agent pre-trained on the `duet` task (the scripted partner's
+//! calls, the `duet` reward preset) in the session's key, range, meter and tempo, over the
+//! `call-response` progression, for the session's `pretrain_steps` with its own stream of
+//! the seed; it answers a person's call through the task's
+//! [`GivenCall`](cadenza_env::duet::partner::GivenCall) partner
+//! ([`Answerer`](cadenza_agents::duet::Answerer)). It is built on the first use of duet mode
+//! ([`Session::duet`](crate::Session::duet)), so a session that never duets pays nothing, and
+//! built again after a change of key, range or tempo.
+//!
+//! A call arrives as notes ([`CallNote`]) and is checked ([`DuetPlayer::call_events`]):
+//! at least one note, pitches within the task's range, each note starting and ending
+//! within the call's bars, one note at a time. Each answered call and each rating of an
+//! answer is a record of the session's log (`duet_call`, `duet_rating`).
+
+use crate::config::SessionConfig;
+use crate::error::SessionError;
+use crate::rng;
+use cadenza_agents::duet::Answerer;
+use cadenza_agents::tabular::{Algorithm, TabularAgent, TabularConfig};
+use cadenza_agents::{ActMode, Agent, AgentError, TrainEnv};
+use cadenza_env::duet::DuetConfig;
+use cadenza_env::improv::ImprovConfig;
+use cadenza_env::vector::VecEnv;
+use cadenza_env::{ComposeEnv, Event, Note, TaskSpec};
+use rand::Rng;
+use serde::Deserialize;
+
+/// Pre-training the duet answerer.
+const STREAM_DUET_PRETRAIN: u64 = 4;
+/// Exchange `n` draws its answer's seed from stream `STREAM_EXCHANGES + n`.
+const STREAM_EXCHANGES: u64 = 1 << 33;
+
+/// Bars of a call and of its answer.
+pub const CALL_BARS: usize = 2;
+
+/// One note of a call, in steps from the call's first downbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallNote {
+    /// MIDI pitch.
+    pub pitch: u8,
+    /// First step.
+    pub start: u32,
+    /// Steps it sounds (at least 1).
+    pub duration: u32,
+}
+
+/// The duet answerer of a session (see the module docs).
+pub struct DuetPlayer {
+    task: TaskSpec,
+    agent: TabularAgent,
+    answerer: Answerer,
+    temperature: f64,
+    seed: u64,
+    /// The session's task the duet was built for: a change of key, range or tempo builds
+    /// a new answerer.
+    built_for: ImprovConfig,
+}
+
+impl std::fmt::Debug for DuetPlayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DuetPlayer")
+            .field("task", &self.task.name)
+            .finish()
+    }
+}
+
+impl DuetPlayer {
+    /// Builds the duet task from the session's and pre-trains the answerer.
+    pub(crate) fn new(config: &SessionConfig) -> Result<Self, SessionError> {
+        let t = &config.task;
+        let duet = DuetConfig {
+            key: t.key.clone(),
+            low: t.low.clone(),
+            high: t.high.clone(),
+            meter: t.meter.clone(),
+            tempo: t.tempo,
+            steps_per_quarter: t.steps_per_quarter,
+            call_bars: CALL_BARS,
+            answer_bars: CALL_BARS,
+            ..DuetConfig::default()
+        };
+        let task = duet.to_task()?;
+        let tabular = TabularConfig {
+            temperature: config.temperature,
+            ..TabularConfig::defaults_for(task.state)
+        };
+        let mut agent = TabularAgent::new(
+            Algorithm::QLearning,
+            tabular,
+            &task.name,
+            task.setting.encoding.num_events(),
+            config.pretrain_steps,
+        )?;
+        let reward = cadenza_reward::registry::preset("duet")
+            .map_err(|e| SessionError::Internal(format!("duet reward: {e}")))?;
+        let train_env: TrainEnv = ComposeEnv::new(task.clone(), reward);
+        let mut envs = VecEnv::new(vec![train_env], 1).map_err(AgentError::from)?;
+        envs.reset(Some(config.seed)).map_err(AgentError::from)?;
+        let mut rng = rng::stream(config.seed, STREAM_DUET_PRETRAIN);
+        agent.learn(&mut envs, config.pretrain_steps, &mut rng)?;
+        let answerer = Answerer::new(&task)?;
+        Ok(Self {
+            task,
+            agent,
+            answerer,
+            temperature: config.temperature,
+            seed: config.seed,
+            built_for: config.task.clone(),
+        })
+    }
+
+    /// Whether this answerer was built for the session's task `task` (its key, range,
+    /// meter and tempo).
+    pub(crate) fn fits(&self, task: &ImprovConfig) -> bool {
+        let b = &self.built_for;
+        b.key == task.key
+            && b.low == task.low
+            && b.high == task.high
+            && b.meter == task.meter
+            && b.tempo == task.tempo
+            && b.steps_per_quarter == task.steps_per_quarter
+    }
+
+    /// The duet task the answerer plays.
+    pub fn task(&self) -> &TaskSpec {
+        &self.task
+    }
+
+    /// Steps of a call.
+    pub fn call_steps(&self) -> usize {
+        self.task.setting.call_steps
+    }
+
+    /// Checks a call's notes and encodes them as the call's events; an error names the
+    /// note and the field at fault.
+    pub fn call_events(&self, notes: &[CallNote]) -> Result<Vec<Event>, SessionError> {
+        let bad = |message: String| SessionError::Feedback(message);
+        if notes.is_empty() {
+            return Err(bad(
+                "notes: the call has no notes: play at least one note before the call's bars end"
+                    .into(),
+            ));
+        }
+        let encoding = self.task.setting.encoding;
+        let (low, high) = (encoding.min_pitch(), encoding.max_pitch());
+        let steps = self.call_steps() as u32;
+        let mut sorted: Vec<CallNote> = notes.to_vec();
+        for (i, n) in notes.iter().enumerate() {
+            if !(low..=high).contains(&n.pitch) {
+                return Err(bad(format!(
+                    "notes[{i}].pitch: {}: expected a MIDI pitch in {low}..={high}",
+                    n.pitch
+                )));
+            }
+            if n.start >= steps {
+                return Err(bad(format!(
+                    "notes[{i}].start: {}: expected a step in 0..{steps} (the call's {CALL_BARS} bars)",
+                    n.start
+                )));
+            }
+            if n.duration == 0 || n.start + n.duration > steps {
+                return Err(bad(format!(
+                    "notes[{i}].duration: {}: expected 1..={} steps (the note must end within the call's {CALL_BARS} bars)",
+                    n.duration,
+                    steps - n.start
+                )));
+            }
+        }
+        sorted.sort_by_key(|n| n.start);
+        for pair in sorted.windows(2) {
+            if pair[1].start < pair[0].start + pair[0].duration {
+                return Err(bad(format!(
+                    "notes: the note at step {} starts before the one at step {} ends: a call plays one note at a time",
+                    pair[1].start, pair[0].start
+                )));
+            }
+        }
+        let notes: Vec<Note> = sorted
+            .iter()
+            .map(|n| Note {
+                pitch: n.pitch,
+                start: n.start,
+                duration: n.duration,
+            })
+            .collect();
+        encoding
+            .from_notes(&notes, self.call_steps())
+            .map_err(|e| bad(format!("notes: {e}")))
+    }
+
+    /// The answer to `call` (checked events) of exchange `exchange`, sampled at the
+    /// session's temperature with the exchange's own stream of the seed.
+    pub(crate) fn answer(
+        &mut self,
+        call: &[Event],
+        exchange: u64,
+    ) -> Result<Vec<Event>, SessionError> {
+        let seed: u64 = rng::stream(self.seed, STREAM_EXCHANGES + exchange).random();
+        let mut answer = Vec::new();
+        self.answerer.answer(
+            &mut self.agent,
+            call,
+            seed,
+            ActMode::Sample {
+                temperature: self.temperature,
+            },
+            &mut answer,
+        )?;
+        Ok(answer)
+    }
+}
