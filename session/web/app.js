@@ -575,6 +575,265 @@ function applySettings() {
 }
 
 // --------------------------------------------------------------------------------------
+// Duet mode: the listener plays a call on the keyboard, the agent answers
+// --------------------------------------------------------------------------------------
+
+// Two rows of the keyboard, low to high, mapped to the key's scale from the bottom of the range.
+const DUET_ROWS = [
+  ["a", "s", "d", "f", "g", "h", "j", "k", "l", ";"],
+  ["q", "w", "e", "r", "t", "y", "u", "i", "o", "p"],
+];
+const NOTE_NAMES = ["C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B"];
+
+ui.duet = {
+  on: false,
+  frame: null,
+  phase: "off", // off, idle, count-in, call, waiting, answer, done
+  keymap: {},
+  held: null, // the key sounding: {key, pitch, t}
+  notes: [], // the call so far: {pitch, t0, t1} in audio seconds
+  callStart: 0,
+  answerStart: 0,
+  exchange: null, // the server's answer to the last call
+  late: false,
+  sent: null, // the notes sent with the last call
+  timer: null,
+};
+
+function duetKeys() {
+  const d = ui.duet;
+  d.keymap = {};
+  const box = $("duet-keys");
+  box.replaceChildren();
+  let i = 0;
+  for (const row of DUET_ROWS) {
+    const div = document.createElement("div");
+    div.className = "row";
+    for (const key of row) {
+      const pitch = d.frame.scale[i++];
+      if (pitch === undefined) break;
+      d.keymap[key] = pitch;
+      const k = document.createElement("span");
+      k.className = "k";
+      k.id = `duet-key-${pitch}`;
+      k.innerHTML = `${key.toUpperCase()}<small>${NOTE_NAMES[pitch % 12]}${Math.floor(pitch / 12) - 1}</small>`;
+      div.appendChild(k);
+    }
+    box.insertBefore(div, box.firstChild); // the higher row above
+  }
+}
+
+function duetPhase(phase, text) {
+  ui.duet.phase = phase;
+  document.body.dataset.duetPhase = phase;
+  $("duet-phase").textContent = text || phase;
+}
+
+async function toggleDuet() {
+  const d = ui.duet;
+  d.on = !d.on;
+  $("duet").hidden = !d.on;
+  $("duet-toggle").classList.toggle("selected", d.on);
+  if (!d.on) {
+    duetStop();
+    duetPhase("off");
+    return;
+  }
+  stop();
+  duetPhase("preparing", "preparing the answerer…");
+  try {
+    const data = await api("GET", "/api/duet");
+    d.frame = data.duet;
+    ui.state = data.state;
+    renderState();
+    const f = d.frame;
+    $("duet-bars").textContent = f.call_bars;
+    $("duet-info").textContent = `${f.key} · ${f.tempo} qpm · ${f.chords.map((c) => c.symbol).join(" | ")}`;
+    duetKeys();
+    duetPhase("idle", "ready: press start");
+  } catch (e) {
+    showStatus(e.message, true);
+    duetPhase("idle", "not ready");
+  }
+}
+
+function duetStop() {
+  const d = ui.duet;
+  if (d.timer) clearTimeout(d.timer);
+  d.timer = null;
+  d.held = null;
+  stop();
+}
+
+function click(start, accent) {
+  const { ctx, master } = audio;
+  const osc = track(ctx.createOscillator());
+  const env = ctx.createGain();
+  osc.frequency.value = accent ? 1760 : 1320;
+  env.gain.setValueAtTime(0.3, start);
+  env.gain.exponentialRampToValueAtTime(0.001, start + 0.05);
+  osc.connect(env).connect(master);
+  osc.start(start);
+  osc.stop(start + 0.06);
+}
+
+function backing(chords, from, step, offset) {
+  // Chords of the frame starting at `from` steps, played from `offset` seconds.
+  for (const chord of chords) {
+    const start = offset + (chord.start - from) * step;
+    padChord(chord.pitches, start, chord.steps * step);
+    const beat = ui.duet.frame.steps_per_quarter;
+    const bass = bassPitch(chord);
+    for (let s = 0; s < chord.steps; s += beat) {
+      const pitch = (s / beat) % 2 === 1 ? bass + 7 : bass;
+      bassNote(pitch, start + s * step, Math.min(beat, chord.steps - s) * step * 0.9);
+    }
+  }
+}
+
+function duetStart() {
+  const d = ui.duet;
+  if (!d.frame || !["idle", "done", "answer"].includes(d.phase)) return;
+  duetStop();
+  const f = d.frame;
+  const { ctx } = audioGraph();
+  if (ctx.state === "suspended") ctx.resume();
+  const step = 60 / f.tempo / f.steps_per_quarter;
+  const bar = f.steps_per_bar * step;
+  const t0 = ctx.currentTime + 0.1;
+  const beats = f.steps_per_bar / f.steps_per_quarter;
+  for (let b = 0; b < beats; b++) click(t0 + b * f.steps_per_quarter * step, b === 0);
+  d.callStart = t0 + bar;
+  const callEnd = d.callStart + f.call_steps * step;
+  // The call's bars, then a bar holding the call's last chord while the answer comes back,
+  // then the answer's bars.
+  const callChords = f.chords.filter((c) => c.start < f.call_steps);
+  backing(callChords, 0, step, d.callStart);
+  const last = callChords[callChords.length - 1];
+  backing([{ ...last, start: 0, steps: f.steps_per_bar }], 0, step, callEnd);
+  d.answerStart = callEnd + bar;
+  backing(f.chords.filter((c) => c.start >= f.call_steps), f.call_steps, step, d.answerStart);
+  d.notes = [];
+  d.exchange = null;
+  d.late = false;
+  duetPhase("count-in");
+  const at = (t, fn) => setTimeout(fn, Math.max(0, (t - audio.ctx.currentTime) * 1000));
+  d.timer = at(d.callStart, () => {
+    duetPhase("call", "play your call");
+    d.timer = at(callEnd, () => duetSendCall(step));
+  });
+}
+
+// The call's notes in steps: starts rounded to the nearest step, one note at a time, each
+// ending within the call's bars.
+function quantiseCall(step) {
+  const d = ui.duet;
+  const steps = d.frame.call_steps;
+  const notes = [];
+  for (const n of d.notes) {
+    const start = Math.max(0, Math.round((n.t0 - d.callStart) / step));
+    if (start >= steps) continue;
+    let end = Math.round((n.t1 - d.callStart) / step);
+    end = Math.min(steps, Math.max(start + 1, end));
+    const prev = notes[notes.length - 1];
+    if (prev && start <= prev.start) continue;
+    if (prev && prev.start + prev.duration > start) prev.duration = start - prev.start;
+    notes.push({ pitch: n.pitch, start, duration: end - start });
+  }
+  return notes;
+}
+
+async function duetSendCall(step) {
+  const d = ui.duet;
+  if (d.held) duetKeyUp(d.held.key);
+  const notes = quantiseCall(step);
+  d.sent = notes;
+  if (!notes.length) {
+    duetStop();
+    duetPhase("idle", "no call heard: press start and play a few notes");
+    return;
+  }
+  duetPhase("waiting", "listening…");
+  try {
+    const data = await api("POST", "/api/duet/call", { notes });
+    d.exchange = data.exchange;
+    ui.state = data.state;
+    renderState();
+    const { ctx } = audio;
+    // The answer starts on the next downbeat: the one planned, or a bar later if it is late.
+    let start = d.answerStart;
+    const bar = d.frame.steps_per_bar * step;
+    while (start < ctx.currentTime + 0.02) {
+      start += bar;
+      d.late = true;
+    }
+    for (const n of d.exchange.answer) leadNote(n.pitch, start + n.start * step, n.duration * step);
+    duetPhase("answer", `the answer (ready in ${d.exchange.answer_ms.toFixed(1)} ms)` + (d.late ? ", a bar late" : ""));
+    d.timer = setTimeout(() => {
+      if (d.phase === "answer") duetPhase("done", "rate the answer, or start another call");
+    }, Math.max(0, (start + d.frame.call_steps * step - ctx.currentTime) * 1000));
+  } catch (e) {
+    duetStop();
+    showStatus(e.message, true);
+    duetPhase("idle", "the call was refused");
+  }
+}
+
+function duetKeyDown(key) {
+  const d = ui.duet;
+  const pitch = d.keymap[key];
+  if (pitch === undefined) return false;
+  const { ctx } = audioGraph();
+  if (ctx.state === "suspended") ctx.resume();
+  const t = ctx.currentTime;
+  if (d.held) duetKeyUp(d.held.key);
+  d.held = { key, pitch, t };
+  leadNote(pitch, t, 0.25);
+  const el = $(`duet-key-${pitch}`);
+  if (el) el.classList.add("down");
+  return true;
+}
+
+function duetKeyUp(key) {
+  const d = ui.duet;
+  if (!d.held || d.held.key !== key) return;
+  const { pitch, t } = d.held;
+  d.held = null;
+  const el = $(`duet-key-${pitch}`);
+  if (el) el.classList.remove("down");
+  if (d.phase === "call") d.notes.push({ pitch, t0: t, t1: audio.ctx.currentTime });
+}
+
+async function duetRate(rating) {
+  const d = ui.duet;
+  if (!d.exchange || ui.busy) return;
+  ui.busy = true;
+  try {
+    const data = await api("POST", "/api/duet/rate", { exchange: d.exchange.exchange, rating });
+    ui.state = data.state;
+    renderState();
+    $("duet-history").textContent = ui.state.duet.ratings
+      .map((r) => `answer ${r.exchange + 1}: ${r.rating}`).join(" · ");
+    d.exchange = null;
+    document.body.dataset.duetRated = String(ui.state.duet.ratings.length);
+  } catch (e) {
+    showStatus(e.message, true);
+  } finally {
+    ui.busy = false;
+  }
+}
+
+// Keys in duet mode: the note rows, Space to start, 1-5 to rate the answer.
+function duetKey(e, down) {
+  const k = e.key.toLowerCase();
+  if (e.repeat) { e.preventDefault(); return; }
+  if (!down) { duetKeyUp(k); return; }
+  if (k === " ") { e.preventDefault(); duetStart(); }
+  else if ("12345".includes(k) && k.length === 1) duetRate(Number(k));
+  else if (duetKeyDown(k)) e.preventDefault();
+}
+
+// --------------------------------------------------------------------------------------
 // Wiring
 // --------------------------------------------------------------------------------------
 
@@ -597,6 +856,7 @@ document.addEventListener("keydown", (e) => {
     return;
   }
   if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (ui.duet.on) return duetKey(e, true);
   const k = e.key.toLowerCase();
   if (k === " ") { e.preventDefault(); ui.playing ? stop() : play("played"); }
   else if ("12345".includes(k) && k.length === 1) rate(Number(k));
@@ -605,6 +865,14 @@ document.addEventListener("keydown", (e) => {
   else if (k === "k") play("b");
   else if (k === "enter") sendChoice();
 });
+document.addEventListener("keyup", (e) => {
+  if (ui.duet.on && !(e.target instanceof HTMLInputElement)) duetKey(e, false);
+});
+$("duet-toggle").addEventListener("click", (e) => { e.currentTarget.blur(); toggleDuet(); });
+$("duet-start").addEventListener("click", (e) => { e.currentTarget.blur(); duetStart(); });
+for (const b of document.querySelectorAll("#duet-ratings button")) {
+  b.addEventListener("click", () => duetRate(Number(b.dataset.rating)));
+}
 window.addEventListener("resize", () => drawRoll(null));
 
 (async function start() {

@@ -1,6 +1,7 @@
 // End-to-end test of `cadenza session --web` in headless Chromium: the page loads, plays a
 // phrase with WebAudio, takes five ratings (by click and by keyboard), changes the tempo, and
-// the server's API and its session log show five ratings and a listener model that moved.
+// the server's API and its session log show five ratings and a listener model that moved;
+// then in duet mode it plays a call with key presses, hears the answer and rates it.
 //
 // Run by scripts/web-test.sh, which builds the binary and installs Chromium and
 // playwright-core. Environment: CADENZA_BIN (the binary), CHROMIUM (default /usr/bin/chromium).
@@ -226,6 +227,59 @@ try {
   check("the key control moves the progression", symbol === "Am7", symbol);
   const settingsRecords = readFileSync(log, "utf8").split("\n").filter((l) => l.includes('"type":"settings"'));
   check("changes of settings are logged", settingsRecords.length === 2, `${settingsRecords.length}`);
+
+  // Duet mode: a call played on the keyboard after the count-in, the agent's answer on the
+  // next downbeat, a rating of the answer; the call, the answer and the rating in the log.
+  await page.click("#duet-toggle");
+  await page.waitForSelector("body[data-duet-phase=idle]", { timeout: 300_000 });
+  const keys = await page.$$eval("#duet-keys .k", (ks) => ks.map((k) => k.textContent));
+  check("duet mode shows the keyboard mapped to the key's scale", keys.length >= 10 && keys.some((k) => k.startsWith("A")),
+    keys.join(" "));
+  await page.keyboard.press("Space");
+  await page.waitForSelector("body[data-duet-phase=call]", { timeout: 20_000 });
+  for (const [key, ms] of [["a", 400], ["d", 300], ["g", 600], ["f", 300], ["s", 500]]) {
+    await page.keyboard.down(key);
+    await page.waitForTimeout(ms);
+    await page.keyboard.up(key);
+    await page.waitForTimeout(120);
+  }
+  await page.waitForSelector("body[data-duet-phase=answer]", { timeout: 30_000 });
+  const duet = await page.evaluate(() => ({
+    sent: window.cadenza.duet.sent,
+    exchange: window.cadenza.duet.exchange,
+    late: window.cadenza.duet.late,
+    scale: window.cadenza.duet.frame.scale,
+  }));
+  const pitches = (ns) => ns.map((n) => n.pitch).join(",");
+  const pressed = [0, 2, 4, 3, 1].map((i) => duet.scale[i]).join(",");
+  check("the call heard is the keys pressed", pitches(duet.sent) === pressed, `${pitches(duet.sent)} vs ${pressed}`);
+  check("the server heard the call as sent",
+    JSON.stringify(duet.exchange.call) === JSON.stringify(duet.sent), JSON.stringify(duet.exchange.call));
+  check("the agent answers with notes", duet.exchange.answer.length > 0, JSON.stringify(duet.exchange));
+  check("the answer starts on the planned downbeat", duet.late === false);
+  await page.keyboard.press("Digit4");
+  await page.waitForSelector("body[data-duet-rated='1']", { timeout: 20_000 });
+  const duetState = (await api("/api/state")).duet;
+  check("the API reports the answer's rating", JSON.stringify(duetState.ratings) === JSON.stringify([{ exchange: 0, rating: 4 }]),
+    JSON.stringify(duetState));
+  const duetRecords = readFileSync(log, "utf8").split("\n").filter((l) => l.includes('"type":"duet_'))
+    .map((l) => JSON.parse(l));
+  check("the log holds the call, the answer and the rating",
+    duetRecords.length === 2 && duetRecords[0].type === "duet_call" && duetRecords[0].call.length === 32 &&
+      duetRecords[0].answer.length === 32 && duetRecords[1].type === "duet_rating" && duetRecords[1].rating === 4,
+    JSON.stringify(duetRecords));
+  // The server's time from a call received to its answer ready, over more calls.
+  const answerMs = [duet.exchange.answer_ms];
+  for (let i = 0; i < 19; i++) {
+    const r = await fetch(new URL("/api/duet/call", url), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ notes: duet.sent }),
+    });
+    answerMs.push((await r.json()).exchange.answer_ms);
+  }
+  console.log(`duet answer_ms (server, call received -> answer ready): median ${median(answerMs).toFixed(2)} ms ` +
+    `(max ${Math.max(...answerMs).toFixed(2)}, ${answerMs.length} calls)`);
 
   check("nothing was fetched from elsewhere", foreign.length === 0, foreign.join(" "));
   check("no errors in the page", problems.length === 0, problems.join("; "));
