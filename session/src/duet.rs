@@ -5,7 +5,7 @@
 //! `call-response` progression, for the session's `pretrain_steps` with its own stream of
 //! the seed; it answers a person's call through the task's
 //! [`GivenCall`](cadenza_env::duet::partner::GivenCall) partner
-//! ([`Answerer`](cadenza_agents::duet::Answerer)). It is built on the first use of duet mode
+//! ([`cadenza_agents::duet::Answerer`]). It is built on the first use of duet mode
 //! ([`Session::duet`](crate::Session::duet)), so a session that never duets pays nothing, and
 //! built again after a change of key, range or tempo.
 //!

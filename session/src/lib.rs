@@ -39,7 +39,9 @@
 //!
 //! [`web`] serves a session as a local web page (WebAudio playback, a piano roll, ratings and
 //! A/B answers with keyboard shortcuts, key/progression/tempo controls, a live chart of the
-//! listener model) over a small JSON API, documented there; `midi_out` (feature `midi-out`)
+//! listener model, and a [`duet`] mode: the listener plays a call on the computer keyboard and
+//! an agent trained on the `duet` task answers it) over a small JSON API, documented there;
+//! `midi_out` (feature `midi-out`)
 //! plays phrases live through a MIDI port.
 //!
 //! The agent is the session's own, pre-trained on the `improv` reward, or a trained agent

@@ -2,7 +2,8 @@
 //!
 //! A log starts with the session's configuration and calibration; then, per round, the
 //! phrase record (every candidate, the one played, the A/B pair), the feedback record, and
-//! the model record (the posterior mean after the update). Each line is flushed to disk
+//! the model record (the posterior mean after the update); in duet mode, a record per
+//! answered call and per rating of an answer ([`crate::duet`]). Each line is flushed to disk
 //! before the session goes on, so a process killed at any moment leaves at most one torn
 //! last line, and only the phrase being rated is lost.
 //!

@@ -31,6 +31,9 @@
 //! | `POST /api/prefer` `{"round": 3, "choice": "b"}` | answers round 3's A/B question without a rating; `{"state", "phrase"}` |
 //! | `POST /api/settings` `{"key": "F major", "progression": "blues", "tempo": 100}` | changes the task between phrases (any subset of the three; see [`Session::retask`]); `{"state", "phrase"}` |
 //! | `POST /api/controls` `{"low": 62, "high": 76, "density": -0.5, "space": 1, "chromatic": 0}` | asks for a range, a density, space, chromaticism ([`Controls`](crate::Controls); any subset, the others kept; `null` clears `low`/`high`); the phrase waiting is replaced by one that follows them; `{"state", "phrase"}` |
+//! | `GET /api/duet` | duet mode's frame (pre-training the [`crate::duet`] answerer on first use): `{"state", "duet": {"call_bars", "answer_bars", "call_steps", "length", "steps_per_bar", "steps_per_quarter", "tempo", "key", "low", "high", "scale", "chords", "ready_ms"}}` |
+//! | `POST /api/duet/call` `{"notes": [{"pitch": 64, "start": 0, "duration": 4}]}` | the answer to the listener's call (checked by [`DuetPlayer::call_events`](crate::duet::DuetPlayer::call_events); logged): `{"state", "exchange": {"exchange", "call", "answer", "answer_start", "answer_ms"}}`, `answer_ms` the time from the call received to the answer ready |
+//! | `POST /api/duet/rate` `{"exchange": 0, "rating": 4}` | rates the answer of that exchange, which must be the one waiting (logged); `{"state"}` |
 //!
 //! `round` must be the round of the phrase waiting for feedback, so that a double click or a
 //! stale page cannot rate the wrong phrase. Malformed requests change nothing and get a 4xx
@@ -54,7 +57,8 @@
 //!  "controls": {"low": 48, "high": 84, "density": 0.0, "space": 1.0, "chromatic": 0.0},
 //!  "taste": [{"name": "register", "preference": 0.2, "sd": 0.3, "steer": 0.8}, ...],
 //!  "steering": 4.0, "musicianship_guard": true,
-//!  "progressions": ["ii-v-i", "blues", ...]}
+//!  "progressions": ["ii-v-i", "blues", ...],
+//!  "duet": {"exchanges": 1, "pending": 0, "ratings": [{"exchange": 0, "rating": 4}]}}
 //! ```
 //!
 //! `controls` holds the range in force (the task's where none was asked); `taste` is what the
