@@ -123,6 +123,12 @@ fn a_call_is_answered_bad_calls_are_refused_and_the_log_holds_call_and_rating() 
     }
     assert_eq!(reply["state"]["duet"]["pending"], 0);
 
+    // Deterministic under the seed: another session with the same config answers alike.
+    let mut twin = Session::new(config(), None).unwrap();
+    let (status, twin_reply) = call(&mut twin, "POST", "/api/duet/call", GOOD_CALL);
+    assert_eq!(status, 200, "{twin_reply}");
+    assert_eq!(twin_reply["exchange"]["answer"], exchange["answer"]);
+
     // A stale or out-of-range rating is refused; the right one is logged.
     for (body, word) in [
         (r#"{"exchange":3,"rating":4}"#, "exchange"),
