@@ -68,8 +68,8 @@ impl std::fmt::Debug for DuetPlayer {
 }
 
 impl DuetPlayer {
-    /// Builds the duet task from the session's and pre-trains the answerer.
-    pub(crate) fn new(config: &SessionConfig) -> Result<Self, SessionError> {
+    /// Builds the duet task from the session's (`config.task`) and pre-trains the answerer.
+    pub fn new(config: &SessionConfig) -> Result<Self, SessionError> {
         let t = &config.task;
         let duet = DuetConfig {
             key: t.key.clone(),

@@ -490,16 +490,29 @@ impl Session {
     /// The duet answerer (see [`crate::duet`]), pre-trained on first use and after a change
     /// of key, range or tempo.
     pub fn duet(&mut self) -> Result<&mut DuetPlayer, SessionError> {
-        if !self
-            .duet
-            .as_ref()
-            .is_some_and(|d| d.fits(&self.config.task))
-        {
+        if !self.duet_ready() {
             self.duet = Some(DuetPlayer::new(&self.config)?);
         }
         self.duet
             .as_mut()
             .ok_or_else(|| SessionError::Internal("no duet answerer after building one".into()))
+    }
+
+    /// Whether the duet answerer is built for the session's current task (else
+    /// [`Session::duet`] pre-trains one).
+    pub fn duet_ready(&self) -> bool {
+        self.duet
+            .as_ref()
+            .is_some_and(|d| d.fits(&self.config.task))
+    }
+
+    /// Installs a duet answerer built from this session's configuration outside the
+    /// session (see [`DuetPlayer::new`]); one built for another task (the task changed
+    /// meanwhile) is dropped, and [`Session::duet`] builds the right one.
+    pub fn install_duet(&mut self, player: DuetPlayer) {
+        if player.fits(&self.config.task) {
+            self.duet = Some(player);
+        }
     }
 
     /// Duet exchanges answered so far.

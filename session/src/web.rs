@@ -7,8 +7,9 @@
 //! headers and body, within [`BindOptions::request_deadline`] (else 408), so slow or
 //! flooding clients hold at most a bounded number of connections for a bounded time. The
 //! page's state is answered from a copy published after every change, never from behind the
-//! session's lock, and a change of task pre-trains its agent outside that lock (one change at
-//! a time: a second one asked meanwhile gets a 503 with `Retry-After`); so `GET /api/state`
+//! session's lock, and a change of task pre-trains its agent outside that lock, as does the
+//! first `GET /api/duet` its duet answerer (one at a time: a second one asked meanwhile gets
+//! a 503 with `Retry-After`); so `GET /api/state`
 //! answers at once while ratings, retasks and floods are being served. The page, its script
 //! and its style sheet are compiled into the binary;
 //! the browser synthesises the lead, a pad and a bass with WebAudio, so nothing is fetched
@@ -80,7 +81,7 @@
 //! ```
 
 use crate::controls;
-use crate::duet::{self, CallNote};
+use crate::duet::{self, CallNote, DuetPlayer};
 use crate::engine::{RetaskPlan, Session};
 use crate::error::SessionError;
 use crate::http::{self, Head, Limits, Service};
@@ -319,6 +320,37 @@ impl WebService {
     }
 }
 
+impl WebService {
+    /// `GET /api/duet`, pre-training the duet answerer outside the session's lock (behind
+    /// the same gate as a change of task).
+    fn duet(&self) -> Reply {
+        let config = {
+            let session = lock(&self.session);
+            (!session.duet_ready()).then(|| session.config().clone())
+        };
+        if let Some(config) = config {
+            let _gate = match self.retasking.try_lock() {
+                Ok(gate) => gate,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    return Reply::error(
+                        503,
+                        "the duet answerer or a change of task is being prepared: try again in a moment",
+                    )
+                }
+            };
+            match DuetPlayer::new(&config) {
+                Ok(player) => self.with_session(|session| session.install_duet(player)),
+                Err(e) => return session_error(e),
+            }
+        }
+        match self.with_session(duet_frame) {
+            Ok(value) => Reply::json(200, &value),
+            Err(reply) => reply,
+        }
+    }
+}
+
 impl Service for WebService {
     fn check(&self, head: &Head) -> Result<(), Reply> {
         check_head(head, self.allow_remote, self.port)
@@ -329,6 +361,7 @@ impl Service for WebService {
             "/api/state" => Reply::json(200, &lock(&self.view).state),
             "/api/phrase" => self.phrase(),
             "/api/settings" => self.settings(body),
+            "/api/duet" => self.duet(),
             path => self.with_session(|session| handle(session, &head.method, path, body)),
         }
     }

@@ -220,3 +220,56 @@ fn a_duet_record_is_strict_and_a_log_without_duet_records_still_reads() {
     assert!(contents.corrupt.is_empty());
     assert_eq!(contents.unchecked, 1);
 }
+
+/// One request over HTTP/1.1 (the server closes after answering); (status, body).
+fn request(address: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn the_server_prepares_the_duet_and_answers_a_call() {
+    use cadenza_session::web::{BindOptions, WebServer};
+    let session = Session::new(config(), None).unwrap();
+    let server = WebServer::bind(&BindOptions {
+        port: 0,
+        ..BindOptions::default()
+    })
+    .unwrap();
+    let address = server.address();
+    std::thread::spawn(move || server.run(session));
+    let (status, state) = request(address, "GET", "/api/state", "");
+    assert_eq!(status, 200);
+    assert_eq!(state["duet"]["exchanges"], 0);
+    let (status, frame) = request(address, "GET", "/api/duet", "");
+    assert_eq!(status, 200, "{frame}");
+    assert_eq!(frame["duet"]["call_steps"], 32);
+    let (status, reply) = request(address, "POST", "/api/duet/call", GOOD_CALL);
+    assert_eq!(status, 200, "{reply}");
+    assert!(!reply["exchange"]["answer"].as_array().unwrap().is_empty());
+    // The published state follows the exchange.
+    let (_, state) = request(address, "GET", "/api/state", "");
+    assert_eq!(state["duet"]["exchanges"], 1);
+    assert_eq!(state["duet"]["pending"], 0);
+    let (status, reply) = request(address, "POST", "/api/duet/call", r#"{"notes":[]}"#);
+    assert_eq!(status, 400, "{reply}");
+    let (status, _) = request(address, "POST", "/api/duet", "{}");
+    assert_eq!(status, 405);
+}
