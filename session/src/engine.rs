@@ -105,7 +105,19 @@ pub struct Session {
     duet_pending: Option<u64>,
     /// Ratings of duet answers, by exchange.
     duet_ratings: Vec<(u64, u8)>,
+    /// The phrases played in the last [`FRESH_ROUNDS`] rated rounds, oldest first.
+    recent: std::collections::VecDeque<Vec<Event>>,
 }
+
+/// How many of the last rated rounds' phrases a new phrase must differ from (see
+/// [`FRESH_DISTANCE`]).
+pub const FRESH_ROUNDS: usize = 4;
+
+/// How far, in edit distance per step, a played phrase keeps from each of the last
+/// [`FRESH_ROUNDS`] played phrases when a candidate that far exists: the musicianship report's
+/// floor for a set of melodies, so the phrases a person hears in a row play as a varied set
+/// and not as one phrase again and again, however sure the listener model is of the taste.
+pub const FRESH_DISTANCE: f64 = cadenza_reward::musicianship::MUSIC.edit_distance_per_step;
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -179,6 +191,7 @@ impl Session {
             extractor: FeatureExtractor::new(),
             round: 0,
             pending: None,
+            recent: std::collections::VecDeque::with_capacity(FRESH_ROUNDS),
             ratings: Vec::new(),
             log: None,
             controls: Controls::default(),
@@ -747,12 +760,30 @@ impl Session {
     }
 
     fn finish_round(&self, index: u64, candidates: Vec<Candidate>) -> Result<Round, SessionError> {
-        // With the guard, the best of the candidates that are music, if any is.
+        // With the guard, the best of the candidates that are music, if any is; among those,
+        // the best that differs from the recently played phrases, if any does.
         let guard = self.config.musicianship_guard && candidates.iter().any(|c| c.musical);
+        let mut row = Vec::new();
+        let fresh: Vec<bool> = candidates
+            .iter()
+            .map(|c| {
+                let steps = c.events.len().max(1) as f64;
+                self.recent.iter().all(|played| {
+                    cadenza_reward::diversity::edit_distance(&c.events, played, &mut row) as f64
+                        / steps
+                        >= FRESH_DISTANCE
+                })
+            })
+            .collect();
+        let eligible = |c: &Candidate| !guard || c.musical;
+        let any_fresh = candidates
+            .iter()
+            .enumerate()
+            .any(|(i, c)| eligible(c) && fresh[i]);
         let played = candidates
             .iter()
             .enumerate()
-            .filter(|(_, c)| !guard || c.musical)
+            .filter(|&(i, c)| eligible(c) && (!any_fresh || fresh[i]))
             .max_by(|a, b| a.1.score.total_cmp(&b.1.score))
             .map_or(0, |(i, _)| i);
         let features: Vec<Vec<f64>> = candidates.iter().map(|c| c.features.clone()).collect();
@@ -849,6 +880,12 @@ impl Session {
         // as in the candidates' combined score.
         let spread = self.calibration.theory_std;
         self.agent.adapt(&mut self.env, &episodes, spread)?;
+        if let Some(played) = round.candidates.get(round.played) {
+            if self.recent.len() == FRESH_ROUNDS {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(played.events.clone());
+        }
         self.round = round.index + 1;
         Ok(())
     }
