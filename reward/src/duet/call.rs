@@ -38,6 +38,20 @@ impl CallMemory {
         self.onsets = 0;
     }
 
+    /// Where the answer terms start a step: during the call (the setting's first
+    /// `call_steps` steps) records the call's event and gives `None`, for a step the terms
+    /// score 0; after it, the answer's event.
+    #[inline]
+    pub(crate) fn hear(&mut self, ctx: &cadenza_env::StepContext<'_>) -> Option<Ev> {
+        let event = crate::improv::common::classify(ctx.setting, ctx.action);
+        if ctx.step < ctx.setting.call_steps {
+            self.push(ctx.step, event);
+            None
+        } else {
+            Some(event)
+        }
+    }
+
     /// Takes the call's event at `step`.
     #[inline]
     pub(crate) fn push(&mut self, step: usize, event: Ev) {

@@ -1,7 +1,7 @@
 //! `call_motif`: the answer takes up the call's motif and varies it, without copying it.
 
 use super::call::{CallMemory, CellMatch};
-use crate::improv::common::{classify, write_one, Ev};
+use crate::improv::common::{write_one, Ev};
 use crate::improv::error::{check_int, check_real, ImprovError, MAX_MAGNITUDE};
 use crate::improv::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
@@ -135,12 +135,10 @@ impl Reward for CallMotif {
         if ctx.step == 0 {
             self.reset(ctx.setting);
         }
-        let calls = ctx.setting.call_steps;
-        let event = classify(ctx.setting, ctx.action);
-        if ctx.step < calls {
-            self.call.push(ctx.step, event);
+        let Some(event) = self.call.hear(ctx) else {
             return write_one(terms, 0.0);
-        }
+        };
+        let calls = ctx.setting.call_steps;
         let Ev::Onset(pitch) = event else {
             return write_one(terms, 0.0);
         };

@@ -1,7 +1,7 @@
 //! `call_rhythm`: the answer echoes the call's rhythm, or calms a busy call down.
 
 use super::call::CallMemory;
-use crate::improv::common::{classify, write_one, Ev, Meter};
+use crate::improv::common::{write_one, Ev, Meter};
 use crate::improv::error::{check_real, ImprovError, MAX_MAGNITUDE};
 use crate::improv::{ImprovTerm, TermParams};
 use cadenza_env::{Reward, Setting, StepContext};
@@ -98,12 +98,10 @@ impl Reward for CallRhythm {
         if ctx.step == 0 {
             self.reset(ctx.setting);
         }
-        let calls = ctx.setting.call_steps;
-        let event = classify(ctx.setting, ctx.action);
-        if ctx.step < calls {
-            self.call.push(ctx.step, event);
+        let Some(event) = self.call.hear(ctx) else {
             return write_one(terms, 0.0);
-        }
+        };
+        let calls = ctx.setting.call_steps;
         if calls == 0 {
             return write_one(terms, 0.0);
         }
