@@ -281,6 +281,19 @@ fn mode_of(setting: &Setting) -> usize {
     usize::from(has(3) && !has(4))
 }
 
+/// `setting` with chords: its own, or where it has none, those [`estimate_chords`] hears in
+/// `melody`.
+fn harmonised<'a>(setting: &'a Setting, melody: &[Event]) -> std::borrow::Cow<'a, Setting> {
+    if setting.chords.is_empty() {
+        std::borrow::Cow::Owned(Setting {
+            chords: estimate_chords(setting, melody),
+            ..setting.clone()
+        })
+    } else {
+        std::borrow::Cow::Borrowed(setting)
+    }
+}
+
 /// Where one step's probabilities are read in the tables.
 #[derive(Debug, Clone, Copy)]
 struct Lookup {
@@ -351,16 +364,7 @@ impl StyleModel {
         for (setting, melody) in examples {
             melodies += 1;
             events += melody.len();
-            let estimated;
-            let setting = if setting.chords.is_empty() {
-                estimated = Setting {
-                    chords: estimate_chords(setting, melody),
-                    ..setting.clone()
-                };
-                &estimated
-            } else {
-                setting
-            };
+            let setting = &*harmonised(setting, melody);
             let mut state = StyleState::new();
             for (step, &event) in melody.iter().enumerate() {
                 let at = Lookup::new(setting, step, &state);
@@ -575,16 +579,7 @@ impl StyleModel {
         let (mut total, mut events, mut melodies) = (0.0, 0usize, 0usize);
         for (index, (setting, melody)) in examples.into_iter().enumerate() {
             melodies += 1;
-            let estimated;
-            let setting = if setting.chords.is_empty() {
-                estimated = Setting {
-                    chords: estimate_chords(setting, melody),
-                    ..setting.clone()
-                };
-                &estimated
-            } else {
-                setting
-            };
+            let setting = &*harmonised(setting, melody);
             let mut state = StyleState::new();
             for (step, &event) in melody.iter().enumerate() {
                 let lp = self.log_prob(setting, step, &state, event);
