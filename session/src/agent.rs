@@ -130,6 +130,23 @@ fn tabular_settings(config: &SessionConfig) -> Result<TabularAdaptConfig, Sessio
 /// The agent pre-trained on the theory reward: Q-learning on the `improv` reward, with the
 /// stream [`STREAM_PRETRAIN`] of the session's seed.
 fn pretrained(config: &SessionConfig, task: &TaskSpec) -> Result<TabularAgent, SessionError> {
+    pretrain_q(
+        config,
+        task,
+        Box::new(ImprovReward::preset()),
+        STREAM_PRETRAIN,
+    )
+}
+
+/// A Q-learner with the task's tabular defaults (at the session's temperature), trained for
+/// the session's `pretrain_steps` on `reward` with the random stream `stream` of its seed:
+/// how the session readies every agent it starts from.
+pub(crate) fn pretrain_q(
+    config: &SessionConfig,
+    task: &TaskSpec,
+    reward: Box<dyn cadenza_env::Reward>,
+    stream: u64,
+) -> Result<TabularAgent, SessionError> {
     let tabular = TabularConfig {
         temperature: config.temperature,
         ..TabularConfig::defaults_for(task.state)
@@ -141,10 +158,10 @@ fn pretrained(config: &SessionConfig, task: &TaskSpec) -> Result<TabularAgent, S
         task.setting.encoding.num_events(),
         config.pretrain_steps,
     )?;
-    let train_env: TrainEnv = ComposeEnv::new(task.clone(), Box::new(ImprovReward::preset()));
+    let train_env: TrainEnv = ComposeEnv::new(task.clone(), reward);
     let mut envs = VecEnv::new(vec![train_env], 1).map_err(AgentError::from)?;
     envs.reset(Some(config.seed)).map_err(AgentError::from)?;
-    let mut rng = rng::stream(config.seed, STREAM_PRETRAIN);
+    let mut rng = rng::stream(config.seed, stream);
     agent.learn(&mut envs, config.pretrain_steps, &mut rng)?;
     Ok(agent)
 }

@@ -18,12 +18,11 @@ use crate::config::SessionConfig;
 use crate::error::SessionError;
 use crate::rng;
 use cadenza_agents::duet::Answerer;
-use cadenza_agents::tabular::{Algorithm, TabularAgent, TabularConfig};
-use cadenza_agents::{ActMode, Agent, AgentError, TrainEnv};
+use cadenza_agents::tabular::TabularAgent;
+use cadenza_agents::ActMode;
 use cadenza_env::duet::DuetConfig;
 use cadenza_env::improv::ImprovConfig;
-use cadenza_env::vector::VecEnv;
-use cadenza_env::{ComposeEnv, Event, Note, TaskSpec};
+use cadenza_env::{Event, Note, TaskSpec};
 use rand::Rng;
 use serde::Deserialize;
 
@@ -83,24 +82,9 @@ impl DuetPlayer {
             ..DuetConfig::default()
         };
         let task = duet.to_task()?;
-        let tabular = TabularConfig {
-            temperature: config.temperature,
-            ..TabularConfig::defaults_for(task.state)
-        };
-        let mut agent = TabularAgent::new(
-            Algorithm::QLearning,
-            tabular,
-            &task.name,
-            task.setting.encoding.num_events(),
-            config.pretrain_steps,
-        )?;
         let reward = cadenza_reward::registry::preset("duet")
             .map_err(|e| SessionError::Internal(format!("duet reward: {e}")))?;
-        let train_env: TrainEnv = ComposeEnv::new(task.clone(), reward);
-        let mut envs = VecEnv::new(vec![train_env], 1).map_err(AgentError::from)?;
-        envs.reset(Some(config.seed)).map_err(AgentError::from)?;
-        let mut rng = rng::stream(config.seed, STREAM_DUET_PRETRAIN);
-        agent.learn(&mut envs, config.pretrain_steps, &mut rng)?;
+        let agent = crate::agent::pretrain_q(config, &task, reward, STREAM_DUET_PRETRAIN)?;
         let answerer = Answerer::new(&task)?;
         Ok(Self {
             task,
