@@ -413,19 +413,27 @@ fn ask(prompt: &str, allowed: &[&str]) -> Result<Option<String>> {
     ask_from(&mut std::io::stdin().lock(), prompt, allowed)
 }
 
+/// One answer line from `input` (after flushing the prompt), trimmed and lower-cased; `None`
+/// at the end of the input.
+fn read_answer(mut input: impl BufRead) -> Result<Option<String>> {
+    std::io::stdout().flush()?;
+    let mut bytes = Vec::new();
+    if input
+        .read_until(b'\n', &mut bytes)
+        .context("cannot read the answer from standard input")?
+        == 0
+    {
+        return Ok(None);
+    }
+    Ok(Some(String::from_utf8_lossy(&bytes).trim().to_lowercase()))
+}
+
 fn ask_from(input: &mut impl BufRead, prompt: &str, allowed: &[&str]) -> Result<Option<String>> {
     loop {
         print!("{prompt} ");
-        std::io::stdout().flush()?;
-        let mut bytes = Vec::new();
-        if input
-            .read_until(b'\n', &mut bytes)
-            .context("cannot read the answer from standard input")?
-            == 0
-        {
+        let Some(answer) = read_answer(&mut *input)? else {
             return Ok(None);
-        }
-        let answer = String::from_utf8_lossy(&bytes).trim().to_lowercase();
+        };
         if allowed.contains(&answer.as_str()) {
             return Ok(Some(answer));
         }
@@ -598,16 +606,9 @@ fn ask_rating(session: &mut Session) -> Result<Option<String>> {
             "rate 1-5, or ask: {} (q quits): ",
             cadenza_session::controls::COMMAND_HELP
         );
-        std::io::stdout().flush()?;
-        let mut bytes = Vec::new();
-        if input
-            .read_until(b'\n', &mut bytes)
-            .context("cannot read the answer from standard input")?
-            == 0
-        {
+        let Some(answer) = read_answer(&mut input)? else {
             return Ok(None);
-        }
-        let answer = String::from_utf8_lossy(&bytes).trim().to_lowercase();
+        };
         if ratings.contains(&answer.as_str()) {
             return Ok(Some(answer));
         }
