@@ -40,6 +40,10 @@ fn assert_run_matches(agent: &str, steps: &str, expected: &[(&str, u64)]) {
         "train",
         "--task",
         "rl-tuner",
+        // Magenta's reward and the agents' plain defaults, as when the hashes were recorded
+        // (the task's front-door recipe came later).
+        "--reward",
+        "rl-tuner",
         "--agent",
         agent,
         "--steps",

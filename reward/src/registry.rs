@@ -56,9 +56,9 @@ pub const PRESET_NAMES: &[&str] = &[
 ];
 
 /// The `rl-tuner+` preset: Magenta's rules with what their optimum gets wrong fixed, as a
-/// reward definition (see the module docs). Its recipe, soft Q-learning at α = 2.5 with a
-/// sampling margin of 8, is `docs/configs/rl-tuner-plus.toml`; `docs/musicianship.md` has
-/// what it writes.
+/// reward definition (see the module docs). It is the `rl-tuner` task's front-door reward:
+/// `train --task rl-tuner` uses it, with the agent settings of its recipe, unless `--reward`
+/// names another; `docs/musicianship.md` has what it writes.
 pub const RL_TUNER_PLUS: &str = r#"# Magenta's nine terms, with an out-of-key note charged 6 instead of 1: the autocorrelation
 # penalty on raw event numbers made one out-of-key note pay (docs/q-learning.md), and an
 # optimizer played it.
@@ -72,6 +72,14 @@ key_penalty = -6.0
 [fast_runs]
 [leap_recovery]
 weight = 5.0
+
+# What they do not ask for: the harmony. Magenta's task is in C major with no chords, so the
+# tonic triad is the harmony; its tones on the strong beats, and other notes approached or
+# left by step (its motif and interval terms otherwise pay for any distinct pitches).
+[chord_tone_on_strong_beat]
+weight = 2.0
+[non_chord_tone_resolution]
+weight = 2.0
 "#;
 
 /// Names of the components a TOML reward definition may use, besides the single

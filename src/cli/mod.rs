@@ -10,6 +10,7 @@ mod inspect;
 mod melodies;
 mod pianoroll;
 mod plot;
+mod recipe;
 mod render;
 mod rewards;
 mod score;

@@ -89,13 +89,19 @@ impl Bench {
     /// ([`crate::bench::duet`]), real call/response pairs against shuffled ones.
     pub fn with_builtins(config: BenchConfig) -> Result<Self, BenchError> {
         let mut bench = Self::new(config)?;
-        for name in registry::PRESET_NAMES
-            .iter()
-            .filter(|&&name| name != "duet")
-        {
+        for name in Self::builtin_presets() {
             bench.add_reward(name)?;
         }
         Ok(bench)
+    }
+
+    /// The presets [`Bench::with_builtins`] benches: every built-in one but `duet` (see
+    /// there).
+    pub fn builtin_presets() -> impl Iterator<Item = &'static str> {
+        registry::PRESET_NAMES
+            .iter()
+            .copied()
+            .filter(|&name| name != "duet")
     }
 
     /// The configuration.

@@ -11,7 +11,6 @@ mod report;
 use super::melodies::{self, ReadOptions, Transpose};
 use anyhow::{bail, Context, Result};
 use cadenza_reward::bench::{self, Bench, BenchConfig, Skipped};
-use cadenza_reward::registry;
 use clap::{Args, Subcommand};
 use exploit::AuditPlan;
 use outcome::train_outcomes;
@@ -78,9 +77,10 @@ pub struct RewardsBench {
     #[arg(long, default_value_t = 200)]
     eval_episodes: usize,
     /// Env steps each agent of the exploitation audit trains on each term for; 0 skips the
-    /// audit.
-    #[arg(long, value_name = "STEPS", default_value_t = exploit::DEFAULT_STEPS)]
-    exploit_steps: u64,
+    /// audit [default: 1000000, and a task's front-door preset (rl-tuner+) its recipe's
+    /// budget, as `train` gives it].
+    #[arg(long, value_name = "STEPS")]
+    exploit_steps: Option<u64>,
     /// Agent kinds the audit trains on each term, comma-separated (e.g. q,ppo; ppo needs a
     /// build with --features tch and takes about 14 s of CPU per million steps and term,
     /// q well under 1 s).
@@ -107,10 +107,7 @@ fn bench_rewards(args: RewardsBench) -> Result<()> {
     let audit = AuditPlan::resolve(args.exploit_steps, &args.exploit_agents, args.seed)?;
     let mut bench = Bench::new(config)?;
     let specs: Vec<String> = if args.rewards.is_empty() {
-        registry::PRESET_NAMES
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        Bench::builtin_presets().map(str::to_string).collect()
     } else {
         args.rewards.clone()
     };

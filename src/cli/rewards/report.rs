@@ -142,9 +142,15 @@ fn exploit_table(r: &BenchReport, plan: &AuditPlan, markdown: bool) -> String {
     } else {
         let _ = writeln!(
             s,
-            "\nExploitation: each term maximised alone ({} steps, {} melodies sampled; \
+            "\nExploitation: each term maximised alone ({} steps{}, {} melodies sampled; \
              * = training did not raise the return beyond noise)",
-            plan.steps, plan.melodies
+            plan.steps,
+            if plan.recipe_budgets {
+                "; a task's front-door preset its recipe's"
+            } else {
+                ""
+            },
+            plan.melodies
         );
         let _ = writeln!(
             s,

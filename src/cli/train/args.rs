@@ -41,8 +41,8 @@ pub struct TrainArgs {
     /// Agent: q, sarsa, expected-sarsa, soft-q (or reinforce, a2c, ppo with `--features tch`).
     #[arg(long, required_unless_present = "resume")]
     pub(super) agent: Option<String>,
-    /// Env steps to train for [default: 2000000 (200000 with --prior), or the [train] table's
-    /// `steps`].
+    /// Env steps to train for [default: 2000000 (200000 with --prior, 3000000 for tabular
+    /// agents on rl-tuner's recipe), or the [train] table's `steps`].
     #[arg(long)]
     pub(super) steps: Option<u64>,
     /// Seed of everything random in training.
@@ -51,7 +51,9 @@ pub struct TrainArgs {
     /// TOML file with the agent's config and an optional [train] table.
     #[arg(long, value_name = "FILE.toml")]
     pub(super) config: Option<PathBuf>,
-    /// Reward preset or TOML definition [default: the task's own].
+    /// Reward preset or TOML definition [default: the task's front-door recipe: rl-tuner+ on
+    /// rl-tuner (Magenta's own reward is `--reward rl-tuner`), the task's own reward elsewhere
+    /// and with --prior].
     #[arg(long, value_name = "PRESET|TOML")]
     pub(super) reward: Option<String>,
     /// Continue the run in this directory (its run.json and checkpoint).

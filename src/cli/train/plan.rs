@@ -3,7 +3,7 @@
 //! a file of settings again.
 
 use super::args::TrainArgs;
-use crate::cli::common;
+use crate::cli::{common, recipe};
 use anyhow::{bail, Context, Result};
 use cadenza_agents::run::{RunDir, RunInfo};
 use cadenza_agents::train::TrainConfig;
@@ -42,7 +42,8 @@ pub struct TrainPlan {
     pub reward: String,
     /// The reward's TOML text when it is a file.
     pub reward_toml: Option<String>,
-    /// The agent fields the user gave (the config file minus its [train] table).
+    /// The agent fields: a fresh run's recipe fields (`recipe::agent_defaults`) under those
+    /// of the config file (minus its [train] table); a resumed run's, as the file gave them.
     pub agent_table: toml::Table,
     /// The training protocol, every field settled (steps of this invocation).
     pub train: TrainConfig,
@@ -76,7 +77,7 @@ impl TrainPlan {
             None => None,
         };
         RunDir::check_free(&args.out, args.resume.as_deref())?;
-        let (agent_table, file_train) = read_config(args.config.as_deref())?;
+        let (given_table, file_train) = read_config(args.config.as_deref())?;
         let (file_train, file_keys) = match file_train {
             Some((train, keys)) => (Some(train), keys),
             None => (None, Vec::new()),
@@ -92,6 +93,12 @@ impl TrainPlan {
             resume.as_ref().and_then(|(_, p)| p.reward_toml.clone())
         };
         let previous = resume.as_ref().map(|(_, p)| p);
+        // A resumed run's agent is restored with its own settings; a fresh one starts from
+        // the recipe's fields for its task and reward, under those of --config.
+        let agent_table = match previous {
+            Some(_) => given_table,
+            None => recipe::overlay(recipe::agent_defaults(&task, &reward, kind)?, &given_table),
+        };
 
         let mut train = file_train
             .clone()
@@ -105,7 +112,7 @@ impl TrainPlan {
         let default_steps = if kl_controlled {
             PRIOR_DEFAULT_STEPS
         } else {
-            DEFAULT_STEPS
+            recipe::default_steps(&task, &reward, kind).unwrap_or(DEFAULT_STEPS)
         };
         train.steps = args.steps.or(file_steps).unwrap_or(default_steps);
         train.seed = args.seed;
@@ -234,10 +241,15 @@ impl TrainPlan {
             ),
             None => None,
         };
-        let reward = args
-            .reward
-            .clone()
-            .unwrap_or_else(|| cadenza_reward::registry::default_preset(&task.name).to_string());
+        // A KL-controlled run keeps the task's own reward, as RL Tuner does; otherwise the
+        // task's front-door recipe picks it.
+        let reward = args.reward.clone().unwrap_or_else(|| {
+            if args.prior.is_some() {
+                cadenza_reward::registry::default_preset(&task.name).to_string()
+            } else {
+                recipe::default_reward(&task).to_string()
+            }
+        });
         Ok((kind, task, text, reward))
     }
 
