@@ -71,24 +71,42 @@ impl Answerer {
         mode: ActMode,
         answer: &mut Vec<Event>,
     ) -> Result<(), AgentError> {
+        agent.begin_episode();
+        self.answer_with(call, seed, answer, |observation, rng| {
+            Some(agent.act(observation, mode, rng))
+        })
+    }
+
+    /// [`Answerer::answer`] with the choice of each step left to `pick` (the observation
+    /// of the step, with the env's mask, and the generator seeded by `seed`): how a session
+    /// samples an answer steered by what its listener asked for. `pick` returning `None`
+    /// (every action refused) is an error.
+    pub fn answer_with(
+        &mut self,
+        call: &[Event],
+        seed: u64,
+        answer: &mut Vec<Event>,
+        mut pick: impl FnMut(&Observation<'_>, &mut ChaCha8Rng) -> Option<usize>,
+    ) -> Result<(), AgentError> {
         self.call.set(call);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let env_error = |e: cadenza_env::EnvError| AgentError::Other(format!("duet env: {e}"));
         self.env
             .reset_into(Some(seed), &mut self.observation)
             .map_err(env_error)?;
-        agent.begin_episode();
         loop {
             let state = self.env.discrete_state();
-            let action = agent.act(
+            let action = pick(
                 &Observation {
                     dense: &self.observation,
                     state,
                     mask: self.env.action_mask(),
                 },
-                mode,
                 &mut rng,
-            );
+            )
+            .ok_or_else(|| {
+                AgentError::Other("every action of an answer step was refused".to_string())
+            })?;
             let step = self
                 .env
                 .step_into(action, &mut self.observation)

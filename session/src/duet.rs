@@ -13,17 +13,24 @@
 //! at least one note, pitches within the task's range, each note starting and ending
 //! within the call's bars, one note at a time. Each answered call and each rating of an
 //! answer is a record of the session's log (`duet_call`, `duet_rating`).
+//!
+//! The session samples several candidate answers ([`DuetPlayer::answer`]), steered by the
+//! listener's controls and learnt taste as its phrases are, and plays the one its listener
+//! model likes best among those that are music; a rating of an answer teaches that model
+//! ([`Session::duet_call`](crate::Session::duet_call), [`Session::duet_rate`](crate::Session::duet_rate)).
 
 use crate::config::SessionConfig;
+use crate::controls::{Context, Steering, StepSteer};
 use crate::error::SessionError;
 use crate::rng;
 use cadenza_agents::duet::Answerer;
-use cadenza_agents::tabular::TabularAgent;
-use cadenza_agents::ActMode;
+use cadenza_agents::tabular::{AdaptMode, TabularAdaptConfig, TabularAdapter};
+use cadenza_agents::Adapter;
 use cadenza_env::duet::DuetConfig;
 use cadenza_env::improv::ImprovConfig;
-use cadenza_env::{Event, Note, TaskSpec};
+use cadenza_env::{Event, Note, Setting, TaskSpec};
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 /// Pre-training the duet answerer.
@@ -46,12 +53,36 @@ pub struct CallNote {
     pub duration: u32,
 }
 
+/// The duet task of a session: its key, range, meter and tempo, [`CALL_BARS`] bars of call
+/// and of answer over the `call-response` progression. What [`DuetPlayer::new`] plays and
+/// what a replay of the log reads the answers in.
+pub fn duet_task(config: &SessionConfig) -> Result<TaskSpec, SessionError> {
+    let t = &config.task;
+    let duet = DuetConfig {
+        key: t.key.clone(),
+        low: t.low.clone(),
+        high: t.high.clone(),
+        meter: t.meter.clone(),
+        tempo: t.tempo,
+        steps_per_quarter: t.steps_per_quarter,
+        call_bars: CALL_BARS,
+        answer_bars: CALL_BARS,
+        ..DuetConfig::default()
+    };
+    Ok(duet.to_task()?)
+}
+
 /// The duet answerer of a session (see the module docs).
 pub struct DuetPlayer {
     task: TaskSpec,
-    agent: TabularAgent,
+    /// The answer's own bars and chords: what its features and musicianship are measured in.
+    answer_setting: Setting,
+    /// The pre-trained agent, sampled at the session's temperature with the steering's
+    /// biases added (its preference table stays empty: the answers follow the listener's
+    /// taste through the steering).
+    sampler: TabularAdapter,
     answerer: Answerer,
-    temperature: f64,
+    steer: StepSteer,
     seed: u64,
     /// The session's task the duet was built for: a change of key, range or tempo builds
     /// a new answerer.
@@ -69,28 +100,25 @@ impl std::fmt::Debug for DuetPlayer {
 impl DuetPlayer {
     /// Builds the duet task from the session's (`config.task`) and pre-trains the answerer.
     pub fn new(config: &SessionConfig) -> Result<Self, SessionError> {
-        let t = &config.task;
-        let duet = DuetConfig {
-            key: t.key.clone(),
-            low: t.low.clone(),
-            high: t.high.clone(),
-            meter: t.meter.clone(),
-            tempo: t.tempo,
-            steps_per_quarter: t.steps_per_quarter,
-            call_bars: CALL_BARS,
-            answer_bars: CALL_BARS,
-            ..DuetConfig::default()
-        };
-        let task = duet.to_task()?;
+        let task = duet_task(config)?;
         let reward = cadenza_reward::registry::preset("duet")
             .map_err(|e| SessionError::Internal(format!("duet reward: {e}")))?;
         let agent = crate::agent::pretrain_q(config, &task, reward, STREAM_DUET_PRETRAIN)?;
+        let sampler = TabularAdapter::new(
+            agent,
+            TabularAdaptConfig {
+                mode: AdaptMode::Preference,
+                step_size: config.adapt_rate,
+                temperature: config.temperature,
+            },
+        )?;
         let answerer = Answerer::new(&task)?;
         Ok(Self {
+            answer_setting: task.setting.answer_frame(),
             task,
-            agent,
+            sampler,
             answerer,
-            temperature: config.temperature,
+            steer: StepSteer::default(),
             seed: config.seed,
             built_for: config.task.clone(),
         })
@@ -175,24 +203,53 @@ impl DuetPlayer {
             .map_err(|e| bad(format!("notes: {e}")))
     }
 
-    /// The answer to `call` (checked events) of exchange `exchange`, sampled at the
-    /// session's temperature with the exchange's own stream of the seed.
+    /// The answer's own bars and chords (see [`Setting::answer_frame`]).
+    pub fn answer_setting(&self) -> &Setting {
+        &self.answer_setting
+    }
+
+    /// The generator of exchange `exchange`: its candidates' seeds and their steering's
+    /// random spread.
+    pub(crate) fn exchange_rng(&self, exchange: u64) -> ChaCha8Rng {
+        rng::stream(self.seed, STREAM_EXCHANGES + exchange)
+    }
+
+    /// One candidate answer to `call` (checked events), sampled at the session's
+    /// temperature with a seed drawn from `rng`; with `steering`, within `range` and biased
+    /// as the session's phrases are (see [`crate::controls`]).
     pub(crate) fn answer(
         &mut self,
         call: &[Event],
-        exchange: u64,
+        rng: &mut ChaCha8Rng,
+        steering: Option<&Steering>,
+        range: (u8, u8),
     ) -> Result<Vec<Event>, SessionError> {
-        let seed: u64 = rng::stream(self.seed, STREAM_EXCHANGES + exchange).random();
+        let seed: u64 = rng.random();
+        let Self {
+            answer_setting,
+            sampler,
+            answerer,
+            steer,
+            ..
+        } = self;
+        sampler.begin_episode();
+        let mut context = Context::default();
         let mut answer = Vec::new();
-        self.answerer.answer(
-            &mut self.agent,
-            call,
-            seed,
-            ActMode::Sample {
-                temperature: self.temperature,
-            },
-            &mut answer,
-        )?;
+        answerer.answer_with(call, seed, &mut answer, |observation, rng| {
+            let action = match steering {
+                Some(steering) => {
+                    steer.fill(answer_setting, observation.mask, range, steering, context);
+                    let steered = cadenza_agents::Observation {
+                        mask: &steer.mask,
+                        ..*observation
+                    };
+                    sampler.sample(&steered, &steer.bias, rng)
+                }
+                None => sampler.sample(observation, &[], rng),
+            }?;
+            context = context.after(answer_setting, action as Event);
+            Some(action)
+        })?;
         Ok(answer)
     }
 }

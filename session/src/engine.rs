@@ -103,6 +103,9 @@ pub struct Session {
     duet_exchanges: u64,
     /// The duet exchange whose answer waits for a rating.
     duet_pending: Option<u64>,
+    /// The phrase features of that answer, in its own bars: what its rating teaches the
+    /// listener model.
+    duet_pending_features: Vec<f64>,
     /// Ratings of duet answers, by exchange.
     duet_ratings: Vec<(u64, u8)>,
     /// The phrases played in the last [`FRESH_ROUNDS`] rated rounds, oldest first.
@@ -199,6 +202,7 @@ impl Session {
             duet: None,
             duet_exchanges: 0,
             duet_pending: None,
+            duet_pending_features: Vec::new(),
             duet_ratings: Vec::new(),
             config,
             task,
@@ -301,6 +305,17 @@ impl Session {
                         session.switch_task(prepared);
                     }
                 }
+                Entry::DuetCall { exchange, answer } => {
+                    let features = session.duet_answer_features(&answer)?;
+                    session.duet_exchanges = session.duet_exchanges.max(exchange + 1);
+                    session.duet_pending = Some(exchange);
+                    session.duet_pending_features = features;
+                }
+                Entry::DuetRating { exchange, rating } => {
+                    if session.duet_pending == Some(exchange) {
+                        session.learn_duet_rating(exchange, rating)?;
+                    }
+                }
                 Entry::Answered(round, feedback) => {
                     let round = session.rebuild_round(path, round)?;
                     let index = round.index;
@@ -322,21 +337,6 @@ impl Session {
                         }
                     }
                 }
-            }
-        }
-        for (_, record) in &contents.records {
-            match record {
-                Record::DuetCall { exchange, .. } => {
-                    session.duet_exchanges = session.duet_exchanges.max(exchange + 1);
-                    session.duet_pending = Some(*exchange);
-                }
-                Record::DuetRating { exchange, rating } => {
-                    session.duet_ratings.push((*exchange, *rating));
-                    if session.duet_pending == Some(*exchange) {
-                        session.duet_pending = None;
-                    }
-                }
-                _ => {}
             }
         }
         session.log = Some(SessionLog::append_to(path, &contents, lock)?);
@@ -546,14 +546,51 @@ impl Session {
     /// Answers the listener's call (notes checked by [`DuetPlayer::call_events`]: a bad
     /// note is a [`SessionError::Feedback`] naming it, and nothing changes): the exchange's
     /// number, the call's events and the answer's. Logged (`duet_call`) before it returns.
+    ///
+    /// The answer is chosen as a round's phrase is: the session's `candidates` answers,
+    /// steered by the controls and, on a ladder, by the taste the listener model has learnt
+    /// from every rating (of phrases and of answers); the one the model likes best among
+    /// those that pass the musicianship report in the answer's own bars (among all, if none
+    /// does). Before any rating the model likes them equally and the agent's own answer
+    /// plays.
     pub fn duet_call(
         &mut self,
         notes: &[CallNote],
     ) -> Result<(u64, Vec<Event>, Vec<Event>), SessionError> {
         let exchange = self.duet_exchanges;
+        let call = self.duet()?.call_events(notes)?;
+        let steering = self.steering();
+        let asked = self.controls.steering();
+        let learnt = controls::learnt_steering(&self.model, self.config.steering);
+        let range = self.controls.range(&self.task.setting);
+        let n = self.config.candidates;
         let player = self.duet()?;
-        let call = player.call_events(notes)?;
-        let answer = player.answer(&call, exchange)?;
+        let mut rng = player.exchange_rng(exchange);
+        let mut answers = Vec::with_capacity(n);
+        for k in 0..n {
+            let own = self.candidate_steering(k, steering, &asked, &learnt, &mut rng);
+            let player = self.duet()?;
+            answers.push(player.answer(&call, &mut rng, own.as_ref(), range)?);
+        }
+        let mut best: Option<(bool, f64, usize, Vec<f64>)> = None;
+        for (k, answer) in answers.iter().enumerate() {
+            let features = self.duet_answer_features(answer)?;
+            let utility = self.model.utility(&features)?;
+            let setting = self.duet()?.answer_setting();
+            let musical = MUSIC
+                .failures(&measure(setting, answer).scores())
+                .is_empty();
+            let better = match &best {
+                None => true,
+                Some((m, u, _, _)) => (musical, utility) > (*m, *u),
+            };
+            if better {
+                best = Some((musical, utility, k, features));
+            }
+        }
+        let (_, _, chosen, features) =
+            best.ok_or_else(|| SessionError::Internal("a duet exchange with no answer".into()))?;
+        let answer = answers.swap_remove(chosen);
         if let Some(log) = &mut self.log {
             log.append(&Record::DuetCall {
                 exchange,
@@ -563,11 +600,25 @@ impl Session {
         }
         self.duet_exchanges = exchange + 1;
         self.duet_pending = Some(exchange);
+        self.duet_pending_features = features;
         Ok((exchange, call, answer))
     }
 
+    /// The phrase features of a duet answer in its own bars, as the listener model reads
+    /// them.
+    fn duet_answer_features(&mut self, answer: &[Event]) -> Result<Vec<f64>, SessionError> {
+        let setting = match &self.duet {
+            Some(player) if player.fits(&self.config.task) => player.answer_setting().clone(),
+            _ => crate::duet::duet_task(&self.config)?.setting.answer_frame(),
+        };
+        let mut features = self.extractor.extract(&setting, answer)?;
+        features.truncate(self.model.dim());
+        Ok(features)
+    }
+
     /// Rates the answer of duet exchange `exchange` (1..=5), which must be the one waiting
-    /// for a rating. Logged (`duet_rating`) before it returns.
+    /// for a rating. Logged (`duet_rating`) before it returns. The rating teaches the
+    /// listener model, as a rated phrase does, so the next answers (and phrases) follow it.
     pub fn duet_rate(&mut self, exchange: u64, rating: u8) -> Result<(), SessionError> {
         if !(1..=5).contains(&rating) {
             return Err(SessionError::Feedback(format!(
@@ -585,9 +636,47 @@ impl Session {
         if let Some(log) = &mut self.log {
             log.append(&Record::DuetRating { exchange, rating })?;
         }
+        self.learn_duet_rating(exchange, rating)
+    }
+
+    /// Applies a checked rating of the pending duet answer.
+    fn learn_duet_rating(&mut self, exchange: u64, rating: u8) -> Result<(), SessionError> {
+        self.model
+            .observe(cadenza_reward::listener::Feedback::Rating {
+                features: std::mem::take(&mut self.duet_pending_features),
+                rating,
+            })?;
         self.duet_ratings.push((exchange, rating));
         self.duet_pending = None;
         Ok(())
+    }
+
+    /// The steering of candidate `k` of a round's (or a duet exchange's) `config.candidates`:
+    /// every candidate follows the controls; the learnt taste steers them on a ladder, from
+    /// not at all (the agent as it is) to fully, so that a round always holds the agent's own
+    /// phrases beside the steered ones and the model picks how far to go; the candidates
+    /// after the first spread around their rung. `steering` is [`Session::steering`].
+    fn candidate_steering(
+        &self,
+        k: usize,
+        steering: Option<Steering>,
+        asked: &Steering,
+        learnt: &Steering,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<Steering> {
+        let n = self.config.candidates;
+        match steering {
+            Some(_) if self.config.steering > 0.0 => {
+                let rung = k as f64 / (n - 1).max(1) as f64;
+                let scaled: Steering = std::array::from_fn(|d| rung * learnt[d]);
+                let mut s = controls::add(asked, &scaled);
+                if k > 0 {
+                    s = controls::add(&s, &controls::exploration(rng));
+                }
+                Some(s)
+            }
+            other => other,
+        }
     }
 
     /// One phrase sampled from the agent (see [`Adapter::sample`]); with `steering`, within
@@ -725,23 +814,7 @@ impl Session {
             let learnt = controls::learnt_steering(&self.model, self.config.steering);
             let n = self.config.candidates;
             for k in 0..n {
-                // Every candidate follows the controls; the learnt taste steers them on a
-                // ladder, from not at all (the agent as it is) to fully, so that a round
-                // always holds the agent's own phrases beside the steered ones and the
-                // model picks how far to go; the candidates after the first spread around
-                // their rung.
-                let own = match steering {
-                    Some(_) if self.config.steering > 0.0 => {
-                        let rung = k as f64 / (n - 1).max(1) as f64;
-                        let scaled: Steering = std::array::from_fn(|d| rung * learnt[d]);
-                        let mut s = controls::add(&asked, &scaled);
-                        if k > 0 {
-                            s = controls::add(&s, &controls::exploration(&mut rng));
-                        }
-                        Some(s)
-                    }
-                    other => other,
-                };
+                let own = self.candidate_steering(k, steering, &asked, &learnt, &mut rng);
                 let events = self.sample_events(&mut rng, own.as_ref())?;
                 candidates.push(self.evaluate(events)?);
             }

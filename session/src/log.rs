@@ -486,12 +486,27 @@ pub enum Entry {
     Controls(Controls),
     /// A round was answered.
     Answered(LoggedRound, Feedback),
+    /// A duet call was answered.
+    DuetCall {
+        /// The exchange's number.
+        exchange: u64,
+        /// The answer played.
+        answer: Vec<Event>,
+    },
+    /// A duet answer was rated.
+    DuetRating {
+        /// The exchange's number.
+        exchange: u64,
+        /// The rating, 1..=5.
+        rating: u8,
+    },
 }
 
 /// A session's history as [`LogContents::timeline`] rebuilds it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timeline {
-    /// The changes of task and the answered rounds, in the order they happened.
+    /// The changes of task and controls, the answered rounds and the duet records, in the
+    /// order they happened.
     pub entries: Vec<Entry>,
     /// The phrase proposed last and not answered (the one a resumed session proposes again).
     pub waiting: Option<LoggedRound>,
@@ -696,13 +711,13 @@ impl LogContents {
             .into_iter()
             .filter_map(|e| match e {
                 Entry::Answered(round, feedback) => Some((round, feedback)),
-                Entry::Settings(_) | Entry::Controls(_) => None,
+                _ => None,
             })
             .collect()
     }
 
-    /// The answered rounds and the changes of task between them, in the order they
-    /// happened. A round counts when its phrase record is followed by its feedback record.
+    /// The answered rounds, the changes of task and controls, and the duet exchanges and
+    /// their ratings between them, in the order they happened. A round counts when its phrase record is followed by its feedback record.
     /// A round whose feedback or phrase cannot be read (a corrupt or missing line) is skipped
     /// and reported, and the rounds after it are kept; a phrase proposed again (after a
     /// resume or a change of task) replaces the earlier proposal of its round.
@@ -831,11 +846,17 @@ impl LogContents {
                 Record::Controls { controls, .. } => {
                     out.entries.push(Entry::Controls(controls.clone()))
                 }
-                Record::Session { .. }
-                | Record::Calibration { .. }
-                | Record::Model { .. }
-                | Record::DuetCall { .. }
-                | Record::DuetRating { .. } => {}
+                Record::DuetCall {
+                    exchange, answer, ..
+                } => out.entries.push(Entry::DuetCall {
+                    exchange: *exchange,
+                    answer: answer.clone(),
+                }),
+                Record::DuetRating { exchange, rating } => out.entries.push(Entry::DuetRating {
+                    exchange: *exchange,
+                    rating: *rating,
+                }),
+                Record::Session { .. } | Record::Calibration { .. } | Record::Model { .. } => {}
             }
         }
         out.waiting = pending.map(|(_, p)| p);

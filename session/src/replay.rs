@@ -10,7 +10,7 @@ use crate::round::{Candidate, Round};
 use cadenza_env::formats::Format;
 use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
 use cadenza_env::{Note, TaskSpec};
-use cadenza_reward::listener::{FeatureExtractor, ListenerConfig, ListenerModel};
+use cadenza_reward::listener::{self, FeatureExtractor, ListenerConfig, ListenerModel};
 use std::path::Path;
 
 /// What [`replay_model`] found.
@@ -47,15 +47,35 @@ pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
     let mut ratings = Vec::new();
     let mut rounds = 0;
     let timeline = contents.timeline();
+    let mut session_config = config;
+    // The duet answer waiting for a rating, with its features.
+    let mut duet_pending: Option<(u64, Vec<f64>)> = None;
     for entry in timeline.entries {
         let (logged, feedback) = match entry {
             Entry::Settings(config) => {
                 task = config.to_task()?;
+                session_config.task = config;
                 continue;
             }
             // The controls steer only what is sampled next: the model learns from the
             // logged phrases.
             Entry::Controls(_) => continue,
+            // A rated duet answer teaches the model as a rated phrase does.
+            Entry::DuetCall { exchange, answer } => {
+                let setting = crate::duet::duet_task(&session_config)?
+                    .setting
+                    .answer_frame();
+                let mut features = extractor.extract(&setting, &answer)?;
+                features.truncate(dim);
+                duet_pending = Some((exchange, features));
+                continue;
+            }
+            Entry::DuetRating { exchange, rating } => {
+                if let Some((_, features)) = duet_pending.take_if(|(e, _)| *e == exchange) {
+                    model.observe(listener::Feedback::Rating { features, rating })?;
+                }
+                continue;
+            }
             Entry::Answered(logged, feedback) => (logged, feedback),
         };
         let round = model_round(path, &task, &mut extractor, dim, &logged)?;
@@ -106,7 +126,7 @@ pub fn export_song(path: &Path, out: &Path, format: Option<Format>) -> Result<us
                 }
                 continue;
             }
-            Entry::Controls(_) => continue,
+            Entry::Controls(_) | Entry::DuetCall { .. } | Entry::DuetRating { .. } => continue,
             Entry::Answered(logged, _) => logged,
         };
         let Some(events) = logged.candidates.get(logged.played) else {
