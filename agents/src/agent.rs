@@ -151,6 +151,23 @@ pub trait Agent: Send {
         false
     }
 
+    /// Writes into `probs` (one per action) the distribution [`Agent::act`] samples from for
+    /// `obs` in [`ActMode::Sample`] at `temperature` (at 0, the greedy choice with
+    /// probability 1): what likelihood measures read (`docs/duet.md`). The default answers
+    /// with an error: not every agent exposes it.
+    fn action_probs(
+        &mut self,
+        obs: &Observation<'_>,
+        temperature: f64,
+        probs: &mut [f64],
+    ) -> Result<(), AgentError> {
+        let _ = (obs, temperature, probs);
+        Err(AgentError::Other(format!(
+            "a '{}' agent does not expose its action probabilities",
+            self.kind()
+        )))
+    }
+
     /// Tells the agent that the next [`Agent::act`] starts a new episode. Agents with memory
     /// (recurrent policies) forget it here; call it before the first step of every episode
     /// that is generated with `act`.

@@ -77,6 +77,60 @@ impl Answerer {
         })
     }
 
+    /// The mean log-probability per step with which `agent`, sampling at `temperature`,
+    /// would play `response` after `call` (the call-conditioned likelihood, in nats): each
+    /// step's probability is [`Agent::action_probs`] mixed with `smoothing` of a uniform
+    /// choice among the allowed events, so that an event the agent never plays costs
+    /// `ln(smoothing / allowed)` instead of an infinite penalty. A response event the env
+    /// does not allow at its step is an error.
+    pub fn log_likelihood(
+        &mut self,
+        agent: &mut dyn Agent,
+        call: &[Event],
+        response: &[Event],
+        temperature: f64,
+        smoothing: f64,
+    ) -> Result<f64, AgentError> {
+        if !(0.0..=1.0).contains(&smoothing) {
+            return Err(AgentError::Config {
+                field: "smoothing".to_string(),
+                message: format!("{smoothing}: expected a share in [0, 1]"),
+            });
+        }
+        agent.begin_episode();
+        let mut probs = vec![0.0; self.env.action_space().n];
+        let (mut sum, mut steps) = (0.0, 0usize);
+        let mut failure = None;
+        let mut scratch = Vec::new();
+        self.answer_with(call, 0, &mut scratch, |observation, _| {
+            let Some(&event) = response.get(steps) else {
+                failure = Some(AgentError::Other(format!(
+                    "the response has {} events: fewer than the answer's steps",
+                    response.len()
+                )));
+                return None;
+            };
+            let event = usize::from(event);
+            if !observation.mask.get(event).copied().unwrap_or(false) {
+                failure = Some(AgentError::Other(format!(
+                    "response event {event} at answer step {steps} is not allowed there"
+                )));
+                return None;
+            }
+            if let Err(e) = agent.action_probs(observation, temperature, &mut probs) {
+                failure = Some(e);
+                return None;
+            }
+            let allowed = observation.mask.iter().filter(|&&ok| ok).count().max(1);
+            let p = (1.0 - smoothing) * probs[event] + smoothing / allowed as f64;
+            sum += p.ln();
+            steps += 1;
+            Some(event)
+        })
+        .map_err(|e| failure.take().unwrap_or(e))?;
+        Ok(sum / steps.max(1) as f64)
+    }
+
     /// [`Answerer::answer`] with the choice of each step left to `pick` (the observation
     /// of the step, with the env's mask, and the generator seeded by `seed`): how a session
     /// samples an answer steered by what its listener asked for. `pick` returning `None`
@@ -265,40 +319,69 @@ impl Agent for CallResponseCounts {
     fn act(&mut self, obs: &Observation<'_>, mode: ActMode, rng: &mut ChaCha8Rng) -> usize {
         use rand::Rng;
         let allowed = |a: usize| obs.mask.get(a).copied().unwrap_or(false);
-        let probs: Vec<f64> = (0..self.actions)
-            .map(|a| {
-                if allowed(a) {
-                    self.prob(obs.state, a)
-                } else {
-                    0.0
-                }
-            })
-            .collect();
         let fallback = (0..self.actions).find(|&a| allowed(a)).unwrap_or(0);
-        match mode {
-            ActMode::Greedy => probs
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(fallback, |(a, _)| a),
-            ActMode::Sample { temperature } => {
-                let t = if temperature.is_finite() && temperature > 0.0 {
-                    temperature
-                } else {
-                    1.0
-                };
-                let weights: Vec<f64> = probs.iter().map(|p| p.powf(1.0 / t)).collect();
-                let total: f64 = weights.iter().sum();
-                let mut draw = rng.random::<f64>() * total;
-                for (a, w) in weights.iter().enumerate() {
-                    if *w > 0.0 && draw < *w {
-                        return a;
-                    }
-                    draw -= w;
-                }
-                fallback
+        let temperature = match mode {
+            ActMode::Greedy => 0.0,
+            ActMode::Sample { temperature } => temperature,
+        };
+        let mut probs = vec![0.0; self.actions];
+        if self.action_probs(obs, temperature, &mut probs).is_err() {
+            return fallback;
+        }
+        let mut draw = rng.random::<f64>();
+        for (a, p) in probs.iter().enumerate() {
+            if *p > 0.0 && draw < *p {
+                return a;
+            }
+            draw -= p;
+        }
+        probs.iter().rposition(|&p| p > 0.0).unwrap_or(fallback)
+    }
+
+    /// The smoothed counts of the state raised to `1 / temperature` (1 where it is not a
+    /// finite positive number), over the allowed actions; at 0 the most frequent event.
+    fn action_probs(
+        &mut self,
+        obs: &Observation<'_>,
+        temperature: f64,
+        probs: &mut [f64],
+    ) -> Result<(), AgentError> {
+        if probs.len() < self.actions {
+            return Err(AgentError::Other(format!(
+                "action_probs: {} slots for {} actions",
+                probs.len(),
+                self.actions
+            )));
+        }
+        let allowed = |a: usize| obs.mask.get(a).copied().unwrap_or(false);
+        probs.fill(0.0);
+        if temperature == 0.0 {
+            let best = (0..self.actions)
+                .filter(|&a| allowed(a))
+                .max_by(|&a, &b| self.prob(obs.state, a).total_cmp(&self.prob(obs.state, b)))
+                .ok_or_else(|| AgentError::Other("every action is masked out".into()))?;
+            probs[best] = 1.0;
+            return Ok(());
+        }
+        let t = if temperature.is_finite() && temperature > 0.0 {
+            temperature
+        } else {
+            1.0
+        };
+        let mut total = 0.0;
+        for (a, p) in probs.iter_mut().enumerate().take(self.actions) {
+            if allowed(a) {
+                *p = self.prob(obs.state, a).powf(1.0 / t);
+                total += *p;
             }
         }
+        if total <= 0.0 {
+            return Err(AgentError::Other("every action is masked out".into()));
+        }
+        for p in probs.iter_mut() {
+            *p /= total;
+        }
+        Ok(())
     }
 
     fn save(&self, _dir: &std::path::Path) -> Result<(), AgentError> {
@@ -322,6 +405,36 @@ mod tests {
                 _ => [enc.event_of_pitch(p).unwrap(), HOLD, HOLD, HOLD],
             })
             .collect()
+    }
+
+    /// The likelihood an answerer reads is the distribution it plays from: for the counts
+    /// model, whose events are all allowed, at temperature 1 and without smoothing it is the
+    /// model's own log-probability.
+    #[test]
+    fn the_answerers_likelihood_is_the_distribution_it_plays_from() {
+        let task = TaskSpec::by_name("duet", Some("call_bars = 1\nanswer_bars = 1")).unwrap();
+        let call = quarters(&task, &[60, 62, 64, 67]);
+        let response = quarters(&task, &[65, 64, 62, 60]);
+        let mut model =
+            CallResponseCounts::fit(&task, &[(call.clone(), response.clone())], 0.1).unwrap();
+        let mut answerer = Answerer::new(&task).unwrap();
+        let read = answerer
+            .log_likelihood(&mut model, &call, &response, 1.0, 0.0)
+            .unwrap();
+        let own = model.log_prob(&call, &response).unwrap();
+        assert!((read - own).abs() < 1e-9, "{read} vs {own}");
+        // Smoothing lifts an event the model never plays above ln 0.
+        let other = quarters(&task, &[72, 0, 71, 0]);
+        let smoothed = answerer
+            .log_likelihood(&mut model, &call, &other, 0.0, 0.05)
+            .unwrap();
+        assert!(smoothed.is_finite() && smoothed < own);
+        assert!(answerer
+            .log_likelihood(&mut model, &call, &response[..2], 1.0, 0.0)
+            .is_err());
+        assert!(answerer
+            .log_likelihood(&mut model, &call, &response, 1.0, 1.5)
+            .is_err());
     }
 
     #[test]

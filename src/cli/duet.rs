@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 use cadenza_agents::duet::{Answerer, CallResponseCounts};
 use cadenza_agents::run::RunDir;
-use cadenza_agents::{ActMode, Agent};
+use cadenza_agents::{ActMode, Agent, Observation};
 use cadenza_env::duet::partner::{CorpusCalls, Split};
 use cadenza_env::duet::DuetPhrase;
 use cadenza_env::Event;
@@ -373,11 +373,80 @@ pub struct Measured {
     pub call_motif: f64,
     /// Mean `call_rhythm` per answer step.
     pub call_rhythm: f64,
+    /// The call-conditioned likelihood of the real responses against the other tunes', under
+    /// the answerer's own sampling distribution; absent for an agent that does not expose it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub likelihood: Option<Likelihood>,
     /// Musicianship of the answers (group scores, the answer judged in its own bars).
     pub musicianship: GroupScores,
     /// What keeps the answers from counting as music (groups below their floors, too few
     /// distinct answers), as the musicianship report names it.
     pub musicianship_failures: Vec<&'static str>,
+}
+
+/// Share of a uniform choice among the allowed events mixed into the answerer's distribution
+/// when the likelihood of a response is measured: an event the answerer never plays then
+/// costs about ln(0.05 / 38) = −6.6 nats instead of an infinite penalty.
+const LIKELIHOOD_SMOOTHING: f64 = 0.05;
+
+/// How likely the answerer finds the tunes' own responses (see [`Answerer::log_likelihood`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Likelihood {
+    /// The sampling temperature the distribution is taken at (0: greedy, one-hot).
+    pub temperature: f64,
+    /// The uniform share mixed in ([`LIKELIHOOD_SMOOTHING`]).
+    pub smoothing: f64,
+    /// Mean log-probability per step of the real responses, in nats.
+    pub real: f64,
+    /// Mean log-probability per step of the other tunes' responses (the same draws as the
+    /// distances'), in nats.
+    pub other: f64,
+    /// Share of calls whose real response is the likelier (ties one half; 0.5 is chance).
+    pub likelier_real: f64,
+    /// 95% percentile bootstrap interval of `likelier_real` (1000 resamples of the calls).
+    pub likelier_real_ci: (f64, f64),
+}
+
+/// Share of ones in `wins` and its 95% percentile bootstrap interval over 1000 resamples.
+fn share_with_interval(wins: &[f64], rng: &mut ChaCha8Rng) -> (f64, (f64, f64)) {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let mut resampled: Vec<f64> = (0..1000)
+        .map(|_| {
+            let sum: f64 = (0..wins.len())
+                .map(|_| wins[rng.random_range(0..wins.len())])
+                .sum();
+            sum / wins.len() as f64
+        })
+        .collect();
+    resampled.sort_by(f64::total_cmp);
+    (mean(wins), (resampled[25], resampled[974]))
+}
+
+/// Whether `agent` tells the distribution it samples from ([`Agent::action_probs`]).
+fn exposes_probs(agent: &mut dyn Agent, task: &TaskSpec) -> bool {
+    let n = task.setting.encoding.num_events();
+    let (dense, mask, mut probs) = (
+        vec![0.0; task.observation_dim()],
+        vec![true; n],
+        vec![0.0; n],
+    );
+    let probe = Observation {
+        dense: &dense,
+        state: 0,
+        mask: &mask,
+    };
+    agent.action_probs(&probe, 1.0, &mut probs).is_ok()
+}
+
+/// 1 when `a` beats `b` (is `better`), 0.5 on a tie, else 0.
+fn win(a: f64, b: f64, better: impl Fn(f64, f64) -> bool) -> f64 {
+    if better(a, b) {
+        1.0
+    } else if a == b {
+        0.5
+    } else {
+        0.0
+    }
 }
 
 /// Measures `agent`'s answers to the calls of `pairs` (see [`Measured`]).
@@ -406,6 +475,12 @@ pub fn evaluate(
     let (mut to_real, mut to_random, mut motif_sum, mut rhythm_sum) = (0.0, 0.0, 0.0, 0.0);
     let mut answers = Vec::with_capacity(pairs.len());
     let mut answer = Vec::new();
+    let temperature = match mode {
+        ActMode::Greedy => 0.0,
+        ActMode::Sample { temperature } => temperature,
+    };
+    let mut likelihoods: Option<Vec<(f64, f64)>> =
+        exposes_probs(agent, task).then(|| Vec::with_capacity(pairs.len()));
     for (i, pair) in pairs.iter().enumerate() {
         answerer.answer(
             agent,
@@ -422,13 +497,14 @@ pub fn evaluate(
         };
         let real = phrase_distance(setting, &answer, &pair.response);
         let random = phrase_distance(setting, &answer, &other.response);
-        wins.push(if real < random {
-            1.0
-        } else if real == random {
-            0.5
-        } else {
-            0.0
-        });
+        wins.push(win(real, random, |a, b| a < b));
+        if let Some(l) = &mut likelihoods {
+            let (call, smoothing) = (&pair.call, LIKELIHOOD_SMOOTHING);
+            let r = answerer.log_likelihood(agent, call, &pair.response, temperature, smoothing)?;
+            let o =
+                answerer.log_likelihood(agent, call, &other.response, temperature, smoothing)?;
+            l.push((r, o));
+        }
         to_real += real;
         to_random += random;
         let melody = [pair.call.as_slice(), answer.as_slice()].concat();
@@ -450,21 +526,25 @@ pub fn evaluate(
     }
     let n = pairs.len() as f64;
     let answer_steps = (setting.length - setting.call_steps).max(1) as f64;
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let mut resampled: Vec<f64> = (0..1000)
-        .map(|_| {
-            let sum: f64 = (0..wins.len())
-                .map(|_| wins[rng.random_range(0..wins.len())])
-                .sum();
-            sum / wins.len() as f64
-        })
-        .collect();
-    resampled.sort_by(f64::total_cmp);
+    let (closer_to_real, closer_to_real_ci) = share_with_interval(&wins, &mut rng);
+    let likelihood = likelihoods.map(|l| {
+        let likelier: Vec<f64> = l.iter().map(|&(r, o)| win(r, o, |a, b| a > b)).collect();
+        let (likelier_real, likelier_real_ci) = share_with_interval(&likelier, &mut rng);
+        Likelihood {
+            temperature,
+            smoothing: LIKELIHOOD_SMOOTHING,
+            real: l.iter().map(|p| p.0).sum::<f64>() / n,
+            other: l.iter().map(|p| p.1).sum::<f64>() / n,
+            likelier_real,
+            likelier_real_ci,
+        }
+    });
     let frame = setting.answer_frame();
     let report = musicianship::report(&frame, &answers);
     Ok(Measured {
-        closer_to_real: mean(&wins),
-        closer_to_real_ci: (resampled[25], resampled[974]),
+        closer_to_real,
+        closer_to_real_ci,
+        likelihood,
         distance_to_real: to_real / n,
         distance_to_random: to_random / n,
         call_motif: motif_sum / (n * answer_steps),

@@ -16,8 +16,8 @@ use super::config::{
     LearningRateSchedule, TabularConfig,
 };
 use super::selection::{
-    argmax_from, epsilon_boltzmann, epsilon_greedy, epsilon_threshold, max_allowed, softmax_sample,
-    uniform_allowed,
+    argmax_from, epsilon_boltzmann, epsilon_greedy, epsilon_threshold, max_allowed, softmax_probs,
+    softmax_sample, uniform_allowed,
 };
 use super::table::QTable;
 
@@ -50,6 +50,31 @@ pub struct TabularAgent {
 }
 
 impl TabularAgent {
+    /// The actions a choice in the state of row `index` is among: values never updated are
+    /// only the initial guess (optimistic by design), so the tried allowed actions when there
+    /// are any, else every allowed one. `tried` is the scratch the first case is written to.
+    fn choice_mask<'a>(
+        &self,
+        index: usize,
+        allowed: &'a [bool],
+        tried: &'a mut [bool; 256],
+    ) -> &'a [bool] {
+        let n = allowed.len();
+        if n > tried.len() {
+            return allowed;
+        }
+        let mut any = false;
+        for (a, slot) in tried.iter_mut().enumerate().take(n) {
+            *slot = allowed[a] && self.table.is_tried(index, a);
+            any |= *slot;
+        }
+        if any {
+            &tried[..n]
+        } else {
+            allowed
+        }
+    }
+
     /// A fresh agent for a task with `num_actions` actions whose ε schedule spans
     /// `schedule_steps` env steps (the training budget).
     pub fn new(
@@ -410,23 +435,8 @@ impl Agent for TabularAgent {
                 .unwrap_or_else(fallback);
         };
         let row = &self.table.row(index)[..n];
-        // Values never updated are only the initial guess (optimistic by design): choose
-        // among the tried actions when there are any.
         let mut tried = [false; 256];
-        let mask: &[bool] = if n <= tried.len() {
-            let mut any = false;
-            for (a, slot) in tried.iter_mut().enumerate().take(n) {
-                *slot = obs.mask[a] && self.table.is_tried(index, a);
-                any |= *slot;
-            }
-            if any {
-                &tried[..n]
-            } else {
-                &obs.mask[..n]
-            }
-        } else {
-            &obs.mask[..n]
-        };
+        let mask = self.choice_mask(index, &obs.mask[..n], &mut tried);
         let chosen = match mode {
             ActMode::Greedy => argmax_from(row, Some(mask), 0),
             ActMode::Sample { temperature } if temperature <= 0.0 || !temperature.is_finite() => {
@@ -437,6 +447,47 @@ impl Agent for TabularAgent {
             }
         };
         chosen.unwrap_or_else(fallback)
+    }
+
+    fn action_probs(
+        &mut self,
+        obs: &Observation<'_>,
+        temperature: f64,
+        probs: &mut [f64],
+    ) -> Result<(), AgentError> {
+        let n = self.table.num_actions().min(obs.mask.len());
+        if probs.len() < n {
+            return Err(AgentError::Other(format!(
+                "action_probs: {} slots for {n} actions",
+                probs.len()
+            )));
+        }
+        probs.fill(0.0);
+        let none_allowed = || AgentError::Other("action_probs: every action is masked out".into());
+        let Some(index) = self.table.find(obs.state) else {
+            // An unseen state: `act` draws uniformly among the allowed actions.
+            let allowed = obs.mask[..n].iter().filter(|&&ok| ok).count();
+            if allowed == 0 {
+                return Err(none_allowed());
+            }
+            for (p, _) in probs.iter_mut().zip(&obs.mask[..n]).filter(|(_, &ok)| ok) {
+                *p = 1.0 / allowed as f64;
+            }
+            return Ok(());
+        };
+        let row = &self.table.row(index)[..n];
+        let mut tried = [false; 256];
+        let mask = self.choice_mask(index, &obs.mask[..n], &mut tried);
+        if temperature <= 0.0 || !temperature.is_finite() {
+            let best = argmax_from(row, Some(mask), 0).ok_or_else(none_allowed)?;
+            probs[best] = 1.0;
+            return Ok(());
+        }
+        if softmax_probs(row, mask, temperature, self.config.sample_margin, probs) {
+            Ok(())
+        } else {
+            Err(none_allowed())
+        }
     }
 
     /// The table has no per-episode state: each observation is simply looked up in turn.
@@ -552,6 +603,56 @@ mod tests {
         let mut envs = VecEnv::new(envs, 1).unwrap();
         envs.reset(Some(0)).unwrap();
         envs
+    }
+
+    /// `action_probs` is the distribution `act` samples from: at temperature 1 the draws'
+    /// frequencies follow it, at 0 it is the greedy choice, and it sums to 1 over the
+    /// allowed actions only.
+    #[test]
+    fn action_probs_are_what_act_samples() {
+        let config = TabularConfig {
+            exploration: Exploration::Boltzmann,
+            temperature: 1.0,
+            initial_value: 0.0,
+            ..TabularConfig::default()
+        };
+        let mut agent =
+            TabularAgent::new(Algorithm::QLearning, config, "rl-tuner", 38, 20_000).unwrap();
+        let mut envs = five_envs(2);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        agent.learn(&mut envs, 20_000, &mut rng).unwrap();
+        let env = &envs.envs()[0];
+        let state = cadenza_env::Environment::discrete_state(env);
+        let dense = vec![0.0; cadenza_env::Environment::observation_space(env).dim()];
+        let mut mask = vec![true; 38];
+        mask[7] = false;
+        let obs = Observation {
+            dense: &dense,
+            state,
+            mask: &mask,
+        };
+        let mut probs = vec![0.0; 38];
+        agent.action_probs(&obs, 1.0, &mut probs).unwrap();
+        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{probs:?}");
+        assert_eq!(probs[7], 0.0);
+        let draws = 20_000;
+        let mut counts = vec![0usize; 38];
+        for _ in 0..draws {
+            counts[agent.act(&obs, ActMode::Sample { temperature: 1.0 }, &mut rng)] += 1;
+        }
+        for (a, &c) in counts.iter().enumerate() {
+            let share = c as f64 / draws as f64;
+            assert!(
+                (share - probs[a]).abs() < 0.02,
+                "action {a}: {share} drawn, {} told",
+                probs[a]
+            );
+        }
+        agent.action_probs(&obs, 0.0, &mut probs).unwrap();
+        let greedy = agent.act(&obs, ActMode::Greedy, &mut rng);
+        assert_eq!(probs[greedy], 1.0);
+        assert_eq!(probs.iter().sum::<f64>(), 1.0);
+        assert!(agent.action_probs(&obs, 1.0, &mut [0.0; 3]).is_err());
     }
 
     /// Greedy (ε = 0) at step size `learning_rate`, every new value at `init`.

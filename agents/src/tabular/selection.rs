@@ -219,13 +219,7 @@ pub(super) fn softmax_sample(
     if !max.is_finite() {
         return None;
     }
-    let weight = |a: usize| {
-        if mask[a] && row[a] as f64 >= max - margin {
-            ((row[a] as f64 - max) / temperature).exp()
-        } else {
-            0.0
-        }
-    };
+    let weight = |a: usize| softmax_weight(row, mask, max, temperature, margin, a);
     // Each weight is one `exp`, most of a Boltzmann step's cost: computed once into a buffer
     // on the stack and read in both passes (the same values, summed in the same order, as
     // computing them in each pass, so the draws are unchanged).
@@ -252,6 +246,48 @@ pub(super) fn softmax_sample(
         }
     }
     last
+}
+
+/// The unnormalised weight of action `a` in [`softmax_sample`]: 0 unless it is allowed and
+/// its value is within `margin` of `max`, the best allowed value.
+#[inline]
+fn softmax_weight(
+    row: &[f32],
+    mask: &[bool],
+    max: f64,
+    temperature: f64,
+    margin: f64,
+    a: usize,
+) -> f64 {
+    if mask[a] && row[a] as f64 >= max - margin {
+        ((row[a] as f64 - max) / temperature).exp()
+    } else {
+        0.0
+    }
+}
+
+/// The distribution [`softmax_sample`] draws from, written into `probs` (one per action of
+/// `row`); false, writing nothing, when no action is allowed.
+pub(super) fn softmax_probs(
+    row: &[f32],
+    mask: &[bool],
+    temperature: f64,
+    margin: f64,
+    probs: &mut [f64],
+) -> bool {
+    let max = max_allowed(row, Some(mask)) as f64;
+    if !max.is_finite() || probs.len() < row.len() {
+        return false;
+    }
+    let mut total = 0.0;
+    for (a, p) in probs[..row.len()].iter_mut().enumerate() {
+        *p = softmax_weight(row, mask, max, temperature, margin, a);
+        total += *p;
+    }
+    for p in &mut probs[..row.len()] {
+        *p /= total;
+    }
+    true
 }
 
 #[cfg(test)]
