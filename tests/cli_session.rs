@@ -292,3 +292,68 @@ fn a_non_utf8_answer_is_asked_again_and_the_rating_is_kept() {
     assert_eq!(ratings, [4]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The terminal duet: typed calls (a bad token is named and asked again), answers drawn and
+/// rated, every call, answer and rating in the log.
+#[test]
+fn a_terminal_duet_takes_typed_calls_and_logs_the_rated_answers() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("cadenza-cli-duet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("duet.jsonl");
+    let _ = std::fs::remove_file(&log);
+    let mut child = cadenza()
+        .args(["session", "--duet", "--rounds", "2", "--seed", "3"])
+        .args(["--pretrain-steps", "20000", "--candidates", "4"])
+        .arg("--log")
+        .arg(&log)
+        .arg("--audio-dir")
+        .arg(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"60 - x\n60 - - - 64 - - - 67 - - - 65 - 64 -\n4\n72 - 71 - 69 - 67 - - - - -\n9\n2\n",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("'x'"), "{stdout}");
+    assert!(stdout.contains("please answer one of"), "{stdout}");
+    assert!(stdout.contains("2 answers rated."), "{stdout}");
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let calls: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["type"] == "duet_call")
+        .collect();
+    assert_eq!(calls.len(), 2);
+    // Two bars of sixteenths each, the typed pitches first (72 is 12 events above 60).
+    for call in &calls {
+        assert_eq!(call["call"].as_array().unwrap().len(), 32);
+        assert_eq!(call["answer"].as_array().unwrap().len(), 32);
+    }
+    let first = |i: usize| calls[i]["call"][0].as_u64().unwrap();
+    assert_eq!(first(1), first(0) + 12);
+    let ratings: Vec<u64> = records
+        .iter()
+        .filter(|r| r["type"] == "duet_rating")
+        .filter_map(|r| r["rating"].as_u64())
+        .collect();
+    assert_eq!(ratings, [4, 2]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -64,6 +64,9 @@ pub enum SessionError {
     /// A MIDI output port could not be used.
     #[error("MIDI output: {0}")]
     MidiOut(String),
+    /// A MIDI input port could not be used.
+    #[error("MIDI input: {0}")]
+    MidiIn(String),
     /// An unknown simulated listener.
     #[error("unknown listener '{0}': expected sim:stepwise, sim:syncopated or sim:bluesy")]
     UnknownListener(String),

@@ -42,7 +42,8 @@
 //! listener model, and a [`duet`] mode: the listener plays a call on the computer keyboard and
 //! an agent trained on the `duet` task answers it) over a small JSON API, documented there;
 //! `midi_out` (feature `midi-out`)
-//! plays phrases live through a MIDI port.
+//! plays phrases live through a MIDI port, and `midi_in` (feature `midi-in`) takes a duet's
+//! calls from a MIDI keyboard through [`call_recorder`].
 //!
 //! The agent is the session's own, pre-trained on the `improv` reward, or a trained agent
 //! loaded from a checkpoint ([`AgentSource`]): tabular, or (feature `tch`) a policy-gradient
@@ -67,6 +68,7 @@
 
 mod agent;
 pub mod audio;
+pub mod call_recorder;
 mod config;
 pub mod controls;
 pub mod duet;
@@ -74,8 +76,11 @@ mod engine;
 mod error;
 mod http;
 pub mod log;
+#[cfg(feature = "midi-in")]
+pub mod midi_in;
 #[cfg(feature = "midi-out")]
 pub mod midi_out;
+pub mod midi_ports;
 pub mod replay;
 mod rng;
 mod round;

@@ -56,26 +56,7 @@ impl MidiOut {
             .iter()
             .map(|p| output.port_name(p).unwrap_or_default())
             .collect();
-        let wanted = name.to_lowercase();
-        let index = names.iter().position(|n| n == name).or_else(|| {
-            let matches: Vec<usize> = names
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| n.to_lowercase().contains(&wanted))
-                .map(|(i, _)| i)
-                .collect();
-            (matches.len() == 1).then(|| matches[0])
-        });
-        let Some(index) = index else {
-            let list = if names.is_empty() {
-                "there are no MIDI output ports".to_string()
-            } else {
-                format!("the output ports are: {}", names.join(", "))
-            };
-            return Err(error(format!(
-                "no single MIDI output port named '{name}': {list}"
-            )));
-        };
+        let index = crate::midi_ports::pick(&names, name, "output").map_err(error)?;
         let port = names[index].clone();
         let connection = output
             .connect(&ports[index], "cadenza-session")

@@ -1,9 +1,12 @@
 //! `cadenza session`: improvise with an agent that learns your taste as it plays.
 
+mod terminal_duet;
+
 use super::melodies::print_stdout;
 use super::pianoroll;
 use anyhow::{bail, Context, Result};
 use cadenza_env::improv::ImprovConfig;
+use cadenza_env::TaskSpec;
 use cadenza_session::replay::{export_song, replay_model};
 use cadenza_session::sim::{self, SimListener};
 use cadenza_session::web::{BindOptions, WebServer};
@@ -27,6 +30,12 @@ use std::path::{Path, PathBuf};
 /// fsynced; --resume continues a session from its log. --midi-out NAME also plays each
 /// phrase live through a MIDI port (build with `--features midi-out`).
 ///
+/// Duet (--duet): you play a two-bar call, typed one token a step (`60 - - - 64 - r 67`:
+/// MIDI pitches, - holds, r rests) or on a MIDI keyboard (--midi-in NAME, build with
+/// `--features midi-in`), the agent answers over the next two bars, and you rate the answer
+/// 1-5; your ratings teach the same listener model as rated phrases, and the answers follow
+/// it. The page's duet mode does the same with the computer keyboard or Web MIDI.
+///
 /// Web (--web): serves a page on http://127.0.0.1:PORT/ (the URL is printed on stdout) that
 /// plays the phrases in the browser, draws them as a piano roll, takes ratings (keys 1-5) and
 /// A/B answers (keys a/b), changes key, progression and tempo, and charts what the listener
@@ -43,6 +52,7 @@ use std::path::{Path, PathBuf};
 /// Examples:
 ///   cadenza session --listener sim:bluesy --rounds 40 --seed 1 --json
 ///   cadenza session --web --log today.jsonl
+///   cadenza session --duet --log today.jsonl
 ///   cadenza session --log today.jsonl
 ///   cadenza session replay today.jsonl --out taste.json
 ///   cadenza session export today.jsonl --out today.mid
@@ -142,6 +152,15 @@ struct RunArgs {
     /// authentication: anyone who reaches it can rate).
     #[arg(long, requires = "web")]
     allow_remote: bool,
+    /// Trade phrases in the terminal instead of rating the agent's: you play a call (typed,
+    /// or on a MIDI keyboard with --midi-in), the duet answerer answers it, you rate the
+    /// answer; --rounds counts rated answers.
+    #[arg(long, conflicts_with_all = ["listener", "json", "web"])]
+    duet: bool,
+    /// Take the duet's calls from this MIDI input port (needs the `midi-in` feature). An
+    /// unknown name lists the ports there are.
+    #[arg(long, value_name = "NAME", requires = "duet")]
+    midi_in: Option<String>,
     /// Play each phrase live through this MIDI output port too (terminal mode; needs the
     /// `midi-out` feature). An unknown name lists the ports there are.
     #[arg(long, value_name = "NAME", conflicts_with = "listener")]
@@ -314,6 +333,9 @@ fn live(args: RunArgs) -> Result<()> {
     if args.web {
         return web(&args);
     }
+    if args.duet {
+        return terminal_duet::run(&args);
+    }
     match &args.listener {
         Some(name) => {
             let listener = SimListener::by_name(name, args.seed)?;
@@ -361,9 +383,8 @@ fn player() -> Option<&'static str> {
     })
 }
 
-fn play(session: &Session, events: &[u8], path: &Path, player: Option<&str>) -> Result<()> {
-    audio::write_wav(session.task(), events, path)
-        .with_context(|| format!("writing {}", path.display()))?;
+fn play(task: &TaskSpec, events: &[u8], path: &Path, player: Option<&str>) -> Result<()> {
+    audio::write_wav(task, events, path).with_context(|| format!("writing {}", path.display()))?;
     match player {
         Some(p) => {
             let status = std::process::Command::new(p)
@@ -380,8 +401,7 @@ fn play(session: &Session, events: &[u8], path: &Path, player: Option<&str>) -> 
     Ok(())
 }
 
-fn chord_line(session: &Session) -> String {
-    let task = session.task();
+fn chord_line(task: &TaskSpec) -> String {
     let spb = task.setting.steps_per_bar();
     let mut line = vec![' '; task.setting.length + task.setting.length / spb.max(1) + 1];
     for chord in &task.backing {
@@ -396,10 +416,9 @@ fn chord_line(session: &Session) -> String {
     format!("      {}", line.into_iter().collect::<String>().trim_end())
 }
 
-fn show(session: &Session, title: &str, events: &[u8]) {
-    let task = session.task();
+fn show(task: &TaskSpec, title: &str, events: &[u8]) {
     println!("{title}");
-    println!("{}", chord_line(session));
+    println!("{}", chord_line(task));
     print!(
         "{}",
         pianoroll::render(events, task.setting.encoding, task.setting.steps_per_bar())
@@ -475,8 +494,8 @@ impl Midi {
         Ok(Self(out))
     }
 
-    fn play(&mut self, session: &Session, events: &[u8]) -> Result<()> {
-        Ok(self.0.play(session.task(), events)?)
+    fn play(&mut self, task: &TaskSpec, events: &[u8]) -> Result<()> {
+        Ok(self.0.play(task, events)?)
     }
 }
 
@@ -491,7 +510,7 @@ impl Midi {
         )
     }
 
-    fn play(&mut self, _session: &Session, _events: &[u8]) -> Result<()> {
+    fn play(&mut self, _task: &TaskSpec, _events: &[u8]) -> Result<()> {
         Ok(())
     }
 }
@@ -519,7 +538,7 @@ fn interactive(args: &RunArgs) -> Result<()> {
         let round: Round = session.propose()?.clone();
         let n = round.index;
         show(
-            &session,
+            session.task(),
             &format!("\nphrase {}", n + 1),
             &round.played().events,
         );
@@ -535,10 +554,10 @@ fn interactive(args: &RunArgs) -> Result<()> {
             100.0 * m.chromatic_share
         );
         if let Some(midi) = &mut midi {
-            midi.play(&session, &round.played().events)?;
+            midi.play(session.task(), &round.played().events)?;
         } else {
             play(
-                &session,
+                session.task(),
                 &round.played().events,
                 &dir.join(format!("cadenza-phrase-{n}.wav")),
                 player,
@@ -559,12 +578,12 @@ fn interactive(args: &RunArgs) -> Result<()> {
         if let Some((a, b)) = round.pair {
             for (label, i) in [("A", a), ("B", b)] {
                 let events = &round.candidates[i].events;
-                show(&session, &format!("{label}:"), events);
+                show(session.task(), &format!("{label}:"), events);
                 if let Some(midi) = &mut midi {
-                    midi.play(&session, events)?;
+                    midi.play(session.task(), events)?;
                 } else {
                     play(
-                        &session,
+                        session.task(),
                         events,
                         &dir.join(format!("cadenza-phrase-{n}-{label}.wav")),
                         player,
