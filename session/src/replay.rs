@@ -5,14 +5,14 @@
 //! Both read the log's [timeline](crate::log::LogContents::timeline): a damaged line costs
 //! the round it belongs to and no other, and [`LogReport`] says exactly what was skipped.
 
-use crate::error::SessionError;
 use crate::duet::{duet_task, same_duet};
+use crate::error::SessionError;
 use crate::log::{self, Entry, LogReport, LoggedRound, Record};
 use crate::round::{Candidate, Round};
-use cadenza_env::formats::Format;
-use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
 use cadenza_env::duet::DuetPhrase;
+use cadenza_env::formats::Format;
 use cadenza_env::improv::ImprovConfig;
+use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
 use cadenza_env::{Note, TaskSpec};
 use cadenza_reward::listener::{FeatureExtractor, ListenerConfig, ListenerModel};
 use std::path::Path;
@@ -223,7 +223,9 @@ pub fn export_duet(
                 )));
             }
             setting.encoding.to_notes(events).map_err(|e| {
-                bad(format!("line {line}: duet exchange {exchange}: {field}: {e}"))
+                bad(format!(
+                    "line {line}: duet exchange {exchange}: {field}: {e}"
+                ))
             })?;
         }
         phrases.push(DuetPhrase {

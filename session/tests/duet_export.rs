@@ -92,7 +92,11 @@ fn the_duet_of_a_session_exports_as_one_midi_file_with_its_backing() {
     let song = import_file(&out, &ImportOptions::default()).unwrap();
     assert_eq!(song.length_steps(), 3 * 64);
     assert_eq!(song.time_signature, Some((4, 4)));
-    assert!((song.tempo_qpm - first_task.tempo).abs() < 1e-3, "{}", song.tempo_qpm);
+    assert!(
+        (song.tempo_qpm - first_task.tempo).abs() < 1e-3,
+        "{}",
+        song.tempo_qpm
+    );
     assert!(
         song.title
             .as_deref()
@@ -174,7 +178,9 @@ fn a_log_without_duet_records_or_with_a_bad_one_is_a_clear_error() {
     std::fs::write(&path, text).unwrap();
     let err = export_duet(&path, &out, None).unwrap_err().to_string();
     assert!(
-        err.contains(&format!("line {line}: duet exchange 0: call: 2 events, expected 32")),
+        err.contains(&format!(
+            "line {line}: duet exchange 0: call: 2 events, expected 32"
+        )),
         "{err}"
     );
     assert!(!out.exists(), "nothing written");
