@@ -184,8 +184,9 @@ pub fn run(args: SessionArgs) -> Result<()> {
                 let written = export_duet(&log, &out, format)
                     .with_context(|| format!("exporting the duet of {}", log.display()))?;
                 eprintln!(
-                    "wrote {} duet exchanges ({} steps) to {}",
+                    "wrote {} duet exchange{} ({} steps) to {}",
                     written.exchanges,
+                    if written.exchanges == 1 { "" } else { "s" },
                     written.steps,
                     out.display()
                 );
