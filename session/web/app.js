@@ -590,7 +590,7 @@ ui.duet = {
   frame: null,
   phase: "off", // off, idle, count-in, call, waiting, answer, done
   keymap: {},
-  held: null, // the key sounding: {key, pitch, t}
+  held: null, // the note sounding: {id (the key, or midi:PITCH), pitch, t}
   notes: [], // the call so far: {pitch, t0, t1} in audio seconds
   callStart: 0,
   callStartPerf: 0,
