@@ -2,7 +2,8 @@
 # Builds the `cadenza` Python package as a wheel, installs it into a virtual environment
 # (.venv-py/, made on first use; --clean makes it anew) with the pinned test dependencies of
 # python/requirements-test.txt, PyTorch on CPU and Stable-Baselines3 (for the SB3 tests), and
-# runs the Python tests.
+# runs the Python tests (with the debug `cadenza` binary built and named by CADENZA_BIN for the
+# tests that run the command line).
 #
 # The first run downloads about 2.2 GB (torch and the CUDA libraries it links; see
 # python/requirements-torch.txt), 3.6 GB in the venv; later runs find them there and download
@@ -36,6 +37,15 @@ rm -rf "$wheels"
 # Installed like any user's wheel: dependencies resolved from its metadata.
 "$venv/bin/python" -m pip uninstall --quiet --yes cadenza >/dev/null 2>&1 || true
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheels"/cadenza-*.whl
+
+# The `cadenza` binary, for the tests that run the command line (session export --duet), with
+# the features scripts/test.sh builds (tch when libtorch is in .libtorch/), so its build is reused.
+features="${CADENZA_FEATURES-}"
+if [ -z "${CADENZA_FEATURES+set}" ] && [ -e .libtorch/torch/lib/libtorch_cpu.so ]; then
+    features=tch
+fi
+cargo build --bin cadenza ${features:+--features "$features"}
+export CADENZA_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/cadenza"
 
 # The pytest script, not `python -m pytest`, so that python/cadenza (sources without the
 # native module) does not shadow the installed package.

@@ -175,6 +175,72 @@ fn survives_kill_9_and_resumes() {
 }
 
 #[test]
+fn export_duet_writes_the_logged_exchanges_and_names_a_log_without_any() {
+    let dir = std::env::temp_dir().join(format!("cadenza-cli-duet-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("session.jsonl");
+    let out = cadenza()
+        .args(["session", "--listener", "sim:stepwise", "--rounds", "1"])
+        .args(SMALL)
+        .arg("--log")
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mid = dir.join("duet.mid");
+    let export = || {
+        cadenza()
+            .args(["session", "export"])
+            .arg(&log)
+            .arg("--duet")
+            .arg("--out")
+            .arg(&mid)
+            .output()
+            .unwrap()
+    };
+    let out = export();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains(&log.display().to_string()) && err.contains("no duet_call records"),
+        "{err}"
+    );
+    assert!(!mid.exists());
+
+    // One exchange: a call of C5 struck on every beat, an answer holding E5.
+    let call: Vec<u32> = [14, 1, 1, 1].repeat(8);
+    let answer: Vec<u32> = std::iter::once(18).chain([1; 31]).collect();
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str(
+        &serde_json::json!({"type": "duet_call", "exchange": 0, "call": call, "answer": answer})
+            .to_string(),
+    );
+    text.push('\n');
+    std::fs::write(&log, text).unwrap();
+    let out = export();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("wrote 1 duet exchange (64 steps)"), "{err}");
+    let song = cadenza_env::midi::import_file(&mid, &Default::default()).unwrap();
+    let notes: Vec<(u8, u32, u32)> = song
+        .notes
+        .iter()
+        .map(|n| (n.pitch, n.start, n.duration))
+        .collect();
+    let mut expected: Vec<(u8, u32, u32)> = (0..8).map(|k| (72, 4 * k, 4)).collect();
+    expected.push((76, 32, 32));
+    assert_eq!(notes, expected);
+    assert!(song.title.as_deref().unwrap().contains("you / cadenza"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_log_has_one_writer_and_names_it() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("session.jsonl");

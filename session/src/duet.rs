@@ -53,23 +53,34 @@ pub struct CallNote {
     pub duration: u32,
 }
 
-/// The duet task of a session: its key, range, meter and tempo, [`CALL_BARS`] bars of call
-/// and of answer over the `call-response` progression. What [`DuetPlayer::new`] plays and
-/// what a replay of the log reads the answers in.
-pub fn duet_task(config: &SessionConfig) -> Result<TaskSpec, SessionError> {
-    let t = &config.task;
+/// The duet task a session plays in duet mode when its task is `task`: the `duet` task in
+/// its key, range, meter, tempo and grid, with calls and answers of [`CALL_BARS`] bars over
+/// the `call-response` progression. Duet mode builds its answerer on it, and `session
+/// export --duet` rebuilds it from the log to write the exchanges.
+pub fn duet_task(task: &ImprovConfig) -> Result<TaskSpec, SessionError> {
     let duet = DuetConfig {
-        key: t.key.clone(),
-        low: t.low.clone(),
-        high: t.high.clone(),
-        meter: t.meter.clone(),
-        tempo: t.tempo,
-        steps_per_quarter: t.steps_per_quarter,
+        key: task.key.clone(),
+        low: task.low.clone(),
+        high: task.high.clone(),
+        meter: task.meter.clone(),
+        tempo: task.tempo,
+        steps_per_quarter: task.steps_per_quarter,
         call_bars: CALL_BARS,
         answer_bars: CALL_BARS,
         ..DuetConfig::default()
     };
     Ok(duet.to_task()?)
+}
+
+/// Whether the session tasks `a` and `b` give the same duet task ([`duet_task`]): the same
+/// key, range, meter, tempo and grid.
+pub fn same_duet(a: &ImprovConfig, b: &ImprovConfig) -> bool {
+    a.key == b.key
+        && a.low == b.low
+        && a.high == b.high
+        && a.meter == b.meter
+        && a.tempo == b.tempo
+        && a.steps_per_quarter == b.steps_per_quarter
 }
 
 /// The duet answerer of a session (see the module docs).
@@ -98,9 +109,10 @@ impl std::fmt::Debug for DuetPlayer {
 }
 
 impl DuetPlayer {
-    /// Builds the duet task from the session's (`config.task`) and pre-trains the answerer.
+    /// Builds the duet task from the session's (`config.task`, see [`duet_task`]) and
+    /// pre-trains the answerer.
     pub fn new(config: &SessionConfig) -> Result<Self, SessionError> {
-        let task = duet_task(config)?;
+        let task = duet_task(&config.task)?;
         let reward = cadenza_reward::registry::preset("duet")
             .map_err(|e| SessionError::Internal(format!("duet reward: {e}")))?;
         let agent = crate::agent::pretrain_q(config, &task, reward, STREAM_DUET_PRETRAIN)?;
@@ -127,13 +139,7 @@ impl DuetPlayer {
     /// Whether this answerer was built for the session's task `task` (its key, range,
     /// meter and tempo).
     pub(crate) fn fits(&self, task: &ImprovConfig) -> bool {
-        let b = &self.built_for;
-        b.key == task.key
-            && b.low == task.low
-            && b.high == task.high
-            && b.meter == task.meter
-            && b.tempo == task.tempo
-            && b.steps_per_quarter == task.steps_per_quarter
+        same_duet(&self.built_for, task)
     }
 
     /// The duet task the answerer plays.

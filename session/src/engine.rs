@@ -609,7 +609,9 @@ impl Session {
     fn duet_answer_features(&mut self, answer: &[Event]) -> Result<Vec<f64>, SessionError> {
         let setting = match &self.duet {
             Some(player) if player.fits(&self.config.task) => player.answer_setting().clone(),
-            _ => crate::duet::duet_task(&self.config)?.setting.answer_frame(),
+            _ => crate::duet::duet_task(&self.config.task)?
+                .setting
+                .answer_frame(),
         };
         let mut features = self.extractor.extract(&setting, answer)?;
         features.truncate(self.model.dim());

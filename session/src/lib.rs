@@ -33,14 +33,14 @@
 //! Everything is recorded in a durable JSONL [`log`]: a session killed at any moment resumes
 //! ([`Session::resume`]) losing at most the phrase being rated, a log rebuilds the listener
 //! model ([`replay::replay_model`]) and exports as one MIDI, ABC or MusicXML file
-//! ([`replay::export_song`]).
+//! ([`replay::export_song`]; its duet exchanges, [`replay::export_duet`]).
 //! [`sim`] holds simulated listeners with hidden tastes, so sessions run without a person;
 //! [`audio`] renders phrases with their backing chords to WAV.
 //!
 //! [`web`] serves a session as a local web page (WebAudio playback, a piano roll, ratings and
 //! A/B answers with keyboard shortcuts, key/progression/tempo controls, a live chart of the
-//! listener model, and a [`duet`] mode: the listener plays a call on the computer keyboard and
-//! an agent trained on the `duet` task answers it) over a small JSON API, documented there;
+//! listener model, and a [`duet`] mode: the listener plays a call on the computer keyboard or
+//! a MIDI keyboard (Web MIDI) and an agent trained on the `duet` task answers it) over a small JSON API, documented there;
 //! `midi_out` (feature `midi-out`)
 //! plays phrases live through a MIDI port, and `midi_in` (feature `midi-in`) takes a duet's
 //! calls from a MIDI keyboard through [`call_recorder`].

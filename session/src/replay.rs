@@ -1,13 +1,17 @@
-//! What a session log rebuilds without the agent: the listener model ([`replay_model`]), and
-//! the whole session as one MIDI file ([`export_midi`]).
+//! What a session log rebuilds without the agent: the listener model ([`replay_model`]), the
+//! whole session as one MIDI file ([`export_midi`]), and its duet exchanges as another
+//! ([`export_duet`]).
 //!
 //! Both read the log's [timeline](crate::log::LogContents::timeline): a damaged line costs
 //! the round it belongs to and no other, and [`LogReport`] says exactly what was skipped.
 
+use crate::duet::{duet_task, same_duet};
 use crate::error::SessionError;
-use crate::log::{self, Entry, LogReport, LoggedRound};
+use crate::log::{self, Entry, LogReport, LoggedRound, Record};
 use crate::round::{Candidate, Round};
+use cadenza_env::duet::DuetPhrase;
 use cadenza_env::formats::Format;
+use cadenza_env::improv::ImprovConfig;
 use cadenza_env::midi::{ChordSpan, KeySignature, MidiSong};
 use cadenza_env::{Note, TaskSpec};
 use cadenza_reward::listener::{self, FeatureExtractor, ListenerConfig, ListenerModel};
@@ -62,7 +66,7 @@ pub fn replay_model(path: &Path) -> Result<Replay, SessionError> {
             Entry::Controls(_) => continue,
             // A rated duet answer teaches the model as a rated phrase does.
             Entry::DuetCall { exchange, answer } => {
-                let setting = crate::duet::duet_task(&session_config)?
+                let setting = crate::duet::duet_task(&session_config.task)?
                     .setting
                     .answer_frame();
                 let mut features = extractor.extract(&setting, &answer)?;
@@ -164,6 +168,138 @@ pub fn export_song(path: &Path, out: &Path, format: Option<Format>) -> Result<us
     };
     cadenza_env::formats::write_song(&song, out, format)?;
     Ok(phrases)
+}
+
+/// Who played the calls and the answers of a session's duet, as [`export_duet`] names them.
+pub const DUET_PLAYERS: (&str, &str) = ("you", "cadenza");
+
+/// What [`export_duet`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DuetExport {
+    /// Exchanges (a call and its answer each).
+    pub exchanges: usize,
+    /// Steps of the whole file.
+    pub steps: usize,
+}
+
+/// Writes the duet exchanges of a session log (its `duet_call` records, in order) as one
+/// file (MIDI, ABC or MusicXML: `format`, else the one the extension of `out` names): each
+/// call followed by its answer, each over the backing chords it was played over, the way
+/// `cadenza duet --out` writes an exchange ([`TaskSpec::exchange_song`]). The duet task is
+/// rebuilt from the session's task in force when the call was played (the log's session and
+/// settings records) exactly as duet mode builds it ([`duet_task`]). Exchanges played in
+/// different keys, ranges or tempi follow one another in the one file, in the tempo, meter
+/// and key of the first. A log without duet records is an error naming it.
+pub fn export_duet(
+    path: &Path,
+    out: &Path,
+    format: Option<Format>,
+) -> Result<DuetExport, SessionError> {
+    let contents = log::read(path)?;
+    let (config, _) = contents.header(path)?;
+    let bad = |message: String| SessionError::Log {
+        path: path.display().to_string(),
+        message,
+    };
+    let mut current = config.task.clone();
+    // Runs of exchanges played in one duet task.
+    let mut runs: Vec<(ImprovConfig, TaskSpec, Vec<DuetPhrase>)> = Vec::new();
+    let mut exchanges = 0usize;
+    for (line, record) in &contents.records {
+        let (exchange, call, answer) = match record {
+            Record::Settings { task, .. } => {
+                current = task.clone();
+                continue;
+            }
+            Record::DuetCall {
+                exchange,
+                call,
+                answer,
+            } => (exchange, call, answer),
+            _ => continue,
+        };
+        if !runs.last().is_some_and(|(c, _, _)| same_duet(c, &current)) {
+            let task = duet_task(&current).map_err(|e| {
+                bad(format!(
+                    "line {line}: duet exchange {exchange}: its duet task does not build: {e}"
+                ))
+            })?;
+            runs.push((current.clone(), task, Vec::new()));
+        }
+        let Some((_, task, phrases)) = runs.last_mut() else {
+            continue;
+        };
+        let setting = &task.setting;
+        let answer_steps = setting.length - setting.call_steps;
+        for (field, events, steps) in [
+            ("call", call, setting.call_steps),
+            ("answer", answer, answer_steps),
+        ] {
+            if events.len() != steps {
+                return Err(bad(format!(
+                    "line {line}: duet exchange {exchange}: {field}: {} events, expected {steps} (the duet's {} bars)",
+                    events.len(),
+                    crate::duet::CALL_BARS
+                )));
+            }
+            setting.encoding.to_notes(events).map_err(|e| {
+                bad(format!(
+                    "line {line}: duet exchange {exchange}: {field}: {e}"
+                ))
+            })?;
+        }
+        phrases.push(DuetPhrase {
+            player: DUET_PLAYERS.0.into(),
+            events: call.clone(),
+            is_call: true,
+        });
+        phrases.push(DuetPhrase {
+            player: DUET_PLAYERS.1.into(),
+            events: answer.clone(),
+            is_call: false,
+        });
+        exchanges += 1;
+    }
+    let mut song: Option<MidiSong> = None;
+    let mut steps = 0u32;
+    for (config, task, phrases) in &runs {
+        let part = task
+            .exchange_song(phrases)
+            .map_err(|e| SessionError::Internal(format!("duet exchange as a song: {e}")))?;
+        let length: u32 = phrases.iter().map(|p| p.events.len() as u32).sum();
+        match &mut song {
+            None => song = Some(part),
+            Some(song) => {
+                if part.steps_per_quarter != song.steps_per_quarter {
+                    return Err(bad(format!(
+                        "duet exchanges on a grid of {} steps a quarter (task {}) follow ones on {}: one file holds one grid",
+                        part.steps_per_quarter, config.key, song.steps_per_quarter
+                    )));
+                }
+                song.melody.extend(part.melody.into_iter().map(|n| Note {
+                    start: n.start + steps,
+                    ..n
+                }));
+                song.chords
+                    .extend(part.chords.into_iter().map(|c| ChordSpan {
+                        start: c.start + steps,
+                        ..c
+                    }));
+            }
+        }
+        steps += length;
+    }
+    let Some(song) = song else {
+        return Err(bad(
+            "no duet_call records: the log holds no duet exchanges to export (play some in the page's duet mode)"
+                .into(),
+        ));
+    };
+    cadenza_env::formats::write_song(&song, out, format)?;
+    Ok(DuetExport {
+        exchanges,
+        steps: steps as usize,
+    })
 }
 
 /// A logged round (of the log at `path`) rebuilt for the listener model only: features, no

@@ -575,7 +575,7 @@ function applySettings() {
 }
 
 // --------------------------------------------------------------------------------------
-// Duet mode: the listener plays a call on the keyboard, the agent answers
+// Duet mode: the listener plays a call on the keyboard (or a MIDI keyboard), the agent answers
 // --------------------------------------------------------------------------------------
 
 // Two rows of the keyboard, low to high, mapped to the key's scale from the bottom of the range.
@@ -590,14 +590,19 @@ ui.duet = {
   frame: null,
   phase: "off", // off, idle, count-in, call, waiting, answer, done
   keymap: {},
-  held: null, // the key sounding: {key, pitch, t}
+  held: null, // the note sounding: {id (the key, or midi:PITCH), pitch, t}
   notes: [], // the call so far: {pitch, t0, t1} in audio seconds
   callStart: 0,
+  callStartPerf: 0,
   answerStart: 0,
   exchange: null, // the server's answer to the last call
   late: false,
   sent: null, // the notes sent with the last call
   timer: null,
+  midi: null, // the browser's MIDIAccess, when it gave one
+  midiAsked: false,
+  midiInput: null, // the MIDI input played on
+  rejected: 0, // MIDI notes outside the range, not played into a call
 };
 
 function duetKeys() {
@@ -651,6 +656,7 @@ async function toggleDuet() {
     $("duet-info").textContent = `${f.key} · ${f.tempo} qpm · ${f.chords.map((c) => c.symbol).join(" | ")}`;
     duetKeys();
     duetPhase("idle", "ready: press start");
+    if (!d.midiAsked) duetMidi();
   } catch (e) {
     showStatus(e.message, true);
     duetPhase("idle", "not ready");
@@ -704,6 +710,8 @@ function duetStart() {
   const beats = f.steps_per_bar / f.steps_per_quarter;
   for (let b = 0; b < beats; b++) click(t0 + b * f.steps_per_quarter * step, b === 0);
   d.callStart = t0 + bar;
+  // The call's first downbeat on the performance clock (the one MIDI messages are stamped on).
+  d.callStartPerf = performance.now() + (d.callStart - ctx.currentTime) * 1000;
   const callEnd = d.callStart + f.call_steps * step;
   // The call's bars, then a bar holding the call's last chord while the answer comes back,
   // then the answer's bars.
@@ -745,7 +753,7 @@ function quantiseCall(step) {
 
 async function duetSendCall(step) {
   const d = ui.duet;
-  if (d.held) duetKeyUp(d.held.key);
+  if (d.held) duetNoteOff(d.held.id, audio.ctx.currentTime);
   const notes = quantiseCall(step);
   d.sent = notes;
   if (!notes.length) {
@@ -779,29 +787,137 @@ async function duetSendCall(step) {
   }
 }
 
+// A note starts (`id` names what holds it: a computer key, or `midi:PITCH`), at audio time
+// `t`: it ends the note sounding (one note at a time) and is heard through the lead voice.
+function duetNoteOn(id, pitch, t) {
+  const d = ui.duet;
+  if (d.held) duetNoteOff(d.held.id, t);
+  d.held = { id, pitch, t };
+  leadNote(pitch, t, 0.25);
+  const el = $(`duet-key-${pitch}`);
+  if (el) el.classList.add("down");
+}
+
+// The note held by `id` ends at audio time `t`; during the call it joins the call.
+function duetNoteOff(id, t) {
+  const d = ui.duet;
+  if (!d.held || d.held.id !== id) return;
+  const { pitch, t: t0 } = d.held;
+  d.held = null;
+  const el = $(`duet-key-${pitch}`);
+  if (el) el.classList.remove("down");
+  if (d.phase === "call") d.notes.push({ pitch, t0, t1: Math.max(t0, t) });
+}
+
 function duetKeyDown(key) {
   const d = ui.duet;
   const pitch = d.keymap[key];
   if (pitch === undefined) return false;
   const { ctx } = audioGraph();
   if (ctx.state === "suspended") ctx.resume();
-  const t = ctx.currentTime;
-  if (d.held) duetKeyUp(d.held.key);
-  d.held = { key, pitch, t };
-  leadNote(pitch, t, 0.25);
-  const el = $(`duet-key-${pitch}`);
-  if (el) el.classList.add("down");
+  duetNoteOn(key, pitch, ctx.currentTime);
   return true;
 }
 
 function duetKeyUp(key) {
+  if (audio.ctx) duetNoteOff(key, audio.ctx.currentTime);
+}
+
+// Web MIDI: where the browser offers it, the inputs are listed and the one chosen plays
+// into the call like the computer keys; without it (or without permission) the page says
+// so in one line and the computer keys play on.
+async function duetMidi() {
   const d = ui.duet;
-  if (!d.held || d.held.key !== key) return;
-  const { pitch, t } = d.held;
-  d.held = null;
-  const el = $(`duet-key-${pitch}`);
-  if (el) el.classList.remove("down");
-  if (d.phase === "call") d.notes.push({ pitch, t0: t, t1: audio.ctx.currentTime });
+  d.midiAsked = true;
+  const line = (state, text) => {
+    document.body.dataset.midi = state;
+    $("duet-midi").textContent = text;
+  };
+  if (typeof navigator.requestMIDIAccess !== "function") {
+    line("unavailable", "MIDI input: this browser has no Web MIDI; play on the computer keys");
+    return;
+  }
+  line("asking", "MIDI input: asking the browser…");
+  try {
+    d.midi = await navigator.requestMIDIAccess();
+  } catch (e) {
+    line("denied", `MIDI input: not allowed (${e.name || e.message || e}); play on the computer keys`);
+    return;
+  }
+  d.midi.onstatechange = () => duetMidiInputs();
+  $("duet-midi-input").addEventListener("change", (e) => {
+    e.currentTarget.blur();
+    duetMidiUse(e.currentTarget.value);
+  });
+  duetMidiInputs();
+}
+
+// Lists the MIDI inputs; keeps playing on the one chosen while it is there, else the first.
+function duetMidiInputs() {
+  const d = ui.duet;
+  const inputs = [...d.midi.inputs.values()];
+  const select = $("duet-midi-input");
+  select.replaceChildren(...inputs.map((input) => {
+    const o = document.createElement("option");
+    o.value = input.id;
+    o.textContent = input.name || input.id;
+    return o;
+  }));
+  select.hidden = inputs.length === 0;
+  const keep = d.midiInput && inputs.some((i) => i.id === d.midiInput.id);
+  duetMidiUse(keep ? d.midiInput.id : inputs[0] && inputs[0].id);
+}
+
+function duetMidiUse(id) {
+  const d = ui.duet;
+  const inputs = [...d.midi.inputs.values()];
+  for (const input of inputs) input.onmidimessage = null;
+  d.midiInput = inputs.find((i) => i.id === id) || null;
+  if (!d.midiInput) {
+    document.body.dataset.midi = "no-inputs";
+    $("duet-midi").textContent = "MIDI input: no MIDI keyboard connected; play on the computer keys";
+    return;
+  }
+  d.midiInput.onmidimessage = duetMidiMessage;
+  $("duet-midi-input").value = d.midiInput.id;
+  document.body.dataset.midi = "ready";
+  $("duet-midi").textContent = `MIDI input (${inputs.length}):`;
+}
+
+// A MIDI message: note-on starts a note, note-off (or note-on at velocity 0) ends it, at the
+// time the message arrived. A note outside the session's range is shown as rejected and
+// neither sounds nor joins the call.
+function duetMidiMessage(e) {
+  const d = ui.duet;
+  if (!d.on || !d.frame || !e.data || e.data.length < 3) return;
+  const [status, pitch, velocity] = e.data;
+  const kind = status & 0xf0;
+  const on = kind === 0x90 && velocity > 0;
+  const off = kind === 0x80 || (kind === 0x90 && velocity === 0);
+  if (!on && !off) return;
+  const { ctx } = audioGraph();
+  if (ctx.state === "suspended") ctx.resume();
+  // The message's own time stamp (performance clock) on the audio clock, when it is recent.
+  const lag = (performance.now() - e.timeStamp) / 1000;
+  const t = ctx.currentTime - (lag >= 0 && lag < 1 ? lag : 0);
+  const id = `midi:${pitch}`;
+  if (off) {
+    duetNoteOff(id, t);
+    return;
+  }
+  const note = $("duet-midi-note");
+  const name = (p) => `${NOTE_NAMES[p % 12]}${Math.floor(p / 12) - 1}`;
+  if (pitch < d.frame.low || pitch > d.frame.high) {
+    d.rejected += 1;
+    document.body.dataset.midiRejected = String(d.rejected);
+    note.className = "meta rejected";
+    note.textContent = `${name(pitch)} (${pitch}) rejected: outside the range ` +
+      `${name(d.frame.low)}–${name(d.frame.high)}, not played into the call`;
+    return;
+  }
+  note.className = "meta";
+  note.textContent = `${name(pitch)}`;
+  duetNoteOn(id, pitch, t);
 }
 
 async function duetRate(rating) {

@@ -7,7 +7,7 @@ use super::pianoroll;
 use anyhow::{bail, Context, Result};
 use cadenza_env::improv::ImprovConfig;
 use cadenza_env::TaskSpec;
-use cadenza_session::replay::{export_song, replay_model};
+use cadenza_session::replay::{export_duet, export_song, replay_model};
 use cadenza_session::sim::{self, SimListener};
 use cadenza_session::web::{BindOptions, WebServer};
 use cadenza_session::{
@@ -56,6 +56,7 @@ use std::path::{Path, PathBuf};
 ///   cadenza session --log today.jsonl
 ///   cadenza session replay today.jsonl --out taste.json
 ///   cadenza session export today.jsonl --out today.mid
+///   cadenza session export today.jsonl --duet --out duet.mid
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct SessionArgs {
@@ -78,9 +79,17 @@ enum SessionCommand {
     },
     /// Write a whole session (every played phrase over its backing chords) as one MIDI,
     /// ABC or MusicXML file (by the extension of --out, or --format).
+    ///
+    /// With --duet, the session's duet exchanges instead (the page's duet mode): each call
+    /// you played followed by the answer it got, each over the backing chords it was played
+    /// over, as `cadenza duet --out` writes an exchange (the duet task rebuilt from the
+    /// log's key, range, meter and tempo). A log without duet exchanges is an error.
     Export {
         /// The session log.
         log: PathBuf,
+        /// Write the duet exchanges (calls and answers) instead of the rounds' phrases.
+        #[arg(long)]
+        duet: bool,
         /// The file to write: .mid, .abc or .musicxml.
         #[arg(long)]
         out: PathBuf,
@@ -182,9 +191,26 @@ struct RunArgs {
 pub fn run(args: SessionArgs) -> Result<()> {
     match args.command {
         Some(SessionCommand::Replay { log, out }) => replay(&log, out.as_deref()),
-        Some(SessionCommand::Export { log, out, format }) => {
+        Some(SessionCommand::Export {
+            log,
+            duet,
+            out,
+            format,
+        }) => {
             super::common::check_output_path(&out)?;
             cadenza_env::formats::format_of(&out, format)?;
+            if duet {
+                let written = export_duet(&log, &out, format)
+                    .with_context(|| format!("exporting the duet of {}", log.display()))?;
+                eprintln!(
+                    "wrote {} duet exchange{} ({} steps) to {}",
+                    written.exchanges,
+                    if written.exchanges == 1 { "" } else { "s" },
+                    written.steps,
+                    out.display()
+                );
+                return Ok(());
+            }
             let n = export_song(&log, &out, format)
                 .with_context(|| format!("exporting {}", log.display()))?;
             eprintln!("wrote {n} phrases to {}", out.display());

@@ -1,7 +1,9 @@
 // End-to-end test of `cadenza session --web` in headless Chromium: the page loads, plays a
 // phrase with WebAudio, takes five ratings (by click and by keyboard), changes the tempo, and
 // the server's API and its session log show five ratings and a listener model that moved;
-// then in duet mode it plays a call with key presses, hears the answer and rates it.
+// then in duet mode it plays a call with key presses, hears the answer and rates it, and plays
+// a call on a MIDI keyboard (a fake Web MIDI input the test drives); pages without Web MIDI or
+// without permission say so and keep the computer keys.
 //
 // Run by scripts/web-test.sh, which builds the binary and installs Chromium and
 // playwright-core. Environment: CADENZA_BIN (the binary), CHROMIUM (default /usr/bin/chromium).
@@ -80,6 +82,30 @@ try {
       "--disable-sync",
       "--autoplay-policy=no-user-gesture-required",
     ],
+  });
+  // A fake Web MIDI before the page's script runs: `?midi=none` takes Web MIDI away,
+  // `?midi=denied` refuses permission, else one input that `window.__fakeMidi.send` drives.
+  await context.addInitScript(() => {
+    const mode = new URLSearchParams(location.search).get("midi");
+    const define = (value) =>
+      Object.defineProperty(Navigator.prototype, "requestMIDIAccess", { value, configurable: true, writable: true });
+    if (mode === "none") return define(undefined);
+    if (mode === "denied") {
+      return define(() => Promise.reject(new DOMException("Permission denied", "NotAllowedError")));
+    }
+    const input = { id: "fake-in-1", name: "Test keyboard", type: "input", state: "connected", onmidimessage: null };
+    const access = { inputs: new Map([[input.id, input]]), outputs: new Map(), sysexEnabled: false, onstatechange: null };
+    window.__fakeMidi = {
+      input,
+      sent: 0,
+      send(bytes, timeStamp) {
+        this.sent += 1;
+        if (input.onmidimessage) {
+          input.onmidimessage({ data: new Uint8Array(bytes), timeStamp: timeStamp ?? performance.now(), target: input });
+        }
+      },
+    };
+    define(() => Promise.resolve(access));
   });
   const page = context.pages()[0] || (await context.newPage());
   const problems = [];
@@ -268,6 +294,114 @@ try {
     duetRecords.length === 2 && duetRecords[0].type === "duet_call" && duetRecords[0].call.length === 32 &&
       duetRecords[0].answer.length === 32 && duetRecords[1].type === "duet_rating" && duetRecords[1].rating === 4,
     JSON.stringify(duetRecords));
+  // A call on a MIDI keyboard: note-on/note-off messages, each stamped with the time of the
+  // step it belongs to; a note-on at velocity 0 ends a note, a new note ends the one
+  // sounding, notes outside the range are shown as rejected and neither end nor join the call.
+  const midi = await page.evaluate(() => ({
+    state: document.body.dataset.midi,
+    line: document.getElementById("duet-midi").textContent,
+    inputs: [...document.querySelectorAll("#duet-midi-input option")].map((o) => o.textContent),
+  }));
+  check("duet mode lists the MIDI inputs", midi.state === "ready" && JSON.stringify(midi.inputs) === '["Test keyboard"]',
+    JSON.stringify(midi));
+  await page.keyboard.press("Space");
+  await page.waitForSelector("body[data-duet-phase=call]", { timeout: 20_000 });
+  const midiPlan = await page.evaluate(async () => {
+    const d = window.cadenza.duet;
+    const f = d.frame;
+    const s = f.scale;
+    const chromatic = [...Array(f.high - f.low + 1).keys()].map((k) => f.low + k).find((p) => !s.includes(p));
+    const below = f.low - 3;
+    const above = f.high + 2;
+    const plan = [
+      [0, [0x90, s[0], 90]],
+      [3, [0x80, s[0], 0]],
+      [4, [0x90, s[2], 100]],
+      [6, [0x90, s[4], 80]], // ends s[2]
+      [9, [0x90, s[4], 0]], // velocity 0: a note-off
+      [10, [0x90, below, 100]], // rejected
+      [11, [0x80, below, 0]],
+      [12, [0x91, chromatic, 70]], // another channel, off the scale but in range
+      [16, [0x81, chromatic, 64]],
+      [20, [0x90, s[3], 100]],
+      [22, [0x90, above, 100]], // rejected while s[3] sounds: s[3] keeps sounding
+      [23, [0x80, above, 0]],
+      [24, [0x80, s[3], 0]],
+    ];
+    const stepMs = (60 / f.tempo / f.steps_per_quarter) * 1000;
+    for (const [step, bytes] of plan) {
+      const at = d.callStartPerf + step * stepMs;
+      await new Promise((r) => setTimeout(r, Math.max(0, at - performance.now())));
+      window.__fakeMidi.send(bytes, at);
+    }
+    return {
+      expected: [
+        { pitch: s[0], start: 0, duration: 3 },
+        { pitch: s[2], start: 4, duration: 2 },
+        { pitch: s[4], start: 6, duration: 3 },
+        { pitch: chromatic, start: 12, duration: 4 },
+        { pitch: s[3], start: 20, duration: 4 },
+      ],
+      rejected: document.body.dataset.midiRejected,
+      note: document.getElementById("duet-midi-note").textContent,
+      noteClass: document.getElementById("duet-midi-note").className,
+      low: f.low,
+    };
+  });
+  check("a MIDI note outside the range is shown as rejected",
+    midiPlan.rejected === "2" && midiPlan.note.includes("rejected") && midiPlan.noteClass.includes("rejected"),
+    JSON.stringify(midiPlan));
+  await page.waitForSelector("body[data-duet-phase=answer]", { timeout: 30_000 });
+  const midiDuet = await page.evaluate(() => ({ sent: window.cadenza.duet.sent, exchange: window.cadenza.duet.exchange }));
+  check("the MIDI call is sent with its pitches and steps",
+    JSON.stringify(midiDuet.sent) === JSON.stringify(midiPlan.expected),
+    `${JSON.stringify(midiDuet.sent)} vs ${JSON.stringify(midiPlan.expected)}`);
+  check("the MIDI call's answer comes back", midiDuet.exchange.exchange === 1 && midiDuet.exchange.answer.length > 0,
+    JSON.stringify(midiDuet.exchange));
+  const midiState = (await api("/api/state")).duet;
+  check("the API counts the MIDI call", midiState.exchanges === 2 && midiState.pending === 1, JSON.stringify(midiState));
+  const lastCall = readFileSync(log, "utf8").split("\n").filter((l) => l.includes('"type":"duet_call"'))
+    .map((l) => JSON.parse(l)).pop();
+  // Events: 0 rests, 1 holds what sounds (a note, or the rest), 2 and up strike low, low + 1, ...
+  const logged = [];
+  let sounding = false;
+  lastCall.call.forEach((e, step) => {
+    if (e >= 2) logged.push({ pitch: midiPlan.low + e - 2, start: step, duration: 1 });
+    else if (e === 1 && sounding) logged[logged.length - 1].duration += 1;
+    sounding = e >= 2 || (e === 1 && sounding);
+  });
+  check("the log holds the MIDI call at its pitches and steps, and its answer",
+    lastCall.exchange === 1 && JSON.stringify(logged) === JSON.stringify(midiPlan.expected) && lastCall.answer.length === 32,
+    JSON.stringify(lastCall));
+
+  // Without Web MIDI, or without permission, the page says so in one line and the computer
+  // keys still play.
+  for (const mode of ["denied", "none"]) {
+    const other = await context.newPage();
+    const errors = [];
+    other.on("pageerror", (e) => errors.push(e.message));
+    await other.goto(`${url}?midi=${mode}`);
+    await other.waitForSelector("body[data-ready=true]", { timeout: 90_000 });
+    await other.click("#duet-toggle");
+    await other.waitForSelector("body[data-duet-phase=idle]", { timeout: 60_000 });
+    const expectedState = mode === "denied" ? "denied" : "unavailable";
+    await other.waitForSelector(`body[data-midi=${expectedState}]`, { timeout: 10_000 });
+    const line = await other.$eval("#duet-midi", (e) => e.textContent);
+    const hidden = await other.$eval("#duet-midi-input", (e) => e.hidden);
+    check(`MIDI ${mode}: the page says so in one line`,
+      line.includes(mode === "denied" ? "not allowed" : "no Web MIDI") && line.includes("computer keys") && hidden, line);
+    await other.keyboard.down("d");
+    const lit = await other.evaluate(() => ({
+      held: window.cadenza.duet.held && window.cadenza.duet.held.pitch,
+      pitch: window.cadenza.duet.frame.scale[2],
+      down: document.querySelectorAll("#duet-keys .k.down").length,
+    }));
+    await other.keyboard.up("d");
+    check(`MIDI ${mode}: the computer keys still play`, lit.held === lit.pitch && lit.down === 1, JSON.stringify(lit));
+    check(`MIDI ${mode}: no errors in the page`, errors.length === 0, errors.join("; "));
+    await other.close();
+  }
+
   // The server's time from a call received to its answer ready, over more calls.
   const answerMs = [duet.exchange.answer_ms];
   for (let i = 0; i < 19; i++) {
