@@ -191,7 +191,7 @@ pub(super) fn run(args: &RunArgs) -> Result<()> {
         session.duet_rate(exchange, rating.parse().context("a rating")?)?;
         rated += 1;
     }
-    println!("{rated} answers rated.");
+    println!("{rated} answer{} rated.", if rated == 1 { "" } else { "s" });
     Ok(())
 }
 
