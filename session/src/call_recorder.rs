@@ -2,7 +2,7 @@
 //! the call's notes ([`CallNote`]) out, on the session's grid of sixteenths.
 //!
 //! The page's computer keys and Web MIDI follow the same rules; this is the terminal's
-//! recorder (fed by [`crate::midi_in`] where a port is open, and by tests with messages they
+//! recorder (fed by `midi_in`, feature `midi-in`, where a port is open, and by tests with messages they
 //! make):
 //!
 //! - the call starts with the first note-on: that note is on step 0, and every later event

@@ -14,7 +14,7 @@
 //! within the call's bars, one note at a time. Each answered call and each rating of an
 //! answer is a record of the session's log (`duet_call`, `duet_rating`).
 //!
-//! The session samples several candidate answers ([`DuetPlayer::answer`]), steered by the
+//! The session samples several candidate answers, steered by the
 //! listener's controls and learnt taste as its phrases are, and plays the one its listener
 //! model likes best among those that are music; a rating of an answer teaches that model
 //! ([`Session::duet_call`](crate::Session::duet_call), [`Session::duet_rate`](crate::Session::duet_rate)).

@@ -1,5 +1,5 @@
-//! Picking a MIDI port by the name a person types, for output ([`crate::midi_out`]) and input
-//! ([`crate::midi_in`]) alike.
+//! Picking a MIDI port by the name a person types, for output (`midi_out`, feature
+//! `midi-out`) and input (`midi_in`, feature `midi-in`) alike.
 
 /// The index of the port `name` picks among `names`: the port of exactly that name, else the
 /// one port whose name contains it (case-insensitive). When none or several match, the error
