@@ -312,16 +312,17 @@ fn held_out_past_its_limit_is_refused_before_pre_training() {
     );
 }
 
-#[test]
-fn a_non_utf8_answer_is_asked_again_and_the_rating_is_kept() {
+/// Runs a terminal session with `args` (and a log and an audio folder of its own), typing
+/// `input`; its standard output and the log's records. The session must succeed.
+fn terminal(name: &str, args: &[&str], input: &[u8]) -> (String, Vec<serde_json::Value>) {
     use std::io::Write;
-    let dir = std::env::temp_dir().join(format!("cadenza-cli-ask-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("cadenza-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("session.jsonl");
     let _ = std::fs::remove_file(&log);
     let mut child = cadenza()
-        .args(["session", "--rounds", "3", "--seed", "1"])
-        .args(["--pretrain-steps", "2000", "--candidates", "4"])
+        .arg("session")
+        .args(args)
         .arg("--log")
         .arg(&log)
         .arg("--audio-dir")
@@ -331,78 +332,73 @@ fn a_non_utf8_answer_is_asked_again_and_the_rating_is_kept() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // A stray byte where the rating goes, then a rating; a stray byte where the A/B answer
-    // goes (if the round asks one), then the end of the input.
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"\xff\n4\n\xfe\xff\n")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
     let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{}\n{stdout}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("please answer one of"), "{stdout}");
-    assert!(stdout.contains("1 rounds rated."), "{stdout}");
-    let ratings: Vec<u64> = std::fs::read_to_string(&log)
+    let records = std::fs::read_to_string(&log)
         .unwrap()
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (stdout, records)
+}
+
+#[test]
+fn a_non_utf8_answer_is_asked_again_and_the_rating_is_kept() {
+    // A stray byte where the rating goes, then a rating; a stray byte where the A/B answer
+    // goes (if the round asks one), then the end of the input.
+    let (stdout, records) = terminal(
+        "ask",
+        &[
+            "--rounds",
+            "3",
+            "--seed",
+            "1",
+            "--pretrain-steps",
+            "2000",
+            "--candidates",
+            "4",
+        ],
+        b"\xff\n4\n\xfe\xff\n",
+    );
+    assert!(stdout.contains("please answer one of"), "{stdout}");
+    assert!(stdout.contains("1 rounds rated."), "{stdout}");
+    let ratings: Vec<u64> = records
+        .iter()
         .filter(|v| v["type"] == "feedback")
         .filter_map(|v| v["rating"].as_u64())
         .collect();
     assert_eq!(ratings, [4]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The terminal duet: typed calls (a bad token is named and asked again), answers drawn and
 /// rated, every call, answer and rating in the log.
 #[test]
 fn a_terminal_duet_takes_typed_calls_and_logs_the_rated_answers() {
-    use std::io::Write;
-    let dir = std::env::temp_dir().join(format!("cadenza-cli-duet-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("duet.jsonl");
-    let _ = std::fs::remove_file(&log);
-    let mut child = cadenza()
-        .args(["session", "--duet", "--rounds", "2", "--seed", "3"])
-        .args(["--pretrain-steps", "20000", "--candidates", "4"])
-        .arg("--log")
-        .arg(&log)
-        .arg("--audio-dir")
-        .arg(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            b"60 - x\n60 - - - 64 - - - 67 - - - 65 - 64 -\n4\n72 - 71 - 69 - 67 - - - - -\n9\n2\n",
-        )
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
+    let (stdout, records) = terminal(
+        "duet",
+        &[
+            "--duet",
+            "--rounds",
+            "2",
+            "--seed",
+            "3",
+            "--pretrain-steps",
+            "20000",
+            "--candidates",
+            "4",
+        ],
+        b"60 - x\n60 - - - 64 - - - 67 - - - 65 - 64 -\n4\n72 - 71 - 69 - 67 - - - - -\n9\n2\n",
     );
     assert!(stdout.contains("'x'"), "{stdout}");
     assert!(stdout.contains("please answer one of"), "{stdout}");
     assert!(stdout.contains("2 answers rated."), "{stdout}");
-    let records: Vec<serde_json::Value> = std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
     let calls: Vec<&serde_json::Value> = records
         .iter()
         .filter(|r| r["type"] == "duet_call")
@@ -421,5 +417,4 @@ fn a_terminal_duet_takes_typed_calls_and_logs_the_rated_answers() {
         .filter_map(|r| r["rating"].as_u64())
         .collect();
     assert_eq!(ratings, [4, 2]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -18,16 +18,6 @@ fn error(message: impl std::fmt::Display) -> SessionError {
     SessionError::MidiIn(message.to_string())
 }
 
-/// The names of the MIDI input ports there are now.
-pub fn port_names() -> Result<Vec<String>, SessionError> {
-    let input = MidiInput::new(CLIENT).map_err(|e| error(format!("no MIDI system: {e}")))?;
-    Ok(input
-        .ports()
-        .iter()
-        .filter_map(|p| input.port_name(p).ok())
-        .collect())
-}
-
 /// An open MIDI input port: the messages it receives, each with the time it arrived.
 pub struct MidiIn {
     _connection: MidiInputConnection<()>,
@@ -53,17 +43,11 @@ impl MidiIn {
         })?;
         // System exclusive, timing and active sensing are not notes.
         input.ignore(Ignore::All);
-        let ports = input.ports();
-        let names: Vec<String> = ports
-            .iter()
-            .map(|p| input.port_name(p).unwrap_or_default())
-            .collect();
-        let index = crate::midi_ports::pick(&names, name, "input").map_err(error)?;
-        let port = names[index].clone();
+        let (found, port) = crate::midi_ports::open_port(&input, name, "input").map_err(error)?;
         let (sender, messages) = mpsc::channel();
         let connection = input
             .connect(
-                &ports[index],
+                &found,
                 "cadenza-call",
                 move |_, message, _| {
                     // The session reads until the call ends; a message after it has gone

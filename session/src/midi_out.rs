@@ -51,15 +51,9 @@ impl MidiOut {
                 "cannot open the MIDI system ({e}); on Linux this needs the ALSA sequencer (/dev/snd/seq, module snd-seq)"
             ))
         })?;
-        let ports = output.ports();
-        let names: Vec<String> = ports
-            .iter()
-            .map(|p| output.port_name(p).unwrap_or_default())
-            .collect();
-        let index = crate::midi_ports::pick(&names, name, "output").map_err(error)?;
-        let port = names[index].clone();
+        let (found, port) = crate::midi_ports::open_port(&output, name, "output").map_err(error)?;
         let connection = output
-            .connect(&ports[index], "cadenza-session")
+            .connect(&found, "cadenza-session")
             .map_err(|e| error(format!("cannot connect to '{port}': {e}")))?;
         let mut out = Self { connection, port };
         // Pads and bass: warm pad (GM 90), acoustic bass (33); the lead keeps the port's

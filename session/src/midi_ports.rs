@@ -26,6 +26,22 @@ pub fn pick(names: &[String], name: &str, kind: &str) -> Result<usize, String> {
     Err(format!("no single MIDI {kind} port named '{name}': {list}"))
 }
 
+/// The port of `io` that `name` picks (see [`pick`]), with its name.
+#[cfg(any(feature = "midi-in", feature = "midi-out"))]
+pub(crate) fn open_port<T: midir::MidiIO>(
+    io: &T,
+    name: &str,
+    kind: &str,
+) -> Result<(T::Port, String), String> {
+    let ports = io.ports();
+    let names: Vec<String> = ports
+        .iter()
+        .map(|p| io.port_name(p).unwrap_or_default())
+        .collect();
+    let index = pick(&names, name, kind)?;
+    Ok((ports[index].clone(), names[index].clone()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
