@@ -23,6 +23,13 @@ use cadenza_reward::musicianship::{measure, MUSIC};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
+/// A duet call, checked, and the answer chosen for it with its phrase features.
+struct ChosenAnswer {
+    call: Vec<Event>,
+    answer: Vec<Event>,
+    features: Vec<f64>,
+}
+
 /// The error of a logged calibration over a number of features this build cannot model.
 pub(crate) fn feature_count_error(dim: usize) -> SessionError {
     config_error(
@@ -306,7 +313,10 @@ impl Session {
                     }
                 }
                 Entry::DuetCall { exchange, answer } => {
-                    let features = session.duet_answer_features(&answer)?;
+                    let setting = crate::duet::duet_task(&session.config.task)?
+                        .setting
+                        .answer_frame();
+                    let features = session.answer_features(&setting, &answer)?;
                     session.duet_exchanges = session.duet_exchanges.max(exchange + 1);
                     session.duet_pending = Some(exchange);
                     session.duet_pending_features = features;
@@ -558,39 +568,20 @@ impl Session {
         notes: &[CallNote],
     ) -> Result<(u64, Vec<Event>, Vec<Event>), SessionError> {
         let exchange = self.duet_exchanges;
-        let call = self.duet()?.call_events(notes)?;
-        let steering = self.steering();
-        let asked = self.controls.steering();
-        let learnt = controls::learnt_steering(&self.model, self.config.steering);
-        let range = self.controls.range(&self.task.setting);
-        let n = self.config.candidates;
-        let player = self.duet()?;
-        let mut rng = player.exchange_rng(exchange);
-        let mut answers = Vec::with_capacity(n);
-        for k in 0..n {
-            let own = self.candidate_steering(k, steering, &asked, &learnt, &mut rng);
-            let player = self.duet()?;
-            answers.push(player.answer(&call, &mut rng, own.as_ref(), range)?);
-        }
-        let mut best: Option<(bool, f64, usize, Vec<f64>)> = None;
-        for (k, answer) in answers.iter().enumerate() {
-            let features = self.duet_answer_features(answer)?;
-            let utility = self.model.utility(&features)?;
-            let setting = self.duet()?.answer_setting();
-            let musical = MUSIC
-                .failures(&measure(setting, answer).scores())
-                .is_empty();
-            let better = match &best {
-                None => true,
-                Some((m, u, _, _)) => (musical, utility) > (*m, *u),
-            };
-            if better {
-                best = Some((musical, utility, k, features));
-            }
-        }
-        let (_, _, chosen, features) =
-            best.ok_or_else(|| SessionError::Internal("a duet exchange with no answer".into()))?;
-        let answer = answers.swap_remove(chosen);
+        // Pre-trained on first use; lent out while the answer is chosen, so that the
+        // session's model and controls can be read beside it.
+        self.duet()?;
+        let mut player = self
+            .duet
+            .take()
+            .ok_or_else(|| SessionError::Internal("no duet answerer after building one".into()))?;
+        let chosen = self.choose_answer(&mut player, notes, exchange);
+        self.duet = Some(player);
+        let ChosenAnswer {
+            call,
+            answer,
+            features,
+        } = chosen?;
         if let Some(log) = &mut self.log {
             log.append(&Record::DuetCall {
                 exchange,
@@ -604,16 +595,54 @@ impl Session {
         Ok((exchange, call, answer))
     }
 
-    /// The phrase features of a duet answer in its own bars, as the listener model reads
-    /// them.
-    fn duet_answer_features(&mut self, answer: &[Event]) -> Result<Vec<f64>, SessionError> {
-        let setting = match &self.duet {
-            Some(player) if player.fits(&self.config.task) => player.answer_setting().clone(),
-            _ => crate::duet::duet_task(&self.config.task)?
-                .setting
-                .answer_frame(),
-        };
-        let mut features = self.extractor.extract(&setting, answer)?;
+    /// The checked call of `notes`, and the answer [`Session::duet_call`] plays to it, with
+    /// its features.
+    fn choose_answer(
+        &mut self,
+        player: &mut DuetPlayer,
+        notes: &[CallNote],
+        exchange: u64,
+    ) -> Result<ChosenAnswer, SessionError> {
+        let call = player.call_events(notes)?;
+        let steering = self.steering();
+        let asked = self.controls.steering();
+        let learnt = controls::learnt_steering(&self.model, self.config.steering);
+        let range = self.controls.range(&self.task.setting);
+        let mut rng = player.exchange_rng(exchange);
+        // (music, utility, answer, features) of the best candidate so far.
+        let mut best: Option<(bool, f64, Vec<Event>, Vec<f64>)> = None;
+        for k in 0..self.config.candidates {
+            let own = self.candidate_steering(k, steering, &asked, &learnt, &mut rng);
+            let answer = player.answer(&call, &mut rng, own.as_ref(), range)?;
+            let features = self.answer_features(player.answer_setting(), &answer)?;
+            let utility = self.model.utility(&features)?;
+            let musical = MUSIC
+                .failures(&measure(player.answer_setting(), &answer).scores())
+                .is_empty();
+            if best
+                .as_ref()
+                .is_none_or(|(m, u, ..)| (musical, utility) > (*m, *u))
+            {
+                best = Some((musical, utility, answer, features));
+            }
+        }
+        let (_, _, answer, features) =
+            best.ok_or_else(|| SessionError::Internal("a duet exchange with no answer".into()))?;
+        Ok(ChosenAnswer {
+            call,
+            answer,
+            features,
+        })
+    }
+
+    /// The phrase features of a duet answer in `setting`, its own bars, as the listener
+    /// model reads them.
+    fn answer_features(
+        &mut self,
+        setting: &cadenza_env::Setting,
+        answer: &[Event],
+    ) -> Result<Vec<f64>, SessionError> {
+        let mut features = self.extractor.extract(setting, answer)?;
         features.truncate(self.model.dim());
         Ok(features)
     }
