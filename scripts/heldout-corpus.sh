@@ -5,7 +5,7 @@
 # nothing is committed.
 #
 # Usage: bash scripts/heldout-corpus.sh [COLLECTION] [COUNT] [OUT]
-#   COLLECTION  essenFolksong (default; German folk songs) or ryansMammoth
+#   COLLECTION  essenFolksong (default; German folk songs), ryansMammoth or airdsAirs
 #   COUNT       tunes to write (default 300)
 #   OUT         default runs/heldout/COLLECTION
 set -euo pipefail

@@ -32,6 +32,8 @@ LICENCES = {
     "in the music21 corpus; not redistributed here",
     "ryansMammoth": "Ryan's Mammoth Collection (1883), public domain melodies; ABC encodings as "
     "redistributed in the music21 corpus; not redistributed here",
+    "airdsAirs": "Aird's Selection of Scotch, English, Irish and Foreign Airs (1782-1803), public "
+    "domain melodies; ABC encodings as redistributed in the music21 corpus; not redistributed here",
 }
 
 

@@ -25,7 +25,20 @@ pub const MAX_PAIRWISE: usize = 1000;
 /// Computes [`Diversity`].
 pub fn diversity(melodies: &[Vec<Event>]) -> Diversity {
     let distinct: HashSet<&[Event]> = melodies.iter().map(Vec::as_slice).collect();
-    let sample = &melodies[..melodies.len().min(MAX_PAIRWISE)];
+    let (mean, sample) = mean_pairwise_edit_distance(melodies);
+    Diversity {
+        melodies: melodies.len(),
+        distinct_melodies: distinct.len(),
+        mean_pairwise_edit_distance: mean,
+        pairwise_sample: sample,
+    }
+}
+
+/// Mean Levenshtein distance over pairs of the first [`MAX_PAIRWISE`] sequences, and how many
+/// sequences that was; `None` under two. Any token type: events, or notes as the
+/// musicianship report reads them.
+pub fn mean_pairwise_edit_distance<T: PartialEq>(sequences: &[Vec<T>]) -> (Option<f64>, usize) {
+    let sample = &sequences[..sequences.len().min(MAX_PAIRWISE)];
     let mut sum = 0u64;
     let mut pairs = 0u64;
     let mut row = Vec::new();
@@ -35,22 +48,17 @@ pub fn diversity(melodies: &[Vec<Event>]) -> Diversity {
             pairs += 1;
         }
     }
-    Diversity {
-        melodies: melodies.len(),
-        distinct_melodies: distinct.len(),
-        mean_pairwise_edit_distance: (pairs > 0).then(|| sum as f64 / pairs as f64),
-        pairwise_sample: sample.len(),
-    }
+    ((pairs > 0).then(|| sum as f64 / pairs as f64), sample.len())
 }
 
 /// Levenshtein distance with one reusable row.
-pub fn edit_distance(a: &[Event], b: &[Event], row: &mut Vec<usize>) -> usize {
+pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T], row: &mut Vec<usize>) -> usize {
     row.clear();
     row.extend(0..=b.len());
-    for (i, &x) in a.iter().enumerate() {
+    for (i, x) in a.iter().enumerate() {
         let mut diagonal = row[0];
         row[0] = i + 1;
-        for (j, &y) in b.iter().enumerate() {
+        for (j, y) in b.iter().enumerate() {
             let substitute = diagonal + usize::from(x != y);
             diagonal = row[j + 1];
             row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);

@@ -19,7 +19,9 @@ use cadenza_reward::listener::{
     FeatureExtractor, ListenerConfig, ListenerModel, FEATURE_RESOLUTION, NAMED_FEATURE_COUNT,
     NUM_FEATURES,
 };
-use cadenza_reward::musicianship::{measure, MUSIC};
+use cadenza_reward::musicianship::{
+    edit_distance_per_note, measure, note_tokens, NoteToken, MUSIC,
+};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
@@ -123,11 +125,12 @@ pub struct Session {
 /// [`FRESH_DISTANCE`]).
 pub const FRESH_ROUNDS: usize = 4;
 
-/// How far, in edit distance per step, a played phrase keeps from each of the last
-/// [`FRESH_ROUNDS`] played phrases when a candidate that far exists: the musicianship report's
-/// floor for a set of melodies, so the phrases a person hears in a row play as a varied set
-/// and not as one phrase again and again, however sure the listener model is of the taste.
-pub const FRESH_DISTANCE: f64 = cadenza_reward::musicianship::MUSIC.edit_distance_per_step;
+/// How far, in edit distance between their notes per note, a played phrase keeps from each of
+/// the last [`FRESH_ROUNDS`] played phrases when a candidate that far exists: the musicianship
+/// report's floor for a set of melodies, so the phrases a person hears in a row play as a
+/// varied set and not as one phrase again and again, however sure the listener model is of
+/// the taste.
+pub const FRESH_DISTANCE: f64 = cadenza_reward::musicianship::MUSIC.edit_distance_per_note;
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -868,14 +871,18 @@ impl Session {
         // the best that differs from the recently played phrases, if any does.
         let guard = self.config.musicianship_guard && candidates.iter().any(|c| c.musical);
         let mut row = Vec::new();
+        let setting = &self.task.setting;
+        let recent: Vec<Vec<NoteToken>> = self
+            .recent
+            .iter()
+            .map(|played| note_tokens(setting, played))
+            .collect();
         let fresh: Vec<bool> = candidates
             .iter()
             .map(|c| {
-                let steps = c.events.len().max(1) as f64;
-                self.recent.iter().all(|played| {
-                    cadenza_reward::diversity::edit_distance(&c.events, played, &mut row) as f64
-                        / steps
-                        >= FRESH_DISTANCE
+                let notes = note_tokens(setting, &c.events);
+                recent.iter().all(|played| {
+                    edit_distance_per_note(&notes, played, &mut row) >= FRESH_DISTANCE
                 })
             })
             .collect();

@@ -19,9 +19,9 @@ fn the_first_ten_phrases_play_as_a_varied_set_of_music() {
         assert_eq!(first.melodies, 10);
         assert!(
             first.failures.is_empty(),
-            "seed {seed}: the first ten phrases are not music: {:?} (edit distance per step {:?})",
+            "seed {seed}: the first ten phrases are not music: {:?} (edit distance per note {:?})",
             first.failures,
-            first.edit_distance_per_step
+            first.edit_distance_per_note
         );
     }
 }

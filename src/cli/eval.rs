@@ -169,9 +169,16 @@ pub fn musicianship_table(text: &mut String, m: &Value) {
     if let Some(x) = m["edit_distance_per_step"].as_f64() {
         say!(
             text,
+            "  {:<52} {x:>10.3}",
+            "mean pairwise edit distance per step"
+        );
+    }
+    if let Some(x) = m["edit_distance_per_note"].as_f64() {
+        say!(
+            text,
             "  {:<52} {x:>10.3}  >= {:.2}",
-            "mean pairwise edit distance per step",
-            MUSIC.edit_distance_per_step
+            "mean pairwise edit distance per note",
+            MUSIC.edit_distance_per_note
         );
     }
     if let Some(x) = m["style_nll_per_event"].as_f64() {

@@ -1,10 +1,12 @@
-//! Degenerate optima: the drone, the trill and the wall of sixteenths an optimizer falls into
-//! when a reward pays for something a musician would not play.
+//! Degenerate optima: the drone, the trill, the wall of sixteenths and the zig-zag between
+//! registers an optimizer falls into when a reward pays for something a musician would not
+//! play.
 //!
 //! The group scores say *that* a set of melodies is not music; these measures say *which*
 //! known exploit it is. Each is a share in [0, 1] (0 is best), measured per melody and
 //! averaged over a set; [`DEGENERATE`] holds the ceilings above which a set's mean is flagged.
 
+use super::line::LEAP;
 use super::notes::{self, share, Played};
 use super::variety::{period_shares, MAX_PERIOD};
 use cadenza_env::{Event, Setting};
@@ -25,6 +27,11 @@ pub struct Degeneracy {
     pub looped: f64,
     /// Share of notes one step long, the grid's shortest value; 0 without notes.
     pub shortest: f64,
+    /// Share of intervals that are leaps (at least [`LEAP`] semitones) coming one or two
+    /// intervals after another leap: leap, step back, leap again, the zig-zag between registers
+    /// in which every leap is recovered (so the line group passes it); 0 with fewer than two
+    /// intervals.
+    pub zigzag: f64,
 }
 
 impl Degeneracy {
@@ -41,6 +48,13 @@ impl Degeneracy {
             .windows(3)
             .filter(|w| w[2] == w[0] && w[1] != w[0])
             .count();
+        let leaps: Vec<bool> = pitches
+            .windows(2)
+            .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs() >= LEAP)
+            .collect();
+        let close_leaps = (1..leaps.len())
+            .filter(|&k| leaps[k] && leaps[k.saturating_sub(2)..k].iter().any(|&l| l))
+            .count();
         Self {
             repeated: shares[0].unwrap_or(1.0),
             alternation: share(alternations, pitches.len().saturating_sub(2), 0.0),
@@ -53,6 +67,11 @@ impl Degeneracy {
                 played.len(),
                 0.0,
             ),
+            zigzag: if leaps.len() < 2 {
+                0.0
+            } else {
+                share(close_leaps, leaps.len(), 0.0)
+            },
         }
     }
 
@@ -70,6 +89,7 @@ impl Degeneracy {
             alternation: mean(|d| d.alternation),
             looped: mean(|d| d.looped),
             shortest: mean(|d| d.shortest),
+            zigzag: mean(|d| d.zigzag),
         }
     }
 }
@@ -85,6 +105,8 @@ pub enum Flag {
     Trill,
     /// Nearly every note the grid's shortest value.
     Wall,
+    /// Leap after leap, each stepped back from: a line zig-zagging between registers.
+    ZigZag,
 }
 
 impl Flag {
@@ -94,6 +116,7 @@ impl Flag {
             Flag::Drone => "drone",
             Flag::Trill => "trill",
             Flag::Wall => "wall",
+            Flag::ZigZag => "zigzag",
         }
     }
 }
@@ -115,6 +138,8 @@ pub struct Ceilings {
     pub looped: f64,
     /// [`Flag::Wall`] when the mean [`Degeneracy::shortest`] reaches this.
     pub shortest: f64,
+    /// [`Flag::ZigZag`] when the mean [`Degeneracy::zigzag`] reaches this.
+    pub zigzag: f64,
 }
 
 /// The calibrated ceilings (figures in `docs/musicianship.md`): each lies above every tune
@@ -124,10 +149,11 @@ pub const DEGENERATE: Ceilings = Ceilings {
     alternation: 0.5,
     looped: 0.6,
     shortest: 0.9,
+    zigzag: 0.25,
 };
 
 impl Ceilings {
-    /// The flags a set's mean degeneracy raises, in the order drone, trill, wall.
+    /// The flags a set's mean degeneracy raises, in the order drone, trill, wall, zig-zag.
     pub fn flags(&self, mean: &Degeneracy) -> Vec<Flag> {
         let drone = mean.repeated >= self.repeated;
         let trill = !drone && (mean.alternation >= self.alternation || mean.looped >= self.looped);
@@ -135,6 +161,7 @@ impl Ceilings {
             (Flag::Drone, drone),
             (Flag::Trill, trill),
             (Flag::Wall, mean.shortest >= self.shortest),
+            (Flag::ZigZag, mean.zigzag >= self.zigzag),
         ]
         .into_iter()
         .filter(|&(_, raised)| raised)

@@ -14,7 +14,8 @@
 //!   looped figure (ostinato, trill).
 //!
 //! A set adds diversity ([`crate::diversity`]): the share of distinct melodies and the mean
-//! pairwise edit distance per step, which tell a set of copies of one good phrase from music.
+//! pairwise edit distance between the melodies' notes, per note, which tell a set of copies
+//! (or near-copies) of one good phrase from music, whatever note values the set is written in.
 //!
 //! [`Degeneracy`] names the known exploit a set falls into ([`Flag`]: a drone, a trill, a
 //! wall of the shortest note value), with ceilings in [`DEGENERATE`]; the reward bench's
@@ -24,7 +25,7 @@
 //!
 //! [`MUSIC`] holds the floors a set's mean group scores must reach to count as music:
 //! harmony >= 0.65, line >= 0.55, rhythm >= 0.40, variety >= 0.55, distinct melodies >= 90%
-//! of the set and mean pairwise edit distance >= 0.25 per step (set-level, for two melodies or
+//! of the set and mean pairwise edit distance >= 0.5 per note (set-level, for two melodies or
 //! more). They were chosen on tuning melodies from the in-repository O'Neill's corpus and
 //! checked on a held-out set; figures and the split are in `docs/musicianship.md`, and
 //! `tests/musicianship.rs` asserts that the held-out corpus passes while uniformly random
@@ -61,7 +62,7 @@ pub use reference::{ReferenceSet, BUILTIN_REFERENCE_JSON};
 pub use rhythm::Rhythm;
 pub use variety::{Variety, MAX_PERIOD};
 
-use crate::diversity::diversity;
+use crate::diversity::{diversity, mean_pairwise_edit_distance};
 use cadenza_env::{Event, Setting};
 use serde::Serialize;
 
@@ -116,8 +117,9 @@ pub struct Thresholds {
     pub variety: f64,
     /// Floor on the share of distinct melodies in a set.
     pub distinct_share: f64,
-    /// Floor on the mean pairwise edit distance divided by the mean melody length.
-    pub edit_distance_per_step: f64,
+    /// Floor on the mean pairwise edit distance between the melodies' notes divided by the
+    /// mean number of notes ([`MusicianshipReport::edit_distance_per_note`]).
+    pub edit_distance_per_note: f64,
 }
 
 /// The calibrated floors (see the module docs).
@@ -127,7 +129,7 @@ pub const MUSIC: Thresholds = Thresholds {
     rhythm: 0.40,
     variety: 0.55,
     distinct_share: 0.9,
-    edit_distance_per_step: 0.25,
+    edit_distance_per_note: 0.5,
 };
 
 impl Thresholds {
@@ -143,6 +145,31 @@ impl Thresholds {
         .filter(|(_, score, floor)| score < floor || score.is_nan())
         .map(|(name, _, _)| name)
         .collect()
+    }
+}
+
+/// One note as the set-level distance reads it: MIDI pitch and length in steps.
+pub type NoteToken = (u8, usize);
+
+/// `melody` as one [`NoteToken`] per note, the sequence that
+/// [`MusicianshipReport::edit_distance_per_note`] compares.
+pub fn note_tokens(setting: &Setting, melody: &[Event]) -> Vec<NoteToken> {
+    notes::read(setting, melody)
+        .0
+        .iter()
+        .map(|n| (n.pitch, n.duration))
+        .collect()
+}
+
+/// Edit distance between two note sequences divided by their mean number of notes: the
+/// pairwise form of [`MusicianshipReport::edit_distance_per_note`] (0 for two empty ones).
+/// `row` is reused between calls.
+pub fn edit_distance_per_note(a: &[NoteToken], b: &[NoteToken], row: &mut Vec<usize>) -> f64 {
+    let notes = (a.len() + b.len()) as f64 / 2.0;
+    if notes == 0.0 {
+        0.0
+    } else {
+        crate::diversity::edit_distance(a, b, row) as f64 / notes
     }
 }
 
@@ -172,7 +199,15 @@ pub struct MusicianshipReport {
     /// Mean pairwise edit distance in events ([`crate::diversity`]); `None` under two melodies.
     pub mean_pairwise_edit_distance: Option<f64>,
     /// That distance divided by the mean melody length; `None` under two melodies.
+    /// Informative: held steps match between any two slow songs, so it falls with the tempo
+    /// a set is written in.
     pub edit_distance_per_step: Option<f64>,
+    /// Mean pairwise edit distance between the melodies read as notes (pitch and length in
+    /// steps, one token per note), divided by the mean number of notes; `None` under two
+    /// melodies. The set-level floor of [`MUSIC`] applies to it: it tells near-copies from a
+    /// varied set whatever the note values, where a distance per step counts the held steps
+    /// of slow songs as agreement.
+    pub edit_distance_per_note: Option<f64>,
     /// Mean negative log-likelihood per event (nats) under the shipped style prior
     /// ([`crate::style::StyleModel::builtin`], fitted on folk tunes that no calibration set
     /// holds; chords estimated where the setting has none): how close the set sits to that
@@ -231,11 +266,24 @@ pub fn report_with<'a>(
             0.0
         }
     });
+    let tokens: Vec<Vec<NoteToken>> = melodies
+        .iter()
+        .enumerate()
+        .map(|(i, m)| note_tokens(setting_of(i), m))
+        .collect();
+    let mean_notes = tokens.iter().map(Vec::len).sum::<usize>() as f64 / tokens.len().max(1) as f64;
+    let per_note = mean_pairwise_edit_distance(&tokens).0.map(|d| {
+        if mean_notes > 0.0 {
+            d / mean_notes
+        } else {
+            0.0
+        }
+    });
     let mut failures = MUSIC.failures(&mean);
     if notes::share(div.distinct_melodies, melodies.len(), 1.0) < MUSIC.distinct_share {
         failures.push("distinct");
     }
-    if per_step.is_some_and(|d| d < MUSIC.edit_distance_per_step) {
+    if per_note.is_some_and(|d| d < MUSIC.edit_distance_per_note) {
         failures.push("edit distance");
     }
     let style = crate::style::StyleModel::builtin();
@@ -266,6 +314,7 @@ pub fn report_with<'a>(
         distinct_melodies: div.distinct_melodies,
         mean_pairwise_edit_distance: div.mean_pairwise_edit_distance,
         edit_distance_per_step: per_step,
+        edit_distance_per_note: per_note,
         failures,
     }
 }

@@ -552,7 +552,8 @@ fn exploit_section(md: &mut String, r: &BenchReport, plan: &AuditPlan) {
          melodies and edit distance) and the degenerate-optimum flags: **drone** (mean share of \
          notes repeating the previous pitch >= {}), **trill** (not a drone, and mean \
          alternation >= {} or a looped 2-4 note figure >= {}), **wall** (mean share of \
-         one-step notes >= {}). *return* is the mean return of the sampled melodies under the \
+         one-step notes >= {}), **zigzag** (mean share of leaps one or two notes after another \
+         leap >= {}). *return* is the mean return of the sampled melodies under the \
          term, *untrained* that of the same kind of agent untrained, sampled the same way; a \
          star marks a row whose training did not raise the return beyond twice its standard \
          error, whose melodies then say more about the agent than about the term. A single \
@@ -571,6 +572,7 @@ fn exploit_section(md: &mut String, r: &BenchReport, plan: &AuditPlan) {
         DEGENERATE.alternation,
         DEGENERATE.looped,
         DEGENERATE.shortest,
+        DEGENERATE.zigzag,
     );
     md.push_str(&exploit_table(r, plan, true));
     let _ = writeln!(
