@@ -198,9 +198,11 @@ mod tests {
         assert_eq!(default_reward(&improv), "improv");
         let fields = agent_defaults(&improv, "improv", q).unwrap();
         assert_eq!(fields["temperature"].as_float(), Some(0.55));
-        assert!(agent_defaults(&improv, "improv", registry::lookup("ppo").unwrap())
-            .unwrap()
-            .is_empty());
+        assert!(
+            agent_defaults(&improv, "improv", registry::lookup("ppo").unwrap())
+                .unwrap()
+                .is_empty()
+        );
         assert!(agent_defaults(&improv, "zero", q).unwrap().is_empty());
     }
 
