@@ -50,7 +50,7 @@ pub enum Activation {
 impl Activation {
     fn apply(self, x: &Tensor) -> Tensor {
         match self {
-            Self::Tanh => x.tanh(),
+            Self::Tanh => (x * 2.0).sigmoid() * 2.0 - 1.0,
             Self::Relu => x.relu(),
         }
     }
@@ -68,6 +68,12 @@ pub struct ModelConfig {
     pub layers: usize,
     /// `tanh` (default) or `relu`. PPO's default config sets `relu`.
     pub activation: Activation,
+    /// Width of the MLP's value tower (the critic), when it differs from `hidden`: acting
+    /// needs only the policy tower, so a narrower critic cuts the learner's work without
+    /// changing the policy's network. Default none (`hidden` wide), range 1..=4096. The GRU
+    /// reads its value off its hidden state and refuses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub critic_hidden: Option<usize>,
 }
 
 impl Default for ModelConfig {
@@ -77,6 +83,7 @@ impl Default for ModelConfig {
             hidden: 64,
             layers: 2,
             activation: Activation::Tanh,
+            critic_hidden: None,
         }
     }
 }
@@ -90,7 +97,23 @@ impl ModelConfig {
         if !(1..=8).contains(&self.layers) {
             return Err(config_error("model.layers", "must be in 1..=8"));
         }
-        Ok(())
+        match (self.critic_hidden, self.arch) {
+            (Some(width), _) if !(1..=4096).contains(&width) => Err(config_error(
+                "model.critic_hidden",
+                &format!("must be in 1..=4096, got {width}"),
+            )),
+            (Some(_), PolicyArch::Gru) => Err(config_error(
+                "model.critic_hidden",
+                "only the MLP has a value tower of its own; the GRU reads its value off its \
+                 hidden state (leave critic_hidden out)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Width of the value tower: `critic_hidden`, or `hidden` when not given.
+    pub fn critic_width(&self) -> usize {
+        self.critic_hidden.unwrap_or(self.hidden)
     }
 }
 
@@ -153,6 +176,10 @@ impl Net {
         let vs = nn::VarStore::new(device);
         let root = vs.root();
         let h = config.hidden;
+        let hc = match config.arch {
+            PolicyArch::Mlp => config.critic_width(),
+            PolicyArch::Gru => h,
+        };
         let sqrt2 = std::f64::consts::SQRT_2;
         let mut actor = Vec::new();
         let mut critic = Vec::new();
@@ -160,9 +187,9 @@ impl Net {
         match config.arch {
             PolicyArch::Mlp => {
                 for l in 0..config.layers {
-                    let input = if l == 0 { obs_dim } else { h };
+                    let (input, critic_input) = if l == 0 { (obs_dim, obs_dim) } else { (h, hc) };
                     actor.push(layer(root.sub("actor").sub(l), input, h, sqrt2));
-                    critic.push(layer(root.sub("critic").sub(l), input, h, sqrt2));
+                    critic.push(layer(root.sub("critic").sub(l), critic_input, hc, sqrt2));
                 }
             }
             PolicyArch::Gru => {
@@ -183,7 +210,7 @@ impl Net {
             }
         }
         let pi_head = layer(root.sub("pi"), h, num_actions, 0.01);
-        let v_head = layer(root.sub("v"), h, 1, 1.0);
+        let v_head = layer(root.sub("v"), hc, 1, 1.0);
         Self {
             vs,
             hidden: h,
@@ -196,6 +223,12 @@ impl Net {
             pi_head,
             v_head,
         }
+    }
+
+    /// Whether the variable `name` belongs to the value tower or the value head (the MLP's
+    /// critic), which a fine-tuned network may rebuild at another width than its prior's.
+    pub fn is_critic_variable(name: &str) -> bool {
+        name.starts_with("critic.") || name.starts_with("v.")
     }
 
     pub fn device(&self) -> Device {
@@ -263,7 +296,8 @@ impl Net {
             }
             _ => {
                 let logits = self.pi_head.forward(&self.tower(&self.actor, obs));
-                (logits, self.mlp_values(obs), None)
+                let values = self.mlp_values(obs);
+                (logits, values, None)
             }
         }
     }
@@ -318,6 +352,7 @@ mod tests {
             hidden: 16,
             layers: 2,
             activation,
+            critic_hidden: None,
         };
         Net::new(Device::Cpu, 10, 5, &config, 7)
     }

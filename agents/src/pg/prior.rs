@@ -217,6 +217,17 @@ impl RolloutPrior {
         self.score(&x, starts, steps, actions, out);
     }
 
+    /// Whether the prior carries a state along the episodes (a GRU), so that it scores one
+    /// step at a time; an MLP scores any batch of steps at once.
+    pub(crate) fn is_recurrent(&self) -> bool {
+        self.net.is_recurrent()
+    }
+
+    /// The device the prior runs on.
+    pub(crate) fn device(&self) -> Device {
+        self.net.device()
+    }
+
     /// `c`, the prior's weight in the reward.
     pub(crate) fn coef(&self) -> f64 {
         self.coef
@@ -236,7 +247,8 @@ impl RolloutPrior {
     /// observations the actions were taken in, `starts[i]` is 1.0 where sub-env `i` starts an
     /// episode, `steps[i]` is the step index of its action. Writes `log p_prior(actions[i] |
     /// obs_i)` into `out[i]`, 0 for a step past the window or an action outside the prior's.
-    /// One forward pass, no gradients.
+    /// One forward pass, no gradients. An MLP prior (not [`RolloutPrior::is_recurrent`])
+    /// keeps no state, so its `n` rows may be any steps: a whole rollout at once.
     pub(crate) fn score(
         &mut self,
         obs: &Tensor,
