@@ -407,10 +407,8 @@ pub(crate) fn load_weights_where(
     keep: impl Fn(&str) -> bool,
 ) -> Result<(), AgentError> {
     let tensors = Tensor::read_safetensors(path).map_err(|e| checkpoint_error(path, e))?;
-    let tensors: std::collections::HashMap<String, Tensor> = tensors
-        .into_iter()
-        .filter(|(name, _)| keep(name))
-        .collect();
+    let tensors: std::collections::HashMap<String, Tensor> =
+        tensors.into_iter().filter(|(name, _)| keep(name)).collect();
     let _guard = tch::no_grad_guard();
     let mut loaded = 0;
     for (name, mut var) in net.vs.variables() {
@@ -437,10 +435,7 @@ pub(crate) fn load_weights_where(
     if tensors.len() != loaded {
         return Err(checkpoint_error(
             path,
-            format!(
-                "holds {} tensors, the network has {loaded}",
-                tensors.len()
-            ),
+            format!("holds {} tensors, the network has {loaded}", tensors.len()),
         ));
     }
     Ok(())

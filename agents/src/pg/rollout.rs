@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use super::models::{masked_log_softmax, Net};
+use super::models::{masked_log_softmax, Net, SparseRows};
 use super::optim::Optim;
 use super::prior::RolloutPrior;
 use crate::agent::{AgentError, LearnStats, TrainEnv};
@@ -72,6 +72,7 @@ pub(crate) struct Rollout {
     pub advantages: Vec<f32>,
     pub returns: Vec<f32>,
     // Scratch space for one step, kept to avoid allocating per step.
+    sparse: SparseRows,
     step_logp: Vec<f32>,
     step_actions: Vec<usize>,
 }
@@ -103,6 +104,7 @@ impl Rollout {
             h0: None,
             advantages: vec![0.0; n],
             returns: vec![0.0; n],
+            sparse: SparseRows::default(),
             step_logp: vec![0.0; envs * num_actions],
             step_actions: vec![0; envs],
         }
@@ -185,6 +187,9 @@ pub(crate) fn collect(
     let (mut env_s, mut prior_s) = (0.0f64, 0.0f64);
     let (mut prior_sum, mut prior_count) = (0.0f64, 0usize);
     let prior_per_step = prior.as_ref().is_some_and(|p| p.is_recurrent());
+    // The MLP policy's first layer, gathered on sparse observations: the weights are fixed
+    // for the rollout.
+    let table = net.gather_table();
     for t in 0..ro.steps {
         let base = t * n;
         ro.obs[base * d..(base + n) * d].copy_from_slice(envs.observations());
@@ -223,7 +228,12 @@ pub(crate) fn collect(
             copy_to_host(&value, &mut ro.values[base..base + n]);
             (logits, next_hidden)
         } else {
-            net.act_step(&obs, None)
+            match &table {
+                Some(table) if ro.sparse.read(&ro.obs[base * d..(base + n) * d], d) => {
+                    (net.sparse_logits(&ro.sparse, table), None)
+                }
+                _ => net.act_step(&obs, None),
+            }
         };
         let mask = masked_now.then(|| {
             Tensor::from_slice(&ro.masks[base * na..(base + n) * na])
@@ -280,11 +290,8 @@ pub(crate) fn collect(
         Some(prior) => {
             if !prior_per_step {
                 let started = std::time::Instant::now();
-                let all = Tensor::from_slice(&ro.obs)
-                    .view([(ro.steps * n) as i64, d as i64])
-                    .to_device(prior.device());
-                prior.score(
-                    &all,
+                prior.score_host(
+                    &ro.obs,
                     &ro.starts,
                     &ro.step_indices,
                     &ro.taken,
