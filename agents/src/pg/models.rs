@@ -476,14 +476,17 @@ mod tests {
     /// rounding, saturating at ±1.
     #[test]
     fn tanh_layers_compute_tanh() {
-        let x = (Tensor::randn([64, 256], (Kind::Float, Device::Cpu)) * 4.0)
-            .cat(
-                &Tensor::from_slice(&[0f32, 1e-6, -1e-6, 30.0, -30.0, 1e4, -1e4])
-                    .view([1, 7])
-                    .repeat([64, 1]),
-                1,
-            )
-            .set_requires_grad(true);
+        let edges = Tensor::from_slice(&[0f32, 1e-6, -1e-6, 30.0, -30.0, 1e4, -1e4])
+            .view([1, 7])
+            .repeat([64, 1]);
+        let x = Tensor::cat(
+            &[
+                Tensor::randn([64, 256], (Kind::Float, Device::Cpu)) * 4.0,
+                edges,
+            ],
+            1,
+        )
+        .set_requires_grad(true);
         let ours = Activation::Tanh.apply(&x);
         let torch = x.tanh();
         let gap = (&ours - &torch).abs().max().double_value(&[]);
@@ -509,23 +512,29 @@ mod tests {
     #[test]
     fn sparse_logits_equal_the_dense_ones() {
         let _guard = tch::no_grad_guard();
-        let mut obs = vec![0f32; 6 * 10];
-        for (row, cols) in [[1, 4], [0, 9], [2, 3], [7, 8], [5, 6], [9, 1]]
+        let dim = 40;
+        let mut obs = vec![0f32; 6 * dim];
+        for (row, cols) in [[1, 24], [0, 39], [2, 3], [7, 8], [5, 16], [9, 31]]
             .iter()
             .enumerate()
         {
-            obs[row * 10 + cols[0]] = 1.0;
-            obs[row * 10 + cols[1]] = if row == 2 { -0.5 } else { 1.0 };
+            obs[row * dim + cols[0]] = 1.0;
+            obs[row * dim + cols[1]] = if row == 2 { -0.5 } else { 1.0 };
         }
-        obs[3 * 10 + 7] = 0.0;
-        obs[3 * 10 + 8] = 0.0; // an empty row
+        obs[3 * dim + 7] = 0.0;
+        obs[3 * dim + 8] = 0.0; // an empty row
         let mut rows = SparseRows::default();
         for activation in [Activation::Tanh, Activation::Relu] {
-            let mlp = net(PolicyArch::Mlp, activation);
+            let config = ModelConfig {
+                hidden: 16,
+                activation,
+                ..ModelConfig::default()
+            };
+            let mlp = Net::new(Device::Cpu, dim, 5, &config, 7);
             let table = mlp.gather_table().unwrap();
-            assert!(rows.read(&obs, 10));
+            assert!(rows.read(&obs, dim));
             let dense = mlp
-                .act_step(&Tensor::from_slice(&obs).view([6, 10]), None)
+                .act_step(&Tensor::from_slice(&obs).view([6, dim as i64]), None)
                 .0;
             let sparse = mlp.sparse_logits(&rows, &table);
             assert!(sparse.allclose(&dense, 1e-6, 1e-6, false), "{activation:?}");
