@@ -209,7 +209,7 @@ impl RolloutPrior {
     /// for a step past the observation window or an action outside the prior's. One forward
     /// pass, no gradients. An MLP prior keeps no state, so the `n` rows may be any steps (a
     /// whole rollout at once), and it gathers its first layer where the observations are
-    /// sparse ([`Net::sparse_logits`]).
+    /// sparse (a sum of the rows of its transposed weights picked by the nonzero entries).
     pub fn score_host(
         &mut self,
         obs: &[f32],
