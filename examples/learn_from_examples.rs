@@ -183,9 +183,9 @@ fn main() -> anyhow::Result<()> {
         0,
         Some(steps),
     )?;
-    // The prior's half, `c · log p_prior(a|s)`: PPO scores it for the whole rollout in one
-    // batched pass (`PriorReward` would score it inside each env's reward, one env step at a
-    // time).
+    // The prior's half, `c · log p_prior(a|s)`: PPO scores it for the whole rollout after it,
+    // in batched passes (`PriorReward` would score it inside each env's reward, one env step
+    // at a time).
     tuned.attach_prior(&prior_dir, &task, kl_coef)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     scratch.learn(&mut make_envs(false)?, steps, &mut rng)?;

@@ -224,7 +224,7 @@ fn kl_fine_tuning_is_deterministic_and_logs_the_penalty() {
 }
 
 /// The prior a PPO agent scores in batches ([`Agent::attach_prior`]: an MLP prior the whole
-/// rollout in one pass after it, a GRU prior all envs of a step at once) gives the rewards
+/// rollout after it, a GRU prior all envs of a step at once) gives the rewards
 /// the per-env reference (`PriorReward`, one forward pass per env step) gives: over the first rollout (same seed, same policy, so the
 /// same actions) the episode returns on a zero theory reward, `Σ c · log p_prior`, agree to
 /// float rounding (a batched matrix product may round differently from one row). MLP and GRU

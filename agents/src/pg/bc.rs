@@ -6,8 +6,9 @@
 //! as "Tuning Recurrent Neural Networks with Reinforcement Learning"). Their recipe: learn a
 //! prior `p(a|s)` from data (here: [`train`], teacher forcing), then improve it by RL on
 //! music-theory rewards with the reward `r_MT(a,s)/c + log p(a|s)` (Eq. 3), starting from
-//! the prior's weights ([`ppo_from_prior`]). Training scores the prior for all envs of a
-//! rollout step in one batched pass ([`Agent::attach_prior`], [`RolloutPrior`]);
+//! the prior's weights ([`ppo_from_prior`]). Training scores the prior in batches (an MLP
+//! prior the whole rollout after it, a GRU prior all envs of a step at once;
+//! [`Agent::attach_prior`], [`RolloutPrior`]);
 //! [`PriorReward`] scores it one env step at a time inside a reward, the reference the
 //! batched scores are tested against.
 //!

@@ -2,9 +2,10 @@
 //!
 //! KL-controlled fine-tuning (Jaques et al., 2017; Ziegler et al., 2019; see
 //! [`bc`](super::bc)) pays each step `c · log p_prior(a|s)`. The prior reads the observation
-//! the policy reads, so the rollout scores every sub-env of a step in one batched forward pass
-//! beside the policy's, under `no_grad`, and keeps the log-probabilities of the actions taken
-//! in the rollout ([`RolloutPrior`]). Scoring one env at a time inside its reward (the
+//! the policy reads, so the rollout scores it in batched forward passes under `no_grad` (an MLP
+//! prior the whole rollout after it, in passes of 256 rows; a GRU prior every sub-env of a
+//! step beside the policy's pass), and keeps the log-probabilities of the actions taken in
+//! the rollout ([`RolloutPrior`]). Scoring one env at a time inside its reward (the
 //! per-env [`PriorReward`](super::bc::PriorReward), kept as the reference) costs a forward
 //! pass per env step, most of a fine-tuning run's time.
 //!
