@@ -111,6 +111,67 @@ fn prior_checkpoint_round_trips() {
     reward.reset(&task.setting);
 }
 
+/// A fine-tuned network may have a value tower of its own width (`[model] critic_hidden`):
+/// the policy is still the prior's (same scores on the corpus), the value tower is rebuilt at
+/// that width and saved with it, the run learns and reloads, and the rest of `[model]` must
+/// still be the prior's.
+#[test]
+fn a_narrower_value_tower_keeps_the_prior_s_policy() {
+    use cadenza_env::vector::VecEnv;
+    use cadenza_env::ComposeEnv;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    let task = TaskSpec::rl_tuner();
+    let (agent, _) = trained(PolicyArch::Mlp);
+    let dir = temp_dir("critic");
+    agent.save(&dir).unwrap();
+    let tunes = corpus(5);
+    let before = bc::score(&agent, &task, &tunes).unwrap();
+    let config = "kl_coef = 0.5\nnum_steps = 16\nminibatch_size = 64\n[model]\ncritic_hidden = 8\n";
+    let mut ppo =
+        bc::ppo_from_prior(&dir, Some(config), &task, DeviceChoice::Cpu, 3, Some(512)).unwrap();
+    let out = temp_dir("critic-ppo");
+    ppo.save(&out).unwrap();
+    assert_eq!(
+        bc::score_checkpoint(&out, &task, &tunes, DeviceChoice::Cpu).unwrap(),
+        before
+    );
+    let sizes: std::collections::HashMap<String, Vec<i64>> =
+        tch::Tensor::read_safetensors(out.join(pg::WEIGHTS_FILE))
+            .unwrap()
+            .into_iter()
+            .map(|(name, t)| (name, t.size()))
+            .collect();
+    assert_eq!(sizes["actor.0.weight"], [32, 184]);
+    assert_eq!(sizes["critic.0.weight"], [8, 184]);
+    assert_eq!(sizes["v.weight"], [1, 8]);
+    // It learns, with the prior attached, and the checkpoint reloads at its widths.
+    ppo.attach_prior(&dir, &task, 0.5).unwrap();
+    let envs = (0..4)
+        .map(|_| ComposeEnv::new(task.clone(), Box::new(ZeroReward) as Box<dyn Reward>))
+        .collect();
+    let mut envs = VecEnv::new(envs, 1).unwrap();
+    envs.reset(Some(3)).unwrap();
+    let stats = ppo
+        .learn(&mut envs, 512, &mut ChaCha8Rng::seed_from_u64(3))
+        .unwrap();
+    assert!(stats.scalars["value_loss"].is_finite());
+    ppo.save(&out).unwrap();
+    assert!(pg::load(&out, DeviceChoice::Cpu).is_ok());
+    // The policy's network stays the prior's: another width is refused, naming `model`.
+    let e = failure(bc::ppo_from_prior(
+        &dir,
+        Some("[model]\nhidden = 64\ncritic_hidden = 8\n"),
+        &task,
+        DeviceChoice::Cpu,
+        3,
+        None,
+    ));
+    assert!(e.to_string().contains("model"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 /// KL-controlled fine-tuning (prior reward plus PPO's `−β log π` penalty) is a function of its
 /// seed, and logs the policy's mean log-probability.
 #[test]
@@ -162,9 +223,9 @@ fn kl_fine_tuning_is_deterministic_and_logs_the_penalty() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The prior a PPO agent scores for all envs of a rollout step in one batched pass
-/// ([`Agent::attach_prior`]) gives the rewards the per-env reference (`PriorReward`, one
-/// forward pass per env step) gives: over the first rollout (same seed, same policy, so the
+/// The prior a PPO agent scores in batches ([`Agent::attach_prior`]: an MLP prior the whole
+/// rollout after it, a GRU prior all envs of a step at once) gives the rewards
+/// the per-env reference (`PriorReward`, one forward pass per env step) gives: over the first rollout (same seed, same policy, so the
 /// same actions) the episode returns on a zero theory reward, `Σ c · log p_prior`, agree to
 /// float rounding (a batched matrix product may round differently from one row). MLP and GRU
 /// priors (the GRU's state zeroed at every episode start); the envs are seeded apart so the

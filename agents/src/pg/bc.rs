@@ -6,8 +6,9 @@
 //! as "Tuning Recurrent Neural Networks with Reinforcement Learning"). Their recipe: learn a
 //! prior `p(a|s)` from data (here: [`train`], teacher forcing), then improve it by RL on
 //! music-theory rewards with the reward `r_MT(a,s)/c + log p(a|s)` (Eq. 3), starting from
-//! the prior's weights ([`ppo_from_prior`]). Training scores the prior for all envs of a
-//! rollout step in one batched pass ([`Agent::attach_prior`], [`RolloutPrior`]);
+//! the prior's weights ([`ppo_from_prior`]). Training scores the prior in batches (an MLP
+//! prior the whole rollout after it, a GRU prior all envs of a step at once;
+//! [`Agent::attach_prior`], [`RolloutPrior`]);
 //! [`PriorReward`] scores it one env step at a time inside a reward, the reference the
 //! batched scores are tested against.
 //!
@@ -90,6 +91,7 @@ impl Default for BcConfig {
                 hidden: 256,
                 layers: 2,
                 activation: Activation::Tanh,
+                critic_hidden: None,
             },
             epochs: 12,
             learning_rate: 3e-3,
@@ -550,7 +552,9 @@ pub fn score(agent: &BcAgent, task: &TaskSpec, tunes: &[Tune]) -> Result<NllRepo
 
 /// A PPO agent whose network starts as the behaviour-cloned prior in `prior` (a checkpoint of
 /// kind `bc` or a run directory holding one). `config_toml` is PPO's config; its `[model]`
-/// table, when given, must equal the prior's (the prior's is used otherwise). Wrong kind,
+/// table, when given, must equal the prior's (the prior's is used otherwise), except for
+/// `critic_hidden`: a value tower of another width than the prior's starts freshly
+/// initialised from `seed`, the policy tower and head from the prior. Wrong kind,
 /// sizes or shapes are an [`AgentError::Checkpoint`] naming the file.
 pub fn ppo_from_prior(
     prior: &Path,
@@ -577,17 +581,27 @@ pub fn ppo_from_prior(
     let bc: BcConfig = header.config()?;
     let base = PpoConfig::for_prior(bc.model.clone());
     let mut config: PpoConfig = super::config::parse_over(config_toml, base)?;
-    if config.training.model != bc.model {
+    // The value tower may have a width of its own; the policy's network is the prior's.
+    let critic_hidden = config.training.model.critic_hidden;
+    let policy_model = ModelConfig {
+        critic_hidden: bc.model.critic_hidden,
+        ..config.training.model.clone()
+    };
+    if policy_model != bc.model {
         return Err(super::models::config_error(
             "model",
             &format!(
                 "the config's [model] ({:?}) differs from the prior's ({:?}); leave [model] out \
-                 to use the prior's",
+                 to use the prior's (only critic_hidden may be set)",
                 config.training.model, bc.model
             ),
         ));
     }
-    config.training.model = bc.model.clone();
+    config.training.model = ModelConfig {
+        critic_hidden,
+        ..bc.model.clone()
+    };
+    let fresh_critic = config.training.model.critic_width() != bc.model.critic_width();
     if header.obs_dim != shape.dim() || header.num_actions != shape.num_events {
         return Err(AgentError::Checkpoint {
             path: header.path.display().to_string(),
@@ -610,7 +624,14 @@ pub fn ppo_from_prior(
         seed,
         total_steps,
     )?;
-    policy::load_weights(agent.net_mut(), &header.weights)?;
+    if fresh_critic {
+        // A value tower of another width than the prior's starts from PPO's initialisation.
+        policy::load_weights_where(agent.net_mut(), &header.weights, |name| {
+            !Net::is_critic_variable(name)
+        })?;
+    } else {
+        policy::load_weights(agent.net_mut(), &header.weights)?;
+    }
     Ok(Box::new(agent))
 }
 

@@ -39,18 +39,19 @@ pub enum PolicyArch {
 #[non_exhaustive]
 pub enum Activation {
     /// tanh: the default, and the activation of every network saved before this choice
-    /// existed (their configs do not name one).
+    /// existed (their configs do not name one). Computed as `2 · sigmoid(2x) − 1`, the same
+    /// values to float rounding: libtorch's own tanh (to high accuracy, through MKL on the
+    /// CPU) took a fifth of a KL-controlled run's time, its sigmoid a fraction of that.
     #[default]
     Tanh,
-    /// max(0, x). On a CPU it costs a fraction of tanh (libtorch computes tanh to high
-    /// accuracy), forward and backward.
+    /// max(0, x). On a CPU it costs a fraction of tanh, forward and backward.
     Relu,
 }
 
 impl Activation {
     fn apply(self, x: &Tensor) -> Tensor {
         match self {
-            Self::Tanh => x.tanh(),
+            Self::Tanh => (x * 2.0).sigmoid() * 2.0 - 1.0,
             Self::Relu => x.relu(),
         }
     }
@@ -68,6 +69,12 @@ pub struct ModelConfig {
     pub layers: usize,
     /// `tanh` (default) or `relu`. PPO's default config sets `relu`.
     pub activation: Activation,
+    /// Width of the MLP's value tower (the critic), when it differs from `hidden`: acting
+    /// needs only the policy tower, so a narrower critic cuts the learner's work without
+    /// changing the policy's network. Default none (`hidden` wide), range 1..=4096. The GRU
+    /// reads its value off its hidden state and refuses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub critic_hidden: Option<usize>,
 }
 
 impl Default for ModelConfig {
@@ -77,6 +84,7 @@ impl Default for ModelConfig {
             hidden: 64,
             layers: 2,
             activation: Activation::Tanh,
+            critic_hidden: None,
         }
     }
 }
@@ -90,7 +98,23 @@ impl ModelConfig {
         if !(1..=8).contains(&self.layers) {
             return Err(config_error("model.layers", "must be in 1..=8"));
         }
-        Ok(())
+        match (self.critic_hidden, self.arch) {
+            (Some(width), _) if !(1..=4096).contains(&width) => Err(config_error(
+                "model.critic_hidden",
+                &format!("must be in 1..=4096, got {width}"),
+            )),
+            (Some(_), PolicyArch::Gru) => Err(config_error(
+                "model.critic_hidden",
+                "only the MLP has a value tower of its own; the GRU reads its value off its \
+                 hidden state (leave critic_hidden out)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Width of the value tower: `critic_hidden`, or `hidden` when not given.
+    pub fn critic_width(&self) -> usize {
+        self.critic_hidden.unwrap_or(self.hidden)
     }
 }
 
@@ -153,6 +177,10 @@ impl Net {
         let vs = nn::VarStore::new(device);
         let root = vs.root();
         let h = config.hidden;
+        let hc = match config.arch {
+            PolicyArch::Mlp => config.critic_width(),
+            PolicyArch::Gru => h,
+        };
         let sqrt2 = std::f64::consts::SQRT_2;
         let mut actor = Vec::new();
         let mut critic = Vec::new();
@@ -160,9 +188,9 @@ impl Net {
         match config.arch {
             PolicyArch::Mlp => {
                 for l in 0..config.layers {
-                    let input = if l == 0 { obs_dim } else { h };
+                    let (input, critic_input) = if l == 0 { (obs_dim, obs_dim) } else { (h, hc) };
                     actor.push(layer(root.sub("actor").sub(l), input, h, sqrt2));
-                    critic.push(layer(root.sub("critic").sub(l), input, h, sqrt2));
+                    critic.push(layer(root.sub("critic").sub(l), critic_input, hc, sqrt2));
                 }
             }
             PolicyArch::Gru => {
@@ -183,7 +211,7 @@ impl Net {
             }
         }
         let pi_head = layer(root.sub("pi"), h, num_actions, 0.01);
-        let v_head = layer(root.sub("v"), h, 1, 1.0);
+        let v_head = layer(root.sub("v"), hc, 1, 1.0);
         Self {
             vs,
             hidden: h,
@@ -196,6 +224,12 @@ impl Net {
             pi_head,
             v_head,
         }
+    }
+
+    /// Whether the variable `name` belongs to the value tower or the value head (the MLP's
+    /// critic), which a fine-tuned network may rebuild at another width than its prior's.
+    pub fn is_critic_variable(name: &str) -> bool {
+        name.starts_with("critic.") || name.starts_with("v.")
     }
 
     pub fn device(&self) -> Device {
@@ -235,6 +269,49 @@ impl Net {
         }
     }
 
+    /// The first layer of the MLP's policy tower as a table to gather rows from: its weights
+    /// transposed, `[obs_dim, hidden]`, a copy without gradient (`None` for the GRU). Valid
+    /// until the weights change: a rollout takes one at its start.
+    pub fn gather_table(&self) -> Option<Tensor> {
+        if self.gru.is_some() {
+            return None;
+        }
+        let _guard = tch::no_grad_guard();
+        Some(self.actor[0].ws.detach().tr().contiguous())
+    }
+
+    /// The MLP policy's logits `[B, A]` of observations read into `rows`
+    /// ([`SparseRows::read`]), as [`Net::act_step`] gives them to float rounding: the first
+    /// layer sums the rows of `table` ([`Net::gather_table`]) of each observation's nonzero
+    /// entries, scaled by them, instead of multiplying the whole matrix. For passes without
+    /// gradient (acting, scoring a prior).
+    pub fn sparse_logits(&self, rows: &SparseRows, table: &Tensor) -> Tensor {
+        let device = table.device();
+        let indices = Tensor::from_slice(&rows.indices).to_device(device);
+        let offsets = Tensor::from_slice(&rows.offsets).to_device(device);
+        let values = Tensor::from_slice(&rows.values).to_device(device);
+        let (summed, _, _, _) = Tensor::embedding_bag(
+            table,
+            &indices,
+            &offsets,
+            false,
+            0, // sum
+            false,
+            Some(&values),
+            false,
+        );
+        let first = match &self.actor[0].bs {
+            Some(bias) => summed + bias,
+            None => summed,
+        };
+        let hidden = self.actor[1..]
+            .iter()
+            .fold(self.activation.apply(&first), |x, l| {
+                self.activation.apply(&l.forward(&x))
+            });
+        self.pi_head.forward(&hidden)
+    }
+
     /// The MLP critic's values `[B]` of `obs` `[B, obs_dim]`, without the actor. (A GRU's
     /// values depend on its hidden state: they come from [`Net::step`].)
     pub fn mlp_values(&self, obs: &Tensor) -> Tensor {
@@ -263,7 +340,8 @@ impl Net {
             }
             _ => {
                 let logits = self.pi_head.forward(&self.tower(&self.actor, obs));
-                (logits, self.mlp_values(obs), None)
+                let values = self.mlp_values(obs);
+                (logits, values, None)
             }
         }
     }
@@ -297,6 +375,51 @@ impl Net {
     }
 }
 
+/// A batch of observations by the nonzero entries of each row, read on the host, for
+/// [`Net::sparse_logits`]. The `rl-tuner` observation is one-hot (at most 5 of its 184 floats
+/// are nonzero), so the policy's first layer on it is a sum of a few rows of its transposed
+/// weights: a fraction of the dense product's arithmetic, which on a CPU is most of a forward
+/// pass. The buffers are kept between batches.
+#[derive(Debug, Default)]
+pub(crate) struct SparseRows {
+    /// The column of each nonzero entry, row after row.
+    indices: Vec<i64>,
+    /// Where each row's entries start in `indices`.
+    offsets: Vec<i64>,
+    /// The value of each nonzero entry.
+    values: Vec<f32>,
+}
+
+impl SparseRows {
+    /// Most nonzero entries, as a share of all, for which gathering pays off.
+    const MAX_DENSITY: usize = 8;
+
+    /// Reads `obs`, rows of `dim` floats. False, and the rows are to be multiplied densely,
+    /// when more than an eighth of the entries are nonzero or none is.
+    pub fn read(&mut self, obs: &[f32], dim: usize) -> bool {
+        self.indices.clear();
+        self.offsets.clear();
+        self.values.clear();
+        if dim == 0 {
+            return false;
+        }
+        let limit = obs.len() / Self::MAX_DENSITY;
+        for row in obs.chunks_exact(dim) {
+            self.offsets.push(self.indices.len() as i64);
+            for (j, &v) in row.iter().enumerate() {
+                if v != 0.0 {
+                    self.indices.push(j as i64);
+                    self.values.push(v);
+                }
+            }
+            if self.indices.len() > limit {
+                return false;
+            }
+        }
+        !self.indices.is_empty()
+    }
+}
+
 /// Log-probabilities of `logits` with the masked actions (`mask` 0.0) pushed to
 /// [`MASKED_LOGIT`]. `mask` is `None` when every action is allowed.
 pub(crate) fn masked_log_softmax(logits: &Tensor, mask: Option<&Tensor>) -> Tensor {
@@ -318,6 +441,7 @@ mod tests {
             hidden: 16,
             layers: 2,
             activation,
+            critic_hidden: None,
         };
         Net::new(Device::Cpu, 10, 5, &config, 7)
     }
@@ -345,6 +469,134 @@ mod tests {
             assert!(act_logits.equal(&logits));
             assert!(act_next.unwrap().equal(&next.unwrap()));
         }
+    }
+
+    /// The tanh layers compute tanh (as `2 · sigmoid(2x) − 1`, which libtorch computes faster
+    /// on the CPU than its tanh): the values and the gradients of `Tensor::tanh` to float
+    /// rounding, saturating at ±1.
+    #[test]
+    fn tanh_layers_compute_tanh() {
+        let edges = Tensor::from_slice(&[0f32, 1e-6, -1e-6, 30.0, -30.0, 1e4, -1e4])
+            .view([1, 7])
+            .repeat([64, 1]);
+        let x = Tensor::cat(
+            &[
+                Tensor::randn([64, 256], (Kind::Float, Device::Cpu)) * 4.0,
+                edges,
+            ],
+            1,
+        )
+        .set_requires_grad(true);
+        let ours = Activation::Tanh.apply(&x);
+        let torch = x.tanh();
+        let gap = (&ours - &torch).abs().max().double_value(&[]);
+        assert!(gap <= 2e-7, "values differ by {gap}");
+        assert_eq!(ours.max().double_value(&[]), 1.0);
+        assert_eq!(ours.min().double_value(&[]), -1.0);
+        let weights = Tensor::randn([64, 263], (Kind::Float, Device::Cpu));
+        let grad_of = |y: &Tensor| {
+            Tensor::run_backward(&[(y * &weights).sum(Kind::Float)], &[&x], false, false)
+                .pop()
+                .unwrap()
+        };
+        let gap = (grad_of(&ours) - grad_of(&torch))
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(gap <= 1e-5, "gradients differ by {gap}");
+    }
+
+    /// The gathered first layer gives the dense pass's logits: on one-hot rows, on rows with
+    /// other values and on empty rows among them; rows with too many nonzero entries (or none
+    /// at all) are left to the dense product.
+    #[test]
+    fn sparse_logits_equal_the_dense_ones() {
+        let _guard = tch::no_grad_guard();
+        let dim = 40;
+        let mut obs = vec![0f32; 6 * dim];
+        for (row, cols) in [[1, 24], [0, 39], [2, 3], [7, 8], [5, 16], [9, 31]]
+            .iter()
+            .enumerate()
+        {
+            obs[row * dim + cols[0]] = 1.0;
+            obs[row * dim + cols[1]] = if row == 2 { -0.5 } else { 1.0 };
+        }
+        obs[3 * dim + 7] = 0.0;
+        obs[3 * dim + 8] = 0.0; // an empty row
+        let mut rows = SparseRows::default();
+        for activation in [Activation::Tanh, Activation::Relu] {
+            let config = ModelConfig {
+                hidden: 16,
+                activation,
+                ..ModelConfig::default()
+            };
+            let mlp = Net::new(Device::Cpu, dim, 5, &config, 7);
+            let table = mlp.gather_table().unwrap();
+            assert!(rows.read(&obs, dim));
+            let dense = mlp
+                .act_step(&Tensor::from_slice(&obs).view([6, dim as i64]), None)
+                .0;
+            let sparse = mlp.sparse_logits(&rows, &table);
+            assert!(sparse.allclose(&dense, 1e-6, 1e-6, false), "{activation:?}");
+            assert!(net(PolicyArch::Gru, activation).gather_table().is_none());
+        }
+        assert!(!rows.read(&[1.0; 20], 10), "dense rows");
+        assert!(!rows.read(&[0.0; 20], 10), "no nonzero entry");
+    }
+
+    /// The MLP's value tower is `critic_hidden` wide where given (`hidden` otherwise), and the
+    /// policy tower keeps `hidden`; the GRU and a width of 0 are refused, naming the field.
+    #[test]
+    fn the_value_tower_has_its_own_width() {
+        let _guard = tch::no_grad_guard();
+        let config = ModelConfig {
+            hidden: 16,
+            layers: 2,
+            critic_hidden: Some(4),
+            ..ModelConfig::default()
+        };
+        config.validate().unwrap();
+        let net = Net::new(Device::Cpu, 10, 5, &config, 7);
+        let sizes: std::collections::HashMap<String, Vec<i64>> = net
+            .vs
+            .variables()
+            .into_iter()
+            .map(|(name, t)| (name, t.size()))
+            .collect();
+        assert_eq!(sizes["actor.0.weight"], [16, 10]);
+        assert_eq!(sizes["actor.1.weight"], [16, 16]);
+        assert_eq!(sizes["critic.0.weight"], [4, 10]);
+        assert_eq!(sizes["critic.1.weight"], [4, 4]);
+        assert_eq!(sizes["v.weight"], [1, 4]);
+        assert_eq!(sizes["pi.weight"], [5, 16]);
+        let obs = Tensor::randn([3, 10], (Kind::Float, Device::Cpu));
+        let (logits, values, _) = net.step(&obs, None);
+        assert_eq!((logits.size(), values.size()), (vec![3, 5], vec![3]));
+        assert!(sizes.keys().filter(|n| Net::is_critic_variable(n)).count() == 6);
+        for bad in [
+            ModelConfig {
+                critic_hidden: Some(0),
+                ..config.clone()
+            },
+            ModelConfig {
+                arch: PolicyArch::Gru,
+                ..config.clone()
+            },
+        ] {
+            match bad.validate() {
+                Err(AgentError::Config { field, .. }) => assert_eq!(field, "model.critic_hidden"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        // Without it, the critic is as wide as the policy tower (and serialises as before).
+        let plain = ModelConfig {
+            critic_hidden: None,
+            ..config
+        };
+        assert_eq!(plain.critic_width(), 16);
+        assert!(!serde_json::to_string(&plain)
+            .unwrap()
+            .contains("critic_hidden"));
     }
 
     /// The activation is what the config names: ReLU layers give no negative hidden values,

@@ -396,10 +396,25 @@ pub(crate) fn restore_training(
 
 /// Loads weights from `path` into `net`, checking every name and shape.
 pub(crate) fn load_weights(net: &mut Net, path: &Path) -> Result<(), AgentError> {
+    load_weights_where(net, path, |_| true)
+}
+
+/// Loads the tensors of `path` whose names pass `keep` into the variables of `net` of the same
+/// names, checking every name and shape; the variables `keep` refuses keep their values.
+pub(crate) fn load_weights_where(
+    net: &mut Net,
+    path: &Path,
+    keep: impl Fn(&str) -> bool,
+) -> Result<(), AgentError> {
     let tensors = Tensor::read_safetensors(path).map_err(|e| checkpoint_error(path, e))?;
-    let tensors: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
+    let tensors: std::collections::HashMap<String, Tensor> =
+        tensors.into_iter().filter(|(name, _)| keep(name)).collect();
     let _guard = tch::no_grad_guard();
+    let mut loaded = 0;
     for (name, mut var) in net.vs.variables() {
+        if !keep(&name) {
+            continue;
+        }
         let src = tensors
             .get(&name)
             .ok_or_else(|| checkpoint_error(path, format!("missing tensor '{name}'")))?;
@@ -415,15 +430,12 @@ pub(crate) fn load_weights(net: &mut Net, path: &Path) -> Result<(), AgentError>
         }
         var.f_copy_(&src.to_kind(var.kind()))
             .map_err(|e| checkpoint_error(path, e))?;
+        loaded += 1;
     }
-    if tensors.len() != net.vs.len() {
+    if tensors.len() != loaded {
         return Err(checkpoint_error(
             path,
-            format!(
-                "holds {} tensors, the network has {}",
-                tensors.len(),
-                net.vs.len()
-            ),
+            format!("holds {} tensors, the network has {loaded}", tensors.len()),
         ));
     }
     Ok(())

@@ -2,9 +2,10 @@
 //!
 //! KL-controlled fine-tuning (Jaques et al., 2017; Ziegler et al., 2019; see
 //! [`bc`](super::bc)) pays each step `c · log p_prior(a|s)`. The prior reads the observation
-//! the policy reads, so the rollout scores every sub-env of a step in one batched forward pass
-//! beside the policy's, under `no_grad`, and keeps the log-probabilities of the actions taken
-//! in the rollout ([`RolloutPrior`]). Scoring one env at a time inside its reward (the
+//! the policy reads, so the rollout scores it in batched forward passes under `no_grad` (an MLP
+//! prior the whole rollout after it, in passes of 256 rows; a GRU prior every sub-env of a
+//! step beside the policy's pass), and keeps the log-probabilities of the actions taken in
+//! the rollout ([`RolloutPrior`]). Scoring one env at a time inside its reward (the
 //! per-env [`PriorReward`](super::bc::PriorReward), kept as the reference) costs a forward
 //! pass per env step, most of a fine-tuning run's time.
 //!
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use tch::{Device, Kind, Tensor};
 
-use super::models::{ModelConfig, Net};
+use super::models::{ModelConfig, Net, SparseRows};
 use super::policy::{self, HEADER_FILE};
 use crate::agent::AgentError;
 use cadenza_env::encoding::Event;
@@ -149,6 +150,10 @@ pub struct RolloutPrior {
     hidden: Option<Tensor>,
     /// `n × A` log-probabilities of the last batch, on the host (kept to avoid allocating).
     logp: Vec<f32>,
+    /// The MLP's first layer as a table to gather from ([`Net::gather_table`]; the prior is
+    /// frozen), and the nonzero entries of the last batch read on the host.
+    table: Option<Tensor>,
+    rows: SparseRows,
 }
 
 impl std::fmt::Debug for RolloutPrior {
@@ -177,11 +182,13 @@ impl RolloutPrior {
         check_prior_kind(dir, &kind)?;
         check_prior_shape(dir, &net, shape)?;
         Ok(Self {
+            table: net.gather_table(),
             net,
             coef,
             length: shape.length,
             hidden: None,
             logp: Vec::new(),
+            rows: SparseRows::default(),
         })
     }
 
@@ -201,7 +208,9 @@ impl RolloutPrior {
     /// floats): `starts[i]` is 1.0 where sub-env `i` starts an episode, `steps[i]` is the
     /// step index of its action. Writes `log p_prior(actions[i] | obs_i)` into `out[i]`, 0
     /// for a step past the observation window or an action outside the prior's. One forward
-    /// pass, no gradients.
+    /// pass, no gradients. An MLP prior keeps no state, so the `n` rows may be any steps (a
+    /// whole rollout at once), and it gathers its first layer where the observations are
+    /// sparse (a sum of the rows of its transposed weights picked by the nonzero entries).
     pub fn score_host(
         &mut self,
         obs: &[f32],
@@ -210,11 +219,25 @@ impl RolloutPrior {
         actions: &[usize],
         out: &mut [f32],
     ) {
+        if let Some(table) = &self.table {
+            if self.rows.read(obs, self.net.obs_dim) {
+                let _guard = tch::no_grad_guard();
+                let logits = self.net.sparse_logits(&self.rows, table);
+                self.write_scores(&logits, steps, actions, out);
+                return;
+            }
+        }
         let n = actions.len() as i64;
         let x = Tensor::from_slice(obs)
             .view([n, self.net.obs_dim as i64])
             .to_device(self.net.device());
         self.score(&x, starts, steps, actions, out);
+    }
+
+    /// Whether the prior carries a state along the episodes (a GRU), so that it scores one
+    /// step at a time; an MLP scores any batch of steps at once.
+    pub(crate) fn is_recurrent(&self) -> bool {
+        self.net.is_recurrent()
     }
 
     /// `c`, the prior's weight in the reward.
@@ -236,7 +259,8 @@ impl RolloutPrior {
     /// observations the actions were taken in, `starts[i]` is 1.0 where sub-env `i` starts an
     /// episode, `steps[i]` is the step index of its action. Writes `log p_prior(actions[i] |
     /// obs_i)` into `out[i]`, 0 for a step past the window or an action outside the prior's.
-    /// One forward pass, no gradients.
+    /// One forward pass, no gradients. An MLP prior (not [`RolloutPrior::is_recurrent`])
+    /// keeps no state, so its `n` rows may be any steps: a whole rollout at once.
     pub(crate) fn score(
         &mut self,
         obs: &Tensor,
@@ -247,7 +271,6 @@ impl RolloutPrior {
     ) {
         let _guard = tch::no_grad_guard();
         let n = actions.len();
-        let na = self.net.num_actions;
         let device = self.net.device();
         let hidden = if self.net.is_recurrent() {
             let h = match self.hidden.take() {
@@ -266,6 +289,20 @@ impl RolloutPrior {
         };
         let (logits, next) = self.net.act_step(obs, hidden.as_ref());
         self.hidden = next;
+        self.write_scores(&logits, steps, actions, out);
+    }
+
+    /// Writes the log-probabilities of `actions` under `logits` into `out` (0 past the window
+    /// or outside the prior's actions).
+    fn write_scores(
+        &mut self,
+        logits: &Tensor,
+        steps: &[usize],
+        actions: &[usize],
+        out: &mut [f32],
+    ) {
+        let n = actions.len();
+        let na = self.net.num_actions;
         self.logp.resize(n * na, 0.0);
         logits
             .log_softmax(-1, Kind::Float)

@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use super::models::{masked_log_softmax, Net};
+use super::models::{masked_log_softmax, Net, SparseRows};
 use super::optim::Optim;
 use super::prior::RolloutPrior;
 use crate::agent::{AgentError, LearnStats, TrainEnv};
@@ -58,6 +58,11 @@ pub(crate) struct Rollout {
     /// `log p_prior(a|s)` of each action taken, in a KL-controlled run (0 elsewhere): what the
     /// prior's half of the reward, `c · log p_prior`, was computed from.
     pub prior_logp: Vec<f32>,
+    /// The env's reward of each step, before the prior's half is added to it.
+    env_rewards: Vec<f64>,
+    /// The step index of each action in its episode, and the action, as the prior scores them.
+    step_indices: Vec<usize>,
+    taken: Vec<usize>,
     /// Action masks, 1.0 = allowed; only filled when some action was masked in this rollout.
     pub masks: Vec<f32>,
     pub any_masked: bool,
@@ -67,6 +72,7 @@ pub(crate) struct Rollout {
     pub advantages: Vec<f32>,
     pub returns: Vec<f32>,
     // Scratch space for one step, kept to avoid allocating per step.
+    sparse: SparseRows,
     step_logp: Vec<f32>,
     step_actions: Vec<usize>,
 }
@@ -89,12 +95,16 @@ impl Rollout {
             valid: vec![false; n],
             starts: vec![0.0; n],
             prior_logp: vec![0.0; n],
+            env_rewards: vec![0.0; n],
+            step_indices: vec![0; n],
+            taken: vec![0; n],
             masks: vec![1.0; n * num_actions],
             any_masked: false,
             last_values: vec![0.0; envs],
             h0: None,
             advantages: vec![0.0; n],
             returns: vec![0.0; n],
+            sparse: SparseRows::default(),
             step_logp: vec![0.0; envs * num_actions],
             step_actions: vec![0; envs],
         }
@@ -149,14 +159,20 @@ pub(crate) fn sample(logp: &[f32], rng: &mut ChaCha8Rng) -> usize {
     last_allowed
 }
 
+/// Rows an MLP prior scores in one pass after a rollout: enough for efficient matrix
+/// products, few enough that the activations stay in the CPU's caches.
+const PRIOR_BLOCK: usize = 256;
+
 /// Fills `ro` with `ro.steps` steps of every sub-env. Returns env steps taken (valid ones)
 /// and finished episodes' returns into `stats`, with the seconds spent stepping the envs
 /// (`env_s`) and scoring the prior (`prior_s`).
 ///
-/// With a `prior` (KL-controlled fine-tuning) each step's actions are scored by it in one
-/// batched forward pass on the observations the policy saw, and `c · log p_prior(a|s)` is
-/// added to the env's reward of every valid step (its mean `log p_prior` goes to the
-/// `prior_logp` scalar).
+/// With a `prior` (KL-controlled fine-tuning) the actions are scored by it on the
+/// observations the policy saw, and `c · log p_prior(a|s)` is added to the env's reward of
+/// every valid step (its mean `log p_prior` goes to the `prior_logp` scalar). An MLP prior
+/// scores the rollout after it (its scores do not steer the rollout), in passes of
+/// [`PRIOR_BLOCK`] rows; a GRU prior, whose state follows the episodes, scores each step in
+/// one pass for all sub-envs.
 pub(crate) fn collect(
     net: &Net,
     mut prior: Option<&mut RolloutPrior>,
@@ -174,6 +190,10 @@ pub(crate) fn collect(
     ro.any_masked = false;
     let (mut env_s, mut prior_s) = (0.0f64, 0.0f64);
     let (mut prior_sum, mut prior_count) = (0.0f64, 0usize);
+    let prior_per_step = prior.as_ref().is_some_and(|p| p.is_recurrent());
+    // The MLP policy's first layer, gathered on sparse observations: the weights are fixed
+    // for the rollout.
+    let table = net.gather_table();
     for t in 0..ro.steps {
         let base = t * n;
         ro.obs[base * d..(base + n) * d].copy_from_slice(envs.observations());
@@ -212,7 +232,12 @@ pub(crate) fn collect(
             copy_to_host(&value, &mut ro.values[base..base + n]);
             (logits, next_hidden)
         } else {
-            net.act_step(&obs, None)
+            match &table {
+                Some(table) if ro.sparse.read(&ro.obs[base * d..(base + n) * d], d) => {
+                    (net.sparse_logits(&ro.sparse, table), None)
+                }
+                _ => net.act_step(&obs, None),
+            }
         };
         let mask = masked_now.then(|| {
             Tensor::from_slice(&ro.masks[base * na..(base + n) * na])
@@ -229,22 +254,20 @@ pub(crate) fn collect(
             ro.step_actions[i] = a;
             ro.actions[base + i] = a as i64;
             ro.logprobs[base + i] = lp[a];
+            ro.taken[base + i] = a;
+            ro.step_indices[base + i] = state.step_index[i];
         }
-        let coef = match prior.as_deref_mut() {
-            Some(prior) => {
-                let started = std::time::Instant::now();
-                prior.score(
-                    &obs,
-                    &ro.starts[base..base + n],
-                    &state.step_index,
-                    &ro.step_actions,
-                    &mut ro.prior_logp[base..base + n],
-                );
-                prior_s += started.elapsed().as_secs_f64();
-                prior.coef()
-            }
-            None => 0.0,
-        };
+        if let Some(prior) = prior.as_deref_mut().filter(|_| prior_per_step) {
+            let started = std::time::Instant::now();
+            prior.score(
+                &obs,
+                &ro.starts[base..base + n],
+                &state.step_index,
+                &ro.step_actions,
+                &mut ro.prior_logp[base..base + n],
+            );
+            prior_s += started.elapsed().as_secs_f64();
+        }
         let started = std::time::Instant::now();
         envs.step(&ro.step_actions)?;
         env_s += started.elapsed().as_secs_f64();
@@ -253,35 +276,63 @@ pub(crate) fn collect(
             let idx = base + i;
             let valid = ro.valid[idx];
             let done = valid && (term[i] || trunc[i]);
-            // The prior's half of the KL reward, as the per-env `PriorReward` adds it: in f64,
-            // to the env's total, on valid steps only (an autoreset step scores nothing).
-            let reward = if valid && coef != 0.0 {
-                let logp = ro.prior_logp[idx];
-                prior_sum += f64::from(logp);
-                prior_count += 1;
-                rewards[i] + coef * f64::from(logp)
-            } else {
-                rewards[i]
-            };
-            ro.rewards[idx] = reward as f32;
+            ro.env_rewards[idx] = rewards[i];
             ro.done[idx] = done;
             ro.terminated[idx] = valid && term[i];
-            if valid {
-                stats.steps += 1;
-                state.episode_return[i] += reward;
-            }
             state.step_index[i] = if valid && !done {
                 state.step_index[i] + 1
             } else {
                 0
             };
-            if done {
-                stats.episode_returns.push(state.episode_return[i]);
-                state.episode_return[i] = 0.0;
-            }
             state.pending_reset[i] = done;
             // An autoreset step brings in the first observation of the next episode.
             state.episode_start[i] = !valid;
+        }
+    }
+
+    let coef = match prior.as_deref_mut() {
+        Some(prior) => {
+            if !prior_per_step {
+                let started = std::time::Instant::now();
+                let rows = ro.steps * n;
+                for start in (0..rows).step_by(PRIOR_BLOCK) {
+                    let end = (start + PRIOR_BLOCK).min(rows);
+                    prior.score_host(
+                        &ro.obs[start * d..end * d],
+                        &ro.starts[start..end],
+                        &ro.step_indices[start..end],
+                        &ro.taken[start..end],
+                        &mut ro.prior_logp[start..end],
+                    );
+                }
+                prior_s += started.elapsed().as_secs_f64();
+            }
+            prior.coef()
+        }
+        None => 0.0,
+    };
+    // The rewards, and the returns of the episodes that ended, in the order of the steps.
+    for idx in 0..ro.steps * n {
+        let i = idx % n;
+        let valid = ro.valid[idx];
+        // The prior's half of the KL reward, as the per-env `PriorReward` adds it: in f64, to
+        // the env's total, on valid steps only (an autoreset step scores nothing).
+        let reward = if valid && coef != 0.0 {
+            let logp = ro.prior_logp[idx];
+            prior_sum += f64::from(logp);
+            prior_count += 1;
+            ro.env_rewards[idx] + coef * f64::from(logp)
+        } else {
+            ro.env_rewards[idx]
+        };
+        ro.rewards[idx] = reward as f32;
+        if valid {
+            stats.steps += 1;
+            state.episode_return[i] += reward;
+        }
+        if ro.done[idx] {
+            stats.episode_returns.push(state.episode_return[i]);
+            state.episode_return[i] = 0.0;
         }
     }
 
