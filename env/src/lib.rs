@@ -40,6 +40,7 @@ pub mod midi;
 pub mod music;
 pub mod musicxml;
 mod notation;
+pub mod prefetch;
 pub mod reward;
 pub mod space;
 mod spin_pool;

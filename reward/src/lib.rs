@@ -11,6 +11,8 @@
 //! - [`improv`]: harmony-aware improvisation terms for the `improv` task, one per musical
 //!   habit, and the `improv` preset that weighs them ([`improv::ImprovWeights`]).
 //! - [`corpus`]: n-gram corpus models and the reward of how likely a melody is under one.
+//! - [`prior`]: one interface for the priors paid per step (n-gram, style) and the term that
+//!   turns any of them into a reward.
 //! - [`listener`]: a model of one person's taste, learnt online from their ratings.
 //! - [`combine`]: weighted sums of rewards that still report every term.
 //! - [`registry`]: rewards by name (presets) and reward definitions in TOML.
@@ -48,6 +50,7 @@ pub mod improv;
 pub mod listener;
 pub mod metrics;
 pub mod musicianship;
+pub mod prior;
 pub mod registry;
 pub mod rl_tuner;
 pub mod score;

@@ -546,3 +546,62 @@ fn context_table_equals_the_reference_log_probs_exactly() {
         }
     }
 }
+
+/// The corpus term steps a cursor through the model's automaton of states; its values are
+/// `log_prob`'s to the last bit: every order 1-6, with and without the position, over whole
+/// melodies, after an event outside the encoding, and when a step does not follow the one
+/// before (a melody taken up half-way without a reset, which seeks the cursor afresh).
+#[test]
+fn the_corpus_term_s_cursor_equals_the_reference_log_probs_exactly() {
+    use cadenza_env::reward::{Reward, Setting, StepContext};
+    use cadenza_reward::corpus::CorpusReward;
+    use std::sync::Arc;
+
+    let enc = EventEncoding::RL_TUNER_38;
+    let setting = Setting::rl_tuner();
+    let train = source_melodies(60, 48, 3);
+    let mut held_out = source_melodies(12, 40, 99);
+    // An event outside the encoding in the middle of one melody.
+    held_out[0][7] = 200;
+    for order in 1..=6 {
+        for (use_position, classes) in [
+            (false, PositionClasses::Step),
+            (true, PositionClasses::Step),
+            (true, PositionClasses::Metric),
+        ] {
+            let model = Arc::new(
+                NgramModel::fit(config(order, use_position, classes), enc, 16, &train).unwrap(),
+            );
+            assert!(model.context_table().has_transitions());
+            let mut reward = CorpusReward::new(model.clone()).with_floor(-1e300).unwrap();
+            let mut terms = [0.0];
+            let mut check = |reward: &mut CorpusReward, melody: &[Event], from: usize| {
+                for step in from..melody.len() {
+                    let ctx = StepContext {
+                        setting: &setting,
+                        step,
+                        history: &melody[..step],
+                        action: melody[step],
+                    };
+                    let value = reward.step(&ctx, &mut terms);
+                    let reference = model
+                        .log_prob(&melody[..step], step, melody[step])
+                        .max(-1e300);
+                    assert_eq!(
+                        value.to_bits(),
+                        reference.to_bits(),
+                        "order {order}, position {use_position} {classes:?}, step {step}: \
+                         {value} against {reference}"
+                    );
+                }
+            };
+            for melody in held_out.iter().chain(&train[..4]) {
+                reward.reset(&setting);
+                check(&mut reward, melody, 0);
+            }
+            // Half-way into another melody, with no reset in between.
+            check(&mut reward, &held_out[1], 20);
+            check(&mut reward, &held_out[2], 0);
+        }
+    }
+}

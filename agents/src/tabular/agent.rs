@@ -16,8 +16,8 @@ use super::config::{
     LearningRateSchedule, TabularConfig,
 };
 use super::selection::{
-    argmax_from, epsilon_boltzmann, epsilon_greedy, epsilon_threshold, max_allowed, softmax_probs,
-    softmax_sample, uniform_allowed,
+    argmax_from, epsilon_boltzmann_with, epsilon_greedy, epsilon_threshold, max_allowed,
+    softmax_probs, softmax_sample, uniform_allowed, RowWeights,
 };
 use super::table::QTable;
 
@@ -26,8 +26,9 @@ use super::table::QTable;
 /// task, and beyond eight nothing more is gained.
 pub const TABULAR_LANES: usize = 8;
 
-/// Visit counts below this use a precomputed step size instead of a `powf` per update.
-const LR_CACHE: usize = 4096;
+/// Visit counts below this use a precomputed step size instead of a `powf` per update
+/// (256 KiB: the states near a melody's start are visited tens of thousands of times).
+const LR_CACHE: usize = 1 << 16;
 /// ε is recomputed every this many steps (a power of two), not on every step: it moves by
 /// less than 1e-3 in between for any budget above a few million steps.
 const EPSILON_REFRESH: u64 = 1024;
@@ -167,19 +168,23 @@ impl TabularAgent {
         }
     }
 
-    /// The behaviour policy's action in `row`: ε-greedy or ε-Boltzmann.
+    /// The behaviour policy's action in `row`: ε-greedy or ε-Boltzmann (from `weights` when
+    /// they hold this row's softmax already).
     #[inline]
     fn behave(
         &self,
         row: usize,
         mask: Option<&[bool]>,
         epsilon_bits: u64,
+        weights: &mut RowWeights,
         rng: &mut ChaCha8Rng,
     ) -> Option<usize> {
         let values = self.table.row(row);
         match self.config.exploration {
             Exploration::EpsilonGreedy => epsilon_greedy(values, mask, epsilon_bits, rng),
-            Exploration::Boltzmann => epsilon_boltzmann(
+            Exploration::Boltzmann => epsilon_boltzmann_with(
+                weights,
+                row,
                 values,
                 mask,
                 epsilon_bits,
@@ -192,6 +197,10 @@ impl TabularAgent {
 
     /// The bootstrap value of the next state's row under the algorithm's target, and for
     /// SARSA the next action it commits to.
+    ///
+    /// Soft Q-learning exploring by its own softmax reads one set of weights twice: the
+    /// exponentials of its backup are those of the next draw in that row, so they are
+    /// computed once here and left in `weights` for [`TabularAgent::behave`].
     #[inline]
     fn bootstrap(
         &self,
@@ -199,13 +208,14 @@ impl TabularAgent {
         mask: Option<&[bool]>,
         epsilon: f64,
         epsilon_bits: u64,
+        weights: &mut RowWeights,
         rng: &mut ChaCha8Rng,
     ) -> Option<(f32, Option<usize>)> {
         let values = self.table.row(next);
         Some(match self.algorithm {
             Algorithm::QLearning => (max_allowed(values, mask), None),
             Algorithm::Sarsa => {
-                let a = self.behave(next, mask, epsilon_bits, rng)?;
+                let a = self.behave(next, mask, epsilon_bits, weights, rng)?;
                 (values[a], Some(a))
             }
             Algorithm::ExpectedSarsa => {
@@ -221,11 +231,25 @@ impl TabularAgent {
                 let mean = sum / count.max(1) as f32;
                 ((1.0 - e) * max_allowed(values, mask) + e * mean, None)
             }
-            Algorithm::SoftQ => (
-                self.table
-                    .soft_value(next, mask, self.config.temperature as f32),
-                None,
-            ),
+            Algorithm::SoftQ => {
+                let alpha = self.config.temperature as f32;
+                let shared = self.config.exploration == Exploration::Boltzmann
+                    && weights.compute(
+                        values,
+                        mask,
+                        self.table.tried_bits(next),
+                        self.config.temperature.max(1e-6),
+                        self.config.sample_margin,
+                    );
+                if shared {
+                    weights.row = Some(next);
+                }
+                let value = match shared.then(|| weights.soft_value(alpha)).flatten() {
+                    Some(value) => value,
+                    None => self.table.soft_value(next, mask, alpha),
+                };
+                (value, None)
+            }
         })
     }
 
@@ -316,6 +340,8 @@ impl Agent for TabularAgent {
 
         // --- the first action of every lane --------------------------------------------------
         let mut lanes = vec![Lane::default(); n];
+        // The softmax of the row a lane acts in next, when its backup computed it already.
+        let mut weights = RowWeights::default();
         for (index, (env, lane)) in envs.envs_mut().iter_mut().zip(&mut lanes).enumerate() {
             let quota = share + u64::from((index as u64) < extra);
             if quota == 0 {
@@ -328,7 +354,13 @@ impl Agent for TabularAgent {
             }
             lane.row = self.table.row_index(env.discrete_state());
             lane.action = self
-                .behave(lane.row, masked.then_some(&*mask_buf), epsilon_bits, rng)
+                .behave(
+                    lane.row,
+                    masked.then_some(&*mask_buf),
+                    epsilon_bits,
+                    &mut weights,
+                    rng,
+                )
                 .ok_or_else(|| no_action(index))?;
             self.take_step(env, index, lane)?;
             lane.steps_left = quota - 1;
@@ -351,6 +383,8 @@ impl Agent for TabularAgent {
                     epsilon_bits = epsilon_threshold(epsilon);
                 }
                 let masked = env.task().mask_out_of_scale;
+                // Weights are shared within a lane's turn only (its mask may differ).
+                weights.row = None;
                 // The target. SARSA commits to its next action here; the others pick it
                 // after the update.
                 let mut next_action = None;
@@ -362,7 +396,14 @@ impl Agent for TabularAgent {
                     }
                     let mask = masked.then_some(&*mask_buf);
                     let (value, action) = self
-                        .bootstrap(lane.next_row, mask, epsilon, epsilon_bits, rng)
+                        .bootstrap(
+                            lane.next_row,
+                            mask,
+                            epsilon,
+                            epsilon_bits,
+                            &mut weights,
+                            rng,
+                        )
                         .ok_or_else(|| no_action(index))?;
                     next_action = action;
                     lane.reward + gamma * value
@@ -373,6 +414,9 @@ impl Agent for TabularAgent {
                 let lr = self.step_size(visits);
                 let q = &mut self.table.row_mut(lane.row)[lane.action];
                 *q += lr * (target - *q);
+                if weights.row == Some(lane.row) {
+                    weights.row = None;
+                }
 
                 // The next state.
                 if lane.finished {
@@ -398,7 +442,13 @@ impl Agent for TabularAgent {
                 lane.action = match next_action {
                     Some(a) => a,
                     None => self
-                        .behave(lane.row, masked.then_some(&*mask_buf), epsilon_bits, rng)
+                        .behave(
+                            lane.row,
+                            masked.then_some(&*mask_buf),
+                            epsilon_bits,
+                            &mut weights,
+                            rng,
+                        )
                         .ok_or_else(|| no_action(index))?,
                 };
                 self.take_step(env, index, lane)?;
@@ -799,7 +849,11 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let n = 20_000;
         let ones = (0..n)
-            .filter(|_| epsilon_boltzmann(&row, None, 0, 1.0, 1e6, &mut rng) == Some(1))
+            .filter(|_| {
+                let mut weights = RowWeights::default();
+                epsilon_boltzmann_with(&mut weights, 0, &row, None, 0, 1.0, 1e6, &mut rng)
+                    == Some(1)
+            })
             .count();
         let p = 1f64.exp() / (2.0 + 1f64.exp());
         assert!((ones as f64 / n as f64 - p).abs() < 0.02, "{ones}");

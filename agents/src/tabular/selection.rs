@@ -174,9 +174,188 @@ pub(super) fn epsilon_greedy(
     }
 }
 
+/// ε as a threshold on 32 random bits.
+pub(super) fn epsilon_threshold(epsilon: f64) -> u64 {
+    (epsilon.clamp(0.0, 1.0) * 4_294_967_296.0) as u64
+}
+
+/// The most actions a row may have: events are bytes, so no task has more.
+pub(super) const MAX_ACTIONS: usize = 256;
+/// Floats per vector step of the weight computation (two SSE registers).
+const LANES: usize = 8;
+
+/// `e^x` for `x <= 0`, in single precision and without a branch, so that a row's weights
+/// compile to vector instructions: Cody–Waite reduction by ln 2 and Cephes' degree-5
+/// polynomial on the remainder (relative error about 1e-7), scaled by `2^n` written straight
+/// into the exponent bits. Arguments below -87 give `e^-87` (about 1.6e-38, still a normal
+/// float) and a NaN gives the same. A library `exp` per action was most of a Boltzmann step's
+/// cost; every softmax of the tabular agents goes through this one, so training, `act` and
+/// `action_probs` draw from the same weights on every machine (plain IEEE arithmetic).
+#[inline(always)]
+pub(super) fn exp_nonpositive(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // 1.5 · 2^23: adding it rounds to the nearest integer, which then sits in the low bits.
+    const ROUND: f32 = 12_582_912.0;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.0, 0.0);
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 0.166_666_65;
+    p = p * r + 0.5;
+    let mantissa = p * r * r + r + 1.0;
+    let exponent = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
+    mantissa * f32::from_bits((exponent + 127).wrapping_shl(23) as u32)
+}
+
+/// The softmax weights of one row, computed once and read by every use of the row in a step:
+/// the behaviour policy's draw and soft Q-learning's backup.
+#[derive(Debug, Clone)]
+pub(super) struct RowWeights {
+    /// `weights[a]`: `e^((Q(a) - max) / T)` when `a` is allowed and within the margin of the
+    /// best allowed value, else 0.
+    weights: [f32; MAX_ACTIONS],
+    len: usize,
+    /// The best allowed value.
+    max: f32,
+    /// Σ of the weights (the normaliser of the draw).
+    total: f32,
+    /// Σ of `e^((Q(a) - max) / T)` over the allowed actions that were tried (margin or not):
+    /// soft Q-learning's sum.
+    tried_total: f32,
+    /// The table row the weights belong to, while they are current.
+    pub(super) row: Option<usize>,
+}
+
+impl Default for RowWeights {
+    fn default() -> Self {
+        Self {
+            weights: [0.0; MAX_ACTIONS],
+            len: 0,
+            max: f32::NEG_INFINITY,
+            total: 0.0,
+            tried_total: 0.0,
+            row: None,
+        }
+    }
+}
+
+impl RowWeights {
+    /// Computes the weights of `row` at `temperature` (> 0): the allowed actions within
+    /// `margin` of the best get theirs, the others 0. `tried` (one bit per action, as the
+    /// table keeps them) selects the actions of [`RowWeights::soft_value`]. False when no
+    /// action is allowed.
+    #[inline]
+    pub(super) fn compute(
+        &mut self,
+        row: &[f32],
+        mask: Option<&[bool]>,
+        tried: &[u64],
+        temperature: f64,
+        margin: f64,
+    ) -> bool {
+        let n = row.len().min(MAX_ACTIONS);
+        let row = &row[..n];
+        self.len = n;
+        self.row = None;
+        let max = max_allowed(row, mask);
+        self.max = max;
+        if !max.is_finite() {
+            return false;
+        }
+        let inverse = (1.0 / temperature) as f32;
+        // The exponentials as one map over the row (vector instructions), padded to whole
+        // lanes with values that give 0 after the selection below.
+        let lanes = n.next_multiple_of(LANES);
+        self.weights[..n].copy_from_slice(row);
+        self.weights[n..lanes].fill(f32::NEG_INFINITY);
+        for w in &mut self.weights[..lanes] {
+            *w = exp_nonpositive((*w - max) * inverse);
+        }
+        // Soft Q-learning's sum, over the tried allowed actions (bit by bit: few per row).
+        let mut tried_total = 0.0f32;
+        for (word_index, &word) in tried.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let a = word_index * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if a < n && mask.is_none_or(|m| m[a]) {
+                    tried_total += self.weights[a];
+                }
+            }
+        }
+        // The draw's selection: only allowed actions within the margin keep their weight.
+        let floor = (max as f64 - margin) as f32;
+        if mask.is_some() || row.iter().any(|&q| q < floor) {
+            for (a, (w, &q)) in self.weights[..n].iter_mut().zip(row).enumerate() {
+                if !mask.is_none_or(|m| m[a]) || q < floor {
+                    *w = 0.0;
+                }
+            }
+        }
+        for w in &mut self.weights[n..lanes] {
+            *w = 0.0;
+        }
+        // The normaliser, in lanes: a sum in one chain waits on every add in turn.
+        let mut partial = [0.0f32; LANES];
+        for chunk in self.weights[..lanes].chunks_exact(LANES) {
+            for (p, &w) in partial.iter_mut().zip(chunk) {
+                *p += w;
+            }
+        }
+        let total: f32 = partial.iter().sum();
+        self.total = total;
+        self.tried_total = tried_total;
+        true
+    }
+
+    /// A draw from the weights: one 64-bit number, scaled to their sum and walked through
+    /// them. `None` when every weight is 0.
+    #[inline]
+    pub(super) fn sample(&self, rng: &mut ChaCha8Rng) -> Option<usize> {
+        let u = (rng.next_u64() >> 40) as f32 / (1u32 << 24) as f32 * self.total;
+        let mut acc = 0.0f32;
+        let mut last = None;
+        for (a, &w) in self.weights[..self.len].iter().enumerate() {
+            if w > 0.0 {
+                acc += w;
+                last = Some(a);
+                if u < acc {
+                    return Some(a);
+                }
+            }
+        }
+        last
+    }
+
+    /// The probabilities of [`RowWeights::sample`], written into `probs`.
+    pub(super) fn write_probs(&self, probs: &mut [f64]) {
+        for (p, &w) in probs.iter_mut().zip(&self.weights[..self.len]) {
+            *p = f64::from(w) / f64::from(self.total);
+        }
+    }
+
+    /// Soft Q-learning's value `max + T ln Σ_tried e^((Q - max)/T)` of the row, at the
+    /// temperature the weights were computed at; `None` when no allowed action was tried or
+    /// the sum underflowed (the caller computes it from the tried actions' own maximum).
+    #[inline]
+    pub(super) fn soft_value(&self, temperature: f32) -> Option<f32> {
+        (self.tried_total > 1e-30).then(|| self.max + temperature * self.tried_total.ln())
+    }
+}
+
 /// The behaviour policy of [`Exploration::Boltzmann`](super::Exploration::Boltzmann):
-/// ε-uniform, else the softmax.
-pub(super) fn epsilon_boltzmann(
+/// ε-uniform, else the softmax of `weights` (computed for this row by the caller, or here when
+/// they are not current).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn epsilon_boltzmann_with(
+    weights: &mut RowWeights,
+    row_index: usize,
     row: &[f32],
     mask: Option<&[bool]>,
     epsilon_bits: u64,
@@ -188,23 +367,14 @@ pub(super) fn epsilon_boltzmann(
     if let Draw::Explored(action) = draw(mask, n, epsilon_bits, rng) {
         return action;
     }
-    match mask {
-        Some(m) => softmax_sample(row, m, temperature, margin, rng),
-        None => softmax_sample(row, &ALL_ALLOWED[..n], temperature, margin, rng),
+    if weights.row != Some(row_index) {
+        if !weights.compute(row, mask, &[], temperature, margin) {
+            return None;
+        }
+        weights.row = Some(row_index);
     }
+    weights.sample(rng)
 }
-
-/// A mask that allows every action, for tasks without masks.
-static ALL_ALLOWED: [bool; 256] = [true; 256];
-
-/// ε as a threshold on 32 random bits.
-pub(super) fn epsilon_threshold(epsilon: f64) -> u64 {
-    (epsilon.clamp(0.0, 1.0) * 4_294_967_296.0) as u64
-}
-
-/// Most actions whose softmax weights [`softmax_sample`] keeps on the stack (a larger row
-/// computes each weight twice).
-const WEIGHT_BUFFER: usize = 128;
 
 /// Softmax sampling at `temperature` (> 0) over the allowed actions whose value is within
 /// `margin` of the best.
@@ -215,55 +385,11 @@ pub(super) fn softmax_sample(
     margin: f64,
     rng: &mut ChaCha8Rng,
 ) -> Option<usize> {
-    let max = max_allowed(row, Some(mask)) as f64;
-    if !max.is_finite() {
+    let mut weights = RowWeights::default();
+    if !weights.compute(row, Some(mask), &[], temperature, margin) {
         return None;
     }
-    let weight = |a: usize| softmax_weight(row, mask, max, temperature, margin, a);
-    // Each weight is one `exp`, most of a Boltzmann step's cost: computed once into a buffer
-    // on the stack and read in both passes (the same values, summed in the same order, as
-    // computing them in each pass, so the draws are unchanged).
-    let mut buffer = [0.0f64; WEIGHT_BUFFER];
-    let cached = row.len() <= WEIGHT_BUFFER;
-    if cached {
-        for (a, w) in buffer[..row.len()].iter_mut().enumerate() {
-            *w = weight(a);
-        }
-    }
-    let weight_of = |a: usize| if cached { buffer[a] } else { weight(a) };
-    let total: f64 = (0..row.len()).map(weight_of).sum();
-    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
-    let mut acc = 0.0;
-    let mut last = None;
-    for a in 0..row.len() {
-        let w = weight_of(a);
-        if w > 0.0 {
-            acc += w;
-            last = Some(a);
-            if u < acc {
-                return Some(a);
-            }
-        }
-    }
-    last
-}
-
-/// The unnormalised weight of action `a` in [`softmax_sample`]: 0 unless it is allowed and
-/// its value is within `margin` of `max`, the best allowed value.
-#[inline]
-fn softmax_weight(
-    row: &[f32],
-    mask: &[bool],
-    max: f64,
-    temperature: f64,
-    margin: f64,
-    a: usize,
-) -> f64 {
-    if mask[a] && row[a] as f64 >= max - margin {
-        ((row[a] as f64 - max) / temperature).exp()
-    } else {
-        0.0
-    }
+    weights.sample(rng)
 }
 
 /// The distribution [`softmax_sample`] draws from, written into `probs` (one per action of
@@ -275,18 +401,11 @@ pub(super) fn softmax_probs(
     margin: f64,
     probs: &mut [f64],
 ) -> bool {
-    let max = max_allowed(row, Some(mask)) as f64;
-    if !max.is_finite() || probs.len() < row.len() {
+    let mut weights = RowWeights::default();
+    if probs.len() < row.len() || !weights.compute(row, Some(mask), &[], temperature, margin) {
         return false;
     }
-    let mut total = 0.0;
-    for (a, p) in probs[..row.len()].iter_mut().enumerate() {
-        *p = softmax_weight(row, mask, max, temperature, margin, a);
-        total += *p;
-    }
-    for p in &mut probs[..row.len()] {
-        *p /= total;
-    }
+    weights.write_probs(&mut probs[..row.len()]);
     true
 }
 

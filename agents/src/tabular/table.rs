@@ -1,6 +1,8 @@
 //! The sparse Q-table: rows created on first visit behind an open-addressing hash index, in
 //! buffers advised for huge pages, with the prefetches that the learn loop issues ahead.
 
+use cadenza_env::prefetch::prefetch;
+
 const EMPTY: u32 = u32::MAX;
 
 /// One slot of the open-addressing index: a state and its row, or empty.
@@ -78,24 +80,6 @@ fn extend_huge<T: Clone>(buffer: &mut Vec<T>, count: usize, value: T) {
         *buffer = fresh;
     }
     buffer.extend(std::iter::repeat_n(value, count));
-}
-
-/// Hints the CPU to start loading `items[index]` into the cache. Does nothing when the index
-/// is out of bounds (an untracked visit count, say) or off x86-64.
-#[inline(always)]
-fn prefetch<T>(items: &[T], index: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(item) = items.get(index) {
-        // SAFETY: a prefetch is only a hint to the cache and never faults; the address is an
-        // element of a live slice anyway.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                (item as *const T).cast::<i8>(),
-            );
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (items, index);
 }
 
 #[inline]
@@ -269,6 +253,12 @@ impl QTable {
     #[inline]
     pub fn is_tried(&self, row: usize, action: usize) -> bool {
         self.tried[row * self.words + action / 64] & (1 << (action % 64)) != 0
+    }
+
+    /// The tried bits of a row, one per action (bit `a % 64` of word `a / 64`).
+    #[inline]
+    pub(super) fn tried_bits(&self, row: usize) -> &[u64] {
+        &self.tried[row * self.words..(row + 1) * self.words]
     }
 
     /// Marks (row, action) as updated, so that sampling considers it (for updates outside

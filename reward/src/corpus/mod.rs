@@ -142,7 +142,7 @@ pub use key::{
     find_key, find_key_of_durations, pitch_class_durations, Key, KeyEstimate, MAJOR_PROFILE,
     MINOR_PROFILE,
 };
-pub use ngram::{ContextTable, NgramConfig, NgramModel, PositionClasses, MAX_ORDER};
+pub use ngram::{ContextTable, NgramConfig, NgramCursor, NgramModel, PositionClasses, MAX_ORDER};
 pub use processed::{
     KeySource, ProcessedCorpus, ProcessedFile, Quantisation, SplitSide, PROCESSED_FORMAT,
     PROCESSED_VERSION,

@@ -6,6 +6,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use cadenza_env::encoding::{Event, EventEncoding};
+use cadenza_env::prefetch::prefetch;
 use serde::{Deserialize, Serialize};
 
 use super::error::CorpusError;
@@ -511,6 +512,12 @@ impl NgramModel {
     /// Packs the last `N-1` events of `context` (padded with begin-of-melody) and the position.
     #[inline]
     pub(crate) fn pack(&self, context: &[Event], position: usize) -> u64 {
+        self.pack_events(context) | self.position_class(position)
+    }
+
+    /// Packs the last `N-1` events of `context` (padded with begin-of-melody), no position.
+    #[inline]
+    pub(crate) fn pack_events(&self, context: &[Event]) -> u64 {
         let n = (self.config.order - 1).min(context.len());
         let mut key = self.bos_key;
         for (i, &event) in context[context.len() - n..].iter().rev().enumerate() {
@@ -522,7 +529,67 @@ impl NgramModel {
             let shift = 8 * i as u32;
             key = (key & !(0xFF << shift)) | (u64::from(byte) << shift);
         }
-        key | self.position_class(position)
+        key
+    }
+
+    /// The cursor of [`StepPrior`](crate::prior::StepPrior) after `history`.
+    #[inline]
+    pub(crate) fn cursor_after(&self, history: &[Event]) -> NgramCursor {
+        let key = self.pack_events(history);
+        let table = self.context_table();
+        let state = table.state_of(key);
+        let steps = history.len();
+        NgramCursor {
+            key,
+            state,
+            row: table.row_in_state(state, self.position_class(steps)),
+            steps,
+        }
+    }
+
+    /// `ln P(event | cursor's history, position)`: [`NgramModel::log_prob`] to the last bit.
+    #[inline]
+    pub(crate) fn cursor_log_prob(
+        &self,
+        cursor: &NgramCursor,
+        position_step: usize,
+        event: Event,
+    ) -> f64 {
+        let table = self.context_table();
+        let position = self.position_class(position_step);
+        let e = usize::from(event);
+        if cursor.state == NO_STATE || e >= self.vocab {
+            return table.log_prob_packed(cursor.key | position, event);
+        }
+        let row = if position_step == cursor.steps {
+            cursor.row
+        } else {
+            table.row_in_state(cursor.state, position)
+        };
+        table.rows[row as usize * self.vocab + e]
+    }
+
+    /// Moves a cursor past `event`.
+    #[inline]
+    pub(crate) fn cursor_advance(&self, cursor: &mut NgramCursor, event: Event) {
+        let byte = if usize::from(event) < self.vocab {
+            event
+        } else {
+            UNKNOWN
+        };
+        cursor.key = ((cursor.key << 8) | u64::from(byte)) & events_mask(self.config.order - 1);
+        cursor.steps += 1;
+        let table = self.context_table();
+        if let Some(transitions) = table.transitions.as_ref() {
+            cursor.state = transitions.next(cursor.state, event, self.vocab);
+            cursor.row = table.row_in_state(cursor.state, self.position_class(cursor.steps));
+            // The next step reads one float of this row: fetch its lines now, while the
+            // agent works on other lanes, rather than wait for them then.
+            let start = cursor.row as usize * self.vocab;
+            for offset in (0..self.vocab).step_by(8) {
+                prefetch(&table.rows, start + offset);
+            }
+        }
     }
 
     /// `P(event | context, position)`. Only the last `N-1` events of `context` matter; a shorter
@@ -661,6 +728,152 @@ pub struct ContextTable {
     rows: Vec<f64>,
     /// The last row: the uniform distribution, for a model that knows no context at all.
     uniform_row: u32,
+    /// The history's contexts as states of an automaton, for a cursor that steps through a
+    /// melody; `None` for a model too large to tabulate (cursors then probe the levels).
+    transitions: Option<Transitions>,
+}
+
+/// A state no transition table knows (the table is absent, or was not consulted).
+const NO_STATE: u32 = u32::MAX;
+/// The most `state × event` entries a transition table may hold (64 MiB).
+const MAX_TRANSITIONS: usize = 1 << 24;
+
+/// Where an n-gram cursor stands: the last `N-1` events packed (no position), and the state
+/// of the deepest event level that knows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NgramCursor {
+    key: u64,
+    state: u32,
+    /// The row the next step reads (that of `state` at the position of step `steps`), found
+    /// when the cursor moved so that its memory could be fetched while other work went on.
+    row: u32,
+    /// Events seen: the step the cursor scores next.
+    steps: usize,
+}
+
+/// The contexts of the event levels (those without the position) as states of an automaton:
+/// a state is a context that its level knows and the level above does not, and `next[s · V +
+/// e]` is the state after event `e`.
+///
+/// The chain is closed downwards and every context was seen followed by some event, so after
+/// `e` the deepest level that knows the history is at most one above the state's: the
+/// transitions are found once, when the table is built, and a cursor then pays one read per
+/// step for its state and one for its log-probability, instead of a hash probe per level.
+/// The position-bearing top level is probed only from a state of the highest event level,
+/// since it can know no other history.
+#[derive(Debug, Clone)]
+struct Transitions {
+    next: Vec<u32>,
+    /// Row of each state's context in [`ContextTable::rows`].
+    rows: Vec<u32>,
+    /// States below this number sit on the highest event level (they are numbered first).
+    full: u32,
+    /// The rows of the position-bearing top level, when the model has one:
+    /// `positioned[state · classes + class]` for the states of the highest event level (their
+    /// own row where the top level does not know the position), `classes` per state in one
+    /// run, so the position costs a read next to the state's, not a hash probe.
+    positioned: Option<(usize, Vec<u32>)>,
+    /// Per event level, its mask and its contexts' states (used to seek a cursor).
+    levels: Vec<(u64, KeyMap<u64, u32>)>,
+}
+
+impl Transitions {
+    #[inline]
+    fn next(&self, state: u32, event: Event, vocab: usize) -> u32 {
+        if state == NO_STATE {
+            return NO_STATE;
+        }
+        let e = usize::from(event);
+        if e >= vocab {
+            // An event outside the encoding: no level above the empty context knows it. The
+            // empty context is numbered last.
+            return (self.rows.len() - 1) as u32;
+        }
+        self.next[state as usize * vocab + e]
+    }
+
+    /// Builds the automaton of `table`'s event levels; `None` when it would be too large.
+    fn new(model: &NgramModel, table: &ContextTable) -> Option<Self> {
+        let vocab = model.num_events();
+        let event_levels = model.order(); // levels 0..N-1 condition on events only
+        let positioned_level = model.config.use_position.then_some(model.order());
+        // `table.levels` runs from the highest level down; find each event level's index.
+        let index_of =
+            |level: usize| -> &KeyMap<u64, u32> { &table.levels[table.levels.len() - 1 - level].1 };
+        if index_of(0).is_empty() {
+            return None;
+        }
+        let num_states: usize = (0..event_levels).map(|l| index_of(l).len()).sum();
+        if num_states.checked_mul(vocab)? > MAX_TRANSITIONS {
+            return None;
+        }
+        // Number the states from the highest event level down, each level's keys sorted.
+        let mut levels = Vec::with_capacity(event_levels);
+        let mut rows = Vec::with_capacity(num_states);
+        let mut keys = Vec::with_capacity(num_states);
+        for level in (0..event_levels).rev() {
+            let mut sorted: Vec<(u64, u32)> =
+                index_of(level).iter().map(|(&k, &r)| (k, r)).collect();
+            sorted.sort_unstable();
+            let mut states = KeyMap::default();
+            states.reserve(sorted.len());
+            for (key, row) in sorted {
+                states.insert(key, rows.len() as u32);
+                rows.push(row);
+                keys.push((level, key));
+            }
+            levels.push((events_mask(level), states));
+        }
+        let full = levels[0].1.len() as u32;
+        let positioned = match positioned_level {
+            None => None,
+            Some(level) => {
+                let classes = num_position_classes(&model.config, model.steps_per_bar) as usize;
+                if (full as usize).checked_mul(classes)? > MAX_TRANSITIONS {
+                    return None;
+                }
+                let mut dense: Vec<u32> = rows[..full as usize]
+                    .iter()
+                    .flat_map(|&row| std::iter::repeat_n(row, classes))
+                    .collect();
+                let top_mask = events_mask(event_levels - 1);
+                for (&key, &row) in &table.levels[table.levels.len() - 1 - level].1 {
+                    // Closed downwards: the top level's events are a context of the level below.
+                    let state = *levels[0].1.get(&(key & top_mask))?;
+                    let class = (key >> POSITION_SHIFT) as usize;
+                    *dense.get_mut(state as usize * classes + class)? = row;
+                }
+                Some((classes, dense))
+            }
+        };
+        let mut transitions = Self {
+            next: Vec::with_capacity(num_states * vocab),
+            rows,
+            full,
+            positioned,
+            levels,
+        };
+        let top = event_levels - 1;
+        for &(level, key) in &keys {
+            let from = (level + 1).min(top);
+            for event in 0..vocab {
+                let next_key = ((key << 8) | event as u64) & events_mask(from);
+                transitions.next.push(transitions.seek_from(next_key, from));
+            }
+        }
+        Some(transitions)
+    }
+
+    /// The state of the events packed in `key`, probing the event levels from `from` down.
+    fn seek_from(&self, key: u64, from: usize) -> u32 {
+        let top = self.levels.len() - 1;
+        for (mask, states) in &self.levels[top - from.min(top)..] {
+            if let Some(&state) = states.get(&(key & mask)) {
+                return state;
+            }
+        }
+        NO_STATE
+    }
 }
 
 impl ContextTable {
@@ -684,12 +897,44 @@ impl ContextTable {
         }
         let uniform_row = (rows.len() / vocab.max(1)) as u32;
         rows.extend(std::iter::repeat_n(-(vocab as f64).ln(), vocab));
-        Self {
+        let mut table = Self {
             vocab,
             levels,
             rows,
             uniform_row,
+            transitions: None,
+        };
+        table.transitions = Transitions::new(model, &table);
+        table
+    }
+
+    /// The cursor state of a history whose last `N-1` events are packed in `key`.
+    #[inline]
+    fn state_of(&self, key: u64) -> u32 {
+        self.transitions
+            .as_ref()
+            .map_or(NO_STATE, |t| t.seek_from(key, t.levels.len() - 1))
+    }
+
+    /// The row a cursor in `state` reads at the packed `position` (unused without states).
+    #[inline]
+    fn row_in_state(&self, state: u32, position: u64) -> u32 {
+        let Some(transitions) = self.transitions.as_ref().filter(|_| state != NO_STATE) else {
+            return self.uniform_row;
+        };
+        let state = state as usize;
+        match &transitions.positioned {
+            Some((classes, rows)) if state < transitions.full as usize => {
+                rows[state * classes + (position >> POSITION_SHIFT) as usize]
+            }
+            _ => transitions.rows[state],
         }
+    }
+
+    /// Whether cursors step through the automaton of states (false for a model too large to
+    /// tabulate, whose cursors probe the levels as [`NgramModel::log_prob_fast`] does).
+    pub fn has_transitions(&self) -> bool {
+        self.transitions.is_some()
     }
 
     /// The row of a packed context: that of the deepest level that knows it.
@@ -721,12 +966,15 @@ impl ContextTable {
 
     /// Bytes the rows and their indices take, roughly.
     pub fn bytes(&self) -> usize {
-        let index: usize = self
-            .levels
-            .iter()
-            .map(|(_, m)| m.capacity() * (std::mem::size_of::<(u64, u32)>() + 1))
-            .sum();
-        self.rows.len() * std::mem::size_of::<f64>() + index
+        let map_bytes =
+            |m: &KeyMap<u64, u32>| m.capacity() * (std::mem::size_of::<(u64, u32)>() + 1);
+        let index: usize = self.levels.iter().map(|(_, m)| map_bytes(m)).sum();
+        let transitions = self.transitions.as_ref().map_or(0, |t| {
+            (t.next.len() + t.rows.len()) * 4
+                + t.levels.iter().map(|(_, m)| map_bytes(m)).sum::<usize>()
+                + t.positioned.as_ref().map_or(0, |(_, rows)| rows.len() * 4)
+        });
+        self.rows.len() * std::mem::size_of::<f64>() + index + transitions
     }
 }
 

@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use cadenza_env::reward::{Reward, Setting, StepContext};
+use cadenza_env::encoding::Event;
+use cadenza_env::reward::Setting;
 
 use super::error::CorpusError;
-use super::ngram::NgramModel;
+use super::ngram::{NgramCursor, NgramModel};
+use crate::prior::{PriorTerm, StepPrior};
 
 /// Reward term `corpus_log_prob`: the log-probability of the chosen event under an
 /// [`NgramModel`], given the last `N-1` events and the step index, clamped below at a floor.
@@ -14,11 +16,11 @@ use super::ngram::NgramModel;
 /// uniform back-off alone would give `-ln 38 ≈ -3.6` in RL Tuner's encoding, but a model trained
 /// on a large corpus can push unseen events far lower). Weights are applied by the caller.
 ///
-/// Each step looks at the last `N-1` events of the history only, through the model's
-/// [`ContextTable`](super::ContextTable): a hash probe per level above the deepest that
-/// knows the context, one read, no allocation, whatever the melody's length. The model and
-/// its table are shared behind an [`Arc`], so vectorised environments hold one copy; the
-/// table is built when the first reward on a model is made.
+/// The term is the model as a [`StepPrior`] (`crate::prior`): a cursor follows the melody
+/// through the automaton of the model's [`ContextTable`](super::ContextTable), so a step is a
+/// read for the state and one for the log-probability, no allocation, whatever the melody's
+/// length. The model and its table are shared behind an [`Arc`], so vectorised environments
+/// hold one copy; the table is built when the first reward on a model is made.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -46,49 +48,47 @@ use super::ngram::NgramModel;
 /// assert!(total > model.log_prob(&[c], 1, g)); // a hold after a note is the corpus's habit
 /// # Ok::<(), cadenza_reward::corpus::CorpusError>(())
 /// ```
-#[derive(Debug, Clone)]
-pub struct CorpusReward {
-    model: Arc<NgramModel>,
-    floor: f64,
+pub type CorpusReward = PriorTerm<Arc<NgramModel>>;
+
+/// The n-gram model as a [`StepPrior`]: its cursor is the model's automaton state (see
+/// [`ContextTable`](super::ContextTable)), one read to score a step and one to move on.
+impl StepPrior for Arc<NgramModel> {
+    type Cursor = NgramCursor;
+    const TERM: &'static str = "corpus_log_prob";
+
+    #[inline]
+    fn seek(&self, _setting: &Setting, history: &[Event]) -> NgramCursor {
+        self.cursor_after(history)
+    }
+
+    #[inline]
+    fn score(
+        &self,
+        cursor: &NgramCursor,
+        _setting: &Setting,
+        step: usize,
+        event: Event,
+    ) -> Option<f64> {
+        Some(self.cursor_log_prob(cursor, step, event))
+    }
+
+    #[inline]
+    fn advance(&self, cursor: &mut NgramCursor, _setting: &Setting, event: Event) {
+        self.cursor_advance(cursor, event);
+    }
 }
 
 impl CorpusReward {
-    /// Name of the reward's one term.
-    pub const TERM: &'static str = "corpus_log_prob";
-    /// Default floor of the term: `e^-10 ≈ 4.5e-5`, far below any event the corpus makes
-    /// plausible, yet only a few times the penalty of an ordinary unlikely event.
-    pub const DEFAULT_FLOOR: f64 = -10.0;
-
     /// A reward on `model` with the default floor.
     pub fn new(model: Arc<NgramModel>) -> Self {
         // Built here, once per model, rather than on the first step.
         model.context_table();
-        Self {
-            model,
-            floor: Self::DEFAULT_FLOOR,
-        }
-    }
-
-    /// Sets the floor of the term; it must be finite (and is usually negative).
-    pub fn with_floor(mut self, floor: f64) -> Result<Self, CorpusError> {
-        if !floor.is_finite() {
-            return Err(CorpusError::config(
-                "floor",
-                format!("must be a finite number, got {floor}"),
-            ));
-        }
-        self.floor = floor;
-        Ok(self)
-    }
-
-    /// The floor of the term.
-    pub fn floor(&self) -> f64 {
-        self.floor
+        Self::with_prior(model)
     }
 
     /// The model.
     pub fn model(&self) -> &NgramModel {
-        &self.model
+        &self.prior
     }
 
     /// Checks that an environment's setting matches the model: the same encoding, and (when the
@@ -96,45 +96,21 @@ impl CorpusReward {
     /// building an environment: a mismatch would not crash a step, but would make the term
     /// meaningless.
     pub fn check_setting(&self, setting: &Setting) -> Result<(), CorpusError> {
-        if setting.encoding != self.model.encoding() {
+        let model = &self.prior;
+        if setting.encoding != model.encoding() {
             return Err(CorpusError::SettingMismatch(format!(
                 "the environment uses encoding {} but the model was fitted on {}",
                 setting.encoding,
-                self.model.encoding()
+                model.encoding()
             )));
         }
-        if self.model.config().use_position && setting.steps_per_bar() != self.model.steps_per_bar()
-        {
+        if model.config().use_position && setting.steps_per_bar() != model.steps_per_bar() {
             return Err(CorpusError::SettingMismatch(format!(
                 "the environment has {} steps per bar but the model was fitted with {}",
                 setting.steps_per_bar(),
-                self.model.steps_per_bar()
+                model.steps_per_bar()
             )));
         }
         Ok(())
-    }
-}
-
-impl Reward for CorpusReward {
-    fn term_names(&self) -> Vec<String> {
-        vec![Self::TERM.to_string()]
-    }
-
-    // The term depends on the history handed to each step only: nothing to clear.
-    fn reset(&mut self, _setting: &Setting) {}
-
-    #[inline]
-    fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
-        let keep = self.model.order() - 1;
-        let context = &ctx.history[ctx.history.len().saturating_sub(keep)..];
-        // `max` also maps the -inf of an event outside the encoding to the floor.
-        let value = self
-            .model
-            .log_prob_fast(context, ctx.step, ctx.action)
-            .max(self.floor);
-        if let Some(term) = terms.first_mut() {
-            *term = value;
-        }
-        value
     }
 }

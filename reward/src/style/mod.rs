@@ -68,7 +68,7 @@ mod reward;
 
 pub use estimate::estimate_chords;
 pub use model::{StyleCounts, StyleModel, StyleState};
-pub use reward::{StylePart, StyleReward};
+pub use reward::{StylePart, StylePrior, StyleReward};
 
 use std::sync::{Arc, OnceLock};
 

@@ -2,19 +2,21 @@
 
 use std::sync::Arc;
 
-use cadenza_env::reward::{Reward, Setting, StepContext};
+use cadenza_env::encoding::Event;
+use cadenza_env::reward::Setting;
 
 use super::model::{StyleModel, StyleState};
-use crate::corpus::CorpusError;
+use crate::prior::{PriorTerm, StepPrior};
 
 /// Reward term `style_log_prob`: the log-probability of the chosen event under a
 /// [`StyleModel`], given the chord under the step, the key, the meter and the melody so far,
 /// clamped below at a floor.
 ///
-/// The term keeps the model's few numbers of state per episode (last pitch, last interval,
-/// steps since the last onset), so a step costs the same at step 10 and at step 10,000: one
-/// pass over the encoding's pitches on an onset, a table read otherwise, no allocation. The
-/// model is shared behind an [`Arc`], so vectorised environments hold one copy.
+/// The term is the model as a [`StepPrior`] (`crate::prior`): its cursor is the model's few
+/// numbers of state (last pitch, last interval, steps since the last onset), so a step costs
+/// the same at step 10 and at step 10,000: one pass over the encoding's pitches on an onset,
+/// a table read otherwise, no allocation. The model is shared behind an [`Arc`], so
+/// vectorised environments hold one copy.
 ///
 /// ```
 /// use cadenza_env::reward::{Reward, Setting, StepContext};
@@ -32,12 +34,46 @@ use crate::corpus::CorpusError;
 /// let tritone = reward.step(&ctx(fs), &mut terms);
 /// assert!(tonic > tritone + 1.0, "{tonic} vs {tritone}");
 /// ```
+pub type StyleReward = PriorTerm<StylePrior>;
+
+/// The style model as a [`StepPrior`], scoring the [`StylePart`] asked of it. Its cursor is
+/// the model's [`StyleState`].
 #[derive(Debug, Clone)]
-pub struct StyleReward {
+pub struct StylePrior {
     model: Arc<StyleModel>,
-    floor: f64,
     part: StylePart,
-    state: StyleState,
+}
+
+impl StepPrior for StylePrior {
+    type Cursor = StyleState;
+    const TERM: &'static str = "style_log_prob";
+
+    fn seek(&self, setting: &Setting, history: &[Event]) -> StyleState {
+        let mut state = StyleState::new();
+        for &event in history {
+            state.advance(setting, event);
+        }
+        state
+    }
+
+    #[inline]
+    fn score(
+        &self,
+        state: &StyleState,
+        setting: &Setting,
+        step: usize,
+        event: Event,
+    ) -> Option<f64> {
+        match self.part {
+            StylePart::All => Some(self.model.log_prob(setting, step, state, event)),
+            StylePart::Pitch => self.model.pitch_log_ratio(setting, step, state, event),
+        }
+    }
+
+    #[inline]
+    fn advance(&self, state: &mut StyleState, setting: &Setting, event: Event) {
+        state.advance(setting, event);
+    }
 }
 
 /// What of each event the style term scores.
@@ -55,19 +91,12 @@ pub enum StylePart {
 }
 
 impl StyleReward {
-    /// Name of the reward's one term.
-    pub const TERM: &'static str = "style_log_prob";
-    /// Default floor: as the corpus term's, `e^-10`.
-    pub const DEFAULT_FLOOR: f64 = -10.0;
-
     /// A reward on `model` with the default floor.
     pub fn new(model: Arc<StyleModel>) -> Self {
-        Self {
+        Self::with_prior(StylePrior {
             model,
-            floor: Self::DEFAULT_FLOOR,
             part: StylePart::All,
-            state: StyleState::new(),
-        }
+        })
     }
 
     /// A reward on the model shipped with Cadenza ([`StyleModel::builtin`]).
@@ -75,58 +104,14 @@ impl StyleReward {
         Self::new(StyleModel::builtin())
     }
 
-    /// Sets the floor of the term; it must be finite.
-    pub fn with_floor(mut self, floor: f64) -> Result<Self, CorpusError> {
-        if !floor.is_finite() {
-            return Err(CorpusError::InvalidConfig {
-                field: "floor",
-                message: format!("must be a finite number, got {floor}"),
-            });
-        }
-        self.floor = floor;
-        Ok(self)
-    }
-
     /// Sets what of each event the term scores.
     pub fn with_part(mut self, part: StylePart) -> Self {
-        self.part = part;
+        self.prior.part = part;
         self
     }
 
     /// The model.
     pub fn model(&self) -> &StyleModel {
-        &self.model
-    }
-}
-
-impl Reward for StyleReward {
-    fn term_names(&self) -> Vec<String> {
-        vec![Self::TERM.to_string()]
-    }
-
-    fn reset(&mut self, _setting: &Setting) {
-        self.state = StyleState::new();
-    }
-
-    #[inline]
-    fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
-        if ctx.step == 0 {
-            self.state = StyleState::new();
-        }
-        let value = match self.part {
-            StylePart::All => self
-                .model
-                .log_prob(ctx.setting, ctx.step, &self.state, ctx.action)
-                .max(self.floor),
-            StylePart::Pitch => self
-                .model
-                .pitch_log_ratio(ctx.setting, ctx.step, &self.state, ctx.action)
-                .map_or(0.0, |v| v.max(self.floor)),
-        };
-        self.state.advance(ctx.setting, ctx.action);
-        if let Some(term) = terms.first_mut() {
-            *term = value;
-        }
-        value
+        &self.prior.model
     }
 }

@@ -1,0 +1,20 @@
+//! A cache hint for the hot paths whose tables outgrow the caches (the tabular agents'
+//! Q-table, the n-gram prior's rows): start loading what a later step will read.
+
+/// Hints the CPU to start loading `items[index]` into the cache. Does nothing when the index
+/// is out of bounds (an untracked visit count, say) or off x86-64.
+#[inline(always)]
+pub fn prefetch<T>(items: &[T], index: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(item) = items.get(index) {
+        // SAFETY: a prefetch is only a hint to the cache and never faults; the address is an
+        // element of a live slice anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                (item as *const T).cast::<i8>(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (items, index);
+}
