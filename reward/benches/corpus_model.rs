@@ -1,4 +1,6 @@
-//! Cost of one `CorpusReward::step` at orders 2, 4 and 6, and of one log-probability through
+//! Cost of one `CorpusReward::step` at orders 2, 4 and 6 in melodies of 64 and 1024 steps
+//! (the term's cursor steps through the model's automaton: the cost should not grow with the
+//! length), and of one log-probability through
 //! the model's reference path (`log_prob`: a hash lookup and a binary search per level)
 //! against its context table (`log_prob_fast`, what the reward uses), on a corpus-like
 //! walk and on random histories (most of whose contexts the model never saw).
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use cadenza_env::encoding::{Event, HOLD, REST};
 use cadenza_env::reward::{Reward, Setting, StepContext};
 use cadenza_reward::corpus::{CorpusReward, NgramConfig, NgramModel};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -40,7 +42,7 @@ fn melodies(setting: &Setting, count: usize, len: usize, seed: u64) -> Vec<Vec<E
 fn bench_step(c: &mut Criterion) {
     let setting = Setting::rl_tuner();
     let train = melodies(&setting, 600, 256, 1);
-    let episode = melodies(&setting, 1, 64, 2).remove(0);
+    let episodes = [64, 1024].map(|len| melodies(&setting, 1, len, 2).remove(0));
     let mut group = c.benchmark_group("corpus_reward_step");
     for order in [2, 4, 6] {
         let config = NgramConfig {
@@ -48,25 +50,34 @@ fn bench_step(c: &mut Criterion) {
             use_position: true,
             ..NgramConfig::default()
         };
-        let model = NgramModel::fit(config, setting.encoding, setting.steps_per_bar(), &train)
-            .expect("synthetic melodies fit");
-        let mut reward = CorpusReward::new(Arc::new(model));
-        reward.reset(&setting);
-        let mut terms = [0.0];
-        group.bench_with_input(BenchmarkId::from_parameter(order), &order, |b, _| {
-            let mut step = 0;
-            b.iter(|| {
-                // Walk through the episode so that lookups hit different contexts.
-                step = (step + 1) % episode.len();
-                let ctx = StepContext {
-                    setting: &setting,
-                    step,
-                    history: &episode[..step],
-                    action: episode[step],
-                };
-                black_box(reward.step(black_box(&ctx), &mut terms))
-            })
-        });
+        let model = Arc::new(
+            NgramModel::fit(config, setting.encoding, setting.steps_per_bar(), &train)
+                .expect("synthetic melodies fit"),
+        );
+        for episode in &episodes {
+            let mut reward = CorpusReward::new(model.clone());
+            reward.reset(&setting);
+            let mut terms = [0.0];
+            let id = format!("order{order}/len{}", episode.len());
+            group.bench_function(id, |b| {
+                let mut step = 0;
+                b.iter(|| {
+                    // Walk through the episode so that lookups hit different contexts; a new
+                    // episode starts with a reset, as an env's would.
+                    step = (step + 1) % episode.len();
+                    if step == 0 {
+                        reward.reset(&setting);
+                    }
+                    let ctx = StepContext {
+                        setting: &setting,
+                        step,
+                        history: &episode[..step],
+                        action: episode[step],
+                    };
+                    black_box(reward.step(black_box(&ctx), &mut terms))
+                })
+            });
+        }
     }
     group.finish();
 }

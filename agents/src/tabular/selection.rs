@@ -269,14 +269,13 @@ impl RowWeights {
             return false;
         }
         let inverse = (1.0 / temperature) as f32;
-        // The exponentials as one map over the row (vector instructions), padded to whole
-        // lanes with values that give 0 after the selection below.
+        // The exponentials as one map over the row (vector instructions), padded with zeros
+        // to whole lanes for the sum below.
         let lanes = n.next_multiple_of(LANES);
-        self.weights[..n].copy_from_slice(row);
-        self.weights[n..lanes].fill(f32::NEG_INFINITY);
-        for w in &mut self.weights[..lanes] {
-            *w = exp_nonpositive((*w - max) * inverse);
+        for (w, &q) in self.weights[..n].iter_mut().zip(row) {
+            *w = exp_nonpositive((q - max) * inverse);
         }
+        self.weights[n..lanes].fill(0.0);
         // Soft Q-learning's sum, over the tried allowed actions (bit by bit: few per row).
         let mut tried_total = 0.0f32;
         for (word_index, &word) in tried.iter().enumerate() {
@@ -297,9 +296,6 @@ impl RowWeights {
                     *w = 0.0;
                 }
             }
-        }
-        for w in &mut self.weights[n..lanes] {
-            *w = 0.0;
         }
         // The normaliser, in lanes: a sum in one chain waits on every add in turn.
         let mut partial = [0.0f32; LANES];
@@ -459,6 +455,55 @@ mod tests {
                 assert_eq!(equal_bits(&row, expected), bits, "{row:?}");
             }
         }
+    }
+
+    #[test]
+    fn exp_nonpositive_is_exp_to_single_precision() {
+        let mut worst = 0.0f64;
+        for i in 0..=200_000 {
+            let x = -87.0 * i as f32 / 200_000.0;
+            let exact = f64::from(x).exp();
+            let error = (f64::from(exp_nonpositive(x)) - exact).abs() / exact;
+            worst = worst.max(error);
+        }
+        assert!(worst < 3e-7, "relative error {worst}");
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        // Below the range and NaN: the smallest weight, still a normal float; above: 1.
+        assert!(exp_nonpositive(-1e9).is_normal());
+        assert!(exp_nonpositive(f32::NAN) < 1e-37);
+        assert_eq!(exp_nonpositive(3.0), 1.0);
+    }
+
+    #[test]
+    fn row_weights_give_the_softmax_and_the_soft_value() {
+        let row = [1.0f32, 3.0, 2.0, -40.0, 2.5];
+        let tried = [0b10011u64]; // actions 0, 1 and 4
+        let mask = [true, true, true, true, false];
+        let mut weights = RowWeights::default();
+        assert!(weights.compute(&row, Some(&mask), &tried, 0.5, 1e6));
+        let mut probs = [0.0; 5];
+        weights.write_probs(&mut probs);
+        let z: f64 = row[..4]
+            .iter()
+            .map(|&q| (f64::from(q - 3.0) / 0.5).exp())
+            .sum();
+        for a in 0..4 {
+            let expected = (f64::from(row[a] - 3.0) / 0.5).exp() / z;
+            assert!((probs[a] - expected).abs() < 1e-6, "{a}: {probs:?}");
+        }
+        assert_eq!(probs[4], 0.0, "masked");
+        // Soft value over the tried, allowed actions (0 and 1; 4 is masked).
+        let expected = 0.5 * ((1.0f64 / 0.5).exp() + (3.0f64 / 0.5).exp()).ln();
+        let soft = weights.soft_value(0.5).unwrap();
+        assert!(
+            (f64::from(soft) - expected).abs() < 1e-5,
+            "{soft} vs {expected}"
+        );
+        // Nothing tried: no soft value from the weights; the margin drops far actions.
+        assert!(weights.compute(&row, None, &[0], 0.5, 1.5) && weights.soft_value(0.5).is_none());
+        weights.write_probs(&mut probs);
+        assert_eq!((probs[0], probs[3]), (0.0, 0.0), "{probs:?}");
+        assert!(probs[1] > probs[4] && probs[4] > probs[2] && probs[2] > 0.0);
     }
 
     #[test]

@@ -125,6 +125,9 @@
 //! instead: the whole distribution of every context of every level precomputed as a row of
 //! log-probabilities, found from the deepest level that knows the history (the same values
 //! to the last bit, 2-4.5x faster: `cargo bench -p cadenza-reward --bench corpus_model`).
+//! The term goes further: the contexts are the states of an automaton whose transitions are
+//! tabulated once ([`NgramCursor`]), so stepping through a melody costs one read for the next
+//! state and one for the log-probability, no hash probe (still the same values to the bit).
 //!
 //! Models are saved as JSON (`format_version`, `kind: "ngram"`, the configuration, and the
 //! highest-order counts, from which everything else is rebuilt exactly on load).

@@ -719,6 +719,13 @@ impl NgramModel {
 /// order-4 model of the 600-tune development corpus in the 38-event encoding), so the table
 /// is built once per model, on first use ([`NgramModel::context_table`]), and shared by every env that holds
 /// the model.
+///
+/// For a reward that steps through a melody, the table also holds the contexts of the
+/// position-free levels as the states of an automaton (`4 · V` bytes per such context for the
+/// transitions, plus one row index per position class for each context of the highest
+/// of them): an [`NgramCursor`] then moves from state to state with one read per event and
+/// never probes a hash map. Models too large for that (over 16 M transitions) keep the
+/// probing path.
 #[derive(Debug, Clone)]
 pub struct ContextTable {
     vocab: usize,
