@@ -21,7 +21,10 @@ use std::fmt;
 use cadenza_env::encoding::Event;
 use cadenza_env::reward::{Reward, Setting, StepContext};
 
-use crate::corpus::CorpusError;
+/// A floor that is not a finite number ([`PriorTerm::with_floor`]).
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("floor must be a finite number, got {0}")]
+pub struct InvalidFloor(pub f64);
 
 /// A model of melodies that scores each next event from a cursor over the melody so far.
 pub trait StepPrior: Clone + fmt::Debug + Send + Sync + 'static {
@@ -83,12 +86,9 @@ impl<P: StepPrior> PriorTerm<P> {
     }
 
     /// Sets the floor of the term; it must be finite (and is usually negative).
-    pub fn with_floor(mut self, floor: f64) -> Result<Self, CorpusError> {
+    pub fn with_floor(mut self, floor: f64) -> Result<Self, InvalidFloor> {
         if !floor.is_finite() {
-            return Err(CorpusError::config(
-                "floor",
-                format!("must be a finite number, got {floor}"),
-            ));
+            return Err(InvalidFloor(floor));
         }
         self.floor = floor;
         Ok(self)

@@ -180,9 +180,11 @@ fn floor_bounds_unlikely_and_invalid_actions() {
     assert_eq!(tight.step(&ctx(rare), &mut []), -2.0);
 
     for floor in [f64::NAN, f64::NEG_INFINITY] {
-        let err = CorpusReward::new(model.clone())
-            .with_floor(floor)
-            .unwrap_err();
+        let err = CorpusError::from(
+            CorpusReward::new(model.clone())
+                .with_floor(floor)
+                .unwrap_err(),
+        );
         assert!(
             matches!(err, CorpusError::InvalidConfig { field: "floor", .. }),
             "{err}"

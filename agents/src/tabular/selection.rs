@@ -198,7 +198,8 @@ pub(super) fn exp_nonpositive(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
-    let x = x.clamp(-87.0, 0.0);
+    // A NaN becomes -87 (`clamp` would keep it): a select, not a branch.
+    let x = if x > -87.0 { x.min(0.0) } else { -87.0 };
     let shifted = x * LOG2E + ROUND;
     let n = shifted - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;

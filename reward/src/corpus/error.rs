@@ -122,3 +122,9 @@ pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), Corp
     // or empty one.
     cadenza_env::io::write_atomic(path, text.as_bytes()).map_err(io)
 }
+
+impl From<crate::prior::InvalidFloor> for CorpusError {
+    fn from(e: crate::prior::InvalidFloor) -> Self {
+        CorpusError::config("floor", format!("must be a finite number, got {}", e.0))
+    }
+}
