@@ -556,15 +556,16 @@ impl NgramModel {
         event: Event,
     ) -> f64 {
         let table = self.context_table();
-        let position = self.position_class(position_step);
         let e = usize::from(event);
         if cursor.state == NO_STATE || e >= self.vocab {
-            return table.log_prob_packed(cursor.key | position, event);
+            return table.log_prob_packed(cursor.key | self.position_class(position_step), event);
         }
+        // The cursor found its row when it moved; the position class (a division) is only
+        // worked out for a step it was not moved to.
         let row = if position_step == cursor.steps {
             cursor.row
         } else {
-            table.row_in_state(cursor.state, position)
+            table.row_in_state(cursor.state, self.position_class(position_step))
         };
         table.rows[row as usize * self.vocab + e]
     }
