@@ -369,8 +369,9 @@ pub struct TimeSplit {
     /// Seconds inside [`Agent::learn`].
     pub learn_s: f64,
     /// Of those, seconds stepping the envs (their reward included), where the agent times
-    /// them (the policy-gradient agents' `env_s`; tabular agents step and learn in one loop
-    /// and report none).
+    /// them: the policy-gradient agents time every step; tabular agents, whose steps take a
+    /// few hundred nanoseconds, time one step in 31 and extrapolate. A prior paid as a reward
+    /// term (the corpus or style term of a tabular run) is inside these seconds.
     pub env_s: Option<f64>,
     /// Of those, seconds scoring a KL-controlled run's prior (`prior_s`), where there is one.
     pub prior_s: Option<f64>,

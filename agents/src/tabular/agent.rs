@@ -7,6 +7,7 @@ use cadenza_env::Environment;
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
+use std::time::Instant;
 
 use super::checkpoint::{
     self, checkpoint_error, write_atomic, CheckpointHeader, CHECKPOINT_FILE, FORMAT, VERSION,
@@ -48,6 +49,29 @@ pub struct TabularAgent {
     /// Per sub-env return of the episode in progress.
     running_returns: Vec<f64>,
     lr_cache: Vec<f32>,
+    /// The sampled clock of the env steps in the current [`Agent::learn`] call.
+    env_clock: EnvClock,
+}
+
+/// Env steps between two timed ones. Reading the clock around every step would cost a tenth
+/// of a step; one in 31 costs nothing measurable, and 31 is odd so that the timed steps fall
+/// on every lane in turn.
+const ENV_CLOCK_PERIOD: u32 = 31;
+
+/// Times every [`ENV_CLOCK_PERIOD`]-th env step (its reward, and so any prior term,
+/// included), so that `learn` can report the envs' share of its time (`env_s`).
+#[derive(Debug, Clone, Copy, Default)]
+struct EnvClock {
+    countdown: u32,
+    seconds: f64,
+    timed: u64,
+}
+
+impl EnvClock {
+    /// The envs' seconds over `steps` steps, extrapolated from the timed ones.
+    fn estimate(&self, steps: u64) -> Option<f64> {
+        (self.timed > 0).then(|| self.seconds / self.timed as f64 * steps as f64)
+    }
 }
 
 impl TabularAgent {
@@ -113,6 +137,7 @@ impl TabularAgent {
             episodes_done: 0,
             running_returns: Vec::new(),
             lr_cache,
+            env_clock: EnvClock::default(),
         })
     }
 
@@ -263,9 +288,18 @@ impl TabularAgent {
         index: usize,
         lane: &mut Lane,
     ) -> Result<(), AgentError> {
+        let started = (self.env_clock.countdown == 0).then(Instant::now);
         let t = env
             .step_state(lane.action)
             .map_err(|source| AgentError::Env(VecEnvError::Env { index, source }))?;
+        match started {
+            Some(started) => {
+                self.env_clock.seconds += started.elapsed().as_secs_f64();
+                self.env_clock.timed += 1;
+                self.env_clock.countdown = ENV_CLOCK_PERIOD - 1;
+            }
+            None => self.env_clock.countdown -= 1,
+        }
         self.steps_done += 1;
         self.running_returns[index] += t.reward;
         lane.reward = t.reward as f32;
@@ -339,6 +373,7 @@ impl Agent for TabularAgent {
             |index: usize| move |source| AgentError::Env(VecEnvError::Env { index, source });
 
         // --- the first action of every lane --------------------------------------------------
+        self.env_clock = EnvClock::default();
         let mut lanes = vec![Lane::default(); n];
         // The softmax of the row a lane acts in next, when its backup computed it already.
         let mut weights = RowWeights::default();
@@ -456,6 +491,9 @@ impl Agent for TabularAgent {
             }
         }
         stats.steps = steps;
+        if let Some(env_s) = self.env_clock.estimate(steps) {
+            stats.scalars.insert("env_s".into(), env_s);
+        }
         stats.scalars.insert("epsilon".into(), self.epsilon());
         stats
             .scalars
@@ -857,6 +895,28 @@ mod tests {
             .count();
         let p = 1f64.exp() / (2.0 + 1f64.exp());
         assert!((ones as f64 / n as f64 - p).abs() < 0.02, "{ones}");
+    }
+
+    #[test]
+    fn learn_reports_the_envs_share_of_its_time() {
+        let mut a = agent(Algorithm::QLearning, TabularConfig::default());
+        let mut envs = five_envs(3);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let started = Instant::now();
+        let stats = a.learn(&mut envs, 10_000, &mut rng).unwrap();
+        let elapsed = started.elapsed().as_secs_f64();
+        let env_s = stats.scalars["env_s"];
+        // Extrapolated from one step in 31: positive, and of the order of the whole call.
+        assert!(
+            env_s > 0.0 && env_s < 10.0 * elapsed,
+            "{env_s} of {elapsed}"
+        );
+        // A call that takes no step times none.
+        assert!(!a
+            .learn(&mut envs, 0, &mut rng)
+            .unwrap()
+            .scalars
+            .contains_key("env_s"));
     }
 
     #[test]
