@@ -289,6 +289,50 @@ fn batched_prior_scores_equal_the_per_env_reward() {
     }
 }
 
+/// The behaviour-cloned network is a `StepPrior` like the n-gram and style models: a term on
+/// it pays `log p_prior` of each step (no floor given here that binds), and a term taken up
+/// half-way through a melody (its cursor sought from the history: a GRU replays its passes)
+/// pays what the term that stepped from the start pays, MLP and GRU.
+#[test]
+fn the_network_prior_is_a_step_prior_that_seeks() {
+    use cadenza_env::reward::StepContext;
+    use cadenza_reward::prior::PriorTerm;
+    let task = TaskSpec::rl_tuner();
+    let melody = &corpus(1)[0].events[..32];
+    for arch in [PolicyArch::Mlp, PolicyArch::Gru] {
+        let (agent, _) = trained(arch);
+        let dir = temp_dir(&format!("step-prior-{arch:?}"));
+        agent.save(&dir).unwrap();
+        let open = || {
+            PriorTerm::with_prior(bc::NetPrior::load(&dir, &task).unwrap())
+                .with_floor(-1e9)
+                .unwrap()
+        };
+        let step = |term: &mut PriorTerm<bc::NetPrior>, t: usize| {
+            let ctx = StepContext {
+                setting: &task.setting,
+                step: t,
+                history: &melody[..t],
+                action: melody[t],
+            };
+            term.step(&ctx, &mut [0.0])
+        };
+        let mut whole = open();
+        whole.reset(&task.setting);
+        let from_start: Vec<f64> = (0..melody.len()).map(|t| step(&mut whole, t)).collect();
+        assert!(
+            from_start.iter().all(|&v| v < 0.0 && v > -20.0),
+            "{arch:?}: {from_start:?}"
+        );
+        let mut late = open();
+        late.reset(&task.setting);
+        for (t, &expected) in from_start.iter().enumerate().skip(13) {
+            assert_eq!(step(&mut late, t), expected, "{arch:?}, step {t}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 /// The error of a call expected to fail (agents have no `Debug`, so no `unwrap_err`).
 fn failure<T>(result: Result<T, AgentError>) -> AgentError {
     match result {

@@ -11,8 +11,9 @@
 //! - [`improv`]: harmony-aware improvisation terms for the `improv` task, one per musical
 //!   habit, and the `improv` preset that weighs them ([`improv::ImprovWeights`]).
 //! - [`corpus`]: n-gram corpus models and the reward of how likely a melody is under one.
-//! - [`prior`]: one interface for the priors paid per step (n-gram, style) and the term that
-//!   turns any of them into a reward.
+//! - [`prior`]: one interface for the priors paid per step (n-gram, style, and the
+//!   behaviour-cloned network in `cadenza-agents`) and the term that turns any of them into a
+//!   reward.
 //! - [`listener`]: a model of one person's taste, learnt online from their ratings.
 //! - [`combine`]: weighted sums of rewards that still report every term.
 //! - [`registry`]: rewards by name (presets) and reward definitions in TOML.

@@ -3,18 +3,22 @@
 //!
 //! A prior term is asked one log-probability per env step, on the hot path of training, so
 //! every prior kind goes through one interface built for that: [`StepPrior`]. The prior keeps
-//! what it needs of the melody so far in a small [`StepPrior::Cursor`] (the n-gram model's
-//! automaton state, the style model's last pitch and interval), moved past each event as the
-//! env takes it. A step then costs a few table reads whatever the melody's length, with no
-//! allocation. [`PriorTerm`] turns any prior into a [`Reward`] term with a floor, and keeps the
-//! cursor in step with the env: a step that does not follow the one before (a new melody
-//! without a reset, a duet answer after a call the term never saw) seeks the cursor from the
-//! history instead.
+//! what it needs of the melody so far in a [`StepPrior::Cursor`], moved past each event as
+//! the env takes it, so a step costs the same whatever the melody's length. [`PriorTerm`]
+//! turns any prior into a [`Reward`] term with a floor, and keeps the cursor in step with the
+//! env: a step that does not follow the one before (a new melody without a reset, a duet
+//! answer after a call the term never saw) seeks the cursor from the history instead.
 //!
-//! The kinds: the corpus n-gram model ([`CorpusReward`](crate::corpus::CorpusReward)) and
-//! the harmony-conditioned style model ([`StyleReward`](crate::style::StyleReward)). The
-//! behaviour-cloned network of KL-controlled fine-tuning reads the observation rather than a
-//! history, and is scored in batches by the rollout (`cadenza-agents`, `pg::prior`).
+//! The kinds, each in the crate of its model:
+//! - the corpus n-gram model ([`CorpusReward`](crate::corpus::CorpusReward)): the cursor is a state
+//!   of the model's automaton of contexts, two table reads a step;
+//! - the harmony-conditioned style model ([`StyleReward`](crate::style::StyleReward)): the cursor is
+//!   the last pitch, interval and note length, a table read or one pass over the pitches;
+//! - the behaviour-cloned network of KL-controlled fine-tuning (`cadenza_agents::pg::bc`,
+//!   `NetPrior`): the cursor holds the recent events its observation shows and a recurrent
+//!   prior's state, one forward pass a step. That is the reference path; a policy-gradient
+//!   rollout scores the same network for all its steps at once, in batched passes without
+//!   autograd (`RolloutPrior`), since it holds the observations already.
 
 use std::fmt;
 
@@ -27,30 +31,32 @@ use cadenza_env::reward::{Reward, Setting, StepContext};
 pub struct InvalidFloor(pub f64);
 
 /// A model of melodies that scores each next event from a cursor over the melody so far.
-pub trait StepPrior: Clone + fmt::Debug + Send + Sync + 'static {
-    /// What the prior remembers of a melody between steps: a few numbers.
-    type Cursor: Copy + fmt::Debug + Send + Sync;
+///
+/// Implemented by the n-gram model, the style model and (in `cadenza-agents`) the
+/// behaviour-cloned network, whose cursor holds its recent events or its recurrent state.
+pub trait StepPrior: fmt::Debug + Send + 'static {
+    /// What the prior remembers of a melody between steps.
+    type Cursor: fmt::Debug + Send;
     /// Name of the reward term.
     const TERM: &'static str;
     /// The cursor after `history` (all events of the melody so far, from its first step), read
     /// from scratch.
     fn seek(&self, setting: &Setting, history: &[Event]) -> Self::Cursor;
-    /// The score of `event` at `step` after the melody the cursor stands for: a natural-log
-    /// probability (`-inf` for an event outside the encoding), or `None` where the prior does
-    /// not judge this kind of event (the term then pays 0).
-    fn score(
+    /// Scores `event` at `step` after the melody the cursor stands for, then moves the cursor
+    /// past it (one call, as a network computes both in one forward pass). The score is a
+    /// natural-log probability (`-inf` for an event outside the encoding), or `None` where
+    /// the prior does not judge this step (the term then pays 0).
+    fn step(
         &self,
-        cursor: &Self::Cursor,
+        cursor: &mut Self::Cursor,
         setting: &Setting,
         step: usize,
         event: Event,
     ) -> Option<f64>;
-    /// Moves the cursor past `event`.
-    fn advance(&self, cursor: &mut Self::Cursor, setting: &Setting, event: Event);
 }
 
 /// Where a term's cursor stands: after `step` events, the last of which was `last`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Position<C> {
     step: usize,
     last: Event,
@@ -116,21 +122,19 @@ impl<P: StepPrior> Reward for PriorTerm<P> {
 
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
-        let cursor = match self.position {
+        let mut cursor = match self.position.take() {
             Some(p) if p.step == ctx.step && ctx.history.last() == Some(&p.last) => p.cursor,
             _ => self.prior.seek(ctx.setting, ctx.history),
         };
         // `max` also maps the -inf of an event outside the encoding to the floor.
         let value = self
             .prior
-            .score(&cursor, ctx.setting, ctx.step, ctx.action)
+            .step(&mut cursor, ctx.setting, ctx.step, ctx.action)
             .map_or(0.0, |v| v.max(self.floor));
-        let mut next = cursor;
-        self.prior.advance(&mut next, ctx.setting, ctx.action);
         self.position = Some(Position {
             step: ctx.step + 1,
             last: ctx.action,
-            cursor: next,
+            cursor,
         });
         if let Some(term) = terms.first_mut() {
             *term = value;

@@ -45,12 +45,13 @@ use tch::{Device, Kind, Tensor};
 use super::models::{Activation, ModelConfig, Net, PolicyArch};
 use super::policy::{self, Policy};
 use super::ppo::{PpoAgent, PpoConfig};
-use super::prior::{check_prior_kind, check_prior_shape, load_net, Shape};
-pub use super::prior::{checkpoint_dir, RolloutPrior};
+use super::prior::{check_prior_shape, load_net, Shape};
+pub use super::prior::{checkpoint_dir, NetCursor, NetPrior, RolloutPrior};
 use crate::agent::{ActMode, Agent, AgentError, LearnStats, Observation, TrainEnv};
 use cadenza_env::encoding::Event;
 use cadenza_env::vector::VecEnv;
 use cadenza_env::{Reward, Setting, StepContext, TaskSpec};
+use cadenza_reward::prior::PriorTerm;
 
 /// The kind name of a behaviour-cloned checkpoint.
 pub const KIND: &str = super::prior::PRIOR_KIND;
@@ -656,19 +657,15 @@ pub fn ppo_from_prior(
 /// (`agents/tests/bc.rs`). This type is that path's reference.
 pub struct PriorReward {
     inner: Box<dyn Reward>,
-    prior: Net,
-    shape: Shape,
+    prior: PriorTerm<NetPrior>,
     kl_coef: f64,
-    hidden: Option<Tensor>,
-    obs: Vec<f32>,
-    logp: Vec<f32>,
 }
 
 impl std::fmt::Debug for PriorReward {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PriorReward")
             .field("inner_terms", &self.inner.term_names())
-            .field("prior", &self.prior)
+            .field("prior", self.prior.prior())
             .field("kl_coef", &self.kl_coef)
             .finish_non_exhaustive()
     }
@@ -684,19 +681,14 @@ impl PriorReward {
         kl_coef: f64,
     ) -> Result<Self, AgentError> {
         super::config::check_real("kl_coef", kl_coef, 0.0, 1e6, false)?;
-        let shape = Shape::of(task)?;
-        super::backend::init_backend();
-        let (net, kind) = load_net(prior, Device::Cpu)?;
-        check_prior_kind(prior, &kind)?;
-        check_prior_shape(prior, &net, shape)?;
+        // The KL reward pays the prior's log-probability as it is: no floor.
+        let prior = PriorTerm::with_prior(NetPrior::load(prior, task)?)
+            .with_floor(f64::MIN)
+            .map_err(|e| AgentError::Other(e.to_string()))?;
         Ok(Self {
             inner,
-            obs: vec![0.0; shape.dim()],
-            logp: vec![0.0; shape.num_events],
-            prior: net,
-            shape,
+            prior,
             kl_coef,
-            hidden: None,
         })
     }
 }
@@ -704,47 +696,21 @@ impl PriorReward {
 impl Reward for PriorReward {
     fn term_names(&self) -> Vec<String> {
         let mut names = self.inner.term_names();
-        names.push("prior_logp".to_string());
+        names.extend(self.prior.term_names());
         names
     }
 
     fn reset(&mut self, setting: &Setting) {
         self.inner.reset(setting);
-        self.hidden = None;
+        self.prior.reset(setting);
     }
 
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
         let split = terms.len().saturating_sub(1);
-        let theory = self.inner.step(ctx, &mut terms[..split]);
-        let t = ctx.history.len();
-        // The episode is one window from its start (step index = t), as the env observes it;
-        // past the window the prior has no observation and adds nothing.
-        if t >= self.shape.length || (ctx.action as usize) >= self.shape.num_events {
-            if let Some(last) = terms.last_mut() {
-                *last = 0.0;
-            }
-            return theory;
-        }
-        self.shape.write(ctx.history, t, 0, &mut self.obs);
-        let _guard = tch::no_grad_guard();
-        let x = Tensor::from_slice(&self.obs).view([1, self.shape.dim() as i64]);
-        let h = if self.prior.is_recurrent() {
-            Some(
-                self.hidden
-                    .take()
-                    .or_else(|| self.prior.initial_state(1))
-                    .unwrap_or_else(|| x.zeros_like()),
-            )
-        } else {
-            None
-        };
-        let (logits, next) = self.prior.act_step(&x, h.as_ref());
-        self.hidden = next;
-        logits
-            .log_softmax(-1, Kind::Float)
-            .copy_data(&mut self.logp, self.shape.num_events);
-        let bonus = self.kl_coef * f64::from(self.logp[ctx.action as usize]);
-        if let Some(last) = terms.last_mut() {
+        let (inner_terms, prior_term) = terms.split_at_mut(split);
+        let theory = self.inner.step(ctx, inner_terms);
+        let bonus = self.kl_coef * self.prior.step(ctx, &mut [0.0]);
+        if let Some(last) = prior_term.first_mut() {
             *last = bonus;
         }
         theory + bonus

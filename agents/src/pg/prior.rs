@@ -20,7 +20,8 @@ use super::models::{ModelConfig, Net, SparseRows};
 use super::policy::{self, HEADER_FILE};
 use crate::agent::AgentError;
 use cadenza_env::encoding::Event;
-use cadenza_env::TaskSpec;
+use cadenza_env::{Setting, TaskSpec};
+use cadenza_reward::prior::StepPrior;
 
 /// The kind name of a behaviour-cloned checkpoint.
 pub(super) const PRIOR_KIND: &str = "bc";
@@ -71,15 +72,21 @@ impl Shape {
     /// Writes the observation before event `t` of `events`, in the window starting at
     /// `start` (`t - start < length`), into `out` (`dim()` floats, overwritten).
     pub(super) fn write(&self, events: &[Event], t: usize, start: usize, out: &mut [f32]) {
+        self.write_recent(&events[t.saturating_sub(self.history)..t], t - start, out);
+    }
+
+    /// Writes the observation at step `index` of the window after the events `recent` (the
+    /// last `history` of them count) into `out` (`dim()` floats, overwritten).
+    pub(super) fn write_recent(&self, recent: &[Event], index: usize, out: &mut [f32]) {
         out.fill(0.0);
         let ne = self.num_events;
-        let recent = &events[t.saturating_sub(self.history)..t];
+        let recent = &recent[recent.len().saturating_sub(self.history)..];
         for (block, &e) in out.chunks_exact_mut(ne).zip(recent.iter().rev()) {
             if let Some(x) = block.get_mut(e as usize) {
                 *x = 1.0;
             }
         }
-        out[self.history * ne + (t - start)] = 1.0;
+        out[self.history * ne + index] = 1.0;
     }
 }
 
@@ -136,6 +143,99 @@ pub(super) fn check_prior_shape(dir: &Path, net: &Net, shape: Shape) -> Result<(
         });
     }
     Ok(())
+}
+
+/// The behaviour-cloned network as a [`StepPrior`]: one forward pass per step, on the CPU,
+/// under `no_grad`. This is the per-step path (the reference that
+/// [`PriorReward`](super::bc::PriorReward) pays); a rollout scores the same network for all
+/// its steps at once ([`RolloutPrior`]).
+#[derive(Debug)]
+pub struct NetPrior {
+    net: Net,
+    shape: Shape,
+}
+
+/// Where a [`NetPrior`] stands in a melody: the recent events its observation shows and, for a
+/// recurrent prior, its state.
+#[derive(Debug)]
+pub struct NetCursor {
+    recent: Vec<Event>,
+    hidden: Option<Tensor>,
+    obs: Vec<f32>,
+}
+
+impl NetPrior {
+    /// The behaviour-cloned prior saved in `dir` for the observations of `task`. Wrong kind,
+    /// sizes or shapes are an [`AgentError::Checkpoint`] naming the file.
+    pub fn load(dir: &Path, task: &TaskSpec) -> Result<Self, AgentError> {
+        let shape = Shape::of(task)?;
+        super::backend::init_backend();
+        let (net, kind) = load_net(dir, Device::Cpu)?;
+        check_prior_kind(dir, &kind)?;
+        check_prior_shape(dir, &net, shape)?;
+        Ok(Self { net, shape })
+    }
+}
+
+impl StepPrior for NetPrior {
+    type Cursor = NetCursor;
+    const TERM: &'static str = "prior_logp";
+
+    /// From scratch: a recurrent prior replays the history's forward passes.
+    fn seek(&self, setting: &Setting, history: &[Event]) -> NetCursor {
+        let mut cursor = NetCursor {
+            recent: Vec::with_capacity(self.shape.history + 1),
+            hidden: None,
+            obs: vec![0.0; self.shape.dim()],
+        };
+        if self.net.is_recurrent() {
+            for (step, &event) in history.iter().enumerate() {
+                self.step(&mut cursor, setting, step, event);
+            }
+        } else {
+            let keep = history.len().saturating_sub(self.shape.history);
+            cursor.recent.extend_from_slice(&history[keep..]);
+        }
+        cursor
+    }
+
+    /// `ln p_prior(event | observation)`. The episode is one window from its start (the step
+    /// index is the step), as the env observes it: past the window, or for an event outside
+    /// the prior's actions, the prior has no say (`None`) and its state does not move.
+    fn step(
+        &self,
+        cursor: &mut NetCursor,
+        _setting: &Setting,
+        step: usize,
+        event: Event,
+    ) -> Option<f64> {
+        let scored =
+            (step < self.shape.length && usize::from(event) < self.shape.num_events).then(|| {
+                self.shape
+                    .write_recent(&cursor.recent, step, &mut cursor.obs);
+                let _guard = tch::no_grad_guard();
+                let x = Tensor::from_slice(&cursor.obs).view([1, self.shape.dim() as i64]);
+                let h = self.net.is_recurrent().then(|| {
+                    cursor
+                        .hidden
+                        .take()
+                        .or_else(|| self.net.initial_state(1))
+                        .unwrap_or_else(|| x.zeros_like())
+                });
+                let (logits, next) = self.net.act_step(&x, h.as_ref());
+                cursor.hidden = next;
+                logits
+                    .log_softmax(-1, Kind::Float)
+                    .double_value(&[0, i64::from(event)])
+            });
+        if cursor.recent.len() == self.shape.history {
+            cursor.recent.remove(0);
+        }
+        if self.shape.history > 0 {
+            cursor.recent.push(event);
+        }
+        scored
+    }
 }
 
 /// A frozen prior network and its coefficient `c`, evaluated for all sub-envs of a rollout

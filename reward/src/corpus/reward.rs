@@ -62,19 +62,16 @@ impl StepPrior for Arc<NgramModel> {
     }
 
     #[inline]
-    fn score(
+    fn step(
         &self,
-        cursor: &NgramCursor,
+        cursor: &mut NgramCursor,
         _setting: &Setting,
         step: usize,
         event: Event,
     ) -> Option<f64> {
-        Some(self.cursor_log_prob(cursor, step, event))
-    }
-
-    #[inline]
-    fn advance(&self, cursor: &mut NgramCursor, _setting: &Setting, event: Event) {
+        let value = self.cursor_log_prob(cursor, step, event);
         self.cursor_advance(cursor, event);
+        Some(value)
     }
 }
 

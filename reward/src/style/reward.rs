@@ -57,22 +57,19 @@ impl StepPrior for StylePrior {
     }
 
     #[inline]
-    fn score(
+    fn step(
         &self,
-        state: &StyleState,
+        state: &mut StyleState,
         setting: &Setting,
         step: usize,
         event: Event,
     ) -> Option<f64> {
-        match self.part {
+        let value = match self.part {
             StylePart::All => Some(self.model.log_prob(setting, step, state, event)),
             StylePart::Pitch => self.model.pitch_log_ratio(setting, step, state, event),
-        }
-    }
-
-    #[inline]
-    fn advance(&self, state: &mut StyleState, setting: &Setting, event: Event) {
+        };
         state.advance(setting, event);
+        value
     }
 }
 
