@@ -482,12 +482,13 @@ pub fn train(
             .min(next_eval - done)
             .min(config.steps - done);
         let t0 = Instant::now();
-        let stats = agent.learn(envs, chunk, &mut rng)?;
+        let mut stats = agent.learn(envs, chunk, &mut rng)?;
         let learned = t0.elapsed().as_secs_f64();
         learn_secs += learned;
         time.learn_s += learned;
+        // Timings go to the time split only: the records' scalars stay the same under a seed.
         for (name, total) in [("env_s", &mut time.env_s), ("prior_s", &mut time.prior_s)] {
-            if let Some(&s) = stats.scalars.get(name) {
+            if let Some(s) = stats.scalars.remove(name) {
                 *total.get_or_insert(0.0) += s;
             }
         }
