@@ -368,12 +368,14 @@ pub struct TrainOutcome {
 pub struct TimeSplit {
     /// Seconds inside [`Agent::learn`].
     pub learn_s: f64,
-    /// Of those, seconds stepping the envs (their reward included), where the agent times
-    /// them: the policy-gradient agents time every step; tabular agents, whose steps take a
-    /// few hundred nanoseconds, time one step in 31 and extrapolate. A prior paid as a reward
-    /// term (the corpus or style term of a tabular run) is inside these seconds.
+    /// Of those, seconds stepping the envs (their reward included, its prior terms not),
+    /// where the agent times them: the policy-gradient agents time every step; tabular
+    /// agents, whose steps take a few hundred nanoseconds, time one step in 31 and
+    /// extrapolate.
     pub env_s: Option<f64>,
-    /// Of those, seconds scoring a KL-controlled run's prior (`prior_s`), where there is one.
+    /// Of those, seconds scoring a prior (`prior_s`), where there is one: a KL-controlled
+    /// run's network, or a prior paid as a reward term (the corpus or style term of a
+    /// tabular run, timed on the same sampled steps as the envs).
     pub prior_s: Option<f64>,
     /// Seconds of the evaluations.
     pub eval_s: f64,

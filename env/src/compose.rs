@@ -137,6 +137,26 @@ impl<R: Reward> ComposeEnv<R> {
     /// episode end.
     #[inline]
     pub fn step_state(&mut self, action: usize) -> Result<Transition, EnvError> {
+        self.step_state_with(action, None)
+    }
+
+    /// [`ComposeEnv::step_state`], adding the seconds the reward's prior terms took to
+    /// `prior_seconds` (see [`Reward::step_timing_priors`]): what a trainer calls on the
+    /// steps it times.
+    pub fn step_state_timing_priors(
+        &mut self,
+        action: usize,
+        prior_seconds: &mut Option<f64>,
+    ) -> Result<Transition, EnvError> {
+        self.step_state_with(action, Some(prior_seconds))
+    }
+
+    #[inline(always)]
+    fn step_state_with(
+        &mut self,
+        action: usize,
+        prior_seconds: Option<&mut Option<f64>>,
+    ) -> Result<Transition, EnvError> {
         let length = self.task.setting.length;
         match self.phase {
             Phase::Running => {}
@@ -164,7 +184,12 @@ impl<R: Reward> ComposeEnv<R> {
             history: &self.melody,
             action: action as Event,
         };
-        let reward = self.reward.step(&ctx, &mut self.terms);
+        let reward = match prior_seconds {
+            None => self.reward.step(&ctx, &mut self.terms),
+            Some(seconds) => self
+                .reward
+                .step_timing_priors(&ctx, &mut self.terms, seconds),
+        };
         if !reward.is_finite() {
             // The reward's state has advanced past a broken value: the episode cannot go on.
             self.phase = Phase::NeedsReset;
@@ -462,5 +487,10 @@ impl<R: Reward> Environment for ComposeEnv<R> {
 
     fn rng_fingerprint(&self) -> u64 {
         self.rng.clone().next_u64()
+    }
+
+    #[inline]
+    fn prefetch(&self) {
+        self.reward.prefetch();
     }
 }

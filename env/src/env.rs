@@ -147,6 +147,13 @@ pub trait Environment: Send {
     /// Releases resources; may be called more than once.
     fn close(&mut self) {}
 
+    /// Starts loading what the next step will read where its tables outgrow the caches (a
+    /// prior's rows in the reward): a vector of envs calls it for every env before stepping
+    /// them in turn, so that their memory waits overlap. Changes nothing; the default does
+    /// nothing.
+    #[inline]
+    fn prefetch(&self) {}
+
     /// Gymnasium's `reset`: the first observation and the info, owned.
     fn reset(&mut self, seed: Option<u64>) -> Result<(Vec<f32>, Info), EnvError> {
         let mut observation = vec![0.0; self.observation_space().dim()];
@@ -216,5 +223,9 @@ impl<E: Environment + ?Sized> Environment for Box<E> {
     }
     fn close(&mut self) {
         (**self).close()
+    }
+    #[inline]
+    fn prefetch(&self) {
+        (**self).prefetch()
     }
 }

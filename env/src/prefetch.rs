@@ -18,3 +18,17 @@ pub fn prefetch<T>(items: &[T], index: usize) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (items, index);
 }
+
+/// Hints the CPU to start loading every cache line of `items[start..start + len]`: one touch
+/// per 64-byte line the run spans, its last element included. Out-of-bounds parts are skipped.
+#[inline(always)]
+pub fn prefetch_run<T>(items: &[T], start: usize, len: usize) {
+    if len == 0 {
+        return;
+    }
+    let per_line = (64 / std::mem::size_of::<T>().max(1)).max(1);
+    for i in (start..start + len).step_by(per_line) {
+        prefetch(items, i);
+    }
+    prefetch(items, start + len - 1);
+}

@@ -222,6 +222,29 @@ pub trait Reward: Send {
     /// Scores one step: writes one value per term into `terms` (its length is the number of
     /// names) and returns the total.
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64;
+
+    /// Starts loading what the next step will read, where the reward's tables outgrow the
+    /// caches (a prior's rows of probabilities). An agent that steps many envs in turn calls
+    /// it for each env a while before stepping it, so that the loads of one overlap the work
+    /// on the others. It must not change any result; rewards that hold other rewards
+    /// forward it to them. The default does nothing.
+    #[inline]
+    fn prefetch(&self) {}
+
+    /// [`Reward::step`], adding the seconds spent in its prior terms (learned models of
+    /// example melodies paid as a reward) to `prior_seconds`, which stays `None` where there
+    /// are none. Trainers call it on a sample of steps to report the prior's share of their
+    /// time; rewards that hold other rewards forward it to them. The default, for a reward
+    /// with no prior terms, is `step`.
+    fn step_timing_priors(
+        &mut self,
+        ctx: &StepContext<'_>,
+        terms: &mut [f64],
+        prior_seconds: &mut Option<f64>,
+    ) -> f64 {
+        let _ = prior_seconds;
+        self.step(ctx, terms)
+    }
 }
 
 impl<R: Reward + ?Sized> Reward for Box<R> {
@@ -234,6 +257,18 @@ impl<R: Reward + ?Sized> Reward for Box<R> {
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
         (**self).step(ctx, terms)
+    }
+    #[inline]
+    fn prefetch(&self) {
+        (**self).prefetch()
+    }
+    fn step_timing_priors(
+        &mut self,
+        ctx: &StepContext<'_>,
+        terms: &mut [f64],
+        prior_seconds: &mut Option<f64>,
+    ) -> f64 {
+        (**self).step_timing_priors(ctx, terms, prior_seconds)
     }
 }
 

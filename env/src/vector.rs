@@ -439,6 +439,10 @@ impl<E: Environment> VecEnv<E> {
         match self.pool.as_ref().filter(|_| threads) {
             None => {
                 self.slots_fresh = false;
+                // Every env starts loading what its step reads before the first one steps.
+                for env in &self.envs {
+                    env.prefetch();
+                }
                 for (index, env) in self.envs.iter_mut().enumerate() {
                     advance(
                         env,

@@ -137,10 +137,42 @@ impl Reward for WeightedSum {
 
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
+        self.step_parts(ctx, terms, |reward, ctx, slice| reward.step(ctx, slice))
+    }
+
+    #[inline]
+    fn prefetch(&self) {
+        for part in &self.parts {
+            part.reward.prefetch();
+        }
+    }
+
+    fn step_timing_priors(
+        &mut self,
+        ctx: &StepContext<'_>,
+        terms: &mut [f64],
+        prior_seconds: &mut Option<f64>,
+    ) -> f64 {
+        self.step_parts(ctx, terms, |reward, ctx, slice| {
+            reward.step_timing_priors(ctx, slice, prior_seconds)
+        })
+    }
+}
+
+impl WeightedSum {
+    /// Steps every part through `step_part` into its slice of `terms`, and sums them with
+    /// their weights.
+    #[inline]
+    fn step_parts(
+        &mut self,
+        ctx: &StepContext<'_>,
+        terms: &mut [f64],
+        mut step_part: impl FnMut(&mut dyn Reward, &StepContext<'_>, &mut [f64]) -> f64,
+    ) -> f64 {
         let mut total = 0.0;
         for part in &mut self.parts {
             let slice = &mut terms[part.offset..part.offset + part.len];
-            let value = part.reward.step(ctx, slice);
+            let value = step_part(part.reward.as_mut(), ctx, slice);
             if part.weight != 1.0 {
                 for v in slice.iter_mut() {
                     *v *= part.weight;
@@ -211,6 +243,30 @@ impl Reward for OneTerm {
     #[inline]
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
         self.reward.step(ctx, &mut self.all);
+        self.report(terms)
+    }
+
+    #[inline]
+    fn prefetch(&self) {
+        self.reward.prefetch();
+    }
+
+    fn step_timing_priors(
+        &mut self,
+        ctx: &StepContext<'_>,
+        terms: &mut [f64],
+        prior_seconds: &mut Option<f64>,
+    ) -> f64 {
+        self.reward
+            .step_timing_priors(ctx, &mut self.all, prior_seconds);
+        self.report(terms)
+    }
+}
+
+impl OneTerm {
+    /// Writes the chosen term of the last step into `terms` and returns it.
+    #[inline]
+    fn report(&self, terms: &mut [f64]) -> f64 {
         let value = self.all[self.index];
         if let Some(t) = terms.first_mut() {
             *t = value;

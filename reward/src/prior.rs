@@ -21,6 +21,7 @@
 //!   autograd (`RolloutPrior`), since it holds the observations already.
 
 use std::fmt;
+use std::time::Instant;
 
 use cadenza_env::encoding::Event;
 use cadenza_env::reward::{Reward, Setting, StepContext};
@@ -53,6 +54,12 @@ pub trait StepPrior: fmt::Debug + Send + 'static {
         step: usize,
         event: Event,
     ) -> Option<f64>;
+    /// Starts loading what the cursor's next step reads, where the prior's tables outgrow
+    /// the caches (see [`Reward::prefetch`]). Changes nothing else; the default does nothing.
+    #[inline]
+    fn prefetch(&self, cursor: &Self::Cursor) {
+        let _ = cursor;
+    }
 }
 
 /// Where a term's cursor stands: after `step` events, the last of which was `last`.
@@ -139,6 +146,25 @@ impl<P: StepPrior> Reward for PriorTerm<P> {
         if let Some(term) = terms.first_mut() {
             *term = value;
         }
+        value
+    }
+
+    #[inline]
+    fn prefetch(&self) {
+        if let Some(position) = &self.position {
+            self.prior.prefetch(&position.cursor);
+        }
+    }
+
+    fn step_timing_priors(
+        &mut self,
+        ctx: &StepContext<'_>,
+        terms: &mut [f64],
+        prior_seconds: &mut Option<f64>,
+    ) -> f64 {
+        let started = Instant::now();
+        let value = self.step(ctx, terms);
+        *prior_seconds.get_or_insert(0.0) += started.elapsed().as_secs_f64();
         value
     }
 }

@@ -243,3 +243,54 @@ fn held_out_report_on_a_small_corpus() {
     let err = held_out_report(&[], valid, 1..=2, &base, setting.encoding, 16).unwrap_err();
     assert!(matches!(err, CorpusError::EmptyTrainingSet { .. }), "{err}");
 }
+
+/// Timing the prior terms changes nothing but the clock: the same totals and terms as plain
+/// steps, with the corpus term's seconds reported, and none where a reward has no prior.
+#[test]
+fn timing_the_prior_changes_nothing_but_the_clock() {
+    use cadenza_reward::combine::WeightedSum;
+    use cadenza_reward::rl_tuner::RlTunerReward;
+    let setting = Setting::rl_tuner();
+    let model = Arc::new(model(4));
+    let sum = || {
+        let mut sum = WeightedSum::new();
+        sum.push("rl_tuner", 1.0, Box::new(RlTunerReward::default()))
+            .unwrap();
+        sum.push("corpus", 0.5, Box::new(CorpusReward::new(model.clone())))
+            .unwrap();
+        sum
+    };
+    let (mut plain, mut timed) = (sum(), sum());
+    plain.reset(&setting);
+    timed.reset(&setting);
+    let names = plain.term_names().len();
+    let (mut plain_terms, mut timed_terms) = (vec![0.0; names], vec![0.0; names]);
+    let melody = &tunes()[4];
+    let mut prior_seconds = None;
+    for (step, &action) in melody.iter().enumerate() {
+        let ctx = StepContext {
+            setting: &setting,
+            step,
+            history: &melody[..step],
+            action,
+        };
+        let expected = plain.step(&ctx, &mut plain_terms);
+        let got = timed.step_timing_priors(&ctx, &mut timed_terms, &mut prior_seconds);
+        assert_eq!(got.to_bits(), expected.to_bits(), "step {step}");
+        assert_eq!(timed_terms, plain_terms, "step {step}");
+    }
+    assert!(prior_seconds.is_some_and(|s| s >= 0.0), "{prior_seconds:?}");
+
+    let mut theory = RlTunerReward::default();
+    theory.reset(&setting);
+    let mut terms = vec![0.0; theory.term_names().len()];
+    let ctx = StepContext {
+        setting: &setting,
+        step: 0,
+        history: &[],
+        action: melody[0],
+    };
+    let mut none = None;
+    theory.step_timing_priors(&ctx, &mut terms, &mut none);
+    assert_eq!(none, None);
+}

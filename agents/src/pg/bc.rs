@@ -706,10 +706,45 @@ impl Reward for PriorReward {
     }
 
     fn step(&mut self, ctx: &StepContext<'_>, terms: &mut [f64]) -> f64 {
+        self.step_with(ctx, terms, None)
+    }
+
+    fn prefetch(&self) {
+        self.inner.prefetch();
+        self.prior.prefetch();
+    }
+
+    fn step_timing_priors(
+        &mut self,
+        ctx: &StepContext<'_>,
+        terms: &mut [f64],
+        prior_seconds: &mut Option<f64>,
+    ) -> f64 {
+        self.step_with(ctx, terms, Some(prior_seconds))
+    }
+}
+
+impl PriorReward {
+    /// One step, timing the prior terms into `prior_seconds` when it is given.
+    fn step_with(
+        &mut self,
+        ctx: &StepContext<'_>,
+        terms: &mut [f64],
+        prior_seconds: Option<&mut Option<f64>>,
+    ) -> f64 {
         let split = terms.len().saturating_sub(1);
         let (inner_terms, prior_term) = terms.split_at_mut(split);
-        let theory = self.inner.step(ctx, inner_terms);
-        let bonus = self.kl_coef * self.prior.step(ctx, &mut [0.0]);
+        let (theory, prior) = match prior_seconds {
+            None => (
+                self.inner.step(ctx, inner_terms),
+                self.prior.step(ctx, &mut [0.0]),
+            ),
+            Some(seconds) => (
+                self.inner.step_timing_priors(ctx, inner_terms, seconds),
+                self.prior.step_timing_priors(ctx, &mut [0.0], seconds),
+            ),
+        };
+        let bonus = self.kl_coef * prior;
         if let Some(last) = prior_term.first_mut() {
             *last = bonus;
         }

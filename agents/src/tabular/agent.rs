@@ -58,19 +58,31 @@ pub struct TabularAgent {
 /// on every lane in turn.
 const ENV_CLOCK_PERIOD: u32 = 31;
 
-/// Times every [`ENV_CLOCK_PERIOD`]-th env step (its reward, and so any prior term,
-/// included), so that `learn` can report the envs' share of its time (`env_s`).
+/// Times every [`ENV_CLOCK_PERIOD`]-th env step, and within it the reward's prior terms, so
+/// that `learn` can report the envs' and the prior's shares of its time (`env_s`, which
+/// leaves the prior out, and `prior_s`).
 #[derive(Debug, Clone, Copy, Default)]
 struct EnvClock {
     countdown: u32,
+    /// Seconds of the timed steps, their prior terms included.
     seconds: f64,
+    /// Seconds of the timed steps' prior terms; `None` when the reward has none.
+    prior_seconds: Option<f64>,
     timed: u64,
 }
 
 impl EnvClock {
-    /// The envs' seconds over `steps` steps, extrapolated from the timed ones.
-    fn estimate(&self, steps: u64) -> Option<f64> {
-        (self.timed > 0).then(|| self.seconds / self.timed as f64 * steps as f64)
+    /// The envs' seconds (without the prior) and the prior's over `steps` steps,
+    /// extrapolated from the timed ones.
+    fn estimate(&self, steps: u64) -> Option<(f64, Option<f64>)> {
+        (self.timed > 0).then(|| {
+            let scale = steps as f64 / self.timed as f64;
+            let prior = self.prior_seconds.map(|s| s * scale);
+            (
+                (self.seconds * scale - prior.unwrap_or(0.0)).max(0.0),
+                prior,
+            )
+        })
     }
 }
 
@@ -288,18 +300,21 @@ impl TabularAgent {
         index: usize,
         lane: &mut Lane,
     ) -> Result<(), AgentError> {
-        let started = (self.env_clock.countdown == 0).then(Instant::now);
-        let t = env
-            .step_state(lane.action)
-            .map_err(|source| AgentError::Env(VecEnvError::Env { index, source }))?;
-        match started {
-            Some(started) => {
-                self.env_clock.seconds += started.elapsed().as_secs_f64();
-                self.env_clock.timed += 1;
-                self.env_clock.countdown = ENV_CLOCK_PERIOD - 1;
-            }
-            None => self.env_clock.countdown -= 1,
-        }
+        let env_error = |source| AgentError::Env(VecEnvError::Env { index, source });
+        let t = if self.env_clock.countdown == 0 {
+            let clock = &mut self.env_clock;
+            let started = Instant::now();
+            let t = env
+                .step_state_timing_priors(lane.action, &mut clock.prior_seconds)
+                .map_err(env_error)?;
+            clock.seconds += started.elapsed().as_secs_f64();
+            clock.timed += 1;
+            clock.countdown = ENV_CLOCK_PERIOD - 1;
+            t
+        } else {
+            self.env_clock.countdown -= 1;
+            env.step_state(lane.action).map_err(env_error)?
+        };
         self.steps_done += 1;
         self.running_returns[index] += t.reward;
         lane.reward = t.reward as f32;
@@ -405,9 +420,13 @@ impl Agent for TabularAgent {
         // --- rounds ----------------------------------------------------------------------------
         let mut active = lanes.iter().filter(|l| l.active).count();
         while active > 0 {
-            for lane in lanes.iter_mut().filter(|l| l.active && !l.terminated) {
-                lane.next_row = self.table.row_index(lane.next_key);
-                self.table.prefetch_row(lane.next_row);
+            // What each lane's turn reads, loaded while the turns before it run.
+            for (env, lane) in envs.envs().iter().zip(&mut lanes) {
+                if lane.active && !lane.terminated {
+                    lane.next_row = self.table.row_index(lane.next_key);
+                    self.table.prefetch_row(lane.next_row);
+                    env.prefetch();
+                }
             }
             for (index, (env, lane)) in envs.envs_mut().iter_mut().zip(&mut lanes).enumerate() {
                 if !lane.active {
@@ -491,8 +510,11 @@ impl Agent for TabularAgent {
             }
         }
         stats.steps = steps;
-        if let Some(env_s) = self.env_clock.estimate(steps) {
+        if let Some((env_s, prior_s)) = self.env_clock.estimate(steps) {
             stats.scalars.insert("env_s".into(), env_s);
+            if let Some(prior_s) = prior_s {
+                stats.scalars.insert("prior_s".into(), prior_s);
+            }
         }
         stats.scalars.insert("epsilon".into(), self.epsilon());
         stats
@@ -911,12 +933,49 @@ mod tests {
             env_s > 0.0 && env_s < 10.0 * elapsed,
             "{env_s} of {elapsed}"
         );
+        // No prior term, no prior time.
+        assert!(!stats.scalars.contains_key("prior_s"));
         // A call that takes no step times none.
         assert!(!a
             .learn(&mut envs, 0, &mut rng)
             .unwrap()
             .scalars
             .contains_key("env_s"));
+    }
+
+    #[test]
+    fn learn_reports_the_prior_s_share_apart_from_the_envs() {
+        use cadenza_reward::combine::WeightedSum;
+        use cadenza_reward::corpus::{CorpusReward, NgramConfig, NgramModel};
+        let setting = Setting::rl_tuner();
+        let melodies: Vec<Vec<u8>> = (0..8u8)
+            .map(|t| (0..32u8).map(|i| 2 + (i * 3 + t) % 30).collect())
+            .collect();
+        let model = std::sync::Arc::new(
+            NgramModel::fit(
+                NgramConfig::default(),
+                setting.encoding,
+                setting.steps_per_bar(),
+                &melodies,
+            )
+            .unwrap(),
+        );
+        let envs: Vec<TrainEnv> = (0..3)
+            .map(|_| {
+                let mut sum = WeightedSum::new();
+                sum.push("five", 1.0, Box::new(Five)).unwrap();
+                sum.push("corpus", 1.0, Box::new(CorpusReward::new(model.clone())))
+                    .unwrap();
+                ComposeEnv::new(TaskSpec::rl_tuner(), Box::new(sum) as Box<dyn Reward>)
+            })
+            .collect();
+        let mut envs = VecEnv::new(envs, 1).unwrap();
+        envs.reset(Some(0)).unwrap();
+        let mut a = agent(Algorithm::SoftQ, TabularConfig::default());
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let stats = a.learn(&mut envs, 10_000, &mut rng).unwrap();
+        let (env_s, prior_s) = (stats.scalars["env_s"], stats.scalars["prior_s"]);
+        assert!(env_s > 0.0 && prior_s > 0.0, "env {env_s}, prior {prior_s}");
     }
 
     #[test]

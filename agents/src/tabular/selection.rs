@@ -291,10 +291,17 @@ impl RowWeights {
         }
         // The draw's selection: only allowed actions within the margin keep their weight.
         let floor = (max as f64 - margin) as f32;
-        if mask.is_some() || row.iter().any(|&q| q < floor) {
-            for (a, (w, &q)) in self.weights[..n].iter_mut().zip(row).enumerate() {
-                if !mask.is_none_or(|m| m[a]) || q < floor {
-                    *w = 0.0;
+        // Selects rather than branches, so that the loops run in vector instructions.
+        let weights = self.weights[..n].iter_mut().zip(row);
+        match mask {
+            None => {
+                for (w, &q) in weights {
+                    *w = if q < floor { 0.0 } else { *w };
+                }
+            }
+            Some(mask) => {
+                for ((w, &q), &allowed) in weights.zip(mask) {
+                    *w = if !allowed || q < floor { 0.0 } else { *w };
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! The sparse Q-table: rows created on first visit behind an open-addressing hash index, in
 //! buffers advised for huge pages, with the prefetches that the learn loop issues ahead.
 
-use cadenza_env::prefetch::prefetch;
+use cadenza_env::prefetch::{prefetch, prefetch_run};
 
 const EMPTY: u32 = u32::MAX;
 
@@ -210,12 +210,7 @@ impl QTable {
     /// Starts loading a row's values and tried bits, which the next target reads.
     #[inline]
     pub fn prefetch_row(&self, index: usize) {
-        let start = index * self.num_actions;
-        // One touch per cache line the row spans (16 floats to a 64-byte line), and its end.
-        for i in (start..start + self.num_actions).step_by(16) {
-            prefetch(&self.values, i);
-        }
-        prefetch(&self.values, start + self.num_actions - 1);
+        prefetch_run(&self.values, index * self.num_actions, self.num_actions);
         prefetch(&self.tried, index * self.words);
     }
 

@@ -6,7 +6,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use cadenza_env::encoding::{Event, EventEncoding};
-use cadenza_env::prefetch::prefetch;
+use cadenza_env::prefetch::{prefetch, prefetch_run};
 use serde::{Deserialize, Serialize};
 
 use super::error::CorpusError;
@@ -539,12 +539,7 @@ impl NgramModel {
         let table = self.context_table();
         let state = table.state_of(key);
         let steps = history.len();
-        NgramCursor {
-            key,
-            state,
-            row: table.row_in_state(state, self.position_class(steps)),
-            steps,
-        }
+        NgramCursor { key, state, steps }
     }
 
     /// `ln P(event | cursor's history, position)`: [`NgramModel::log_prob`] to the last bit.
@@ -560,14 +555,20 @@ impl NgramModel {
         if cursor.state == NO_STATE || e >= self.vocab {
             return table.log_prob_packed(cursor.key | self.position_class(position_step), event);
         }
-        // The cursor found its row when it moved; the position class (a division) is only
-        // worked out for a step it was not moved to.
-        let row = if position_step == cursor.steps {
-            cursor.row
-        } else {
-            table.row_in_state(cursor.state, self.position_class(position_step))
-        };
+        let row = table.row_in_state(cursor.state, self.position_class(position_step));
         table.rows[row as usize * self.vocab + e]
+    }
+
+    /// Starts loading the row of log-probabilities the cursor's next step reads (its state's
+    /// row at the position of step `steps`), whose index the move that made the state has
+    /// fetched. [`StepPrior::prefetch`](crate::prior::StepPrior::prefetch) of the corpus term.
+    #[inline]
+    pub(crate) fn cursor_prefetch(&self, cursor: &NgramCursor) {
+        let table = self.context_table();
+        if table.transitions.is_some() && cursor.state != NO_STATE {
+            let row = table.row_in_state(cursor.state, self.position_class(cursor.steps));
+            prefetch_run(&table.rows, row as usize * self.vocab, self.vocab);
+        }
     }
 
     /// Moves a cursor past `event`.
@@ -583,13 +584,11 @@ impl NgramModel {
         let table = self.context_table();
         if let Some(transitions) = table.transitions.as_ref() {
             cursor.state = transitions.next(cursor.state, event, self.vocab);
-            cursor.row = table.row_in_state(cursor.state, self.position_class(cursor.steps));
-            // The next step reads one float of this row: fetch its lines now, while the
-            // agent works on other lanes, rather than wait for them then.
-            let start = cursor.row as usize * self.vocab;
-            for offset in (0..self.vocab).step_by(8) {
-                prefetch(&table.rows, start + offset);
-            }
+            // The next step reads the index of the new state's row at the next position, one
+            // float of that row, and one entry of the state's transitions: start loading the
+            // index and the transitions now, while the agent works on other lanes, rather than
+            // wait for them then (`cursor_prefetch` starts on the row once the index is in).
+            transitions.prefetch_moves(cursor.state, self.vocab, self.position_class(cursor.steps));
         }
     }
 
@@ -752,9 +751,6 @@ const MAX_TRANSITIONS: usize = 1 << 24;
 pub struct NgramCursor {
     key: u64,
     state: u32,
-    /// The row the next step reads (that of `state` at the position of step `steps`), found
-    /// when the cursor moved so that its memory could be fetched while other work went on.
-    row: u32,
     /// Events seen: the step the cursor scores next.
     steps: usize,
 }
@@ -798,6 +794,24 @@ impl Transitions {
             return (self.rows.len() - 1) as u32;
         }
         self.next[state as usize * vocab + e]
+    }
+
+    /// Fetches what a cursor in `state` reads on its next step: the index of the state's row
+    /// at the packed `position`, and the state's transitions.
+    #[inline]
+    fn prefetch_moves(&self, state: u32, vocab: usize, position: u64) {
+        if state == NO_STATE {
+            return;
+        }
+        let state = state as usize;
+        prefetch_run(&self.next, state * vocab, vocab);
+        match &self.positioned {
+            Some((classes, rows)) if state < self.full as usize => prefetch(
+                rows,
+                state * classes + (position >> POSITION_SHIFT) as usize,
+            ),
+            _ => prefetch(&self.rows, state),
+        }
     }
 
     /// Builds the automaton of `table`'s event levels; `None` when it would be too large.

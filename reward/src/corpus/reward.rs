@@ -73,6 +73,11 @@ impl StepPrior for Arc<NgramModel> {
         self.cursor_advance(cursor, event);
         Some(value)
     }
+
+    #[inline]
+    fn prefetch(&self, cursor: &NgramCursor) {
+        self.cursor_prefetch(cursor);
+    }
 }
 
 impl CorpusReward {
