@@ -165,6 +165,8 @@ fn bc_prior_skips_bad_files_and_feeds_generate_eval_and_prior() {
     );
     let info = std::fs::read_to_string(Path::new(&tuned).join("run.json")).unwrap();
     assert!(info.contains("\"kl_coef\": 0.5"), "{info}");
+    // Without --reward, the KL recipe's theory reward.
+    assert!(info.contains("\"reward\": \"rl-tuner-kl\""), "{info}");
     // The agent scores the prior (batched) and the summary splits learning's time into the
     // envs, the prior and the learner; the metrics log the prior's mean log-probability.
     let stdout = String::from_utf8_lossy(&out.stdout);

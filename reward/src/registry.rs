@@ -3,8 +3,9 @@
 //! Presets: `rl-tuner` (Magenta RL Tuner's `reward_music_theory`, exactly: a reference whose
 //! optimum is not music), `rl-tuner+` (Magenta's rules with what their optimum gets wrong
 //! fixed: [`RL_TUNER_PLUS`]), `improv` (the harmony-aware improvisation terms), `duet` (the
-//! improvisation terms and the answer terms of [`crate::duet`]), `in-scale`
-//! (one simple term) and `zero`.
+//! improvisation terms and the answer terms of [`crate::duet`]), `rl-tuner-kl` (the theory
+//! half of KL-controlled fine-tuning: [`RL_TUNER_KL`]), `in-scale` (one simple term) and
+//! `zero`.
 //!
 //! A reward definition is a TOML file whose sections are the parts of a weighted sum, in
 //! order. A section is named after a component; `weight` (default 1, at most 1e6 either way)
@@ -51,6 +52,7 @@ pub const PRESET_NAMES: &[&str] = &[
     "rl-tuner+",
     "improv",
     "duet",
+    "rl-tuner-kl",
     "in-scale",
     "zero",
 ];
@@ -80,6 +82,17 @@ weight = 5.0
 weight = 2.0
 [non_chord_tone_resolution]
 weight = 2.0
+"#;
+
+/// The `rl-tuner-kl` preset: the theory half of KL-controlled fine-tuning's reward (`train
+/// --agent ppo --prior`, `docs/learning-from-examples.md`), Magenta's nine terms with the
+/// unique highest / lowest note reward raised from 3 to 20. It is paid beside the prior's
+/// log-probability, whose pull keeps the melodies near the corpus; without the prior its
+/// optimum is Magenta's kind, not music.
+pub const RL_TUNER_KL: &str = r#"# Magenta's nine terms; a melody's unique highest and lowest notes pay 20 instead of 3, so
+# that the pull of the prior does not wash that rule out.
+[rl_tuner]
+high_low_unique_reward = 20.0
 "#;
 
 /// Names of the components a TOML reward definition may use, besides the single
@@ -150,6 +163,10 @@ pub fn preset(name: &str) -> Result<Box<dyn Reward>, RegistryError> {
         "rl-tuner+" => Ok(Box::new(
             from_toml_str(RL_TUNER_PLUS, Path::new("."), "the rl-tuner+ preset")
                 .expect("the rl-tuner+ preset is a valid definition"),
+        )),
+        "rl-tuner-kl" => Ok(Box::new(
+            from_toml_str(RL_TUNER_KL, Path::new("."), "the rl-tuner-kl preset")
+                .expect("the rl-tuner-kl preset is a valid definition"),
         )),
         "improv" => Ok(Box::new(ImprovReward::preset())),
         "duet" => Ok(Box::new(

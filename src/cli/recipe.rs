@@ -7,10 +7,14 @@
 //! the Stable-Baselines3 comparison see it). A recipe is what `train` and the reward bench's
 //! exploitation audit lay under the user's settings:
 //!
-//! - `train` without `--reward` (and without `--prior`, whose KL recipe keeps the task's own
-//!   reward, as RL Tuner does) trains on the recipe's reward;
+//! - `train` without `--reward` trains on the recipe's reward;
 //! - whenever the reward is a recipe's (named or by default), the recipe's agent fields are
 //!   the defaults a `--config` file's fields override.
+//!
+//! KL-controlled fine-tuning (`train --agent ppo --prior`) has its own recipe on `rl-tuner`
+//! ([`kl_reward`], [`kl_agent_defaults`], [`default_kl_coef`], [`KL_EVAL_EVERY`]): the
+//! `rl-tuner-kl` reward, c = 3, γ = 0.8 and one PPO epoch, the setting
+//! `docs/learning-from-examples.md` measured best.
 //!
 //! So `train --task rl-tuner --agent q` trains on `rl-tuner+` with Boltzmann sampling, and
 //! `train --task rl-tuner --agent q --reward rl-tuner` is Magenta's setting with the agent's
@@ -93,6 +97,63 @@ pub fn for_task(task: &TaskSpec) -> Option<Recipe> {
         "rl-tuner" => Some(RL_TUNER),
         "improv" => Some(IMPROV),
         _ => None,
+    }
+}
+
+/// The theory reward a KL-controlled run (`--prior`) uses on `task` when `--reward` is not
+/// given: `rl-tuner-kl` on `rl-tuner` (Magenta's terms with the unique-extrema reward 20:
+/// with Magenta's 3, the prior's pull leaves the unique lowest note under the prior's own
+/// rate), the task's own reward elsewhere.
+pub fn kl_reward(task: &TaskSpec) -> &'static str {
+    match task.name.as_str() {
+        "rl-tuner" => KL_REWARD,
+        name => cadenza_reward::registry::default_preset(name),
+    }
+}
+
+/// The KL recipe's reward preset.
+const KL_REWARD: &str = "rl-tuner-kl";
+
+/// PPO's fields in the KL recipe: a short horizon, so that the motif rewards do not compound
+/// over the 32 steps into a pull stronger than the prior's, and one pass over each rollout at
+/// a larger step with a value tower 64 wide (the policy's is the prior's), a third of the
+/// learner's work of two passes for the same melodies (docs/learning-from-examples.md,
+/// "Speed").
+const KL_PPO: &str = r#"
+gamma = 0.8
+epochs = 1
+learning_rate = 4.5e-3
+[model]
+critic_hidden = 64
+"#;
+
+/// Env steps between a KL recipe run's evaluations: four over its 200,000 steps, which serve
+/// the learning curve only.
+pub const KL_EVAL_EVERY: u64 = 50_000;
+
+/// Whether a KL-controlled run with `reward` follows the KL recipe.
+pub fn is_kl_recipe(reward: &str) -> bool {
+    reward == KL_REWARD
+}
+
+/// The agent fields a KL-controlled run of `kind` with `reward` starts from: the recipe's
+/// PPO fields with the recipe's reward, else none (PPO's own defaults).
+pub fn kl_agent_defaults(reward: &str, kind: &AgentKind) -> Result<toml::Table> {
+    if is_kl_recipe(reward) && kind.name == "ppo" {
+        KL_PPO.parse().context("the KL recipe's ppo fields")
+    } else {
+        Ok(toml::Table::new())
+    }
+}
+
+/// `c` of a KL-controlled run with `reward` when `--kl-coef` is not given: 3 with the
+/// recipe's reward and γ = 0.8; 15 otherwise, which keeps melodies tuned at PPO's default
+/// γ = 0.99 on Magenta's reward within 20% of the prior's corpus NLL.
+pub fn default_kl_coef(reward: &str) -> f64 {
+    if is_kl_recipe(reward) {
+        3.0
+    } else {
+        15.0
     }
 }
 
@@ -204,6 +265,27 @@ mod tests {
                 .is_empty()
         );
         assert!(agent_defaults(&improv, "zero", q).unwrap().is_empty());
+    }
+
+    /// A KL-controlled run on rl-tuner defaults to the recipe of the document: its reward,
+    /// c = 3 and PPO's fields (valid PPO settings); another reward keeps PPO's defaults and
+    /// c = 15.
+    #[test]
+    fn the_kl_recipe_is_the_prior_runs_default() {
+        let ppo = registry::lookup("ppo").unwrap();
+        assert_eq!(kl_reward(&rl_tuner()), "rl-tuner-kl");
+        assert_eq!(default_kl_coef("rl-tuner-kl"), 3.0);
+        assert_eq!(default_kl_coef("rl-tuner"), 15.0);
+        let fields = kl_agent_defaults("rl-tuner-kl", ppo).unwrap();
+        assert_eq!(fields["gamma"].as_float(), Some(0.8));
+        assert_eq!(fields["model"]["critic_hidden"].as_integer(), Some(64));
+        if ppo.ensure_built().is_ok() {
+            ppo.effective_config(&fields, &rl_tuner()).unwrap();
+        }
+        assert!(kl_agent_defaults("rl-tuner", ppo).unwrap().is_empty());
+        cadenza_reward::registry::preset(kl_reward(&rl_tuner())).unwrap();
+        let improv = TaskSpec::by_name("improv", None).unwrap();
+        assert_eq!(kl_reward(&improv), "improv");
     }
 
     #[test]

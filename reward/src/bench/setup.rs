@@ -86,7 +86,9 @@ impl Bench {
     /// A bench of every built-in preset and term (`rl-tuner`, `rl-tuner+`, `improv`,
     /// `in-scale`, `zero`). The `duet` preset is left out: on melodies without a call it is
     /// the `improv` preset, and its answer terms are judged by the duet case
-    /// ([`crate::bench::duet`]), real call/response pairs against shuffled ones.
+    /// ([`crate::bench::duet`]), real call/response pairs against shuffled ones. So is
+    /// `rl-tuner-kl`: it is `rl-tuner` with one bonus raised, meant to be paid beside a
+    /// prior's log-probability, which a bench of rewards alone does not have.
     pub fn with_builtins(config: BenchConfig) -> Result<Self, BenchError> {
         let mut bench = Self::new(config)?;
         for name in Self::builtin_presets() {
@@ -95,13 +97,13 @@ impl Bench {
         Ok(bench)
     }
 
-    /// The presets [`Bench::with_builtins`] benches: every built-in one but `duet` (see
-    /// there).
+    /// The presets [`Bench::with_builtins`] benches: every built-in one but `duet` and
+    /// `rl-tuner-kl` (see there).
     pub fn builtin_presets() -> impl Iterator<Item = &'static str> {
         registry::PRESET_NAMES
             .iter()
             .copied()
-            .filter(|&name| name != "duet")
+            .filter(|&name| name != "duet" && name != "rl-tuner-kl")
     }
 
     /// The configuration.

@@ -42,7 +42,8 @@ pub enum RewardsCommand {
 #[derive(Debug, Args)]
 pub struct RewardsBench {
     /// A preset (rl-tuner, improv, in-scale, zero), a single term (key, leap_recovery, ...)
-    /// or a .toml reward definition; repeat for several. Default: every built-in preset.
+    /// or a .toml reward definition; repeat for several. Default: every built-in preset but
+    /// duet and rl-tuner-kl (see docs/reward-bench.md).
     #[arg(long = "reward")]
     rewards: Vec<String>,
     /// Directory of .mid and .abc files (or one file / a JSON file of melodies).

@@ -52,8 +52,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE.toml")]
     pub(super) config: Option<PathBuf>,
     /// Reward preset or TOML definition [default: the task's front-door recipe: rl-tuner+ on
-    /// rl-tuner (Magenta's own reward is `--reward rl-tuner`), the task's own reward elsewhere
-    /// and with --prior].
+    /// rl-tuner (Magenta's own reward is `--reward rl-tuner`), the task's own reward
+    /// elsewhere; with --prior, the KL recipe's rl-tuner-kl on rl-tuner].
     #[arg(long, value_name = "PRESET|TOML")]
     pub(super) reward: Option<String>,
     /// Continue the run in this directory (its run.json and checkpoint).
@@ -91,7 +91,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub(super) prior: Option<PathBuf>,
     /// c of the KL-controlled reward r_theory + c * (log p_prior(a|s) - log pi(a|s)) (with
-    /// --prior); 15 keeps the tuned melodies within 20% of the prior's corpus NLL.
-    #[arg(long, value_name = "C", default_value_t = 15.0)]
-    pub(super) kl_coef: f64,
+    /// --prior) [default: 3 with the KL recipe's reward rl-tuner-kl, whose PPO settings
+    /// (gamma 0.8, one epoch) come with it; 15 with another reward and PPO's own defaults,
+    /// which keeps the tuned melodies within 20% of the prior's corpus NLL].
+    #[arg(long, value_name = "C")]
+    pub(super) kl_coef: Option<f64>,
 }

@@ -95,8 +95,12 @@ impl TrainPlan {
         let previous = resume.as_ref().map(|(_, p)| p);
         // A resumed run's agent is restored with its own settings; a fresh one starts from
         // the recipe's fields for its task and reward, under those of --config.
+        let kl_controlled = args.prior.is_some() || previous.is_some_and(|p| p.prior.is_some());
         let agent_table = match previous {
             Some(_) => given_table,
+            None if kl_controlled => {
+                recipe::overlay(recipe::kl_agent_defaults(&reward, kind)?, &given_table)
+            }
             None => recipe::overlay(recipe::agent_defaults(&task, &reward, kind)?, &given_table),
         };
 
@@ -108,7 +112,6 @@ impl TrainPlan {
             .as_ref()
             .map(|t| t.steps)
             .filter(|&s| s != TrainConfig::default().steps);
-        let kl_controlled = args.prior.is_some() || previous.is_some_and(|p| p.prior.is_some());
         let default_steps = if kl_controlled {
             PRIOR_DEFAULT_STEPS
         } else {
@@ -119,7 +122,11 @@ impl TrainPlan {
         if let Some(e) = args.eval_every {
             train.eval_every = e;
         } else if previous.is_none() && train.eval_every == TrainConfig::default().eval_every {
-            train.eval_every = (train.steps / 20).max(10_000);
+            train.eval_every = if kl_controlled && recipe::is_kl_recipe(&reward) {
+                recipe::KL_EVAL_EVERY
+            } else {
+                (train.steps / 20).max(10_000)
+            };
         }
         if let Some(e) = args.eval_episodes {
             train.eval_episodes = e;
@@ -148,11 +155,16 @@ impl TrainPlan {
         let prior = match (&args.prior, previous.and_then(|p| p.prior.as_ref())) {
             (Some(dir), _) => Some(PriorSpec {
                 dir: dir.clone(),
-                kl_coef: args.kl_coef,
+                kl_coef: args
+                    .kl_coef
+                    .unwrap_or_else(|| recipe::default_kl_coef(&reward)),
             }),
             (None, Some(dir)) => Some(PriorSpec {
                 dir: dir.into(),
-                kl_coef: previous.and_then(|p| p.kl_coef).unwrap_or(args.kl_coef),
+                kl_coef: previous
+                    .and_then(|p| p.kl_coef)
+                    .or(args.kl_coef)
+                    .unwrap_or_else(|| recipe::default_kl_coef(&reward)),
             }),
             (None, None) => None,
         };
@@ -241,11 +253,11 @@ impl TrainPlan {
             ),
             None => None,
         };
-        // A KL-controlled run keeps the task's own reward, as RL Tuner does; otherwise the
-        // task's front-door recipe picks it.
+        // A KL-controlled run takes the KL recipe's theory reward; any other the task's
+        // front-door recipe's.
         let reward = args.reward.clone().unwrap_or_else(|| {
             if args.prior.is_some() {
-                cadenza_reward::registry::default_preset(&task.name).to_string()
+                recipe::kl_reward(&task).to_string()
             } else {
                 recipe::default_reward(&task).to_string()
             }
@@ -311,6 +323,35 @@ mod tests {
     /// A KL-controlled run defaults to the budget its recipe was measured at, so the
     /// recommended command is quick without `--steps`; other runs keep theirs, and `--steps`
     /// wins over either.
+    /// `--prior` alone runs the KL recipe: its reward, c = 3, γ = 0.8 and one PPO epoch,
+    /// four evaluations; flags and a named reward win.
+    #[test]
+    fn prior_runs_default_to_the_kl_recipe() {
+        let kl = plan(&["--agent", "ppo", "--prior", "runs/bc"]);
+        assert_eq!(kl.reward, "rl-tuner-kl");
+        assert_eq!(kl.prior.as_ref().unwrap().kl_coef, 3.0);
+        assert_eq!(kl.agent_table["gamma"].as_float(), Some(0.8));
+        assert_eq!(kl.agent_table["epochs"].as_integer(), Some(1));
+        assert_eq!(kl.train.eval_every, recipe::KL_EVAL_EVERY);
+        let named = plan(&[
+            "--agent",
+            "ppo",
+            "--prior",
+            "runs/bc",
+            "--reward",
+            "rl-tuner",
+            "--kl-coef",
+            "5",
+        ]);
+        assert_eq!(named.prior.as_ref().unwrap().kl_coef, 5.0);
+        assert!(!named.agent_table.contains_key("gamma"));
+        let magenta = plan(&[
+            "--agent", "ppo", "--prior", "runs/bc", "--reward", "rl-tuner",
+        ]);
+        assert_eq!(magenta.prior.as_ref().unwrap().kl_coef, 15.0);
+        assert_eq!(magenta.train.eval_every, 10_000);
+    }
+
     #[test]
     fn prior_runs_default_to_the_recipe_budget() {
         let kl = plan(&["--agent", "ppo", "--prior", "runs/bc", "--kl-coef", "3"]);
